@@ -1,0 +1,111 @@
+# libxlpci — top-level Makefile.
+#
+#   make                 library, CLI and test peers (build/)
+#   make check           all tests (unit + integration) under ASan/UBSan (build/asan)
+#   make valgrind        unit + integration tests under valgrind (build/vg)
+#   make demo            the demo on an embedded real xenstored
+#   make e2e             real Xen + dom0 + xen-pciback under QEMU (tests/e2e)
+#   make bench           benchmarks (bench/)
+#
+# Fragments tests/*/*.mk and bench/*.mk add their own programs and tests;
+# each appends to ALL_PROGS, UNIT_TESTS and INTEGRATION_TESTS.
+
+CC         ?= cc
+PKG_CONFIG ?= pkg-config
+BUILD      ?= build
+SANITIZE   ?= 0
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+INCDIR     ?= $(PREFIX)/include
+
+B := $(abspath $(BUILD))
+
+XS_CFLAGS     := $(shell $(PKG_CONFIG) --cflags xenstore)
+XS_LIBS       := $(shell $(PKG_CONFIG) --libs xenstore)
+XC_CFLAGS     := $(shell $(PKG_CONFIG) --cflags xencontrol)
+XC_LIBS       := $(shell $(PKG_CONFIG) --libs xencontrol)
+XTL_CFLAGS    := $(shell $(PKG_CONFIG) --cflags xentoollog)
+XTL_LIBS      := $(shell $(PKG_CONFIG) --libs xentoollog)
+YAJL_CFLAGS   := $(shell $(PKG_CONFIG) --cflags yajl)
+YAJL_LIBS     := $(shell $(PKG_CONFIG) --libs yajl)
+CMOCKA_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka)
+CMOCKA_LIBS   := $(shell $(PKG_CONFIG) --libs cmocka)
+
+# Flags for code that is never sanitized (the LD_PRELOAD shim loaded into
+# xenstored must not pull in the ASan runtime).
+BASE_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Werror -Wshadow \
+               -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+               -Wno-format-nonliteral -MMD -MP
+SAN_FLAGS :=
+ifeq ($(SANITIZE),1)
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+             -fno-sanitize-recover=undefined
+endif
+CFLAGS  := $(BASE_CFLAGS) $(SAN_FLAGS) -I$(CURDIR)/libxlpci \
+           -DXLPCI_BUILD_DIR='"$(B)"' -DXLPCI_SRC_DIR='"$(CURDIR)"'
+LDFLAGS := $(SAN_FLAGS)
+
+ALL_PROGS         :=
+UNIT_TESTS        :=
+INTEGRATION_TESTS :=
+
+.PHONY: all check check-unit check-integration valgrind demo e2e bench clean install
+all:
+
+# ---- the library ---------------------------------------------------------
+LIB_SRCS := $(wildcard libxlpci/*.c)
+LIB_OBJS := $(patsubst libxlpci/%.c,$(B)/libxlpci/%.o,$(LIB_SRCS))
+LIB_A    := $(B)/libxlpci.a
+LIB_DEPS_CFLAGS := $(XS_CFLAGS) $(XC_CFLAGS) $(XTL_CFLAGS) $(YAJL_CFLAGS)
+LIB_DEPS_LIBS   := $(XS_LIBS) $(XC_LIBS) $(XTL_LIBS) $(YAJL_LIBS)
+
+$(B)/libxlpci/%.o: libxlpci/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LIB_DEPS_CFLAGS) -c -o $@ $<
+
+$(LIB_A): $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+# ---- the CLI ---------------------------------------------------------------
+$(B)/xlpci: tools/xlpci.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LIB_DEPS_CFLAGS) -o $@ $< $(LIB_A) $(LDFLAGS) $(LIB_DEPS_LIBS)
+ALL_PROGS += $(B)/xlpci
+
+-include $(sort $(wildcard tests/*/*.mk bench/*.mk))
+
+all: $(ALL_PROGS) $(UNIT_TESTS) $(INTEGRATION_TESTS)
+
+# ---- tests -----------------------------------------------------------------
+check-unit: $(ALL_PROGS) $(UNIT_TESTS)
+	tests/run-tests unit $(UNIT_TESTS)
+
+check-integration: $(ALL_PROGS) $(INTEGRATION_TESTS)
+	tests/run-tests integration $(INTEGRATION_TESTS)
+
+# `make check`: everything, built with ASan/UBSan in build/asan.
+ifeq ($(SANITIZE),1)
+check: check-unit check-integration
+else
+check:
+	$(MAKE) SANITIZE=1 BUILD=build/asan check
+endif
+
+# `make valgrind`: the same tests, plain build, every process under valgrind.
+valgrind:
+	$(MAKE) SANITIZE=0 BUILD=build/vg all
+	XLPCI_VALGRIND=1 tests/run-tests valgrind \
+	    $(subst $(B),$(abspath build/vg),$(UNIT_TESTS) $(INTEGRATION_TESTS))
+
+clean:
+	rm -rf build
+
+install: $(B)/xlpci $(LIB_A)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR)
+	install -m 755 $(B)/xlpci $(DESTDIR)$(BINDIR)/xlpci
+	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libxlpci.a
+	install -m 644 libxlpci/libxlpci.h $(DESTDIR)$(INCDIR)/libxlpci.h
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)
