@@ -71,8 +71,11 @@ $(LIB_A): $(LIB_OBJS)
 # ---- the CLI ---------------------------------------------------------------
 $(B)/xlpci: tools/xlpci.c $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LIB_DEPS_CFLAGS) -o $@ $< $(LIB_A) $(LDFLAGS) $(LIB_DEPS_LIBS)
+	$(CC) $(CFLAGS) $(LIB_DEPS_CFLAGS) -o $@ $< $(LIB_A) $(LDFLAGS) $(LIB_DEPS_LIBS) -lm
 ALL_PROGS += $(B)/xlpci
+.PHONY: xlpci lib
+xlpci: $(B)/xlpci
+lib: $(LIB_A)
 
 -include $(sort $(wildcard tests/*/*.mk bench/*.mk))
 

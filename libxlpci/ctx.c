@@ -1,0 +1,120 @@
+/*
+ * Context: the xenstore connection, the logger, settings and counters.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define XLPCI_DEFAULT_TIMEOUT_MS   10000   /* libxl__wait_for_backend: 10 s */
+#define XLPCI_DEFAULT_MAX_ATTEMPTS 1000
+
+const char *xlpci_strerror(int rc)
+{
+    switch (rc) {
+    case XLPCI_OK:            return "success";
+    case XLPCI_ERR_FAIL:      return "operation failed";
+    case XLPCI_ERR_INVAL:     return "invalid argument";
+    case XLPCI_ERR_NOTFOUND:  return "not found";
+    case XLPCI_ERR_EXISTS:    return "already exists";
+    case XLPCI_ERR_TIMEDOUT:  return "timed out waiting for the backend";
+    case XLPCI_ERR_BACKEND:   return "the PCI backend failed";
+    case XLPCI_ERR_XENSTORE:  return "xenstore operation failed";
+    case XLPCI_ERR_NOMEM:     return "out of memory";
+    case XLPCI_ERR_RETRIES:   return "xenstore transaction kept conflicting";
+    case XLPCI_ERR_CORRUPT:   return "the PCI backend in xenstore is malformed";
+    case XLPCI_ERR_BUSY:      return "busy";
+    default:                  return "unknown error";
+    }
+}
+
+void xlpci_log(xlpci_ctx *ctx, xentoollog_level level, int errnoval,
+               const char *fmt, ...)
+{
+    va_list ap;
+    int saved = errno;
+
+    if (ctx->lg) {
+        va_start(ap, fmt);
+        xtl_logv(ctx->lg, level, errnoval, "libxlpci", fmt, ap);
+        va_end(ap);
+    }
+    errno = saved;
+}
+
+int xlpci_ctx_alloc(xlpci_ctx **ctx_r, xentoollog_logger *lg)
+{
+    xlpci_ctx *ctx = calloc(1, sizeof(*ctx));
+
+    *ctx_r = NULL;
+    if (!ctx)
+        return XLPCI_ERR_NOMEM;
+    ctx->lg = lg;
+    ctx->timeout_ms = XLPCI_DEFAULT_TIMEOUT_MS;
+    ctx->max_attempts = XLPCI_DEFAULT_MAX_ATTEMPTS;
+    ctx->sysfs_root = strdup("/sys");
+    if (!ctx->sysfs_root) {
+        free(ctx);
+        return XLPCI_ERR_NOMEM;
+    }
+    /* XS_UNWATCH_FILTER: no stale events after xs_unwatch. */
+    ctx->xsh = xs_open(XS_UNWATCH_FILTER);
+    if (!ctx->xsh) {
+        LOGE(ctx, ERROR, "cannot connect to xenstore (is xenstored running?"
+             " XENSTORED_PATH=%s)", getenv("XENSTORED_PATH") ?: "unset");
+        free(ctx->sysfs_root);
+        free(ctx);
+        return XLPCI_ERR_XENSTORE;
+    }
+    *ctx_r = ctx;
+    return 0;
+}
+
+void xlpci_ctx_free(xlpci_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    if (ctx->xsh)
+        xs_close(ctx->xsh);
+    free(ctx->sysfs_root);
+    free(ctx);
+}
+
+void xlpci_ctx_set_timeout(xlpci_ctx *ctx, unsigned timeout_ms)
+{
+    ctx->timeout_ms = timeout_ms;
+}
+
+int xlpci_ctx_set_sysfs_root(xlpci_ctx *ctx, const char *root)
+{
+    char *r = strdup(root);
+
+    if (!r)
+        return XLPCI_ERR_NOMEM;
+    free(ctx->sysfs_root);
+    ctx->sysfs_root = r;
+    return 0;
+}
+
+void xlpci_ctx_set_dry_run(xlpci_ctx *ctx, FILE *out)
+{
+    ctx->dry_run = out;
+}
+
+void xlpci_ctx_set_max_attempts(xlpci_ctx *ctx, unsigned n)
+{
+    ctx->max_attempts = n ? n : 1;
+}
+
+void xlpci_ctx_get_stats(const xlpci_ctx *ctx, xlpci_stats *st)
+{
+    *st = ctx->stats;
+}
+
+void xlpci_ctx_set_txn_hook(xlpci_ctx *ctx, xlpci_txn_hook *fn, void *arg)
+{
+    ctx->hook = fn;
+    ctx->hook_arg = arg;
+}

@@ -1,0 +1,204 @@
+/*
+ * libxlpci internal interfaces.  Not installed.
+ *
+ * Module map (one concept per file):
+ *   bdf.c     BDF and PCI_SPEC_STRING parse/format            PURE
+ *   cfg.c     xl.cfg subset reader                            PURE
+ *   ops.c     list of planned xenstore operations             PURE
+ *   layout.c  backend view -> operations for create/append/
+ *             detach/remove/rollback                          PURE
+ *   json.c    pci-list -l through yajl                        PURE
+ *   ctx.c     context, logging, error strings
+ *   xs.c      transaction runner, checked reads, watch waits
+ *   sysfs.c   which functions of a slot exist
+ *   pci.c     create / attach / detach / list flows
+ */
+#ifndef LIBXLPCI_INTERNAL_H
+#define LIBXLPCI_INTERNAL_H
+
+#include <stdarg.h>
+#include <xenstore.h>
+#include <xen/io/xenbus.h>
+
+#include "libxlpci.h"
+
+#define _hidden __attribute__((visibility("hidden")))
+
+/* ---- paths --------------------------------------------------------------- */
+
+#define XLPCI_PATH_MAX 256
+/* Per-index keys of the backend, in the order they are written.  "vdev" is
+ * written by pciback, not by us, but moves with its index on compaction. */
+enum xlpci_key {
+    XLPCI_KEY_KEY, XLPCI_KEY_DEV, XLPCI_KEY_VDEVFN, XLPCI_KEY_NAME,
+    XLPCI_KEY_OPTS, XLPCI_KEY_STATE, XLPCI_KEY_VDEV,
+    XLPCI_NKEYS
+};
+_hidden extern const char *const xlpci_key_names[XLPCI_NKEYS];
+
+_hidden void xlpci_be_path(char *buf, uint32_t domid);   /* .../backend/pci/D/0 */
+_hidden void xlpci_fe_path(char *buf, uint32_t domid);   /* /local/domain/D/device/pci/0 */
+_hidden void xlpci_error_path(char *buf, uint32_t domid);
+/* <backend dir>/<leaf>, leaf a printf format ("state-%u"). */
+_hidden int xlpci_be_key(char *buf, uint32_t domid, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- operations (ops.c) -------------------------------------------------- */
+
+typedef enum {
+    XLPCI_OP_RM, XLPCI_OP_MKDIR, XLPCI_OP_WRITE, XLPCI_OP_PERMS,
+} xlpci_op_kind;
+
+typedef struct {
+    xlpci_op_kind kind;
+    char *path;
+    char *value;                     /* WRITE */
+    struct xs_permissions perms[2];  /* PERMS */
+    unsigned nperms;
+} xlpci_op;
+
+typedef struct {
+    xlpci_op *v;
+    size_t n, cap;
+} xlpci_ops;
+
+_hidden void xlpci_ops_init(xlpci_ops *ops);
+_hidden void xlpci_ops_reset(xlpci_ops *ops);      /* empty, keep memory */
+_hidden void xlpci_ops_dispose(xlpci_ops *ops);
+_hidden int xlpci_ops_rm(xlpci_ops *ops, const char *path);
+_hidden int xlpci_ops_mkdir(xlpci_ops *ops, const char *path);
+_hidden int xlpci_ops_write(xlpci_ops *ops, const char *path,
+                            const char *value);
+_hidden int xlpci_ops_writef(xlpci_ops *ops, const char *path,
+                             const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+_hidden int xlpci_ops_perms(xlpci_ops *ops, const char *path,
+                            uint32_t owner, uint32_t reader);
+/* "write /a/b = "v"" etc., one line per op, for -N and logs. */
+_hidden void xlpci_ops_print(const xlpci_ops *ops, FILE *out);
+
+/* ---- backend view (layout.c) --------------------------------------------- */
+
+/* What the backend holds, read inside one transaction. */
+typedef struct {
+    bool exists;                     /* the backend has num_devs */
+    bool dir_exists;                 /* the backend directory exists */
+    int state;                       /* backend state, -1 if absent */
+    unsigned num_devs;
+    char *(*keys)[XLPCI_NKEYS];      /* num_devs rows of raw values */
+    char **names;                    /* children of the backend dir */
+    unsigned nnames;
+} xlpci_view;
+
+_hidden void xlpci_view_init(xlpci_view *view);
+_hidden void xlpci_view_dispose(xlpci_view *view);
+
+/* Strict parse of a decimal xenstore value ("0".."max"). */
+_hidden int xlpci_parse_uint(const char *s, unsigned max, unsigned *out);
+
+/* Check num_devs and rows: every dev-i present and parseable. */
+_hidden int xlpci_view_check(const xlpci_view *view, uint32_t domid,
+                             char *err, size_t errlen);
+/* Index whose dev-i equals bdf, or -1. */
+_hidden int xlpci_view_find(const xlpci_view *view, const xlpci_bdf *bdf);
+/* Parse one row into an entry (pure). */
+_hidden int xlpci_view_entry(const xlpci_view *view, unsigned i,
+                             xlpci_entry *e, char *err, size_t errlen);
+
+_hidden int xlpci_opts_format(const xlpci_dev *dev, char *buf, size_t len);
+_hidden int xlpci_opts_parse(const char *s, xlpci_dev *dev);
+/* Split a backend child name "dev-12" into key and index; false if it is
+ * not a per-index key. */
+_hidden bool xlpci_split_key(const char *name, enum xlpci_key *key_r,
+                             unsigned *index_r);
+
+/* Everything for a new backend: rm + mkdir + perms of both dirs, base keys,
+ * devices 0..n-1, num_devs = n.  name may be NULL (no domain key). */
+_hidden int xlpci_layout_create(xlpci_ops *ops, uint32_t domid,
+                                const char *name,
+                                const xlpci_dev *devs, size_t n);
+/* Append devs at num_devs.., num_devs += n; reconfigure adds state=7.
+ * Stale per-index keys left at those indices are removed. */
+_hidden int xlpci_layout_append(xlpci_ops *ops, uint32_t domid,
+                                const xlpci_view *view,
+                                const xlpci_dev *devs, size_t n,
+                                bool reconfigure);
+/* state-i = Closing for every index in idx, state = Reconfiguring. */
+_hidden int xlpci_layout_detach_begin(xlpci_ops *ops, uint32_t domid,
+                                      const unsigned *idx, size_t n);
+/* Remove the indices in idx (any order), move the higher rows down,
+ * num_devs -= n; if nothing is left, remove both directories. */
+_hidden int xlpci_layout_remove(xlpci_ops *ops, uint32_t domid,
+                                const xlpci_view *view,
+                                const unsigned *idx, size_t n);
+
+/* ---- context (ctx.c) ----------------------------------------------------- */
+
+struct xlpci_ctx {
+    xentoollog_logger *lg;
+    struct xs_handle *xsh;
+    unsigned timeout_ms;
+    unsigned max_attempts;
+    char *sysfs_root;
+    FILE *dry_run;
+    xlpci_stats stats;
+    xlpci_txn_hook *hook;
+    void *hook_arg;
+    unsigned watch_seq;
+    bool txn_eagain;                 /* a read in the transaction hit EAGAIN */
+};
+
+_hidden void xlpci_log(xlpci_ctx *ctx, xentoollog_level level, int errnoval,
+                       const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+#define LOG(ctx, lvl, ...)  xlpci_log((ctx), XTL_##lvl, -1, __VA_ARGS__)
+#define LOGE(ctx, lvl, ...) xlpci_log((ctx), XTL_##lvl, errno, __VA_ARGS__)
+
+/* ---- xenstore (xs.c) ----------------------------------------------------- */
+
+/* A transaction body reads through t and appends the writes it wants to
+ * ops.  Returns 0 (commit ops), XLPCI_TXN_NOTHING (nothing to write),
+ * XLPCI_TXN_WAIT (abort: the caller must wait and call again), or a
+ * negative error (abort, returned as is). */
+#define XLPCI_TXN_NOTHING 1
+#define XLPCI_TXN_WAIT    2
+typedef int xlpci_txn_body(xlpci_ctx *ctx, xs_transaction_t t,
+                           xlpci_ops *ops, void *arg);
+
+/* Runs body in a fresh transaction until the commit succeeds, restarting
+ * the whole body on EAGAIN (bounded, with backoff).  what names the step in
+ * messages.  In dry-run mode the planned ops are printed and the
+ * transaction is aborted.  Returns 0, XLPCI_TXN_NOTHING, XLPCI_TXN_WAIT or
+ * a negative error. */
+_hidden int xlpci_txn_run(xlpci_ctx *ctx, const char *what,
+                          xlpci_txn_body *body, void *arg);
+
+/* Read path in t.  *val_r = NULL if it does not exist (returns 0). */
+_hidden int xlpci_xs_read(xlpci_ctx *ctx, xs_transaction_t t,
+                          const char *path, char **val_r);
+_hidden int xlpci_xs_exists(xlpci_ctx *ctx, xs_transaction_t t,
+                            const char *path, bool *exists_r);
+/* Children of path; *n_r = 0 and *list_r = NULL if it does not exist. */
+_hidden int xlpci_xs_directory(xlpci_ctx *ctx, xs_transaction_t t,
+                               const char *path, char ***list_r,
+                               unsigned *n_r);
+/* Read the domain's backend into view, in t. */
+_hidden int xlpci_view_read(xlpci_ctx *ctx, xs_transaction_t t,
+                            uint32_t domid, xlpci_view *view);
+
+/* Wait until pred(state) holds for the backend's state node, or the
+ * backend fails (Closing/Closed state, error node: XLPCI_ERR_BACKEND), or
+ * disappears (XLPCI_ERR_NOTFOUND), or timeout_ms passes
+ * (XLPCI_ERR_TIMEDOUT).  *state_r gets the last state seen (-1 absent). */
+typedef bool xlpci_state_pred(int state, void *arg);
+_hidden int xlpci_wait_backend(xlpci_ctx *ctx, uint32_t domid,
+                               xlpci_state_pred *pred, void *arg,
+                               unsigned timeout_ms, int *state_r);
+
+/* ---- sysfs (sysfs.c) ----------------------------------------------------- */
+
+/* Bitmask of the functions of seg:bus:dev present in sysfs. */
+_hidden int xlpci_sysfs_functions(xlpci_ctx *ctx, const xlpci_bdf *slot,
+                                  unsigned *mask_r);
+
+#endif /* LIBXLPCI_INTERNAL_H */

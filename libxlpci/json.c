@@ -1,0 +1,96 @@
+/*
+ * `pci-list -l`: JSON through yajl.  Field names follow libxl's IDL
+ * (libxl_device_pci), plus index, state and vdev from the backend.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <yajl/yajl_gen.h>
+
+#include "internal.h"
+
+static int gen_str(yajl_gen g, const char *s)
+{
+    return yajl_gen_string(g, (const unsigned char *)s, strlen(s));
+}
+
+static int gen_kv_int(yajl_gen g, const char *k, long long v)
+{
+    int r = gen_str(g, k);
+
+    return r ? r : (int)yajl_gen_integer(g, v);
+}
+
+static int gen_kv_bool(yajl_gen g, const char *k, bool v)
+{
+    int r = gen_str(g, k);
+
+    return r ? r : (int)yajl_gen_bool(g, v);
+}
+
+static int gen_kv_str(yajl_gen g, const char *k, const char *v)
+{
+    int r = gen_str(g, k);
+
+    if (r)
+        return r;
+    return v ? gen_str(g, v) : (int)yajl_gen_null(g);
+}
+
+static int gen_entry(yajl_gen g, const xlpci_entry *e)
+{
+    const xlpci_dev *d = &e->dev;
+    int r;
+
+    r = yajl_gen_map_open(g);
+    if (!r) r = gen_kv_int(g, "index", e->index);
+    if (!r) r = gen_kv_int(g, "domain", d->bdf.seg);
+    if (!r) r = gen_kv_int(g, "bus", d->bdf.bus);
+    if (!r) r = gen_kv_int(g, "dev", d->bdf.dev);
+    if (!r) r = gen_kv_int(g, "func", d->bdf.func);
+    if (!r) r = gen_kv_int(g, "vdevfn", d->vdevfn);
+    if (!r) r = gen_kv_bool(g, "msitranslate", d->msitranslate);
+    if (!r) r = gen_kv_bool(g, "power_mgmt", d->power_mgmt);
+    if (!r) r = gen_kv_bool(g, "permissive", d->permissive);
+    if (!r) r = gen_kv_str(g, "rdm_policy",
+                           d->rdm_policy == XLPCI_RDM_RELAXED ? "relaxed"
+                                                              : "strict");
+    if (!r) r = gen_kv_str(g, "name", d->name);
+    if (!r) r = gen_kv_int(g, "state", e->state);
+    if (!r) r = gen_kv_str(g, "vdev", e->vdev);
+    if (!r) r = yajl_gen_map_close(g);
+    return r;
+}
+
+int xlpci_entries_json(const xlpci_entry *list, size_t n, char **json_r)
+{
+    yajl_gen g = yajl_gen_alloc(NULL);
+    const unsigned char *buf;
+    size_t len, i;
+    int r, rc = XLPCI_ERR_NOMEM;
+
+    *json_r = NULL;
+    if (!g)
+        return XLPCI_ERR_NOMEM;
+    yajl_gen_config(g, yajl_gen_beautify, 1);
+    yajl_gen_config(g, yajl_gen_validate_utf8, 1);
+    r = yajl_gen_array_open(g);
+    for (i = 0; !r && i < n; i++)
+        r = gen_entry(g, &list[i]);
+    if (!r) r = yajl_gen_array_close(g);
+    if (!r) r = yajl_gen_get_buf(g, &buf, &len);
+    if (r) {
+        rc = r == yajl_gen_invalid_string ? XLPCI_ERR_CORRUPT
+                                          : XLPCI_ERR_FAIL;
+        goto out;
+    }
+    *json_r = malloc(len + 1);
+    if (!*json_r)
+        goto out;
+    memcpy(*json_r, buf, len);
+    (*json_r)[len] = '\0';
+    rc = 0;
+out:
+    yajl_gen_free(g);
+    return rc;
+}

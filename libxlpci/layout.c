@@ -1,0 +1,500 @@
+/*
+ * Backend layout: from a view of the backend (read in one transaction) and
+ * the devices, compute the xenstore operations of each step.  Pure: no I/O,
+ * so every rule here is unit-tested without a xenstore.
+ *
+ * Formats are libxl's (xenstore-pci-spec.md section 1.2): dev-N and key-N
+ * "%04x:%02x:%02x.%01x", vdevfn-N "%x" only when non-zero, opts-N
+ * "msitranslate=%d,power_mgmt=%d,permissive=%d,rdm_policy=%s", state-N and
+ * num_devs "%d".
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+const char *const xlpci_key_names[XLPCI_NKEYS] = {
+    [XLPCI_KEY_KEY] = "key",
+    [XLPCI_KEY_DEV] = "dev",
+    [XLPCI_KEY_VDEVFN] = "vdevfn",
+    [XLPCI_KEY_NAME] = "name",
+    [XLPCI_KEY_OPTS] = "opts",
+    [XLPCI_KEY_STATE] = "state",
+    [XLPCI_KEY_VDEV] = "vdev",
+};
+
+void xlpci_be_path(char *buf, uint32_t domid)
+{
+    snprintf(buf, XLPCI_PATH_MAX, "/local/domain/0/backend/pci/%u/0", domid);
+}
+
+void xlpci_fe_path(char *buf, uint32_t domid)
+{
+    snprintf(buf, XLPCI_PATH_MAX, "/local/domain/%u/device/pci/0", domid);
+}
+
+void xlpci_error_path(char *buf, uint32_t domid)
+{
+    snprintf(buf, XLPCI_PATH_MAX,
+             "/local/domain/0/error/backend/pci/%u/0/error", domid);
+}
+
+int xlpci_be_key(char *buf, uint32_t domid, const char *fmt, ...)
+{
+    char leaf[64];
+    va_list ap;
+    int r;
+
+    va_start(ap, fmt);
+    r = vsnprintf(leaf, sizeof(leaf), fmt, ap);
+    va_end(ap);
+    if (r < 0 || (size_t)r >= sizeof(leaf))
+        return XLPCI_ERR_INVAL;
+    r = snprintf(buf, XLPCI_PATH_MAX, "/local/domain/0/backend/pci/%u/0/%s",
+                 domid, leaf);
+    return r < 0 || r >= XLPCI_PATH_MAX ? XLPCI_ERR_INVAL : 0;
+}
+
+void xlpci_view_init(xlpci_view *view)
+{
+    memset(view, 0, sizeof(*view));
+    view->state = -1;
+}
+
+void xlpci_view_dispose(xlpci_view *view)
+{
+    unsigned i, k;
+
+    if (view->keys)
+        for (i = 0; i < view->num_devs; i++)
+            for (k = 0; k < XLPCI_NKEYS; k++)
+                free(view->keys[i][k]);
+    free(view->keys);
+    free(view->names);                /* one allocation (xs_directory) */
+    xlpci_view_init(view);
+}
+
+int xlpci_parse_uint(const char *s, unsigned max, unsigned *out)
+{
+    unsigned long v = 0;
+    const char *p;
+
+    if (!s || !*s || strlen(s) > 10)
+        return XLPCI_ERR_CORRUPT;
+    if (s[0] == '0' && s[1])
+        return XLPCI_ERR_CORRUPT;     /* no leading zeros, no "0x" */
+    for (p = s; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return XLPCI_ERR_CORRUPT;
+        v = v * 10 + (unsigned long)(*p - '0');
+    }
+    if (v > max)
+        return XLPCI_ERR_CORRUPT;
+    *out = (unsigned)v;
+    return 0;
+}
+
+bool xlpci_split_key(const char *name, enum xlpci_key *key_r,
+                     unsigned *index_r)
+{
+    const char *dash = strrchr(name, '-');
+    unsigned k;
+    size_t len;
+
+    if (!dash)
+        return false;
+    len = (size_t)(dash - name);
+    for (k = 0; k < XLPCI_NKEYS; k++) {
+        if (strlen(xlpci_key_names[k]) == len &&
+            !strncmp(name, xlpci_key_names[k], len) &&
+            !xlpci_parse_uint(dash + 1, ~0u, index_r)) {
+            *key_r = (enum xlpci_key)k;
+            return true;
+        }
+    }
+    return false;
+}
+
+static int check_fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int check_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return XLPCI_ERR_CORRUPT;
+}
+
+int xlpci_view_check(const xlpci_view *view, uint32_t domid,
+                     char *err, size_t errlen)
+{
+    char be[XLPCI_PATH_MAX];
+    xlpci_bdf bdf;
+    char sub[128];
+    unsigned i, j;
+
+    xlpci_be_path(be, domid);
+    for (i = 0; i < view->num_devs; i++) {
+        const char *dev = view->keys[i][XLPCI_KEY_DEV];
+
+        if (!dev)
+            return check_fail(err, errlen,
+                              "%s/num_devs is %u but dev-%u is missing",
+                              be, view->num_devs, i);
+        if (xlpci_bdf_parse(dev, &bdf, sub, sizeof(sub)))
+            return check_fail(err, errlen, "%s/dev-%u = \"%s\": %s",
+                              be, i, dev, sub);
+        for (j = 0; j < i; j++)
+            if (!strcmp(view->keys[j][XLPCI_KEY_DEV], dev))
+                return check_fail(err, errlen,
+                                  "%s: dev-%u and dev-%u are both %s",
+                                  be, j, i, dev);
+    }
+    return 0;
+}
+
+int xlpci_view_find(const xlpci_view *view, const xlpci_bdf *bdf)
+{
+    xlpci_bdf b;
+    char sub[128];
+    unsigned i;
+
+    for (i = 0; i < view->num_devs; i++) {
+        const char *dev = view->keys[i][XLPCI_KEY_DEV];
+
+        if (dev && !xlpci_bdf_parse(dev, &b, sub, sizeof(sub)) &&
+            !xlpci_bdf_cmp(&b, bdf))
+            return (int)i;
+    }
+    return -1;
+}
+
+int xlpci_opts_format(const xlpci_dev *dev, char *buf, size_t len)
+{
+    int r = snprintf(buf, len,
+                     "msitranslate=%d,power_mgmt=%d,permissive=%d,"
+                     "rdm_policy=%s",
+                     dev->msitranslate, dev->power_mgmt, dev->permissive,
+                     dev->rdm_policy == XLPCI_RDM_RELAXED ? "relaxed"
+                                                          : "strict");
+    return r < 0 || (size_t)r >= len ? XLPCI_ERR_INVAL : 0;
+}
+
+/* opts-N as libxl writes it; Xen <= 4.14 had no rdm_policy.  Unknown keys
+ * are ignored, malformed ones are an error. */
+int xlpci_opts_parse(const char *s, xlpci_dev *dev)
+{
+    char *buf = strdup(s), *tok, *save = NULL;
+    int rc = 0;
+
+    if (!buf)
+        return XLPCI_ERR_NOMEM;
+    for (tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(tok, '=');
+        bool *flag = NULL;
+
+        if (!eq) {
+            rc = XLPCI_ERR_CORRUPT;
+            break;
+        }
+        *eq = '\0';
+        if (!strcmp(tok, "msitranslate")) flag = &dev->msitranslate;
+        else if (!strcmp(tok, "power_mgmt")) flag = &dev->power_mgmt;
+        else if (!strcmp(tok, "permissive")) flag = &dev->permissive;
+        else if (!strcmp(tok, "rdm_policy")) {
+            if (!strcmp(eq + 1, "strict"))
+                dev->rdm_policy = XLPCI_RDM_STRICT;
+            else if (!strcmp(eq + 1, "relaxed"))
+                dev->rdm_policy = XLPCI_RDM_RELAXED;
+            else
+                rc = XLPCI_ERR_CORRUPT;
+        }
+        if (flag) {
+            if (strcmp(eq + 1, "0") && strcmp(eq + 1, "1"))
+                rc = XLPCI_ERR_CORRUPT;
+            else
+                *flag = eq[1] == '1';
+        }
+        if (rc)
+            break;
+    }
+    free(buf);
+    return rc;
+}
+
+int xlpci_view_entry(const xlpci_view *view, unsigned i, xlpci_entry *e,
+                     char *err, size_t errlen)
+{
+    char *const *row = view->keys[i];
+    char *end;
+    unsigned long v;
+    int rc;
+
+    memset(e, 0, sizeof(*e));
+    e->index = i;
+    e->state = -1;
+    rc = xlpci_bdf_parse(row[XLPCI_KEY_DEV] ? row[XLPCI_KEY_DEV] : "",
+                         &e->dev.bdf, err, errlen);
+    if (rc)
+        return XLPCI_ERR_CORRUPT;
+    if (row[XLPCI_KEY_VDEVFN]) {
+        errno = 0;
+        v = strtoul(row[XLPCI_KEY_VDEVFN], &end, 16);
+        if (errno || *end || end == row[XLPCI_KEY_VDEVFN] || v > 0xff)
+            return check_fail(err, errlen, "vdevfn-%u = \"%s\" is not a "
+                              "devfn", i, row[XLPCI_KEY_VDEVFN]);
+        e->dev.vdevfn = (unsigned)v;
+    }
+    if (row[XLPCI_KEY_OPTS] && xlpci_opts_parse(row[XLPCI_KEY_OPTS], &e->dev))
+        return check_fail(err, errlen, "opts-%u = \"%s\" is malformed",
+                          i, row[XLPCI_KEY_OPTS]);
+    if (row[XLPCI_KEY_STATE]) {
+        unsigned st;
+
+        if (xlpci_parse_uint(row[XLPCI_KEY_STATE], 8, &st))
+            return check_fail(err, errlen, "state-%u = \"%s\" is not a "
+                              "xenbus state", i, row[XLPCI_KEY_STATE]);
+        e->state = (int)st;
+    }
+    if (row[XLPCI_KEY_NAME] && !(e->dev.name = strdup(row[XLPCI_KEY_NAME])))
+        return XLPCI_ERR_NOMEM;
+    if (row[XLPCI_KEY_VDEV] && !(e->vdev = strdup(row[XLPCI_KEY_VDEV]))) {
+        xlpci_dev_dispose(&e->dev);
+        return XLPCI_ERR_NOMEM;
+    }
+    return 0;
+}
+
+void xlpci_entry_list_free(xlpci_entry *list, size_t n)
+{
+    size_t i;
+
+    if (!list)
+        return;
+    for (i = 0; i < n; i++) {
+        xlpci_dev_dispose(&list[i].dev);
+        free(list[i].vdev);
+    }
+    free(list);
+}
+
+/* ---- operations per step ------------------------------------------------- */
+
+static int key_path(char *buf, uint32_t domid, enum xlpci_key k, unsigned i)
+{
+    char be[XLPCI_PATH_MAX];
+    int r;
+
+    xlpci_be_path(be, domid);
+    r = snprintf(buf, XLPCI_PATH_MAX, "%s/%s-%u", be, xlpci_key_names[k], i);
+    return r < 0 || r >= XLPCI_PATH_MAX ? XLPCI_ERR_INVAL : 0;
+}
+
+static int sub_path(char *buf, const char *dir, const char *leaf)
+{
+    int r = snprintf(buf, XLPCI_PATH_MAX, "%s/%s", dir, leaf);
+
+    return r < 0 || r >= XLPCI_PATH_MAX ? XLPCI_ERR_INVAL : 0;
+}
+
+/* libxl_create_pci_backend_device(): the keys of one index. */
+static int device_ops(xlpci_ops *ops, uint32_t domid, unsigned i,
+                      const xlpci_dev *dev)
+{
+    char path[XLPCI_PATH_MAX], bdf[XLPCI_BDF_STRLEN], opts[128];
+    int rc;
+
+    xlpci_bdf_format(&dev->bdf, bdf);
+    rc = key_path(path, domid, XLPCI_KEY_KEY, i);
+    if (!rc) rc = xlpci_ops_write(ops, path, bdf);
+    if (!rc) rc = key_path(path, domid, XLPCI_KEY_DEV, i);
+    if (!rc) rc = xlpci_ops_write(ops, path, bdf);
+    if (!rc && dev->vdevfn) {
+        rc = key_path(path, domid, XLPCI_KEY_VDEVFN, i);
+        if (!rc) rc = xlpci_ops_writef(ops, path, "%x", dev->vdevfn);
+    }
+    if (!rc && dev->name) {
+        rc = key_path(path, domid, XLPCI_KEY_NAME, i);
+        if (!rc) rc = xlpci_ops_write(ops, path, dev->name);
+    }
+    if (!rc) rc = xlpci_opts_format(dev, opts, sizeof(opts));
+    if (!rc) rc = key_path(path, domid, XLPCI_KEY_OPTS, i);
+    if (!rc) rc = xlpci_ops_write(ops, path, opts);
+    if (!rc) rc = key_path(path, domid, XLPCI_KEY_STATE, i);
+    if (!rc) rc = xlpci_ops_writef(ops, path, "%d", XenbusStateInitialising);
+    return rc;
+}
+
+static int write_num_devs(xlpci_ops *ops, uint32_t domid, unsigned n)
+{
+    char be[XLPCI_PATH_MAX], path[XLPCI_PATH_MAX];
+    int rc;
+
+    xlpci_be_path(be, domid);
+    rc = sub_path(path, be, "num_devs");
+    return rc ? rc : xlpci_ops_writef(ops, path, "%u", n);
+}
+
+static int write_be_state(xlpci_ops *ops, uint32_t domid, int state)
+{
+    char be[XLPCI_PATH_MAX], path[XLPCI_PATH_MAX];
+    int rc;
+
+    xlpci_be_path(be, domid);
+    rc = sub_path(path, be, "state");
+    return rc ? rc : xlpci_ops_writef(ops, path, "%d", state);
+}
+
+int xlpci_layout_create(xlpci_ops *ops, uint32_t domid, const char *name,
+                        const xlpci_dev *devs, size_t n)
+{
+    char be[XLPCI_PATH_MAX], fe[XLPCI_PATH_MAX], path[XLPCI_PATH_MAX];
+    size_t i;
+    int rc;
+
+    xlpci_be_path(be, domid);
+    xlpci_fe_path(fe, domid);
+
+    /* libxl__create_pci_backend(): wipe what an earlier domain with the
+     * same domid may have left, then both directories with their
+     * permissions; children inherit them. */
+    rc = xlpci_ops_rm(ops, be);
+    if (!rc) rc = xlpci_ops_mkdir(ops, be);
+    if (!rc) rc = xlpci_ops_perms(ops, be, 0, domid);
+    if (!rc) rc = xlpci_ops_rm(ops, fe);
+    if (!rc) rc = xlpci_ops_mkdir(ops, fe);
+    if (!rc) rc = xlpci_ops_perms(ops, fe, domid, 0);
+
+    if (!rc) rc = sub_path(path, be, "frontend");
+    if (!rc) rc = xlpci_ops_write(ops, path, fe);
+    if (!rc) rc = sub_path(path, be, "frontend-id");
+    if (!rc) rc = xlpci_ops_writef(ops, path, "%u", domid);
+    if (!rc) rc = sub_path(path, be, "online");
+    if (!rc) rc = xlpci_ops_write(ops, path, "1");
+    if (!rc) rc = write_be_state(ops, domid, XenbusStateInitialising);
+    if (!rc && name) {
+        rc = sub_path(path, be, "domain");
+        if (!rc) rc = xlpci_ops_write(ops, path, name);
+    }
+    for (i = 0; !rc && i < n; i++)
+        rc = device_ops(ops, domid, (unsigned)i, &devs[i]);
+    if (!rc) rc = write_num_devs(ops, domid, (unsigned)n);
+
+    if (!rc) rc = sub_path(path, fe, "backend");
+    if (!rc) rc = xlpci_ops_write(ops, path, be);
+    if (!rc) rc = sub_path(path, fe, "backend-id");
+    if (!rc) rc = xlpci_ops_write(ops, path, "0");
+    if (!rc) rc = sub_path(path, fe, "state");
+    if (!rc) rc = xlpci_ops_writef(ops, path, "%d", XenbusStateInitialising);
+    return rc;
+}
+
+int xlpci_layout_append(xlpci_ops *ops, uint32_t domid,
+                        const xlpci_view *view, const xlpci_dev *devs,
+                        size_t n, bool reconfigure)
+{
+    char be[XLPCI_PATH_MAX], path[XLPCI_PATH_MAX];
+    enum xlpci_key k;
+    unsigned i, idx;
+    int rc = 0;
+
+    xlpci_be_path(be, domid);
+    /* Keys at the new indices that an earlier, interrupted removal left
+     * behind (vdev-N, vdevfn-N, name-N) must not stick to the new device. */
+    for (i = 0; !rc && i < view->nnames; i++)
+        if (xlpci_split_key(view->names[i], &k, &idx) &&
+            idx >= view->num_devs && idx < view->num_devs + n) {
+            rc = sub_path(path, be, view->names[i]);
+            if (!rc) rc = xlpci_ops_rm(ops, path);
+        }
+    for (i = 0; !rc && i < n; i++)
+        rc = device_ops(ops, domid, view->num_devs + i, &devs[i]);
+    if (!rc) rc = write_num_devs(ops, domid, view->num_devs + (unsigned)n);
+    if (!rc && reconfigure)
+        rc = write_be_state(ops, domid, XenbusStateReconfiguring);
+    return rc;
+}
+
+int xlpci_layout_detach_begin(xlpci_ops *ops, uint32_t domid,
+                              const unsigned *idx, size_t n)
+{
+    char path[XLPCI_PATH_MAX];
+    size_t i;
+    int rc = 0;
+
+    for (i = 0; !rc && i < n; i++) {
+        rc = key_path(path, domid, XLPCI_KEY_STATE, idx[i]);
+        if (!rc) rc = xlpci_ops_writef(ops, path, "%d", XenbusStateClosing);
+    }
+    if (!rc)
+        rc = write_be_state(ops, domid, XenbusStateReconfiguring);
+    return rc;
+}
+
+static bool in_list(const unsigned *idx, size_t n, unsigned i)
+{
+    size_t j;
+
+    for (j = 0; j < n; j++)
+        if (idx[j] == i)
+            return true;
+    return false;
+}
+
+int xlpci_layout_remove(xlpci_ops *ops, uint32_t domid,
+                        const xlpci_view *view, const unsigned *idx, size_t n)
+{
+    char path[XLPCI_PATH_MAX], be[XLPCI_PATH_MAX], fe[XLPCI_PATH_MAX];
+    unsigned *kept = NULL, nkept = 0, i, p;
+    int rc = 0;
+
+    for (i = 0; i < n; i++)
+        if (idx[i] >= view->num_devs)
+            return XLPCI_ERR_INVAL;
+
+    if (view->num_devs <= n) {
+        /* The last device: libxl__device_destroy() removes both dirs. */
+        xlpci_be_path(be, domid);
+        xlpci_fe_path(fe, domid);
+        rc = xlpci_ops_rm(ops, be);
+        if (!rc) rc = xlpci_ops_rm(ops, fe);
+        return rc;
+    }
+
+    kept = calloc(view->num_devs, sizeof(*kept));
+    if (!kept)
+        return XLPCI_ERR_NOMEM;
+    for (i = 0; i < view->num_devs; i++)
+        if (!in_list(idx, n, i))
+            kept[nkept++] = i;
+
+    /* Row p takes the keys of row kept[p]; a key the source lacks is
+     * removed from p.  Rows past the new end lose every key. */
+    for (p = 0; !rc && p < view->num_devs; p++) {
+        unsigned k;
+
+        if (p < nkept && kept[p] == p)
+            continue;
+        for (k = 0; !rc && k < XLPCI_NKEYS; k++) {
+            const char *src = p < nkept ? view->keys[kept[p]][k] : NULL;
+
+            rc = key_path(path, domid, (enum xlpci_key)k, p);
+            if (rc)
+                break;
+            if (src)
+                rc = xlpci_ops_write(ops, path, src);
+            else if (view->keys[p][k])
+                rc = xlpci_ops_rm(ops, path);
+        }
+    }
+    if (!rc)
+        rc = write_num_devs(ops, domid, nkept);
+    free(kept);
+    return rc;
+}

@@ -1,0 +1,241 @@
+/*
+ * libxlpci - xenstore backend/frontend entries for Xen PCI passthrough.
+ *
+ * The library writes what Linux xen-pciback and xen-pcifront read:
+ *
+ *   /local/domain/0/backend/pci/<domid>/0   frontend, frontend-id, online,
+ *                                           state, domain, num_devs and per
+ *                                           device N: key-N dev-N vdevfn-N
+ *                                           name-N opts-N state-N
+ *   /local/domain/<domid>/device/pci/0      backend, backend-id, state
+ *
+ * Three operations change the store, each built from whole xenstore
+ * transactions that are retried from the start on EAGAIN (every read is
+ * redone inside the new transaction):
+ *
+ *   xlpci_create()  domain-create path: both directories, num_devs and every
+ *                   device in ONE transaction, so pciback sees them all the
+ *                   first time it reads num_devs.
+ *   xlpci_attach()  hot-add through XenbusStateReconfiguring.
+ *   xlpci_detach()  hot-remove through Closing + Reconfiguring, then remove
+ *                   the index and compact the higher ones: num_devs is always
+ *                   the true count and the indices stay contiguous.
+ *
+ * Error convention: functions return 0 or a negative XLPCI_ERR_* code and
+ * log the reason (naming the node or the input) through the xentoollog
+ * logger given to xlpci_ctx_alloc().  On any error the store is left as it
+ * was before the call.
+ */
+#ifndef LIBXLPCI_H
+#define LIBXLPCI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <xentoollog.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- error codes -------------------------------------------------------- */
+
+#define XLPCI_OK               0
+#define XLPCI_ERR_FAIL        -1   /* generic failure */
+#define XLPCI_ERR_INVAL       -2   /* bad input: spec, config, arguments */
+#define XLPCI_ERR_NOTFOUND    -3   /* domain, device or backend not found */
+#define XLPCI_ERR_EXISTS      -4   /* device already assigned / backend exists */
+#define XLPCI_ERR_TIMEDOUT    -5   /* the backend did not reach the state */
+#define XLPCI_ERR_BACKEND     -6   /* the backend failed (Closing, error node) */
+#define XLPCI_ERR_XENSTORE    -7   /* a xenstore operation failed */
+#define XLPCI_ERR_NOMEM       -8
+#define XLPCI_ERR_RETRIES     -9   /* transaction conflicts never ended */
+#define XLPCI_ERR_CORRUPT    -10   /* the store holds values we cannot trust */
+#define XLPCI_ERR_BUSY       -11   /* an operation is already in progress */
+
+const char *xlpci_strerror(int rc);
+
+/* ---- PCI addresses and PCI_SPEC_STRING (pure, no I/O) -------------------- */
+
+/* Limits of xl-pci-configuration(5). */
+#define XLPCI_MAX_SEG    0xffffu
+#define XLPCI_MAX_BUS    0xffu
+#define XLPCI_MAX_SLOT   0x1fu
+#define XLPCI_MAX_FUNC   7u
+
+/* Upper bound on num_devs we accept from the store (the vpci root bus has
+ * 32 slots of 8 functions). */
+#define XLPCI_MAX_DEVS   256u
+
+typedef struct {
+    unsigned seg, bus, dev, func;
+} xlpci_bdf;
+
+#define XLPCI_BDF_STRLEN 13          /* "dddd:bb:dd.f" + NUL */
+
+typedef enum {
+    XLPCI_RDM_STRICT = 0,
+    XLPCI_RDM_RELAXED = 1,
+} xlpci_rdm_policy;
+
+/* A parsed PCI_SPEC_STRING.  Boolean options are -1 when not given, so
+ * per-domain defaults (pci_permissive = 1 in a config) can apply. */
+typedef struct {
+    bool has_bdf;
+    xlpci_bdf bdf;
+    bool all_funcs;                  /* BB:DD.*  */
+    bool has_vslot;
+    unsigned vslot;
+    int permissive, msitranslate, seize, power_mgmt;
+    int rdm_policy;                  /* -1 or xlpci_rdm_policy */
+    char *name;                      /* name=, malloc'd, or NULL */
+} xlpci_spec;
+
+/* Per-domain defaults from xl.cfg: pci_permissive and friends. */
+typedef struct {
+    bool permissive, msitranslate, seize, power_mgmt;
+    xlpci_rdm_policy rdm_policy;
+} xlpci_defaults;
+
+void xlpci_spec_init(xlpci_spec *spec);
+void xlpci_spec_dispose(xlpci_spec *spec);
+void xlpci_defaults_init(xlpci_defaults *defs);
+
+/* Parse "[DDDD:]BB:DD.F" (no '*').  0 or XLPCI_ERR_INVAL with a message in
+ * err (always NUL-terminated, errlen > 0). */
+int xlpci_bdf_parse(const char *s, xlpci_bdf *out, char *err, size_t errlen);
+/* Canonical "dddd:bb:dd.f" into buf (XLPCI_BDF_STRLEN bytes). */
+char *xlpci_bdf_format(const xlpci_bdf *bdf, char *buf);
+int xlpci_bdf_cmp(const xlpci_bdf *a, const xlpci_bdf *b);
+
+/* Parse PCI_SPEC_STRING: "[<bdf>[@<vslot>],][<key>=<value>,]*" with keys
+ * bdf, name, vslot, permissive, msitranslate, seize, power_mgmt,
+ * rdm_policy.  Stricter than libxlutil: booleans must be 0 or 1, numbers
+ * must be whole, exactly one of bdf and name. */
+int xlpci_spec_parse(const char *s, xlpci_spec *out, char *err, size_t errlen);
+
+/* ---- a device as written to the backend --------------------------------- */
+
+typedef struct {
+    xlpci_bdf bdf;
+    unsigned vdevfn;                 /* 0: none (vdevfn-N not written) */
+    bool permissive, msitranslate, power_mgmt, seize;
+    xlpci_rdm_policy rdm_policy;
+    char *name;                      /* name-N, or NULL */
+} xlpci_dev;
+
+void xlpci_dev_dispose(xlpci_dev *dev);
+
+/* One index of a backend, as read back (pci-list). */
+typedef struct {
+    unsigned index;
+    xlpci_dev dev;
+    int state;                       /* state-N, -1 if absent */
+    char *vdev;                      /* vdev-N written by pciback, or NULL */
+} xlpci_entry;
+
+void xlpci_entry_list_free(xlpci_entry *list, size_t n);
+
+/* JSON for `pci-list -l`, through yajl, field names as libxl's IDL
+ * (libxl_device_pci) plus index, state and vdev.  *json_r is malloc'd. */
+int xlpci_entries_json(const xlpci_entry *list, size_t n, char **json_r);
+
+/* ---- xl.cfg subset (pure) ----------------------------------------------- */
+
+typedef struct {
+    char *name;                      /* name = "..." or NULL */
+    char **pci;                      /* pci = [ "spec", ... ] */
+    size_t num_pci;
+    xlpci_defaults defaults;         /* pci_permissive, ... */
+} xlpci_config;
+
+void xlpci_config_init(xlpci_config *cfg);
+void xlpci_config_dispose(xlpci_config *cfg);
+/* Parse xl.cfg text.  Only name, pci and pci_{permissive,msitranslate,
+ * seize,power_mgmt} are interpreted; other settings are checked for syntax
+ * and ignored.  source names the file in error messages. */
+int xlpci_config_parse(const char *text, const char *source,
+                       xlpci_config *cfg, char *err, size_t errlen);
+int xlpci_config_read(const char *path, xlpci_config *cfg,
+                      char *err, size_t errlen);
+
+/* ---- context ------------------------------------------------------------- */
+
+typedef struct xlpci_ctx xlpci_ctx;
+
+/* Opens xenstore (libxenstore honours XENSTORED_PATH).  lg may be NULL
+ * (no logging). */
+int xlpci_ctx_alloc(xlpci_ctx **ctx_r, xentoollog_logger *lg);
+void xlpci_ctx_free(xlpci_ctx *ctx);
+
+/* How long to wait for the backend to reach Connected (default 10000 ms,
+ * as libxl). */
+void xlpci_ctx_set_timeout(xlpci_ctx *ctx, unsigned timeout_ms);
+/* Root of sysfs for device enumeration ("/sys" by default; tests point it
+ * at a fake tree).  The string is copied. */
+int xlpci_ctx_set_sysfs_root(xlpci_ctx *ctx, const char *root);
+/* Dry run: print the planned xenstore operations to out and change
+ * nothing.  NULL turns it off. */
+void xlpci_ctx_set_dry_run(xlpci_ctx *ctx, FILE *out);
+/* Upper bound of attempts of one transaction (default 1000). */
+void xlpci_ctx_set_max_attempts(xlpci_ctx *ctx, unsigned n);
+
+typedef struct {
+    unsigned long transactions;      /* committed transactions */
+    unsigned long attempts;          /* transaction attempts */
+    unsigned long eagain;            /* commits refused with EAGAIN */
+    unsigned long requests;          /* xenstore requests sent */
+} xlpci_stats;
+
+void xlpci_ctx_get_stats(const xlpci_ctx *ctx, xlpci_stats *st);
+
+/* Test hook: called after a transaction body has run and its writes were
+ * issued, just before commit (attempt counts from 1).  Lets a test make a
+ * conflicting change to prove that the retry re-reads everything. */
+typedef void xlpci_txn_hook(void *arg, unsigned attempt);
+void xlpci_ctx_set_txn_hook(xlpci_ctx *ctx, xlpci_txn_hook *fn, void *arg);
+
+/* ---- operations ---------------------------------------------------------- */
+
+/* "5" or a domain name (looked up under /local/domain/ * /name). */
+int xlpci_domain_resolve(xlpci_ctx *ctx, const char *dom, uint32_t *domid_r);
+
+#define XLPCI_CREATE_REPLACE  (1u << 0) /* replace an existing backend */
+#define XLPCI_DETACH_FORCE    (1u << 0) /* remove even if the guest never
+                                           completes the handshake */
+
+/* Domain-create path: backend dir {n0,r<domid>}, frontend dir
+ * {n<domid>,r0}, base keys, every device and num_devs in ONE transaction.
+ * Fails with XLPCI_ERR_EXISTS if the domain already has a PCI backend
+ * (unless XLPCI_CREATE_REPLACE) or a device is assigned to any domain. */
+int xlpci_create(xlpci_ctx *ctx, uint32_t domid,
+                 const xlpci_spec *specs, size_t nspecs,
+                 const xlpci_defaults *defs, unsigned flags);
+
+/* Hot-add.  No backend yet: as xlpci_create.  Backend Initialising: append
+ * in one transaction.  Backend Connected: one transaction adding the
+ * indices, num_devs and state=Reconfiguring, then wait for Connected.
+ * Any other state: wait for Connected first (timeout: nothing written).
+ * If the cycle does not complete in time and nobody reacted, the addition
+ * is rolled back. */
+int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
+                 const xlpci_defaults *defs);
+
+/* Hot-remove: state-N=Closing + state=Reconfiguring in one transaction,
+ * wait for Connected, then one transaction removing the index, shifting the
+ * higher ones down and decrementing num_devs (the last device removes both
+ * directories).  Only bdf/name of spec are used. */
+int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
+                 unsigned flags);
+
+/* The devices in the domain's backend, in index order. */
+int xlpci_list(xlpci_ctx *ctx, uint32_t domid, xlpci_entry **list_r,
+               size_t *n_r);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LIBXLPCI_H */

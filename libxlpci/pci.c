@@ -1,0 +1,953 @@
+/*
+ * The flows: create (domain-create path), attach (hot-add), detach
+ * (hot-remove) and list.  Each step is one transaction body: it reads what
+ * it needs through the transaction and plans its writes with layout.c, so
+ * a retry after EAGAIN starts from fresh reads.
+ *
+ * Waiting is never done inside a transaction: a body that finds the
+ * backend in the wrong state returns XLPCI_TXN_WAIT, the flow waits on a
+ * watch and runs the body again.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+#define DOMID_FIRST_RESERVED 0x7ff0u
+
+static const char *state_name(int state)
+{
+    static const char *const names[] = {
+        "Unknown", "Initialising", "InitWait", "Initialised", "Connected",
+        "Closing", "Closed", "Reconfiguring", "Reconfigured",
+    };
+
+    if (state < 0)
+        return "absent";
+    return state < (int)(sizeof(names) / sizeof(names[0])) ? names[state]
+                                                           : "invalid";
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- domains ------------------------------------------------------------- */
+
+static int check_domid(xlpci_ctx *ctx, uint32_t domid)
+{
+    if (domid == 0) {
+        LOG(ctx, ERROR, "domain 0 is the backend domain; PCI devices are "
+            "passed through to guests");
+        return XLPCI_ERR_INVAL;
+    }
+    if (domid >= DOMID_FIRST_RESERVED) {
+        LOG(ctx, ERROR, "domid %u is reserved", domid);
+        return XLPCI_ERR_INVAL;
+    }
+    return 0;
+}
+
+/* The domain must exist (/local/domain/<domid>); *name_r gets its name or
+ * NULL. */
+static int domain_read(xlpci_ctx *ctx, xs_transaction_t t, uint32_t domid,
+                       char **name_r)
+{
+    char path[XLPCI_PATH_MAX];
+    bool exists;
+    int rc;
+
+    *name_r = NULL;
+    snprintf(path, sizeof(path), "/local/domain/%u", domid);
+    rc = xlpci_xs_exists(ctx, t, path, &exists);
+    if (rc)
+        return rc;
+    if (!exists) {
+        LOG(ctx, ERROR, "domain %u does not exist (no %s in xenstore)",
+            domid, path);
+        return XLPCI_ERR_NOTFOUND;
+    }
+    snprintf(path, sizeof(path), "/local/domain/%u/name", domid);
+    return xlpci_xs_read(ctx, t, path, name_r);
+}
+
+int xlpci_domain_resolve(xlpci_ctx *ctx, const char *dom, uint32_t *domid_r)
+{
+    char path[XLPCI_PATH_MAX];
+    char **list = NULL;
+    unsigned n, i, id, found = 0;
+    int rc;
+
+    if (!xlpci_parse_uint(dom, ~0u, &id)) {
+        if (id >= DOMID_FIRST_RESERVED) {
+            LOG(ctx, ERROR, "domid %s is out of range", dom);
+            return XLPCI_ERR_INVAL;
+        }
+        *domid_r = id;
+        return 0;
+    }
+    rc = xlpci_xs_directory(ctx, XBT_NULL, "/local/domain", &list, &n);
+    if (rc)
+        return rc;
+    for (i = 0; i < n; i++) {
+        char *name;
+
+        if (xlpci_parse_uint(list[i], DOMID_FIRST_RESERVED - 1, &id))
+            continue;
+        snprintf(path, sizeof(path), "/local/domain/%u/name", id);
+        rc = xlpci_xs_read(ctx, XBT_NULL, path, &name);
+        if (rc)
+            goto out;
+        if (name && !strcmp(name, dom)) {
+            *domid_r = id;
+            found++;
+        }
+        free(name);
+    }
+    if (!found) {
+        LOG(ctx, ERROR, "no domain named \"%s\"", dom);
+        rc = XLPCI_ERR_NOTFOUND;
+    } else if (found > 1) {
+        LOG(ctx, ERROR, "%u domains are named \"%s\"; give the domid",
+            found, dom);
+        rc = XLPCI_ERR_INVAL;
+    }
+out:
+    free(list);
+    return rc;
+}
+
+/* ---- devices -------------------------------------------------------------- */
+
+static void devs_free(xlpci_dev *devs, size_t n)
+{
+    size_t i;
+
+    if (!devs)
+        return;
+    for (i = 0; i < n; i++)
+        xlpci_dev_dispose(&devs[i]);
+    free(devs);
+}
+
+/* name= → BDF through /libxl/pci/<dddd-bb-dd-f>/name, the names given by
+ * `xl pci-assignable-add -n`. */
+static int name_to_bdf(xlpci_ctx *ctx, const char *name, xlpci_bdf *bdf)
+{
+    char path[XLPCI_PATH_MAX];
+    char **list = NULL;
+    unsigned n, i;
+    int rc, found = 0;
+
+    rc = xlpci_xs_directory(ctx, XBT_NULL, "/libxl/pci", &list, &n);
+    if (rc)
+        return rc;
+    for (i = 0; i < n && !found; i++) {
+        unsigned seg, bus, dev, func;
+        char *v, end;
+
+        if (sscanf(list[i], "%4x-%2x-%2x-%1x%c", &seg, &bus, &dev, &func,
+                   &end) != 4)
+            continue;
+        snprintf(path, sizeof(path), "/libxl/pci/%s/name", list[i]);
+        rc = xlpci_xs_read(ctx, XBT_NULL, path, &v);
+        if (rc)
+            goto out;
+        if (v && !strcmp(v, name)) {
+            bdf->seg = seg; bdf->bus = bus; bdf->dev = dev; bdf->func = func;
+            found = 1;
+        }
+        free(v);
+    }
+    if (!found) {
+        LOG(ctx, ERROR, "no PCI device is named \"%s\" (see "
+            "pci-assignable-add -n)", name);
+        rc = XLPCI_ERR_NOTFOUND;
+    }
+out:
+    free(list);
+    return rc;
+}
+
+static int opt(int v, bool dflt)
+{
+    return v == -1 ? dflt : v;
+}
+
+/* Specs → devices: names looked up, "*" expanded to the functions present
+ * in sysfs (function 0 last, as libxl), options defaulted. */
+static int resolve_devs(xlpci_ctx *ctx, const xlpci_spec *specs, size_t ns,
+                        const xlpci_defaults *defs, xlpci_dev **devs_r,
+                        size_t *n_r)
+{
+    xlpci_defaults dflt;
+    xlpci_dev *devs = NULL;
+    size_t n = 0, i, j;
+    int rc = 0;
+
+    if (!defs) {
+        xlpci_defaults_init(&dflt);
+        defs = &dflt;
+    }
+    devs = calloc(ns * 8 + 1, sizeof(*devs));
+    if (!devs)
+        return XLPCI_ERR_NOMEM;
+    for (i = 0; i < ns; i++) {
+        const xlpci_spec *s = &specs[i];
+        xlpci_bdf bdf = s->bdf;
+        unsigned mask, f;
+        char b[XLPCI_BDF_STRLEN];
+
+        if (!s->has_bdf) {
+            rc = name_to_bdf(ctx, s->name, &bdf);
+            if (rc) goto out;
+        }
+        if (s->all_funcs) {
+            rc = xlpci_sysfs_functions(ctx, &bdf, &mask);
+            if (rc) goto out;
+            if (!mask) {
+                LOG(ctx, ERROR, "%04x:%02x:%02x.*: no functions of this "
+                    "slot in %s/bus/pci/devices", bdf.seg, bdf.bus, bdf.dev,
+                    ctx->sysfs_root);
+                rc = XLPCI_ERR_NOTFOUND;
+                goto out;
+            }
+        } else {
+            mask = 1u << bdf.func;
+        }
+        for (f = XLPCI_MAX_FUNC + 1; f-- > 0;) {
+            xlpci_dev *d;
+
+            if (!(mask & (1u << f)))
+                continue;
+            d = &devs[n++];
+            d->bdf = bdf;
+            d->bdf.func = f;
+            if (s->has_vslot)
+                d->vdevfn = s->vslot << 3 | (s->all_funcs ? f : 0);
+            d->permissive = opt(s->permissive, defs->permissive);
+            d->msitranslate = opt(s->msitranslate, defs->msitranslate);
+            d->seize = opt(s->seize, defs->seize);
+            d->power_mgmt = opt(s->power_mgmt, defs->power_mgmt);
+            d->rdm_policy = s->rdm_policy == -1
+                            ? defs->rdm_policy
+                            : (xlpci_rdm_policy)s->rdm_policy;
+            if (s->name && !(d->name = strdup(s->name))) {
+                rc = XLPCI_ERR_NOMEM;
+                goto out;
+            }
+            for (j = 0; j + 1 < n; j++) {
+                if (!xlpci_bdf_cmp(&devs[j].bdf, &d->bdf)) {
+                    LOG(ctx, ERROR, "PCI device %s is given twice",
+                        xlpci_bdf_format(&d->bdf, b));
+                    rc = XLPCI_ERR_INVAL;
+                    goto out;
+                }
+                if (d->vdevfn && devs[j].vdevfn == d->vdevfn) {
+                    LOG(ctx, ERROR, "two devices want virtual slot %02x.%x",
+                        d->vdevfn >> 3, d->vdevfn & 7);
+                    rc = XLPCI_ERR_INVAL;
+                    goto out;
+                }
+            }
+        }
+    }
+out:
+    if (rc) {
+        devs_free(devs, n);
+        devs = NULL;
+        n = 0;
+    }
+    *devs_r = devs;
+    *n_r = n;
+    return rc;
+}
+
+/* A device may be in one domain's backend only.  Reads every other PCI
+ * backend's dev-N through t, so two concurrent assignments of one device
+ * to two domains conflict and the second sees the first. */
+static int check_not_assigned(xlpci_ctx *ctx, xs_transaction_t t,
+                              uint32_t domid, const xlpci_dev *devs, size_t n)
+{
+    char path[XLPCI_PATH_MAX], b[XLPCI_BDF_STRLEN];
+    char **doms = NULL;
+    unsigned nd, i, other;
+    size_t j;
+    int rc;
+
+    rc = xlpci_xs_directory(ctx, t, "/local/domain/0/backend/pci", &doms,
+                            &nd);
+    if (rc)
+        return rc;
+    for (i = 0; i < nd; i++) {
+        xlpci_view v;
+
+        if (xlpci_parse_uint(doms[i], DOMID_FIRST_RESERVED - 1, &other) ||
+            other == domid)
+            continue;
+        rc = xlpci_view_read(ctx, t, other, &v);
+        if (rc == XLPCI_ERR_CORRUPT) {
+            LOG(ctx, WARN, "ignoring the malformed PCI backend of domain %u",
+                other);
+            xlpci_view_dispose(&v);
+            continue;
+        }
+        for (j = 0; !rc && j < n; j++) {
+            if (xlpci_view_find(&v, &devs[j].bdf) >= 0) {
+                xlpci_be_path(path, other);
+                LOG(ctx, ERROR, "PCI device %s is already assigned to "
+                    "domain %u (%s)", xlpci_bdf_format(&devs[j].bdf, b),
+                    other, path);
+                rc = XLPCI_ERR_EXISTS;
+            }
+        }
+        xlpci_view_dispose(&v);
+        if (rc)
+            break;
+    }
+    free(doms);
+    return rc;
+}
+
+static int read_checked_view(xlpci_ctx *ctx, xs_transaction_t t,
+                             uint32_t domid, xlpci_view *view)
+{
+    char err[256];
+    int rc = xlpci_view_read(ctx, t, domid, view);
+
+    if (!rc && view->exists) {
+        rc = xlpci_view_check(view, domid, err, sizeof(err));
+        if (rc)
+            LOG(ctx, ERROR, "%s", err);
+    }
+    return rc;
+}
+
+/* ---- create ---------------------------------------------------------------- */
+
+typedef struct {
+    uint32_t domid;
+    const xlpci_dev *devs;
+    size_t n;
+    unsigned flags;
+} create_arg;
+
+static int create_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
+                       void *varg)
+{
+    create_arg *a = varg;
+    xlpci_view view;
+    char *name = NULL;
+    char be[XLPCI_PATH_MAX];
+    int rc;
+
+    xlpci_view_init(&view);
+    rc = domain_read(ctx, t, a->domid, &name);
+    if (rc) goto out;
+    rc = xlpci_view_read(ctx, t, a->domid, &view);
+    if (rc == XLPCI_ERR_CORRUPT && (a->flags & XLPCI_CREATE_REPLACE))
+        rc = 0;                        /* replaced wholesale */
+    if (rc) goto out;
+    if (view.exists && !(a->flags & XLPCI_CREATE_REPLACE)) {
+        xlpci_be_path(be, a->domid);
+        LOG(ctx, ERROR, "domain %u already has a PCI backend with %u "
+            "device(s) at %s; use pci-attach to add devices, or create -f "
+            "to replace it", a->domid, view.num_devs, be);
+        rc = XLPCI_ERR_EXISTS;
+        goto out;
+    }
+    rc = check_not_assigned(ctx, t, a->domid, a->devs, a->n);
+    if (rc) goto out;
+    rc = xlpci_layout_create(ops, a->domid, name, a->devs, a->n);
+out:
+    free(name);
+    xlpci_view_dispose(&view);
+    return rc;
+}
+
+int xlpci_create(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *specs,
+                 size_t nspecs, const xlpci_defaults *defs, unsigned flags)
+{
+    create_arg a = { domid, NULL, 0, flags };
+    xlpci_dev *devs = NULL;
+    int rc;
+
+    rc = check_domid(ctx, domid);
+    if (rc)
+        return rc;
+    if (!nspecs) {
+        LOG(ctx, ERROR, "create: no PCI devices given");
+        return XLPCI_ERR_INVAL;
+    }
+    rc = resolve_devs(ctx, specs, nspecs, defs, &devs, &a.n);
+    if (rc)
+        return rc;
+    a.devs = devs;
+    rc = xlpci_txn_run(ctx, "create", create_body, &a);
+    if (!rc && !ctx->dry_run)
+        LOG(ctx, DETAIL, "domain %u: PCI backend created with %zu device(s) "
+            "in one transaction", domid, a.n);
+    devs_free(devs, a.n);
+    return rc;
+}
+
+/* ---- attach ---------------------------------------------------------------- */
+
+typedef enum { ATTACH_CREATED, ATTACH_APPENDED, ATTACH_RECONF } attach_mode;
+
+typedef struct {
+    uint32_t domid;
+    const xlpci_dev *devs;
+    size_t n;
+    attach_mode mode;
+    int state;                         /* backend state seen */
+} attach_arg;
+
+static int attach_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
+                       void *varg)
+{
+    attach_arg *a = varg;
+    xlpci_view view;
+    char *name = NULL;
+    char b[XLPCI_BDF_STRLEN];
+    size_t i;
+    int rc;
+
+    xlpci_view_init(&view);
+    rc = domain_read(ctx, t, a->domid, &name);
+    if (rc) goto out;
+    rc = read_checked_view(ctx, t, a->domid, &view);
+    if (rc) goto out;
+    a->state = view.state;
+    if (view.exists) {
+        for (i = 0; i < a->n; i++) {
+            if (xlpci_view_find(&view, &a->devs[i].bdf) >= 0) {
+                LOG(ctx, ERROR, "PCI device %s is already attached to "
+                    "domain %u", xlpci_bdf_format(&a->devs[i].bdf, b),
+                    a->domid);
+                rc = XLPCI_ERR_EXISTS;
+                goto out;
+            }
+        }
+    }
+    rc = check_not_assigned(ctx, t, a->domid, a->devs, a->n);
+    if (rc) goto out;
+
+    if (!view.exists) {
+        /* No backend (or a leftover without num_devs, which pciback would
+         * reject): the first device creates it, no waiting (libxl
+         * 73ee2795aa). */
+        a->mode = ATTACH_CREATED;
+        rc = xlpci_layout_create(ops, a->domid, name, a->devs, a->n);
+    } else if (view.state == XenbusStateInitialising) {
+        /* pciback has not probed yet: it will read num_devs once, when it
+         * does, and see these too. */
+        a->mode = ATTACH_APPENDED;
+        rc = xlpci_layout_append(ops, a->domid, &view, a->devs, a->n, false);
+    } else if (view.state == XenbusStateConnected) {
+        a->mode = ATTACH_RECONF;
+        rc = xlpci_layout_append(ops, a->domid, &view, a->devs, a->n, true);
+    } else {
+        rc = XLPCI_TXN_WAIT;
+    }
+out:
+    free(name);
+    xlpci_view_dispose(&view);
+    return rc;
+}
+
+static bool is_connected(int state, void *arg)
+{
+    (void)arg;
+    return state == XenbusStateConnected;
+}
+
+static bool can_attach(int state, void *arg)
+{
+    (void)arg;
+    return state == XenbusStateConnected ||
+           state == XenbusStateInitialising;
+}
+
+/* Undo an addition that nobody reacted to: the backend still says
+ * Reconfiguring and every added index still says Initialising. */
+typedef struct {
+    uint32_t domid;
+    const xlpci_dev *devs;
+    size_t n;
+    bool undone;
+} undo_attach_arg;
+
+static int undo_attach_body(xlpci_ctx *ctx, xs_transaction_t t,
+                            xlpci_ops *ops, void *varg)
+{
+    undo_attach_arg *a = varg;
+    unsigned idx[8 * 8];
+    char path[XLPCI_PATH_MAX];
+    xlpci_view view;
+    size_t i;
+    int rc, k;
+
+    a->undone = false;
+    rc = read_checked_view(ctx, t, a->domid, &view);
+    if (rc || !view.exists || view.state != XenbusStateReconfiguring ||
+        view.num_devs <= a->n || a->n > sizeof(idx) / sizeof(idx[0])) {
+        rc = rc ? rc : XLPCI_TXN_NOTHING;
+        goto out;
+    }
+    for (i = 0; i < a->n; i++) {
+        k = xlpci_view_find(&view, &a->devs[i].bdf);
+        if (k < 0 || !view.keys[k][XLPCI_KEY_STATE] ||
+            strcmp(view.keys[k][XLPCI_KEY_STATE], "1")) {
+            rc = XLPCI_TXN_NOTHING;
+            goto out;
+        }
+        idx[i] = (unsigned)k;
+    }
+    rc = xlpci_layout_remove(ops, a->domid, &view, idx, a->n);
+    if (!rc) rc = xlpci_be_key(path, a->domid, "state");
+    if (!rc) rc = xlpci_ops_writef(ops, path, "%d", XenbusStateConnected);
+    a->undone = true;
+out:
+    xlpci_view_dispose(&view);
+    return rc;
+}
+
+/* After the cycle: every added device must have been exported by pciback
+ * (state-N = Initialised). */
+static int check_exported(xlpci_ctx *ctx, uint32_t domid,
+                          const xlpci_dev *devs, size_t n)
+{
+    char b[XLPCI_BDF_STRLEN];
+    xlpci_view view;
+    size_t i;
+    int rc, k;
+
+    rc = read_checked_view(ctx, XBT_NULL, domid, &view);
+    for (i = 0; !rc && i < n; i++) {
+        k = xlpci_view_find(&view, &devs[i].bdf);
+        if (k < 0) {
+            LOG(ctx, ERROR, "PCI device %s vanished from domain %u's "
+                "backend during the attach", xlpci_bdf_format(&devs[i].bdf, b),
+                domid);
+            rc = XLPCI_ERR_BACKEND;
+        } else if (!view.keys[k][XLPCI_KEY_STATE] ||
+                   strcmp(view.keys[k][XLPCI_KEY_STATE], "3")) {
+            LOG(ctx, ERROR, "backend is Connected but pciback did not export "
+                "%s (state-%d = %s)", xlpci_bdf_format(&devs[i].bdf, b), k,
+                view.keys[k][XLPCI_KEY_STATE] ?: "absent");
+            rc = XLPCI_ERR_BACKEND;
+        }
+    }
+    xlpci_view_dispose(&view);
+    return rc;
+}
+
+int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
+                 const xlpci_defaults *defs)
+{
+    attach_arg a;
+    xlpci_dev *devs = NULL;
+    long long deadline;
+    char b[XLPCI_BDF_STRLEN];
+    int rc, state, left;
+
+    memset(&a, 0, sizeof(a));
+    a.domid = domid;
+    rc = check_domid(ctx, domid);
+    if (rc)
+        return rc;
+    rc = resolve_devs(ctx, spec, 1, defs, &devs, &a.n);
+    if (rc)
+        return rc;
+    a.devs = devs;
+    xlpci_bdf_format(&devs[0].bdf, b);
+
+    deadline = now_ms() + ctx->timeout_ms;
+    for (;;) {
+        rc = xlpci_txn_run(ctx, "pci-attach", attach_body, &a);
+        if (rc != XLPCI_TXN_WAIT)
+            break;
+        if (ctx->dry_run) {
+            fprintf(ctx->dry_run, "# pci-attach: backend is %s (%d); would "
+                    "wait up to %u ms for Connected, then add the device\n",
+                    state_name(a.state), a.state, ctx->timeout_ms);
+            rc = 0;
+            goto out;
+        }
+        left = (int)(deadline - now_ms());
+        LOG(ctx, DEBUG, "pci-attach: backend of domain %u is %s; waiting "
+            "for Connected", domid, state_name(a.state));
+        rc = left <= 0 ? XLPCI_ERR_TIMEDOUT
+                       : xlpci_wait_backend(ctx, domid, can_attach, NULL,
+                                            (unsigned)left, &state);
+        if (rc == XLPCI_ERR_NOTFOUND)  /* backend removed: create it */
+            continue;
+        if (rc == XLPCI_ERR_TIMEDOUT) {
+            LOG(ctx, ERROR, "pci-attach %s: the PCI backend of domain %u is "
+                "%s, not Connected, after %u ms; nothing was written (is "
+                "xen-pcifront running in the guest?)", b, domid,
+                state_name(a.state), ctx->timeout_ms);
+            goto out;
+        }
+        if (rc)
+            goto out;
+    }
+    if (rc || ctx->dry_run || a.mode != ATTACH_RECONF)
+        goto out;
+
+    /* Hot-add: wait for Reconfiguring -> Reconfigured -> Connected. */
+    rc = xlpci_wait_backend(ctx, domid, is_connected, NULL, ctx->timeout_ms,
+                            &state);
+    if (rc == XLPCI_ERR_TIMEDOUT) {
+        undo_attach_arg u = { domid, devs, a.n, false };
+        int urc = xlpci_txn_run(ctx, "pci-attach rollback", undo_attach_body,
+                                &u);
+
+        LOG(ctx, ERROR, "pci-attach %s: the backend of domain %u did not "
+            "complete the Reconfiguring cycle in %u ms (state %s); %s", b,
+            domid, ctx->timeout_ms, state_name(state),
+            !urc && u.undone ? "the addition was rolled back"
+                             : "the guest reacted, so the entries stay: "
+                               "use pci-detach -f to remove them");
+        goto out;
+    }
+    if (!rc)
+        rc = check_exported(ctx, domid, devs, a.n);
+out:
+    if (!rc && !ctx->dry_run)
+        LOG(ctx, DETAIL, "domain %u: attached %zu device(s) starting with %s",
+            domid, a.n, b);
+    devs_free(devs, a.n);
+    return rc;
+}
+
+/* ---- detach ---------------------------------------------------------------- */
+
+#define DETACH_MAX 8
+
+typedef enum {
+    DETACH_REMOVED,                    /* removed directly */
+    DETACH_BEGUN,                      /* Closing + Reconfiguring written */
+} detach_mode;
+
+typedef struct {
+    uint32_t domid;
+    xlpci_bdf bdf;
+    bool all_funcs;
+    unsigned flags;
+    bool force_now;                    /* remove whatever the state */
+    detach_mode mode;
+    int state;
+    size_t n;                          /* devices found */
+    xlpci_bdf found[DETACH_MAX];
+    char prev[DETACH_MAX][4];          /* their state-N before Closing */
+    bool undone;
+} detach_arg;
+
+/* The indices of the devices to remove, by BDF, in this view. */
+static int detach_find(xlpci_ctx *ctx, detach_arg *a, const xlpci_view *view,
+                       unsigned *idx)
+{
+    char b[XLPCI_BDF_STRLEN];
+    xlpci_entry e;
+    char err[128];
+    unsigned i;
+
+    a->n = 0;
+    for (i = 0; i < view->num_devs; i++) {
+        if (xlpci_view_entry(view, i, &e, err, sizeof(err)))
+            continue;
+        if (a->all_funcs ? e.dev.bdf.seg == a->bdf.seg &&
+                           e.dev.bdf.bus == a->bdf.bus &&
+                           e.dev.bdf.dev == a->bdf.dev
+                         : !xlpci_bdf_cmp(&e.dev.bdf, &a->bdf)) {
+            if (a->n < DETACH_MAX) {
+                a->found[a->n] = e.dev.bdf;
+                idx[a->n++] = i;
+            }
+        }
+        xlpci_dev_dispose(&e.dev);
+        free(e.vdev);
+    }
+    if (!a->n) {
+        xlpci_bdf_format(&a->bdf, b);
+        if (a->all_funcs)
+            b[strlen(b) - 1] = '*';
+        LOG(ctx, ERROR, "PCI device %s is not attached to domain %u", b,
+            a->domid);
+        return XLPCI_ERR_NOTFOUND;
+    }
+    return 0;
+}
+
+static int detach_begin_body(xlpci_ctx *ctx, xs_transaction_t t,
+                             xlpci_ops *ops, void *varg)
+{
+    detach_arg *a = varg;
+    unsigned idx[DETACH_MAX];
+    xlpci_view view;
+    size_t i;
+    bool all_closing = true;
+    int rc;
+
+    rc = read_checked_view(ctx, t, a->domid, &view);
+    if (rc) goto out;
+    if (!view.exists) {
+        LOG(ctx, ERROR, "domain %u has no PCI devices", a->domid);
+        rc = XLPCI_ERR_NOTFOUND;
+        goto out;
+    }
+    a->state = view.state;
+    rc = detach_find(ctx, a, &view, idx);
+    if (rc) goto out;
+    for (i = 0; i < a->n; i++) {
+        const char *st = view.keys[idx[i]][XLPCI_KEY_STATE];
+
+        snprintf(a->prev[i], sizeof(a->prev[i]), "%s", st ? st : "");
+        if (!st || strcmp(st, "5"))
+            all_closing = false;
+    }
+    if (a->force_now || view.state == XenbusStateInitialising) {
+        /* Nobody has probed the backend (or -f after a timeout): there is
+         * no handshake to run. */
+        a->mode = DETACH_REMOVED;
+        rc = xlpci_layout_remove(ops, a->domid, &view, idx, a->n);
+    } else if (view.state == XenbusStateConnected) {
+        a->mode = DETACH_BEGUN;
+        rc = xlpci_layout_detach_begin(ops, a->domid, idx, a->n);
+    } else if (view.state == XenbusStateReconfiguring && all_closing) {
+        /* An earlier detach of these devices is still in its cycle. */
+        a->mode = DETACH_BEGUN;
+        rc = XLPCI_TXN_NOTHING;
+    } else {
+        rc = XLPCI_TXN_WAIT;
+    }
+out:
+    xlpci_view_dispose(&view);
+    return rc;
+}
+
+static int detach_remove_body(xlpci_ctx *ctx, xs_transaction_t t,
+                              xlpci_ops *ops, void *varg)
+{
+    detach_arg *a = varg;
+    unsigned idx[DETACH_MAX];
+    xlpci_view view;
+    int rc;
+
+    rc = read_checked_view(ctx, t, a->domid, &view);
+    if (rc) goto out;
+    if (!view.exists) {
+        LOG(ctx, ERROR, "the PCI backend of domain %u disappeared during "
+            "the detach", a->domid);
+        rc = XLPCI_ERR_NOTFOUND;
+        goto out;
+    }
+    /* Indices may have moved since the first step: find them again. */
+    rc = detach_find(ctx, a, &view, idx);
+    if (rc) goto out;
+    rc = xlpci_layout_remove(ops, a->domid, &view, idx, a->n);
+out:
+    xlpci_view_dispose(&view);
+    return rc;
+}
+
+/* Put back state-N and state = Connected if the cycle never started. */
+static int undo_detach_body(xlpci_ctx *ctx, xs_transaction_t t,
+                            xlpci_ops *ops, void *varg)
+{
+    detach_arg *a = varg;
+    unsigned idx[DETACH_MAX];
+    char path[XLPCI_PATH_MAX];
+    detach_arg b = *a;
+    xlpci_view view;
+    size_t i;
+    int rc;
+
+    a->undone = false;
+    rc = read_checked_view(ctx, t, a->domid, &view);
+    if (rc || !view.exists || view.state != XenbusStateReconfiguring) {
+        rc = rc ? rc : XLPCI_TXN_NOTHING;
+        goto out;
+    }
+    rc = detach_find(ctx, &b, &view, idx);
+    if (rc || b.n != a->n) {
+        rc = rc ? rc : XLPCI_TXN_NOTHING;
+        goto out;
+    }
+    for (i = 0; !rc && i < a->n; i++) {
+        const char *st = view.keys[idx[i]][XLPCI_KEY_STATE];
+
+        if (!st || strcmp(st, "5") || !a->prev[i][0]) {
+            rc = XLPCI_TXN_NOTHING;
+            break;
+        }
+        rc = xlpci_be_key(path, a->domid, "state-%u", idx[i]);
+        if (!rc) rc = xlpci_ops_write(ops, path, a->prev[i]);
+    }
+    if (!rc) rc = xlpci_be_key(path, a->domid, "state");
+    if (!rc) rc = xlpci_ops_writef(ops, path, "%d", XenbusStateConnected);
+    a->undone = true;
+out:
+    xlpci_view_dispose(&view);
+    return rc;
+}
+
+int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
+                 unsigned flags)
+{
+    detach_arg a;
+    long long deadline;
+    char b[XLPCI_BDF_STRLEN];
+    int rc, state, left;
+    bool force = flags & XLPCI_DETACH_FORCE;
+
+    memset(&a, 0, sizeof(a));
+    a.domid = domid;
+    a.flags = flags;
+    rc = check_domid(ctx, domid);
+    if (rc)
+        return rc;
+    a.bdf = spec->bdf;
+    a.all_funcs = spec->all_funcs;
+    if (!spec->has_bdf) {
+        rc = name_to_bdf(ctx, spec->name, &a.bdf);
+        if (rc)
+            return rc;
+    }
+    xlpci_bdf_format(&a.bdf, b);
+
+    deadline = now_ms() + ctx->timeout_ms;
+    for (;;) {
+        rc = xlpci_txn_run(ctx, "pci-detach", detach_begin_body, &a);
+        if (rc != XLPCI_TXN_WAIT)
+            break;
+        if (ctx->dry_run) {
+            fprintf(ctx->dry_run, "# pci-detach: backend is %s (%d); would "
+                    "wait up to %u ms for Connected%s\n", state_name(a.state),
+                    a.state, ctx->timeout_ms,
+                    force ? ", then remove the device anyway" : "");
+            rc = 0;
+            goto out;
+        }
+        left = (int)(deadline - now_ms());
+        rc = left <= 0 ? XLPCI_ERR_TIMEDOUT
+                       : xlpci_wait_backend(ctx, domid, can_attach, NULL,
+                                            (unsigned)left, &state);
+        if (rc == XLPCI_ERR_TIMEDOUT && force) {
+            LOG(ctx, WARN, "pci-detach -f %s: the backend of domain %u is "
+                "%s after %u ms; removing the device without the guest's "
+                "cooperation", b, domid, state_name(a.state),
+                ctx->timeout_ms);
+            a.force_now = true;
+            continue;
+        }
+        if (rc == XLPCI_ERR_TIMEDOUT) {
+            LOG(ctx, ERROR, "pci-detach %s: the PCI backend of domain %u is "
+                "%s, not Connected, after %u ms; nothing was changed (use "
+                "-f to remove it anyway)", b, domid, state_name(a.state),
+                ctx->timeout_ms);
+            goto out;
+        }
+        if (rc)
+            goto out;
+    }
+    if (rc == XLPCI_TXN_NOTHING)
+        rc = 0;
+    if (rc || ctx->dry_run || a.mode == DETACH_REMOVED)
+        goto out;
+
+    /* The guest releases the device: Reconfiguring -> ... -> Connected. */
+    rc = xlpci_wait_backend(ctx, domid, is_connected, NULL, ctx->timeout_ms,
+                            &state);
+    if (rc && rc != XLPCI_ERR_NOTFOUND && !force) {
+        int urc = xlpci_txn_run(ctx, "pci-detach rollback", undo_detach_body,
+                                &a);
+
+        LOG(ctx, ERROR, "pci-detach %s: the backend of domain %u did not "
+            "complete the Reconfiguring cycle in %u ms (state %s); %s", b,
+            domid, ctx->timeout_ms, state_name(state),
+            !urc && a.undone ? "the detach was rolled back; use -f to force"
+                             : "use -f to force the removal");
+        goto out;
+    }
+    if (rc && force)
+        LOG(ctx, WARN, "pci-detach -f %s: the guest did not release the "
+            "device (state %s); removing it anyway", b, state_name(state));
+    rc = xlpci_txn_run(ctx, "pci-detach", detach_remove_body, &a);
+out:
+    if (!rc && !ctx->dry_run)
+        LOG(ctx, DETAIL, "domain %u: detached %s", domid, b);
+    return rc;
+}
+
+/* ---- list ------------------------------------------------------------------- */
+
+typedef struct {
+    uint32_t domid;
+    xlpci_entry *list;
+    size_t n;
+} list_arg;
+
+static int list_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
+                     void *varg)
+{
+    list_arg *a = varg;
+    xlpci_view view;
+    char err[256];
+    unsigned i;
+    int rc;
+
+    (void)ops;
+    xlpci_entry_list_free(a->list, a->n);
+    a->list = NULL;
+    a->n = 0;
+    rc = read_checked_view(ctx, t, a->domid, &view);
+    if (rc || !view.num_devs)
+        goto out;
+    a->list = calloc(view.num_devs, sizeof(*a->list));
+    if (!a->list) {
+        rc = XLPCI_ERR_NOMEM;
+        goto out;
+    }
+    for (i = 0; i < view.num_devs; i++) {
+        rc = xlpci_view_entry(&view, i, &a->list[i], err, sizeof(err));
+        if (rc) {
+            LOG(ctx, ERROR, "domain %u: %s", a->domid, err);
+            goto out;
+        }
+        a->n++;
+    }
+out:
+    xlpci_view_dispose(&view);
+    return rc ? rc : XLPCI_TXN_NOTHING;
+}
+
+int xlpci_list(xlpci_ctx *ctx, uint32_t domid, xlpci_entry **list_r,
+               size_t *n_r)
+{
+    list_arg a = { domid, NULL, 0 };
+    FILE *dry = ctx->dry_run;
+    int rc;
+
+    ctx->dry_run = NULL;               /* reading changes nothing */
+    rc = xlpci_txn_run(ctx, "pci-list", list_body, &a);
+    ctx->dry_run = dry;
+    if (rc == XLPCI_TXN_NOTHING)
+        rc = 0;
+    if (rc) {
+        xlpci_entry_list_free(a.list, a.n);
+        a.list = NULL;
+        a.n = 0;
+    }
+    *list_r = a.list;
+    *n_r = a.n;
+    return rc;
+}

@@ -1,0 +1,383 @@
+/*
+ * xenstore: the transaction runner, checked reads and watch-based waits.
+ * All xenstore access goes through libxenstore.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* ---- reads --------------------------------------------------------------- */
+
+int xlpci_xs_read(xlpci_ctx *ctx, xs_transaction_t t, const char *path,
+                  char **val_r)
+{
+    unsigned len;
+
+    ctx->stats.requests++;
+    *val_r = xs_read(ctx->xsh, t, path, &len);
+    if (*val_r)
+        return 0;
+    if (errno == ENOENT)
+        return 0;
+    if (errno == EAGAIN && t != XBT_NULL) {
+        ctx->txn_eagain = true;       /* the runner starts over */
+        return XLPCI_ERR_XENSTORE;
+    }
+    LOGE(ctx, ERROR, "xenstore read of %s failed", path);
+    return XLPCI_ERR_XENSTORE;
+}
+
+int xlpci_xs_exists(xlpci_ctx *ctx, xs_transaction_t t, const char *path,
+                    bool *exists_r)
+{
+    char *v;
+    int rc = xlpci_xs_read(ctx, t, path, &v);
+
+    *exists_r = v != NULL;
+    free(v);
+    return rc;
+}
+
+int xlpci_xs_directory(xlpci_ctx *ctx, xs_transaction_t t, const char *path,
+                       char ***list_r, unsigned *n_r)
+{
+    ctx->stats.requests++;
+    *list_r = xs_directory(ctx->xsh, t, path, n_r);
+    if (*list_r)
+        return 0;
+    *n_r = 0;
+    if (errno == ENOENT)
+        return 0;
+    if (errno == EAGAIN && t != XBT_NULL) {
+        ctx->txn_eagain = true;
+        return XLPCI_ERR_XENSTORE;
+    }
+    LOGE(ctx, ERROR, "xenstore directory of %s failed", path);
+    return XLPCI_ERR_XENSTORE;
+}
+
+static int read_state(xlpci_ctx *ctx, xs_transaction_t t, const char *path,
+                      int *state_r)
+{
+    char *v;
+    unsigned st;
+    int rc = xlpci_xs_read(ctx, t, path, &v);
+
+    if (rc)
+        return rc;
+    *state_r = -1;
+    if (v && xlpci_parse_uint(v, XenbusStateReconfigured, &st)) {
+        LOG(ctx, ERROR, "%s = \"%s\" is not a xenbus state", path, v);
+        rc = XLPCI_ERR_CORRUPT;
+    } else if (v) {
+        *state_r = (int)st;
+    }
+    free(v);
+    return rc;
+}
+
+static bool has_name(const xlpci_view *view, const char *name)
+{
+    unsigned i;
+
+    for (i = 0; i < view->nnames; i++)
+        if (!strcmp(view->names[i], name))
+            return true;
+    return false;
+}
+
+int xlpci_view_read(xlpci_ctx *ctx, xs_transaction_t t, uint32_t domid,
+                    xlpci_view *view)
+{
+    char be[XLPCI_PATH_MAX], path[XLPCI_PATH_MAX];
+    char *num = NULL;
+    enum xlpci_key k;
+    unsigned i, idx;
+    int rc;
+
+    xlpci_view_init(view);
+    xlpci_be_path(be, domid);
+    rc = xlpci_xs_directory(ctx, t, be, &view->names, &view->nnames);
+    if (rc || !view->names)
+        goto out;
+    view->dir_exists = true;
+
+    if (has_name(view, "state")) {
+        rc = xlpci_be_key(path, domid, "state");
+        if (!rc) rc = read_state(ctx, t, path, &view->state);
+        if (rc) goto out;
+    }
+    if (!has_name(view, "num_devs"))
+        goto out;
+    rc = xlpci_be_key(path, domid, "num_devs");
+    if (!rc) rc = xlpci_xs_read(ctx, t, path, &num);
+    if (rc) goto out;
+    if (!num)                           /* removed since the listing */
+        goto out;
+    if (xlpci_parse_uint(num, XLPCI_MAX_DEVS, &view->num_devs)) {
+        LOG(ctx, ERROR, "%s = \"%s\" is not a device count (0-%u)",
+            path, num, XLPCI_MAX_DEVS);
+        rc = XLPCI_ERR_CORRUPT;
+        goto out;
+    }
+    view->exists = true;
+    if (view->num_devs) {
+        view->keys = calloc(view->num_devs, sizeof(*view->keys));
+        if (!view->keys) {
+            view->num_devs = 0;
+            rc = XLPCI_ERR_NOMEM;
+            goto out;
+        }
+    }
+    /* Read only the per-index keys the listing shows. */
+    for (i = 0; i < view->nnames; i++) {
+        if (!xlpci_split_key(view->names[i], &k, &idx) ||
+            idx >= view->num_devs)
+            continue;
+        rc = xlpci_be_key(path, domid, "%s", view->names[i]);
+        if (!rc) rc = xlpci_xs_read(ctx, t, path, &view->keys[idx][k]);
+        if (rc) goto out;
+    }
+out:
+    free(num);
+    return rc;
+}
+
+/* ---- transactions -------------------------------------------------------- */
+
+static int apply_op(xlpci_ctx *ctx, xs_transaction_t t, const xlpci_op *op)
+{
+    bool ok = false;
+
+    ctx->stats.requests++;
+    switch (op->kind) {
+    case XLPCI_OP_RM:
+        ok = xs_rm(ctx->xsh, t, op->path) || errno == ENOENT;
+        break;
+    case XLPCI_OP_MKDIR:
+        ok = xs_mkdir(ctx->xsh, t, op->path);
+        break;
+    case XLPCI_OP_WRITE:
+        ok = xs_write(ctx->xsh, t, op->path, op->value, strlen(op->value));
+        break;
+    case XLPCI_OP_PERMS:
+        ok = xs_set_permissions(ctx->xsh, t, op->path,
+                                (struct xs_permissions *)op->perms,
+                                op->nperms);
+        break;
+    }
+    return ok ? 0 : -1;
+}
+
+static const char *op_verb(xlpci_op_kind k)
+{
+    switch (k) {
+    case XLPCI_OP_RM: return "remove";
+    case XLPCI_OP_MKDIR: return "mkdir";
+    case XLPCI_OP_WRITE: return "write";
+    case XLPCI_OP_PERMS: return "set permissions of";
+    }
+    return "?";
+}
+
+/* Randomised exponential backoff, 50 us .. 20 ms. */
+static void backoff(unsigned attempt, unsigned *seed)
+{
+    unsigned shift = attempt < 9 ? attempt : 9;
+    unsigned long us = 50ul << shift;
+    struct timespec ts;
+
+    if (us > 20000)
+        us = 20000;
+    us = us / 2 + (unsigned long)rand_r(seed) % (us + 1);
+    ts.tv_sec = 0;
+    ts.tv_nsec = (long)(us * 1000);
+    nanosleep(&ts, NULL);
+}
+
+int xlpci_txn_run(xlpci_ctx *ctx, const char *what, xlpci_txn_body *body,
+                  void *arg)
+{
+    xlpci_ops ops;
+    xs_transaction_t t;
+    unsigned attempt, seed = (unsigned)getpid() ^ (unsigned)time(NULL);
+    size_t i;
+    int rc;
+
+    xlpci_ops_init(&ops);
+    for (attempt = 1; attempt <= ctx->max_attempts; attempt++) {
+        ctx->stats.attempts++;
+        ctx->stats.requests++;
+        t = xs_transaction_start(ctx->xsh);
+        if (t == XBT_NULL) {
+            LOGE(ctx, ERROR, "%s: cannot start a xenstore transaction", what);
+            rc = XLPCI_ERR_XENSTORE;
+            goto out;
+        }
+        xlpci_ops_reset(&ops);
+        ctx->txn_eagain = false;
+        rc = body(ctx, t, &ops, arg);
+        if (rc < 0 && ctx->txn_eagain) {
+            /* A read inside the transaction was refused with EAGAIN. */
+            xs_transaction_end(ctx->xsh, t, true);
+            goto conflict;
+        }
+        if (rc < 0 || rc == XLPCI_TXN_WAIT || rc == XLPCI_TXN_NOTHING ||
+            ctx->dry_run) {
+            if (ctx->dry_run && rc == 0) {
+                fprintf(ctx->dry_run, "# %s: one transaction\n", what);
+                xlpci_ops_print(&ops, ctx->dry_run);
+            }
+            ctx->stats.requests++;
+            xs_transaction_end(ctx->xsh, t, true);
+            goto out;
+        }
+        for (i = 0; i < ops.n; i++) {
+            if (apply_op(ctx, t, &ops.v[i])) {
+                int saved = errno;
+
+                xs_transaction_end(ctx->xsh, t, true);
+                errno = saved;
+                if (saved == EAGAIN)
+                    break;
+                LOGE(ctx, ERROR, "%s: cannot %s %s", what,
+                     op_verb(ops.v[i].kind), ops.v[i].path);
+                rc = XLPCI_ERR_XENSTORE;
+                goto out;
+            }
+        }
+        if (i < ops.n)
+            goto conflict;
+        if (ctx->hook)
+            ctx->hook(ctx->hook_arg, attempt);
+        ctx->stats.requests++;
+        if (xs_transaction_end(ctx->xsh, t, false)) {
+            ctx->stats.transactions++;
+            LOG(ctx, DEBUG, "%s: committed %zu operations (attempt %u)",
+                what, ops.n, attempt);
+            rc = 0;
+            goto out;
+        }
+        if (errno != EAGAIN) {
+            LOGE(ctx, ERROR, "%s: xenstore commit failed", what);
+            rc = XLPCI_ERR_XENSTORE;
+            goto out;
+        }
+    conflict:
+        ctx->stats.eagain++;
+        LOG(ctx, DEBUG, "%s: conflict (EAGAIN), redoing the transaction "
+            "(attempt %u)", what, attempt + 1);
+        backoff(attempt, &seed);
+    }
+    LOG(ctx, ERROR, "%s: gave up after %u conflicting attempts", what,
+        ctx->max_attempts);
+    rc = XLPCI_ERR_RETRIES;
+out:
+    xlpci_ops_dispose(&ops);
+    return rc;
+}
+
+/* ---- waits --------------------------------------------------------------- */
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void drain_watches(xlpci_ctx *ctx)
+{
+    char **ev;
+
+    while ((ev = xs_check_watch(ctx->xsh)))
+        free(ev);
+}
+
+int xlpci_wait_backend(xlpci_ctx *ctx, uint32_t domid, xlpci_state_pred *pred,
+                       void *arg, unsigned timeout_ms, int *state_r)
+{
+    char be[XLPCI_PATH_MAX], spath[XLPCI_PATH_MAX], epath[XLPCI_PATH_MAX];
+    char token[64];
+    long long deadline = now_ms() + timeout_ms;
+    bool watching = false, exists;
+    char *errtext = NULL;
+    int rc, state = -1;
+
+    xlpci_be_path(be, domid);
+    xlpci_be_key(spath, domid, "state");
+    xlpci_error_path(epath, domid);
+    snprintf(token, sizeof(token), "xlpci-%ld-%u", (long)getpid(),
+             ++ctx->watch_seq);
+
+    ctx->stats.requests++;
+    if (!xs_watch(ctx->xsh, spath, token)) {
+        LOGE(ctx, ERROR, "cannot watch %s", spath);
+        rc = XLPCI_ERR_XENSTORE;
+        goto out;
+    }
+    watching = true;
+
+    for (;;) {
+        struct pollfd pfd;
+        long long left;
+
+        /* Re-read after every event: an event only says "may have
+         * changed" (and one fires when the watch is registered). */
+        rc = read_state(ctx, XBT_NULL, spath, &state);
+        if (rc) goto out;
+        if (state < 0) {
+            rc = xlpci_xs_exists(ctx, XBT_NULL, be, &exists);
+            if (rc) goto out;
+            if (!exists) {
+                LOG(ctx, ERROR, "backend %s disappeared", be);
+                rc = XLPCI_ERR_NOTFOUND;
+                goto out;
+            }
+        }
+        if (pred(state, arg)) {
+            rc = 0;
+            goto out;
+        }
+        if (state == XenbusStateClosing || state == XenbusStateClosed) {
+            rc = xlpci_xs_read(ctx, XBT_NULL, epath, &errtext);
+            if (rc) goto out;
+            LOG(ctx, ERROR, "backend %s went to state %d (%s)%s%s", be,
+                state, state == XenbusStateClosing ? "Closing" : "Closed",
+                errtext ? ": pciback reports: " : "", errtext ?: "");
+            rc = XLPCI_ERR_BACKEND;
+            goto out;
+        }
+        left = deadline - now_ms();
+        if (left <= 0) {
+            rc = XLPCI_ERR_TIMEDOUT;
+            goto out;
+        }
+        pfd.fd = xs_fileno(ctx->xsh);
+        pfd.events = POLLIN;
+        pfd.revents = 0;
+        if (poll(&pfd, 1, (int)(left > 1000 ? 1000 : left)) < 0 &&
+            errno != EINTR) {
+            LOGE(ctx, ERROR, "poll on the xenstore connection failed");
+            rc = XLPCI_ERR_XENSTORE;
+            goto out;
+        }
+        drain_watches(ctx);
+    }
+out:
+    if (watching) {
+        ctx->stats.requests++;
+        xs_unwatch(ctx->xsh, spath, token);
+        drain_watches(ctx);
+    }
+    free(errtext);
+    if (state_r)
+        *state_r = state;
+    return rc;
+}

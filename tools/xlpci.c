@@ -1,0 +1,440 @@
+/*
+ * xlpci - write the xenstore entries of Xen PCI passthrough devices.
+ *
+ *   xlpci [-v] [-N] [-T] <command> [options] <domain> ...
+ *
+ * Conventions follow xl(1): global options before the command (getopt with
+ * "+"), commands in a table, data on stdout, messages on stderr through
+ * xentoollog.  Exit status: 0 success, 1 the operation failed, 2 usage or
+ * malformed input.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libxlpci.h>
+
+#define XLPCI_VERSION "0.1.0"
+
+#define EXIT_USAGE 2
+
+static struct {
+    xentoollog_logger_stdiostream *logger;
+    xlpci_ctx *ctx;
+    bool dry_run;
+} g;
+
+typedef struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    bool can_dryrun;
+    const char *summary;
+    const char *usage;
+    const char *help;
+} cmd_spec;
+
+static const cmd_spec *find_cmd(const char *name);
+
+static int usage_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int usage_error(const char *cmd, const char *fmt, ...)
+{
+    const cmd_spec *c = find_cmd(cmd);
+    va_list ap;
+
+    fprintf(stderr, "xlpci %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    if (c)
+        fprintf(stderr, "Usage: xlpci %s %s\n", c->name, c->usage);
+    return EXIT_USAGE;
+}
+
+/* Library error -> exit status: bad input is a usage-class error. */
+static int exit_for(int rc)
+{
+    if (!rc)
+        return EXIT_SUCCESS;
+    return rc == XLPCI_ERR_INVAL ? EXIT_USAGE : EXIT_FAILURE;
+}
+
+static int ctx_open(void)
+{
+    const char *root = getenv("XLPCI_SYSFS_ROOT");
+    int rc;
+
+    rc = xlpci_ctx_alloc(&g.ctx, (xentoollog_logger *)g.logger);
+    if (rc)
+        return rc;
+    if (root && *root) {
+        rc = xlpci_ctx_set_sysfs_root(g.ctx, root);
+        if (rc)
+            return rc;
+    }
+    if (g.dry_run)
+        xlpci_ctx_set_dry_run(g.ctx, stdout);
+    return 0;
+}
+
+static int parse_timeout(const char *cmd, const char *s, unsigned *ms)
+{
+    char *end;
+    double v;
+
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || v < 0 || v > 86400)
+        return usage_error(cmd, "bad timeout \"%s\": give seconds, "
+                           "e.g. 10 or 0.5", s);
+    *ms = (unsigned)(v * 1000 + 0.5);
+    return 0;
+}
+
+static int parse_spec(const char *cmd, const char *s, xlpci_spec *spec)
+{
+    char err[512];
+
+    if (xlpci_spec_parse(s, spec, err, sizeof(err))) {
+        fprintf(stderr, "xlpci %s: %s\n", cmd, err);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+static int resolve_domain(const char *dom, uint32_t *domid)
+{
+    return xlpci_domain_resolve(g.ctx, dom, domid);
+}
+
+/* ---- create ---------------------------------------------------------------- */
+
+static int main_create(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "force", no_argument, NULL, 'f' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    xlpci_config cfg;
+    xlpci_spec *specs = NULL;
+    const char *config = NULL, *dom;
+    size_t nspecs = 0, i;
+    unsigned flags = 0;
+    char err[512];
+    uint32_t domid;
+    int c, rc, ret;
+
+    xlpci_config_init(&cfg);
+    while ((c = getopt_long(argc, argv, "+c:fh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': config = optarg; break;
+        case 'f': flags |= XLPCI_CREATE_REPLACE; break;
+        case 'h': return usage_error("create", "help requested") & 0;
+        default: return usage_error("create", "unknown option");
+        }
+    }
+    if (config && xlpci_config_read(config, &cfg, err, sizeof(err))) {
+        fprintf(stderr, "xlpci create: %s\n", err);
+        return EXIT_USAGE;
+    }
+    if (optind < argc) {
+        dom = argv[optind++];
+    } else if (cfg.name) {
+        dom = cfg.name;
+    } else {
+        ret = usage_error("create", "no domain given");
+        goto out;
+    }
+    specs = calloc(cfg.num_pci + (size_t)(argc - optind) + 1, sizeof(*specs));
+    if (!specs) {
+        ret = EXIT_FAILURE;
+        goto out;
+    }
+    for (i = 0; i < cfg.num_pci; i++, nspecs++) {
+        ret = parse_spec("create", cfg.pci[i], &specs[nspecs]);
+        if (ret) goto out;
+    }
+    for (; optind < argc; optind++, nspecs++) {
+        ret = parse_spec("create", argv[optind], &specs[nspecs]);
+        if (ret) goto out;
+    }
+    if (!nspecs) {
+        ret = usage_error("create", "no PCI devices given (on the command "
+                          "line or in pci = [ ... ] of the config)");
+        goto out;
+    }
+    rc = ctx_open();
+    if (!rc) rc = resolve_domain(dom, &domid);
+    if (!rc) rc = xlpci_create(g.ctx, domid, specs, nspecs, &cfg.defaults,
+                               flags);
+    ret = exit_for(rc);
+out:
+    for (i = 0; i < nspecs; i++)
+        xlpci_spec_dispose(&specs[i]);
+    free(specs);
+    xlpci_config_dispose(&cfg);
+    return ret;
+}
+
+/* ---- pci-attach / pci-detach ----------------------------------------------- */
+
+static int attach_detach(const char *cmd, int argc, char **argv, bool detach)
+{
+    static const struct option opts[] = {
+        { "force", no_argument, NULL, 'f' },
+        { "timeout", required_argument, NULL, 't' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    xlpci_spec spec;
+    unsigned timeout_ms = 0, flags = 0;
+    bool have_timeout = false;
+    uint32_t domid;
+    int c, rc, ret;
+
+    xlpci_spec_init(&spec);
+    while ((c = getopt_long(argc, argv, detach ? "+ft:h" : "+t:h", opts,
+                            NULL)) != -1) {
+        switch (c) {
+        case 'f': flags |= XLPCI_DETACH_FORCE; break;
+        case 't':
+            ret = parse_timeout(cmd, optarg, &timeout_ms);
+            if (ret) return ret;
+            have_timeout = true;
+            break;
+        case 'h': return usage_error(cmd, "help requested") & 0;
+        default: return usage_error(cmd, "unknown option");
+        }
+    }
+    if (argc - optind != 2)
+        return usage_error(cmd, "expected <domain> <PCI_SPEC_STRING>");
+    ret = parse_spec(cmd, argv[optind + 1], &spec);
+    if (ret)
+        return ret;
+    rc = ctx_open();
+    if (!rc && have_timeout)
+        xlpci_ctx_set_timeout(g.ctx, timeout_ms);
+    if (!rc) rc = resolve_domain(argv[optind], &domid);
+    if (!rc)
+        rc = detach ? xlpci_detach(g.ctx, domid, &spec, flags)
+                    : xlpci_attach(g.ctx, domid, &spec, NULL);
+    xlpci_spec_dispose(&spec);
+    return exit_for(rc);
+}
+
+static int main_attach(int argc, char **argv)
+{
+    return attach_detach("pci-attach", argc, argv, false);
+}
+
+static int main_detach(int argc, char **argv)
+{
+    return attach_detach("pci-detach", argc, argv, true);
+}
+
+/* ---- pci-list ---------------------------------------------------------------- */
+
+static int main_list(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "long", no_argument, NULL, 'l' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    xlpci_entry *list = NULL;
+    size_t n = 0, i;
+    bool json = false;
+    char *out = NULL;
+    uint32_t domid;
+    int c, rc;
+
+    while ((c = getopt_long(argc, argv, "+lh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'l': json = true; break;
+        case 'h': return usage_error("pci-list", "help requested") & 0;
+        default: return usage_error("pci-list", "unknown option");
+        }
+    }
+    if (argc - optind != 1)
+        return usage_error("pci-list", "expected <domain>");
+    rc = ctx_open();
+    if (!rc) rc = resolve_domain(argv[optind], &domid);
+    if (!rc) rc = xlpci_list(g.ctx, domid, &list, &n);
+    if (!rc && json) {
+        rc = xlpci_entries_json(list, n, &out);
+        if (!rc)
+            fputs(out, stdout);
+    } else if (!rc) {
+        printf("Vdev Device\n");
+        for (i = 0; i < n; i++) {
+            const xlpci_dev *d = &list[i].dev;
+
+            printf("%02x.%01x %04x:%02x:%02x.%01x\n", (d->vdevfn >> 3) & 0x1f,
+                   d->vdevfn & 7, d->bdf.seg, d->bdf.bus, d->bdf.dev,
+                   d->bdf.func);
+        }
+    }
+    free(out);
+    xlpci_entry_list_free(list, n);
+    return exit_for(rc);
+}
+
+/* ---- table ------------------------------------------------------------------- */
+
+static int main_help(int argc, char **argv);
+
+static const cmd_spec cmd_table[] = {
+    { "create", main_create, true,
+      "Populate a domain's PCI backend with all its devices at once",
+      "[-f] [-c CONFIG] [<domain>] [PCI_SPEC_STRING...]",
+      "  -c, --config FILE  take pci = [ ... ], pci_permissive etc. and the\n"
+      "                     domain name from an xl.cfg file\n"
+      "  -f, --force        replace an existing PCI backend\n"
+      "Writes the backend and frontend directories, num_devs and every\n"
+      "device in ONE xenstore transaction (the domain-create path)." },
+    { "pci-attach", main_attach, true,
+      "Hot-add a PCI device to a domain",
+      "[-t SECS] <domain> <PCI_SPEC_STRING>",
+      "  -t, --timeout SECS how long to wait for the backend (default 10)" },
+    { "pci-detach", main_detach, true,
+      "Hot-remove a PCI device from a domain",
+      "[-f] [-t SECS] <domain> <PCI_SPEC_STRING>",
+      "  -f, --force        remove even if the guest does not release it\n"
+      "  -t, --timeout SECS how long to wait for the backend (default 10)\n"
+      "Only the bdf or name of the PCI_SPEC_STRING is used." },
+    { "pci-list", main_list, false,
+      "List the PCI devices of a domain",
+      "[-l] <domain>",
+      "  -l, --long         JSON, with libxl's field names" },
+    { "help", main_help, false, "Show help", "[<command>]", "" },
+};
+
+/* xl's names without the prefix are accepted too. */
+static const struct { const char *alias, *name; } aliases[] = {
+    { "attach", "pci-attach" },
+    { "detach", "pci-detach" },
+    { "list", "pci-list" },
+};
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+static const cmd_spec *find_cmd(const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < ARRAY_SIZE(aliases); i++)
+        if (!strcmp(name, aliases[i].alias))
+            name = aliases[i].name;
+    for (i = 0; i < ARRAY_SIZE(cmd_table); i++)
+        if (!strcmp(name, cmd_table[i].name))
+            return &cmd_table[i];
+    return NULL;
+}
+
+static void help(FILE *f)
+{
+    size_t i;
+
+    fprintf(f,
+            "Usage: xlpci [-v] [-N] [-T] <command> [options] <domain> ...\n"
+            "\n"
+            "Global options:\n"
+            "  -v, --verbose      more messages (repeat for more)\n"
+            "  -N, --dry-run      print the planned xenstore operations, "
+            "change nothing\n"
+            "  -T, --timestamps   timestamps and pid on messages\n"
+            "  -h, --help         this help\n"
+            "      --version      print the version\n"
+            "\n"
+            "Commands:\n");
+    for (i = 0; i < ARRAY_SIZE(cmd_table); i++)
+        fprintf(f, "  %-12s %s\n", cmd_table[i].name, cmd_table[i].summary);
+    fprintf(f,
+            "\n"
+            "<domain> is a domid or a domain name.  PCI_SPEC_STRING is as in\n"
+            "xl-pci-configuration(5): [DDDD:]BB:DD.F[@VSLOT][,key=value]...\n"
+            "Environment: XENSTORED_PATH (xenstore socket), XLPCI_SYSFS_ROOT\n"
+            "(default /sys).  Exit status: 0 ok, 1 failure, 2 usage error.\n");
+}
+
+static int main_help(int argc, char **argv)
+{
+    const cmd_spec *c;
+
+    if (argc < 2) {
+        help(stdout);
+        return EXIT_SUCCESS;
+    }
+    c = find_cmd(argv[1]);
+    if (!c)
+        return usage_error("help", "unknown command \"%s\"", argv[1]);
+    printf("Usage: xlpci %s %s\n\n%s\n\n%s\n", c->name, c->usage, c->summary,
+           c->help);
+    return EXIT_SUCCESS;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "verbose", no_argument, NULL, 'v' },
+        { "dry-run", no_argument, NULL, 'N' },
+        { "timestamps", no_argument, NULL, 'T' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
+    xentoollog_level level = XTL_PROGRESS;
+    unsigned logflags = 0;
+    const cmd_spec *cmd;
+    int c, ret;
+
+    while ((c = getopt_long(argc, argv, "+vNTh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'v':
+            if (level > XTL_DEBUG)
+                level--;
+            break;
+        case 'N': g.dry_run = true; break;
+        case 'T':
+            logflags |= XTL_STDIOSTREAM_SHOW_DATE | XTL_STDIOSTREAM_SHOW_PID;
+            break;
+        case 'h': help(stdout); return EXIT_SUCCESS;
+        case 'V': printf("xlpci %s\n", XLPCI_VERSION); return EXIT_SUCCESS;
+        default: help(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        help(stderr);
+        return EXIT_USAGE;
+    }
+    cmd = find_cmd(argv[optind]);
+    if (!cmd) {
+        fprintf(stderr, "xlpci: unknown command \"%s\" (see xlpci --help)\n",
+                argv[optind]);
+        return EXIT_USAGE;
+    }
+    if (g.dry_run && !cmd->can_dryrun) {
+        fprintf(stderr, "xlpci: %s does not support -N (it changes "
+                "nothing)\n", cmd->name);
+    }
+    g.logger = xtl_createlogger_stdiostream(stderr, level, logflags);
+    if (!g.logger) {
+        fprintf(stderr, "xlpci: cannot create a logger\n");
+        return EXIT_FAILURE;
+    }
+    argc -= optind;
+    argv += optind;
+    optind = 1;
+    ret = cmd->fn(argc, argv);
+    xlpci_ctx_free(g.ctx);
+    xtl_logger_destroy((xentoollog_logger *)g.logger);
+    return ret;
+}
