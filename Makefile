@@ -50,7 +50,8 @@ ALL_PROGS         :=
 UNIT_TESTS        :=
 INTEGRATION_TESTS :=
 
-.PHONY: all check check-unit check-integration valgrind demo e2e bench clean install
+
+.PHONY: all check check-asan check-unit check-integration valgrind demo deps e2e bench clean install
 all:
 
 # ---- the library ---------------------------------------------------------
@@ -88,12 +89,22 @@ check-unit: $(ALL_PROGS) $(UNIT_TESTS)
 check-integration: $(ALL_PROGS) $(INTEGRATION_TESTS)
 	tests/run-tests integration $(INTEGRATION_TESTS)
 
-# `make check`: everything, built with ASan/UBSan in build/asan.
+# `make check`: every test.  Unit + integration built with ASan/UBSan
+# (build/asan), then the same programs under valgrind (build/vg), then the
+# end-to-end test with the real Xen and xen-pciback under QEMU.
+# CHECK_E2E=0 leaves the e2e test out.
+CHECK_E2E ?= 1
 ifeq ($(SANITIZE),1)
-check: check-unit check-integration
+check-asan: check-unit check-integration
 else
-check:
-	$(MAKE) SANITIZE=1 BUILD=build/asan check
+check-asan:
+	$(MAKE) SANITIZE=1 BUILD=build/asan check-asan
+endif
+
+check: check-asan
+	$(MAKE) valgrind
+ifeq ($(CHECK_E2E),1)
+	$(MAKE) e2e
 endif
 
 # `make valgrind`: the same tests, plain build, every process under valgrind.
@@ -112,3 +123,16 @@ install: $(B)/xlpci $(LIB_A)
 	install -m 644 libxlpci/libxlpci.h $(DESTDIR)$(INCDIR)/libxlpci.h
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
+
+# ---- demo and dependencies ---------------------------------------------------
+demo: all
+	XLPCI_BUILD_DIR=$(B) XLPCI_FAKEXEN=$(B)/libfakexen.so \
+	    tests/harness/xs-run -- tools/demo.sh
+
+# Debian packages the build, the tests and the e2e test need
+# (packages.txt and tests/*/packages.txt).
+deps:
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y \
+	    --no-install-recommends \
+	    $$(cat packages.txt $(wildcard tests/*/packages.txt) | sed '/^#/d')
