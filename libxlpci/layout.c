@@ -288,12 +288,7 @@ void xlpci_entry_list_free(xlpci_entry *list, size_t n)
 
 static int key_path(char *buf, uint32_t domid, enum xlpci_key k, unsigned i)
 {
-    char be[XLPCI_PATH_MAX];
-    int r;
-
-    xlpci_be_path(be, domid);
-    r = snprintf(buf, XLPCI_PATH_MAX, "%s/%s-%u", be, xlpci_key_names[k], i);
-    return r < 0 || r >= XLPCI_PATH_MAX ? XLPCI_ERR_INVAL : 0;
+    return xlpci_be_key(buf, domid, "%s-%u", xlpci_key_names[k], i);
 }
 
 static int sub_path(char *buf, const char *dir, const char *leaf)
@@ -333,21 +328,17 @@ static int device_ops(xlpci_ops *ops, uint32_t domid, unsigned i,
 
 static int write_num_devs(xlpci_ops *ops, uint32_t domid, unsigned n)
 {
-    char be[XLPCI_PATH_MAX], path[XLPCI_PATH_MAX];
-    int rc;
+    char path[XLPCI_PATH_MAX];
+    int rc = xlpci_be_key(path, domid, "num_devs");
 
-    xlpci_be_path(be, domid);
-    rc = sub_path(path, be, "num_devs");
     return rc ? rc : xlpci_ops_writef(ops, path, "%u", n);
 }
 
 static int write_be_state(xlpci_ops *ops, uint32_t domid, int state)
 {
-    char be[XLPCI_PATH_MAX], path[XLPCI_PATH_MAX];
-    int rc;
+    char path[XLPCI_PATH_MAX];
+    int rc = xlpci_be_key(path, domid, "state");
 
-    xlpci_be_path(be, domid);
-    rc = sub_path(path, be, "state");
     return rc ? rc : xlpci_ops_writef(ops, path, "%d", state);
 }
 
@@ -399,18 +390,17 @@ int xlpci_layout_append(xlpci_ops *ops, uint32_t domid,
                         const xlpci_view *view, const xlpci_dev *devs,
                         size_t n, bool reconfigure)
 {
-    char be[XLPCI_PATH_MAX], path[XLPCI_PATH_MAX];
+    char path[XLPCI_PATH_MAX];
     enum xlpci_key k;
     unsigned i, idx;
     int rc = 0;
 
-    xlpci_be_path(be, domid);
     /* Keys at the new indices that an earlier, interrupted removal left
      * behind (vdev-N, vdevfn-N, name-N) must not stick to the new device. */
     for (i = 0; !rc && i < view->nnames; i++)
         if (xlpci_split_key(view->names[i], &k, &idx) &&
             idx >= view->num_devs && idx < view->num_devs + n) {
-            rc = sub_path(path, be, view->names[i]);
+            rc = xlpci_be_key(path, domid, "%s", view->names[i]);
             if (!rc) rc = xlpci_ops_rm(ops, path);
         }
     for (i = 0; !rc && i < n; i++)
