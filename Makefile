@@ -18,6 +18,8 @@ PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
 LIBDIR     ?= $(PREFIX)/lib
 INCDIR     ?= $(PREFIX)/include
+MANDIR     ?= $(PREFIX)/share/man
+VERSION    := 0.1.0
 
 B := $(abspath $(BUILD))
 
@@ -74,6 +76,11 @@ $(B)/xlpci: tools/xlpci.c $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LIB_DEPS_CFLAGS) -o $@ $< $(LIB_A) $(LDFLAGS) $(LIB_DEPS_LIBS) -lm
 ALL_PROGS += $(B)/xlpci
+
+$(B)/xlpci.1: tools/xlpci.1.pod
+	@mkdir -p $(dir $@)
+	pod2man --section=1 --center=libxlpci --release=$(VERSION) $< $@
+ALL_PROGS += $(B)/xlpci.1
 .PHONY: xlpci lib
 xlpci: $(B)/xlpci
 lib: $(LIB_A)
@@ -116,11 +123,13 @@ valgrind:
 clean:
 	rm -rf build
 
-install: $(B)/xlpci $(LIB_A)
+install: $(B)/xlpci $(B)/xlpci.1 $(LIB_A)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR)
 	install -m 755 $(B)/xlpci $(DESTDIR)$(BINDIR)/xlpci
 	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libxlpci.a
 	install -m 644 libxlpci/libxlpci.h $(DESTDIR)$(INCDIR)/libxlpci.h
+	install -d $(DESTDIR)$(MANDIR)/man1
+	install -m 644 $(B)/xlpci.1 $(DESTDIR)$(MANDIR)/man1/xlpci.1
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 
