@@ -1,0 +1,16 @@
+# Integration tests: the real xenstored (tests/harness), the xlpci CLI and
+# the pciback/pcifront model (tests/model).
+INTEG_NAMES := test_store test_eagain
+INTEGRATION_TESTS += $(patsubst %,$(B)/tests/integration/%,$(INTEG_NAMES))
+
+$(B)/tests/integration/itest.o: tests/integration/itest.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(HARNESS_CFLAGS) $(XS_CFLAGS) $(CMOCKA_CFLAGS) \
+	    -c -o $@ $<
+
+$(B)/tests/integration/%: tests/integration/%.c \
+        $(B)/tests/integration/itest.o $(LIB_A) $(HARNESS_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(HARNESS_CFLAGS) $(LIB_DEPS_CFLAGS) $(CMOCKA_CFLAGS) \
+	    -o $@ $< $(B)/tests/integration/itest.o $(LIB_A) $(HARNESS_LIB) \
+	    $(LDFLAGS) $(LIB_DEPS_LIBS) $(CMOCKA_LIBS)

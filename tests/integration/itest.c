@@ -1,0 +1,300 @@
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "itest.h"
+
+static int setup(void **state, const struct xsd_opts *o)
+{
+    itest_env *e = calloc(1, sizeof(*e));
+    unsigned d;
+
+    if (!e)
+        return -1;
+    signal(SIGPIPE, SIG_IGN);
+    if (xsd_start(&e->xsd, o)) {
+        free(e);
+        return -1;
+    }
+    e->xs = xs_open(0);
+    if (!e->xs || h_mkdtemp(e->dir, sizeof(e->dir))) {
+        xsd_stop(&e->xsd);
+        free(e);
+        return -1;
+    }
+    for (d = 5; d <= 8; d++) {
+        char name[16];
+
+        snprintf(name, sizeof(name), "guest%u", d);
+        itest_mkdomain(e, d, name);
+    }
+    *state = e;
+    return 0;
+}
+
+int itest_setup(void **state)
+{
+    return setup(state, NULL);
+}
+
+int itest_setup_ox_eagain(void **state)
+{
+    struct xsd_opts o = { .ox = 1, .test_eagain = 1 };
+
+    return setup(state, &o);
+}
+
+int itest_teardown(void **state)
+{
+    itest_env *e = *state;
+
+    if (!e)
+        return 0;
+    itest_model_stop(e);
+    if (e->xs)
+        xs_close(e->xs);
+    xsd_stop(&e->xsd);
+    if (getenv("ITEST_KEEP"))
+        fprintf(stderr, "kept %s\n", e->dir);
+    else
+        h_rmrf(e->dir);
+    free(e->out);
+    free(e->err);
+    free(e);
+    return 0;
+}
+
+void itest_write(itest_env *e, const char *path, const char *value)
+{
+    assert_true(xs_write(e->xs, XBT_NULL, path, value, strlen(value)));
+}
+
+void itest_mkdomain(itest_env *e, unsigned domid, const char *name)
+{
+    char path[128];
+
+    snprintf(path, sizeof(path), "/local/domain/%u/name", domid);
+    itest_write(e, path, name);
+}
+
+static int run_va(itest_env *e, const char *prog, va_list ap)
+{
+    char *argv[64];
+    int argc = 0, rc;
+    const char *a;
+
+    argv[argc++] = (char *)h_prog(prog);
+    while ((a = va_arg(ap, const char *)) && argc < 63)
+        argv[argc++] = (char *)a;
+    argv[argc] = NULL;
+    free(e->out);
+    free(e->err);
+    e->out = e->err = NULL;
+    rc = h_run(argv, &e->out, &e->err);
+    if (getenv("ITEST_VERBOSE"))
+        fprintf(stderr, "xlpci ... -> %d\n%s%s", rc, e->out ?: "",
+                e->err ?: "");
+    return rc;
+}
+
+int itest_xlpci(itest_env *e, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, e);
+    rc = run_va(e, "xlpci", ap);
+    va_end(ap);
+    return rc;
+}
+
+void itest_model_start(itest_env *e, ...)
+{
+    char *argv[64], ready[300], status[300];
+    const char *a;
+    int argc = 0;
+    va_list ap;
+
+    assert_int_equal(e->model, 0);
+    snprintf(ready, sizeof(ready), "%s/model.ready", e->dir);
+    snprintf(status, sizeof(status), "%s/status", e->dir);
+    argv[argc++] = (char *)h_prog("pcimodel");
+    argv[argc++] = (char *)"--ready";
+    argv[argc++] = ready;
+    argv[argc++] = (char *)"--status-dir";
+    argv[argc++] = status;
+    va_start(ap, e);
+    while ((a = va_arg(ap, const char *)) && argc < 63)
+        argv[argc++] = (char *)a;
+    va_end(ap);
+    argv[argc] = NULL;
+    assert_int_equal(h_spawn(&e->model, argv, ready, 10000), 0);
+}
+
+void itest_model_stop(itest_env *e)
+{
+    if (e->model) {
+        int rc = h_stop(e->model);
+
+        e->model = 0;
+        assert_int_equal(rc, 0);        /* clean exit, no valgrind error */
+    }
+}
+
+char *itest_read(itest_env *e, const char *path)
+{
+    unsigned len;
+
+    return xs_read(e->xs, XBT_NULL, path, &len);
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool itest_wait_value(itest_env *e, const char *path, const char *value,
+                      int timeout_ms)
+{
+    long long deadline = now_ms() + timeout_ms;
+    struct xs_handle *w = xs_open(0);
+    bool ok = false;
+    char **ev;
+
+    assert_non_null(w);
+    assert_true(xs_watch(w, path, "itest"));
+    for (;;) {
+        char *v = itest_read(e, path);
+        struct pollfd pfd = { .fd = xs_fileno(w), .events = POLLIN };
+        long long left;
+
+        ok = v && !strcmp(v, value);
+        free(v);
+        left = deadline - now_ms();
+        if (ok || left <= 0)
+            break;
+        poll(&pfd, 1, (int)(left > 200 ? 200 : left));
+        while ((ev = xs_check_watch(w)))
+            free(ev);
+    }
+    xs_close(w);
+    return ok;
+}
+
+static bool index_key(const char *name, unsigned *idx)
+{
+    static const char *const keys[] = {
+        "key-", "dev-", "vdevfn-", "name-", "opts-", "state-", "vdev-",
+    };
+    size_t i, l;
+    char *end;
+
+    for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        l = strlen(keys[i]);
+        if (!strncmp(name, keys[i], l) && name[l]) {
+            *idx = (unsigned)strtoul(name + l, &end, 10);
+            if (!*end)
+                return true;
+        }
+    }
+    return false;
+}
+
+unsigned itest_check_backend(itest_env *e, unsigned domid)
+{
+    char be[128], path[160];
+    char **names, *num;
+    unsigned n, i, idx, num_devs, ndev = 0;
+
+    snprintf(be, sizeof(be), "/local/domain/0/backend/pci/%u/0", domid);
+    names = xs_directory(e->xs, XBT_NULL, be, &n);
+    if (!names)
+        return 0;
+    snprintf(path, sizeof(path), "%s/num_devs", be);
+    num = itest_read(e, path);
+    if (!num)
+        fail_msg("%s exists without num_devs", be);
+    num_devs = (unsigned)atoi(num);
+    free(num);
+    for (i = 0; i < n; i++) {
+        if (!index_key(names[i], &idx))
+            continue;
+        if (idx >= num_devs)
+            fail_msg("%s/%s lies past num_devs %u", be, names[i], num_devs);
+        if (!strncmp(names[i], "dev-", 4))
+            ndev++;
+    }
+    free(names);
+    if (ndev != num_devs)
+        fail_msg("%s: num_devs %u but %u dev-N", be, num_devs, ndev);
+    for (i = 0; i < num_devs; i++) {
+        char *v;
+
+        snprintf(path, sizeof(path), "%s/dev-%u", be, i);
+        v = itest_read(e, path);
+        if (!v)
+            fail_msg("%s: dev-%u missing (indices not contiguous)", be, i);
+        free(v);
+    }
+    return num_devs;
+}
+
+int itest_find(itest_env *e, unsigned domid, const char *bdf)
+{
+    unsigned n = itest_check_backend(e, domid), i;
+    char path[160];
+    int found = -1;
+
+    for (i = 0; i < n; i++) {
+        char *v;
+
+        snprintf(path, sizeof(path),
+                 "/local/domain/0/backend/pci/%u/0/dev-%u", domid, i);
+        v = itest_read(e, path);
+        if (v && !strcmp(v, bdf)) {
+            if (found >= 0)
+                fail_msg("%s is in domain %u twice", bdf, domid);
+            found = (int)i;
+        }
+        free(v);
+    }
+    return found;
+}
+
+int itest_guest_count(itest_env *e, unsigned domid)
+{
+    char path[320], line[256];
+    FILE *f;
+    int n = 0;
+
+    snprintf(path, sizeof(path), "%s/status/guest-%u", e->dir, domid);
+    f = fopen(path, "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof(line), f))
+        if (line[0] != '\n')
+            n++;
+    fclose(f);
+    return n;
+}
+
+char *itest_dump(itest_env *e)
+{
+    char *a = h_xs_dump(e->xs, "/local");
+    char *b = h_xs_dump(e->xs, "/libxl");
+    char *all = NULL;
+
+    assert_true(asprintf(&all, "%s%s", a, b) > 0);
+    free(a);
+    free(b);
+    return all;
+}

@@ -1,0 +1,66 @@
+/*
+ * Helpers shared by the integration tests: a private real xenstored per
+ * test (tests/harness), the xlpci CLI, the pciback/pcifront model, and
+ * checks of the backend invariants read straight from the store.
+ */
+#ifndef ITEST_H
+#define ITEST_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <cmocka.h>
+#include <xenstore.h>
+
+#include "harness.h"
+
+#define BE(d) "/local/domain/0/backend/pci/" #d "/0"
+
+typedef struct {
+    struct xsd xsd;
+    struct xs_handle *xs;
+    char dir[256];                   /* scratch dir (model status, files) */
+    pid_t model;                     /* 0 if not running */
+    char *out, *err;                 /* of the last xlpci run */
+} itest_env;
+
+/* cmocka setup/teardown: daemon (C xenstored, or oxenstored with
+ * test-eagain for the _ox variant), domains 5..8 named guest5..guest8. */
+int itest_setup(void **state);
+int itest_setup_ox_eagain(void **state);
+int itest_teardown(void **state);
+
+void itest_mkdomain(itest_env *e, unsigned domid, const char *name);
+
+/* Run build/xlpci with the arguments (NULL-terminated); output kept in
+ * e->out / e->err; returns the exit status. */
+int itest_xlpci(itest_env *e, ...);
+
+/* Start the model (extra arguments NULL-terminated); waits until its
+ * watches are registered. */
+void itest_model_start(itest_env *e, ...);
+void itest_model_stop(itest_env *e);
+
+/* Read a node; NULL if absent (malloc'd). */
+char *itest_read(itest_env *e, const char *path);
+void itest_write(itest_env *e, const char *path, const char *value);
+/* Poll (on a watch) until path has value, up to timeout_ms.  true if so. */
+bool itest_wait_value(itest_env *e, const char *path, const char *value,
+                      int timeout_ms);
+
+/* The backend invariant: num_devs equals the number of dev-N, the indices
+ * are 0..num_devs-1, and no per-index key lies past num_devs.  Returns
+ * num_devs (0 if no backend), fails the test otherwise. */
+unsigned itest_check_backend(itest_env *e, unsigned domid);
+/* Index of bdf in the backend, -1 if absent. */
+int itest_find(itest_env *e, unsigned domid, const char *bdf);
+/* Lines of the model's guest view (devices the guest sees), -1 if the
+ * status file does not exist. */
+int itest_guest_count(itest_env *e, unsigned domid);
+/* Dump of the whole store below /local and /libxl (for "unchanged"). */
+char *itest_dump(itest_env *e);
+
+#endif

@@ -1,0 +1,344 @@
+/*
+ * xlpci against a real xenstored, no backend driver: the exact tree the
+ * create path writes, the permissions, bad input leaving the store as it
+ * was, and the transaction retry re-reading everything.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "itest.h"
+#include "libxlpci.h"
+
+static void test_create_tree(void **state)
+{
+    itest_env *e = *state;
+    char *dump;
+
+    assert_int_equal(itest_xlpci(e, "create", "5", "0000:03:00.0",
+                                 "04:00.1@3,permissive=1", NULL), 0);
+    dump = h_xs_dump(e->xs, BE(5));
+    assert_string_equal(dump,
+        BE(5) " = \"\" (n0,r5)\n"
+        BE(5) "/dev-0 = \"0000:03:00.0\" (n0,r5)\n"
+        BE(5) "/dev-1 = \"0000:04:00.1\" (n0,r5)\n"
+        BE(5) "/domain = \"guest5\" (n0,r5)\n"
+        BE(5) "/frontend = \"/local/domain/5/device/pci/0\" (n0,r5)\n"
+        BE(5) "/frontend-id = \"5\" (n0,r5)\n"
+        BE(5) "/key-0 = \"0000:03:00.0\" (n0,r5)\n"
+        BE(5) "/key-1 = \"0000:04:00.1\" (n0,r5)\n"
+        BE(5) "/num_devs = \"2\" (n0,r5)\n"
+        BE(5) "/online = \"1\" (n0,r5)\n"
+        BE(5) "/opts-0 = \"msitranslate=0,power_mgmt=0,permissive=0,"
+              "rdm_policy=strict\" (n0,r5)\n"
+        BE(5) "/opts-1 = \"msitranslate=0,power_mgmt=0,permissive=1,"
+              "rdm_policy=strict\" (n0,r5)\n"
+        BE(5) "/state = \"1\" (n0,r5)\n"
+        BE(5) "/state-0 = \"1\" (n0,r5)\n"
+        BE(5) "/state-1 = \"1\" (n0,r5)\n"
+        BE(5) "/vdevfn-1 = \"18\" (n0,r5)\n");
+    free(dump);
+    dump = h_xs_dump(e->xs, "/local/domain/5/device/pci/0");
+    assert_string_equal(dump,
+        "/local/domain/5/device/pci/0 = \"\" (n5,r0)\n"
+        "/local/domain/5/device/pci/0/backend = \"" BE(5) "\" (n5,r0)\n"
+        "/local/domain/5/device/pci/0/backend-id = \"0\" (n5,r0)\n"
+        "/local/domain/5/device/pci/0/state = \"1\" (n5,r0)\n");
+    free(dump);
+    assert_int_equal(itest_check_backend(e, 5), 2);
+
+    /* pci-list shows it back, as xl does */
+    assert_int_equal(itest_xlpci(e, "pci-list", "guest5", NULL), 0);
+    assert_string_equal(e->out, "Vdev Device\n00.0 0000:03:00.0\n"
+                                "03.0 0000:04:00.1\n");
+}
+
+/* The create path is one transaction, whatever the number of devices. */
+static void test_create_one_transaction(void **state)
+{
+    itest_env *e = *state;
+    xlpci_spec specs[32];
+    xlpci_stats st;
+    xlpci_ctx *ctx;
+    char spec[32], err[128];
+    unsigned i;
+
+    (void)e;
+    for (i = 0; i < 32; i++) {
+        snprintf(spec, sizeof(spec), "0000:%02x:%02x.%u", 0x10 + i / 8,
+                 i % 8, i % 3);
+        assert_int_equal(xlpci_spec_parse(spec, &specs[i], err,
+                                          sizeof(err)), 0);
+    }
+    assert_int_equal(xlpci_ctx_alloc(&ctx, NULL), 0);
+    assert_int_equal(xlpci_create(ctx, 6, specs, 32, NULL, 0), 0);
+    xlpci_ctx_get_stats(ctx, &st);
+    assert_int_equal(st.transactions, 1);
+    assert_int_equal(st.attempts, 1);
+    xlpci_ctx_free(ctx);
+    for (i = 0; i < 32; i++)
+        xlpci_spec_dispose(&specs[i]);
+    assert_int_equal(itest_check_backend(e, 6), 32);
+}
+
+/* Every rejected command leaves the store byte for byte as it was. */
+static void test_bad_input_changes_nothing(void **state)
+{
+    itest_env *e = *state;
+    char *before, *after;
+    char cfg[300];
+    FILE *f;
+
+    assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", "04:00.0",
+                                 NULL), 0);
+    before = itest_dump(e);
+
+    struct { int want; const char *needle; const char *argv[6]; } cases[] = {
+        { 2, "bad bus number", { "create", "7", "03:00.0", "zz:00.0" } },
+        { 2, "must be 0 or 1", { "pci-attach", "5", "05:00.0,permissive=yes" } },
+        { 2, "unknown option", { "pci-attach", "5", "05:00.0,bogus=1" } },
+        { 2, "given twice", { "create", "7", "06:00.0", "06:00.0" } },
+        { 1, "already has a PCI backend", { "create", "5", "05:00.0" } },
+        { 1, "already assigned to domain 5", { "create", "7", "03:00.0" } },
+        { 1, "already attached to domain 5", { "pci-attach", "5", "04:00.0" } },
+        { 1, "does not exist", { "create", "42", "05:00.0" } },
+        { 1, "no domain named", { "create", "nosuch", "05:00.0" } },
+        { 1, "not attached to domain 5", { "pci-detach", "5", "09:00.0" } },
+        { 1, "has no PCI devices", { "pci-detach", "7", "03:00.0" } },
+        { 2, "domain 0 is the backend", { "create", "0", "05:00.0" } },
+        { 2, "expected <domain>", { "pci-attach", "5" } },
+        { 2, "unknown command", { "frobnicate" } },
+        { 1, "no PCI device is named", { "pci-attach", "5", "name=gpu" } },
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char **a = cases[i].argv;
+        int rc = itest_xlpci(e, a[0], a[1], a[2], a[3], a[4], NULL);
+
+        if (rc != cases[i].want || !strstr(e->err, cases[i].needle))
+            fail_msg("case %zu (%s %s %s): exit %d, stderr: %s", i, a[0],
+                     a[1] ?: "", a[2] ?: "", rc, e->err);
+        after = itest_dump(e);
+        if (strcmp(before, after))
+            fail_msg("case %zu changed the store:\n%s\n--- vs ---\n%s", i,
+                     before, after);
+        free(after);
+    }
+
+    /* a bad config names the file and line */
+    snprintf(cfg, sizeof(cfg), "%s/bad.cfg", e->dir);
+    f = fopen(cfg, "w");
+    assert_non_null(f);
+    fputs("name = \"guest7\"\npci = [ \"03:00.0\"\n", f);
+    fclose(f);
+    assert_int_equal(itest_xlpci(e, "create", "-c", cfg, NULL), 2);
+    assert_non_null(strstr(e->err, "bad.cfg:"));
+    after = itest_dump(e);
+    assert_string_equal(before, after);
+    free(after);
+    free(before);
+}
+
+/* Malformed backends are reported, not trusted, and not touched. */
+static void test_malformed_backend(void **state)
+{
+    itest_env *e = *state;
+    const char *bad_num[] = { "abc", "-1", "99999999", "", "1x" };
+    char *before, *after;
+    size_t i;
+
+    assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", "04:00.0",
+                                 NULL), 0);
+    for (i = 0; i < sizeof(bad_num) / sizeof(bad_num[0]); i++) {
+        itest_write(e, BE(5) "/num_devs", bad_num[i]);
+        before = itest_dump(e);
+        assert_int_equal(itest_xlpci(e, "pci-attach", "5", "05:00.0", NULL),
+                         1);
+        assert_non_null(strstr(e->err, "num_devs"));
+        assert_int_equal(itest_xlpci(e, "pci-detach", "5", "03:00.0", NULL),
+                         1);
+        assert_int_equal(itest_xlpci(e, "pci-list", "5", NULL), 1);
+        after = itest_dump(e);
+        assert_string_equal(before, after);
+        free(before);
+        free(after);
+    }
+    /* num_devs larger than the devices present */
+    itest_write(e, BE(5) "/num_devs", "3");
+    assert_int_equal(itest_xlpci(e, "pci-attach", "5", "05:00.0", NULL), 1);
+    assert_non_null(strstr(e->err, "dev-2 is missing"));
+    itest_write(e, BE(5) "/num_devs", "2");
+    itest_write(e, BE(5) "/dev-1", "not-a-bdf");
+    assert_int_equal(itest_xlpci(e, "pci-list", "5", NULL), 1);
+    assert_non_null(strstr(e->err, "dev-1 = \"not-a-bdf\""));
+    /* create -f replaces a broken backend wholesale */
+    assert_int_equal(itest_xlpci(e, "create", "-f", "5", "06:00.0", NULL), 0);
+    assert_int_equal(itest_check_backend(e, 5), 1);
+}
+
+/* -N prints the plan and changes nothing. */
+static void test_dry_run(void **state)
+{
+    itest_env *e = *state;
+    char *before, *after;
+
+    before = itest_dump(e);
+    assert_int_equal(itest_xlpci(e, "-N", "create", "5", "03:00.0", NULL), 0);
+    assert_non_null(strstr(e->out, "write " BE(5) "/num_devs = \"1\""));
+    assert_non_null(strstr(e->out, "setperms " BE(5) " n0 r5"));
+    assert_non_null(strstr(e->out,
+                           "setperms /local/domain/5/device/pci/0 n5 r0"));
+    after = itest_dump(e);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+}
+
+/* A conflicting writer commits between our reads and our commit: the
+ * commit fails with EAGAIN and the whole body runs again, re-reading
+ * num_devs, so the new device lands after the other one. */
+struct conflict { itest_env *e; unsigned calls; };
+
+static void conflict_hook(void *arg, unsigned attempt)
+{
+    struct conflict *c = arg;
+    struct xs_handle *xs = c->e->xs;
+    xs_transaction_t t;
+
+    c->calls++;
+    if (attempt != 1)
+        return;
+    /* another toolstack appends 0000:09:00.0 as index 1 */
+    t = xs_transaction_start(xs);
+    assert_true(t != XBT_NULL);
+    assert_true(xs_write(xs, t, BE(5) "/dev-1", "0000:09:00.0", 12));
+    assert_true(xs_write(xs, t, BE(5) "/key-1", "0000:09:00.0", 12));
+    assert_true(xs_write(xs, t, BE(5) "/state-1", "1", 1));
+    assert_true(xs_write(xs, t, BE(5) "/num_devs", "2", 1));
+    assert_true(xs_transaction_end(xs, t, false));
+}
+
+static void test_retry_rereads(void **state)
+{
+    itest_env *e = *state;
+    struct conflict c = { e, 0 };
+    xlpci_spec spec;
+    xlpci_stats st;
+    xlpci_ctx *ctx;
+    char err[128], *v;
+
+    assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", NULL), 0);
+    assert_int_equal(xlpci_spec_parse("05:00.0", &spec, err, sizeof(err)), 0);
+    assert_int_equal(xlpci_ctx_alloc(&ctx, NULL), 0);
+    xlpci_ctx_set_txn_hook(ctx, conflict_hook, &c);
+    assert_int_equal(xlpci_attach(ctx, 5, &spec, NULL), 0);
+    xlpci_ctx_get_stats(ctx, &st);
+    assert_int_equal(c.calls, 2);
+    assert_int_equal(st.eagain, 1);
+    assert_int_equal(st.transactions, 1);
+    xlpci_ctx_free(ctx);
+    xlpci_spec_dispose(&spec);
+
+    assert_int_equal(itest_check_backend(e, 5), 3);
+    v = itest_read(e, BE(5) "/dev-1");
+    assert_string_equal(v, "0000:09:00.0");
+    free(v);
+    v = itest_read(e, BE(5) "/dev-2");
+    assert_string_equal(v, "0000:05:00.0");
+    free(v);
+}
+
+/* A bounded number of attempts ends with a clear error and no change. */
+static void always_conflict(void *arg, unsigned attempt)
+{
+    itest_env *e = arg;
+    char v[16];
+
+    snprintf(v, sizeof(v), "%u", attempt);
+    itest_write(e, "/local/domain/5/name", v);
+}
+
+static void test_retry_exhausted(void **state)
+{
+    itest_env *e = *state;
+    xlpci_spec spec;
+    xlpci_stats st;
+    xlpci_ctx *ctx;
+    char err[128], *v;
+
+    assert_int_equal(xlpci_spec_parse("05:00.0", &spec, err, sizeof(err)), 0);
+    assert_int_equal(xlpci_ctx_alloc(&ctx, NULL), 0);
+    xlpci_ctx_set_max_attempts(ctx, 5);
+    xlpci_ctx_set_txn_hook(ctx, always_conflict, e);
+    assert_int_equal(xlpci_create(ctx, 5, &spec, 1, NULL, 0),
+                     XLPCI_ERR_RETRIES);
+    xlpci_ctx_get_stats(ctx, &st);
+    assert_int_equal(st.attempts, 5);
+    assert_int_equal(st.eagain, 5);
+    assert_int_equal(st.transactions, 0);
+    xlpci_ctx_free(ctx);
+    xlpci_spec_dispose(&spec);
+    v = itest_read(e, BE(5) "/num_devs");
+    assert_null(v);
+}
+
+/* Multi-function: every function present in sysfs, function 0 last. */
+static void test_multifunction(void **state)
+{
+    itest_env *e = *state;
+    char root[300], path[400], env[320];
+    unsigned f;
+    char *v;
+
+    snprintf(root, sizeof(root), "%s/sys", e->dir);
+    for (f = 0; f < 8; f++) {
+        if (f != 0 && f != 1 && f != 3)
+            continue;
+        snprintf(path, sizeof(path), "mkdir -p %s/bus/pci/devices/"
+                 "0000:05:00.%u", root, f);
+        assert_int_equal(system(path), 0);
+    }
+    snprintf(env, sizeof(env), "%s", root);
+    setenv("XLPCI_SYSFS_ROOT", env, 1);
+    assert_int_equal(itest_xlpci(e, "create", "5", "05:00.*@8", NULL), 0);
+    unsetenv("XLPCI_SYSFS_ROOT");
+    assert_int_equal(itest_check_backend(e, 5), 3);
+    v = itest_read(e, BE(5) "/dev-2");
+    assert_string_equal(v, "0000:05:00.0");           /* function 0 last */
+    free(v);
+    v = itest_read(e, BE(5) "/dev-0");
+    assert_string_equal(v, "0000:05:00.3");
+    free(v);
+    v = itest_read(e, BE(5) "/vdevfn-0");
+    assert_string_equal(v, "43");                      /* 8 << 3 | 3 */
+    free(v);
+    assert_int_equal(itest_xlpci(e, "pci-list", "5", NULL), 0);
+    assert_string_equal(e->out, "Vdev Device\n08.3 0000:05:00.3\n"
+                                "08.1 0000:05:00.1\n08.0 0000:05:00.0\n");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_create_tree, itest_setup,
+                                        itest_teardown),
+        cmocka_unit_test_setup_teardown(test_create_one_transaction,
+                                        itest_setup, itest_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_input_changes_nothing,
+                                        itest_setup, itest_teardown),
+        cmocka_unit_test_setup_teardown(test_malformed_backend, itest_setup,
+                                        itest_teardown),
+        cmocka_unit_test_setup_teardown(test_dry_run, itest_setup,
+                                        itest_teardown),
+        cmocka_unit_test_setup_teardown(test_retry_rereads, itest_setup,
+                                        itest_teardown),
+        cmocka_unit_test_setup_teardown(test_retry_exhausted, itest_setup,
+                                        itest_teardown),
+        cmocka_unit_test_setup_teardown(test_multifunction, itest_setup,
+                                        itest_teardown),
+    };
+
+    return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}
