@@ -36,12 +36,33 @@ void xlpci_log(xlpci_ctx *ctx, xentoollog_level level, int errnoval,
     va_list ap;
     int saved = errno;
 
-    if (ctx->lg) {
+    if (ctx->in_body && level >= XTL_WARN) {
+        if (ctx->nheld < sizeof(ctx->held) / sizeof(ctx->held[0])) {
+            ctx->held[ctx->nheld].level = level;
+            ctx->held[ctx->nheld].errnoval = errnoval;
+            va_start(ap, fmt);
+            vsnprintf(ctx->held[ctx->nheld].msg,
+                      sizeof(ctx->held[0].msg), fmt, ap);
+            va_end(ap);
+            ctx->nheld++;
+        }
+    } else if (ctx->lg) {
         va_start(ap, fmt);
         xtl_logv(ctx->lg, level, errnoval, "libxlpci", fmt, ap);
         va_end(ap);
     }
     errno = saved;
+}
+
+void xlpci_log_release(xlpci_ctx *ctx, bool show)
+{
+    unsigned i;
+
+    ctx->in_body = false;
+    for (i = 0; show && ctx->lg && i < ctx->nheld; i++)
+        xtl_log(ctx->lg, ctx->held[i].level, ctx->held[i].errnoval,
+                "libxlpci", "%s", ctx->held[i].msg);
+    ctx->nheld = 0;
 }
 
 int xlpci_ctx_alloc(xlpci_ctx **ctx_r, xentoollog_logger *lg)

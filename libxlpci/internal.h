@@ -146,7 +146,21 @@ struct xlpci_ctx {
     void *hook_arg;
     unsigned watch_seq;
     bool txn_eagain;                 /* a read in the transaction hit EAGAIN */
+    /* While a transaction body runs, warnings and errors are held back:
+     * its reads may be inconsistent (xenstored checks them only at
+     * commit), so they are shown only if the commit says the reads were
+     * true. */
+    bool in_body;
+    unsigned nheld;
+    struct {
+        xentoollog_level level;
+        int errnoval;
+        char msg[400];
+    } held[8];
 };
+
+/* Show (flush) or forget the messages held back during a body. */
+_hidden void xlpci_log_release(xlpci_ctx *ctx, bool show);
 
 _hidden void xlpci_log(xlpci_ctx *ctx, xentoollog_level level, int errnoval,
                        const char *fmt, ...)
@@ -194,6 +208,23 @@ typedef bool xlpci_state_pred(int state, void *arg);
 _hidden int xlpci_wait_backend(xlpci_ctx *ctx, uint32_t domid,
                                xlpci_state_pred *pred, void *arg,
                                unsigned timeout_ms, int *state_r);
+
+/* A watch on the domain's backend directory, held across several
+ * transactions so no change between them is missed. */
+typedef struct {
+    char path[XLPCI_PATH_MAX];
+    char token[64];
+    bool active;
+} xlpci_watch;
+
+_hidden int xlpci_watch_begin(xlpci_ctx *ctx, uint32_t domid,
+                              xlpci_watch *w);
+/* Wait for an event (0) until deadline_ms (CLOCK_MONOTONIC ms):
+ * XLPCI_ERR_TIMEDOUT. */
+_hidden int xlpci_watch_wait(xlpci_ctx *ctx, xlpci_watch *w,
+                             long long deadline_ms);
+_hidden void xlpci_watch_end(xlpci_ctx *ctx, xlpci_watch *w);
+_hidden long long xlpci_now_ms(void);
 
 /* ---- sysfs (sysfs.c) ----------------------------------------------------- */
 

@@ -30,14 +30,6 @@ static const char *state_name(int state)
                                                            : "invalid";
 }
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- domains ------------------------------------------------------------- */
 
 static int check_domid(xlpci_ctx *ctx, uint32_t domid)
@@ -329,6 +321,88 @@ static int read_checked_view(xlpci_ctx *ctx, xs_transaction_t t,
     return rc;
 }
 
+/* A cycle must not start while an index is still Closing: pciback's
+ * reconfigure would try to release it again, fail, and never reach
+ * Reconfigured (the kernel's "goto out").  Index of the first such device
+ * not in skip (a bitmap of our own indices), or -1. */
+static int pending_removal(const xlpci_view *view, const bool *skip)
+{
+    unsigned i;
+
+    for (i = 0; i < view->num_devs; i++) {
+        const char *st = view->keys[i][XLPCI_KEY_STATE];
+
+        if (st && !strcmp(st, "5") && !(skip && skip[i]))
+            return (int)i;
+    }
+    return -1;
+}
+
+/* Closing or Closed: pciback gave up (xenbus_dev_fatal).  Reports its
+ * error node. */
+static int backend_failed(xlpci_ctx *ctx, xs_transaction_t t,
+                          uint32_t domid, int state)
+{
+    char path[XLPCI_PATH_MAX], be[XLPCI_PATH_MAX];
+    char *errtext = NULL;
+    int rc;
+
+    xlpci_error_path(path, domid);
+    rc = xlpci_xs_read(ctx, t, path, &errtext);
+    if (rc)
+        return rc;
+    xlpci_be_path(be, domid);
+    LOG(ctx, ERROR, "the PCI backend %s is %s (%d)%s%s; recreate it with "
+        "create -f", be, state_name(state), state,
+        errtext ? ": pciback reports: " : "", errtext ?: "");
+    free(errtext);
+    return XLPCI_ERR_BACKEND;
+}
+
+/* Why a flow is waiting, for its messages. */
+typedef struct {
+    int state;                         /* backend state */
+    int pending;                       /* index still Closing, or -1 */
+} wait_reason;
+
+static void wait_reason_text(const wait_reason *w, char *buf, size_t len)
+{
+    if (w->pending >= 0)
+        snprintf(buf, len, "index %d is still being removed (state-%d = 5)",
+                 w->pending, w->pending);
+    else
+        snprintf(buf, len, "the backend is %s, not Connected",
+                 state_name(w->state));
+}
+
+/* Run body until it stops asking to wait; between runs wait for a change
+ * of the backend (the watch is held across the runs, so none is missed),
+ * until the flow's deadline. */
+static int run_until_ready(xlpci_ctx *ctx, uint32_t domid, const char *what,
+                           xlpci_txn_body *body, void *arg,
+                           long long deadline)
+{
+    xlpci_watch w;
+    int rc;
+
+    memset(&w, 0, sizeof(w));
+    if (!ctx->dry_run) {
+        rc = xlpci_watch_begin(ctx, domid, &w);
+        if (rc)
+            return rc;
+    }
+    for (;;) {
+        rc = xlpci_txn_run(ctx, what, body, arg);
+        if (rc != XLPCI_TXN_WAIT || ctx->dry_run)
+            break;
+        rc = xlpci_watch_wait(ctx, &w, deadline);
+        if (rc)
+            break;
+    }
+    xlpci_watch_end(ctx, &w);
+    return rc;
+}
+
 /* ---- create ---------------------------------------------------------------- */
 
 typedef struct {
@@ -406,7 +480,7 @@ typedef struct {
     const xlpci_dev *devs;
     size_t n;
     attach_mode mode;
-    int state;                         /* backend state seen */
+    wait_reason why;
 } attach_arg;
 
 static int attach_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
@@ -424,7 +498,13 @@ static int attach_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
     if (rc) goto out;
     rc = read_checked_view(ctx, t, a->domid, &view);
     if (rc) goto out;
-    a->state = view.state;
+    a->why.state = view.state;
+    a->why.pending = -1;
+    if (view.exists && (view.state == XenbusStateClosing ||
+                        view.state == XenbusStateClosed)) {
+        rc = backend_failed(ctx, t, a->domid, view.state);
+        goto out;
+    }
     if (view.exists) {
         for (i = 0; i < a->n; i++) {
             if (xlpci_view_find(&view, &a->devs[i].bdf) >= 0) {
@@ -445,6 +525,8 @@ static int attach_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
          * 73ee2795aa). */
         a->mode = ATTACH_CREATED;
         rc = xlpci_layout_create(ops, a->domid, name, a->devs, a->n);
+    } else if ((a->why.pending = pending_removal(&view, NULL)) >= 0) {
+        rc = XLPCI_TXN_WAIT;
     } else if (view.state == XenbusStateInitialising) {
         /* pciback has not probed yet: it will read num_devs once, when it
          * does, and see these too. */
@@ -466,13 +548,6 @@ static bool is_connected(int state, void *arg)
 {
     (void)arg;
     return state == XenbusStateConnected;
-}
-
-static bool can_attach(int state, void *arg)
-{
-    (void)arg;
-    return state == XenbusStateConnected ||
-           state == XenbusStateInitialising;
 }
 
 /* Undo an addition that nobody reacted to: the backend still says
@@ -521,32 +596,40 @@ out:
 
 /* After the cycle: every added device must have been exported by pciback
  * (state-N = Initialised). */
-static int check_exported(xlpci_ctx *ctx, uint32_t domid,
-                          const xlpci_dev *devs, size_t n)
+typedef struct {
+    uint32_t domid;
+    const xlpci_dev *devs;
+    size_t n;
+} exported_arg;
+
+static int check_exported_body(xlpci_ctx *ctx, xs_transaction_t t,
+                               xlpci_ops *ops, void *varg)
 {
+    exported_arg *a = varg;
     char b[XLPCI_BDF_STRLEN];
     xlpci_view view;
     size_t i;
     int rc, k;
 
-    rc = read_checked_view(ctx, XBT_NULL, domid, &view);
-    for (i = 0; !rc && i < n; i++) {
-        k = xlpci_view_find(&view, &devs[i].bdf);
+    (void)ops;
+    rc = read_checked_view(ctx, t, a->domid, &view);
+    for (i = 0; !rc && i < a->n; i++) {
+        k = xlpci_view_find(&view, &a->devs[i].bdf);
         if (k < 0) {
             LOG(ctx, ERROR, "PCI device %s vanished from domain %u's "
-                "backend during the attach", xlpci_bdf_format(&devs[i].bdf, b),
-                domid);
+                "backend during the attach",
+                xlpci_bdf_format(&a->devs[i].bdf, b), a->domid);
             rc = XLPCI_ERR_BACKEND;
         } else if (!view.keys[k][XLPCI_KEY_STATE] ||
                    strcmp(view.keys[k][XLPCI_KEY_STATE], "3")) {
             LOG(ctx, ERROR, "backend is Connected but pciback did not export "
-                "%s (state-%d = %s)", xlpci_bdf_format(&devs[i].bdf, b), k,
-                view.keys[k][XLPCI_KEY_STATE] ?: "absent");
+                "%s (state-%d = %s)", xlpci_bdf_format(&a->devs[i].bdf, b),
+                k, view.keys[k][XLPCI_KEY_STATE] ?: "absent");
             rc = XLPCI_ERR_BACKEND;
         }
     }
     xlpci_view_dispose(&view);
-    return rc;
+    return rc ? rc : XLPCI_TXN_NOTHING;
 }
 
 int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
@@ -555,8 +638,8 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     attach_arg a;
     xlpci_dev *devs = NULL;
     long long deadline;
-    char b[XLPCI_BDF_STRLEN];
-    int rc, state, left;
+    char b[XLPCI_BDF_STRLEN], why[128];
+    int rc, state;
 
     memset(&a, 0, sizeof(a));
     a.domid = domid;
@@ -569,35 +652,21 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     a.devs = devs;
     xlpci_bdf_format(&devs[0].bdf, b);
 
-    deadline = now_ms() + ctx->timeout_ms;
-    for (;;) {
-        rc = xlpci_txn_run(ctx, "pci-attach", attach_body, &a);
-        if (rc != XLPCI_TXN_WAIT)
-            break;
-        if (ctx->dry_run) {
-            fprintf(ctx->dry_run, "# pci-attach: backend is %s (%d); would "
-                    "wait up to %u ms for Connected, then add the device\n",
-                    state_name(a.state), a.state, ctx->timeout_ms);
-            rc = 0;
-            goto out;
-        }
-        left = (int)(deadline - now_ms());
-        LOG(ctx, DEBUG, "pci-attach: backend of domain %u is %s; waiting "
-            "for Connected", domid, state_name(a.state));
-        rc = left <= 0 ? XLPCI_ERR_TIMEDOUT
-                       : xlpci_wait_backend(ctx, domid, can_attach, NULL,
-                                            (unsigned)left, &state);
-        if (rc == XLPCI_ERR_NOTFOUND)  /* backend removed: create it */
-            continue;
-        if (rc == XLPCI_ERR_TIMEDOUT) {
-            LOG(ctx, ERROR, "pci-attach %s: the PCI backend of domain %u is "
-                "%s, not Connected, after %u ms; nothing was written (is "
-                "xen-pcifront running in the guest?)", b, domid,
-                state_name(a.state), ctx->timeout_ms);
-            goto out;
-        }
-        if (rc)
-            goto out;
+    deadline = xlpci_now_ms() + ctx->timeout_ms;
+    rc = run_until_ready(ctx, domid, "pci-attach", attach_body, &a, deadline);
+    if (rc == XLPCI_TXN_WAIT && ctx->dry_run) {
+        wait_reason_text(&a.why, why, sizeof(why));
+        fprintf(ctx->dry_run, "# pci-attach: %s; would wait up to %u ms, "
+                "then add the device\n", why, ctx->timeout_ms);
+        rc = 0;
+        goto out;
+    }
+    if (rc == XLPCI_ERR_TIMEDOUT) {
+        wait_reason_text(&a.why, why, sizeof(why));
+        LOG(ctx, ERROR, "pci-attach %s: %s after %u ms (domain %u); nothing "
+            "was written (is xen-pcifront running in the guest?)", b, why,
+            ctx->timeout_ms, domid);
+        goto out;
     }
     if (rc || ctx->dry_run || a.mode != ATTACH_RECONF)
         goto out;
@@ -618,8 +687,13 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
                                "use pci-detach -f to remove them");
         goto out;
     }
-    if (!rc)
-        rc = check_exported(ctx, domid, devs, a.n);
+    if (!rc) {
+        exported_arg x = { domid, devs, a.n };
+
+        rc = xlpci_txn_run(ctx, "pci-attach check", check_exported_body, &x);
+        if (rc == XLPCI_TXN_NOTHING)
+            rc = 0;
+    }
 out:
     if (!rc && !ctx->dry_run)
         LOG(ctx, DETAIL, "domain %u: attached %zu device(s) starting with %s",
@@ -644,7 +718,7 @@ typedef struct {
     unsigned flags;
     bool force_now;                    /* remove whatever the state */
     detach_mode mode;
-    int state;
+    wait_reason why;
     size_t n;                          /* devices found */
     xlpci_bdf found[DETACH_MAX];
     char prev[DETACH_MAX][4];          /* their state-N before Closing */
@@ -692,6 +766,7 @@ static int detach_begin_body(xlpci_ctx *ctx, xs_transaction_t t,
 {
     detach_arg *a = varg;
     unsigned idx[DETACH_MAX];
+    bool *ours = NULL;
     xlpci_view view;
     size_t i;
     bool all_closing = true;
@@ -704,32 +779,47 @@ static int detach_begin_body(xlpci_ctx *ctx, xs_transaction_t t,
         rc = XLPCI_ERR_NOTFOUND;
         goto out;
     }
-    a->state = view.state;
+    a->why.state = view.state;
+    a->why.pending = -1;
     rc = detach_find(ctx, a, &view, idx);
     if (rc) goto out;
+    ours = calloc(view.num_devs, sizeof(*ours));
+    if (!ours) {
+        rc = XLPCI_ERR_NOMEM;
+        goto out;
+    }
     for (i = 0; i < a->n; i++) {
         const char *st = view.keys[idx[i]][XLPCI_KEY_STATE];
 
+        ours[idx[i]] = true;
         snprintf(a->prev[i], sizeof(a->prev[i]), "%s", st ? st : "");
         if (!st || strcmp(st, "5"))
             all_closing = false;
     }
-    if (a->force_now || view.state == XenbusStateInitialising) {
-        /* Nobody has probed the backend (or -f after a timeout): there is
-         * no handshake to run. */
+    if (a->force_now || view.state == XenbusStateInitialising ||
+        (view.state == XenbusStateConnected && all_closing)) {
+        /* Nobody has probed the backend, or the guest already released
+         * these devices (an earlier detach stopped before removing them),
+         * or -f after a timeout: nothing to hand-shake. */
         a->mode = DETACH_REMOVED;
         rc = xlpci_layout_remove(ops, a->domid, &view, idx, a->n);
-    } else if (view.state == XenbusStateConnected) {
-        a->mode = DETACH_BEGUN;
-        rc = xlpci_layout_detach_begin(ops, a->domid, idx, a->n);
+    } else if (view.state == XenbusStateClosing ||
+               view.state == XenbusStateClosed) {
+        rc = backend_failed(ctx, t, a->domid, view.state);
     } else if (view.state == XenbusStateReconfiguring && all_closing) {
         /* An earlier detach of these devices is still in its cycle. */
         a->mode = DETACH_BEGUN;
         rc = XLPCI_TXN_NOTHING;
+    } else if ((a->why.pending = pending_removal(&view, ours)) >= 0) {
+        rc = XLPCI_TXN_WAIT;
+    } else if (view.state == XenbusStateConnected) {
+        a->mode = DETACH_BEGUN;
+        rc = xlpci_layout_detach_begin(ops, a->domid, idx, a->n);
     } else {
         rc = XLPCI_TXN_WAIT;
     }
 out:
+    free(ours);
     xlpci_view_dispose(&view);
     return rc;
 }
@@ -805,8 +895,8 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
 {
     detach_arg a;
     long long deadline;
-    char b[XLPCI_BDF_STRLEN];
-    int rc, state, left;
+    char b[XLPCI_BDF_STRLEN], why[128];
+    int rc, state;
     bool force = flags & XLPCI_DETACH_FORCE;
 
     memset(&a, 0, sizeof(a));
@@ -824,40 +914,30 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     }
     xlpci_bdf_format(&a.bdf, b);
 
-    deadline = now_ms() + ctx->timeout_ms;
-    for (;;) {
+    deadline = xlpci_now_ms() + ctx->timeout_ms;
+    rc = run_until_ready(ctx, domid, "pci-detach", detach_begin_body, &a,
+                         deadline);
+    if (rc == XLPCI_TXN_WAIT && ctx->dry_run) {
+        wait_reason_text(&a.why, why, sizeof(why));
+        fprintf(ctx->dry_run, "# pci-detach: %s; would wait up to %u ms%s\n",
+                why, ctx->timeout_ms,
+                force ? ", then remove the device anyway" : "");
+        rc = 0;
+        goto out;
+    }
+    if (rc == XLPCI_ERR_TIMEDOUT && force) {
+        wait_reason_text(&a.why, why, sizeof(why));
+        LOG(ctx, WARN, "pci-detach -f %s: %s after %u ms (domain %u); "
+            "removing the device without the guest's cooperation", b, why,
+            ctx->timeout_ms, domid);
+        a.force_now = true;
         rc = xlpci_txn_run(ctx, "pci-detach", detach_begin_body, &a);
-        if (rc != XLPCI_TXN_WAIT)
-            break;
-        if (ctx->dry_run) {
-            fprintf(ctx->dry_run, "# pci-detach: backend is %s (%d); would "
-                    "wait up to %u ms for Connected%s\n", state_name(a.state),
-                    a.state, ctx->timeout_ms,
-                    force ? ", then remove the device anyway" : "");
-            rc = 0;
-            goto out;
-        }
-        left = (int)(deadline - now_ms());
-        rc = left <= 0 ? XLPCI_ERR_TIMEDOUT
-                       : xlpci_wait_backend(ctx, domid, can_attach, NULL,
-                                            (unsigned)left, &state);
-        if (rc == XLPCI_ERR_TIMEDOUT && force) {
-            LOG(ctx, WARN, "pci-detach -f %s: the backend of domain %u is "
-                "%s after %u ms; removing the device without the guest's "
-                "cooperation", b, domid, state_name(a.state),
-                ctx->timeout_ms);
-            a.force_now = true;
-            continue;
-        }
-        if (rc == XLPCI_ERR_TIMEDOUT) {
-            LOG(ctx, ERROR, "pci-detach %s: the PCI backend of domain %u is "
-                "%s, not Connected, after %u ms; nothing was changed (use "
-                "-f to remove it anyway)", b, domid, state_name(a.state),
-                ctx->timeout_ms);
-            goto out;
-        }
-        if (rc)
-            goto out;
+    } else if (rc == XLPCI_ERR_TIMEDOUT) {
+        wait_reason_text(&a.why, why, sizeof(why));
+        LOG(ctx, ERROR, "pci-detach %s: %s after %u ms (domain %u); nothing "
+            "was changed (use -f to remove it anyway)", b, why,
+            ctx->timeout_ms, domid);
+        goto out;
     }
     if (rc == XLPCI_TXN_NOTHING)
         rc = 0;

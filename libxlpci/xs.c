@@ -221,14 +221,27 @@ int xlpci_txn_run(xlpci_ctx *ctx, const char *what, xlpci_txn_body *body,
         }
         xlpci_ops_reset(&ops);
         ctx->txn_eagain = false;
+        ctx->in_body = true;
         rc = body(ctx, t, &ops, arg);
         if (rc < 0 && ctx->txn_eagain) {
             /* A read inside the transaction was refused with EAGAIN. */
             xs_transaction_end(ctx->xsh, t, true);
             goto conflict;
         }
-        if (rc < 0 || rc == XLPCI_TXN_WAIT || rc == XLPCI_TXN_NOTHING ||
-            ctx->dry_run) {
+        if (rc < 0 || rc == XLPCI_TXN_NOTHING) {
+            /* Nothing to write, but the verdict rests on the reads, which
+             * xenstored validates only at commit: commit the write-free
+             * transaction; EAGAIN means they were torn, so start over. */
+            ctx->stats.requests++;
+            if (!xs_transaction_end(ctx->xsh, t, false)) {
+                if (errno == EAGAIN)
+                    goto conflict;
+                LOGE(ctx, ERROR, "%s: xenstore commit failed", what);
+                rc = XLPCI_ERR_XENSTORE;
+            }
+            goto out;
+        }
+        if (rc == XLPCI_TXN_WAIT || ctx->dry_run) {
             if (ctx->dry_run && rc == 0) {
                 fprintf(ctx->dry_run, "# %s: one transaction\n", what);
                 xlpci_ops_print(&ops, ctx->dry_run);
@@ -269,6 +282,7 @@ int xlpci_txn_run(xlpci_ctx *ctx, const char *what, xlpci_txn_body *body,
             goto out;
         }
     conflict:
+        xlpci_log_release(ctx, false);   /* said of torn reads */
         ctx->stats.eagain++;
         LOG(ctx, DEBUG, "%s: conflict (EAGAIN), redoing the transaction "
             "(attempt %u)", what, attempt + 1);
@@ -278,13 +292,14 @@ int xlpci_txn_run(xlpci_ctx *ctx, const char *what, xlpci_txn_body *body,
         ctx->max_attempts);
     rc = XLPCI_ERR_RETRIES;
 out:
+    xlpci_log_release(ctx, true);
     xlpci_ops_dispose(&ops);
     return rc;
 }
 
 /* ---- waits --------------------------------------------------------------- */
 
-static long long now_ms(void)
+long long xlpci_now_ms(void)
 {
     struct timespec ts;
 
@@ -305,7 +320,7 @@ int xlpci_wait_backend(xlpci_ctx *ctx, uint32_t domid, xlpci_state_pred *pred,
 {
     char be[XLPCI_PATH_MAX], spath[XLPCI_PATH_MAX], epath[XLPCI_PATH_MAX];
     char token[64];
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = xlpci_now_ms() + timeout_ms;
     bool watching = false, exists;
     char *errtext = NULL;
     int rc, state = -1;
@@ -354,7 +369,7 @@ int xlpci_wait_backend(xlpci_ctx *ctx, uint32_t domid, xlpci_state_pred *pred,
             rc = XLPCI_ERR_BACKEND;
             goto out;
         }
-        left = deadline - now_ms();
+        left = deadline - xlpci_now_ms();
         if (left <= 0) {
             rc = XLPCI_ERR_TIMEDOUT;
             goto out;
@@ -380,4 +395,52 @@ out:
     if (state_r)
         *state_r = state;
     return rc;
+}
+
+int xlpci_watch_begin(xlpci_ctx *ctx, uint32_t domid, xlpci_watch *w)
+{
+    xlpci_be_path(w->path, domid);
+    snprintf(w->token, sizeof(w->token), "xlpci-%ld-%u", (long)getpid(),
+             ++ctx->watch_seq);
+    ctx->stats.requests++;
+    w->active = xs_watch(ctx->xsh, w->path, w->token);
+    if (!w->active) {
+        LOGE(ctx, ERROR, "cannot watch %s", w->path);
+        return XLPCI_ERR_XENSTORE;
+    }
+    return 0;
+}
+
+int xlpci_watch_wait(xlpci_ctx *ctx, xlpci_watch *w, long long deadline_ms)
+{
+    for (;;) {
+        struct pollfd pfd = { .fd = xs_fileno(ctx->xsh), .events = POLLIN };
+        long long left = deadline_ms - xlpci_now_ms();
+        char **ev;
+        bool got = false;
+
+        while ((ev = xs_check_watch(ctx->xsh))) {
+            got = got || !strcmp(ev[XS_WATCH_TOKEN], w->token);
+            free(ev);
+        }
+        if (got)
+            return 0;
+        if (left <= 0)
+            return XLPCI_ERR_TIMEDOUT;
+        if (poll(&pfd, 1, (int)(left > 1000 ? 1000 : left)) < 0 &&
+            errno != EINTR) {
+            LOGE(ctx, ERROR, "poll on the xenstore connection failed");
+            return XLPCI_ERR_XENSTORE;
+        }
+    }
+}
+
+void xlpci_watch_end(xlpci_ctx *ctx, xlpci_watch *w)
+{
+    if (!w->active)
+        return;
+    ctx->stats.requests++;
+    xs_unwatch(ctx->xsh, w->path, w->token);
+    drain_watches(ctx);
+    w->active = false;
 }

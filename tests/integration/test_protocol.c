@@ -1,0 +1,391 @@
+/*
+ * xlpci against a real xenstored AND the behavioural model of xen-pciback
+ * + pcifront (tests/model/pcimodel, unpatched unless --patched): the
+ * acceptance tests of the create, attach and detach flows.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "itest.h"
+
+#define WAIT_MS 10000
+
+static void assert_node(itest_env *e, const char *path, const char *want)
+{
+    char *v = itest_read(e, path);
+
+    if (!v || strcmp(v, want))
+        fail_msg("%s = %s, expected %s", path, v ?: "(absent)", want);
+    free(v);
+}
+
+/* Both ends Connected: the guest has scanned its bus. */
+static void wait_connected(itest_env *e, const char *be)
+{
+    char path[160], fe[160];
+    const char *paths[2] = { fe, path };
+    unsigned domid, i;
+    char *v;
+
+    assert_int_equal(sscanf(be, "/local/domain/0/backend/pci/%u", &domid), 1);
+    snprintf(fe, sizeof(fe), "/local/domain/%u/device/pci/0/state", domid);
+    snprintf(path, sizeof(path), "%s/state", be);
+    for (i = 0; i < 2; i++) {
+        if (itest_wait_value(e, paths[i], "4", WAIT_MS))
+            continue;
+        v = itest_read(e, paths[i]);
+        fail_msg("%s never reached Connected (is %s)", paths[i],
+                 v ?: "absent");
+    }
+}
+
+/* pciback exported index i: state-i = 3 and a vdev-i. */
+static unsigned count_exported(itest_env *e, unsigned domid)
+{
+    unsigned n = itest_check_backend(e, domid), i, exported = 0;
+    char path[160];
+
+    for (i = 0; i < n; i++) {
+        char *st, *vdev;
+
+        snprintf(path, sizeof(path),
+                 "/local/domain/0/backend/pci/%u/0/state-%u", domid, i);
+        st = itest_read(e, path);
+        snprintf(path, sizeof(path),
+                 "/local/domain/0/backend/pci/%u/0/vdev-%u", domid, i);
+        vdev = itest_read(e, path);
+        if (st && !strcmp(st, "3") && vdev)
+            exported++;
+        free(st);
+        free(vdev);
+    }
+    return exported;
+}
+
+/* The seed problem: all devices in one transaction -> 3/3 exported. */
+static void test_create_exports_all(void **state)
+{
+    itest_env *e = *state;
+    char *v0, *v1, *v2;
+
+    itest_model_start(e, NULL);
+    assert_int_equal(itest_xlpci(e, "create", "5", "0000:81:10.0",
+                                 "0000:81:10.2", "0000:81:10.4", NULL), 0);
+    wait_connected(e, BE(5));
+    assert_int_equal(count_exported(e, 5), 3);
+    assert_int_equal(itest_guest_count(e, 5), 3);
+    v0 = itest_read(e, BE(5) "/vdev-0");
+    v1 = itest_read(e, BE(5) "/vdev-1");
+    v2 = itest_read(e, BE(5) "/vdev-2");
+    assert_string_not_equal(v0, v1);
+    assert_string_not_equal(v1, v2);
+    assert_string_not_equal(v0, v2);
+    free(v0);
+    free(v1);
+    free(v2);
+    assert_null(itest_read(e, "/local/domain/0/error/backend/pci/5/0/error"));
+}
+
+/* The libxl 4.15-4.17 way (one transaction per device) against the
+ * unpatched driver: the guest sees 1 of 3. */
+static void legacy_writer(itest_env *e, int *exported, int *seen)
+{
+    char *argv[] = { (char *)h_prog("legacy-writer"), (char *)"--wait-probe",
+                     (char *)"5", (char *)"0000:81:10.0",
+                     (char *)"0000:81:10.2", (char *)"0000:81:10.4", NULL };
+
+    assert_int_equal(h_run(argv, NULL, NULL), 0);
+    wait_connected(e, BE(5));
+    assert_int_equal(itest_check_backend(e, 5), 3);
+    *exported = (int)count_exported(e, 5);
+    *seen = itest_guest_count(e, 5);
+}
+
+static void test_legacy_writer_sees_one(void **state)
+{
+    itest_env *e = *state;
+    int exported, seen;
+
+    itest_model_start(e, NULL);
+    legacy_writer(e, &exported, &seen);
+    assert_int_equal(exported, 1);
+    assert_int_equal(seen, 1);
+}
+
+static void test_legacy_writer_patched(void **state)
+{
+    itest_env *e = *state;
+    int exported, seen;
+
+    itest_model_start(e, "--patched", NULL);
+    legacy_writer(e, &exported, &seen);
+    assert_int_equal(exported, 3);
+    assert_int_equal(seen, 3);
+}
+
+static void test_hot_add_and_remove(void **state)
+{
+    itest_env *e = *state;
+    char *vdev_b;
+
+    itest_model_start(e, NULL);
+    assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", NULL), 0);
+    wait_connected(e, BE(5));
+    assert_int_equal(itest_xlpci(e, "pci-attach", "5", "04:00.0", NULL), 0);
+    /* attach returns once the cycle is over and pciback exported it */
+    assert_node(e, BE(5) "/state", "4");
+    assert_node(e, BE(5) "/num_devs", "2");
+    assert_node(e, BE(5) "/state-1", "3");
+    assert_int_equal(itest_guest_count(e, 5), 2);
+    vdev_b = itest_read(e, BE(5) "/vdev-1");
+    assert_non_null(vdev_b);
+
+    assert_int_equal(itest_xlpci(e, "pci-detach", "5", "03:00.0", NULL), 0);
+    assert_node(e, BE(5) "/state", "4");
+    assert_int_equal(itest_check_backend(e, 5), 1);
+    assert_node(e, BE(5) "/dev-0", "0000:04:00.0");
+    assert_node(e, BE(5) "/vdev-0", vdev_b);       /* moved along */
+    assert_node(e, BE(5) "/state-0", "3");
+    assert_int_equal(itest_guest_count(e, 5), 1);
+    free(vdev_b);
+
+    /* the last device takes both directories with it */
+    assert_int_equal(itest_xlpci(e, "pci-detach", "5", "04:00.0", NULL), 0);
+    assert_null(itest_read(e, BE(5)));
+    assert_null(itest_read(e, "/local/domain/5/device/pci/0"));
+}
+
+/* Detach the middle one of three (xen-api CA-109035 removed dev-0). */
+static void test_detach_middle(void **state)
+{
+    itest_env *e = *state;
+    char *vdev2;
+
+    itest_model_start(e, NULL);
+    assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", "04:00.0",
+                                 "05:00.0", NULL), 0);
+    wait_connected(e, BE(5));
+    vdev2 = itest_read(e, BE(5) "/vdev-2");
+    assert_int_equal(itest_xlpci(e, "pci-detach", "guest5", "04:00.0", NULL),
+                     0);
+    assert_int_equal(itest_check_backend(e, 5), 2);
+    assert_node(e, BE(5) "/dev-0", "0000:03:00.0");
+    assert_node(e, BE(5) "/dev-1", "0000:05:00.0");
+    assert_node(e, BE(5) "/vdev-1", vdev2);
+    assert_int_equal(itest_guest_count(e, 5), 2);
+    assert_int_equal(itest_xlpci(e, "pci-list", "5", NULL), 0);
+    assert_string_equal(e->out, "Vdev Device\n00.0 0000:03:00.0\n"
+                                "00.0 0000:05:00.0\n");
+    free(vdev2);
+}
+
+/* 20 attach/detach cycles: num_devs is always the true count. */
+static void test_cycles(void **state)
+{
+    itest_env *e = *state;
+    char bdf[32];
+    unsigned i, n;
+
+    itest_model_start(e, NULL);
+    assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", NULL), 0);
+    wait_connected(e, BE(5));
+    for (i = 0; i < 20; i++) {
+        snprintf(bdf, sizeof(bdf), "0000:%02x:00.0", 0x10 + i % 4);
+        assert_int_equal(itest_xlpci(e, "pci-attach", "5", bdf, NULL), 0);
+        if (i % 2 == 0) {
+            /* keep two extra for a while, detach the older one */
+            n = itest_check_backend(e, 5);
+            assert_int_equal(itest_guest_count(e, 5), (int)n);
+            continue;
+        }
+        n = itest_check_backend(e, 5);
+        assert_int_equal(n, 3);
+        assert_int_equal(itest_guest_count(e, 5), 3);
+        snprintf(bdf, sizeof(bdf), "0000:%02x:00.0", 0x10 + (i - 1) % 4);
+        assert_int_equal(itest_xlpci(e, "pci-detach", "5", bdf, NULL), 0);
+        snprintf(bdf, sizeof(bdf), "0000:%02x:00.0", 0x10 + i % 4);
+        assert_int_equal(itest_xlpci(e, "pci-detach", "5", bdf, NULL), 0);
+        assert_int_equal(itest_check_backend(e, 5), 1);
+        assert_int_equal(itest_guest_count(e, 5), 1);
+        assert_node(e, BE(5) "/dev-0", "0000:03:00.0");
+    }
+    /* and through an empty domain: the backend is recreated */
+    assert_int_equal(itest_xlpci(e, "pci-detach", "5", "03:00.0", NULL), 0);
+    assert_int_equal(itest_check_backend(e, 5), 0);
+    assert_int_equal(itest_xlpci(e, "pci-attach", "5", "03:00.0", NULL), 0);
+    wait_connected(e, BE(5));
+    assert_int_equal(count_exported(e, 5), 1);
+}
+
+/* Four concurrent pci-attach on one domain: every device exactly once. */
+static void test_concurrent_attach(void **state)
+{
+    itest_env *e = *state;
+    pid_t pids[4];
+    char bdf[4][32];
+    int i, status;
+
+    itest_model_start(e, NULL);
+    assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", NULL), 0);
+    wait_connected(e, BE(5));
+    for (i = 0; i < 4; i++) {
+        snprintf(bdf[i], sizeof(bdf[i]), "0000:%02x:00.0", 0x20 + i);
+        pids[i] = fork();
+        assert_true(pids[i] >= 0);
+        if (!pids[i]) {
+            char *argv[] = { (char *)h_prog("xlpci"), (char *)"pci-attach",
+                             (char *)"-t", (char *)"60", (char *)"5", bdf[i],
+                             NULL };
+            _exit(h_run(argv, NULL, NULL));
+        }
+    }
+    for (i = 0; i < 4; i++) {
+        assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    assert_int_equal(itest_check_backend(e, 5), 5);
+    for (i = 0; i < 4; i++)
+        assert_true(itest_find(e, 5, bdf[i]) > 0);
+    assert_node(e, BE(5) "/state", "4");
+    assert_int_equal(count_exported(e, 5), 5);
+    assert_int_equal(itest_guest_count(e, 5), 5);
+}
+
+/* Four concurrent pci-detach: each cycle waits until the previous removal
+ * is compacted (pciback cannot release an index twice), none is lost. */
+static void test_concurrent_detach(void **state)
+{
+    itest_env *e = *state;
+    pid_t pids[4];
+    char bdf[4][32];
+    int i, status;
+
+    itest_model_start(e, NULL);
+    assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", "20:00.0",
+                                 "21:00.0", "22:00.0", "23:00.0", NULL), 0);
+    wait_connected(e, BE(5));
+    for (i = 0; i < 4; i++) {
+        snprintf(bdf[i], sizeof(bdf[i]), "0000:%02x:00.0", 0x20 + i);
+        pids[i] = fork();
+        assert_true(pids[i] >= 0);
+        if (!pids[i]) {
+            char *argv[] = { (char *)h_prog("xlpci"), (char *)"pci-detach",
+                             (char *)"-t", (char *)"60", (char *)"5", bdf[i],
+                             NULL };
+            _exit(h_run(argv, NULL, NULL));
+        }
+    }
+    for (i = 0; i < 4; i++) {
+        assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    assert_int_equal(itest_check_backend(e, 5), 1);
+    assert_node(e, BE(5) "/dev-0", "0000:03:00.0");
+    assert_node(e, BE(5) "/state", "4");
+    assert_int_equal(itest_guest_count(e, 5), 1);
+}
+
+/* No pcifront in the guest: hot-add waits for Connected, then fails with
+ * nothing written. */
+static void test_attach_without_frontend(void **state)
+{
+    itest_env *e = *state;
+    char *before, *after;
+
+    itest_model_start(e, "--no-frontend", "5", NULL);
+    assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", NULL), 0);
+    assert_true(itest_wait_value(e, BE(5) "/state", "3", WAIT_MS));
+    before = itest_dump(e);
+    assert_int_equal(itest_xlpci(e, "pci-attach", "-t", "0.5", "5",
+                                 "04:00.0", NULL), 1);
+    assert_non_null(strstr(e->err, "not Connected"));
+    assert_non_null(strstr(e->err, "nothing was written"));
+    after = itest_dump(e);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+}
+
+/* A guest that never answers Reconfiguring: detach is rolled back, then
+ * -f removes the device anyway. */
+static void test_detach_stuck_guest(void **state)
+{
+    itest_env *e = *state;
+    char *before, *after;
+
+    itest_model_start(e, "--frontend-stuck", "5", NULL);
+    assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", "04:00.0",
+                                 NULL), 0);
+    wait_connected(e, BE(5));
+    before = itest_dump(e);
+    assert_int_equal(itest_xlpci(e, "pci-detach", "-t", "0.5", "5",
+                                 "03:00.0", NULL), 1);
+    assert_non_null(strstr(e->err, "rolled back"));
+    after = itest_dump(e);
+    assert_string_equal(before, after);
+    free(after);
+
+    assert_int_equal(itest_xlpci(e, "pci-attach", "-t", "0.5", "5",
+                                 "05:00.0", NULL), 1);
+    assert_non_null(strstr(e->err, "rolled back"));
+    after = itest_dump(e);
+    assert_string_equal(before, after);
+    free(after);
+    free(before);
+
+    assert_int_equal(itest_xlpci(e, "pci-detach", "-f", "-t", "0.5", "5",
+                                 "03:00.0", NULL), 0);
+    assert_non_null(strstr(e->err, "removing it anyway"));
+    assert_int_equal(itest_check_backend(e, 5), 1);
+    assert_node(e, BE(5) "/dev-0", "0000:04:00.0");
+}
+
+/* pciback cannot export the device: the backend closes and the attach
+ * fails with pciback's message. */
+static void test_attach_not_assignable(void **state)
+{
+    itest_env *e = *state;
+
+    itest_model_start(e, "--not-assignable", "0000:07:00.0", NULL);
+    assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", NULL), 0);
+    wait_connected(e, BE(5));
+    assert_int_equal(itest_xlpci(e, "pci-attach", "5", "07:00.0", NULL), 1);
+    assert_non_null(strstr(e->err, "Closing"));
+    assert_non_null(strstr(e->err, "perhaps already in-use"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_create_exports_all, itest_setup,
+                                        itest_teardown),
+        cmocka_unit_test_setup_teardown(test_legacy_writer_sees_one,
+                                        itest_setup, itest_teardown),
+        cmocka_unit_test_setup_teardown(test_legacy_writer_patched,
+                                        itest_setup, itest_teardown),
+        cmocka_unit_test_setup_teardown(test_hot_add_and_remove, itest_setup,
+                                        itest_teardown),
+        cmocka_unit_test_setup_teardown(test_detach_middle, itest_setup,
+                                        itest_teardown),
+        cmocka_unit_test_setup_teardown(test_cycles, itest_setup,
+                                        itest_teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_attach, itest_setup,
+                                        itest_teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_detach, itest_setup,
+                                        itest_teardown),
+        cmocka_unit_test_setup_teardown(test_attach_without_frontend,
+                                        itest_setup, itest_teardown),
+        cmocka_unit_test_setup_teardown(test_detach_stuck_guest, itest_setup,
+                                        itest_teardown),
+        cmocka_unit_test_setup_teardown(test_attach_not_assignable,
+                                        itest_setup, itest_teardown),
+    };
+
+    return cmocka_run_group_tests_name("protocol", tests, NULL, NULL);
+}
