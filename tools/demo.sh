@@ -38,7 +38,8 @@ wait_state() {   # domid state
 }
 
 for d in 5 6; do xenstore-write "/local/domain/$d/name" "guest$d"; done
-"$B/pcimodel" --ready "$work/ready" --status-dir "$work/status" &
+"$B/pcimodel" --ready "$work/ready" --status-dir "$work/status" \
+    --vf 0000:81:10.0 --vf 0000:81:10.2 --vf 0000:81:10.4 &
 model=$!
 for _ in $(seq 200); do [ -e "$work/ready" ] && break; sleep 0.05; done
 
