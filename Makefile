@@ -36,7 +36,8 @@ CMOCKA_LIBS   := $(shell $(PKG_CONFIG) --libs cmocka)
 
 # Flags for code that is never sanitized (the LD_PRELOAD shim loaded into
 # xenstored must not pull in the ASan runtime).
-BASE_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Werror -Wshadow \
+BASE_OPT ?= -O1
+BASE_CFLAGS := -std=gnu11 -g $(BASE_OPT) -Wall -Wextra -Werror -Wshadow \
                -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
                -Wno-format-nonliteral -MMD -MP
 SAN_FLAGS :=
@@ -85,7 +86,7 @@ ALL_PROGS += $(B)/xlpci.1
 xlpci: $(B)/xlpci
 lib: $(LIB_A)
 
--include $(sort $(wildcard tests/*/*.mk bench/*.mk))
+-include $(sort $(wildcard tests/*/*.mk)) $(wildcard bench/*.mk)
 
 all: $(ALL_PROGS) $(UNIT_TESTS) $(INTEGRATION_TESTS)
 
