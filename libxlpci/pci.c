@@ -56,6 +56,11 @@ static int domain_read(xlpci_ctx *ctx, xs_transaction_t t, uint32_t domid,
     int rc;
 
     *name_r = NULL;
+    /* The name first: one read in the usual case. */
+    snprintf(path, sizeof(path), "/local/domain/%u/name", domid);
+    rc = xlpci_xs_read(ctx, t, path, name_r);
+    if (rc || *name_r)
+        return rc;
     snprintf(path, sizeof(path), "/local/domain/%u", domid);
     rc = xlpci_xs_exists(ctx, t, path, &exists);
     if (rc)
@@ -65,8 +70,7 @@ static int domain_read(xlpci_ctx *ctx, xs_transaction_t t, uint32_t domid,
             domid, path);
         return XLPCI_ERR_NOTFOUND;
     }
-    snprintf(path, sizeof(path), "/local/domain/%u/name", domid);
-    return xlpci_xs_read(ctx, t, path, name_r);
+    return 0;
 }
 
 int xlpci_domain_resolve(xlpci_ctx *ctx, const char *dom, uint32_t *domid_r)
