@@ -99,7 +99,8 @@ check-integration: $(ALL_PROGS) $(INTEGRATION_TESTS)
 
 # `make check`: every test.  Unit + integration built with ASan/UBSan
 # (build/asan), then the same programs under valgrind (build/vg), then the
-# end-to-end test with the real Xen and xen-pciback under QEMU.
+# libFuzzer on the parsers (30 s), then the end-to-end test with the real
+# Xen and xen-pciback under QEMU.
 # CHECK_E2E=0 leaves the e2e test out.
 CHECK_E2E ?= 1
 ifeq ($(SANITIZE),1)
@@ -111,6 +112,7 @@ endif
 
 check: check-asan
 	$(MAKE) valgrind
+	$(MAKE) fuzz FUZZ_SECONDS=30
 ifeq ($(CHECK_E2E),1)
 	$(MAKE) e2e
 endif
