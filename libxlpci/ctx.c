@@ -2,9 +2,11 @@
  * Context: the xenstore connection, the logger, settings and counters.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -54,6 +56,13 @@ void xlpci_log(xlpci_ctx *ctx, xentoollog_level level, int errnoval,
     errno = saved;
 }
 
+void xlpci_request(xlpci_ctx *ctx)
+{
+    ctx->stats.requests++;
+    if (ctx->crash_at && ctx->stats.requests == ctx->crash_at)
+        kill(getpid(), SIGKILL);
+}
+
 void xlpci_log_release(xlpci_ctx *ctx, bool show)
 {
     unsigned i;
@@ -75,6 +84,8 @@ int xlpci_ctx_alloc(xlpci_ctx **ctx_r, xentoollog_logger *lg)
     ctx->lg = lg;
     ctx->timeout_ms = XLPCI_DEFAULT_TIMEOUT_MS;
     ctx->max_attempts = XLPCI_DEFAULT_MAX_ATTEMPTS;
+    ctx->crash_at = getenv("XLPCI_CRASH_AT")
+                    ? strtoul(getenv("XLPCI_CRASH_AT"), NULL, 10) : 0;
     ctx->sysfs_root = strdup("/sys");
     if (!ctx->sysfs_root) {
         free(ctx);

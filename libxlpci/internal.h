@@ -146,6 +146,7 @@ struct xlpci_ctx {
     void *hook_arg;
     unsigned watch_seq;
     bool txn_eagain;                 /* a read in the transaction hit EAGAIN */
+    unsigned long crash_at;          /* XLPCI_CRASH_AT: SIGKILL at request N */
     /* While a transaction body runs, warnings and errors are held back:
      * its reads may be inconsistent (xenstored checks them only at
      * commit), so they are shown only if the commit says the reads were
@@ -158,6 +159,11 @@ struct xlpci_ctx {
         char msg[400];
     } held[8];
 };
+
+/* Count one xenstore request.  With XLPCI_CRASH_AT=N in the environment
+ * the process kills itself (SIGKILL) just before its N-th request: the
+ * crash-safety tests stop the CLI at every operation boundary. */
+_hidden void xlpci_request(xlpci_ctx *ctx);
 
 /* Show (flush) or forget the messages held back during a body. */
 _hidden void xlpci_log_release(xlpci_ctx *ctx, bool show);

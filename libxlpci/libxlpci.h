@@ -230,6 +230,15 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
 int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
                  unsigned flags);
 
+/* Verify the domain's backend (num_devs is the true count, indices dense,
+ * no orphan keys, no duplicates, frontend present, no index left Closing
+ * by an interrupted detach); each problem is logged as a warning and
+ * counted in *problems_r.  With repair, fix them in one transaction and
+ * count what is left.  XLPCI_ERR_BUSY: a Reconfiguring cycle is running,
+ * nothing was repaired. */
+int xlpci_check(xlpci_ctx *ctx, uint32_t domid, bool repair,
+                unsigned *problems_r);
+
 /* The devices in the domain's backend, in index order. */
 int xlpci_list(xlpci_ctx *ctx, uint32_t domid, xlpci_entry **list_r,
                size_t *n_r);

@@ -18,7 +18,7 @@ int xlpci_xs_read(xlpci_ctx *ctx, xs_transaction_t t, const char *path,
 {
     unsigned len;
 
-    ctx->stats.requests++;
+    xlpci_request(ctx);
     *val_r = xs_read(ctx->xsh, t, path, &len);
     if (*val_r)
         return 0;
@@ -46,7 +46,7 @@ int xlpci_xs_exists(xlpci_ctx *ctx, xs_transaction_t t, const char *path,
 int xlpci_xs_directory(xlpci_ctx *ctx, xs_transaction_t t, const char *path,
                        char ***list_r, unsigned *n_r)
 {
-    ctx->stats.requests++;
+    xlpci_request(ctx);
     *list_r = xs_directory(ctx->xsh, t, path, n_r);
     if (*list_r)
         return 0;
@@ -154,7 +154,7 @@ static int apply_op(xlpci_ctx *ctx, xs_transaction_t t, const xlpci_op *op)
 {
     bool ok = false;
 
-    ctx->stats.requests++;
+    xlpci_request(ctx);
     switch (op->kind) {
     case XLPCI_OP_RM:
         ok = xs_rm(ctx->xsh, t, op->path) || errno == ENOENT;
@@ -212,7 +212,7 @@ int xlpci_txn_run(xlpci_ctx *ctx, const char *what, xlpci_txn_body *body,
     xlpci_ops_init(&ops);
     for (attempt = 1; attempt <= ctx->max_attempts; attempt++) {
         ctx->stats.attempts++;
-        ctx->stats.requests++;
+        xlpci_request(ctx);
         t = xs_transaction_start(ctx->xsh);
         if (t == XBT_NULL) {
             LOGE(ctx, ERROR, "%s: cannot start a xenstore transaction", what);
@@ -232,7 +232,7 @@ int xlpci_txn_run(xlpci_ctx *ctx, const char *what, xlpci_txn_body *body,
             /* Nothing to write, but the verdict rests on the reads, which
              * xenstored validates only at commit: commit the write-free
              * transaction; EAGAIN means they were torn, so start over. */
-            ctx->stats.requests++;
+            xlpci_request(ctx);
             if (!xs_transaction_end(ctx->xsh, t, false)) {
                 if (errno == EAGAIN)
                     goto conflict;
@@ -246,7 +246,7 @@ int xlpci_txn_run(xlpci_ctx *ctx, const char *what, xlpci_txn_body *body,
                 fprintf(ctx->dry_run, "# %s: one transaction\n", what);
                 xlpci_ops_print(&ops, ctx->dry_run);
             }
-            ctx->stats.requests++;
+            xlpci_request(ctx);
             xs_transaction_end(ctx->xsh, t, true);
             goto out;
         }
@@ -268,7 +268,7 @@ int xlpci_txn_run(xlpci_ctx *ctx, const char *what, xlpci_txn_body *body,
             goto conflict;
         if (ctx->hook)
             ctx->hook(ctx->hook_arg, attempt);
-        ctx->stats.requests++;
+        xlpci_request(ctx);
         if (xs_transaction_end(ctx->xsh, t, false)) {
             ctx->stats.transactions++;
             LOG(ctx, DEBUG, "%s: committed %zu operations (attempt %u)",
@@ -331,7 +331,7 @@ int xlpci_wait_backend(xlpci_ctx *ctx, uint32_t domid, xlpci_state_pred *pred,
     snprintf(token, sizeof(token), "xlpci-%ld-%u", (long)getpid(),
              ++ctx->watch_seq);
 
-    ctx->stats.requests++;
+    xlpci_request(ctx);
     if (!xs_watch(ctx->xsh, spath, token)) {
         LOGE(ctx, ERROR, "cannot watch %s", spath);
         rc = XLPCI_ERR_XENSTORE;
@@ -387,7 +387,7 @@ int xlpci_wait_backend(xlpci_ctx *ctx, uint32_t domid, xlpci_state_pred *pred,
     }
 out:
     if (watching) {
-        ctx->stats.requests++;
+        xlpci_request(ctx);
         xs_unwatch(ctx->xsh, spath, token);
         drain_watches(ctx);
     }
@@ -402,7 +402,7 @@ int xlpci_watch_begin(xlpci_ctx *ctx, uint32_t domid, xlpci_watch *w)
     xlpci_be_path(w->path, domid);
     snprintf(w->token, sizeof(w->token), "xlpci-%ld-%u", (long)getpid(),
              ++ctx->watch_seq);
-    ctx->stats.requests++;
+    xlpci_request(ctx);
     w->active = xs_watch(ctx->xsh, w->path, w->token);
     if (!w->active) {
         LOGE(ctx, ERROR, "cannot watch %s", w->path);
@@ -439,7 +439,7 @@ void xlpci_watch_end(xlpci_ctx *ctx, xlpci_watch *w)
 {
     if (!w->active)
         return;
-    ctx->stats.requests++;
+    xlpci_request(ctx);
     xs_unwatch(ctx->xsh, w->path, w->token);
     drain_watches(ctx);
     w->active = false;
