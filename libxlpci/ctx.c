@@ -12,6 +12,7 @@
 
 #define XLPCI_DEFAULT_TIMEOUT_MS   10000   /* libxl__wait_for_backend: 10 s */
 #define XLPCI_DEFAULT_MAX_ATTEMPTS 1000
+#define XLPCI_DEFAULT_STATE_DIR    "/var/lib/xlpci"
 
 const char *xlpci_strerror(int rc)
 {
@@ -87,7 +88,10 @@ int xlpci_ctx_alloc(xlpci_ctx **ctx_r, xentoollog_logger *lg)
     ctx->crash_at = getenv("XLPCI_CRASH_AT")
                     ? strtoul(getenv("XLPCI_CRASH_AT"), NULL, 10) : 0;
     ctx->sysfs_root = strdup("/sys");
-    if (!ctx->sysfs_root) {
+    ctx->state_dir = strdup(XLPCI_DEFAULT_STATE_DIR);
+    if (!ctx->sysfs_root || !ctx->state_dir) {
+        free(ctx->sysfs_root);
+        free(ctx->state_dir);
         free(ctx);
         return XLPCI_ERR_NOMEM;
     }
@@ -99,6 +103,7 @@ int xlpci_ctx_alloc(xlpci_ctx **ctx_r, xentoollog_logger *lg)
         LOGE(ctx, ERROR, "cannot connect to xenstore (is xenstored running?"
              " XENSTORED_PATH=%s)", getenv("XENSTORED_PATH") ?: "unset");
         free(ctx->sysfs_root);
+        free(ctx->state_dir);
         free(ctx);
         return XLPCI_ERR_XENSTORE;
     }
@@ -113,7 +118,19 @@ void xlpci_ctx_free(xlpci_ctx *ctx)
     if (ctx->xsh)
         xs_close(ctx->xsh);
     free(ctx->sysfs_root);
+    free(ctx->state_dir);
     free(ctx);
+}
+
+int xlpci_ctx_set_state_dir(xlpci_ctx *ctx, const char *dir)
+{
+    char *d = strdup(dir);
+
+    if (!d)
+        return XLPCI_ERR_NOMEM;
+    free(ctx->state_dir);
+    ctx->state_dir = d;
+    return 0;
 }
 
 void xlpci_ctx_set_timeout(xlpci_ctx *ctx, unsigned timeout_ms)

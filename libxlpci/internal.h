@@ -140,6 +140,7 @@ struct xlpci_ctx {
     unsigned timeout_ms;
     unsigned max_attempts;
     char *sysfs_root;
+    char *state_dir;
     FILE *dry_run;
     xlpci_stats stats;
     xlpci_txn_hook *hook;
@@ -237,5 +238,65 @@ _hidden long long xlpci_now_ms(void);
 /* Bitmask of the functions of seg:bus:dev present in sysfs. */
 _hidden int xlpci_sysfs_functions(xlpci_ctx *ctx, const xlpci_bdf *slot,
                                   unsigned *mask_r);
+/* <root>/bus/pci/<fmt...> */
+_hidden void xlpci_sysfs_path(xlpci_ctx *ctx, char *buf, size_t len,
+                              const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Write the BDF to a control file (bind, unbind, new_slot, ...). */
+_hidden int xlpci_sysfs_write_bdf(xlpci_ctx *ctx, const char *path,
+                                  const xlpci_bdf *bdf);
+/* Is the device bound to pciback? */
+_hidden bool xlpci_sysfs_on_pciback(xlpci_ctx *ctx, const xlpci_bdf *bdf);
+/* The driver the device is bound to, as a malloc'd real path, or NULL. */
+_hidden char *xlpci_sysfs_driver(xlpci_ctx *ctx, const xlpci_bdf *bdf);
+/* Is the BDF listed in pciback/slots? */
+_hidden bool xlpci_sysfs_in_slots(xlpci_ctx *ctx, const xlpci_bdf *bdf);
+/* Wait (up to 2 s) until path exists (or not): the kernel applies bind
+ * and unbind synchronously, a test's fake kernel a moment later. */
+_hidden bool xlpci_sysfs_wait(const char *path, bool exists);
+
+/* ---- bookkeeping (bookkeeping.c) ----------------------------------------- */
+
+typedef struct {
+    xlpci_bdf bdf;
+    char *name;                      /* pci-assignable-add -n */
+    char *driver_path;               /* the host driver it came from */
+    bool managed;                    /* made assignable by seize=1 */
+    int domid;                       /* assigned to, or -1 */
+} xlpci_bk_dev;
+
+typedef struct {
+    xlpci_bk_dev *v;
+    size_t n;
+    int lockfd;
+} xlpci_bk;
+
+_hidden void xlpci_bk_dev_dispose(xlpci_bk_dev *d);
+_hidden int xlpci_bk_to_json(const xlpci_bk_dev *v, size_t n, char **json_r);
+_hidden int xlpci_bk_from_json(const char *text, xlpci_bk_dev **v_r,
+                               size_t *n_r, char *err, size_t errlen);
+/* Lock and read (a missing file is empty); commit writes atomically;
+ * close unlocks.  Always close after a successful open. */
+_hidden int xlpci_bk_open(xlpci_ctx *ctx, xlpci_bk *bk);
+_hidden int xlpci_bk_commit(xlpci_ctx *ctx, xlpci_bk *bk);
+_hidden void xlpci_bk_close(xlpci_bk *bk);
+_hidden xlpci_bk_dev *xlpci_bk_find(xlpci_bk *bk, const xlpci_bdf *bdf);
+_hidden xlpci_bk_dev *xlpci_bk_find_name(xlpci_bk *bk, const char *name);
+_hidden xlpci_bk_dev *xlpci_bk_add(xlpci_bk *bk, const xlpci_bdf *bdf);
+_hidden void xlpci_bk_del(xlpci_bk *bk, xlpci_bk_dev *d);
+
+/* ---- host side (assign.c) ------------------------------------------------ */
+
+/* The host side is active when xen-pciback is loaded (its sysfs driver
+ * directory exists); without it xlpci only writes xenstore (tests, or a
+ * toolstack that binds devices itself), and says so. */
+_hidden bool xlpci_host_active(xlpci_ctx *ctx);
+_hidden int xlpci_assignable_add_locked(xlpci_ctx *ctx, xlpci_bk *bk,
+                                        const xlpci_bdf *bdf,
+                                        const char *name, bool managed);
+_hidden int xlpci_assignable_remove_locked(xlpci_ctx *ctx, xlpci_bk *bk,
+                                           const xlpci_bdf *bdf, bool rebind);
+/* The domain whose backend lists the device, or -1 (pci.c). */
+_hidden int xlpci_device_domain(xlpci_ctx *ctx, const xlpci_bdf *bdf);
 
 #endif /* LIBXLPCI_INTERNAL_H */

@@ -176,6 +176,8 @@ void xlpci_ctx_set_timeout(xlpci_ctx *ctx, unsigned timeout_ms);
 /* Root of sysfs for device enumeration ("/sys" by default; tests point it
  * at a fake tree).  The string is copied. */
 int xlpci_ctx_set_sysfs_root(xlpci_ctx *ctx, const char *root);
+/* Where the host bookkeeping lives (default /var/lib/xlpci). */
+int xlpci_ctx_set_state_dir(xlpci_ctx *ctx, const char *dir);
 /* Dry run: print the planned xenstore operations to out and change
  * nothing.  NULL turns it off. */
 void xlpci_ctx_set_dry_run(xlpci_ctx *ctx, FILE *out);
@@ -238,6 +240,30 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
  * nothing was repaired. */
 int xlpci_check(xlpci_ctx *ctx, uint32_t domid, bool repair,
                 unsigned *problems_r);
+
+/* ---- host side: devices made assignable (bound to xen-pciback) ----------- */
+
+/* Unbind from the host driver (remembered), new_slot if needed, bind to
+ * pciback; record it (with name, if given).  Already on pciback: only the
+ * name is recorded (a warning).  On failure the device is given back to
+ * its driver. */
+int xlpci_assignable_add(xlpci_ctx *ctx, const xlpci_bdf *bdf,
+                         const char *name);
+/* Undo: refused while the device is assigned to a domain; unbind from
+ * pciback, remove_slot, and with rebind give it back to its driver. */
+int xlpci_assignable_remove(xlpci_ctx *ctx, const xlpci_bdf *bdf,
+                            const char *name, bool rebind);
+
+typedef struct {
+    xlpci_bdf bdf;
+    char *name;                      /* or NULL */
+    int domid;                       /* assigned to, -1: assignable */
+} xlpci_host_dev;
+
+/* Devices on pciback that no domain has (xl pci-assignable-list). */
+int xlpci_assignable_list(xlpci_ctx *ctx, xlpci_host_dev **list_r,
+                          size_t *n_r);
+void xlpci_host_dev_list_free(xlpci_host_dev *list, size_t n);
 
 /* The devices in the domain's backend, in index order. */
 int xlpci_list(xlpci_ctx *ctx, uint32_t domid, xlpci_entry **list_r,

@@ -140,7 +140,21 @@ static int name_to_bdf(xlpci_ctx *ctx, const char *name, xlpci_bdf *bdf)
     char **list = NULL;
     unsigned n, i;
     int rc, found = 0;
+    xlpci_bk_dev *d;
+    xlpci_bk bk;
 
+    /* our own names (pci-assignable-add -n) first */
+    if (xlpci_host_active(ctx)) {
+        rc = xlpci_bk_open(ctx, &bk);
+        if (rc)
+            return rc;
+        d = xlpci_bk_find_name(&bk, name);
+        if (d)
+            *bdf = d->bdf;
+        xlpci_bk_close(&bk);
+        if (d)
+            return 0;
+    }
     rc = xlpci_xs_directory(ctx, XBT_NULL, "/libxl/pci", &list, &n);
     if (rc)
         return rc;
@@ -311,6 +325,146 @@ static int check_not_assigned(xlpci_ctx *ctx, xs_transaction_t t,
     return rc;
 }
 
+typedef struct {
+    xlpci_bdf bdf;
+    int domid;
+} owner_arg;
+
+static int owner_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
+                      void *varg)
+{
+    owner_arg *a = varg;
+    char **doms = NULL;
+    unsigned nd, i, d;
+    int rc;
+
+    (void)ops;
+    a->domid = -1;
+    rc = xlpci_xs_directory(ctx, t, "/local/domain/0/backend/pci", &doms,
+                            &nd);
+    for (i = 0; !rc && i < nd && a->domid < 0; i++) {
+        xlpci_view v;
+
+        if (xlpci_parse_uint(doms[i], DOMID_FIRST_RESERVED - 1, &d))
+            continue;
+        rc = xlpci_view_read(ctx, t, d, &v);
+        if (rc == XLPCI_ERR_CORRUPT)
+            rc = 0;
+        else if (!rc && xlpci_view_find(&v, &a->bdf) >= 0)
+            a->domid = (int)d;
+        xlpci_view_dispose(&v);
+    }
+    free(doms);
+    return rc ? rc : XLPCI_TXN_NOTHING;
+}
+
+int xlpci_device_domain(xlpci_ctx *ctx, const xlpci_bdf *bdf)
+{
+    owner_arg a = { *bdf, -1 };
+
+    return xlpci_txn_run(ctx, "lookup", owner_body, &a) ==
+           XLPCI_TXN_NOTHING ? a.domid : -1;
+}
+
+/* ---- the host side of an assignment --------------------------------------- */
+
+/* Step 1 of create/attach: every device assignable (seize=1 makes it so,
+ * "managed") and not assigned to another domain.  Takes the bookkeeping
+ * lock, held until host_finish. */
+static int host_prepare(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
+                        size_t n, xlpci_bk *bk, bool *seized)
+{
+    char b[XLPCI_BDF_STRLEN];
+    size_t i;
+    int rc;
+
+    rc = xlpci_bk_open(ctx, bk);
+    if (rc)
+        return rc;
+    for (i = 0; i < n; i++) {
+        xlpci_bk_dev *d = xlpci_bk_find(bk, &devs[i].bdf);
+
+        xlpci_bdf_format(&devs[i].bdf, b);
+        if (d && d->domid >= 0 && (uint32_t)d->domid != domid) {
+            LOG(ctx, ERROR, "PCI device %s is assigned to domain %d", b,
+                d->domid);
+            rc = XLPCI_ERR_EXISTS;
+            break;
+        }
+        if (xlpci_sysfs_on_pciback(ctx, &devs[i].bdf))
+            continue;
+        if (!devs[i].seize) {
+            LOG(ctx, ERROR, "PCI device %s is not assignable (not bound to "
+                "xen-pciback): use pci-assignable-add, or seize=1", b);
+            rc = XLPCI_ERR_FAIL;
+            break;
+        }
+        rc = xlpci_assignable_add_locked(ctx, bk, &devs[i].bdf, NULL, true);
+        if (rc)
+            break;
+        seized[i] = true;
+    }
+    if (rc) {
+        while (i-- > 0)
+            if (seized[i])
+                xlpci_assignable_remove_locked(ctx, bk, &devs[i].bdf, true);
+        xlpci_bk_commit(ctx, bk);
+        xlpci_bk_close(bk);
+    }
+    return rc;
+}
+
+/* The last step: record the assignment (ok), or give seized devices back
+ * to their drivers (failure).  Releases the lock. */
+static int host_finish(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
+                       size_t n, xlpci_bk *bk, const bool *seized, bool ok)
+{
+    size_t i;
+    int rc;
+
+    for (i = 0; i < n; i++) {
+        xlpci_bk_dev *d = xlpci_bk_find(bk, &devs[i].bdf);
+
+        if (!ok) {
+            if (seized[i])
+                xlpci_assignable_remove_locked(ctx, bk, &devs[i].bdf, true);
+            continue;
+        }
+        if (!d && !(d = xlpci_bk_add(bk, &devs[i].bdf)))
+            return XLPCI_ERR_NOMEM;
+        d->domid = (int)domid;
+    }
+    rc = xlpci_bk_commit(ctx, bk);
+    xlpci_bk_close(bk);
+    return rc;
+}
+
+/* After a detach: the device is assignable again; a managed one goes back
+ * to its driver. */
+static int host_release(xlpci_ctx *ctx, const xlpci_bdf *bdfs, size_t n)
+{
+    xlpci_bk bk;
+    size_t i;
+    int rc;
+
+    rc = xlpci_bk_open(ctx, &bk);
+    if (rc)
+        return rc;
+    for (i = 0; !rc && i < n; i++) {
+        xlpci_bk_dev *d = xlpci_bk_find(&bk, &bdfs[i]);
+
+        if (!d)
+            continue;
+        d->domid = -1;
+        if (d->managed)
+            rc = xlpci_assignable_remove_locked(ctx, &bk, &bdfs[i], true);
+    }
+    if (!rc)
+        rc = xlpci_bk_commit(ctx, &bk);
+    xlpci_bk_close(&bk);
+    return rc;
+}
+
 static int read_checked_view(xlpci_ctx *ctx, xs_transaction_t t,
                              uint32_t domid, xlpci_view *view)
 {
@@ -454,6 +608,8 @@ int xlpci_create(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *specs,
 {
     create_arg a = { domid, NULL, 0, flags };
     xlpci_dev *devs = NULL;
+    bool host, *seized = NULL;
+    xlpci_bk bk;
     int rc;
 
     rc = check_domid(ctx, domid);
@@ -467,10 +623,27 @@ int xlpci_create(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *specs,
     if (rc)
         return rc;
     a.devs = devs;
+    host = !ctx->dry_run && xlpci_host_active(ctx);
+    seized = calloc(a.n + 1, sizeof(*seized));
+    if (!seized) {
+        rc = XLPCI_ERR_NOMEM;
+        goto out;
+    }
+    if (host) {
+        rc = host_prepare(ctx, domid, devs, a.n, &bk, seized);
+        if (rc) goto out;
+    }
     rc = xlpci_txn_run(ctx, "create", create_body, &a);
+    if (host) {
+        int hrc = host_finish(ctx, domid, devs, a.n, &bk, seized, !rc);
+
+        rc = rc ? rc : hrc;
+    }
     if (!rc && !ctx->dry_run)
         LOG(ctx, DETAIL, "domain %u: PCI backend created with %zu device(s) "
             "in one transaction", domid, a.n);
+out:
+    free(seized);
     devs_free(devs, a.n);
     return rc;
 }
@@ -643,6 +816,8 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     xlpci_dev *devs = NULL;
     long long deadline;
     char b[XLPCI_BDF_STRLEN], why[128];
+    bool host = false, *seized = NULL;
+    xlpci_bk bk;
     int rc, state;
 
     memset(&a, 0, sizeof(a));
@@ -655,6 +830,19 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
         return rc;
     a.devs = devs;
     xlpci_bdf_format(&devs[0].bdf, b);
+    host = !ctx->dry_run && xlpci_host_active(ctx);
+    seized = calloc(a.n + 1, sizeof(*seized));
+    if (!seized) {
+        rc = XLPCI_ERR_NOMEM;
+        goto out;
+    }
+    if (host) {
+        rc = host_prepare(ctx, domid, devs, a.n, &bk, seized);
+        if (rc) {
+            host = false;
+            goto out;
+        }
+    }
 
     deadline = xlpci_now_ms() + ctx->timeout_ms;
     rc = run_until_ready(ctx, domid, "pci-attach", attach_body, &a, deadline);
@@ -699,9 +887,21 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
             rc = 0;
     }
 out:
+    if (host) {
+        /* the xenstore side is either complete or rolled back by now,
+         * except when the guest reacted to a cycle that then stalled:
+         * the device is in the backend, so it counts as assigned */
+        bool assigned = !rc || (rc == XLPCI_ERR_TIMEDOUT &&
+                                xlpci_device_domain(ctx, &devs[0].bdf) ==
+                                (int)domid);
+        int hrc = host_finish(ctx, domid, devs, a.n, &bk, seized, assigned);
+
+        rc = rc ? rc : hrc;
+    }
     if (!rc && !ctx->dry_run)
         LOG(ctx, DETAIL, "domain %u: attached %zu device(s) starting with %s",
             domid, a.n, b);
+    free(seized);
     devs_free(devs, a.n);
     return rc;
 }
@@ -967,6 +1167,8 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
             "device (state %s); removing it anyway", b, state_name(state));
     rc = xlpci_txn_run(ctx, "pci-detach", detach_remove_body, &a);
 out:
+    if (!rc && !ctx->dry_run && xlpci_host_active(ctx))
+        rc = host_release(ctx, a.found, a.n);
     if (!rc && !ctx->dry_run)
         LOG(ctx, DETAIL, "domain %u: detached %s", domid, b);
     return rc;

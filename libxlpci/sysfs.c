@@ -2,8 +2,15 @@
  * sysfs: which functions of a physical slot exist.  The root is
  * configurable (xlpci_ctx_set_sysfs_root) so tests use a fake tree.
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -26,4 +33,93 @@ int xlpci_sysfs_functions(xlpci_ctx *ctx, const xlpci_bdf *slot,
         }
     }
     return 0;
+}
+
+void xlpci_sysfs_path(xlpci_ctx *ctx, char *buf, size_t len,
+                      const char *fmt, ...)
+{
+    char tail[XLPCI_PATH_MAX];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(tail, sizeof(tail), fmt, ap);
+    va_end(ap);
+    if ((size_t)snprintf(buf, len, "%s/bus/pci/%s", ctx->sysfs_root, tail)
+        >= len)
+        buf[0] = '\0';
+}
+
+int xlpci_sysfs_write_bdf(xlpci_ctx *ctx, const char *path,
+                          const xlpci_bdf *bdf)
+{
+    char b[XLPCI_BDF_STRLEN];
+    size_t len;
+    int fd;
+
+    xlpci_bdf_format(bdf, b);
+    len = strlen(b);
+    fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+    if (fd < 0 || write(fd, b, len) != (ssize_t)len) {
+        LOGE(ctx, ERROR, "cannot write %s to %s", b, path);
+        if (fd >= 0)
+            close(fd);
+        return XLPCI_ERR_FAIL;
+    }
+    if (close(fd)) {
+        LOGE(ctx, ERROR, "writing %s to %s failed", b, path);
+        return XLPCI_ERR_FAIL;
+    }
+    LOG(ctx, DEBUG, "sysfs: %s > %s", b, path);
+    return 0;
+}
+
+bool xlpci_sysfs_on_pciback(xlpci_ctx *ctx, const xlpci_bdf *bdf)
+{
+    char path[XLPCI_PATH_MAX + 64], b[XLPCI_BDF_STRLEN];
+    struct stat st;
+
+    xlpci_sysfs_path(ctx, path, sizeof(path), "drivers/pciback/%s",
+                     xlpci_bdf_format(bdf, b));
+    return !lstat(path, &st);
+}
+
+char *xlpci_sysfs_driver(xlpci_ctx *ctx, const xlpci_bdf *bdf)
+{
+    char path[XLPCI_PATH_MAX + 64], b[XLPCI_BDF_STRLEN];
+
+    xlpci_sysfs_path(ctx, path, sizeof(path), "devices/%s/driver",
+                     xlpci_bdf_format(bdf, b));
+    return realpath(path, NULL);
+}
+
+bool xlpci_sysfs_in_slots(xlpci_ctx *ctx, const xlpci_bdf *bdf)
+{
+    char path[XLPCI_PATH_MAX + 64], line[128];
+    xlpci_bdf s;
+    bool found = false;
+    FILE *f;
+
+    xlpci_sysfs_path(ctx, path, sizeof(path), "drivers/pciback/slots");
+    f = fopen(path, "r");
+    if (!f)
+        return false;
+    while (!found && fgets(line, sizeof(line), f))
+        found = sscanf(line, "%x:%x:%x.%d", &s.seg, &s.bus, &s.dev,
+                       (int *)&s.func) == 4 && !xlpci_bdf_cmp(&s, bdf);
+    fclose(f);
+    return found;
+}
+
+bool xlpci_sysfs_wait(const char *path, bool exists)
+{
+    struct timespec ts = { 0, 10 * 1000 * 1000 };
+    struct stat st;
+    int i;
+
+    for (i = 0; i < 200; i++) {
+        if (!lstat(path, &st) == exists)
+            return true;
+        nanosleep(&ts, NULL);
+    }
+    return false;
 }

@@ -68,6 +68,7 @@ static int exit_for(int rc)
 static int ctx_open(void)
 {
     const char *root = getenv("XLPCI_SYSFS_ROOT");
+    const char *state = getenv("XLPCI_STATE_DIR");
     int rc;
 
     rc = xlpci_ctx_alloc(&g.ctx, (xentoollog_logger *)g.logger);
@@ -75,6 +76,11 @@ static int ctx_open(void)
         return rc;
     if (root && *root) {
         rc = xlpci_ctx_set_sysfs_root(g.ctx, root);
+        if (rc)
+            return rc;
+    }
+    if (state && *state) {
+        rc = xlpci_ctx_set_state_dir(g.ctx, state);
         if (rc)
             return rc;
     }
@@ -287,6 +293,100 @@ static int main_list(int argc, char **argv)
     return exit_for(rc);
 }
 
+/* ---- pci-assignable-* ---------------------------------------------------------- */
+
+static int main_assignable_add(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "name", required_argument, NULL, 'n' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *name = NULL;
+    char err[256];
+    xlpci_bdf bdf;
+    int c, rc;
+
+    while ((c = getopt_long(argc, argv, "+n:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'n': name = optarg; break;
+        case 'h': return usage_error("pci-assignable-add", "help requested") & 0;
+        default: return usage_error("pci-assignable-add", "unknown option");
+        }
+    }
+    if (argc - optind != 1)
+        return usage_error("pci-assignable-add", "expected <BDF>");
+    if (xlpci_bdf_parse(argv[optind], &bdf, err, sizeof(err))) {
+        fprintf(stderr, "xlpci pci-assignable-add: %s\n", err);
+        return EXIT_USAGE;
+    }
+    rc = ctx_open();
+    if (!rc) rc = xlpci_assignable_add(g.ctx, &bdf, name);
+    return exit_for(rc);
+}
+
+static int main_assignable_remove(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "rebind", no_argument, NULL, 'r' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    bool rebind = false;
+    char err[256];
+    xlpci_bdf bdf;
+    int c, rc;
+    bool byname;
+
+    while ((c = getopt_long(argc, argv, "+rh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'r': rebind = true; break;
+        case 'h': return usage_error("pci-assignable-remove", "help requested") & 0;
+        default: return usage_error("pci-assignable-remove", "unknown option");
+        }
+    }
+    if (argc - optind != 1)
+        return usage_error("pci-assignable-remove", "expected <BDF|NAME>");
+    /* as xl: a BDF if it parses as one, else a name */
+    byname = xlpci_bdf_parse(argv[optind], &bdf, err, sizeof(err)) != 0;
+    rc = ctx_open();
+    if (!rc) rc = xlpci_assignable_remove(g.ctx, &bdf,
+                                          byname ? argv[optind] : NULL,
+                                          rebind);
+    return exit_for(rc);
+}
+
+static int main_assignable_list(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "show-names", no_argument, NULL, 'n' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    xlpci_host_dev *list = NULL;
+    bool names = false;
+    size_t n = 0, i;
+    int c, rc;
+
+    while ((c = getopt_long(argc, argv, "+nh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'n': names = true; break;
+        case 'h': return usage_error("pci-assignable-list", "help requested") & 0;
+        default: return usage_error("pci-assignable-list", "unknown option");
+        }
+    }
+    if (argc != optind)
+        return usage_error("pci-assignable-list", "no arguments expected");
+    rc = ctx_open();
+    if (!rc) rc = xlpci_assignable_list(g.ctx, &list, &n);
+    for (i = 0; !rc && i < n; i++)   /* xl's format, trailing space too */
+        printf("%04x:%02x:%02x.%01x %s\n", list[i].bdf.seg, list[i].bdf.bus,
+               list[i].bdf.dev, list[i].bdf.func,
+               names && list[i].name ? list[i].name : "");
+    xlpci_host_dev_list_free(list, n);
+    return exit_for(rc);
+}
+
 /* ---- check ----------------------------------------------------------------------- */
 
 static int main_check(int argc, char **argv)
@@ -355,6 +455,18 @@ static const cmd_spec cmd_table[] = {
       "List the PCI devices of a domain",
       "[-l] <domain>",
       "  -l, --long         JSON, with libxl's field names" },
+    { "pci-assignable-add", main_assignable_add, false,
+      "Make a device assignable: unbind it from its driver, bind to pciback",
+      "[-n NAME] <BDF>",
+      "  -n, --name NAME    a name to use in PCI_SPEC_STRING (name=NAME)" },
+    { "pci-assignable-remove", main_assignable_remove, false,
+      "Take a device off pciback",
+      "[-r] <BDF|NAME>",
+      "  -r, --rebind       give it back to the driver it came from" },
+    { "pci-assignable-list", main_assignable_list, false,
+      "List the devices on pciback that no domain has",
+      "[-n]",
+      "  -n, --show-names   print the names too" },
     { "check", main_check, true,
       "Verify a domain's PCI backend; --repair fixes it",
       "[--repair] <domain>",
@@ -404,13 +516,14 @@ static void help(FILE *f)
             "\n"
             "Commands:\n");
     for (i = 0; i < ARRAY_SIZE(cmd_table); i++)
-        fprintf(f, "  %-12s %s\n", cmd_table[i].name, cmd_table[i].summary);
+        fprintf(f, "  %-22s %s\n", cmd_table[i].name, cmd_table[i].summary);
     fprintf(f,
             "\n"
             "<domain> is a domid or a domain name.  PCI_SPEC_STRING is as in\n"
             "xl-pci-configuration(5): [DDDD:]BB:DD.F[@VSLOT][,key=value]...\n"
             "Environment: XENSTORED_PATH (xenstore socket), XLPCI_SYSFS_ROOT\n"
-            "(default /sys).  Exit status: 0 ok, 1 failure, 2 usage error.\n");
+            "(default /sys), XLPCI_STATE_DIR (default /var/lib/xlpci).\n"
+            "Exit status: 0 ok, 1 failure, 2 usage error.\n");
 }
 
 static int main_help(int argc, char **argv)

@@ -1,0 +1,326 @@
+/*
+ * Host side: making devices assignable (bound to xen-pciback) and giving
+ * them back, as libxl's pci-assignable-add/-remove/-list do
+ * (xenstore-pci-spec.md section 3.8), with the bookkeeping of
+ * bookkeeping.c instead of /libxl/pci.
+ *
+ * Steps are numbered; a failure undoes the earlier ones in reverse.
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "internal.h"
+
+bool xlpci_host_active(xlpci_ctx *ctx)
+{
+    char path[XLPCI_PATH_MAX + 64];
+    struct stat st;
+
+    xlpci_sysfs_path(ctx, path, sizeof(path), "drivers/pciback");
+    return !stat(path, &st) && S_ISDIR(st.st_mode);
+}
+
+static int check_name(xlpci_ctx *ctx, const char *name)
+{
+    const char *p;
+
+    if (!name)
+        return 0;
+    if (!*name || strlen(name) > 64) {
+        LOG(ctx, ERROR, "a device name must have 1 to 64 characters");
+        return XLPCI_ERR_INVAL;
+    }
+    for (p = name; *p; p++)
+        if (!isgraph((unsigned char)*p)) {
+            LOG(ctx, ERROR, "device name \"%s\" has a character that is not "
+                "printable", name);
+            return XLPCI_ERR_INVAL;
+        }
+    return 0;
+}
+
+/* Bind a device to pciback; bk is locked by the caller, who commits. */
+int xlpci_assignable_add_locked(xlpci_ctx *ctx, xlpci_bk *bk,
+                                const xlpci_bdf *bdf, const char *name,
+                                bool managed)
+{
+    char path[XLPCI_PATH_MAX + 64], ctl[XLPCI_PATH_MAX + 64];
+    char b[XLPCI_BDF_STRLEN];
+    char *driver = NULL;
+    bool added_slot = false;
+    xlpci_bk_dev *d, *other;
+    struct stat st;
+    int rc;
+
+    xlpci_bdf_format(bdf, b);
+    rc = check_name(ctx, name);
+    if (rc)
+        return rc;
+    /* 1. the device exists */
+    xlpci_sysfs_path(ctx, path, sizeof(path), "devices/%s", b);
+    if (lstat(path, &st)) {
+        LOG(ctx, ERROR, "no PCI device %s (%s does not exist)", b, path);
+        return XLPCI_ERR_NOTFOUND;
+    }
+    d = xlpci_bk_find(bk, bdf);
+    if (d && d->domid >= 0) {
+        LOG(ctx, ERROR, "PCI device %s is assigned to domain %d", b,
+            d->domid);
+        return XLPCI_ERR_EXISTS;
+    }
+    other = name ? xlpci_bk_find_name(bk, name) : NULL;
+    if (other && other != d) {
+        LOG(ctx, ERROR, "the name \"%s\" is already used by %s", name,
+            xlpci_bdf_format(&other->bdf, b));
+        return XLPCI_ERR_EXISTS;
+    }
+
+    if (xlpci_sysfs_on_pciback(ctx, bdf)) {
+        /* 2a. already there: only the name (libxl warns the same way) */
+        if (!d || !managed)
+            LOG(ctx, WARN, "PCI device %s is already assignable", b);
+    } else {
+        /* 2. away from the host driver, remembered */
+        driver = xlpci_sysfs_driver(ctx, bdf);
+        if (driver) {
+            snprintf(ctl, sizeof(ctl), "%s/unbind", driver);
+            xlpci_sysfs_path(ctx, path, sizeof(path), "devices/%s/driver", b);
+            rc = xlpci_sysfs_write_bdf(ctx, ctl, bdf);
+            if (!rc && !xlpci_sysfs_wait(path, false)) {
+                LOG(ctx, ERROR, "%s is still bound to %s after unbind", b,
+                    driver);
+                rc = XLPCI_ERR_FAIL;
+            }
+            if (rc) goto out;
+        }
+        /* 3. a pciback slot */
+        if (!xlpci_sysfs_in_slots(ctx, bdf)) {
+            xlpci_sysfs_path(ctx, ctl, sizeof(ctl), "drivers/pciback/new_slot");
+            rc = xlpci_sysfs_write_bdf(ctx, ctl, bdf);
+            if (rc) goto undo_unbind;
+            added_slot = true;
+        }
+        /* 4. bind to pciback */
+        xlpci_sysfs_path(ctx, ctl, sizeof(ctl), "drivers/pciback/bind");
+        xlpci_sysfs_path(ctx, path, sizeof(path), "drivers/pciback/%s", b);
+        rc = xlpci_sysfs_write_bdf(ctx, ctl, bdf);
+        if (!rc && !xlpci_sysfs_wait(path, true)) {
+            LOG(ctx, ERROR, "xen-pciback did not take %s (is the module "
+                "loaded?)", b);
+            rc = XLPCI_ERR_FAIL;
+        }
+        if (rc) goto undo_slot;
+    }
+    /* 5. the record */
+    if (!d) {
+        d = xlpci_bk_add(bk, bdf);
+        if (!d) {
+            rc = XLPCI_ERR_NOMEM;
+            goto out;
+        }
+        d->managed = managed;
+        d->driver_path = driver;
+        driver = NULL;
+    }
+    if (name) {
+        free(d->name);
+        d->name = strdup(name);
+        if (!d->name) {
+            rc = XLPCI_ERR_NOMEM;
+            goto out;
+        }
+    }
+    rc = 0;
+    goto out;
+
+undo_slot:
+    if (added_slot) {
+        xlpci_sysfs_path(ctx, ctl, sizeof(ctl), "drivers/pciback/remove_slot");
+        xlpci_sysfs_write_bdf(ctx, ctl, bdf);
+    }
+undo_unbind:
+    if (driver) {
+        snprintf(ctl, sizeof(ctl), "%s/bind", driver);
+        xlpci_sysfs_write_bdf(ctx, ctl, bdf);
+    }
+out:
+    free(driver);
+    return rc;
+}
+
+/* Give a device back; bk is locked by the caller, who commits. */
+int xlpci_assignable_remove_locked(xlpci_ctx *ctx, xlpci_bk *bk,
+                                   const xlpci_bdf *bdf, bool rebind)
+{
+    char path[XLPCI_PATH_MAX + 64], ctl[XLPCI_PATH_MAX + 64];
+    char b[XLPCI_BDF_STRLEN];
+    xlpci_bk_dev *d = xlpci_bk_find(bk, bdf);
+    int rc;
+
+    xlpci_bdf_format(bdf, b);
+    if (d && d->domid >= 0) {
+        LOG(ctx, ERROR, "PCI device %s is assigned to domain %d; detach it "
+            "first", b, d->domid);
+        return XLPCI_ERR_EXISTS;
+    }
+    if (!xlpci_sysfs_on_pciback(ctx, bdf) && !d) {
+        LOG(ctx, WARN, "PCI device %s is not assignable", b);
+        return 0;
+    }
+    /* 1. off pciback */
+    if (xlpci_sysfs_on_pciback(ctx, bdf)) {
+        xlpci_sysfs_path(ctx, ctl, sizeof(ctl), "drivers/pciback/unbind");
+        xlpci_sysfs_path(ctx, path, sizeof(path), "drivers/pciback/%s", b);
+        rc = xlpci_sysfs_write_bdf(ctx, ctl, bdf);
+        if (!rc && !xlpci_sysfs_wait(path, false)) {
+            LOG(ctx, ERROR, "%s is still bound to xen-pciback", b);
+            rc = XLPCI_ERR_FAIL;
+        }
+        if (rc)
+            return rc;
+    }
+    /* 2. its slot */
+    if (xlpci_sysfs_in_slots(ctx, bdf)) {
+        xlpci_sysfs_path(ctx, ctl, sizeof(ctl), "drivers/pciback/remove_slot");
+        rc = xlpci_sysfs_write_bdf(ctx, ctl, bdf);
+        if (rc)
+            return rc;
+    }
+    /* 3. back to its driver */
+    if (rebind && d && d->driver_path) {
+        snprintf(ctl, sizeof(ctl), "%s/bind", d->driver_path);
+        xlpci_sysfs_path(ctx, path, sizeof(path), "devices/%s/driver", b);
+        rc = xlpci_sysfs_write_bdf(ctx, ctl, bdf);
+        if (!rc && !xlpci_sysfs_wait(path, true))
+            LOG(ctx, WARN, "%s did not come back to %s", b, d->driver_path);
+        if (rc)
+            return rc;
+    } else if (rebind) {
+        LOG(ctx, WARN, "no driver recorded for %s: left unbound", b);
+    }
+    if (d)
+        xlpci_bk_del(bk, d);
+    return 0;
+}
+
+int xlpci_assignable_add(xlpci_ctx *ctx, const xlpci_bdf *bdf,
+                         const char *name)
+{
+    xlpci_bk bk;
+    int rc;
+
+    rc = xlpci_bk_open(ctx, &bk);
+    if (rc)
+        return rc;
+    rc = xlpci_assignable_add_locked(ctx, &bk, bdf, name, false);
+    if (!rc)
+        rc = xlpci_bk_commit(ctx, &bk);
+    xlpci_bk_close(&bk);
+    return rc;
+}
+
+int xlpci_assignable_remove(xlpci_ctx *ctx, const xlpci_bdf *bdf,
+                            const char *name, bool rebind)
+{
+    xlpci_bdf byname;
+    xlpci_bk_dev *d;
+    xlpci_bk bk;
+    int rc;
+
+    rc = xlpci_bk_open(ctx, &bk);
+    if (rc)
+        return rc;
+    if (name) {
+        d = xlpci_bk_find_name(&bk, name);
+        if (!d) {
+            LOG(ctx, ERROR, "no assignable PCI device is named \"%s\"",
+                name);
+            rc = XLPCI_ERR_NOTFOUND;
+            goto out;
+        }
+        byname = d->bdf;
+        bdf = &byname;
+    }
+    rc = xlpci_assignable_remove_locked(ctx, &bk, bdf, rebind);
+    if (!rc)
+        rc = xlpci_bk_commit(ctx, &bk);
+out:
+    xlpci_bk_close(&bk);
+    return rc;
+}
+
+void xlpci_host_dev_list_free(xlpci_host_dev *list, size_t n)
+{
+    size_t i;
+
+    for (i = 0; list && i < n; i++)
+        free(list[i].name);
+    free(list);
+}
+
+static int cmp_host_dev(const void *a, const void *b)
+{
+    return xlpci_bdf_cmp(&((const xlpci_host_dev *)a)->bdf,
+                         &((const xlpci_host_dev *)b)->bdf);
+}
+
+int xlpci_assignable_list(xlpci_ctx *ctx, xlpci_host_dev **list_r,
+                          size_t *n_r)
+{
+    char path[XLPCI_PATH_MAX + 64], sub[64];
+    xlpci_host_dev *list = NULL;
+    size_t n = 0;
+    struct dirent *de;
+    xlpci_bk bk;
+    DIR *dir;
+    int rc;
+
+    *list_r = NULL;
+    *n_r = 0;
+    rc = xlpci_bk_open(ctx, &bk);
+    if (rc)
+        return rc;
+    xlpci_sysfs_path(ctx, path, sizeof(path), "drivers/pciback");
+    dir = opendir(path);
+    if (!dir) {
+        LOG(ctx, WARN, "xen-pciback is not loaded (%s does not exist)",
+            path);
+        goto out;
+    }
+    while ((de = readdir(dir))) {
+        xlpci_bdf bdf;
+        xlpci_bk_dev *d;
+        xlpci_host_dev *nl;
+
+        if (xlpci_bdf_parse(de->d_name, &bdf, sub, sizeof(sub)))
+            continue;
+        d = xlpci_bk_find(&bk, &bdf);
+        if (xlpci_device_domain(ctx, &bdf) >= 0 || (d && d->domid >= 0))
+            continue;                  /* assigned, not assignable */
+        nl = realloc(list, (n + 1) * sizeof(*list));
+        if (!nl) {
+            rc = XLPCI_ERR_NOMEM;
+            break;
+        }
+        list = nl;
+        list[n].bdf = bdf;
+        list[n].domid = -1;
+        list[n].name = d && d->name ? strdup(d->name) : NULL;
+        n++;
+    }
+    closedir(dir);
+    qsort(list, n, sizeof(*list), cmp_host_dev);
+out:
+    xlpci_bk_close(&bk);
+    if (rc) {
+        xlpci_host_dev_list_free(list, n);
+        return rc;
+    }
+    *list_r = list;
+    *n_r = n;
+    return 0;
+}

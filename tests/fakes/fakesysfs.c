@@ -1,0 +1,274 @@
+/*
+ * fakesysfs - a sysfs PCI tree for tests, and a small "kernel" that
+ * applies what writes to its control files do, as a separate process
+ * (the library under test only sees files, as on a real dom0).
+ *
+ *   fakesysfs --root DIR --ready FILE [--device BDF[=DRIVER]]...
+ *             [--fail-bind BDF]...
+ *
+ * DIR/bus/pci/devices/<bdf>/          resource, irq; driver -> ../../drivers/D
+ * DIR/bus/pci/drivers/<D>/            bind, unbind, <bdf> -> ../../devices/<bdf>
+ * DIR/bus/pci/drivers/pciback/        also new_slot, remove_slot, slots
+ *
+ * On close after a write (inotify IN_CLOSE_WRITE) it does what the kernel
+ * does: unbind drops both links, bind makes them (pciback only for a BDF
+ * in slots; never for a --fail-bind BDF), new_slot/remove_slot edit slots.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAXW 32
+
+static char root[PATH_MAX];
+static char *fail_bind[16];
+static int nfail;
+static volatile sig_atomic_t stop;
+static struct { int wd; char drv[64]; } watches[MAXW];
+static int nwatches, ifd;
+
+static void on_signal(int sig) { (void)sig; stop = 1; }
+
+static void pathf(char *buf, const char *fmt, const char *a, const char *b)
+{
+    char tail[PATH_MAX];
+
+    snprintf(tail, sizeof(tail), fmt, a, b);
+    snprintf(buf, PATH_MAX, "%s/bus/pci/%s", root, tail);
+}
+
+static int put(const char *path, const char *content)
+{
+    FILE *f = fopen(path, "w");
+
+    if (!f)
+        return -1;
+    fputs(content, f);
+    return fclose(f);
+}
+
+static void add_driver(const char *drv)
+{
+    char p[PATH_MAX];
+    int i;
+
+    for (i = 0; i < nwatches; i++)
+        if (!strcmp(watches[i].drv, drv))
+            return;
+    pathf(p, "drivers/%s%s", drv, "");
+    mkdir(p, 0755);
+    pathf(p, "drivers/%s/bind%s", drv, "");
+    put(p, "");
+    pathf(p, "drivers/%s/unbind%s", drv, "");
+    put(p, "");
+    if (!strcmp(drv, "pciback")) {
+        pathf(p, "drivers/%s/new_slot%s", drv, "");
+        put(p, "");
+        pathf(p, "drivers/%s/remove_slot%s", drv, "");
+        put(p, "");
+        pathf(p, "drivers/%s/slots%s", drv, "");
+        put(p, "");
+    }
+    pathf(p, "drivers/%s%s", drv, "");
+    if (nwatches < MAXW) {
+        watches[nwatches].wd = inotify_add_watch(ifd, p, IN_CLOSE_WRITE);
+        snprintf(watches[nwatches].drv, sizeof(watches[0].drv), "%s", drv);
+        nwatches++;
+    }
+}
+
+static bool bound(const char *bdf)
+{
+    char p[PATH_MAX];
+    struct stat st;
+
+    pathf(p, "devices/%s/driver%s", bdf, "");
+    return !lstat(p, &st);
+}
+
+static void do_bind(const char *drv, const char *bdf)
+{
+    char p[PATH_MAX], t[PATH_MAX];
+    struct stat st;
+    int i;
+
+    pathf(p, "devices/%s%s", bdf, "");
+    if (stat(p, &st) || bound(bdf))
+        return;                        /* -ENODEV / -EBUSY */
+    for (i = 0; i < nfail; i++)
+        if (!strcmp(fail_bind[i], bdf))
+            return;
+    if (!strcmp(drv, "pciback")) {     /* pcistub: only known slots */
+        char line[64];
+        bool found = false;
+        FILE *f;
+
+        pathf(p, "drivers/pciback/slots%s%s", "", "");
+        f = fopen(p, "r");
+        while (f && !found && fgets(line, sizeof(line), f))
+            found = !strncmp(line, bdf, strlen(bdf));
+        if (f)
+            fclose(f);
+        if (!found)
+            return;
+    }
+    pathf(p, "drivers/%s/%s", drv, bdf);
+    snprintf(t, sizeof(t), "../../devices/%s", bdf);
+    if (symlink(t, p))
+        return;
+    pathf(p, "devices/%s/driver%s", bdf, "");
+    snprintf(t, sizeof(t), "../../drivers/%s", drv);
+    if (symlink(t, p))
+        return;
+}
+
+static void do_unbind(const char *drv, const char *bdf)
+{
+    char p[PATH_MAX];
+
+    pathf(p, "drivers/%s/%s", drv, bdf);
+    if (unlink(p))
+        return;
+    pathf(p, "devices/%s/driver%s", bdf, "");
+    unlink(p);
+}
+
+static void edit_slots(const char *bdf, bool add)
+{
+    char p[PATH_MAX], line[64], buf[8192] = "";
+    bool found = false;
+    FILE *f;
+
+    pathf(p, "drivers/pciback/slots%s%s", "", "");
+    f = fopen(p, "r");
+    while (f && fgets(line, sizeof(line), f)) {
+        if (!strncmp(line, bdf, strlen(bdf))) {
+            found = true;
+            if (!add)
+                continue;
+        }
+        strncat(buf, line, sizeof(buf) - strlen(buf) - 1);
+    }
+    if (f)
+        fclose(f);
+    if (add && !found) {
+        strncat(buf, bdf, sizeof(buf) - strlen(buf) - 2);
+        strcat(buf, "\n");
+    }
+    put(p, buf);
+}
+
+static void handle(const char *drv, const char *file)
+{
+    char p[PATH_MAX], bdf[64] = "";
+    FILE *f;
+
+    if (strcmp(file, "bind") && strcmp(file, "unbind") &&
+        strcmp(file, "new_slot") && strcmp(file, "remove_slot"))
+        return;                        /* slots is written by us */
+    pathf(p, "drivers/%s/%s", drv, file);
+    f = fopen(p, "r");
+    if (!f)
+        return;
+    if (!fgets(bdf, sizeof(bdf), f)) {
+        fclose(f);
+        return;                        /* our own truncation */
+    }
+    fclose(f);
+    bdf[strcspn(bdf, "\n")] = '\0';
+    truncate(p, 0);
+    if (!strcmp(file, "bind"))
+        do_bind(drv, bdf);
+    else if (!strcmp(file, "unbind"))
+        do_unbind(drv, bdf);
+    else if (!strcmp(file, "new_slot"))
+        edit_slots(bdf, true);
+    else if (!strcmp(file, "remove_slot"))
+        edit_slots(bdf, false);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "root", required_argument, NULL, 'r' },
+        { "ready", required_argument, NULL, 'y' },
+        { "device", required_argument, NULL, 'd' },
+        { "fail-bind", required_argument, NULL, 'f' },
+        { NULL, 0, NULL, 0 },
+    };
+    char *devs[64], p[PATH_MAX];
+    const char *ready = NULL;
+    int ndevs = 0, c, i;
+
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'r': snprintf(root, sizeof(root), "%s", optarg); break;
+        case 'y': ready = optarg; break;
+        case 'd': if (ndevs < 64) devs[ndevs++] = optarg; break;
+        case 'f': if (nfail < 16) fail_bind[nfail++] = optarg; break;
+        default: return 2;
+        }
+    }
+    if (!root[0])
+        return 2;
+    signal(SIGTERM, on_signal);
+    signal(SIGINT, on_signal);
+    ifd = inotify_init1(IN_CLOEXEC);
+    snprintf(p, sizeof(p), "mkdir -p '%s/bus/pci/devices' "
+             "'%s/bus/pci/drivers'", root, root);
+    if (ifd < 0 || system(p))
+        return 1;
+    add_driver("pciback");
+    for (i = 0; i < ndevs; i++) {
+        char *eq = strchr(devs[i], '=');
+
+        if (eq)
+            *eq = '\0';
+        pathf(p, "devices/%s%s", devs[i], "");
+        mkdir(p, 0755);
+        pathf(p, "devices/%s/resource%s", devs[i], "");
+        put(p, "0x00000000fe000000 0x00000000fe01ffff 0x0000000000040200\n"
+               "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
+               "0x000000000000c000 0x000000000000c03f 0x0000000000040101\n");
+        pathf(p, "devices/%s/irq%s", devs[i], "");
+        put(p, "11\n");
+        if (eq) {
+            add_driver(eq + 1);
+            if (!strcmp(eq + 1, "pciback"))
+                edit_slots(devs[i], true);
+            do_bind(eq + 1, devs[i]);
+        }
+    }
+    if (ready && put(ready, "") < 0)
+        return 1;
+    while (!stop) {
+        char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+        struct pollfd pfd = { .fd = ifd, .events = POLLIN };
+        ssize_t n;
+        char *q;
+
+        if (poll(&pfd, 1, 200) <= 0)
+            continue;
+        n = read(ifd, buf, sizeof(buf));
+        for (q = buf; n > 0 && q < buf + n;) {
+            struct inotify_event *ev = (struct inotify_event *)q;
+
+            for (i = 0; i < nwatches; i++)
+                if (watches[i].wd == ev->wd && ev->len)
+                    handle(watches[i].drv, ev->name);
+            q += sizeof(*ev) + ev->len;
+        }
+    }
+    close(ifd);
+    return 0;
+}
