@@ -145,7 +145,10 @@ undo_slot:
 undo_unbind:
     if (driver) {
         snprintf(ctl, sizeof(ctl), "%s/bind", driver);
-        xlpci_sysfs_write_bdf(ctx, ctl, bdf);
+        xlpci_sysfs_path(ctx, path, sizeof(path), "devices/%s/driver", b);
+        if (xlpci_sysfs_write_bdf(ctx, ctl, bdf) ||
+            !xlpci_sysfs_wait(path, true))
+            LOG(ctx, ERROR, "%s could not be given back to %s", b, driver);
     }
 out:
     free(driver);

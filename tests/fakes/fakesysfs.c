@@ -4,7 +4,7 @@
  * (the library under test only sees files, as on a real dom0).
  *
  *   fakesysfs --root DIR --ready FILE [--device BDF[=DRIVER]]...
- *             [--fail-bind BDF]...
+ *             [--fail-bind BDF]...   (pciback refuses to bind BDF)
  *
  * DIR/bus/pci/devices/<bdf>/          resource, irq; driver -> ../../drivers/D
  * DIR/bus/pci/drivers/<D>/            bind, unbind, <bdf> -> ../../devices/<bdf>
@@ -105,9 +105,9 @@ static void do_bind(const char *drv, const char *bdf)
     pathf(p, "devices/%s%s", bdf, "");
     if (stat(p, &st) || bound(bdf))
         return;                        /* -ENODEV / -EBUSY */
-    for (i = 0; i < nfail; i++)
+    for (i = 0; i < nfail && !strcmp(drv, "pciback"); i++)
         if (!strcmp(fail_bind[i], bdf))
-            return;
+            return;                    /* pciback refuses this one */
     if (!strcmp(drv, "pciback")) {     /* pcistub: only known slots */
         char line[64];
         bool found = false;

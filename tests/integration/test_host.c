@@ -1,0 +1,253 @@
+/*
+ * The host side against a fake sysfs whose "kernel" is a separate process
+ * (tests/fakes/fakesysfs): pci-assignable-add/-remove/-list, the JSON
+ * bookkeeping, assignable checks on attach, seize=1 (managed devices), and
+ * rollback when pciback refuses a device.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "itest.h"
+
+typedef struct {
+    itest_env *e;
+    pid_t fake;
+    char sys[300], state[300];
+} host_env;
+
+static host_env h;
+
+static int host_setup(void **state)
+{
+    char ready[320];
+    char *argv[] = { (char *)h_prog("fakesysfs"), (char *)"--root", h.sys,
+                     (char *)"--ready", ready,
+                     (char *)"--device", (char *)"0000:03:00.0=e1000e",
+                     (char *)"--device", (char *)"0000:04:00.0=pciback",
+                     (char *)"--device", (char *)"0000:05:00.0=e1000e",
+                     (char *)"--device", (char *)"0000:06:00.0=igb",
+                     (char *)"--fail-bind", (char *)"0000:06:00.0", NULL };
+
+    if (itest_setup(state))
+        return -1;
+    h.e = *state;
+    snprintf(h.sys, sizeof(h.sys), "%s/sys", h.e->dir);
+    snprintf(h.state, sizeof(h.state), "%s/state", h.e->dir);
+    snprintf(ready, sizeof(ready), "%s/sys.ready", h.e->dir);
+    if (h_spawn(&h.fake, argv, ready, 5000))
+        return -1;
+    setenv("XLPCI_SYSFS_ROOT", h.sys, 1);
+    setenv("XLPCI_STATE_DIR", h.state, 1);
+    return 0;
+}
+
+static int host_teardown(void **state)
+{
+    unsetenv("XLPCI_SYSFS_ROOT");
+    unsetenv("XLPCI_STATE_DIR");
+    if (h.fake)
+        h_stop(h.fake);
+    h.fake = 0;
+    return itest_teardown(state);
+}
+
+/* "pciback", "e1000e", ... or "" if unbound */
+static const char *driver_of(const char *bdf)
+{
+    static char buf[64];
+    char path[400], target[300];
+    ssize_t n;
+
+    snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/driver", h.sys, bdf);
+    n = readlink(path, target, sizeof(target) - 1);
+    if (n < 0)
+        return "";
+    target[n] = '\0';
+    snprintf(buf, sizeof(buf), "%s", strrchr(target, '/') + 1);
+    return buf;
+}
+
+static char *bookkeeping(void)
+{
+    char path[400], *buf = NULL, *out;
+    size_t len = 0;
+    FILE *f;
+    int c;
+
+    snprintf(path, sizeof(path), "%s/devices.json", h.state);
+    f = fopen(path, "r");
+    if (!f)
+        return strdup("");
+    out = NULL;
+    {
+        FILE *m = open_memstream(&buf, &len);
+
+        while ((c = fgetc(f)) != EOF)
+            if (c != ' ' && c != '\n')
+                fputc(c, m);
+        fclose(m);
+    }
+    fclose(f);
+    out = buf;
+    return out;
+}
+
+static void test_assignable_round_trip(void **state)
+{
+    itest_env *e = *state;
+    char *bk, want[600];
+
+    assert_int_equal(itest_xlpci(e, "pci-assignable-add", "-n", "nic0",
+                                 "0000:03:00.0", NULL), 0);
+    assert_string_equal(driver_of("0000:03:00.0"), "pciback");
+    bk = bookkeeping();
+    snprintf(want, sizeof(want), "{\"version\":1,\"devices\":[{\"bdf\":"
+             "\"0000:03:00.0\",\"name\":\"nic0\",\"driver_path\":\"%s/bus/"
+             "pci/drivers/e1000e\",\"managed\":false,\"domid\":null}]}",
+             h.sys);
+    assert_string_equal(bk, want);
+    free(bk);
+
+    /* again: a warning, nothing changes */
+    assert_int_equal(itest_xlpci(e, "pci-assignable-add", "0000:03:00.0",
+                                 NULL), 0);
+    assert_non_null(strstr(e->err, "already assignable"));
+
+    assert_int_equal(itest_xlpci(e, "pci-assignable-list", "-n", NULL), 0);
+    assert_string_equal(e->out, "0000:03:00.0 nic0\n0000:04:00.0 \n");
+    assert_int_equal(itest_xlpci(e, "pci-assignable-list", NULL), 0);
+    assert_string_equal(e->out, "0000:03:00.0 \n0000:04:00.0 \n");
+
+    assert_int_equal(itest_xlpci(e, "pci-assignable-remove", "-r", "nic0",
+                                 NULL), 0);
+    assert_string_equal(driver_of("0000:03:00.0"), "e1000e");
+    bk = bookkeeping();
+    assert_string_equal(bk, "{\"version\":1,\"devices\":[]}");
+    free(bk);
+    assert_int_equal(itest_xlpci(e, "pci-assignable-list", NULL), 0);
+    assert_string_equal(e->out, "0000:04:00.0 \n");
+
+    assert_int_equal(itest_xlpci(e, "pci-assignable-add", "0000:09:00.0",
+                                 NULL), 1);
+    assert_non_null(strstr(e->err, "no PCI device 0000:09:00.0"));
+    assert_int_equal(itest_xlpci(e, "pci-assignable-add", "-n", "a b",
+                                 "0000:03:00.0", NULL), 2);
+}
+
+/* A device is assignable or assigned to one domain, never both. */
+static void test_assigned_once(void **state)
+{
+    itest_env *e = *state;
+    char *before, *after;
+
+    before = itest_dump(e);
+    assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", NULL), 1);
+    assert_non_null(strstr(e->err, "not assignable"));
+    after = itest_dump(e);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+
+    assert_int_equal(itest_xlpci(e, "create", "5", "04:00.0", NULL), 0);
+    assert_int_equal(itest_xlpci(e, "pci-assignable-list", NULL), 0);
+    assert_string_equal(e->out, "");
+    assert_int_equal(itest_xlpci(e, "pci-attach", "6", "04:00.0", NULL), 1);
+    assert_non_null(strstr(e->err, "assigned to domain 5"));
+    assert_int_equal(itest_xlpci(e, "pci-assignable-remove", "04:00.0",
+                                 NULL), 1);
+    assert_non_null(strstr(e->err, "detach it first"));
+    assert_string_equal(driver_of("0000:04:00.0"), "pciback");
+
+    assert_int_equal(itest_xlpci(e, "pci-detach", "5", "04:00.0", NULL), 0);
+    assert_int_equal(itest_xlpci(e, "pci-assignable-list", NULL), 0);
+    assert_string_equal(e->out, "0000:04:00.0 \n");
+}
+
+/* seize=1: made assignable for the domain, given back on detach. */
+static void test_seize_managed(void **state)
+{
+    itest_env *e = *state;
+    char *bk;
+
+    assert_int_equal(itest_xlpci(e, "create", "5", "05:00.0,seize=1",
+                                 "04:00.0", NULL), 0);
+    assert_string_equal(driver_of("0000:05:00.0"), "pciback");
+    bk = bookkeeping();
+    assert_non_null(strstr(bk, "\"bdf\":\"0000:05:00.0\",\"name\":null,"));
+    assert_non_null(strstr(bk, "\"managed\":true,\"domid\":5"));
+    free(bk);
+    assert_int_equal(itest_xlpci(e, "pci-detach", "5", "05:00.0", NULL), 0);
+    assert_string_equal(driver_of("0000:05:00.0"), "e1000e");
+    bk = bookkeeping();
+    assert_null(strstr(bk, "0000:05:00.0"));
+    free(bk);
+}
+
+/* pciback refuses the device: it goes back to its driver, no slot left,
+ * nothing recorded, nothing in xenstore. */
+static void test_bind_failure_rolls_back(void **state)
+{
+    itest_env *e = *state;
+    char path[400], *bk, slots[256] = "";
+    FILE *f;
+
+    assert_int_equal(itest_xlpci(e, "pci-assignable-add", "0000:06:00.0",
+                                 NULL), 1);
+    assert_non_null(strstr(e->err, "did not take 0000:06:00.0"));
+    assert_string_equal(driver_of("0000:06:00.0"), "igb");
+    snprintf(path, sizeof(path), "%s/bus/pci/drivers/pciback/slots", h.sys);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    assert_int_equal(fread(slots, 1, sizeof(slots) - 1, f) > 0, 1);
+    fclose(f);
+    assert_null(strstr(slots, "0000:06:00.0"));
+    bk = bookkeeping();
+    assert_null(strstr(bk, "0000:06:00.0"));
+    free(bk);
+
+    assert_int_equal(itest_xlpci(e, "create", "5", "06:00.0,seize=1", NULL),
+                     1);
+    assert_string_equal(driver_of("0000:06:00.0"), "igb");
+    assert_null(itest_read(e, BE(5)));
+}
+
+/* A malformed bookkeeping file is reported, not trusted or overwritten. */
+static void test_bad_bookkeeping(void **state)
+{
+    itest_env *e = *state;
+    char path[400];
+    FILE *f;
+
+    mkdir(h.state, 0755);
+    snprintf(path, sizeof(path), "%s/devices.json", h.state);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("{\"version\": 1, \"devices\": [ {\"bdf\": \"zz\"} ]}", f);
+    fclose(f);
+    assert_int_equal(itest_xlpci(e, "pci-assignable-add", "0000:03:00.0",
+                                 NULL), 1);
+    assert_non_null(strstr(e->err, "devices.json: device 0 is malformed"));
+    assert_string_equal(driver_of("0000:03:00.0"), "e1000e");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_assignable_round_trip,
+                                        host_setup, host_teardown),
+        cmocka_unit_test_setup_teardown(test_assigned_once, host_setup,
+                                        host_teardown),
+        cmocka_unit_test_setup_teardown(test_seize_managed, host_setup,
+                                        host_teardown),
+        cmocka_unit_test_setup_teardown(test_bind_failure_rolls_back,
+                                        host_setup, host_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_bookkeeping, host_setup,
+                                        host_teardown),
+    };
+
+    return cmocka_run_group_tests_name("host", tests, NULL, NULL);
+}
