@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -103,6 +104,21 @@ static int child_alive(pid_t pid, int *status)
     return waitpid(pid, status, WNOHANG) == 0;
 }
 
+/* Make fd `to` refer to path (for a child before exec). */
+static int redirect(int to, const char *path, int flags)
+{
+    int fd = open(path, flags, 0600);
+
+    if (fd < 0)
+        return -1;
+    if (fd != to) {
+        if (dup2(fd, to) < 0)
+            return -1;
+        close(fd);
+    }
+    return 0;
+}
+
 static int write_ox_conf(const struct xsd *d, const struct xsd_opts *o)
 {
     char path[400];
@@ -158,7 +174,8 @@ int xsd_start(struct xsd *d, const struct xsd_opts *o)
     static const struct xsd_opts dflt;
     char log[400], ready[400];
     long long deadline;
-    int status, fd;
+    pid_t parent = getpid();
+    int status;
 
     if (!o)
         o = &dflt;
@@ -183,12 +200,15 @@ int xsd_start(struct xsd *d, const struct xsd_opts *o)
         goto fail;
     }
     if (!d->pid) {
-        fd = open("/dev/null", O_RDONLY);
-        dup2(fd, 0);
-        fd = open(d->ox ? log : ready, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        dup2(fd, 1);
-        fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        dup2(fd, 2);
+        /* The daemon dies with the test, even if the test crashes. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
+        if (redirect(0, "/dev/null", O_RDONLY) ||
+            redirect(1, d->ox ? log : ready, O_WRONLY | O_CREAT | O_TRUNC) ||
+            redirect(2, log, O_WRONLY | O_CREAT | O_APPEND))
+            _exit(127);
+        close_range(3, ~0U, 0);        /* no test fds in the daemon */
         if (o->dead_file)
             setenv("FAKEXS_DEAD_FILE", o->dead_file, 1);
         setenv("XENSTORED_RUNDIR", d->dir, 1);
@@ -202,7 +222,7 @@ int xsd_start(struct xsd *d, const struct xsd_opts *o)
             /* The socket path of oxenstored is compiled in: bind-mount our
              * dir over /run/xenstored in a private mount namespace. */
             snprintf(conf, sizeof(conf), "%s/oxenstored.conf", d->dir);
-            execlp(getuid() == 0 ? "unshare" : "unshare", "unshare",
+            execlp("unshare", "unshare",
                    getuid() == 0 ? "-m" : "-Urm", "--propagation", "private",
                    "sh", "-c",
                    "{ mkdir -p /run/xenstored 2>/dev/null || "
@@ -240,11 +260,14 @@ void xsd_stop(struct xsd *d)
     if (d->pid > 0) {
         long long deadline = now_ms() + 2000;
         int status;
+        pid_t r;
 
+        /* oxenstored does not quit while a client holds a transaction. */
         kill(d->pid, SIGTERM);
-        while (child_alive(d->pid, &status) && now_ms() < deadline)
+        while ((r = waitpid(d->pid, &status, WNOHANG)) == 0 &&
+               now_ms() < deadline)
             sleep_ms(5);
-        if (kill(d->pid, 0) == 0 && waitpid(d->pid, &status, WNOHANG) == 0) {
+        if (r == 0) {
             kill(d->pid, SIGKILL);
             waitpid(d->pid, &status, 0);
         }
@@ -328,6 +351,7 @@ int h_run(char *const argv[], char **out, char **err)
     if (pid < 0)
         abort();
     if (!pid) {
+        redirect(0, "/dev/null", O_RDONLY);
         dup2(po[1], 1);
         dup2(pe[1], 2);
         execvp(av[0], av);
@@ -377,6 +401,7 @@ int h_spawn(pid_t *pid, char *const argv[], const char *ready_file,
             int timeout_ms)
 {
     char **av = wrap_argv(argv);
+    pid_t parent = getpid();
     long long deadline;
     struct stat st;
     int status;
@@ -390,6 +415,11 @@ int h_spawn(pid_t *pid, char *const argv[], const char *ready_file,
         return -1;
     }
     if (!*pid) {
+        /* Do not outlive a crashed test. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent)
+            _exit(127);
+        redirect(0, "/dev/null", O_RDONLY);
         execvp(av[0], av);
         fprintf(stderr, "h_spawn: cannot execute %s: %s\n", av[0],
                 strerror(errno));
@@ -446,58 +476,74 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void dump_node(struct xs_handle *xs, const char *path, char **buf,
-                      size_t *len)
+struct lines {
+    char **v;
+    size_t n, cap;
+};
+
+static void add_line(struct lines *l, char *line)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 64;
+        l->v = realloc(l->v, l->cap * sizeof(*l->v));
+        if (!l->v)
+            abort();
+    }
+    l->v[l->n++] = line;
+}
+
+static void dump_node(struct xs_handle *xs, const char *path,
+                      struct lines *l)
 {
     struct xs_permissions *perms;
     unsigned vlen, np, n, i;
-    char **kids, *v, line[256];
-    size_t j;
+    char **kids, *v, *line = NULL, tmp[32];
+    size_t j, len = 0;
 
     v = xs_read(xs, XBT_NULL, path, &vlen);
     if (!v)
         return;
-    append(buf, len, path, strlen(path));
-    append(buf, len, " = \"", 4);
+    append(&line, &len, path, strlen(path));
+    append(&line, &len, " = \"", 4);
     for (j = 0; j < vlen; j++) {
         unsigned char c = (unsigned char)v[j];
 
         if (c == '"' || c == '\\' || c < 0x20 || c > 0x7e) {
-            snprintf(line, sizeof(line), "\\x%02x", c);
-            append(buf, len, line, strlen(line));
+            snprintf(tmp, sizeof(tmp), "\\x%02x", c);
+            append(&line, &len, tmp, strlen(tmp));
         } else {
-            append(buf, len, (char *)&v[j], 1);
+            append(&line, &len, &v[j], 1);
         }
     }
     free(v);
-    append(buf, len, "\" (", 3);
+    append(&line, &len, "\" (", 3);
     perms = xs_get_permissions(xs, XBT_NULL, path, &np);
     for (i = 0; perms && i < np; i++) {
-        char l;
+        char c;
 
         switch (perms[i].perms & (XS_PERM_READ | XS_PERM_WRITE)) {
-        case XS_PERM_READ: l = 'r'; break;
-        case XS_PERM_WRITE: l = 'w'; break;
-        case XS_PERM_READ | XS_PERM_WRITE: l = 'b'; break;
-        default: l = 'n'; break;
+        case XS_PERM_READ: c = 'r'; break;
+        case XS_PERM_WRITE: c = 'w'; break;
+        case XS_PERM_READ | XS_PERM_WRITE: c = 'b'; break;
+        default: c = 'n'; break;
         }
-        snprintf(line, sizeof(line), "%s%c%u", i ? "," : "", l, perms[i].id);
-        append(buf, len, line, strlen(line));
+        snprintf(tmp, sizeof(tmp), "%s%c%u", i ? "," : "", c, perms[i].id);
+        append(&line, &len, tmp, strlen(tmp));
     }
     free(perms);
-    append(buf, len, ")\n", 2);
+    append(&line, &len, ")\n", 2);
+    add_line(l, line);
 
     kids = xs_directory(xs, XBT_NULL, path, &n);
     if (!kids)
         return;
-    qsort(kids, n, sizeof(*kids), cmp_str);
     for (i = 0; i < n; i++) {
         char *child;
 
         if (asprintf(&child, "%s%s%s", path,
                      strcmp(path, "/") ? "/" : "", kids[i]) < 0)
             abort();
-        dump_node(xs, child, buf, len);
+        dump_node(xs, child, l);
         free(child);
     }
     free(kids);
@@ -505,10 +551,18 @@ static void dump_node(struct xs_handle *xs, const char *path, char **buf,
 
 char *h_xs_dump(struct xs_handle *xs, const char *path)
 {
+    struct lines l = { NULL, 0, 0 };
     char *buf = NULL;
-    size_t len = 0;
+    size_t len = 0, i;
 
     append(&buf, &len, "", 0);
-    dump_node(xs, path, &buf, &len);
+    dump_node(xs, path, &l);
+    if (l.n)
+        qsort(l.v, l.n, sizeof(*l.v), cmp_str);
+    for (i = 0; i < l.n; i++) {
+        append(&buf, &len, l.v[i], strlen(l.v[i]));
+        free(l.v[i]);
+    }
+    free(l.v);
     return buf;
 }

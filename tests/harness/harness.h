@@ -26,34 +26,51 @@ struct xsd_opts {
 /* Start a private daemon in a fresh temp dir; on success sets
  * XENSTORED_PATH in this process's environment (xs_open(0) and spawned
  * children reach it) and returns 0.  o may be NULL (C xenstored).  On
- * failure prints the reason and the daemon's log to stderr, returns -1. */
+ * failure prints the reason and the daemon's log to stderr, returns -1.
+ * Any number may run at once (own dirs, own sockets); XENSTORED_PATH names
+ * the last one started: setenv("XENSTORED_PATH", d->socket, 1) before
+ * xs_open(0) to reach another.  Every socket client is privileged dom0. */
 int xsd_start(struct xsd *d, const struct xsd_opts *o);
-/* SIGTERM, SIGKILL after 2 s, reap, remove the dir. */
+/* SIGTERM, SIGKILL after 2 s, reap, remove the dir (kept if HARNESS_KEEP
+ * is set, for debugging: daemon.log is in it).  Safe to call twice.  The
+ * daemon also gets SIGKILL if the test process dies. */
 void xsd_stop(struct xsd *d);
 
 /* Absolute path of a built program (XLPCI_BUILD_DIR/name).  Points into
  * one of 16 rotating static buffers. */
 const char *h_prog(const char *name);
 
-/* Run argv to completion; stdout/stderr into malloc'd strings (NULL
- * pointer: discarded).  Returns the exit status, or 128+signal. */
+/* Run argv (PATH searched) to completion, stdin from /dev/null; stdout and
+ * stderr into malloc'd NUL-terminated strings (NULL pointer: discarded).
+ * Returns the exit status, or 128+signal. */
 int h_run(char *const argv[], char **out, char **err);
-/* Start argv in the background; if ready_file, wait until it exists
- * (timeout_ms).  0 and *pid, or -1 (child killed). */
+/* Start argv in the background (stdin /dev/null, stdout/stderr inherited;
+ * it gets SIGTERM if the test process dies).  If ready_file, wait until it
+ * exists (timeout_ms, times h_slow()).  0 and *pid, or -1 (the child is
+ * stopped and *pid is 0). */
 int h_spawn(pid_t *pid, char *const argv[], const char *ready_file,
             int timeout_ms);
-/* SIGTERM, wait (SIGKILL after 3 s); exit status or 128+signal. */
+/* SIGTERM, wait (SIGKILL after 3 s times h_slow()); exit status or
+ * 128+signal, -1 if pid is not our child. */
 int h_stop(pid_t pid);
 
-/* Sorted lines "path = "value" (perms)" for the subtree at path; "" if
- * absent.  malloc'd. */
+/* The subtree at path, one line per node, lines sorted (strcmp):
+ *   /local/domain/0/backend/pci/5/0/num_devs = "2" (n0,r5)
+ * Perms as xenstore-ls prints them (owner first; n/r/w/b + domid).  Bytes
+ * outside printable ASCII, '"' and '\' are written as \xNN.  malloc'd;
+ * "" if path does not exist.  Not atomic: for "store unchanged" checks
+ * while nothing else writes. */
 char *h_xs_dump(struct xs_handle *xs, const char *path);
 
+/* mkdtemp of $TMPDIR (or /tmp)/xlpci.XXXXXX into buf: 0 or -1. */
 int h_mkdtemp(char *buf, size_t len);
+/* rm -rf path (does not follow symlinks). */
 void h_rmrf(const char *path);
 
-/* With XLPCI_VALGRIND=1 the project's programs run under valgrind (exit
- * 99 on an error) and every timeout is multiplied by this. */
+/* With XLPCI_VALGRIND=1, h_run/h_spawn run the project's programs (argv[0]
+ * under XLPCI_BUILD_DIR; never xenstored) under valgrind (exit 99 on an
+ * error or a definite leak); this returns 10 then, else 1: multiply your
+ * own timeouts by it. */
 int h_slow(void);
 
 #endif

@@ -11,7 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <poll.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "harness.h"
@@ -43,22 +46,125 @@ static void test_rw_perms_dump(void **state)
 {
     struct xs_handle *xs = xs_open(0);
     struct xs_permissions p[2] = { { 0, XS_PERM_NONE }, { 5, XS_PERM_READ } };
-    char *dump;
+    struct xs_permissions o5[1] = { { 5, XS_PERM_NONE } };
+    struct xs_permissions *got;
+    unsigned len, n;
+    char *dump, *v;
 
     (void)state;
     assert_non_null(xs);
     assert_true(xs_write(xs, XBT_NULL, "/t/a", "1", 1));
     assert_true(xs_write(xs, XBT_NULL, "/t/b/c", "x\"y", 3));
+    v = xs_read(xs, XBT_NULL, "/t/a", &len);
+    assert_non_null(v);
+    assert_int_equal(len, 1);
+    assert_string_equal(v, "1");
+    free(v);
     assert_true(xs_set_permissions(xs, XBT_NULL, "/t/a", p, 2));
+    got = xs_get_permissions(xs, XBT_NULL, "/t/a", &n);
+    assert_non_null(got);
+    assert_int_equal(n, 2);
+    assert_int_equal(got[1].id, 5);
+    assert_int_equal(got[1].perms, XS_PERM_READ);
+    free(got);
+    /* domid 5 as owner (every domid the shim knows exists) */
+    assert_true(xs_write(xs, XBT_NULL, "/t/a-b", "", 0));
+    assert_true(xs_set_permissions(xs, XBT_NULL, "/t/a-b", o5, 1));
+    assert_true(xs_write(xs, XBT_NULL, "/t/a/x", "2", 1));
     dump = h_xs_dump(xs, "/t");
-    assert_string_equal(dump, "/t = \"\" (n0)\n/t/a = \"1\" (n0,r5)\n"
+    /* lines sorted: "/t/a-b" before "/t/a/x" ('-' < '/') */
+    assert_string_equal(dump, "/t = \"\" (n0)\n"
+                              "/t/a = \"1\" (n0,r5)\n"
+                              "/t/a-b = \"\" (n5)\n"
+                              "/t/a/x = \"2\" (n0,r5)\n"
                               "/t/b = \"\" (n0)\n"
                               "/t/b/c = \"x\\x22y\" (n0)\n");
+    free(dump);
+    dump = h_xs_dump(xs, "/t/b/c");
+    assert_string_equal(dump, "/t/b/c = \"x\\x22y\" (n0)\n");
     free(dump);
     dump = h_xs_dump(xs, "/nonexistent");
     assert_string_equal(dump, "");
     free(dump);
     xs_close(xs);
+}
+
+/* FAKEXS_DEAD_FILE: C xenstored refuses a dead domain as owner. */
+static void test_dead_domain(void **state)
+{
+    struct xsd d;
+    struct xsd_opts o = { 0 };
+    struct xs_permissions p7[1] = { { 7, XS_PERM_NONE } };
+    struct xs_permissions p5[1] = { { 5, XS_PERM_NONE } };
+    struct xs_handle *xs;
+    char dir[256], dead[300];
+    FILE *f;
+
+    (void)state;
+    assert_int_equal(h_mkdtemp(dir, sizeof(dir)), 0);
+    snprintf(dead, sizeof(dead), "%s/dead", dir);
+    f = fopen(dead, "w");
+    assert_non_null(f);
+    fputs("7\n", f);
+    fclose(f);
+    o.dead_file = dead;
+    assert_int_equal(xsd_start(&d, &o), 0);
+    xs = xs_open(0);
+    assert_non_null(xs);
+    assert_true(xs_write(xs, XBT_NULL, "/d", "", 0));
+    assert_false(xs_set_permissions(xs, XBT_NULL, "/d", p7, 1));
+    assert_int_equal(errno, ENOENT);
+    assert_true(xs_set_permissions(xs, XBT_NULL, "/d", p5, 1));
+    xs_close(xs);
+    xsd_stop(&d);
+    h_rmrf(dir);
+}
+
+/* Several daemons at once do not see each other's writes. */
+static void test_parallel(void **state)
+{
+    struct xsd d[4];
+    struct xsd_opts ox = { .ox = 1 };
+    char val[16], *v, dirs[4][256];
+    struct stat st;
+    unsigned len;
+    int i;
+
+    (void)state;
+    for (i = 0; i < 4; i++) {
+        assert_int_equal(xsd_start(&d[i], i == 3 ? &ox : NULL), 0);
+        strcpy(dirs[i], d[i].dir);
+    }
+    for (i = 0; i < 4; i++) {
+        struct xs_handle *xs;
+
+        setenv("XENSTORED_PATH", d[i].socket, 1);
+        xs = xs_open(0);
+        assert_non_null(xs);
+        snprintf(val, sizeof(val), "%d", i);
+        v = xs_read(xs, XBT_NULL, "/p", &len);
+        assert_null(v);
+        assert_true(xs_write(xs, XBT_NULL, "/p", val, strlen(val)));
+        xs_close(xs);
+    }
+    for (i = 0; i < 4; i++) {
+        struct xs_handle *xs;
+
+        setenv("XENSTORED_PATH", d[i].socket, 1);
+        xs = xs_open(0);
+        assert_non_null(xs);
+        v = xs_read(xs, XBT_NULL, "/p", &len);
+        snprintf(val, sizeof(val), "%d", i);
+        assert_non_null(v);
+        assert_string_equal(v, val);
+        free(v);
+        xs_close(xs);
+    }
+    for (i = 0; i < 4; i++) {
+        xsd_stop(&d[i]);
+        xsd_stop(&d[i]);                 /* idempotent */
+        assert_int_not_equal(stat(dirs[i], &st), 0);
+    }
 }
 
 static void test_conflict_and_watch(void **state)
@@ -136,26 +242,53 @@ static void test_run_and_spawn(void **state)
     snprintf(cmd, sizeof(cmd), "touch %s; exec sleep 30", ready);
     assert_int_equal(h_spawn(&pid, sargv, ready, 5000), 0);
     assert_int_equal(h_stop(pid), 128 + 15);
+
+    /* a ready file that never comes: -1, the child is gone */
+    snprintf(cmd, sizeof(cmd), "exec sleep 30");
+    assert_int_equal(h_spawn(&pid, sargv, "/nonexistent/r", 100), -1);
+    assert_int_equal(pid, 0);
+    /* exits before ready */
+    snprintf(cmd, sizeof(cmd), "exit 4");
+    assert_int_equal(h_spawn(&pid, sargv, "/nonexistent/r", 5000), -1);
+
+    /* signals, discarded output, stdin is /dev/null, bad program */
+    snprintf(cmd, sizeof(cmd), "echo lost; kill -9 $$");
+    assert_int_equal(h_run(sargv, NULL, NULL), 128 + 9);
+    snprintf(cmd, sizeof(cmd), "cat; printf '%%s' \"$XENSTORED_PATH\"");
+    assert_int_equal(h_run(sargv, &out, NULL), 0);
+    assert_string_equal(out, ((struct xsd *)*state)->socket);
+    free(out);
+    sargv[0] = "/nonexistent/prog";
+    assert_int_equal(h_run(sargv, NULL, &err), 127);
+    assert_non_null(strstr(err, "cannot execute"));
+    free(err);
+    assert_string_equal(h_prog("x"), XLPCI_BUILD_DIR "/x");
 }
 
-/* Every hypervisor symbol the daemons import is defined by the shim. */
+/* Drift guard: every hypervisor symbol xenstored imports is defined by the
+ * shim (a Debian update adding one would make the daemon fail oddly). */
 static void test_shim_covers_imports(void **state)
 {
-    char cmd[1024], *out = NULL;
-    char *argv[] = { "sh", "-c", cmd, NULL };
+    char cmd[1024], *out = NULL, *err = NULL;
+    char *argv[] = { "bash", "-c", cmd, NULL };
 
     (void)state;
     snprintf(cmd, sizeof(cmd),
-             "comm -23 <(nm -D --undefined-only "
-             "/usr/lib/xen-4.17/bin/xenstored | awk '{print $2}' | "
-             "sed 's/@.*//' | grep -E '^(xc_|xenevtchn_|xengnttab_)' | "
-             "sort) <(nm -D --defined-only %s | awk '{print $3}' | sort)",
+             "set -eo pipefail; "
+             "imp=$(nm -D --undefined-only /usr/lib/xen-4.17/bin/xenstored"
+             " | awk '{print $2}' | sed 's/@.*//'"
+             " | grep -E '^(xc_|xenevtchn_|xengnttab_)' | sort); "
+             "def=$(nm -D --defined-only %s | awk '{print $3}' | sort); "
+             "grep -qx xc_interface_open <<<\"$imp\"; "
+             "grep -qx xenevtchn_open <<<\"$imp\"; "
+             "comm -23 <(echo \"$imp\") <(echo \"$def\")",
              h_prog("libfakexen.so"));
-    argv[0] = "bash";
-    assert_int_equal(h_run(argv, &out, NULL), 0);
+    if (h_run(argv, &out, &err))
+        fail_msg("drift guard did not run: %s", err);
     if (*out)
         fail_msg("the shim lacks: %s", out);
     free(out);
+    free(err);
 }
 
 int main(void)
@@ -168,6 +301,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ox_eagain, setup_ox, teardown),
         cmocka_unit_test_setup_teardown(test_run_and_spawn, setup_c,
                                         teardown),
+        cmocka_unit_test(test_dead_domain),
+        cmocka_unit_test(test_parallel),
         cmocka_unit_test(test_shim_covers_imports),
     };
 
