@@ -316,7 +316,8 @@ int xlpci_assignable_list(xlpci_ctx *ctx, xlpci_host_dev **list_r,
         n++;
     }
     closedir(dir);
-    qsort(list, n, sizeof(*list), cmp_host_dev);
+    if (n)
+        qsort(list, n, sizeof(*list), cmp_host_dev);
 out:
     xlpci_bk_close(&bk);
     if (rc) {
