@@ -11,6 +11,7 @@
  *   ctx.c     context, logging, error strings
  *   xs.c      transaction runner, checked reads, watch waits
  *   sysfs.c   which functions of a slot exist
+ *   hypervisor.c  iomem/ioport/irq permissions via libxenctrl
  *   pci.c     create / attach / detach / list flows
  */
 #ifndef LIBXLPCI_INTERNAL_H
@@ -141,6 +142,8 @@ struct xlpci_ctx {
     unsigned max_attempts;
     char *sysfs_root;
     char *state_dir;
+    int hv_mode;                     /* xlpci_hv_mode */
+    bool hv_noted;                   /* "Xen is not running" said once */
     FILE *dry_run;
     xlpci_stats stats;
     xlpci_txn_hook *hook;
@@ -298,5 +301,31 @@ _hidden int xlpci_assignable_remove_locked(xlpci_ctx *ctx, xlpci_bk *bk,
                                            const xlpci_bdf *bdf, bool rebind);
 /* The domain whose backend lists the device, or -1 (pci.c). */
 _hidden int xlpci_device_domain(xlpci_ctx *ctx, const xlpci_bdf *bdf);
+
+/* ---- hypervisor (hypervisor.c) ------------------------------------------- */
+
+#define XLPCI_NUM_RESOURCES 7        /* PROC_PCI_NUM_RESOURCES: 6 BARs + ROM */
+
+typedef struct {
+    uint64_t start, end, flags;
+} xlpci_bar;
+
+/* sysfs "resource": the first XLPCI_NUM_RESOURCES lines "0x%llx 0x%llx
+ * 0x%llx" (pure).  XLPCI_ERR_CORRUPT with the reason in err. */
+_hidden int xlpci_resource_parse(const char *text, xlpci_bar *bars,
+                                 unsigned *n_r, char *err, size_t errlen);
+/* sysfs "irq": a decimal number and an optional newline (pure). */
+_hidden int xlpci_irq_parse(const char *text, unsigned *irq_r, char *err,
+                            size_t errlen);
+/* Let domid use the devices' BARs and legacy irq, all or nothing.
+ * *granted_r: something was granted (false when the hypervisor side is
+ * skipped: dry run, XLPCI_HV_NONE, no host side, no Xen in AUTO). */
+_hidden int xlpci_hv_grant(xlpci_ctx *ctx, uint32_t domid,
+                           const xlpci_dev *devs, size_t n, bool *granted_r);
+/* Take it back, in reverse order; every step is tried, errors logged. */
+_hidden int xlpci_hv_revoke(xlpci_ctx *ctx, uint32_t domid,
+                            const xlpci_bdf *bdfs, size_t n);
+_hidden int xlpci_hv_revoke_devs(xlpci_ctx *ctx, uint32_t domid,
+                                 const xlpci_dev *devs, size_t n);
 
 #endif /* LIBXLPCI_INTERNAL_H */

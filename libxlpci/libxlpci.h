@@ -178,6 +178,19 @@ void xlpci_ctx_set_timeout(xlpci_ctx *ctx, unsigned timeout_ms);
 int xlpci_ctx_set_sysfs_root(xlpci_ctx *ctx, const char *root);
 /* Where the host bookkeeping lives (default /var/lib/xlpci). */
 int xlpci_ctx_set_state_dir(xlpci_ctx *ctx, const char *dir);
+/* The hypervisor side of PV passthrough: iomem/ioport/irq permissions
+ * through libxenctrl, granted before a device is written to xenstore and
+ * revoked after the guest released it.  Only when the host side is active
+ * (xen-pciback in sysfs).  AUTO (default): skipped, with a notice, when
+ * Xen is not running (no <sysfs>/hypervisor/type "xen" and no
+ * /dev/xen/privcmd); with Xen, failing to open libxenctrl is an error.
+ * REQUIRE: libxenctrl must open.  NONE: never touch the hypervisor. */
+typedef enum {
+    XLPCI_HV_AUTO = 0,
+    XLPCI_HV_REQUIRE = 1,
+    XLPCI_HV_NONE = 2,
+} xlpci_hv_mode;
+void xlpci_ctx_set_hypervisor(xlpci_ctx *ctx, xlpci_hv_mode mode);
 /* Dry run: print the planned xenstore operations to out and change
  * nothing.  NULL turns it off. */
 void xlpci_ctx_set_dry_run(xlpci_ctx *ctx, FILE *out);

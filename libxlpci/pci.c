@@ -465,6 +465,49 @@ static int host_release(xlpci_ctx *ctx, const xlpci_bdf *bdfs, size_t n)
     return rc;
 }
 
+/* Step 2 of create/attach, under the bookkeeping lock: the hypervisor
+ * grants (hypervisor.c) for the devices no backend lists yet, before
+ * xenstore shows them to the guest.  A device another domain has is
+ * refused here, before anything is granted; one this domain's backend
+ * already lists keeps its grants (the transaction then decides).  The
+ * devices granted go to *sub_r (a malloc'd copy, *nsub_r of them) for a
+ * rollback. */
+static int host_grant(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
+                      size_t n, xlpci_dev **sub_r, size_t *nsub_r)
+{
+    char b[XLPCI_BDF_STRLEN];
+    xlpci_dev *sub;
+    size_t i, k = 0;
+    bool granted;
+    int rc = 0, d;
+
+    *sub_r = NULL;
+    *nsub_r = 0;
+    sub = calloc(n ? n : 1, sizeof(*sub));
+    if (!sub)
+        return XLPCI_ERR_NOMEM;
+    for (i = 0; i < n; i++) {
+        d = xlpci_device_domain(ctx, &devs[i].bdf);
+        if (d >= 0 && (uint32_t)d != domid) {
+            LOG(ctx, ERROR, "PCI device %s is assigned to domain %d",
+                xlpci_bdf_format(&devs[i].bdf, b), d);
+            rc = XLPCI_ERR_EXISTS;
+            goto out;
+        }
+        if (d < 0)
+            sub[k++] = devs[i];        /* shallow: only read */
+    }
+    rc = xlpci_hv_grant(ctx, domid, sub, k, &granted);
+    if (!rc && granted) {
+        *sub_r = sub;
+        *nsub_r = k;
+        sub = NULL;
+    }
+out:
+    free(sub);
+    return rc;
+}
+
 static int read_checked_view(xlpci_ctx *ctx, xs_transaction_t t,
                              uint32_t domid, xlpci_view *view)
 {
@@ -607,7 +650,8 @@ int xlpci_create(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *specs,
                  size_t nspecs, const xlpci_defaults *defs, unsigned flags)
 {
     create_arg a = { domid, NULL, 0, flags };
-    xlpci_dev *devs = NULL;
+    xlpci_dev *devs = NULL, *granted = NULL;
+    size_t ngranted = 0;
     bool host, *seized = NULL;
     xlpci_bk bk;
     int rc;
@@ -632,8 +676,12 @@ int xlpci_create(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *specs,
     if (host) {
         rc = host_prepare(ctx, domid, devs, a.n, &bk, seized);
         if (rc) goto out;
+        rc = host_grant(ctx, domid, devs, a.n, &granted, &ngranted);
     }
-    rc = xlpci_txn_run(ctx, "create", create_body, &a);
+    if (!rc)
+        rc = xlpci_txn_run(ctx, "create", create_body, &a);
+    if (rc && granted)
+        xlpci_hv_revoke_devs(ctx, domid, granted, ngranted);
     if (host) {
         int hrc = host_finish(ctx, domid, devs, a.n, &bk, seized, !rc);
 
@@ -643,6 +691,7 @@ int xlpci_create(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *specs,
         LOG(ctx, DETAIL, "domain %u: PCI backend created with %zu device(s) "
             "in one transaction", domid, a.n);
 out:
+    free(granted);
     free(seized);
     devs_free(devs, a.n);
     return rc;
@@ -813,7 +862,8 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
                  const xlpci_defaults *defs)
 {
     attach_arg a;
-    xlpci_dev *devs = NULL;
+    xlpci_dev *devs = NULL, *granted = NULL;
+    size_t ngranted = 0;
     long long deadline;
     char b[XLPCI_BDF_STRLEN], why[128];
     bool host = false, *seized = NULL;
@@ -842,6 +892,8 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
             host = false;
             goto out;
         }
+        rc = host_grant(ctx, domid, devs, a.n, &granted, &ngranted);
+        if (rc) goto out;
     }
 
     deadline = xlpci_now_ms() + ctx->timeout_ms;
@@ -894,13 +946,20 @@ out:
         bool assigned = !rc || (rc == XLPCI_ERR_TIMEDOUT &&
                                 xlpci_device_domain(ctx, &devs[0].bdf) ==
                                 (int)domid);
-        int hrc = host_finish(ctx, domid, devs, a.n, &bk, seized, assigned);
+        int hrc;
+
+        /* not assigned: the guest never saw it, its access goes before
+         * a seized device goes back to its driver */
+        if (!assigned && granted)
+            xlpci_hv_revoke_devs(ctx, domid, granted, ngranted);
+        hrc = host_finish(ctx, domid, devs, a.n, &bk, seized, assigned);
 
         rc = rc ? rc : hrc;
     }
     if (!rc && !ctx->dry_run)
         LOG(ctx, DETAIL, "domain %u: attached %zu device(s) starting with %s",
             domid, a.n, b);
+    free(granted);
     free(seized);
     devs_free(devs, a.n);
     return rc;
@@ -1100,7 +1159,7 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     detach_arg a;
     long long deadline;
     char b[XLPCI_BDF_STRLEN], why[128];
-    int rc, state;
+    int rc, hrc, state;
     bool force = flags & XLPCI_DETACH_FORCE;
 
     memset(&a, 0, sizeof(a));
@@ -1145,6 +1204,8 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     }
     if (rc == XLPCI_TXN_NOTHING)
         rc = 0;
+    if (!rc && !ctx->dry_run && a.mode == DETACH_REMOVED)
+        rc = xlpci_hv_revoke(ctx, domid, a.found, a.n);  /* no cycle */
     if (rc || ctx->dry_run || a.mode == DETACH_REMOVED)
         goto out;
 
@@ -1165,7 +1226,13 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     if (rc && force)
         LOG(ctx, WARN, "pci-detach -f %s: the guest did not release the "
             "device (state %s); removing it anyway", b, state_name(state));
+    /* The guest released the device: its access goes, then the index
+     * (a crash in between leaves a released index, which check --repair
+     * removes).  A failed revocation keeps the device recorded as
+     * assigned (no host_release), since the guest may still reach it. */
+    hrc = xlpci_hv_revoke(ctx, domid, a.found, a.n);
     rc = xlpci_txn_run(ctx, "pci-detach", detach_remove_body, &a);
+    rc = rc ? rc : hrc;
 out:
     if (!rc && !ctx->dry_run && xlpci_host_active(ctx))
         rc = host_release(ctx, a.found, a.n);

@@ -69,6 +69,7 @@ static int ctx_open(void)
 {
     const char *root = getenv("XLPCI_SYSFS_ROOT");
     const char *state = getenv("XLPCI_STATE_DIR");
+    const char *hv = getenv("XLPCI_HYPERVISOR");
     int rc;
 
     rc = xlpci_ctx_alloc(&g.ctx, (xentoollog_logger *)g.logger);
@@ -83,6 +84,19 @@ static int ctx_open(void)
         rc = xlpci_ctx_set_state_dir(g.ctx, state);
         if (rc)
             return rc;
+    }
+    if (hv && *hv) {
+        if (!strcmp(hv, "auto"))
+            xlpci_ctx_set_hypervisor(g.ctx, XLPCI_HV_AUTO);
+        else if (!strcmp(hv, "xen"))
+            xlpci_ctx_set_hypervisor(g.ctx, XLPCI_HV_REQUIRE);
+        else if (!strcmp(hv, "none"))
+            xlpci_ctx_set_hypervisor(g.ctx, XLPCI_HV_NONE);
+        else {
+            fprintf(stderr, "xlpci: XLPCI_HYPERVISOR=\"%s\": expected auto, "
+                    "xen or none\n", hv);
+            return XLPCI_ERR_INVAL;
+        }
     }
     if (g.dry_run)
         xlpci_ctx_set_dry_run(g.ctx, stdout);
@@ -522,7 +536,10 @@ static void help(FILE *f)
             "<domain> is a domid or a domain name.  PCI_SPEC_STRING is as in\n"
             "xl-pci-configuration(5): [DDDD:]BB:DD.F[@VSLOT][,key=value]...\n"
             "Environment: XENSTORED_PATH (xenstore socket), XLPCI_SYSFS_ROOT\n"
-            "(default /sys), XLPCI_STATE_DIR (default /var/lib/xlpci).\n"
+            "(default /sys), XLPCI_STATE_DIR (default /var/lib/xlpci),\n"
+            "XLPCI_HYPERVISOR=auto|xen|none (I/O permissions through\n"
+            "libxenctrl: auto skips them when Xen is not running, xen\n"
+            "requires them, none never asks the hypervisor).\n"
             "Exit status: 0 ok, 1 failure, 2 usage error.\n");
 }
 

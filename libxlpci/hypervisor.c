@@ -1,0 +1,481 @@
+/*
+ * The hypervisor side of PV passthrough, through libxenctrl
+ * (xenstore-pci-spec.md section 3.2 step 11 and 3.6 step 3): the guest may
+ * map the device's memory BARs (xc_domain_iomem_permission), use its I/O
+ * port BARs (xc_domain_ioport_permission) and bind its legacy interrupt
+ * (xc_physdev_map_pirq + xc_domain_irq_permission).
+ *
+ * Order: granted BEFORE the device is written to xenstore (the guest
+ * cannot see it earlier, so it never drives a device it may not touch);
+ * revoked AFTER the guest released it (the Reconfiguring cycle of a
+ * detach), so access is never pulled from under a running driver.
+ *
+ * Differences from libxl's pci_add_dm_done / pci_remove_detached:
+ *  - the kind of a resource comes from the kernel's IORESOURCE_IO and
+ *    IORESOURCE_MEM flags, not from bit 0 (bit 0 of the ROM resource is
+ *    its enable bit, which libxl takes for an I/O BAR);
+ *  - pages are start>>12 .. end>>12, so a BAR that is not page aligned
+ *    still gets every page it touches;
+ *  - a failed grant undoes the grants made so far (libxl leaves them);
+ *  - revocation is the exact reverse of the grant.
+ *
+ * When: only when the host side is active (xen-pciback in the sysfs
+ * root), under the bookkeeping lock of the flow.  XLPCI_HV_AUTO (default)
+ * skips the grants with a notice when no Xen is running (no
+ * <sysfs>/hypervisor/type "xen", no /dev/xen/privcmd): a test or demo
+ * machine; with Xen present, failing to open libxenctrl is an error.
+ * XLPCI_HV_REQUIRE always fails without libxenctrl; XLPCI_HV_NONE never
+ * touches the hypervisor.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <xenctrl.h>
+
+#include "internal.h"
+
+#define IORESOURCE_IO        0x00000100ull
+#define IORESOURCE_MEM       0x00000200ull
+#define IORESOURCE_UNSET     0x20000000ull
+#define IORESOURCE_DISABLED  0x10000000ull
+#define IRQ_LIMIT            0xff        /* libxl: used if 0 < irq < 0xff */
+
+void xlpci_ctx_set_hypervisor(xlpci_ctx *ctx, xlpci_hv_mode mode)
+{
+    ctx->hv_mode = mode;
+}
+
+/* ---- sysfs "resource" and "irq" (pure parsers) ---------------------------- */
+
+/* "0x" and 1..16 hex digits, ending at a blank or the end. */
+static const char *hex_token(const char *p, uint64_t *v)
+{
+    unsigned digits = 0;
+
+    if (p[0] != '0' || p[1] != 'x')
+        return NULL;
+    p += 2;
+    *v = 0;
+    for (; *p && !strchr(" \t\n", *p); p++, digits++) {
+        unsigned d;
+
+        if (*p >= '0' && *p <= '9')
+            d = (unsigned)(*p - '0');
+        else if (*p >= 'a' && *p <= 'f')
+            d = (unsigned)(*p - 'a' + 10);
+        else if (*p >= 'A' && *p <= 'F')
+            d = (unsigned)(*p - 'A' + 10);
+        else
+            return NULL;
+        if (digits == 16)
+            return NULL;
+        *v = *v << 4 | d;
+    }
+    return digits ? p : NULL;
+}
+
+int xlpci_resource_parse(const char *text, xlpci_bar *bars, unsigned *n_r,
+                         char *err, size_t errlen)
+{
+    const char *p = text;
+    unsigned n = 0, line;
+
+    *n_r = 0;
+    for (line = 1; *p && n < XLPCI_NUM_RESOURCES; line++) {
+        uint64_t v[3];
+        unsigned k;
+
+        for (k = 0; k < 3; k++) {
+            if (k && *p++ != ' ')
+                break;
+            p = hex_token(p, &v[k]);
+            if (!p)
+                break;
+        }
+        if (k < 3 || (*p && *p != '\n')) {
+            snprintf(err, errlen, "line %u is not \"0x<start> 0x<end> "
+                     "0x<flags>\"", line);
+            return XLPCI_ERR_CORRUPT;
+        }
+        if (v[0] && v[1] < v[0]) {
+            snprintf(err, errlen, "line %u: end 0x%" PRIx64 " is below "
+                     "start 0x%" PRIx64, line, v[1], v[0]);
+            return XLPCI_ERR_CORRUPT;
+        }
+        bars[n].start = v[0];
+        bars[n].end = v[1];
+        bars[n].flags = v[2];
+        n++;
+        if (*p)
+            p++;
+    }
+    *n_r = n;
+    return 0;
+}
+
+int xlpci_irq_parse(const char *text, unsigned *irq_r, char *err,
+                    size_t errlen)
+{
+    unsigned v = 0;
+    const char *p = text;
+
+    if (*p < '0' || *p > '9')
+        goto bad;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        v = v * 10 + (unsigned)(*p - '0');
+        if (v > 0xffffff)
+            goto bad;
+    }
+    if (*p == '\n')
+        p++;
+    if (*p)
+        goto bad;
+    *irq_r = v;
+    return 0;
+bad:
+    snprintf(err, errlen, "\"%.32s\" is not an interrupt number", text);
+    return XLPCI_ERR_CORRUPT;
+}
+
+/* What a BAR asks for: 'i' I/O ports, 'm' memory pages, 0 nothing. */
+static char bar_kind(const xlpci_bar *bar)
+{
+    if (!bar->start || (bar->flags & (IORESOURCE_UNSET | IORESOURCE_DISABLED)))
+        return 0;
+    if (bar->flags & IORESOURCE_IO)
+        return 'i';
+    if (bar->flags & IORESOURCE_MEM)
+        return 'm';
+    return 0;
+}
+
+/* ---- one device ------------------------------------------------------------ */
+
+typedef struct {
+    xlpci_bar bars[XLPCI_NUM_RESOURCES];
+    unsigned nbars;
+    unsigned irq;                      /* 0: none */
+} dev_res;
+
+static int read_small(xlpci_ctx *ctx, const char *path, char *buf, size_t len,
+                      bool *missing)
+{
+    FILE *f = fopen(path, "re");
+    size_t n;
+
+    *missing = false;
+    if (!f) {
+        if (errno == ENOENT) {
+            *missing = true;
+            return 0;
+        }
+        LOGE(ctx, ERROR, "cannot read %s", path);
+        return XLPCI_ERR_FAIL;
+    }
+    n = fread(buf, 1, len - 1, f);
+    buf[n] = '\0';
+    if (ferror(f) || (n == len - 1 && !feof(f))) {
+        LOG(ctx, ERROR, "%s: cannot read it whole (at most %zu bytes)",
+            path, len - 1);
+        fclose(f);
+        return XLPCI_ERR_FAIL;
+    }
+    fclose(f);
+    return 0;
+}
+
+static int read_res(xlpci_ctx *ctx, const xlpci_bdf *bdf, dev_res *r)
+{
+    char path[XLPCI_PATH_MAX + 64], b[XLPCI_BDF_STRLEN];
+    char buf[2048], err[128];
+    bool missing;
+    int rc;
+
+    memset(r, 0, sizeof(*r));
+    xlpci_bdf_format(bdf, b);
+    xlpci_sysfs_path(ctx, path, sizeof(path), "devices/%s/resource", b);
+    rc = read_small(ctx, path, buf, sizeof(buf), &missing);
+    if (rc)
+        return rc;
+    if (missing) {
+        LOG(ctx, ERROR, "no PCI device %s (%s does not exist)", b, path);
+        return XLPCI_ERR_NOTFOUND;
+    }
+    if (xlpci_resource_parse(buf, r->bars, &r->nbars, err, sizeof(err))) {
+        LOG(ctx, ERROR, "%s: %s", path, err);
+        return XLPCI_ERR_CORRUPT;
+    }
+    xlpci_sysfs_path(ctx, path, sizeof(path), "devices/%s/irq", b);
+    rc = read_small(ctx, path, buf, sizeof(buf), &missing);
+    if (rc || missing)
+        return rc;
+    if (xlpci_irq_parse(buf, &r->irq, err, sizeof(err))) {
+        LOG(ctx, ERROR, "%s: %s", path, err);
+        return XLPCI_ERR_CORRUPT;
+    }
+    if (r->irq >= IRQ_LIMIT)
+        r->irq = 0;                    /* not a legacy GSI: MSI only */
+    return 0;
+}
+
+static int bar_perm(xlpci_ctx *ctx, xc_interface *xch, uint32_t domid,
+                    const char *b, const xlpci_bar *bar, bool allow)
+{
+    const char *verb = allow ? "grant" : "revoke";
+    int r;
+
+    if (bar_kind(bar) == 'i') {
+        if (bar->end > 0xffff) {
+            LOG(ctx, ERROR, "%s: I/O BAR 0x%" PRIx64 "-0x%" PRIx64 " lies "
+                "outside the I/O port space", b, bar->start, bar->end);
+            return XLPCI_ERR_CORRUPT;
+        }
+        r = xc_domain_ioport_permission(xch, domid, (uint32_t)bar->start,
+                                        (uint32_t)(bar->end - bar->start + 1),
+                                        allow);
+        if (r < 0) {
+            LOGE(ctx, ERROR, "cannot %s domain %u the I/O ports 0x%" PRIx64
+                 "-0x%" PRIx64 " of %s (xc_domain_ioport_permission)", verb,
+                 domid, bar->start, bar->end, b);
+            return XLPCI_ERR_FAIL;
+        }
+    } else {
+        unsigned long first = (unsigned long)(bar->start >> XC_PAGE_SHIFT);
+        unsigned long last = (unsigned long)(bar->end >> XC_PAGE_SHIFT);
+
+        r = xc_domain_iomem_permission(xch, domid, first, last - first + 1,
+                                       allow);
+        if (r < 0) {
+            LOGE(ctx, ERROR, "cannot %s domain %u the memory 0x%" PRIx64
+                 "-0x%" PRIx64 " of %s (xc_domain_iomem_permission)", verb,
+                 domid, bar->start, bar->end, b);
+            return XLPCI_ERR_FAIL;
+        }
+    }
+    return 0;
+}
+
+static int irq_perm(xlpci_ctx *ctx, xc_interface *xch, uint32_t domid,
+                    const char *b, unsigned irq, bool allow)
+{
+    int pirq = (int)irq, r;
+
+    if (allow) {
+        /* 1. the GSI becomes a pirq of the guest; 2. it may bind it */
+        r = xc_physdev_map_pirq(xch, domid, (int)irq, &pirq);
+        if (r < 0) {
+            LOGE(ctx, ERROR, "cannot map irq %u of %s into domain %u "
+                 "(xc_physdev_map_pirq)", irq, b, domid);
+            return XLPCI_ERR_FAIL;
+        }
+        r = xc_domain_irq_permission(xch, domid, (uint32_t)pirq, true);
+        if (r < 0) {
+            LOGE(ctx, ERROR, "cannot grant domain %u irq %u of %s "
+                 "(xc_domain_irq_permission)", domid, irq, b);
+            if (xc_physdev_unmap_pirq(xch, domid, pirq) < 0)
+                LOGE(ctx, WARN, "cannot unmap pirq %d of domain %u", pirq,
+                     domid);
+            return XLPCI_ERR_FAIL;
+        }
+        return 0;
+    }
+    /* the reverse; the pirq is the irq, as the map asks for (libxl too) */
+    r = xc_domain_irq_permission(xch, domid, irq, false);
+    if (r < 0)
+        LOGE(ctx, ERROR, "cannot revoke domain %u irq %u of %s "
+             "(xc_domain_irq_permission)", domid, irq, b);
+    /* without the permission a mapping left behind is inert: a warning,
+     * as libxl */
+    if (xc_physdev_unmap_pirq(xch, domid, (int)irq) < 0)
+        LOGE(ctx, WARN, "cannot unmap irq %u of %s from domain %u "
+             "(xc_physdev_unmap_pirq)", irq, b, domid);
+    return r < 0 ? XLPCI_ERR_FAIL : 0;
+}
+
+/* Revoke what dev_grant granted, from resource index `from` down, the irq
+ * only if `irq` (every step tried). */
+static int dev_revoke(xlpci_ctx *ctx, xc_interface *xch, uint32_t domid,
+                      const char *b, const dev_res *r, unsigned from,
+                      bool irq)
+{
+    int rc = 0, rc1;
+
+    if (irq && r->irq) {
+        rc1 = irq_perm(ctx, xch, domid, b, r->irq, false);
+        rc = rc ? rc : rc1;
+    }
+    while (from-- > 0) {
+        if (!bar_kind(&r->bars[from]))
+            continue;
+        rc1 = bar_perm(ctx, xch, domid, b, &r->bars[from], false);
+        rc = rc ? rc : rc1;
+    }
+    return rc;
+}
+
+/* All of a device, or nothing. */
+static int dev_grant(xlpci_ctx *ctx, xc_interface *xch, uint32_t domid,
+                     const char *b, const dev_res *r)
+{
+    unsigned i;
+    int rc;
+
+    /* 1. every BAR, in resource order */
+    for (i = 0; i < r->nbars; i++) {
+        if (!bar_kind(&r->bars[i]))
+            continue;
+        rc = bar_perm(ctx, xch, domid, b, &r->bars[i], true);
+        if (rc) {
+            dev_revoke(ctx, xch, domid, b, r, i, false);
+            return rc;
+        }
+    }
+    /* 2. the legacy interrupt */
+    if (r->irq) {
+        rc = irq_perm(ctx, xch, domid, b, r->irq, true);
+        if (rc) {
+            dev_revoke(ctx, xch, domid, b, r, r->nbars, false);
+            return rc;
+        }
+    }
+    LOG(ctx, DETAIL, "domain %u may use %s (%u resource(s), irq %u)", domid,
+        b, r->nbars, r->irq);
+    return 0;
+}
+
+/* ---- the handle ------------------------------------------------------------ */
+
+static bool xen_present(xlpci_ctx *ctx)
+{
+    char path[XLPCI_PATH_MAX + 32], buf[16];
+    struct stat st;
+    bool missing;
+
+    snprintf(path, sizeof(path), "%s/hypervisor/type", ctx->sysfs_root);
+    if (!read_small(ctx, path, buf, sizeof(buf), &missing) && !missing &&
+        !strncmp(buf, "xen", 3))
+        return true;
+    return !stat("/dev/xen/privcmd", &st);
+}
+
+/* *xch_r = NULL (and 0): the hypervisor side is skipped. */
+static int hv_open(xlpci_ctx *ctx, xc_interface **xch_r)
+{
+    *xch_r = NULL;
+    if (ctx->dry_run || ctx->hv_mode == XLPCI_HV_NONE ||
+        !xlpci_host_active(ctx))
+        return 0;
+    if (ctx->hv_mode == XLPCI_HV_AUTO && !xen_present(ctx)) {
+        if (!ctx->hv_noted)
+            LOG(ctx, NOTICE, "Xen is not running (no %s/hypervisor/type): "
+                "I/O memory, port and interrupt permissions are not "
+                "granted", ctx->sysfs_root);
+        ctx->hv_noted = true;
+        return 0;
+    }
+    *xch_r = xc_interface_open(ctx->lg, ctx->lg, 0);
+    if (!*xch_r) {
+        LOGE(ctx, ERROR, "cannot open libxenctrl to grant the guest access "
+             "to its PCI devices (XLPCI_HYPERVISOR=none skips this)");
+        return XLPCI_ERR_FAIL;
+    }
+    return 0;
+}
+
+int xlpci_hv_grant(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
+                   size_t n, bool *granted_r)
+{
+    char b[XLPCI_BDF_STRLEN];
+    xc_interface *xch;
+    dev_res *res;
+    size_t i;
+    int rc;
+
+    *granted_r = false;
+    rc = hv_open(ctx, &xch);
+    if (rc || !xch)
+        return rc;
+    res = calloc(n ? n : 1, sizeof(*res));
+    if (!res) {
+        rc = XLPCI_ERR_NOMEM;
+        goto out;
+    }
+    for (i = 0; i < n; i++) {
+        rc = read_res(ctx, &devs[i].bdf, &res[i]);
+        if (rc) goto out;
+    }
+    for (i = 0; i < n; i++) {
+        rc = dev_grant(ctx, xch, domid, xlpci_bdf_format(&devs[i].bdf, b),
+                       &res[i]);
+        if (rc)
+            break;
+    }
+    if (rc) {
+        while (i-- > 0)
+            dev_revoke(ctx, xch, domid, xlpci_bdf_format(&devs[i].bdf, b),
+                       &res[i], res[i].nbars, true);
+        goto out;
+    }
+    *granted_r = true;
+out:
+    free(res);
+    xc_interface_close(xch);
+    return rc;
+}
+
+static int revoke_one(xlpci_ctx *ctx, xc_interface *xch, uint32_t domid,
+                      const xlpci_bdf *bdf)
+{
+    char b[XLPCI_BDF_STRLEN];
+    dev_res res;
+    int rc;
+
+    xlpci_bdf_format(bdf, b);
+    rc = read_res(ctx, bdf, &res);
+    if (!rc)
+        rc = dev_revoke(ctx, xch, domid, b, &res, res.nbars, true);
+    if (rc)
+        LOG(ctx, ERROR, "domain %u may still have access to %s", domid, b);
+    else
+        LOG(ctx, DETAIL, "domain %u: access to %s revoked", domid, b);
+    return rc;
+}
+
+/* In reverse order; every device is tried, the first error returned. */
+int xlpci_hv_revoke(xlpci_ctx *ctx, uint32_t domid, const xlpci_bdf *bdfs,
+                    size_t n)
+{
+    xc_interface *xch;
+    int rc, rc1;
+
+    rc = hv_open(ctx, &xch);
+    if (rc || !xch)
+        return rc;
+    while (n-- > 0) {
+        rc1 = revoke_one(ctx, xch, domid, &bdfs[n]);
+        rc = rc ? rc : rc1;
+    }
+    xc_interface_close(xch);
+    return rc;
+}
+
+int xlpci_hv_revoke_devs(xlpci_ctx *ctx, uint32_t domid,
+                         const xlpci_dev *devs, size_t n)
+{
+    xc_interface *xch;
+    int rc, rc1;
+
+    rc = hv_open(ctx, &xch);
+    if (rc || !xch)
+        return rc;
+    while (n-- > 0) {
+        rc1 = revoke_one(ctx, xch, domid, &devs[n].bdf);
+        rc = rc ? rc : rc1;
+    }
+    xc_interface_close(xch);
+    return rc;
+}
