@@ -53,6 +53,7 @@ int xlpci_assignable_add_locked(xlpci_ctx *ctx, xlpci_bk *bk,
     char *driver = NULL;
     bool added_slot = false;
     xlpci_bk_dev *d, *other;
+    bool created = false;
     struct stat st;
     int rc;
 
@@ -84,8 +85,25 @@ int xlpci_assignable_add_locked(xlpci_ctx *ctx, xlpci_bk *bk,
         if (!d || !managed)
             LOG(ctx, WARN, "PCI device %s is already assignable", b);
     } else {
-        /* 2. away from the host driver, remembered */
+        /* 2. away from the host driver, remembered: the record first,
+         * committed, so a crash in the middle leaves the driver to give
+         * the device back to (check --repair) */
         driver = xlpci_sysfs_driver(ctx, bdf);
+        if (!d) {
+            d = xlpci_bk_add(bk, bdf);
+            if (!d) {
+                rc = XLPCI_ERR_NOMEM;
+                goto out;
+            }
+            d->managed = managed;
+            created = true;
+        }
+        if (driver && !d->driver_path && !(d->driver_path = strdup(driver))) {
+            rc = XLPCI_ERR_NOMEM;
+            goto undo_record;
+        }
+        rc = xlpci_bk_commit(ctx, bk);
+        if (rc) goto undo_record;
         if (driver) {
             snprintf(ctl, sizeof(ctl), "%s/unbind", driver);
             xlpci_sysfs_path(ctx, path, sizeof(path), "devices/%s/driver", b);
@@ -95,7 +113,7 @@ int xlpci_assignable_add_locked(xlpci_ctx *ctx, xlpci_bk *bk,
                     driver);
                 rc = XLPCI_ERR_FAIL;
             }
-            if (rc) goto out;
+            if (rc) goto undo_record;
         }
         /* 3. a pciback slot */
         if (!xlpci_sysfs_in_slots(ctx, bdf)) {
@@ -150,6 +168,11 @@ undo_unbind:
             !xlpci_sysfs_wait(path, true))
             LOG(ctx, ERROR, "%s could not be given back to %s", b, driver);
     }
+undo_record:
+    if (created) {
+        xlpci_bk_del(bk, d);
+        xlpci_bk_commit(ctx, bk);
+    }
 out:
     free(driver);
     return rc;
@@ -162,6 +185,7 @@ int xlpci_assignable_remove_locked(xlpci_ctx *ctx, xlpci_bk *bk,
     char path[XLPCI_PATH_MAX + 64], ctl[XLPCI_PATH_MAX + 64];
     char b[XLPCI_BDF_STRLEN];
     xlpci_bk_dev *d = xlpci_bk_find(bk, bdf);
+    char *cur;
     int rc;
 
     xlpci_bdf_format(bdf, b);
@@ -193,18 +217,25 @@ int xlpci_assignable_remove_locked(xlpci_ctx *ctx, xlpci_bk *bk,
         if (rc)
             return rc;
     }
-    /* 3. back to its driver */
-    if (rebind && d && d->driver_path) {
+    /* 3. back to its driver (unless it is there already: an earlier,
+     * interrupted give-back; the kernel refuses a second bind) */
+    cur = xlpci_sysfs_driver(ctx, bdf);
+    if (cur && d && d->driver_path && !strcmp(cur, d->driver_path)) {
+        LOG(ctx, DEBUG, "%s is already bound to %s", b, cur);
+    } else if (rebind && d && d->driver_path) {
         snprintf(ctl, sizeof(ctl), "%s/bind", d->driver_path);
         xlpci_sysfs_path(ctx, path, sizeof(path), "devices/%s/driver", b);
         rc = xlpci_sysfs_write_bdf(ctx, ctl, bdf);
         if (!rc && !xlpci_sysfs_wait(path, true))
             LOG(ctx, WARN, "%s did not come back to %s", b, d->driver_path);
-        if (rc)
+        if (rc) {
+            free(cur);
             return rc;
+        }
     } else if (rebind) {
         LOG(ctx, WARN, "no driver recorded for %s: left unbound", b);
     }
+    free(cur);
     if (d)
         xlpci_bk_del(bk, d);
     return 0;

@@ -270,6 +270,7 @@ int xlpci_bk_commit(xlpci_ctx *ctx, xlpci_bk *bk)
     rc = xlpci_bk_to_json(bk->v, bk->n, &json);
     if (rc)
         return rc;
+    xlpci_host_step(ctx);
     snprintf(path, sizeof(path), "%s/devices.json", ctx->state_dir);
     snprintf(tmp, sizeof(tmp), "%s/.devices.json.%ld", ctx->state_dir,
              (long)getpid());
@@ -290,6 +291,7 @@ int xlpci_bk_commit(xlpci_ctx *ctx, xlpci_bk *bk)
     if (fsync(fd) || close(fd))
         goto io_error;
     fd = -1;
+    xlpci_host_step(ctx);              /* a crash here: the old file stays */
     if (rename(tmp, path))
         goto io_error;
     dfd = open(ctx->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -243,5 +243,14 @@ int xlpci_check(xlpci_ctx *ctx, uint32_t domid, bool repair,
         LOG(ctx, NOTICE, "domain %u: repaired %u problem(s)", domid,
             a.repaired);
     *problems_r = a.problems - (ctx->dry_run ? 0 : a.repaired);
+    if (!a.busy) {
+        unsigned left;
+
+        rc = xlpci_host_reconcile(ctx, domid, repair && !ctx->dry_run,
+                                  &left);
+        if (rc)
+            return rc;
+        *problems_r += left;
+    }
     return a.busy && *problems_r ? XLPCI_ERR_BUSY : 0;
 }

@@ -64,6 +64,13 @@ void xlpci_request(xlpci_ctx *ctx)
         kill(getpid(), SIGKILL);
 }
 
+void xlpci_host_step(xlpci_ctx *ctx)
+{
+    ctx->host_steps++;
+    if (ctx->crash_host_at && ctx->host_steps == ctx->crash_host_at)
+        kill(getpid(), SIGKILL);
+}
+
 void xlpci_log_release(xlpci_ctx *ctx, bool show)
 {
     unsigned i;
@@ -87,6 +94,9 @@ int xlpci_ctx_alloc(xlpci_ctx **ctx_r, xentoollog_logger *lg)
     ctx->max_attempts = XLPCI_DEFAULT_MAX_ATTEMPTS;
     ctx->crash_at = getenv("XLPCI_CRASH_AT")
                     ? strtoul(getenv("XLPCI_CRASH_AT"), NULL, 10) : 0;
+    ctx->crash_host_at = getenv("XLPCI_CRASH_HOST_AT")
+                         ? strtoul(getenv("XLPCI_CRASH_HOST_AT"), NULL, 10)
+                         : 0;
     ctx->sysfs_root = strdup("/sys");
     ctx->state_dir = strdup(XLPCI_DEFAULT_STATE_DIR);
     if (!ctx->sysfs_root || !ctx->state_dir) {

@@ -234,6 +234,7 @@ static int bar_perm(xlpci_ctx *ctx, xc_interface *xch, uint32_t domid,
                 "outside the I/O port space", b, bar->start, bar->end);
             return XLPCI_ERR_CORRUPT;
         }
+        xlpci_host_step(ctx);
         r = xc_domain_ioport_permission(xch, domid, (uint32_t)bar->start,
                                         (uint32_t)(bar->end - bar->start + 1),
                                         allow);
@@ -247,6 +248,7 @@ static int bar_perm(xlpci_ctx *ctx, xc_interface *xch, uint32_t domid,
         unsigned long first = (unsigned long)(bar->start >> XC_PAGE_SHIFT);
         unsigned long last = (unsigned long)(bar->end >> XC_PAGE_SHIFT);
 
+        xlpci_host_step(ctx);
         r = xc_domain_iomem_permission(xch, domid, first, last - first + 1,
                                        allow);
         if (r < 0) {
@@ -266,16 +268,19 @@ static int irq_perm(xlpci_ctx *ctx, xc_interface *xch, uint32_t domid,
 
     if (allow) {
         /* 1. the GSI becomes a pirq of the guest; 2. it may bind it */
+        xlpci_host_step(ctx);
         r = xc_physdev_map_pirq(xch, domid, (int)irq, &pirq);
         if (r < 0) {
             LOGE(ctx, ERROR, "cannot map irq %u of %s into domain %u "
                  "(xc_physdev_map_pirq)", irq, b, domid);
             return XLPCI_ERR_FAIL;
         }
+        xlpci_host_step(ctx);
         r = xc_domain_irq_permission(xch, domid, (uint32_t)pirq, true);
         if (r < 0) {
             LOGE(ctx, ERROR, "cannot grant domain %u irq %u of %s "
                  "(xc_domain_irq_permission)", domid, irq, b);
+            xlpci_host_step(ctx);
             if (xc_physdev_unmap_pirq(xch, domid, pirq) < 0)
                 LOGE(ctx, WARN, "cannot unmap pirq %d of domain %u", pirq,
                      domid);
@@ -284,12 +289,14 @@ static int irq_perm(xlpci_ctx *ctx, xc_interface *xch, uint32_t domid,
         return 0;
     }
     /* the reverse; the pirq is the irq, as the map asks for (libxl too) */
+    xlpci_host_step(ctx);
     r = xc_domain_irq_permission(xch, domid, irq, false);
     if (r < 0)
         LOGE(ctx, ERROR, "cannot revoke domain %u irq %u of %s "
              "(xc_domain_irq_permission)", domid, irq, b);
     /* without the permission a mapping left behind is inert: a warning,
      * as libxl */
+    xlpci_host_step(ctx);
     if (xc_physdev_unmap_pirq(xch, domid, (int)irq) < 0)
         LOGE(ctx, WARN, "cannot unmap irq %u of %s from domain %u "
              "(xc_physdev_unmap_pirq)", irq, b, domid);

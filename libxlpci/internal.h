@@ -12,6 +12,7 @@
  *   xs.c      transaction runner, checked reads, watch waits
  *   sysfs.c   which functions of a slot exist
  *   hypervisor.c  iomem/ioport/irq permissions via libxenctrl
+ *   reconcile.c   check: bookkeeping against xenstore, repair
  *   pci.c     create / attach / detach / list flows
  */
 #ifndef LIBXLPCI_INTERNAL_H
@@ -151,6 +152,8 @@ struct xlpci_ctx {
     unsigned watch_seq;
     bool txn_eagain;                 /* a read in the transaction hit EAGAIN */
     unsigned long crash_at;          /* XLPCI_CRASH_AT: SIGKILL at request N */
+    unsigned long host_steps;        /* sysfs writes, state commits, xc_* */
+    unsigned long crash_host_at;     /* XLPCI_CRASH_HOST_AT: SIGKILL at N */
     /* While a transaction body runs, warnings and errors are held back:
      * its reads may be inconsistent (xenstored checks them only at
      * commit), so they are shown only if the commit says the reads were
@@ -168,6 +171,11 @@ struct xlpci_ctx {
  * the process kills itself (SIGKILL) just before its N-th request: the
  * crash-safety tests stop the CLI at every operation boundary. */
 _hidden void xlpci_request(xlpci_ctx *ctx);
+
+/* Count one host-side step (a sysfs write, a bookkeeping commit, an xc_*
+ * call).  With XLPCI_CRASH_HOST_AT=N the process kills itself (SIGKILL)
+ * just before its N-th: the crash tests of the host side. */
+_hidden void xlpci_host_step(xlpci_ctx *ctx);
 
 /* Show (flush) or forget the messages held back during a body. */
 _hidden void xlpci_log_release(xlpci_ctx *ctx, bool show);
@@ -327,5 +335,13 @@ _hidden int xlpci_hv_revoke(xlpci_ctx *ctx, uint32_t domid,
                             const xlpci_bdf *bdfs, size_t n);
 _hidden int xlpci_hv_revoke_devs(xlpci_ctx *ctx, uint32_t domid,
                                  const xlpci_dev *devs, size_t n);
+
+/* ---- check: bookkeeping against xenstore (reconcile.c) ------------------- */
+
+/* Compare the records with domid's backend and repair what an interrupted
+ * operation left (see reconcile.c); *left_r: problems not repaired.  Only
+ * with the host side active. */
+_hidden int xlpci_host_reconcile(xlpci_ctx *ctx, uint32_t domid, bool repair,
+                                 unsigned *left_r);
 
 #endif /* LIBXLPCI_INTERNAL_H */

@@ -368,11 +368,36 @@ int xlpci_device_domain(xlpci_ctx *ctx, const xlpci_bdf *bdf)
 
 /* ---- the host side of an assignment --------------------------------------- */
 
+/* What host_prepare did to each device, for host_finish to undo. */
+enum { HOST_KEPT, HOST_MARKED, HOST_SEIZED };
+
+/* Undo host_prepare: the marked devices are assignable again, the seized
+ * ones go back to their drivers.  bk stays locked. */
+static void host_undo(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
+                      size_t n, xlpci_bk *bk, const unsigned char *how)
+{
+    size_t i;
+
+    for (i = n; i-- > 0;) {
+        xlpci_bk_dev *d = xlpci_bk_find(bk, &devs[i].bdf);
+
+        if (how[i] == HOST_KEPT || !d || d->domid != (int)domid)
+            continue;
+        d->domid = -1;
+        if (how[i] == HOST_SEIZED)
+            xlpci_assignable_remove_locked(ctx, bk, &devs[i].bdf, true);
+    }
+}
+
 /* Step 1 of create/attach: every device assignable (seize=1 makes it so,
- * "managed") and not assigned to another domain.  Takes the bookkeeping
- * lock, held until host_finish. */
+ * "managed") and not assigned to another domain; then the intent: every
+ * device recorded as assigned to domid and COMMITTED before xenstore is
+ * touched.  A crash from here on leaves records that check --repair
+ * compares with the backend (listed: assigned; not listed: released, a
+ * managed device back to its driver).  Takes the bookkeeping lock, held
+ * until host_finish. */
 static int host_prepare(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
-                        size_t n, xlpci_bk *bk, bool *seized)
+                        size_t n, xlpci_bk *bk, unsigned char *how)
 {
     char b[XLPCI_BDF_STRLEN];
     size_t i;
@@ -391,6 +416,7 @@ static int host_prepare(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
             rc = XLPCI_ERR_EXISTS;
             break;
         }
+        how[i] = d && d->domid >= 0 ? HOST_KEPT : HOST_MARKED;
         if (xlpci_sysfs_on_pciback(ctx, &devs[i].bdf))
             continue;
         if (!devs[i].seize) {
@@ -402,38 +428,36 @@ static int host_prepare(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
         rc = xlpci_assignable_add_locked(ctx, bk, &devs[i].bdf, NULL, true);
         if (rc)
             break;
-        seized[i] = true;
+        how[i] = HOST_SEIZED;
     }
+    for (i = 0; !rc && i < n; i++) {
+        xlpci_bk_dev *d = xlpci_bk_find(bk, &devs[i].bdf);
+
+        if (!d && !(d = xlpci_bk_add(bk, &devs[i].bdf)))
+            rc = XLPCI_ERR_NOMEM;
+        else
+            d->domid = (int)domid;
+    }
+    if (!rc)
+        rc = xlpci_bk_commit(ctx, bk);
     if (rc) {
-        while (i-- > 0)
-            if (seized[i])
-                xlpci_assignable_remove_locked(ctx, bk, &devs[i].bdf, true);
+        host_undo(ctx, domid, devs, n, bk, how);
         xlpci_bk_commit(ctx, bk);
         xlpci_bk_close(bk);
     }
     return rc;
 }
 
-/* The last step: record the assignment (ok), or give seized devices back
- * to their drivers (failure).  Releases the lock. */
+/* The last step: keep the assignment (ok), or undo host_prepare.
+ * Releases the lock. */
 static int host_finish(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
-                       size_t n, xlpci_bk *bk, const bool *seized, bool ok)
+                       size_t n, xlpci_bk *bk, const unsigned char *how,
+                       bool ok)
 {
-    size_t i;
     int rc;
 
-    for (i = 0; i < n; i++) {
-        xlpci_bk_dev *d = xlpci_bk_find(bk, &devs[i].bdf);
-
-        if (!ok) {
-            if (seized[i])
-                xlpci_assignable_remove_locked(ctx, bk, &devs[i].bdf, true);
-            continue;
-        }
-        if (!d && !(d = xlpci_bk_add(bk, &devs[i].bdf)))
-            return XLPCI_ERR_NOMEM;
-        d->domid = (int)domid;
-    }
+    if (!ok)
+        host_undo(ctx, domid, devs, n, bk, how);
     rc = xlpci_bk_commit(ctx, bk);
     xlpci_bk_close(bk);
     return rc;
@@ -652,7 +676,8 @@ int xlpci_create(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *specs,
     create_arg a = { domid, NULL, 0, flags };
     xlpci_dev *devs = NULL, *granted = NULL;
     size_t ngranted = 0;
-    bool host, *seized = NULL;
+    unsigned char *how = NULL;
+    bool host;
     xlpci_bk bk;
     int rc;
 
@@ -668,13 +693,13 @@ int xlpci_create(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *specs,
         return rc;
     a.devs = devs;
     host = !ctx->dry_run && xlpci_host_active(ctx);
-    seized = calloc(a.n + 1, sizeof(*seized));
-    if (!seized) {
+    how = calloc(a.n + 1, sizeof(*how));
+    if (!how) {
         rc = XLPCI_ERR_NOMEM;
         goto out;
     }
     if (host) {
-        rc = host_prepare(ctx, domid, devs, a.n, &bk, seized);
+        rc = host_prepare(ctx, domid, devs, a.n, &bk, how);
         if (rc) goto out;
         rc = host_grant(ctx, domid, devs, a.n, &granted, &ngranted);
     }
@@ -683,7 +708,7 @@ int xlpci_create(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *specs,
     if (rc && granted)
         xlpci_hv_revoke_devs(ctx, domid, granted, ngranted);
     if (host) {
-        int hrc = host_finish(ctx, domid, devs, a.n, &bk, seized, !rc);
+        int hrc = host_finish(ctx, domid, devs, a.n, &bk, how, !rc);
 
         rc = rc ? rc : hrc;
     }
@@ -692,7 +717,7 @@ int xlpci_create(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *specs,
             "in one transaction", domid, a.n);
 out:
     free(granted);
-    free(seized);
+    free(how);
     devs_free(devs, a.n);
     return rc;
 }
@@ -866,7 +891,8 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     size_t ngranted = 0;
     long long deadline;
     char b[XLPCI_BDF_STRLEN], why[128];
-    bool host = false, *seized = NULL;
+    unsigned char *how = NULL;
+    bool host = false;
     xlpci_bk bk;
     int rc, state;
 
@@ -881,13 +907,13 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     a.devs = devs;
     xlpci_bdf_format(&devs[0].bdf, b);
     host = !ctx->dry_run && xlpci_host_active(ctx);
-    seized = calloc(a.n + 1, sizeof(*seized));
-    if (!seized) {
+    how = calloc(a.n + 1, sizeof(*how));
+    if (!how) {
         rc = XLPCI_ERR_NOMEM;
         goto out;
     }
     if (host) {
-        rc = host_prepare(ctx, domid, devs, a.n, &bk, seized);
+        rc = host_prepare(ctx, domid, devs, a.n, &bk, how);
         if (rc) {
             host = false;
             goto out;
@@ -952,7 +978,7 @@ out:
          * a seized device goes back to its driver */
         if (!assigned && granted)
             xlpci_hv_revoke_devs(ctx, domid, granted, ngranted);
-        hrc = host_finish(ctx, domid, devs, a.n, &bk, seized, assigned);
+        hrc = host_finish(ctx, domid, devs, a.n, &bk, how, assigned);
 
         rc = rc ? rc : hrc;
     }
@@ -960,7 +986,7 @@ out:
         LOG(ctx, DETAIL, "domain %u: attached %zu device(s) starting with %s",
             domid, a.n, b);
     free(granted);
-    free(seized);
+    free(how);
     devs_free(devs, a.n);
     return rc;
 }

@@ -58,6 +58,7 @@ int xlpci_sysfs_write_bdf(xlpci_ctx *ctx, const char *path,
 
     xlpci_bdf_format(bdf, b);
     len = strlen(b);
+    xlpci_host_step(ctx);
     fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
     if (fd < 0 || write(fd, b, len) != (ssize_t)len) {
         LOGE(ctx, ERROR, "cannot write %s to %s", b, path);
