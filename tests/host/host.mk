@@ -1,7 +1,7 @@
 # Host-side tests of issue 4: the hypervisor grants against the fake
 # libxenctrl (tests/fakes/fakexc.c), the resource/irq parsers.
 # Integration programs reuse the helpers of tests/integration (itest.o).
-$(B)/tests/host/test_grants: tests/host/test_grants.c \
+$(B)/tests/host/%: tests/host/%.c \
         $(B)/tests/integration/itest.o $(LIB_A) $(HARNESS_LIB) $(FAKEXC_SO)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(HARNESS_CFLAGS) -I$(CURDIR)/tests/integration \
@@ -15,4 +15,4 @@ $(B)/tests/host/test_resource: tests/host/test_resource.c $(LIB_A)
 	    $(LDFLAGS) $(LIB_DEPS_LIBS) $(CMOCKA_LIBS)
 
 UNIT_TESTS        += $(B)/tests/host/test_resource
-INTEGRATION_TESTS += $(B)/tests/host/test_grants
+INTEGRATION_TESTS += $(B)/tests/host/test_grants $(B)/tests/host/test_crash

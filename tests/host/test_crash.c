@@ -1,0 +1,327 @@
+/*
+ * Crash safety of the host side: the CLI is killed (SIGKILL) at every
+ * xenstore request (XLPCI_CRASH_AT=N) and at every host step - sysfs
+ * write, bookkeeping commit, xc_* call - (XLPCI_CRASH_HOST_AT=N) of
+ *
+ *   create 5 03:00.0,seize=1 04:00.0
+ *   pci-attach 5 03:00.0,seize=1        (04:00.0 attached before)
+ *   pci-detach 5 03:00.0                (03:00.0 seized by a create)
+ *
+ * with the fake sysfs kernel, the fake libxenctrl and the pciback/pcifront
+ * model.  After `check --repair 5` (and `check 5` saying consistent):
+ *   - the backend is consistent, the guest sees exactly its devices;
+ *   - the bookkeeping agrees with it: a device is recorded for domain 5
+ *     iff the backend lists it;
+ *   - no device is lost: 03:00.0 is in the backend and on pciback with
+ *     its driver remembered, or back on e1000e with no record; 04:00.0
+ *     stays on pciback;
+ *   - the hypervisor agrees: domain 5 holds the I/O memory, ports and irq
+ *     of a device iff the backend lists it (net of every grant/revoke the
+ *     fake recorded).
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "itest.h"
+#include "internal.h"
+
+#define DEV3 "0000:03:00.0"
+#define DEV4 "0000:04:00.0"
+
+typedef struct {
+    itest_env *e;
+    pid_t fake;
+    char sys[300], state[300], log[300];
+} crash_env;
+
+static void put_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* Device 0000:0X:00.0: memory 0xfX000000 (16 pages), ports 0xX000, irq
+ * 1X, so the fake's log tells the devices apart. */
+static void set_resources(crash_env *c, unsigned x)
+{
+    char path[400], text[400];
+
+    snprintf(path, sizeof(path), "%s/bus/pci/devices/0000:%02x:00.0/resource",
+             c->sys, x);
+    snprintf(text, sizeof(text),
+             "0x00000000f%x000000 0x00000000f%x00ffff 0x0000000000040200\n"
+             "0x000000000000%x000 0x000000000000%x03f 0x0000000000040101\n",
+             x, x, x, x);
+    put_file(path, text);
+    snprintf(path, sizeof(path), "%s/bus/pci/devices/0000:%02x:00.0/irq",
+             c->sys, x);
+    snprintf(text, sizeof(text), "%u\n", 10 + x);
+    put_file(path, text);
+}
+
+static void crash_setup(crash_env *c)
+{
+    char ready[320], path[400];
+    char *argv[] = { (char *)h_prog("fakesysfs"), (char *)"--root", c->sys,
+                     (char *)"--ready", ready,
+                     (char *)"--device", (char *)DEV3 "=e1000e",
+                     (char *)"--device", (char *)DEV4 "=pciback", NULL };
+    void *st = NULL;
+
+    assert_int_equal(itest_setup(&st), 0);
+    c->e = st;
+    snprintf(c->sys, sizeof(c->sys), "%s/sys", c->e->dir);
+    snprintf(c->state, sizeof(c->state), "%s/state", c->e->dir);
+    snprintf(c->log, sizeof(c->log), "%s/xc.log", c->e->dir);
+    snprintf(ready, sizeof(ready), "%s/sys.ready", c->e->dir);
+    assert_int_equal(h_spawn(&c->fake, argv, ready, 5000 * h_slow()), 0);
+    set_resources(c, 3);
+    set_resources(c, 4);
+    snprintf(path, sizeof(path), "%s/hypervisor", c->sys);
+    mkdir(path, 0755);
+    snprintf(path, sizeof(path), "%s/hypervisor/type", c->sys);
+    put_file(path, "xen\n");
+    setenv("LD_LIBRARY_PATH", h_prog("fakexc"), 1);
+    setenv("XLPCI_SYSFS_ROOT", c->sys, 1);
+    setenv("XLPCI_STATE_DIR", c->state, 1);
+    setenv("FAKEXC_LOG", c->log, 1);
+    itest_model_start(c->e, NULL);
+}
+
+static void crash_teardown(crash_env *c)
+{
+    void *st = c->e;
+
+    unsetenv("LD_LIBRARY_PATH");
+    unsetenv("XLPCI_SYSFS_ROOT");
+    unsetenv("XLPCI_STATE_DIR");
+    unsetenv("FAKEXC_LOG");
+    h_stop(c->fake);
+    itest_teardown(&st);
+}
+
+static const char *driver_of(crash_env *c, const char *bdf)
+{
+    static char buf[64];
+    char path[400], target[300];
+    ssize_t n;
+
+    snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/driver", c->sys, bdf);
+    n = readlink(path, target, sizeof(target) - 1);
+    if (n < 0)
+        return "";
+    target[n] = '\0';
+    snprintf(buf, sizeof(buf), "%s", strrchr(target, '/') + 1);
+    return buf;
+}
+
+/* The record of bdf in the state file (NULL: none); *v to free. */
+static xlpci_bk_dev *record(crash_env *c, const char *bdf, xlpci_bk_dev **v,
+                            size_t *n)
+{
+    char path[400], err[256], *text = NULL;
+    size_t len = 0, i;
+    xlpci_bdf want;
+    FILE *f;
+
+    *v = NULL;
+    *n = 0;
+    snprintf(path, sizeof(path), "%s/devices.json", c->state);
+    f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    assert_true(getdelim(&text, &len, '\0', f) >= 0);
+    fclose(f);
+    if (xlpci_bk_from_json(text, v, n, err, sizeof(err)))
+        fail_msg("state file: %s", err);
+    free(text);
+    assert_int_equal(xlpci_bdf_parse(bdf, &want, err, sizeof(err)), 0);
+    for (i = 0; i < *n; i++)
+        if (!xlpci_bdf_cmp(&(*v)[i].bdf, &want))
+            return &(*v)[i];
+    return NULL;
+}
+
+static void free_records(xlpci_bk_dev *v, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        xlpci_bk_dev_dispose(&v[i]);
+    free(v);
+}
+
+/* Net state of domain 5's grants for device 0X, from the fake's log: the
+ * memory, the ports and the irq must agree; returns whether held. */
+static bool granted(crash_env *c, unsigned x)
+{
+    char line[2048], mem[64], io[64], irq[64];
+    int held[3] = { 0, 0, 0 }, k;
+    FILE *f = fopen(c->log, "r");
+
+    snprintf(mem, sizeof(mem), "dom=5 first=0xf%x000 nr=16 allow=", x);
+    snprintf(io, sizeof(io), "dom=5 first=0x%x000 nr=64 allow=", x);
+    snprintf(irq, sizeof(irq), "dom=5 pirq=%u allow=", 10 + x);
+    while (f && fgets(line, sizeof(line), f)) {
+        const char *keys[3] = { mem, io, irq };
+
+        if (strstr(line, "-> EPERM"))
+            continue;
+        for (k = 0; k < 3; k++) {
+            const char *p = strstr(line, keys[k]);
+
+            if (p)
+                held[k] = p[strlen(keys[k])] == '1';
+        }
+    }
+    if (f)
+        fclose(f);
+    if (held[0] != held[1] || held[1] != held[2])
+        fail_msg("device %x: memory %d, ports %d, irq %d held: partial",
+                 x, held[0], held[1], held[2]);
+    return held[0];
+}
+
+static void wait_quiet(itest_env *e)
+{
+    char *v = itest_read(e, BE(5) "/num_devs");
+
+    free(v);
+    if (!v)
+        return;
+    if (!itest_wait_value(e, BE(5) "/state", "4", 10000 * h_slow()) ||
+        !itest_wait_value(e, "/local/domain/5/device/pci/0/state", "4",
+                          10000 * h_slow()))
+        fail_msg("the backend did not settle at Connected");
+}
+
+/* The invariants after the repair; returns whether 03:00.0 is assigned. */
+static bool settled(crash_env *c, const char *what)
+{
+    itest_env *e = c->e;
+    xlpci_bk_dev *v, *d;
+    size_t n;
+    bool in3, in4;
+    unsigned num;
+
+    wait_quiet(e);
+    if (itest_xlpci(e, "check", "--repair", "5", NULL))
+        fail_msg("%s: check --repair: %s%s", what, e->out, e->err);
+    if (itest_xlpci(e, "check", "5", NULL))
+        fail_msg("%s: check after repair: %s%s", what, e->out, e->err);
+    wait_quiet(e);
+    num = itest_check_backend(e, 5);
+    if (num)
+        assert_int_equal(itest_guest_count(e, 5), (int)num);
+    in3 = itest_find(e, 5, DEV3) >= 0;
+    in4 = itest_find(e, 5, DEV4) >= 0;
+
+    d = record(c, DEV3, &v, &n);
+    if (in3) {
+        if (!d || d->domid != 5 || !d->managed || !d->driver_path ||
+            !strstr(d->driver_path, "/drivers/e1000e") ||
+            strcmp(driver_of(c, DEV3), "pciback"))
+            fail_msg("%s: %s in the backend but record %s/%d, driver %s",
+                     what, DEV3, d ? "present" : "absent", d ? d->domid : -2,
+                     driver_of(c, DEV3));
+    } else if (d || strcmp(driver_of(c, DEV3), "e1000e")) {
+        fail_msg("%s: %s not in the backend but record %s, driver \"%s\"",
+                 what, DEV3, d ? "present" : "absent", driver_of(c, DEV3));
+    }
+    free_records(v, n);
+    d = record(c, DEV4, &v, &n);
+    if (in4 != (d && d->domid == 5))
+        fail_msg("%s: %s listed %d, record domid %d", what, DEV4, in4,
+                 d ? d->domid : -2);
+    if (strcmp(driver_of(c, DEV4), "pciback"))
+        fail_msg("%s: %s left pciback", what, DEV4);
+    free_records(v, n);
+    if (granted(c, 3) != in3 || granted(c, 4) != in4)
+        fail_msg("%s: grants 03 %d 04 %d, listed 03 %d 04 %d", what,
+                 granted(c, 3), granted(c, 4), in3, in4);
+    return in3;
+}
+
+typedef enum { FLOW_CREATE, FLOW_ATTACH, FLOW_DETACH } flow;
+
+static void crash_flow(flow f, const char *env)
+{
+    static const char *names[] = { "create", "pci-attach", "pci-detach" };
+    unsigned stride = h_slow() > 1 ? 3 : 1, n, killed = 0;
+    char num[16], what[96];
+    bool done = false;
+
+    for (n = 1; !done && n < 300; n += stride) {
+        crash_env c;
+        bool in3;
+        int rc;
+
+        memset(&c, 0, sizeof(c));
+        crash_setup(&c);
+        if (f == FLOW_ATTACH)
+            assert_int_equal(itest_xlpci(c.e, "create", "5", "04:00.0",
+                                         NULL), 0);
+        if (f == FLOW_DETACH)
+            assert_int_equal(itest_xlpci(c.e, "create", "5", "04:00.0",
+                                         "03:00.0,seize=1", NULL), 0);
+        wait_quiet(c.e);
+        snprintf(num, sizeof(num), "%u", n);
+        setenv(env, num, 1);
+        if (f == FLOW_CREATE)
+            rc = itest_xlpci(c.e, "create", "5", "03:00.0,seize=1",
+                             "04:00.0", NULL);
+        else if (f == FLOW_ATTACH)
+            rc = itest_xlpci(c.e, "pci-attach", "5", "03:00.0,seize=1",
+                             NULL);
+        else
+            rc = itest_xlpci(c.e, "pci-detach", "5", "03:00.0", NULL);
+        unsetenv(env);
+        snprintf(what, sizeof(what), "%s, %s=%u", names[f], env, n);
+        if (rc == 0)
+            done = true;
+        else if (rc == 128 + 9)
+            killed++;
+        else
+            fail_msg("%s: exit %d: %s", what, rc, c.e->err);
+        in3 = settled(&c, what);
+        if (done)
+            assert_int_equal(in3, f != FLOW_DETACH);
+        crash_teardown(&c);
+    }
+    assert_true(done);
+    assert_true(killed > 3);
+    fprintf(stderr, "host crash test: %s killed at %u points (%s)\n",
+            names[f], killed, env);
+}
+
+#define T(name, f, env) \
+    static void name(void **state) { (void)state; crash_flow(f, env); }
+T(test_create_host_steps, FLOW_CREATE, "XLPCI_CRASH_HOST_AT")
+T(test_attach_host_steps, FLOW_ATTACH, "XLPCI_CRASH_HOST_AT")
+T(test_detach_host_steps, FLOW_DETACH, "XLPCI_CRASH_HOST_AT")
+T(test_create_requests, FLOW_CREATE, "XLPCI_CRASH_AT")
+T(test_attach_requests, FLOW_ATTACH, "XLPCI_CRASH_AT")
+T(test_detach_requests, FLOW_DETACH, "XLPCI_CRASH_AT")
+#undef T
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_create_host_steps),
+        cmocka_unit_test(test_attach_host_steps),
+        cmocka_unit_test(test_detach_host_steps),
+        cmocka_unit_test(test_create_requests),
+        cmocka_unit_test(test_attach_requests),
+        cmocka_unit_test(test_detach_requests),
+    };
+
+    return cmocka_run_group_tests_name("host: crash safety", tests, NULL,
+                                       NULL);
+}
