@@ -24,6 +24,7 @@ typedef struct {
     uint32_t domid;
     bool repair;
     unsigned problems, repaired;
+    unsigned unfixable;                /* problems a repair leaves alone */
     bool busy;                         /* a cycle is in progress */
 } check_arg;
 
@@ -67,7 +68,7 @@ static int check_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
     xlpci_bdf bdf;
     int rc, state = -1;
 
-    a->problems = a->repaired = 0;
+    a->problems = a->repaired = a->unfixable = 0;
     a->busy = false;
     xlpci_view_init(&v);
     xlpci_be_path(be, a->domid);
@@ -84,9 +85,12 @@ static int check_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
     if (st) {
         unsigned s;
 
-        if (xlpci_parse_uint(st, XenbusStateReconfigured, &s))
-            problem(ctx, a, "backend state \"%s\" is not a xenbus state", st);
-        else
+        if (xlpci_parse_uint(st, XenbusStateReconfigured, &s)) {
+            /* pciback owns it: reported, never guessed */
+            problem(ctx, a, "backend state \"%s\" is not a xenbus state "
+                    "(not repairable: pciback writes it)", st);
+            a->unfixable++;
+        } else
             state = (int)s;
     }
     num_ok = num && !xlpci_parse_uint(num, XLPCI_MAX_DEVS, &num_devs);
@@ -212,7 +216,7 @@ static int check_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
         if (!rc) rc = xlpci_ops_writef(ops, p2, "%d", XenbusStateInitialising);
         if (rc) goto out;
     }
-    a->repaired = a->problems;
+    a->repaired = a->problems - a->unfixable;
 out:
     free(drop);
     free(names);
@@ -225,7 +229,7 @@ out:
 int xlpci_check(xlpci_ctx *ctx, uint32_t domid, bool repair,
                 unsigned *problems_r)
 {
-    check_arg a = { domid, repair, 0, 0, false };
+    check_arg a = { domid, repair, 0, 0, 0, false };
     int rc;
 
     *problems_r = 0;

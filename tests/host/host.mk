@@ -15,4 +15,5 @@ $(B)/tests/host/test_resource: tests/host/test_resource.c $(LIB_A)
 	    $(LDFLAGS) $(LIB_DEPS_LIBS) $(CMOCKA_LIBS)
 
 UNIT_TESTS        += $(B)/tests/host/test_resource
-INTEGRATION_TESTS += $(B)/tests/host/test_grants $(B)/tests/host/test_crash
+INTEGRATION_TESTS += $(B)/tests/host/test_grants $(B)/tests/host/test_crash \
+                     $(B)/tests/host/test_guest
