@@ -33,6 +33,7 @@ typedef struct {
     xlpci_bdf *v;
     size_t n;
     bool corrupt;
+    bool domain_exists;
 } listed_arg;
 
 static int listed_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
@@ -50,6 +51,10 @@ static int listed_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
     a->v = NULL;
     a->n = 0;
     a->corrupt = false;
+    snprintf(err, sizeof(err), "/local/domain/%u", a->domid);
+    rc = xlpci_xs_exists(ctx, t, err, &a->domain_exists);
+    if (rc)
+        return rc;
     rc = xlpci_view_read(ctx, t, a->domid, &view);
     if (rc == XLPCI_ERR_CORRUPT) {
         a->corrupt = true;
@@ -101,7 +106,7 @@ static int give_back(xlpci_ctx *ctx, xlpci_bk *bk, const xlpci_bdf *bdf)
 int xlpci_host_reconcile(xlpci_ctx *ctx, uint32_t domid, bool repair,
                          unsigned *left_r)
 {
-    listed_arg a = { domid, NULL, 0, false };
+    listed_arg a = { domid, NULL, 0, false, false };
     unsigned found = 0, left = 0;
     char b[XLPCI_BDF_STRLEN];
     bool changed = false;
@@ -139,7 +144,8 @@ int xlpci_host_reconcile(xlpci_ctx *ctx, uint32_t domid, bool repair,
                 left++;
                 continue;
             }
-            if (xlpci_hv_revoke(ctx, domid, &bdf, 1)) {
+            /* a domain that is gone took its permissions with it */
+            if (a.domain_exists && xlpci_hv_revoke(ctx, domid, &bdf, 1)) {
                 left++;                /* the guest may still reach it */
                 continue;
             }

@@ -380,6 +380,34 @@ static void test_bad_resource(void **state)
     free(before);
 }
 
+/* The backend vanished behind xlpci's back (another toolstack, or a crash
+ * of ours between removal and release): check --repair revokes and
+ * releases; a domain that is gone took its permissions with it. */
+static void test_repair_releases(void **state)
+{
+    itest_env *e = *state;
+
+    assert_int_equal(itest_xlpci(e, "create", "5", "04:00.0", NULL), 0);
+    assert_int_equal(itest_xlpci(e, "create", "6", "05:00.0", NULL), 0);
+    (void)calls(false);
+    assert_true(xs_rm(e->xs, XBT_NULL, BE(5)));
+    assert_int_equal(itest_xlpci(e, "check", "5", NULL), 1);
+    assert_non_null(strstr(e->err, "0000:04:00.0 is recorded as assigned "
+                           "to it but its backend does not list it"));
+    assert_calls("");
+    assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 0);
+    assert_calls(REVOKE5);
+    assert_int_equal(itest_xlpci(e, "pci-assignable-list", NULL), 0);
+    assert_string_equal(e->out, "0000:04:00.0 \n");
+
+    assert_true(xs_rm(e->xs, XBT_NULL, "/local/domain/6"));
+    assert_true(xs_rm(e->xs, XBT_NULL, BE(6)));
+    assert_int_equal(itest_xlpci(e, "check", "--repair", "6", NULL), 0);
+    assert_calls("");
+    assert_int_equal(itest_xlpci(e, "pci-assignable-list", NULL), 0);
+    assert_string_equal(e->out, "0000:04:00.0 \n0000:05:00.0 \n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -391,6 +419,7 @@ int main(void)
         T(test_revoke_failure_keeps_record),
         T(test_hypervisor_modes),
         T(test_bad_resource),
+        T(test_repair_releases),
 #undef T
     };
 
