@@ -17,3 +17,22 @@ $(B)/tests/host/test_resource: tests/host/test_resource.c $(LIB_A)
 UNIT_TESTS        += $(B)/tests/host/test_resource
 INTEGRATION_TESTS += $(B)/tests/host/test_grants $(B)/tests/host/test_crash \
                      $(B)/tests/host/test_guest
+
+# `make fuzz-host`: libFuzzer (clang) on the host-side file parsers, bounded
+# time (FUZZ_SECONDS).  Seeds in tests/host/corpus.
+FUZZ_SECONDS ?= 60
+CLANG ?= clang
+$(B)/fuzz/fuzz_host: tests/host/fuzz_host.c $(LIB_SRCS) libxlpci/internal.h \
+        libxlpci/libxlpci.h
+	@mkdir -p $(dir $@)
+	$(CLANG) -g -O1 -std=gnu11 -Wall -Wextra -Werror \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	    -Ilibxlpci $(LIB_DEPS_CFLAGS) -o $@ $< $(LIB_SRCS) $(LIB_DEPS_LIBS)
+
+.PHONY: fuzz-host
+fuzz-host: $(B)/fuzz/fuzz_host
+	@mkdir -p $(B)/fuzz/corpus-host
+	$(B)/fuzz/fuzz_host -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	    -print_final_stats=1 $(B)/fuzz/corpus-host tests/host/corpus \
+	    >$(B)/fuzz/log-host 2>&1; rc=$$?; tail -n 6 $(B)/fuzz/log-host; \
+	    echo "fuzz-host: exit $$rc"; exit $$rc
