@@ -9,6 +9,7 @@
  * The JSON codec is pure (xlpci_bk_to_json / xlpci_bk_from_json).
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -202,6 +203,25 @@ static int mkdir_p(const char *dir)
     return mkdir(buf, 0755) && errno != EEXIST ? -1 : 0;
 }
 
+/* Under the lock nobody is writing: a temp file is what a crash between
+ * its write and the rename left behind. */
+static void remove_stale_temps(xlpci_ctx *ctx)
+{
+    char path[XLPCI_PATH_MAX + 300];
+    struct dirent *de;
+    DIR *dir = opendir(ctx->state_dir);
+
+    while (dir && (de = readdir(dir))) {
+        if (strncmp(de->d_name, ".devices.json.", 14))
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", ctx->state_dir, de->d_name);
+        if (!unlink(path))
+            LOG(ctx, DEBUG, "removed %s, left by an interrupted write", path);
+    }
+    if (dir)
+        closedir(dir);
+}
+
 int xlpci_bk_open(xlpci_ctx *ctx, xlpci_bk *bk)
 {
     char path[XLPCI_PATH_MAX + 32], err[256];
@@ -224,6 +244,7 @@ int xlpci_bk_open(xlpci_ctx *ctx, xlpci_bk *bk)
         rc = XLPCI_ERR_FAIL;
         goto fail;
     }
+    remove_stale_temps(ctx);
     snprintf(path, sizeof(path), "%s/devices.json", ctx->state_dir);
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0 && errno == ENOENT)

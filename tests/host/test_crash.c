@@ -243,6 +243,15 @@ static bool settled(crash_env *c, const char *what)
     if (strcmp(driver_of(c, DEV4), "pciback"))
         fail_msg("%s: %s left pciback", what, DEV4);
     free_records(v, n);
+    {
+        char cmd[400];
+
+        /* no temp file of an interrupted state write survives a check */
+        snprintf(cmd, sizeof(cmd), "ls -A '%s' | grep -q '^\\.devices'",
+                 c->state);
+        if (!system(cmd))
+            fail_msg("%s: a temp state file was left in %s", what, c->state);
+    }
     if (granted(c, 3) != in3 || granted(c, 4) != in4)
         fail_msg("%s: grants 03 %d 04 %d, listed 03 %d 04 %d", what,
                  granted(c, 3), granted(c, 4), in3, in4);
