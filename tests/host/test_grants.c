@@ -389,7 +389,7 @@ static void test_repair_releases(void **state)
 
     assert_int_equal(itest_xlpci(e, "create", "5", "04:00.0", NULL), 0);
     assert_int_equal(itest_xlpci(e, "create", "6", "05:00.0", NULL), 0);
-    (void)calls(false);
+    free(calls(false));
     assert_true(xs_rm(e->xs, XBT_NULL, BE(5)));
     assert_int_equal(itest_xlpci(e, "check", "5", NULL), 1);
     assert_non_null(strstr(e->err, "0000:04:00.0 is recorded as assigned "
