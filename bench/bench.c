@@ -46,6 +46,8 @@
 #define BE_ROOT "/local/domain/0/backend/pci"
 
 static int runs_a = 31, runs_b = 15, runs_c = 5;
+static const char *sections = "abc";
+static bool only_ox;
 
 static double now_us(void)
 {
@@ -101,7 +103,7 @@ static void be_path(char *buf, size_t len, unsigned domid)
     snprintf(buf, len, BE_ROOT "/%u/0", domid);
 }
 
-/* ---- request accounting -------------------------------------------------- */
+/* ---- request accounting ------------------------------------------------- */
 
 /* Every libxenstore request of this process goes through a wrapper
  * (ld --wrap, bench.mk), counted and timed by kind; reads and listings
@@ -232,7 +234,7 @@ WRAP(bool, xs_unwatch, RQ_UNWATCH, path,
      (struct xs_handle *h, const char *path, const char *token),
      (h, path, token))
 
-/* ---- the store ------------------------------------------------------------ */
+/* ---- the store ---------------------------------------------------------- */
 
 static void set_name(struct xs_handle *xs, unsigned domid)
 {
@@ -283,7 +285,7 @@ static void specs_dispose(xlpci_spec *specs, unsigned n)
         xlpci_spec_dispose(&specs[i]);
 }
 
-/* ---- the three writers --------------------------------------------------- */
+/* ---- the three writers -------------------------------------------------- */
 
 /* Called after every commit of a writer (lock-step watching in (b)). */
 typedef void commit_cb(void *arg);
@@ -397,7 +399,7 @@ static void run_per_device(unsigned domid, const xlpci_dev *devs, unsigned n,
     xs_close(xs);
 }
 
-/* ---- (a) ------------------------------------------------------------------ */
+/* ---- (a) ---------------------------------------------------------------- */
 
 #define BUSY_GUESTS 7
 #define BUSY_DEVS   8
@@ -445,6 +447,7 @@ static void busy_host(struct xs_handle *xs, bool on)
 typedef struct {
     double ms[3];                     /* floor, xlpci, per-device */
     reqstat rs[3];
+    unsigned long lib_requests;       /* xlpci's own count */
 } iter_result;
 
 static void print_extra(const reqstat *x, const reqstat *f, char *buf,
@@ -542,10 +545,18 @@ static void bench_create(struct xs_handle *xs, bool busy,
         xlpci_ops_init(&ops);
         if (xlpci_layout_create(&ops, DOMID, "guest5", devs, n))
             die("layout");
+        /* warm-up, not recorded */
+        clean_dom(xs, DOMID);
+        run_floor(&ops);
+        clean_dom(xs, DOMID);
+        run_xlpci(DOMID, specs, n, NULL);
+        clean_dom(xs, DOMID);
+        run_per_device(DOMID, devs, n, NULL, NULL);
         for (r = 0; r < runs_a; r++) {
             for (w = 0; w < 3; w++) {
                 int which = (r + w) % 3;  /* rotate the order */
-                reqstat before = rq;
+                reqstat before;
+                xlpci_stats st;
                 double t0;
 
                 clean_dom(xs, DOMID);
@@ -553,9 +564,10 @@ static void bench_create(struct xs_handle *xs, bool busy,
                 t0 = now_us();
                 if (which == 0)
                     run_floor(&ops);
-                else if (which == 1)
-                    run_xlpci(DOMID, specs, n, NULL);
-                else
+                else if (which == 1) {
+                    run_xlpci(DOMID, specs, n, &st);
+                    it[r].lib_requests = st.requests;
+                } else
                     run_per_device(DOMID, devs, n, NULL, NULL);
                 it[r].ms[which] = (now_us() - t0) / 1000;
                 rq_diff(&it[r].rs[which], &rq, &before);
@@ -591,9 +603,12 @@ static void bench_create(struct xs_handle *xs, bool busy,
                    same ? "yes" : "**NO**");
             print_extra(&l->rs[1], &l->rs[0], extra, sizeof(extra));
             snprintf(breakdown[s], sizeof(breakdown[s]),
-                     "| %u | %lu | %s | %.0f | %.0f |\n", n,
+                     "| %u | %lu | %s | %.0f | %.0f | %lu%s |\n", n,
                      rq_total(&l->rs[1]) - rq_total(&l->rs[0]), extra,
-                     median(extra_us, runs_a), median(gap_us, runs_a));
+                     median(extra_us, runs_a), median(gap_us, runs_a),
+                     l->lib_requests,
+                     l->lib_requests == rq_total(&l->rs[1]) ? " (agrees)"
+                                                            : " **differs**");
             sum[s].n = n;
             sum[s].ratio_x = mx;
             sum[s].ratio_p = mp;
@@ -617,16 +632,27 @@ static void bench_create(struct xs_handle *xs, bool busy,
     printf("\nWhere xlpci's extra requests go (one iteration; the floor "
            "sends no reads), the median time they take (summed per-request "
            "latency as seen by the client) and the median wall-time gap "
-           "xlpci - floor of the same iteration:\n\n"
-           "| N | extra requests | which | their time us | gap us |\n"
-           "|---|---|---|---|---|\n");
+           "xlpci - floor of the same iteration; last, the library's own "
+           "request counter (`xlpci_ctx_get_stats`) against the bench's "
+           "count:\n\n"
+           "| N | extra requests | which | their time us | gap us | "
+           "library's count |\n|---|---|---|---|---|---|\n");
     for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++)
         fputs(breakdown[s], stdout);
     printf("\n");
+    if (busy)
+        printf("The reads of other guests' backends are the check that a "
+               "device is in one backend only: `num_devs` and `dev-0.."
+               "num_devs-1` of every other PCI backend, inside the create "
+               "transaction, so that two concurrent assignments of one "
+               "device conflict (EAGAIN) and the second sees the first.  "
+               "They grow with the devices already on the host (1 + d "
+               "reads per guest with d devices), not with N, so they "
+               "weigh most on small creates on busy hosts.\n\n");
     busy_host(xs, false);
 }
 
-/* ---- (b) ------------------------------------------------------------------ */
+/* ---- (b) ---------------------------------------------------------------- */
 
 /*
  * The watcher: a watch on BE_ROOT.  On each wake-up it drains every queued
@@ -748,14 +774,56 @@ typedef struct {
     char seen[4096];
 } observation;
 
-static void observe(struct xs_handle *xs, bool per_device, bool lockstep,
+/* Stands for the other work libxl does per device between its
+ * transactions (sysfs, libxenctrl, the JSON config). */
+static void pause_1ms(void *arg)
+{
+    struct timespec ts = { 0, 1000000 };
+
+    (void)arg;
+    nanosleep(&ts, NULL);
+}
+
+typedef struct {
+    sync_arg *sa;
+    bool lockstep;
+} paced_arg;
+
+static void paced_cb(void *varg)
+{
+    paced_arg *p = varg;
+
+    pause_1ms(NULL);
+    if (p->lockstep)
+        sync_watcher(p->sa);
+}
+
+/* writer: 0 xlpci, 1 per-device, 2 per-device with 1 ms between devices */
+static void run_writer(int writer, struct xs_handle *xs, int ack_fd,
+                       bool lockstep, unsigned domid, const xlpci_spec *specs,
+                       const xlpci_dev *devs, unsigned n)
+{
+    sync_arg sa = { xs, ack_fd };
+    paced_arg pa = { &sa, lockstep };
+
+    if (writer == 0) {
+        run_xlpci(domid, specs, n, NULL);
+        if (lockstep)
+            sync_watcher(&sa);
+    } else if (writer == 1) {
+        run_per_device(domid, devs, n, lockstep ? sync_watcher : NULL, &sa);
+    } else {
+        run_per_device(domid, devs, n, paced_cb, &pa);
+    }
+}
+
+static void observe(struct xs_handle *xs, int writer, bool lockstep,
                     unsigned domid, const xlpci_spec *specs,
                     const xlpci_dev *devs, unsigned n, const char *dir,
                     observation *o)
 {
     char ready[300], be[64], buf[8192];
     int out[2], ack[2];
-    sync_arg sa;
     pid_t pid;
     ssize_t got;
     size_t used = 0;
@@ -779,15 +847,7 @@ static void observe(struct xs_handle *xs, bool per_device, bool lockstep,
     close(ack[1]);
     while (access(ready, F_OK))
         usleep(500);
-    sa.xs = xs;
-    sa.ack_fd = ack[0];
-    if (per_device)
-        run_per_device(domid, devs, n, lockstep ? sync_watcher : NULL, &sa);
-    else {
-        run_xlpci(domid, specs, n, NULL);
-        if (lockstep)
-            sync_watcher(&sa);
-    }
+    run_writer(writer, xs, ack[0], lockstep, domid, specs, devs, n);
     /* events are delivered in order: once the watcher sees stop, it has
      * seen everything the writer caused */
     xs_write(xs, XBT_NULL, BE_ROOT "/stop", "", 0);
@@ -905,14 +965,16 @@ static unsigned model_exported(struct xs_handle *xs, unsigned domid,
 static void bench_observe(struct xs_handle *xs, const char *dir)
 {
     enum { N = 8 };
-    static const char *const label[2] = {
+    enum { NW = 3 };
+    static const char *const label[NW] = {
         "xlpci create (one transaction)", "per-device transactions",
+        "per-device, 1 ms of other work between devices",
     };
     xlpci_dev devs[N];
     xlpci_spec specs[N];
-    char status[300], ready[300];
+    char ready[300];
     char *argv[] = { (char *)h_prog("pcimodel"), (char *)"--ready", ready,
-                     (char *)"--status-dir", status, NULL };
+                     NULL };
     observation o;
     pid_t model;
     int w, r;
@@ -921,14 +983,13 @@ static void bench_observe(struct xs_handle *xs, const char *dir)
         state_set free_set;
         double nstates[64], firsts[64], exported[64];
         unsigned commits, states_bad;
-        char model_states[128];
-    } res[2];
+    } res[NW];
 
     if (runs_b > 64)
         runs_b = 64;
     memset(res, 0, sizeof(res));
     make_devs(devs, specs, N, 0x10);
-    for (w = 0; w < 2; w++) {
+    for (w = 0; w < NW; w++) {
         reqstat before = rq, d;
 
         observe(xs, w, true, DOMID, specs, devs, N, dir, &o);
@@ -939,8 +1000,8 @@ static void bench_observe(struct xs_handle *xs, const char *dir)
         res[w].commits = (unsigned)d.n[RQ_TEND];
     }
     for (r = 0; r < runs_b; r++) {
-        for (w = 0; w < 2; w++) {
-            int which = (r + w) % 2;
+        for (w = 0; w < NW; w++) {
+            int which = (r + w) % NW;
             unsigned a = 0, b = 0;
 
             observe(xs, which, false, DOMID, specs, devs, N, dir, &o);
@@ -952,30 +1013,27 @@ static void bench_observe(struct xs_handle *xs, const char *dir)
     }
     clean_dom(xs, DOMID);
 
-    /* the unpatched pciback model, a fresh guest per run */
+    /* the unpatched pciback model: a fresh one per run (it keeps every
+     * guest it has seen), no status files (they would slow it down) */
     snprintf(ready, sizeof(ready), "%s/model.ready", dir);
-    snprintf(status, sizeof(status), "%s/status", dir);
-    if (h_spawn(&model, argv, ready, 10000))
-        die("pcimodel");
     for (r = 0; r < runs_b; r++) {
-        for (w = 0; w < 2; w++) {
-            int which = (r + w) % 2;
-            unsigned domid = 100 + 2 * (unsigned)r + (unsigned)which;
+        for (w = 0; w < NW; w++) {
+            int which = (r + w) % NW;
             char st[16];
 
-            set_name(xs, domid);
-            if (which)
-                run_per_device(domid, devs, N, NULL, NULL);
-            else
-                run_xlpci(domid, specs, N, NULL);
-            res[which].exported[r] = model_exported(xs, domid, N, st,
+            clean_dom(xs, DOMID);
+            unlink(ready);
+            if (h_spawn(&model, argv, ready, 10000))
+                die("pcimodel");
+            run_writer(which, xs, -1, false, DOMID, specs, devs, N);
+            res[which].exported[r] = model_exported(xs, DOMID, N, st,
                                                     sizeof(st));
             if (strcmp(st, "4"))
                 res[which].states_bad++;
-            clean_dom(xs, domid);
+            h_stop(model);
         }
     }
-    h_stop(model);
+    clean_dom(xs, DOMID);
 
     printf("### (b) What a watcher on the backend can observe (N = %d)\n\n"
            "States are `num_devs/dev-N present`, each from one consistent "
@@ -987,12 +1045,15 @@ static void bench_observe(struct xs_handle *xs, const char *dir)
            "*first* = num_devs of the first state it saw (what unpatched "
            "pciback, reading num_devs once, would act on).  *Model*: the "
            "unpatched pciback/pcifront model (tests/model/pcimodel), "
-           "devices it exported once the backend settled, %d runs.\n\n"
+           "devices it exported once the backend settled, %d runs.  "
+           "Our per-device writer is the fastest possible; libxl does "
+           "more work per device between its transactions (the last row "
+           "stands for that).\n\n"
            "| writer | commits | lock-step states | free-running states "
            "(union) | states per run | first num_devs (min / median) | "
            "model: exported of %d (min / median / max) |\n"
            "|---|---|---|---|---|---|---|\n", N, runs_b, runs_b, N);
-    for (w = 0; w < 2; w++) {
+    for (w = 0; w < NW; w++) {
         char u[1024];
 
         set_print(&res[w].free_set, u, sizeof(u));
@@ -1011,7 +1072,7 @@ static void bench_observe(struct xs_handle *xs, const char *dir)
     specs_dispose(specs, N);
 }
 
-/* ---- (c) ------------------------------------------------------------------ */
+/* ---- (c) ---------------------------------------------------------------- */
 
 /* 1 + 8 * 3 devices fit the 32 slots of pciback's virtual bus */
 #define PER_PROC 3
@@ -1132,13 +1193,14 @@ static void final_dispose(final_view *fv)
         free(fv->dev[i]);
 }
 
-static bool wait_state(struct xs_handle *xs, const char *be, const char *want,
-                       int timeout_ms)
+/* Poll dir/state until it is want. */
+static bool wait_state(struct xs_handle *xs, const char *dir,
+                       const char *want, int timeout_ms)
 {
     char path[96];
     int i;
 
-    snprintf(path, sizeof(path), "%s/state", be);
+    snprintf(path, sizeof(path), "%s/state", dir);
     for (i = 0; i < timeout_ms / 5; i++) {
         unsigned l;
         char *v = xs_read(xs, XBT_NULL, path, &l);
@@ -1176,12 +1238,17 @@ typedef struct {
 } conc_run;
 
 static void conc_once(struct xs_handle *xs, unsigned domid, unsigned K,
-                      const char *status_dir, conc_run *cr)
+                      const char *dir, bool with_model, conc_run *cr)
 {
+    char ready[300], status[300];
+    char *argv[] = { (char *)h_prog("pcimodel"), (char *)"--ready", ready,
+                     (char *)"--status-dir", status, NULL, NULL };
+    const char *status_dir = with_model ? status : NULL;
+    pid_t model = 0;
     conc_result total = { 0, 0, 0, 0, 0, 0 }, r;
     unsigned masks[MAX_K] = { 0 }, k, i, j, succeeded = 0;
     pid_t pids[MAX_K];
-    char be[64], err[128];
+    char be[64], fe[64], err[128];
     xlpci_spec spec;
     xlpci_ctx *ctx;
     final_view fv;
@@ -1191,6 +1258,17 @@ static void conc_once(struct xs_handle *xs, unsigned domid, unsigned K,
     memset(cr, 0, sizeof(*cr));
     be_path(be, sizeof(be), domid);
     set_name(xs, domid);
+    /* a fresh model per repeat: it keeps every guest it has seen and
+     * rewrites their status files on every event */
+    snprintf(ready, sizeof(ready), "%s/cmodel.ready", dir);
+    snprintf(status, sizeof(status), "%s/cstatus", dir);
+    if (getenv("BENCH_MODEL_VERBOSE"))     /* its log on stderr */
+        argv[5] = (char *)"-v";
+    if (with_model) {
+        unlink(ready);
+        if (h_spawn(&model, argv, ready, 10000))
+            die("pcimodel");
+    }
     /* one device to start from; with the model, wait for Connected */
     if (xlpci_spec_parse("0000:03:00.0", &spec, err, sizeof(err)) ||
         xlpci_ctx_alloc(&ctx, NULL))
@@ -1200,8 +1278,14 @@ static void conc_once(struct xs_handle *xs, unsigned domid, unsigned K,
         die("base create");
     xlpci_ctx_free(ctx);
     xlpci_spec_dispose(&spec);
-    if (status_dir && !wait_state(xs, be, "4", 10000))
-        die("base backend Connected");
+    /* the guest is up: backend AND frontend Connected.  The backend is
+     * Connected a moment before the frontend at the first connect; a
+     * cycle started in that window is never seen by the frontend (see
+     * bench/README.md) */
+    snprintf(fe, sizeof(fe), "/local/domain/%u/device/pci/0", domid);
+    if (status_dir && (!wait_state(xs, be, "4", 10000) ||
+                       !wait_state(xs, fe, "4", 10000)))
+        die("base backend and frontend Connected");
     if (pipe(p))
         die("pipe");
     fflush(NULL);
@@ -1277,13 +1361,24 @@ static void conc_once(struct xs_handle *xs, unsigned domid, unsigned K,
             cr->unexported = 1;
     }
     final_dispose(&fv);
+    if (with_model && cr->failures && getenv("BENCH_STALL_GDB")) {
+        char cmd[160];                  /* debugging aid: where is it? */
+
+        snprintf(cmd, sizeof(cmd), "gdb -p %d -batch -ex 'thread apply all "
+                 "bt' >&2 2>/dev/null; cat /proc/%d/status | head -3 >&2",
+                 (int)model, (int)model);
+        if (system(cmd) < 0)
+            perror("gdb");
+    }
+    if (with_model)
+        h_stop(model);
     clean_dom(xs, domid);
 }
 
 static unsigned conc_domid = 40;
 
 static void conc_rows(struct xs_handle *xs, const char *label,
-                      const char *status_dir)
+                      const char *dir, bool with_model)
 {
     static const unsigned Ks[] = { 2, 4, 8 };
     unsigned ki;
@@ -1296,7 +1391,7 @@ static void conc_rows(struct xs_handle *xs, const char *label,
         conc_run cr;
 
         for (r = 0; r < runs_c && r < 32; r++) {
-            conc_once(xs, conc_domid++, Ks[ki], status_dir, &cr);
+            conc_once(xs, conc_domid++, Ks[ki], dir, with_model, &cr);
             ms[r] = cr.ms;
             rate[r] = cr.rate;
             ea[r] = cr.eagain_per;
@@ -1313,7 +1408,7 @@ static void conc_rows(struct xs_handle *xs, const char *label,
                median(ms, r), median(rate, r), median(ea, r),
                median(at, r), max_eagain, failures, lost,
                incons ? "**NO**" : "yes",
-               !status_dir ? "n/a (no backend driver)"
+               !with_model ? "n/a (no backend driver)"
                            : unexp ? "**NO**" : "yes");
         fflush(stdout);
     }
@@ -1323,35 +1418,26 @@ static void conc_rows(struct xs_handle *xs, const char *label,
 static void bench_concurrent(const struct xsd_opts *o, const char *dir,
                              const char *store)
 {
-    char ready[300], status[300], label[160];
-    char *argv[] = { (char *)h_prog("pcimodel"), (char *)"--ready", ready,
-                     (char *)"--status-dir", status, NULL };
+    char label[160];
     struct xs_handle *xs;
     struct xsd d;
-    pid_t model;
 
     if (xsd_start(&d, o))
         die("xenstored");
     xs = xs_open(0);
     if (!xs)
         die("xs_open");
-    snprintf(ready, sizeof(ready), "%s/cmodel.ready", dir);
-    snprintf(status, sizeof(status), "%s/cstatus", dir);
-    unlink(ready);
-    if (h_spawn(&model, argv, ready, 10000))
-        die("pcimodel");
     snprintf(label, sizeof(label), "%s + model (Reconfiguring cycles)",
              store);
-    conc_rows(xs, label, status);
-    h_stop(model);
+    conc_rows(xs, label, dir, true);
     snprintf(label, sizeof(label), "%s, backend Initialising (appends)",
              store);
-    conc_rows(xs, label, NULL);
+    conc_rows(xs, label, dir, false);
     xs_close(xs);
     xsd_stop(&d);
 }
 
-/* ---- main ------------------------------------------------------------------ */
+/* ---- main --------------------------------------------------------------- */
 
 int main(int argc, char **argv)
 {
@@ -1364,16 +1450,19 @@ int main(int argc, char **argv)
     double t0 = now_us();
     int c, i, h;
 
-    while ((c = getopt(argc, argv, "r:b:c:")) != -1) {
-        int v = atoi(optarg) > 0 ? atoi(optarg) : 1;
+    while ((c = getopt(argc, argv, "r:b:c:s:o")) != -1) {
+        int v = optarg && atoi(optarg) > 0 ? atoi(optarg) : 1;
 
         switch (c) {
+        case 's': sections = optarg; break;
+        case 'o': only_ox = true; break;
         case 'r': runs_a = v; break;
         case 'b': runs_b = v; break;
         case 'c': runs_c = v > 32 ? 32 : v; break;
         default:
             fprintf(stderr, "usage: xlpci-bench [-r RUNS] [-b RUNS] "
-                    "[-c RUNS]\n");
+                    "[-c RUNS] [-s SECTIONS (abc)] [-o (c: oxenstored "
+                    "only)]\n");
             return 2;
         }
     }
@@ -1406,48 +1495,54 @@ int main(int argc, char **argv)
            "backend and frontend trees, values and permissions, are "
            "identical.\n\n", sysconf(_SC_NPROCESSORS_ONLN), un.sysname,
            un.machine, runs_a);
-    for (h = 0; h < 2; h++)
-        bench_create(xs, h == 1, sum[h]);
-    printf("Target xlpci <= 1.2 x floor:");
-    for (h = 0; h < 2; h++)
-        for (i = 0; i < 4; i++)
-            printf(" %s N=%u %.2f %s%s", h ? "busy" : "empty", sum[h][i].n,
-                   sum[h][i].ratio_x, sum[h][i].met ? "met" : "**MISSED**",
-                   h == 1 && i == 3 ? "." : ",");
-    printf("\n\n");
-    fflush(stdout);
-
-    bench_observe(xs, dir);
+    if (strchr(sections, 'a')) {
+        for (h = 0; h < 2; h++)
+            bench_create(xs, h == 1, sum[h]);
+        printf("Target xlpci <= 1.2 x floor:");
+        for (h = 0; h < 2; h++)
+            for (i = 0; i < 4; i++)
+                printf(" %s N=%u %.2f %s%s", h ? "busy" : "empty",
+                       sum[h][i].n, sum[h][i].ratio_x,
+                       sum[h][i].met ? "met" : "**MISSED**",
+                       h == 1 && i == 3 ? "." : ",");
+        printf("\n\n");
+        fflush(stdout);
+    }
+    if (strchr(sections, 'b'))
+        bench_observe(xs, dir);
     xs_close(xs);
     xsd_stop(&d);
 
-    printf("### (c) Concurrent pci-attach on one domain\n\n"
-           "K processes, each attaching %d distinct devices one after "
-           "another (a fresh xlpci context per attach), on top of a "
-           "backend created with one device; %d repeats per row, a fresh "
-           "domain each.  Medians over the repeats; EAGAIN and attempts "
-           "come from `xlpci_ctx_get_stats`; *max* is the most EAGAINs one "
-           "attach needed; failed, lost and inconsistent are totals over "
-           "all repeats.  *Lost*: an attach that reported success whose "
-           "device is not in the backend exactly once.  *Consistent*: "
-           "num_devs == dev-N present == 1 + successful attaches, indices "
-           "dense, no device twice.  *Exported*: with the model, the "
-           "backend is back at Connected, every state-N is 3 and the "
-           "guest enumerated every device.  Backend state: rows *+ model* "
-           "run tests/model/pcimodel (unpatched pciback + pcifront), so "
-           "each attach writes state=7 and waits for the 7-8-4 cycle, "
-           "and attaches to one domain serialise on that cycle; rows "
-           "*Initialising* have no backend driver, the backend stays in "
-           "state 1 and each attach is one appending transaction.  "
-           "oxenstored runs with test-eagain=true (random commit "
-           "failures on top of real conflicts).\n\n"
-           "| store | K | repeats x attaches | wall ms | attaches/s | "
-           "EAGAIN per attach | attempts per attach | max | failed | lost "
-           "| consistent | exported |\n"
-           "|---|---|---|---|---|---|---|---|---|---|---|---|\n",
-           PER_PROC, runs_c);
-    bench_concurrent(NULL, dir, "C xenstored");
-    bench_concurrent(&ox, dir, "oxenstored test-eagain");
+    if (strchr(sections, 'c')) {
+        printf("### (c) Concurrent pci-attach on one domain\n\n"
+               "K processes, each attaching %d distinct devices one after "
+               "another (a fresh xlpci context per attach), on top of a "
+               "backend created with one device; %d repeats per row, a fresh "
+               "domain each.  Medians over the repeats; EAGAIN and attempts "
+               "come from `xlpci_ctx_get_stats`; *max* is the most EAGAINs one "
+               "attach needed; failed, lost and inconsistent are totals over "
+               "all repeats.  *Lost*: an attach that reported success whose "
+               "device is not in the backend exactly once.  *Consistent*: "
+               "num_devs == dev-N present == 1 + successful attaches, indices "
+               "dense, no device twice.  *Exported*: with the model, the "
+               "backend is back at Connected, every state-N is 3 and the "
+               "guest enumerated every device.  Backend state: rows *+ model* "
+               "run tests/model/pcimodel (unpatched pciback + pcifront), so "
+               "each attach writes state=7 and waits for the 7-8-4 cycle, "
+               "and attaches to one domain serialise on that cycle; rows "
+               "*Initialising* have no backend driver, the backend stays in "
+               "state 1 and each attach is one appending transaction.  "
+               "oxenstored runs with test-eagain=true (random commit "
+               "failures on top of real conflicts).\n\n"
+               "| store | K | repeats x attaches | wall ms | attaches/s | "
+               "EAGAIN per attach | attempts per attach | max | failed | lost "
+               "| consistent | exported |\n"
+               "|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+               PER_PROC, runs_c);
+        if (!only_ox)
+            bench_concurrent(NULL, dir, "C xenstored");
+        bench_concurrent(&ox, dir, "oxenstored test-eagain");
+    }
     printf("\nWhole run: %.0f s.\n", (now_us() - t0) / 1e6);
     h_rmrf(dir);
     return 0;
