@@ -279,49 +279,95 @@ out:
     return rc;
 }
 
-/* A device may be in one domain's backend only.  Reads every other PCI
- * backend's dev-N through t, so two concurrent assignments of one device
- * to two domains conflict and the second sees the first. */
-static int check_not_assigned(xlpci_ctx *ctx, xs_transaction_t t,
-                              uint32_t domid, const xlpci_dev *devs, size_t n)
+/* Is one of devs in another domain's backend?  Reads only what that
+ * answer rests on: num_devs and dev-0..num_devs-1 (as xlpci_view_find
+ * sees them), not the other per-index keys, state or the listing, which
+ * pciback rewrites while that guest runs.  *found_r: index into devs, or
+ * -1.  XLPCI_ERR_CORRUPT: num_devs is not a count. */
+static int other_backend_find(xlpci_ctx *ctx, xs_transaction_t t,
+                              uint32_t other, const xlpci_dev *devs,
+                              size_t n, int *found_r)
 {
-    char path[XLPCI_PATH_MAX], b[XLPCI_BDF_STRLEN];
-    char **doms = NULL;
-    unsigned nd, i, other;
+    char path[XLPCI_PATH_MAX], sub[128];
+    char *v = NULL;
+    unsigned num, i;
+    xlpci_bdf bdf;
     size_t j;
     int rc;
 
-    rc = xlpci_xs_directory(ctx, t, "/local/domain/0/backend/pci", &doms,
-                            &nd);
-    if (rc)
-        return rc;
-    for (i = 0; i < nd; i++) {
-        xlpci_view v;
+    *found_r = -1;
+    rc = xlpci_be_key(path, other, "num_devs");
+    if (!rc) rc = xlpci_xs_read(ctx, t, path, &v);
+    if (rc || !v)
+        goto out;
+    if (xlpci_parse_uint(v, XLPCI_MAX_DEVS, &num)) {
+        rc = XLPCI_ERR_CORRUPT;
+        goto out;
+    }
+    for (i = 0; i < num && *found_r < 0; i++) {
+        free(v);
+        v = NULL;
+        rc = xlpci_be_key(path, other, "dev-%u", i);
+        if (!rc) rc = xlpci_xs_read(ctx, t, path, &v);
+        if (rc)
+            goto out;
+        if (!v || xlpci_bdf_parse(v, &bdf, sub, sizeof(sub)))
+            continue;
+        for (j = 0; j < n; j++)
+            if (!xlpci_bdf_cmp(&bdf, &devs[j].bdf)) {
+                *found_r = (int)j;
+                break;
+            }
+    }
+out:
+    free(v);
+    return rc;
+}
 
+/* A device may be in one domain's backend only.  Reads every other PCI
+ * backend's num_devs and dev-N through t, so two concurrent assignments of
+ * one device to two domains conflict and the second sees the first (an
+ * assignment always rewrites num_devs; a new backend changes the listing).
+ * doms/nd: the listing of /local/domain/0/backend/pci already read in t,
+ * or NULL to read it here. */
+static int check_not_assigned(xlpci_ctx *ctx, xs_transaction_t t,
+                              uint32_t domid, const xlpci_dev *devs, size_t n,
+                              char **doms, unsigned nd)
+{
+    char path[XLPCI_PATH_MAX], b[XLPCI_BDF_STRLEN];
+    char **own = NULL;
+    unsigned i, other;
+    int rc = 0, found;
+
+    if (!doms) {
+        rc = xlpci_xs_directory(ctx, t, "/local/domain/0/backend/pci",
+                                &own, &nd);
+        if (rc)
+            return rc;
+        doms = own;
+    }
+    for (i = 0; i < nd; i++) {
         if (xlpci_parse_uint(doms[i], DOMID_FIRST_RESERVED - 1, &other) ||
             other == domid)
             continue;
-        rc = xlpci_view_read(ctx, t, other, &v);
+        rc = other_backend_find(ctx, t, other, devs, n, &found);
         if (rc == XLPCI_ERR_CORRUPT) {
             LOG(ctx, WARN, "ignoring the malformed PCI backend of domain %u",
                 other);
-            xlpci_view_dispose(&v);
+            rc = 0;
             continue;
         }
-        for (j = 0; !rc && j < n; j++) {
-            if (xlpci_view_find(&v, &devs[j].bdf) >= 0) {
-                xlpci_be_path(path, other);
-                LOG(ctx, ERROR, "PCI device %s is already assigned to "
-                    "domain %u (%s)", xlpci_bdf_format(&devs[j].bdf, b),
-                    other, path);
-                rc = XLPCI_ERR_EXISTS;
-            }
+        if (!rc && found >= 0) {
+            xlpci_be_path(path, other);
+            LOG(ctx, ERROR, "PCI device %s is already assigned to "
+                "domain %u (%s)", xlpci_bdf_format(&devs[found].bdf, b),
+                other, path);
+            rc = XLPCI_ERR_EXISTS;
         }
-        xlpci_view_dispose(&v);
         if (rc)
             break;
     }
-    free(doms);
+    free(own);
     return rc;
 }
 
@@ -642,14 +688,25 @@ static int create_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
 {
     create_arg *a = varg;
     xlpci_view view;
-    char *name = NULL;
-    char be[XLPCI_PATH_MAX];
+    char *name = NULL, **doms = NULL;
+    char be[XLPCI_PATH_MAX], id[16];
+    unsigned nd, i;
     int rc;
 
     xlpci_view_init(&view);
     rc = domain_read(ctx, t, a->domid, &name);
     if (rc) goto out;
-    rc = xlpci_view_read(ctx, t, a->domid, &view);
+    /* The listing of all PCI backends: our own is read only if it is
+     * there (one request fewer on the usual, fresh create; a concurrent
+     * create of it changes the listing, so t still conflicts). */
+    rc = xlpci_xs_directory(ctx, t, "/local/domain/0/backend/pci", &doms,
+                            &nd);
+    if (rc) goto out;
+    snprintf(id, sizeof(id), "%u", a->domid);
+    for (i = 0; i < nd && strcmp(doms[i], id); i++)
+        ;
+    if (i < nd)
+        rc = xlpci_view_read(ctx, t, a->domid, &view);
     if (rc == XLPCI_ERR_CORRUPT && (a->flags & XLPCI_CREATE_REPLACE))
         rc = 0;                        /* replaced wholesale */
     if (rc) goto out;
@@ -661,11 +718,12 @@ static int create_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
         rc = XLPCI_ERR_EXISTS;
         goto out;
     }
-    rc = check_not_assigned(ctx, t, a->domid, a->devs, a->n);
+    rc = check_not_assigned(ctx, t, a->domid, a->devs, a->n, doms, nd);
     if (rc) goto out;
     rc = xlpci_layout_create(ops, a->domid, name, a->devs, a->n);
 out:
     free(name);
+    free(doms);
     xlpci_view_dispose(&view);
     return rc;
 }
@@ -767,7 +825,7 @@ static int attach_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
             }
         }
     }
-    rc = check_not_assigned(ctx, t, a->domid, a->devs, a->n);
+    rc = check_not_assigned(ctx, t, a->domid, a->devs, a->n, NULL, 0);
     if (rc) goto out;
 
     if (!view.exists) {
