@@ -227,12 +227,14 @@ _hidden int xlpci_wait_backend(xlpci_ctx *ctx, uint32_t domid,
                                xlpci_state_pred *pred, void *arg,
                                unsigned timeout_ms, int *state_r);
 
-/* A watch on the domain's backend directory, held across several
+/* A watch on the domain's backend directory and frontend state, held
+ * across several
  * transactions so no change between them is missed. */
 typedef struct {
-    char path[XLPCI_PATH_MAX];
+    char path[XLPCI_PATH_MAX];       /* the backend directory */
+    char fe_path[XLPCI_PATH_MAX];    /* the frontend's state node */
     char token[64];
-    bool active;
+    bool active, fe_active;
 } xlpci_watch;
 
 _hidden int xlpci_watch_begin(xlpci_ctx *ctx, uint32_t domid,

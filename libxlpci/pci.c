@@ -634,6 +634,8 @@ static int backend_failed(xlpci_ctx *ctx, xs_transaction_t t,
 typedef struct {
     int state;                         /* backend state */
     int pending;                       /* index still Closing, or -1 */
+    int fe_state;                      /* frontend state, if waited on */
+    bool fe_wait;
 } wait_reason;
 
 static void wait_reason_text(const wait_reason *w, char *buf, size_t len)
@@ -641,9 +643,33 @@ static void wait_reason_text(const wait_reason *w, char *buf, size_t len)
     if (w->pending >= 0)
         snprintf(buf, len, "index %d is still being removed (state-%d = 5)",
                  w->pending, w->pending);
+    else if (w->fe_wait)
+        snprintf(buf, len, "the backend is Connected but the guest's "
+                 "frontend is %s", state_name(w->fe_state));
     else
         snprintf(buf, len, "the backend is %s, not Connected",
                  state_name(w->state));
+}
+
+/* A Reconfiguring cycle needs BOTH ends Connected: pcifront acts on it
+ * only when it is Connected itself (pcifront_detach_devices), and at the
+ * first connect the backend gets there a moment before the frontend; a
+ * cycle started in that window never ends.  true: go ahead. */
+static bool frontend_ready(xlpci_ctx *ctx, xs_transaction_t t,
+                           uint32_t domid, wait_reason *why, int *rc)
+{
+    char path[XLPCI_PATH_MAX + 8], *v = NULL;
+    unsigned st;
+
+    xlpci_fe_path(path, domid);
+    strncat(path, "/state", sizeof(path) - strlen(path) - 1);
+    why->fe_state = -1;
+    *rc = xlpci_xs_read(ctx, t, path, &v);
+    if (!*rc && v && !xlpci_parse_uint(v, XenbusStateReconfigured, &st))
+        why->fe_state = (int)st;
+    free(v);
+    why->fe_wait = why->fe_state != XenbusStateConnected;
+    return !*rc && !why->fe_wait;
 }
 
 /* Run body until it stops asking to wait; between runs wait for a change
@@ -809,6 +835,7 @@ static int attach_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
     if (rc) goto out;
     a->why.state = view.state;
     a->why.pending = -1;
+    a->why.fe_wait = false;
     if (view.exists && (view.state == XenbusStateClosing ||
                         view.state == XenbusStateClosed)) {
         rc = backend_failed(ctx, t, a->domid, view.state);
@@ -842,8 +869,13 @@ static int attach_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
         a->mode = ATTACH_APPENDED;
         rc = xlpci_layout_append(ops, a->domid, &view, a->devs, a->n, false);
     } else if (view.state == XenbusStateConnected) {
-        a->mode = ATTACH_RECONF;
-        rc = xlpci_layout_append(ops, a->domid, &view, a->devs, a->n, true);
+        if (frontend_ready(ctx, t, a->domid, &a->why, &rc)) {
+            a->mode = ATTACH_RECONF;
+            rc = xlpci_layout_append(ops, a->domid, &view, a->devs, a->n,
+                                     true);
+        } else if (!rc) {
+            rc = XLPCI_TXN_WAIT;
+        }
     } else {
         rc = XLPCI_TXN_WAIT;
     }
@@ -1128,6 +1160,7 @@ static int detach_begin_body(xlpci_ctx *ctx, xs_transaction_t t,
     }
     a->why.state = view.state;
     a->why.pending = -1;
+    a->why.fe_wait = false;
     rc = detach_find(ctx, a, &view, idx);
     if (rc) goto out;
     ours = calloc(view.num_devs, sizeof(*ours));
@@ -1160,8 +1193,12 @@ static int detach_begin_body(xlpci_ctx *ctx, xs_transaction_t t,
     } else if ((a->why.pending = pending_removal(&view, ours)) >= 0) {
         rc = XLPCI_TXN_WAIT;
     } else if (view.state == XenbusStateConnected) {
-        a->mode = DETACH_BEGUN;
-        rc = xlpci_layout_detach_begin(ops, a->domid, idx, a->n);
+        if (frontend_ready(ctx, t, a->domid, &a->why, &rc)) {
+            a->mode = DETACH_BEGUN;
+            rc = xlpci_layout_detach_begin(ops, a->domid, idx, a->n);
+        } else if (!rc) {
+            rc = XLPCI_TXN_WAIT;
+        }
     } else {
         rc = XLPCI_TXN_WAIT;
     }

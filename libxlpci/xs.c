@@ -408,6 +408,15 @@ int xlpci_watch_begin(xlpci_ctx *ctx, uint32_t domid, xlpci_watch *w)
         LOGE(ctx, ERROR, "cannot watch %s", w->path);
         return XLPCI_ERR_XENSTORE;
     }
+    xlpci_fe_path(w->fe_path, domid);
+    strncat(w->fe_path, "/state", sizeof(w->fe_path) - strlen(w->fe_path) - 1);
+    xlpci_request(ctx);
+    w->fe_active = xs_watch(ctx->xsh, w->fe_path, w->token);
+    if (!w->fe_active) {
+        LOGE(ctx, ERROR, "cannot watch %s", w->fe_path);
+        xlpci_watch_end(ctx, w);
+        return XLPCI_ERR_XENSTORE;
+    }
     return 0;
 }
 
@@ -437,6 +446,11 @@ int xlpci_watch_wait(xlpci_ctx *ctx, xlpci_watch *w, long long deadline_ms)
 
 void xlpci_watch_end(xlpci_ctx *ctx, xlpci_watch *w)
 {
+    if (w->fe_active) {
+        xlpci_request(ctx);
+        xs_unwatch(ctx->xsh, w->fe_path, w->token);
+        w->fe_active = false;
+    }
     if (!w->active)
         return;
     xlpci_request(ctx);

@@ -291,6 +291,23 @@ static void test_concurrent_detach(void **state)
     assert_int_equal(itest_guest_count(e, 5), 1);
 }
 
+/* At the first connect the backend is Connected a moment before the
+ * frontend; a cycle started then would never end (pcifront ignores
+ * Reconfiguring unless it is Connected).  The attach waits for both. */
+static void test_attach_during_first_connect(void **state)
+{
+    itest_env *e = *state;
+
+    itest_model_start(e, "--delay-ms", "150", NULL);
+    assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", NULL), 0);
+    assert_true(itest_wait_value(e, BE(5) "/state", "4", WAIT_MS));
+    assert_int_equal(itest_xlpci(e, "pci-attach", "-t", "30", "5",
+                                 "04:00.0", NULL), 0);
+    wait_connected(e, BE(5));
+    assert_int_equal(count_exported(e, 5), 2);
+    assert_int_equal(itest_guest_count(e, 5), 2);
+}
+
 /* No pcifront in the guest: hot-add waits for Connected, then fails with
  * nothing written. */
 static void test_attach_without_frontend(void **state)
@@ -379,6 +396,8 @@ int main(void)
                                         itest_teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_detach, itest_setup,
                                         itest_teardown),
+        cmocka_unit_test_setup_teardown(test_attach_during_first_connect,
+                                        itest_setup, itest_teardown),
         cmocka_unit_test_setup_teardown(test_attach_without_frontend,
                                         itest_setup, itest_teardown),
         cmocka_unit_test_setup_teardown(test_detach_stuck_guest, itest_setup,
