@@ -745,6 +745,18 @@ static void pcifront_backend_changed(pdev_t *p, int be_state)
 
 /* ---- dispatch ---------------------------------------------------------- */
 
+/* Both directories gone (the toolstack removed the last device or the
+ * domain): write the empty status once and forget the domain, so a long
+ * run does not fill the table. */
+static void forget_if_gone(pdev_t *p)
+{
+    if (p->probed || p->fe_probed || xexists(p->be) || xexists(p->fe))
+        return;
+    p->nexported = p->nseen = 0;
+    write_status(p);
+    p->used = false;
+}
+
 /* An event under /local/domain/0/backend/pci/<d>[/0[/key]]. */
 static void backend_event(unsigned domid, const char *rest)
 {
@@ -757,6 +769,7 @@ static void backend_event(unsigned domid, const char *rest)
     if (!exists) {
         if (p->probed)
             release_all(p);
+        forget_if_gone(p);
         return;
     }
     if (!p->probed) {
@@ -786,6 +799,7 @@ static void frontend_event(unsigned domid, const char *rest)
         }
         if (p->probed)
             xen_pcibk_frontend_changed(p, XenbusStateUnknown);
+        forget_if_gone(p);
         return;
     }
     if (!p->fe_probed && guest_has_pcifront(domid)) {
