@@ -6,10 +6,11 @@
  *
  *   legacy-writer [--wait-probe] [--delay-ms N] <domid> <bdf>...
  *
- * --wait-probe: after the first commit, wait until the backend leaves
- * Initialising (pciback has read num_devs) before writing the next device.
- * That makes deterministic the race of the 2021 report: libxl's work
- * between two devices (reset, QMP, sysfs) is slower than pciback's probe.
+ * --wait-probe: after the first commit, wait until the backend has left
+ * Initialising and InitWait (pciback probed it and xen_pcibk_setup_backend
+ * has read num_devs) before writing the next device.  That makes
+ * deterministic the race of the 2021 report: libxl's work between two
+ * devices (reset, QMP, sysfs) is slower than pciback's probe.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -43,7 +44,7 @@ static int wait_probe(const char *be)
     for (;;) {
         unsigned len;
         char *v = xs_read(xs, XBT_NULL, path, &len);
-        bool probed = v && strcmp(v, "1");
+        bool probed = v && strcmp(v, "1") && strcmp(v, "2");
         struct pollfd pfd = { .fd = xs_fileno(xs), .events = POLLIN };
 
         free(v);

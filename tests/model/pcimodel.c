@@ -27,7 +27,11 @@
  *   pcimodel [--ready FILE] [--status-dir DIR] [--patched]
  *            [--no-frontend DOMID]... [--frontend-stuck DOMID]...
  *            [--not-assignable BDF]... [--vf BDF]... [--bridge BDF]...
- *            [--delay-ms N] [-v]
+ *            [--delay-ms N] [--frontend-delay-ms N] [-v]
+ *
+ * --frontend-delay-ms N: a guest's pcifront probes N ms after its frontend
+ * directory appeared (a domain created paused, unpaused once the
+ * toolstack is done), so the backend sits in Initialised meanwhile.
  *
  * --status-dir: DIR/guest-<domid> lists what the guest sees ("<vdev> <host
  * bdf>" per line, sorted), DIR/exported-<domid> what pciback exported,
@@ -79,6 +83,7 @@ typedef struct {
     unsigned nexported;
     /* pcifront */
     bool fe_probed;
+    long long fe_boot_ms;             /* --frontend-delay-ms: boot time */
     int fe_cached;
     vdev_t seen[MAX_LIST];            /* what the guest has enumerated */
     unsigned nseen;
@@ -98,10 +103,19 @@ static struct {
     unsigned nbridges;
     const char *status_dir;
     int delay_ms;
+    int fe_delay_ms;
     int verbose;
 } m;
 
 static volatile sig_atomic_t stop;
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void on_signal(int sig)
 {
@@ -1161,6 +1175,7 @@ static void frontend_event(unsigned domid, const char *rest)
     if (!xexists(p->fe)) {
         /* the guest's device goes; pciback's otherend watch reads
          * Unknown */
+        p->fe_boot_ms = 0;
         if (p->fe_probed) {
             p->fe_probed = false;
             p->nseen = 0;
@@ -1171,8 +1186,15 @@ static void frontend_event(unsigned domid, const char *rest)
         forget_if_gone(p);
         return;
     }
-    if (!p->fe_probed && guest_has_pcifront(domid))
-        pcifront_xenbus_probe(p);
+    if (!p->fe_probed && guest_has_pcifront(domid)) {
+        /* --frontend-delay-ms: the guest is paused until the toolstack
+         * is done; its kernel boots that long after its frontend
+         * directory appeared (main() calls us again then) */
+        if (m.fe_delay_ms > 0 && !p->fe_boot_ms)
+            p->fe_boot_ms = now_ms() + m.fe_delay_ms;
+        if (now_ms() >= p->fe_boot_ms)
+            pcifront_xenbus_probe(p);
+    }
     if (p->probed && !strcmp(rest, "/state"))
         xen_pcibk_frontend_changed(p, driver_state(p->fe));
 }
@@ -1227,6 +1249,31 @@ static void initial_scan(void)
             frontend_event(domid, "");
         }
     free(doms);
+}
+
+/* Guests whose kernel boots now (--frontend-delay-ms); the time until the
+ * next one boots, or -1. */
+static int boot_guests(void)
+{
+    long long now = now_ms(), next = -1;
+    unsigned i;
+
+    for (i = 0; i < MAX_DOMS; i++) {
+        pdev_t *p = &m.doms[i];
+
+        if (!p->used || p->fe_probed || !p->fe_boot_ms ||
+            !guest_has_pcifront(p->domid))
+            continue;
+        if (now >= p->fe_boot_ms) {
+            logf_("%s: guest boots", p->fe);
+            frontend_event(p->domid, "");
+            if (m.doms[i].used && !m.doms[i].fe_probed)
+                p->fe_boot_ms = 0;            /* not probeable yet */
+        } else if (next < 0 || p->fe_boot_ms - now < next) {
+            next = p->fe_boot_ms - now;
+        }
+    }
+    return next < 0 ? -1 : (int)next;
 }
 
 static void write_all_status(void)
@@ -1303,7 +1350,7 @@ static void usage(FILE *f)
 "usage: pcimodel [--ready FILE] [--status-dir DIR] [--patched]\n"
 "                [--no-frontend DOMID]... [--frontend-stuck DOMID]...\n"
 "                [--not-assignable BDF]... [--vf BDF]... [--bridge BDF]...\n"
-"                [--delay-ms N] [-v]\n");
+"                [--delay-ms N] [--frontend-delay-ms N] [-v]\n");
 }
 
 int main(int argc, char **argv)
@@ -1318,6 +1365,7 @@ int main(int argc, char **argv)
         { "vf", required_argument, NULL, 'f' },
         { "bridge", required_argument, NULL, 'b' },
         { "delay-ms", required_argument, NULL, 'd' },
+        { "frontend-delay-ms", required_argument, NULL, 'F' },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -1357,6 +1405,11 @@ int main(int argc, char **argv)
             if (parse_uint_arg(optarg, &delay))
                 return 2;
             m.delay_ms = (int)delay;
+            break;
+        case 'F':
+            if (parse_uint_arg(optarg, &delay))
+                return 2;
+            m.fe_delay_ms = (int)delay;
             break;
         case 'v': m.verbose++; break;
         case 'h': usage(stdout); return 0;
@@ -1407,11 +1460,14 @@ int main(int argc, char **argv)
     while (!stop) {
         struct pollfd pfd = { .fd = xs_fileno(m.xs), .events = POLLIN };
         sigset_t wait_mask = orig;
+        int next = boot_guests();
+        struct timespec tmo = { next / 1000, (next % 1000) * 1000000L };
         char **ev;
 
+        write_all_status();
         sigdelset(&wait_mask, SIGTERM);
         sigdelset(&wait_mask, SIGINT);
-        if (ppoll(&pfd, 1, NULL, &wait_mask) < 0) {
+        if (ppoll(&pfd, 1, next < 0 ? NULL : &tmo, &wait_mask) < 0) {
             if (errno == EINTR)
                 continue;
             perror("pcimodel: poll");
