@@ -305,7 +305,9 @@ static void crash_flow(flow f, const char *env)
         crash_teardown(&c);
     }
     assert_true(done);
-    assert_true(killed > 3);
+    /* the injection points exist: several kills before the flow completed
+     * (under valgrind only every stride-th point is tried) */
+    assert_true(killed * stride > 3);
     fprintf(stderr, "host crash test: %s killed at %u points (%s)\n",
             names[f], killed, env);
 }
