@@ -49,10 +49,15 @@ wait_state 6 4
 backend 6
 guest 6
 
-say "xlpci create: all devices in ONE transaction (domain 5)"
-"$X" -N create 5 0000:81:10.0,permissive=1 0000:81:10.2 0000:81:10.4 | head -8
+say "guest 6 shut down (its backend and frontend removed); the VFs are free again"
+xenstore-rm /local/domain/0/backend/pci/6
+xenstore-rm /local/domain/6/device
+
+say "xlpci -N create (dry run: the planned transaction, nothing written)"
+"$X" -N create 5 0000:81:10.0,permissive=1 0000:81:10.2 0000:81:10.4 | head -12
 echo "  ..."
-xenstore-rm /local/domain/0/backend/pci/6 /local/domain/6/device 2>/dev/null || true
+
+say "xlpci create: all devices in ONE transaction (domain 5)"
 "$X" create 5 0000:81:10.0,permissive=1 0000:81:10.2 0000:81:10.4
 wait_state 5 4
 backend 5
