@@ -28,10 +28,17 @@ static struct {
     bool dry_run;
 } g;
 
+/* What -N means for a command. */
+typedef enum {
+    DRY_PLAN,        /* prints the planned xenstore operations */
+    DRY_READONLY,    /* changes nothing anyway: -N is harmless */
+    DRY_NONE,        /* changes the host and has no dry run: -N refused */
+} dry_kind;
+
 typedef struct {
     const char *name;
     int (*fn)(int argc, char **argv);
-    bool can_dryrun;
+    dry_kind dry;
     const char *summary;
     const char *usage;
     const char *help;
@@ -447,7 +454,7 @@ static int main_check(int argc, char **argv)
 static int main_help(int argc, char **argv);
 
 static const cmd_spec cmd_table[] = {
-    { "create", main_create, true,
+    { "create", main_create, DRY_PLAN,
       "Populate a domain's PCI backend with all its devices at once",
       "[-f] [-c CONFIG] [<domain>] [PCI_SPEC_STRING...]",
       "  -c, --config FILE  take pci = [ ... ], pci_permissive etc. and the\n"
@@ -455,40 +462,40 @@ static const cmd_spec cmd_table[] = {
       "  -f, --force        replace an existing PCI backend\n"
       "Writes the backend and frontend directories, num_devs and every\n"
       "device in ONE xenstore transaction (the domain-create path)." },
-    { "pci-attach", main_attach, true,
+    { "pci-attach", main_attach, DRY_PLAN,
       "Hot-add a PCI device to a domain",
       "[-t SECS] <domain> <PCI_SPEC_STRING>",
       "  -t, --timeout SECS how long to wait for the backend (default 10)" },
-    { "pci-detach", main_detach, true,
+    { "pci-detach", main_detach, DRY_PLAN,
       "Hot-remove a PCI device from a domain",
       "[-f] [-t SECS] <domain> <PCI_SPEC_STRING>",
       "  -f, --force        remove even if the guest does not release it\n"
       "  -t, --timeout SECS how long to wait for the backend (default 10)\n"
       "Only the bdf or name of the PCI_SPEC_STRING is used." },
-    { "pci-list", main_list, false,
+    { "pci-list", main_list, DRY_READONLY,
       "List the PCI devices of a domain",
       "[-l] <domain>",
       "  -l, --long         JSON, with libxl's field names" },
-    { "pci-assignable-add", main_assignable_add, false,
+    { "pci-assignable-add", main_assignable_add, DRY_NONE,
       "Make a device assignable: unbind it from its driver, bind to pciback",
       "[-n NAME] <BDF>",
       "  -n, --name NAME    a name to use in PCI_SPEC_STRING (name=NAME)" },
-    { "pci-assignable-remove", main_assignable_remove, false,
+    { "pci-assignable-remove", main_assignable_remove, DRY_NONE,
       "Take a device off pciback",
       "[-r] <BDF|NAME>",
       "  -r, --rebind       give it back to the driver it came from" },
-    { "pci-assignable-list", main_assignable_list, false,
+    { "pci-assignable-list", main_assignable_list, DRY_READONLY,
       "List the devices on pciback that no domain has",
       "[-n]",
       "  -n, --show-names   print the names too" },
-    { "check", main_check, true,
+    { "check", main_check, DRY_PLAN,
       "Verify a domain's PCI backend; --repair fixes it",
       "[--repair] <domain>",
       "  -r, --repair       fix what is wrong, in one transaction\n"
       "Checks: num_devs is the true count, indices dense, no orphan keys,\n"
       "no device twice, frontend present, no index left Closing by an\n"
       "interrupted detach.  Exit 0 when consistent." },
-    { "help", main_help, false, "Show help", "[<command>]", "" },
+    { "help", main_help, DRY_READONLY, "Show help", "[<command>]", "" },
 };
 
 /* xl's names without the prefix are accepted too. */
@@ -599,9 +606,11 @@ int main(int argc, char **argv)
                 argv[optind]);
         return EXIT_USAGE;
     }
-    if (g.dry_run && !cmd->can_dryrun) {
-        fprintf(stderr, "xlpci: %s does not support -N (it changes "
-                "nothing)\n", cmd->name);
+    if (g.dry_run && cmd->dry == DRY_NONE) {
+        /* Running it would unbind or rebind host drivers for real. */
+        fprintf(stderr, "xlpci: %s changes the host's driver bindings and "
+                "has no dry run (-N); nothing was done\n", cmd->name);
+        return EXIT_USAGE;
     }
     g.logger = xtl_createlogger_stdiostream(stderr, level, logflags);
     if (!g.logger) {

@@ -234,6 +234,45 @@ static void test_bad_bookkeeping(void **state)
     assert_string_equal(driver_of("0000:03:00.0"), "e1000e");
 }
 
+/* -N never touches the host: the commands that only change the host have
+ * no dry run and are refused before doing anything; create's dry run does
+ * not seize. */
+static void test_dry_run_host(void **state)
+{
+    itest_env *e = *state;
+    char *bk, *before, *after;
+
+    before = itest_dump(e);
+    assert_int_equal(itest_xlpci(e, "-N", "pci-assignable-add", "-n", "nic0",
+                                 "0000:03:00.0", NULL), 2);
+    assert_non_null(strstr(e->err, "pci-assignable-add"));
+    assert_non_null(strstr(e->err, "no dry run"));
+    assert_string_equal(driver_of("0000:03:00.0"), "e1000e");
+    bk = bookkeeping();
+    assert_null(strstr(bk, "0000:03:00.0"));
+    free(bk);
+
+    assert_int_equal(itest_xlpci(e, "-N", "pci-assignable-remove", "-r",
+                                 "0000:04:00.0", NULL), 2);
+    assert_non_null(strstr(e->err, "no dry run"));
+    assert_string_equal(driver_of("0000:04:00.0"), "pciback");
+
+    assert_int_equal(itest_xlpci(e, "-N", "create", "5", "05:00.0,seize=1",
+                                 NULL), 0);
+    assert_string_equal(driver_of("0000:05:00.0"), "e1000e");
+    bk = bookkeeping();
+    assert_null(strstr(bk, "0000:05:00.0"));
+    free(bk);
+    after = itest_dump(e);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+
+    /* read-only commands just run */
+    assert_int_equal(itest_xlpci(e, "-N", "pci-assignable-list", NULL), 0);
+    assert_string_equal(e->out, "0000:04:00.0 \n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -246,6 +285,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bind_failure_rolls_back,
                                         host_setup, host_teardown),
         cmocka_unit_test_setup_teardown(test_bad_bookkeeping, host_setup,
+                                        host_teardown),
+        cmocka_unit_test_setup_teardown(test_dry_run_host, host_setup,
                                         host_teardown),
     };
 
