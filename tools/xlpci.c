@@ -45,6 +45,7 @@ typedef struct {
 } cmd_spec;
 
 static const cmd_spec *find_cmd(const char *name);
+static int cmd_help(const char *name);
 
 static int usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -164,7 +165,7 @@ static int main_create(int argc, char **argv)
         switch (c) {
         case 'c': config = optarg; break;
         case 'f': flags |= XLPCI_CREATE_REPLACE; break;
-        case 'h': return usage_error("create", "help requested") & 0;
+        case 'h': return cmd_help("create");
         default: return usage_error("create", "unknown option");
         }
     }
@@ -237,7 +238,7 @@ static int attach_detach(const char *cmd, int argc, char **argv, bool detach)
             if (ret) return ret;
             have_timeout = true;
             break;
-        case 'h': return usage_error(cmd, "help requested") & 0;
+        case 'h': return cmd_help(cmd);
         default: return usage_error(cmd, "unknown option");
         }
     }
@@ -286,7 +287,7 @@ static int main_list(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "+lh", opts, NULL)) != -1) {
         switch (c) {
         case 'l': json = true; break;
-        case 'h': return usage_error("pci-list", "help requested") & 0;
+        case 'h': return cmd_help("pci-list");
         default: return usage_error("pci-list", "unknown option");
         }
     }
@@ -331,7 +332,7 @@ static int main_assignable_add(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "+n:h", opts, NULL)) != -1) {
         switch (c) {
         case 'n': name = optarg; break;
-        case 'h': return usage_error("pci-assignable-add", "help requested") & 0;
+        case 'h': return cmd_help("pci-assignable-add");
         default: return usage_error("pci-assignable-add", "unknown option");
         }
     }
@@ -362,7 +363,7 @@ static int main_assignable_remove(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "+rh", opts, NULL)) != -1) {
         switch (c) {
         case 'r': rebind = true; break;
-        case 'h': return usage_error("pci-assignable-remove", "help requested") & 0;
+        case 'h': return cmd_help("pci-assignable-remove");
         default: return usage_error("pci-assignable-remove", "unknown option");
         }
     }
@@ -392,7 +393,7 @@ static int main_assignable_list(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "+nh", opts, NULL)) != -1) {
         switch (c) {
         case 'n': names = true; break;
-        case 'h': return usage_error("pci-assignable-list", "help requested") & 0;
+        case 'h': return cmd_help("pci-assignable-list");
         default: return usage_error("pci-assignable-list", "unknown option");
         }
     }
@@ -425,7 +426,7 @@ static int main_check(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "+rh", opts, NULL)) != -1) {
         switch (c) {
         case 'r': repair = true; break;
-        case 'h': return usage_error("check", "help requested") & 0;
+        case 'h': return cmd_help("check");
         default: return usage_error("check", "unknown option");
         }
     }
@@ -550,20 +551,28 @@ static void help(FILE *f)
             "Exit status: 0 ok, 1 failure, 2 usage error.\n");
 }
 
+/* A command's help on stdout: `xlpci help CMD` and `xlpci CMD -h`. */
+static int cmd_help(const char *name)
+{
+    const cmd_spec *c = find_cmd(name);
+
+    if (!c)
+        return usage_error("help", "unknown command \"%s\"", name);
+    printf("Usage: xlpci %s %s\n\n%s\n", c->name, c->usage, c->summary);
+    if (*c->help)
+        printf("\n%s\n", c->help);
+    return EXIT_SUCCESS;
+}
+
 static int main_help(int argc, char **argv)
 {
-    const cmd_spec *c;
-
+    if (argc > 2)
+        return usage_error("help", "expected at most one command");
     if (argc < 2) {
         help(stdout);
         return EXIT_SUCCESS;
     }
-    c = find_cmd(argv[1]);
-    if (!c)
-        return usage_error("help", "unknown command \"%s\"", argv[1]);
-    printf("Usage: xlpci %s %s\n\n%s\n\n%s\n", c->name, c->usage, c->summary,
-           c->help);
-    return EXIT_SUCCESS;
+    return cmd_help(argv[1]);
 }
 
 int main(int argc, char **argv)

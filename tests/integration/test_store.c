@@ -319,6 +319,47 @@ static void test_multifunction(void **state)
                                 "08.1 0000:05:00.1\n08.0 0000:05:00.0\n");
 }
 
+/* CMD -h / --help: the command's help on stdout, as `help CMD` prints it,
+ * exit 0, nothing on stderr and nothing written. */
+static void test_command_help(void **state)
+{
+    itest_env *e = *state;
+    static const char *const cmds[][2] = {
+        { "create", "--config" }, { "pci-attach", "--timeout" },
+        { "pci-detach", "--force" }, { "pci-list", "--long" },
+        { "pci-assignable-add", "--name" },
+        { "pci-assignable-remove", "--rebind" },
+        { "pci-assignable-list", "--show-names" }, { "check", "--repair" },
+    };
+    char *before, *after, *want, usage[64];
+    size_t i;
+
+    before = itest_dump(e);
+    for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        assert_int_equal(itest_xlpci(e, "help", cmds[i][0], NULL), 0);
+        want = strdup(e->out);
+        assert_non_null(want);
+        snprintf(usage, sizeof(usage), "Usage: xlpci %s ", cmds[i][0]);
+        if (strncmp(want, usage, strlen(usage)) || !strstr(want, cmds[i][1]))
+            fail_msg("help %s: %s", cmds[i][0], want);
+        assert_int_equal(itest_xlpci(e, cmds[i][0], "-h", NULL), 0);
+        assert_string_equal(e->out, want);
+        assert_string_equal(e->err, "");
+        assert_int_equal(itest_xlpci(e, cmds[i][0], "--help", NULL), 0);
+        assert_string_equal(e->out, want);
+        assert_string_equal(e->err, "");
+        free(want);
+    }
+    assert_int_equal(itest_xlpci(e, "help", "pci-list", "extra", NULL), 2);
+    assert_non_null(strstr(e->err, "at most one command"));
+    assert_int_equal(itest_xlpci(e, "help", "nosuch", NULL), 2);
+    assert_non_null(strstr(e->err, "unknown command \"nosuch\""));
+    after = itest_dump(e);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -337,6 +378,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retry_exhausted, itest_setup,
                                         itest_teardown),
         cmocka_unit_test_setup_teardown(test_multifunction, itest_setup,
+                                        itest_teardown),
+        cmocka_unit_test_setup_teardown(test_command_help, itest_setup,
                                         itest_teardown),
     };
 
