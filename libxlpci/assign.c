@@ -26,6 +26,8 @@ bool xlpci_host_active(xlpci_ctx *ctx)
 
 static int check_name(xlpci_ctx *ctx, const char *name)
 {
+    char err[128];
+    xlpci_bdf bdf;
     const char *p;
 
     if (!name)
@@ -40,6 +42,20 @@ static int check_name(xlpci_ctx *ctx, const char *name)
                 "printable", name);
             return XLPCI_ERR_INVAL;
         }
+    /* The name must be usable where names are taken: name=NAME in a
+     * PCI_SPEC_STRING (fields split at ',') and pci-assignable-remove
+     * (a BDF if it parses as one). */
+    if (strchr(name, ',')) {
+        LOG(ctx, ERROR, "device name \"%s\" has a ',', which separates the "
+            "fields of a PCI_SPEC_STRING: name=%s could not select it",
+            name, name);
+        return XLPCI_ERR_INVAL;
+    }
+    if (!xlpci_bdf_parse(name, &bdf, err, sizeof(err))) {
+        LOG(ctx, ERROR, "device name \"%s\" is a PCI address; "
+            "pci-assignable-remove would take it for one", name);
+        return XLPCI_ERR_INVAL;
+    }
     return 0;
 }
 

@@ -273,6 +273,40 @@ static void test_dry_run_host(void **state)
     assert_string_equal(e->out, "0000:04:00.0 \n");
 }
 
+/* A name that name= or pci-assignable-remove could not select is refused
+ * before anything is done. */
+static void test_assignable_bad_names(void **state)
+{
+    itest_env *e = *state;
+    static const char *const bad[][2] = {
+        { "a,b", "has a ','" },
+        { "nic,permissive=1", "has a ','" },
+        { "03:00.0", "is a PCI address" },
+        { "0000:05:00.0", "is a PCI address" },
+    };
+    char *bk;
+    size_t i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(itest_xlpci(e, "pci-assignable-add", "-n",
+                                     bad[i][0], "0000:03:00.0", NULL), 2);
+        if (!strstr(e->err, bad[i][1]))
+            fail_msg("-n %s: %s", bad[i][0], e->err);
+        assert_string_equal(driver_of("0000:03:00.0"), "e1000e");
+        /* nor as a rename of a device already assignable */
+        assert_int_equal(itest_xlpci(e, "pci-assignable-add", "-n",
+                                     bad[i][0], "0000:04:00.0", NULL), 2);
+        bk = bookkeeping();
+        assert_null(strstr(bk, bad[i][0]));
+        free(bk);
+    }
+    /* names that are usable still are */
+    assert_int_equal(itest_xlpci(e, "pci-assignable-add", "-n", "nic-0.a=b",
+                                 "0000:03:00.0", NULL), 0);
+    assert_int_equal(itest_xlpci(e, "pci-assignable-list", "-n", NULL), 0);
+    assert_string_equal(e->out, "0000:03:00.0 nic-0.a=b\n0000:04:00.0 \n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -288,6 +322,8 @@ int main(void)
                                         host_teardown),
         cmocka_unit_test_setup_teardown(test_dry_run_host, host_setup,
                                         host_teardown),
+        cmocka_unit_test_setup_teardown(test_assignable_bad_names,
+                                        host_setup, host_teardown),
     };
 
     return cmocka_run_group_tests_name("host", tests, NULL, NULL);
