@@ -1088,6 +1088,8 @@ out:
 typedef enum {
     DETACH_REMOVED,                    /* removed directly */
     DETACH_BEGUN,                      /* Closing + Reconfiguring written */
+    DETACH_PARTIAL,                    /* the never-exported ones removed
+                                        * directly, the rest still there */
 } detach_mode;
 
 typedef struct {
@@ -1102,6 +1104,8 @@ typedef struct {
     xlpci_bdf found[DETACH_MAX];
     char prev[DETACH_MAX][4];          /* their state-N before Closing */
     bool undone;
+    size_t ngone;                      /* DETACH_PARTIAL: removed ones */
+    xlpci_bdf gone[DETACH_MAX];
 } detach_arg;
 
 /* The indices of the devices to remove, by BDF, in this view. */
@@ -1193,7 +1197,28 @@ static int detach_begin_body(xlpci_ctx *ctx, xs_transaction_t t,
     } else if ((a->why.pending = pending_removal(&view, ours)) >= 0) {
         rc = XLPCI_TXN_WAIT;
     } else if (view.state == XenbusStateConnected) {
-        if (frontend_ready(ctx, t, a->domid, &a->why, &rc)) {
+        unsigned un[DETACH_MAX];
+        size_t nun = 0;
+
+        /* An index without vdev-N was never exported (pciback ignored it:
+         * the seed problem) and the guest never saw it.  It must not be
+         * Closing in a cycle: pcifront and pciback look a Closing index
+         * up by vdev-N and, without one, close the whole connection. */
+        a->ngone = 0;
+        for (i = 0; i < a->n; i++)
+            if (!view.keys[idx[i]][XLPCI_KEY_VDEV]) {
+                a->gone[nun] = a->found[i];
+                un[nun++] = idx[i];
+            }
+        if (nun == a->n) {
+            a->mode = DETACH_REMOVED;
+            rc = xlpci_layout_remove(ops, a->domid, &view, idx, a->n);
+        } else if (nun) {
+            /* those first; the caller runs this step again for the rest */
+            a->mode = DETACH_PARTIAL;
+            a->ngone = nun;
+            rc = xlpci_layout_remove(ops, a->domid, &view, un, nun);
+        } else if (frontend_ready(ctx, t, a->domid, &a->why, &rc)) {
             a->mode = DETACH_BEGUN;
             rc = xlpci_layout_detach_begin(ops, a->domid, idx, a->n);
         } else if (!rc) {
@@ -1282,6 +1307,7 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     char b[XLPCI_BDF_STRLEN], why[128];
     int rc, hrc, state;
     bool force = flags & XLPCI_DETACH_FORCE;
+    size_t ngone = 0;                  /* removed before the cycle */
 
     memset(&a, 0, sizeof(a));
     a.domid = domid;
@@ -1301,6 +1327,23 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     deadline = xlpci_now_ms() + ctx->timeout_ms;
     rc = run_until_ready(ctx, domid, "pci-detach", detach_begin_body, &a,
                          deadline);
+    if (!rc && a.mode == DETACH_PARTIAL && ctx->dry_run) {
+        fprintf(ctx->dry_run, "# pci-detach: then the exported function(s) "
+                "go through a Reconfiguring cycle\n");
+        goto out;
+    }
+    if (!rc && a.mode == DETACH_PARTIAL) {
+        /* the never-exported functions are gone: no cycle, the guest never
+         * had them; then the others, as usual */
+        ngone = a.ngone;
+        rc = xlpci_hv_revoke(ctx, domid, a.gone, a.ngone);
+        if (!rc && xlpci_host_active(ctx))
+            rc = host_release(ctx, a.gone, a.ngone);
+        if (rc)
+            goto out;
+        rc = run_until_ready(ctx, domid, "pci-detach", detach_begin_body, &a,
+                             deadline);
+    }
     if (rc == XLPCI_TXN_WAIT && ctx->dry_run) {
         wait_reason_text(&a.why, why, sizeof(why));
         fprintf(ctx->dry_run, "# pci-detach: %s; would wait up to %u ms%s\n",
@@ -1318,9 +1361,15 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
         rc = xlpci_txn_run(ctx, "pci-detach", detach_begin_body, &a);
     } else if (rc == XLPCI_ERR_TIMEDOUT) {
         wait_reason_text(&a.why, why, sizeof(why));
-        LOG(ctx, ERROR, "pci-detach %s: %s after %u ms (domain %u); nothing "
-            "was changed (use -f to remove it anyway)", b, why,
-            ctx->timeout_ms, domid);
+        if (ngone)
+            LOG(ctx, ERROR, "pci-detach %s: %s after %u ms (domain %u); "
+                "the %zu function(s) pciback never exported were removed, "
+                "the others were not (use -f to remove them anyway)", b,
+                why, ctx->timeout_ms, domid, ngone);
+        else
+            LOG(ctx, ERROR, "pci-detach %s: %s after %u ms (domain %u); "
+                "nothing was changed (use -f to remove it anyway)", b, why,
+                ctx->timeout_ms, domid);
         goto out;
     }
     if (rc == XLPCI_TXN_NOTHING)

@@ -363,6 +363,50 @@ static void test_detach_stuck_guest(void **state)
     assert_node(e, BE(5) "/dev-0", "0000:04:00.0");
 }
 
+/* The libxl way on an unpatched kernel leaves 2 of 3 indices never
+ * exported (state-N = 1, no vdev-N).  Detaching one must not drive it
+ * through a Reconfiguring cycle: pcifront and pciback look a Closing
+ * index up by vdev-N and close the whole connection when it is missing.
+ * The guest never saw it, so it goes directly; the others stay. */
+static void test_detach_never_exported(void **state)
+{
+    itest_env *e = *state;
+    int exported, seen;
+
+    itest_model_start(e, NULL);
+    legacy_writer(e, &exported, &seen);
+    assert_int_equal(exported, 1);
+    assert_null(itest_read(e, BE(5) "/vdev-1"));
+    assert_int_equal(itest_xlpci(e, "pci-detach", "-t", "3", "5",
+                                 "0000:81:10.2", NULL), 0);
+    assert_null(itest_read(e, "/local/domain/0/error/backend/pci/5/0/error"));
+    assert_null(itest_read(e, "/local/domain/5/error/device/pci/0/error"));
+    assert_node(e, BE(5) "/state", "4");
+    assert_node(e, "/local/domain/5/device/pci/0/state", "4");
+    assert_int_equal(itest_check_backend(e, 5), 2);
+    assert_node(e, BE(5) "/dev-0", "0000:81:10.0");
+    assert_node(e, BE(5) "/dev-1", "0000:81:10.4");
+    assert_int_equal(itest_guest_count(e, 5), 1);
+}
+
+/* The same with the whole slot: the never-exported functions go
+ * directly, the exported one through the cycle, the guest releases it. */
+static void test_detach_slot_partly_exported(void **state)
+{
+    itest_env *e = *state;
+    int exported, seen;
+
+    itest_model_start(e, NULL);
+    legacy_writer(e, &exported, &seen);
+    assert_int_equal(seen, 1);
+    assert_int_equal(itest_xlpci(e, "pci-detach", "-t", "3", "5",
+                                 "0000:81:10.*", NULL), 0);
+    assert_null(itest_read(e, "/local/domain/0/error/backend/pci/5/0/error"));
+    assert_null(itest_read(e, "/local/domain/5/error/device/pci/0/error"));
+    assert_null(itest_read(e, BE(5)));
+    assert_int_equal(itest_guest_count(e, 5), 0);
+}
+
 /* pciback cannot export the device: the backend closes and the attach
  * fails with pciback's message. */
 static void test_attach_not_assignable(void **state)
@@ -403,6 +447,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_detach_stuck_guest, itest_setup,
                                         itest_teardown),
         cmocka_unit_test_setup_teardown(test_attach_not_assignable,
+                                        itest_setup, itest_teardown),
+        cmocka_unit_test_setup_teardown(test_detach_never_exported,
+                                        itest_setup, itest_teardown),
+        cmocka_unit_test_setup_teardown(test_detach_slot_partly_exported,
                                         itest_setup, itest_teardown),
     };
 
