@@ -892,7 +892,11 @@ static bool is_connected(int state, void *arg)
 }
 
 /* Undo an addition that nobody reacted to: the backend still says
- * Reconfiguring and every added index still says Initialising. */
+ * Reconfiguring, every added index still says Initialising, and the
+ * frontend is still Connected.  A frontend in Reconfiguring has reacted:
+ * it waits for pciback's Reconfigured, and would wait for ever once the
+ * backend says Connected again (pciback reconfigures only while the
+ * backend says Reconfiguring). */
 typedef struct {
     uint32_t domid;
     const xlpci_dev *devs;
@@ -906,6 +910,7 @@ static int undo_attach_body(xlpci_ctx *ctx, xs_transaction_t t,
     undo_attach_arg *a = varg;
     unsigned idx[8 * 8];
     char path[XLPCI_PATH_MAX];
+    wait_reason why;
     xlpci_view view;
     size_t i;
     int rc, k;
@@ -925,6 +930,10 @@ static int undo_attach_body(xlpci_ctx *ctx, xs_transaction_t t,
             goto out;
         }
         idx[i] = (unsigned)k;
+    }
+    if (!frontend_ready(ctx, t, a->domid, &why, &rc)) {
+        rc = rc ? rc : XLPCI_TXN_NOTHING;
+        goto out;
     }
     rc = xlpci_layout_remove(ops, a->domid, &view, idx, a->n);
     if (!rc) rc = xlpci_be_key(path, a->domid, "state");
@@ -1258,7 +1267,10 @@ out:
     return rc;
 }
 
-/* Put back state-N and state = Connected if the cycle never started. */
+/* Put back state-N and state = Connected if the cycle never started:
+ * the backend still Reconfiguring, the indices still Closing, and the
+ * frontend still Connected (a frontend in Reconfiguring has already
+ * removed the devices from the guest, see undo_attach_body). */
 static int undo_detach_body(xlpci_ctx *ctx, xs_transaction_t t,
                             xlpci_ops *ops, void *varg)
 {
@@ -1266,6 +1278,7 @@ static int undo_detach_body(xlpci_ctx *ctx, xs_transaction_t t,
     unsigned idx[DETACH_MAX];
     char path[XLPCI_PATH_MAX];
     detach_arg b = *a;
+    wait_reason why;
     xlpci_view view;
     size_t i;
     int rc;
@@ -1278,6 +1291,10 @@ static int undo_detach_body(xlpci_ctx *ctx, xs_transaction_t t,
     }
     rc = detach_find(ctx, &b, &view, idx);
     if (rc || b.n != a->n) {
+        rc = rc ? rc : XLPCI_TXN_NOTHING;
+        goto out;
+    }
+    if (!frontend_ready(ctx, t, a->domid, &why, &rc)) {
         rc = rc ? rc : XLPCI_TXN_NOTHING;
         goto out;
     }

@@ -407,6 +407,54 @@ static void test_detach_slot_partly_exported(void **state)
     assert_int_equal(itest_guest_count(e, 5), 0);
 }
 
+/* pcifront reacts to the Reconfiguring (it removes the device from the
+ * guest and goes to Reconfiguring itself) but pciback does not finish in
+ * time: the detach must not be "rolled back" to state-N = 3 and backend
+ * Connected.  The guest no longer has the device, and its frontend would
+ * wait in Reconfiguring for ever.  -f then finishes the removal. */
+static void test_detach_backend_stuck(void **state)
+{
+    itest_env *e = *state;
+
+    itest_model_start(e, "--backend-stuck", "5", NULL);
+    assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", "04:00.0",
+                                 NULL), 0);
+    wait_connected(e, BE(5));
+    assert_int_equal(itest_xlpci(e, "pci-detach", "-t", "2", "5", "03:00.0",
+                                 NULL), 1);
+    assert_null(strstr(e->err, "rolled back"));
+    assert_node(e, "/local/domain/5/device/pci/0/state", "7");
+    assert_int_equal(itest_guest_count(e, 5), 1);      /* it is gone */
+    assert_node(e, BE(5) "/state", "7");
+    assert_node(e, BE(5) "/state-0", "5");
+
+    assert_int_equal(itest_xlpci(e, "pci-detach", "-f", "-t", "0.5", "5",
+                                 "03:00.0", NULL), 0);
+    assert_int_equal(itest_check_backend(e, 5), 1);
+    assert_node(e, BE(5) "/dev-0", "0000:04:00.0");
+}
+
+/* The same for a hot-add: the guest's pcifront is in Reconfiguring, so
+ * the addition stays and the backend stays Reconfiguring (once pciback
+ * gets to it the cycle completes) instead of being put back to Connected
+ * under a frontend that then waits for ever. */
+static void test_attach_backend_stuck(void **state)
+{
+    itest_env *e = *state;
+
+    itest_model_start(e, "--backend-stuck", "5", NULL);
+    assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", NULL), 0);
+    wait_connected(e, BE(5));
+    assert_int_equal(itest_xlpci(e, "pci-attach", "-t", "2", "5", "04:00.0",
+                                 NULL), 1);
+    assert_null(strstr(e->err, "rolled back"));
+    assert_non_null(strstr(e->err, "the guest reacted"));
+    assert_node(e, "/local/domain/5/device/pci/0/state", "7");
+    assert_node(e, BE(5) "/state", "7");
+    assert_int_equal(itest_check_backend(e, 5), 2);
+    assert_node(e, BE(5) "/dev-1", "0000:04:00.0");
+}
+
 /* pciback cannot export the device: the backend closes and the attach
  * fails with pciback's message. */
 static void test_attach_not_assignable(void **state)
@@ -451,6 +499,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_detach_never_exported,
                                         itest_setup, itest_teardown),
         cmocka_unit_test_setup_teardown(test_detach_slot_partly_exported,
+                                        itest_setup, itest_teardown),
+        cmocka_unit_test_setup_teardown(test_detach_backend_stuck,
+                                        itest_setup, itest_teardown),
+        cmocka_unit_test_setup_teardown(test_attach_backend_stuck,
                                         itest_setup, itest_teardown),
     };
 

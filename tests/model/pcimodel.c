@@ -26,8 +26,13 @@
  *
  *   pcimodel [--ready FILE] [--status-dir DIR] [--patched]
  *            [--no-frontend DOMID]... [--frontend-stuck DOMID]...
+ *            [--backend-stuck DOMID]...
  *            [--not-assignable BDF]... [--vf BDF]... [--bridge BDF]...
  *            [--delay-ms N] [--frontend-delay-ms N] [-v]
+ *
+ * --backend-stuck DOMID: that guest's pciback ignores the frontend's
+ * Reconfiguring (a release or an export that takes longer than the
+ * toolstack waits), while its pcifront reacts as usual.
  *
  * --frontend-delay-ms N: a guest's pcifront probes N ms after its frontend
  * directory appeared (a domain created paused, unpaused once the
@@ -95,6 +100,7 @@ static struct {
     bool patched;
     unsigned no_frontend[MAX_LIST], nno_frontend;
     unsigned stuck[MAX_LIST], nstuck;
+    unsigned be_stuck[MAX_LIST], nbe_stuck;
     bdf_t not_assignable[MAX_LIST];
     unsigned nnot_assignable;
     bdf_t vfs[MAX_LIST];
@@ -843,7 +849,10 @@ static void xen_pcibk_frontend_changed(pdev_t *p, int fe_state)
         xen_pcibk_attach(p);
         break;
     case FC_RECONFIGURE:
-        xen_pcibk_reconfigure(p, XenbusStateReconfiguring);
+        if (in_dom_list(m.be_stuck, m.nbe_stuck, p->domid))
+            logf_("%s: stuck backend ignores Reconfiguring", p->be);
+        else
+            xen_pcibk_reconfigure(p, XenbusStateReconfiguring);
         break;
     case FC_CONNECTED:
         xenbus_switch_state(p->be, &p->be_cached, XenbusStateConnected);
@@ -1349,6 +1358,7 @@ static void usage(FILE *f)
     fprintf(f,
 "usage: pcimodel [--ready FILE] [--status-dir DIR] [--patched]\n"
 "                [--no-frontend DOMID]... [--frontend-stuck DOMID]...\n"
+"                [--backend-stuck DOMID]...\n"
 "                [--not-assignable BDF]... [--vf BDF]... [--bridge BDF]...\n"
 "                [--delay-ms N] [--frontend-delay-ms N] [-v]\n");
 }
@@ -1361,6 +1371,7 @@ int main(int argc, char **argv)
         { "patched", no_argument, NULL, 'p' },
         { "no-frontend", required_argument, NULL, 'n' },
         { "frontend-stuck", required_argument, NULL, 'k' },
+        { "backend-stuck", required_argument, NULL, 'K' },
         { "not-assignable", required_argument, NULL, 'a' },
         { "vf", required_argument, NULL, 'f' },
         { "bridge", required_argument, NULL, 'b' },
@@ -1387,6 +1398,10 @@ int main(int argc, char **argv)
             break;
         case 'k':
             if (parse_dom_arg(optarg, m.stuck, &m.nstuck))
+                return 2;
+            break;
+        case 'K':
+            if (parse_dom_arg(optarg, m.be_stuck, &m.nbe_stuck))
                 return 2;
             break;
         case 'a':
