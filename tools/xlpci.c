@@ -55,7 +55,7 @@ static int usage_error(const char *cmd, const char *fmt, ...)
     const cmd_spec *c = find_cmd(cmd);
     va_list ap;
 
-    fprintf(stderr, "xlpci %s: ", cmd);
+    fprintf(stderr, "xlpci%s%s: ", *cmd ? " " : "", cmd);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
@@ -63,6 +63,22 @@ static int usage_error(const char *cmd, const char *fmt, ...)
     if (c)
         fprintf(stderr, "Usage: xlpci %s %s\n", c->name, c->usage);
     return EXIT_USAGE;
+}
+
+/* getopt returned '?' or ':' (opterr is 0): one message naming the
+ * option as it was given. */
+static int bad_option(const char *cmd, int c, char **argv)
+{
+    const char *arg = argv[optind - 1];
+    char shortopt[3] = { '-', (char)optopt, '\0' };
+    const char *what = !optopt || !strncmp(arg, "--", 2) ? arg : shortopt;
+
+    if (c == ':')
+        return usage_error(cmd, "option %s needs an argument", what);
+    if (optopt && !strncmp(arg, "--", 2) && strchr(arg, '='))
+        return usage_error(cmd, "option %.*s takes no argument",
+                           (int)(strchr(arg, '=') - arg), arg);
+    return usage_error(cmd, "unknown option %s", what);
 }
 
 /* Library error -> exit status: bad input is a usage-class error. */
@@ -136,8 +152,22 @@ static int parse_spec(const char *cmd, const char *s, xlpci_spec *spec)
     return 0;
 }
 
-static int resolve_domain(const char *dom, uint32_t *domid)
+/* <domain>: a domid or a name; a PCI address there is a misplaced
+ * argument (create -c CFG BDF, with the domain left out), not a name. */
+static int resolve_domain(const char *cmd, const char *dom, uint32_t *domid)
 {
+    xlpci_spec spec;
+    char err[256];
+    bool is_pci;
+
+    xlpci_spec_init(&spec);
+    is_pci = !xlpci_spec_parse(dom, &spec, err, sizeof(err)) && spec.has_bdf;
+    xlpci_spec_dispose(&spec);
+    if (is_pci) {
+        usage_error(cmd, "\"%s\" is a PCI address where the domain was "
+                    "expected (the domain comes first)", dom);
+        return XLPCI_ERR_INVAL;
+    }
     return xlpci_domain_resolve(g.ctx, dom, domid);
 }
 
@@ -161,12 +191,12 @@ static int main_create(int argc, char **argv)
     int c, rc, ret;
 
     xlpci_config_init(&cfg);
-    while ((c = getopt_long(argc, argv, "+c:fh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:c:fh", opts, NULL)) != -1) {
         switch (c) {
         case 'c': config = optarg; break;
         case 'f': flags |= XLPCI_CREATE_REPLACE; break;
         case 'h': return cmd_help("create");
-        default: return usage_error("create", "unknown option");
+        default: return bad_option("create", c, argv);
         }
     }
     if (config && xlpci_config_read(config, &cfg, err, sizeof(err))) {
@@ -200,7 +230,7 @@ static int main_create(int argc, char **argv)
         goto out;
     }
     rc = ctx_open();
-    if (!rc) rc = resolve_domain(dom, &domid);
+    if (!rc) rc = resolve_domain("create", dom, &domid);
     if (!rc) rc = xlpci_create(g.ctx, domid, specs, nspecs, &cfg.defaults,
                                flags);
     ret = exit_for(rc);
@@ -229,7 +259,7 @@ static int attach_detach(const char *cmd, int argc, char **argv, bool detach)
     int c, rc, ret;
 
     xlpci_spec_init(&spec);
-    while ((c = getopt_long(argc, argv, detach ? "+ft:h" : "+t:h", opts,
+    while ((c = getopt_long(argc, argv, detach ? "+:ft:h" : "+:t:h", opts,
                             NULL)) != -1) {
         switch (c) {
         case 'f': flags |= XLPCI_DETACH_FORCE; break;
@@ -239,7 +269,7 @@ static int attach_detach(const char *cmd, int argc, char **argv, bool detach)
             have_timeout = true;
             break;
         case 'h': return cmd_help(cmd);
-        default: return usage_error(cmd, "unknown option");
+        default: return bad_option(cmd, c, argv);
         }
     }
     if (argc - optind != 2)
@@ -250,7 +280,7 @@ static int attach_detach(const char *cmd, int argc, char **argv, bool detach)
     rc = ctx_open();
     if (!rc && have_timeout)
         xlpci_ctx_set_timeout(g.ctx, timeout_ms);
-    if (!rc) rc = resolve_domain(argv[optind], &domid);
+    if (!rc) rc = resolve_domain(cmd, argv[optind], &domid);
     if (!rc)
         rc = detach ? xlpci_detach(g.ctx, domid, &spec, flags)
                     : xlpci_attach(g.ctx, domid, &spec, NULL);
@@ -284,17 +314,17 @@ static int main_list(int argc, char **argv)
     uint32_t domid;
     int c, rc;
 
-    while ((c = getopt_long(argc, argv, "+lh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:lh", opts, NULL)) != -1) {
         switch (c) {
         case 'l': json = true; break;
         case 'h': return cmd_help("pci-list");
-        default: return usage_error("pci-list", "unknown option");
+        default: return bad_option("pci-list", c, argv);
         }
     }
     if (argc - optind != 1)
         return usage_error("pci-list", "expected <domain>");
     rc = ctx_open();
-    if (!rc) rc = resolve_domain(argv[optind], &domid);
+    if (!rc) rc = resolve_domain("pci-list", argv[optind], &domid);
     if (!rc) rc = xlpci_list(g.ctx, domid, &list, &n);
     if (!rc && json) {
         rc = xlpci_entries_json(list, n, &out);
@@ -329,11 +359,11 @@ static int main_assignable_add(int argc, char **argv)
     xlpci_bdf bdf;
     int c, rc;
 
-    while ((c = getopt_long(argc, argv, "+n:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:n:h", opts, NULL)) != -1) {
         switch (c) {
         case 'n': name = optarg; break;
         case 'h': return cmd_help("pci-assignable-add");
-        default: return usage_error("pci-assignable-add", "unknown option");
+        default: return bad_option("pci-assignable-add", c, argv);
         }
     }
     if (argc - optind != 1)
@@ -360,11 +390,11 @@ static int main_assignable_remove(int argc, char **argv)
     int c, rc;
     bool byname;
 
-    while ((c = getopt_long(argc, argv, "+rh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:rh", opts, NULL)) != -1) {
         switch (c) {
         case 'r': rebind = true; break;
         case 'h': return cmd_help("pci-assignable-remove");
-        default: return usage_error("pci-assignable-remove", "unknown option");
+        default: return bad_option("pci-assignable-remove", c, argv);
         }
     }
     if (argc - optind != 1)
@@ -390,11 +420,11 @@ static int main_assignable_list(int argc, char **argv)
     size_t n = 0, i;
     int c, rc;
 
-    while ((c = getopt_long(argc, argv, "+nh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:nh", opts, NULL)) != -1) {
         switch (c) {
         case 'n': names = true; break;
         case 'h': return cmd_help("pci-assignable-list");
-        default: return usage_error("pci-assignable-list", "unknown option");
+        default: return bad_option("pci-assignable-list", c, argv);
         }
     }
     if (argc != optind)
@@ -423,17 +453,17 @@ static int main_check(int argc, char **argv)
     uint32_t domid;
     int c, rc;
 
-    while ((c = getopt_long(argc, argv, "+rh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:rh", opts, NULL)) != -1) {
         switch (c) {
         case 'r': repair = true; break;
         case 'h': return cmd_help("check");
-        default: return usage_error("check", "unknown option");
+        default: return bad_option("check", c, argv);
         }
     }
     if (argc - optind != 1)
         return usage_error("check", "expected <domain>");
     rc = ctx_open();
-    if (!rc) rc = resolve_domain(argv[optind], &domid);
+    if (!rc) rc = resolve_domain("check", argv[optind], &domid);
     if (!rc) rc = xlpci_check(g.ctx, domid, repair, &problems);
     if (rc == XLPCI_ERR_BUSY) {
         printf("domain %u: %u problem(s); a Reconfiguring cycle is in "
@@ -590,7 +620,8 @@ int main(int argc, char **argv)
     const cmd_spec *cmd;
     int c, ret;
 
-    while ((c = getopt_long(argc, argv, "+vNTh", opts, NULL)) != -1) {
+    opterr = 0;     /* bad_option says it, once */
+    while ((c = getopt_long(argc, argv, "+:vNTh", opts, NULL)) != -1) {
         switch (c) {
         case 'v':
             if (level > XTL_DEBUG)
@@ -602,7 +633,10 @@ int main(int argc, char **argv)
             break;
         case 'h': help(stdout); return EXIT_SUCCESS;
         case 'V': printf("xlpci %s\n", XLPCI_VERSION); return EXIT_SUCCESS;
-        default: help(stderr); return EXIT_USAGE;
+        default:
+            bad_option("", c, argv);
+            fprintf(stderr, "See xlpci --help.\n");
+            return EXIT_USAGE;
         }
     }
     if (optind >= argc) {

@@ -360,6 +360,68 @@ static void test_command_help(void **state)
     free(after);
 }
 
+/* Bad options and a PCI address where the domain goes: one message on
+ * stderr naming the option or argument, exit 2, the store unchanged. */
+static void test_bad_options(void **state)
+{
+    itest_env *e = *state;
+    char *before, *after, cfg[300];
+    FILE *f;
+
+    snprintf(cfg, sizeof(cfg), "%s/guest7.cfg", e->dir);
+    f = fopen(cfg, "w");
+    assert_non_null(f);
+    fputs("name = \"guest7\"\npci = [ \"03:00.0\" ]\n", f);
+    fclose(f);
+    assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", NULL), 0);
+    before = itest_dump(e);
+
+    struct { const char *err; const char *argv[6]; } cases[] = {
+        { "xlpci pci-attach: unknown option -f\n",
+          { "pci-attach", "-f", "5", "04:00.0" } },
+        { "xlpci pci-list: unknown option --bogus\n",
+          { "pci-list", "--bogus", "5" } },
+        { "xlpci pci-list: option --long takes no argument\n",
+          { "pci-list", "--long=1", "5" } },
+        { "xlpci pci-attach: option -t needs an argument\n",
+          { "pci-attach", "-t" } },
+        { "xlpci pci-detach: option --timeout needs an argument\n",
+          { "pci-detach", "--timeout" } },
+        { "xlpci create: option -c needs an argument\n", { "create", "-c" } },
+        { "xlpci: unknown option -x\n", { "-x", "pci-list", "5" } },
+        { "xlpci create: \"04:00.0\" is a PCI address where the domain was "
+          "expected", { "create", "-c", cfg, "04:00.0" } },
+        { "xlpci pci-detach: \"0000:03:00.0\" is a PCI address where the "
+          "domain was expected", { "pci-detach", "0000:03:00.0", "04:00.0" } },
+        { "xlpci check: \"03:00.0,permissive=1\" is a PCI address where the "
+          "domain was expected", { "check", "--repair", "03:00.0,permissive=1" } },
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char **a = cases[i].argv;
+        int rc = itest_xlpci(e, a[0], a[1], a[2], a[3], a[4], NULL);
+
+        const char *nl = strchr(e->err, '\n');
+
+        /* the message first; then at most one line (usage or --help) */
+        if (rc != 2 || strncmp(e->err, cases[i].err, strlen(cases[i].err)) ||
+            !nl || (strchr(nl + 1, '\n') &&
+                    strchr(nl + 1, '\n')[1] != '\0'))
+            fail_msg("case %zu (%s %s): exit %d, stderr: %s", i, a[0],
+                     a[1] ?: "", rc, e->err);
+        if (strstr(e->err, "invalid option") ||
+            strstr(e->err, "unrecognized option"))
+            fail_msg("case %zu: getopt's own message too: %s", i, e->err);
+        after = itest_dump(e);
+        if (strcmp(before, after))
+            fail_msg("case %zu changed the store:\n%s\n--- vs ---\n%s", i,
+                     before, after);
+        free(after);
+    }
+    free(before);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -380,6 +442,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_multifunction, itest_setup,
                                         itest_teardown),
         cmocka_unit_test_setup_teardown(test_command_help, itest_setup,
+                                        itest_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_options, itest_setup,
                                         itest_teardown),
     };
 
