@@ -1301,7 +1301,10 @@ static int undo_detach_body(xlpci_ctx *ctx, xs_transaction_t t,
     for (i = 0; !rc && i < a->n; i++) {
         const char *st = view.keys[idx[i]][XLPCI_KEY_STATE];
 
-        if (!st || strcmp(st, "5") || !a->prev[i][0]) {
+        /* prev "5": an earlier detach wrote Closing and started the
+         * cycle; it is not ours to undo */
+        if (!st || strcmp(st, "5") || !a->prev[i][0] ||
+            !strcmp(a->prev[i], "5")) {
             rc = XLPCI_TXN_NOTHING;
             break;
         }

@@ -455,6 +455,32 @@ static void test_attach_backend_stuck(void **state)
     assert_node(e, BE(5) "/dev-1", "0000:04:00.0");
 }
 
+/* A detach killed after its first step left state-0 = 5 and state = 7
+ * under a guest that never answers.  A second detach waits for that cycle
+ * and times out: its rollback must not put the backend back to Connected
+ * with state-0 still 5, the mark of a device the guest has released
+ * (check --repair or the next detach would then remove it without the
+ * guest's cooperation, while the guest still has it). */
+static void test_detach_retry_after_crash(void **state)
+{
+    itest_env *e = *state;
+
+    itest_model_start(e, "--frontend-stuck", "5", NULL);
+    assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", "04:00.0",
+                                 NULL), 0);
+    wait_connected(e, BE(5));
+    itest_write(e, BE(5) "/state-0", "5");
+    itest_write(e, BE(5) "/state", "7");
+    assert_int_equal(itest_xlpci(e, "pci-detach", "-t", "0.5", "5",
+                                 "03:00.0", NULL), 1);
+    assert_node(e, BE(5) "/state", "7");
+    assert_node(e, BE(5) "/state-0", "5");
+    assert_int_equal(itest_guest_count(e, 5), 2);
+    /* not "released but never removed" */
+    assert_int_equal(itest_xlpci(e, "check", "5", NULL), 0);
+    assert_null(strstr(e->err, "never removed"));
+}
+
 /* pciback cannot export the device: the backend closes and the attach
  * fails with pciback's message. */
 static void test_attach_not_assignable(void **state)
@@ -503,6 +529,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_detach_backend_stuck,
                                         itest_setup, itest_teardown),
         cmocka_unit_test_setup_teardown(test_attach_backend_stuck,
+                                        itest_setup, itest_teardown),
+        cmocka_unit_test_setup_teardown(test_detach_retry_after_crash,
                                         itest_setup, itest_teardown),
     };
 
