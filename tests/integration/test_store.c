@@ -422,6 +422,36 @@ static void test_bad_options(void **state)
     free(before);
 }
 
+/* pci-attach refuses a virtual slot the domain already uses, as create
+ * refuses two devices in one slot; the store is left as it was. */
+static void test_attach_vslot_taken(void **state)
+{
+    itest_env *e = *state;
+    char *before, *after;
+
+    assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0@3", "04:00.0",
+                                 NULL), 0);
+    assert_int_equal(itest_xlpci(e, "create", "6", "03:00.0@3", "05:00.0@3",
+                                 NULL), 2);
+    assert_non_null(strstr(e->err, "two devices want virtual slot 03.0"));
+    before = itest_dump(e);
+    assert_int_equal(itest_xlpci(e, "pci-attach", "5", "06:00.0@3", NULL), 1);
+    assert_non_null(strstr(e->err, "virtual slot 03.0 of domain 5 is taken "
+                                   "by 0000:03:00.0"));
+    after = itest_dump(e);
+    assert_string_equal(before, after);
+    free(after);
+    free(before);
+    /* another slot, or none, is fine */
+    assert_int_equal(itest_xlpci(e, "pci-attach", "5", "06:00.0@4", NULL), 0);
+    assert_int_equal(itest_xlpci(e, "pci-attach", "5", "07:00.0", NULL), 0);
+    assert_int_equal(itest_check_backend(e, 5), 4);
+    assert_int_equal(itest_xlpci(e, "pci-list", "5", NULL), 0);
+    assert_string_equal(e->out, "Vdev Device\n03.0 0000:03:00.0\n"
+                                "00.0 0000:04:00.0\n04.0 0000:06:00.0\n"
+                                "00.0 0000:07:00.0\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -444,6 +474,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_command_help, itest_setup,
                                         itest_teardown),
         cmocka_unit_test_setup_teardown(test_bad_options, itest_setup,
+                                        itest_teardown),
+        cmocka_unit_test_setup_teardown(test_attach_vslot_taken, itest_setup,
                                         itest_teardown),
     };
 
