@@ -825,7 +825,6 @@ static int attach_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
     xlpci_view view;
     char *name = NULL;
     char b[XLPCI_BDF_STRLEN];
-    unsigned k;
     size_t i;
     int rc;
 
@@ -850,19 +849,6 @@ static int attach_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
                     a->domid);
                 rc = XLPCI_ERR_EXISTS;
                 goto out;
-            }
-            /* an explicit virtual slot must be free, as create demands */
-            for (k = 0; a->devs[i].vdevfn && k < view.num_devs; k++) {
-                const char *v = view.keys[k][XLPCI_KEY_VDEVFN];
-
-                if (v && strtoul(v, NULL, 16) == a->devs[i].vdevfn) {
-                    LOG(ctx, ERROR, "virtual slot %02x.%x of domain %u is "
-                        "taken by %s", a->devs[i].vdevfn >> 3,
-                        a->devs[i].vdevfn & 7, a->domid,
-                        view.keys[k][XLPCI_KEY_DEV]);
-                    rc = XLPCI_ERR_EXISTS;
-                    goto out;
-                }
             }
         }
     }
@@ -1408,6 +1394,15 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     }
     if (rc == XLPCI_TXN_NOTHING)
         rc = 0;
+    if (!rc && ctx->dry_run && a.mode == DETACH_BEGUN) {
+        /* the second transaction, as it would run once the cycle is over
+         * (nothing but state-N changes meanwhile) */
+        fprintf(ctx->dry_run, "# pci-detach: then wait up to %u ms for the "
+                "guest to release it (backend Connected again), and:\n",
+                ctx->timeout_ms);
+        rc = xlpci_txn_run(ctx, "pci-detach", detach_remove_body, &a);
+        goto out;
+    }
     if (!rc && !ctx->dry_run && a.mode == DETACH_REMOVED)
         rc = xlpci_hv_revoke(ctx, domid, a.found, a.n);  /* no cycle */
     if (rc || ctx->dry_run || a.mode == DETACH_REMOVED)

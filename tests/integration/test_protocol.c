@@ -481,6 +481,32 @@ static void test_detach_retry_after_crash(void **state)
     assert_null(strstr(e->err, "never removed"));
 }
 
+/* -N pci-detach shows both transactions of the hot-remove, the cycle's
+ * start and the removal with the compaction after it, and changes
+ * nothing. */
+static void test_detach_dry_run(void **state)
+{
+    itest_env *e = *state;
+    char *before, *after;
+
+    itest_model_start(e, NULL);
+    assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", "04:00.0",
+                                 NULL), 0);
+    wait_connected(e, BE(5));
+    before = itest_dump(e);
+    assert_int_equal(itest_xlpci(e, "-N", "pci-detach", "5", "03:00.0",
+                                 NULL), 0);
+    assert_non_null(strstr(e->out, "write " BE(5) "/state-0 = \"5\""));
+    assert_non_null(strstr(e->out, "write " BE(5) "/state = \"7\""));
+    assert_non_null(strstr(e->out,
+                           "write " BE(5) "/dev-0 = \"0000:04:00.0\""));
+    assert_non_null(strstr(e->out, "write " BE(5) "/num_devs = \"1\""));
+    after = itest_dump(e);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+}
+
 /* pciback cannot export the device: the backend closes and the attach
  * fails with pciback's message. */
 static void test_attach_not_assignable(void **state)
@@ -531,6 +557,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_attach_backend_stuck,
                                         itest_setup, itest_teardown),
         cmocka_unit_test_setup_teardown(test_detach_retry_after_crash,
+                                        itest_setup, itest_teardown),
+        cmocka_unit_test_setup_teardown(test_detach_dry_run,
                                         itest_setup, itest_teardown),
     };
 
