@@ -825,6 +825,7 @@ static int attach_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
     xlpci_view view;
     char *name = NULL;
     char b[XLPCI_BDF_STRLEN];
+    unsigned k;
     size_t i;
     int rc;
 
@@ -849,6 +850,19 @@ static int attach_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
                     a->domid);
                 rc = XLPCI_ERR_EXISTS;
                 goto out;
+            }
+            /* an explicit virtual slot must be free, as create demands */
+            for (k = 0; a->devs[i].vdevfn && k < view.num_devs; k++) {
+                const char *v = view.keys[k][XLPCI_KEY_VDEVFN];
+
+                if (v && strtoul(v, NULL, 16) == a->devs[i].vdevfn) {
+                    LOG(ctx, ERROR, "virtual slot %02x.%x of domain %u is "
+                        "taken by %s", a->devs[i].vdevfn >> 3,
+                        a->devs[i].vdevfn & 7, a->domid,
+                        view.keys[k][XLPCI_KEY_DEV]);
+                    rc = XLPCI_ERR_EXISTS;
+                    goto out;
+                }
             }
         }
     }
