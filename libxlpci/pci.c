@@ -754,6 +754,16 @@ out:
     return rc;
 }
 
+/* Without xen-pciback only xenstore is written: the devices were neither
+ * checked nor bound, which the administrator should know (xl refuses a
+ * device that is not assignable). */
+static void host_absent_notice(xlpci_ctx *ctx, uint32_t domid)
+{
+    LOG(ctx, NOTICE, "domain %u: xen-pciback is not loaded (no %s/bus/pci/"
+        "drivers/pciback): only xenstore was written; the devices were "
+        "not checked or bound to pciback", domid, ctx->sysfs_root);
+}
+
 int xlpci_create(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *specs,
                  size_t nspecs, const xlpci_defaults *defs, unsigned flags)
 {
@@ -796,6 +806,8 @@ int xlpci_create(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *specs,
 
         rc = rc ? rc : hrc;
     }
+    if (!rc && !ctx->dry_run && !host)
+        host_absent_notice(ctx, domid);
     if (!rc && !ctx->dry_run)
         LOG(ctx, DETAIL, "domain %u: PCI backend created with %zu device(s) "
             "in one transaction", domid, a.n);
@@ -1095,6 +1107,8 @@ out:
 
         rc = rc ? rc : hrc;
     }
+    if (!rc && !ctx->dry_run && !xlpci_host_active(ctx))
+        host_absent_notice(ctx, domid);
     if (!rc && !ctx->dry_run)
         LOG(ctx, DETAIL, "domain %u: attached %zu device(s) starting with %s",
             domid, a.n, b);

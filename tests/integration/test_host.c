@@ -300,6 +300,10 @@ static void test_assignable_bad_names(void **state)
         assert_null(strstr(bk, bad[i][0]));
         free(bk);
     }
+    /* with pciback present, no "not loaded" notice */
+    assert_int_equal(itest_xlpci(e, "create", "5", "04:00.0", NULL), 0);
+    assert_null(strstr(e->err, "not loaded"));
+    assert_int_equal(itest_xlpci(e, "pci-detach", "5", "04:00.0", NULL), 0);
     /* names that are usable still are */
     assert_int_equal(itest_xlpci(e, "pci-assignable-add", "-n", "nic-0.a=b",
                                  "0000:03:00.0", NULL), 0);

@@ -452,6 +452,29 @@ static void test_attach_vslot_taken(void **state)
                                 "00.0 0000:07:00.0\n");
 }
 
+/* Without xen-pciback, create and pci-attach say that only xenstore was
+ * written (the devices were not checked or bound); -N and failures don't. */
+static void test_no_pciback_notice(void **state)
+{
+    itest_env *e = *state;
+    char root[300];
+
+    snprintf(root, sizeof(root), "%s/nosys", e->dir);
+    setenv("XLPCI_SYSFS_ROOT", root, 1);
+    assert_int_equal(itest_xlpci(e, "-N", "create", "5", "03:00.0", NULL), 0);
+    assert_null(strstr(e->err, "pciback"));
+    assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", NULL), 0);
+    assert_non_null(strstr(e->err, "notice: domain 5: xen-pciback is not "
+                                   "loaded"));
+    assert_non_null(strstr(e->err, "/nosys/bus/pci/drivers/pciback"));
+    assert_int_equal(itest_xlpci(e, "pci-attach", "5", "04:00.0", NULL), 0);
+    assert_non_null(strstr(e->err, "only xenstore was written"));
+    assert_int_equal(itest_xlpci(e, "pci-attach", "5", "04:00.0", NULL), 1);
+    assert_null(strstr(e->err, "pciback"));
+    unsetenv("XLPCI_SYSFS_ROOT");
+    assert_int_equal(itest_check_backend(e, 5), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -476,6 +499,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_options, itest_setup,
                                         itest_teardown),
         cmocka_unit_test_setup_teardown(test_attach_vslot_taken, itest_setup,
+                                        itest_teardown),
+        cmocka_unit_test_setup_teardown(test_no_pciback_notice, itest_setup,
                                         itest_teardown),
     };
 
