@@ -120,8 +120,13 @@ static void test_legacy_writer_patched(void **state)
 {
     itest_env *e = *state;
     int exported, seen;
+    char delay[32];
 
-    itest_model_start(e, "--patched", NULL);
+    /* the guest boots after the toolstack (as in test_model): a pcifront
+     * that connects between the writer's transactions takes the backend
+     * to Connected, where even the patched pciback ignores new dev-N */
+    snprintf(delay, sizeof(delay), "%d", 1500 * h_slow());
+    itest_model_start(e, "--patched", "--frontend-delay-ms", delay, NULL);
     legacy_writer(e, &exported, &seen);
     assert_int_equal(exported, 3);
     assert_int_equal(seen, 3);
