@@ -641,8 +641,9 @@ typedef struct {
 static void wait_reason_text(const wait_reason *w, char *buf, size_t len)
 {
     if (w->pending >= 0)
-        snprintf(buf, len, "index %d is still being removed (state-%d = 5)",
-                 w->pending, w->pending);
+        snprintf(buf, len, "index %d is still being removed (state-%d = 5; "
+                 "if a pci-detach was interrupted, check --repair completes "
+                 "it)", w->pending, w->pending);
     else if (w->fe_wait)
         snprintf(buf, len, "the backend is Connected but the guest's "
                  "frontend is %s", state_name(w->fe_state));

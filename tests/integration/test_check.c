@@ -100,6 +100,18 @@ static void test_interrupted_detach(void **state)
     assert_int_equal(itest_xlpci(e, "check", "5", NULL), 1);
     assert_non_null(strstr(e->err, "0000:04:00.0 (index 1) was released"));
 
+    /* an attach waits for the removal and, on timeout, names the way out;
+     * nothing written */
+    before = itest_dump(e);
+    assert_int_equal(itest_xlpci(e, "pci-attach", "-t", "1", "5", "06:00.0",
+                                 NULL), 1);
+    assert_non_null(strstr(e->err, "index 1 is still being removed"));
+    assert_non_null(strstr(e->err, "check --repair"));
+    after = itest_dump(e);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+
     /* mid-cycle: Closing is legitimate then; reported, not touched */
     itest_write(e, BE(5) "/state", "7");
     before = itest_dump(e);
