@@ -12,7 +12,7 @@
 
 #include "itest.h"
 
-#define WAIT_MS 10000
+#define WAIT_MS (10000 * h_slow())
 
 static void assert_node(itest_env *e, const char *path, const char *want)
 {
