@@ -80,9 +80,16 @@ int xlpci_domain_resolve(xlpci_ctx *ctx, const char *dom, uint32_t *domid_r)
     unsigned n, i, id, found = 0;
     int rc;
 
-    if (!xlpci_parse_uint(dom, ~0u, &id)) {
-        if (id >= DOMID_FIRST_RESERVED) {
-            LOG(ctx, ERROR, "domid %s is out of range", dom);
+    /* As xl (libxl_domain_qualifier_to_domid): all digits is a domid,
+     * "05" too; anything else is a name. */
+    if (*dom && strspn(dom, "0123456789") == strlen(dom)) {
+        const char *p = dom + strspn(dom, "0");
+
+        if (!*p)
+            p = "0";
+        if (xlpci_parse_uint(p, DOMID_FIRST_RESERVED - 1, &id)) {
+            LOG(ctx, ERROR, "domid %s is out of range (0 to %u)", dom,
+                DOMID_FIRST_RESERVED - 1);
             return XLPCI_ERR_INVAL;
         }
         *domid_r = id;
