@@ -8,6 +8,12 @@
  * listed twice; the frontend directory exists; no index is left Closing
  * with the backend Connected (a detach whose Reconfiguring cycle finished
  * but which never removed the index, libxl's own failure mode).
+ * Reported but not repaired: an index pciback never exported although
+ * both ends are Connected (state-N still Initialising, no vdev-N: the
+ * guest does not have the device; libxl's one-transaction-per-device
+ * create on a pciback that read num_devs once).  The next Reconfiguring
+ * cycle exports it: pciback's reconfigure exports every index still
+ * Initialising.
  *
  * Repair, in one transaction: drop every bad or released index and the
  * orphans, compact the rest (vdev-N moving along), recount num_devs;
@@ -185,6 +191,30 @@ static int check_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
     if (rc) goto out;
     if (!fe_exists)
         problem(ctx, a, "the frontend directory %s is missing", fe);
+    if (fe_exists && state == XenbusStateConnected) {
+        char fpath[XLPCI_PATH_MAX + 8], *fst = NULL;
+        bool fe_connected;
+
+        snprintf(fpath, sizeof(fpath), "%s/state", fe);
+        rc = xlpci_xs_read(ctx, t, fpath, &fst);
+        if (rc) goto out;
+        fe_connected = fst && !strcmp(fst, "4");
+        free(fst);
+        for (i = 0; fe_connected && i < num_devs && i < rows; i++) {
+            const char *ist = v.keys[i][XLPCI_KEY_STATE];
+
+            if (drop_contains(drop, ndrop, i) || v.keys[i][XLPCI_KEY_VDEV] ||
+                !ist || strcmp(ist, "1"))
+                continue;
+            problem(ctx, a, "%s (index %u) was never exported to the guest "
+                    "(Initialising, no vdev-%u, both ends Connected: pciback "
+                    "read num_devs before it was written); not repairable "
+                    "here: the next Reconfiguring cycle (a pci-attach) "
+                    "exports it",
+                    v.keys[i][XLPCI_KEY_DEV], i, i);
+            a->unfixable++;
+        }
+    }
 
     if (state == XenbusStateReconfiguring ||
         state == XenbusStateReconfigured) {

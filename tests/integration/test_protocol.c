@@ -116,6 +116,39 @@ static void test_legacy_writer_sees_one(void **state)
     assert_int_equal(seen, 1);
 }
 
+/* check names the devices the guest never got and leaves them alone; the
+ * next Reconfiguring cycle (an attach) exports them: pciback's reconfigure
+ * exports every index still Initialising. */
+static void test_check_never_exported(void **state)
+{
+    itest_env *e = *state;
+    char *before, *after;
+    int exported, seen;
+
+    itest_model_start(e, NULL);
+    legacy_writer(e, &exported, &seen);
+    assert_int_equal(exported, 1);
+    assert_int_equal(itest_xlpci(e, "check", "5", NULL), 1);
+    assert_non_null(strstr(e->err, "0000:81:10.2 (index 1) was never "
+                                   "exported"));
+    assert_non_null(strstr(e->err, "0000:81:10.4 (index 2) was never "
+                                   "exported"));
+    assert_null(strstr(e->err, "0000:81:10.0 (index 0)"));
+    before = itest_dump(e);
+    assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 1);
+    after = itest_dump(e);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+
+    assert_int_equal(itest_xlpci(e, "pci-attach", "5", "03:00.0", NULL), 0);
+    wait_connected(e, BE(5));
+    assert_int_equal(count_exported(e, 5), 4);
+    assert_int_equal(itest_guest_count(e, 5), 4);
+    assert_int_equal(itest_xlpci(e, "check", "5", NULL), 0);
+    assert_null(strstr(e->err, "never exported"));
+}
+
 static void test_legacy_writer_patched(void **state)
 {
     itest_env *e = *state;
@@ -532,6 +565,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_create_exports_all, itest_setup,
                                         itest_teardown),
         cmocka_unit_test_setup_teardown(test_legacy_writer_sees_one,
+                                        itest_setup, itest_teardown),
+        cmocka_unit_test_setup_teardown(test_check_never_exported,
                                         itest_setup, itest_teardown),
         cmocka_unit_test_setup_teardown(test_legacy_writer_patched,
                                         itest_setup, itest_teardown),
