@@ -200,7 +200,7 @@ static int check_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
         if (rc) goto out;
         fe_connected = fst && !strcmp(fst, "4");
         free(fst);
-        for (i = 0; fe_connected && i < num_devs && i < rows; i++) {
+        for (i = 0; fe_connected && i < num_devs; i++) {
             const char *ist = v.keys[i][XLPCI_KEY_STATE];
 
             if (drop_contains(drop, ndrop, i) || v.keys[i][XLPCI_KEY_VDEV] ||

@@ -525,7 +525,9 @@ static const cmd_spec cmd_table[] = {
       "  -r, --repair       fix what is wrong, in one transaction\n"
       "Checks: num_devs is the true count, indices dense, no orphan keys,\n"
       "no device twice, frontend present, no index left Closing by an\n"
-      "interrupted detach.  Exit 0 when consistent." },
+      "interrupted detach.  Also reports (never repairs) devices pciback\n"
+      "never exported though both ends are Connected.  Exit 0 when\n"
+      "consistent." },
     { "help", main_help, DRY_READONLY, "Show help", "[<command>]", "" },
 };
 
