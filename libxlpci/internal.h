@@ -225,7 +225,12 @@ _hidden int xlpci_view_read(xlpci_ctx *ctx, xs_transaction_t t,
 typedef bool xlpci_state_pred(int state, void *arg);
 _hidden int xlpci_wait_backend(xlpci_ctx *ctx, uint32_t domid,
                                xlpci_state_pred *pred, void *arg,
-                               unsigned timeout_ms, int *state_r);
+                               long long deadline_ms, int *state_r);
+
+/* The reading budget of every wait: after an event the store is re-read
+ * at most once per XLPCI_REREAD_MS, so a guest rewriting its nodes in a
+ * loop costs a bounded number of requests and never moves a deadline. */
+#define XLPCI_REREAD_MS 20
 
 /* A watch on the domain's backend directory and frontend state, held
  * across several
@@ -235,12 +240,14 @@ typedef struct {
     char fe_path[XLPCI_PATH_MAX];    /* the frontend's state node */
     char token[64];
     bool active, fe_active;
+    long long last_ms;               /* the last return of a wait */
 } xlpci_watch;
 
 _hidden int xlpci_watch_begin(xlpci_ctx *ctx, uint32_t domid,
                               xlpci_watch *w);
 /* Wait for an event (0) until deadline_ms (CLOCK_MONOTONIC ms):
- * XLPCI_ERR_TIMEDOUT. */
+ * XLPCI_ERR_TIMEDOUT once the deadline has passed, whatever events are
+ * queued. */
 _hidden int xlpci_watch_wait(xlpci_ctx *ctx, xlpci_watch *w,
                              long long deadline_ms);
 _hidden void xlpci_watch_end(xlpci_ctx *ctx, xlpci_watch *w);

@@ -1029,6 +1029,8 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     xlpci_bk bk;
     int rc, state;
 
+    /* One deadline for the whole command: every wait ends by it. */
+    deadline = xlpci_now_ms() + ctx->timeout_ms;
     memset(&a, 0, sizeof(a));
     a.domid = domid;
     rc = check_domid(ctx, domid);
@@ -1055,7 +1057,6 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
         if (rc) goto out;
     }
 
-    deadline = xlpci_now_ms() + ctx->timeout_ms;
     rc = run_until_ready(ctx, domid, "pci-attach", attach_body, &a, deadline);
     if (rc == XLPCI_TXN_WAIT && ctx->dry_run) {
         wait_reason_text(&a.why, why, sizeof(why));
@@ -1075,7 +1076,7 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
         goto out;
 
     /* Hot-add: wait for Reconfiguring -> Reconfigured -> Connected. */
-    rc = xlpci_wait_backend(ctx, domid, is_connected, NULL, ctx->timeout_ms,
+    rc = xlpci_wait_backend(ctx, domid, is_connected, NULL, deadline,
                             &state);
     if (rc == XLPCI_ERR_TIMEDOUT) {
         undo_attach_arg u = { domid, devs, a.n, false };
@@ -1365,6 +1366,7 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     bool force = flags & XLPCI_DETACH_FORCE;
     size_t ngone = 0;                  /* removed before the cycle */
 
+    deadline = xlpci_now_ms() + ctx->timeout_ms;
     memset(&a, 0, sizeof(a));
     a.domid = domid;
     a.flags = flags;
@@ -1380,7 +1382,6 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     }
     xlpci_bdf_format(&a.bdf, b);
 
-    deadline = xlpci_now_ms() + ctx->timeout_ms;
     rc = run_until_ready(ctx, domid, "pci-detach", detach_begin_body, &a,
                          deadline);
     if (!rc && a.mode == DETACH_PARTIAL && ctx->dry_run) {
@@ -1445,7 +1446,7 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
         goto out;
 
     /* The guest releases the device: Reconfiguring -> ... -> Connected. */
-    rc = xlpci_wait_backend(ctx, domid, is_connected, NULL, ctx->timeout_ms,
+    rc = xlpci_wait_backend(ctx, domid, is_connected, NULL, deadline,
                             &state);
     if (rc && rc != XLPCI_ERR_NOTFOUND && !force) {
         int urc = xlpci_txn_run(ctx, "pci-detach rollback", undo_detach_body,

@@ -315,12 +315,28 @@ static void drain_watches(xlpci_ctx *ctx)
         free(ev);
 }
 
+/* Sleep until ms (CLOCK_MONOTONIC), at most until deadline. */
+static void sleep_until(long long ms, long long deadline)
+{
+    struct timespec ts;
+    long long left;
+
+    if (ms > deadline)
+        ms = deadline;
+    left = ms - xlpci_now_ms();
+    if (left <= 0)
+        return;
+    ts.tv_sec = (time_t)(left / 1000);
+    ts.tv_nsec = (long)(left % 1000) * 1000000L;
+    nanosleep(&ts, NULL);
+}
+
 int xlpci_wait_backend(xlpci_ctx *ctx, uint32_t domid, xlpci_state_pred *pred,
-                       void *arg, unsigned timeout_ms, int *state_r)
+                       void *arg, long long deadline, int *state_r)
 {
     char be[XLPCI_PATH_MAX], spath[XLPCI_PATH_MAX], epath[XLPCI_PATH_MAX];
     char token[64];
-    long long deadline = xlpci_now_ms() + timeout_ms;
+    long long last = 0;
     bool watching = false, exists;
     char *errtext = NULL;
     int rc, state = -1;
@@ -383,6 +399,10 @@ int xlpci_wait_backend(xlpci_ctx *ctx, uint32_t domid, xlpci_state_pred *pred,
             rc = XLPCI_ERR_XENSTORE;
             goto out;
         }
+        /* the reading budget: one re-read per XLPCI_REREAD_MS at most,
+         * however fast the node is rewritten */
+        sleep_until(last + XLPCI_REREAD_MS, deadline);
+        last = xlpci_now_ms();
         drain_watches(ctx);
     }
 out:
@@ -424,7 +444,7 @@ int xlpci_watch_wait(xlpci_ctx *ctx, xlpci_watch *w, long long deadline_ms)
 {
     for (;;) {
         struct pollfd pfd = { .fd = xs_fileno(ctx->xsh), .events = POLLIN };
-        long long left = deadline_ms - xlpci_now_ms();
+        long long left;
         char **ev;
         bool got = false;
 
@@ -432,10 +452,20 @@ int xlpci_watch_wait(xlpci_ctx *ctx, xlpci_watch *w, long long deadline_ms)
             got = got || !strcmp(ev[XS_WATCH_TOKEN], w->token);
             free(ev);
         }
-        if (got)
-            return 0;
+        /* The deadline first: a guest rewriting its frontend state as
+         * fast as it can always has an event queued. */
+        left = deadline_ms - xlpci_now_ms();
         if (left <= 0)
             return XLPCI_ERR_TIMEDOUT;
+        if (got) {
+            /* The reading budget: the caller re-reads the store after
+             * each return, so at most one return per XLPCI_REREAD_MS;
+             * the events of the pause coalesce into this one. */
+            sleep_until(w->last_ms + XLPCI_REREAD_MS, deadline_ms);
+            drain_watches(ctx);
+            w->last_ms = xlpci_now_ms();
+            return w->last_ms >= deadline_ms ? XLPCI_ERR_TIMEDOUT : 0;
+        }
         if (poll(&pfd, 1, (int)(left > 1000 ? 1000 : left)) < 0 &&
             errno != EINTR) {
             LOGE(ctx, ERROR, "poll on the xenstore connection failed");

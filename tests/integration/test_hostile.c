@@ -1,0 +1,149 @@
+/*
+ * Hostile guests and damaged stores (issue 13), against the real
+ * xenstored.  A guest owns its frontend directory and may write anything
+ * there, as often as it likes; a store may have been damaged by hand or by
+ * a crashed tool.  Each test asserts a bound (a command ends by its -t
+ * deadline + 1 s) or an invariant (nothing lost, check tells the truth).
+ *
+ * The guests here are processes writing the store directly: the model's
+ * pcifront is well-behaved by design.
+ */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "itest.h"
+
+#define FE(d) "/local/domain/" #d "/device/pci/0"
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void assert_node(itest_env *e, const char *path, const char *want)
+{
+    char *v = itest_read(e, path);
+
+    if (want ? !v || strcmp(v, want) : v != NULL)
+        fail_msg("%s = %s, expected %s", path, v ?: "(absent)",
+                 want ?: "(absent)");
+    free(v);
+}
+
+/* A guest rewriting path with the values in turn, as fast as the store
+ * takes them, for at most limit_ms (so a test of an unbounded wait fails
+ * instead of hanging).  Its own connection; stop with flood_stop. */
+static pid_t flood_start(const char *path, const char *const *values,
+                         int limit_ms)
+{
+    pid_t pid = fork();
+
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct xs_handle *xs = xs_open(0);
+        long long end = now_ms() + limit_ms;
+        unsigned i = 0;
+
+        if (!xs)
+            _exit(2);
+        while (now_ms() < end) {
+            const char *v = values[i++ % 2];
+
+            if (!xs_write(xs, XBT_NULL, path, v, strlen(v)))
+                _exit(3);
+        }
+        xs_close(xs);
+        _exit(0);
+    }
+    return pid;
+}
+
+static void flood_stop(pid_t pid)
+{
+    int st;
+
+    kill(pid, SIGKILL);
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    /* it was still flooding when stopped */
+    assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+}
+
+/* The bound of -t N: N + 1 s (more under valgrind, whose start alone takes
+ * seconds). */
+static long long bound_ms(int t)
+{
+    return (t + 1) * 1000LL + (h_slow() > 1 ? 8000 : 0);
+}
+
+/* Backend Connected, one exported device (03:00.0 at index 0), and a
+ * guest whose frontend is never Connected: it flips its state between
+ * Initialising and Initialised in a loop. */
+static pid_t connected_backend_flooding_guest(itest_env *e)
+{
+    static const char *const states[2] = { "1", "3" };
+
+    assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", NULL), 0);
+    itest_write(e, BE(5) "/state", "4");
+    itest_write(e, BE(5) "/state-0", "3");
+    itest_write(e, BE(5) "/vdev-0", "0000:00:00.0");
+    return flood_start(FE(5) "/state", states, 15000);
+}
+
+/* 1. A guest flooding its frontend state does not stretch -t. */
+static void test_flood_attach(void **state)
+{
+    itest_env *e = *state;
+    pid_t guest = connected_backend_flooding_guest(e);
+    long long t0 = now_ms(), took;
+    int rc;
+
+    rc = itest_xlpci(e, "pci-attach", "-t", "2", "5", "04:00.0", NULL);
+    took = now_ms() - t0;
+    flood_stop(guest);
+    if (took > bound_ms(2))
+        fail_msg("pci-attach -t 2 took %lld ms under a flooding guest",
+                 took);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(e->err, "nothing was written"));
+    assert_int_equal(itest_check_backend(e, 5), 1);
+}
+
+static void test_flood_detach(void **state)
+{
+    itest_env *e = *state;
+    pid_t guest = connected_backend_flooding_guest(e);
+    long long t0 = now_ms(), took;
+    int rc;
+
+    rc = itest_xlpci(e, "pci-detach", "-t", "2", "5", "03:00.0", NULL);
+    took = now_ms() - t0;
+    flood_stop(guest);
+    if (took > bound_ms(2))
+        fail_msg("pci-detach -t 2 took %lld ms under a flooding guest",
+                 took);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(e->err, "nothing was changed"));
+    assert_node(e, BE(5) "/dev-0", "0000:03:00.0");
+    assert_node(e, BE(5) "/state-0", "3");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_flood_attach, itest_setup,
+                                        itest_teardown),
+        cmocka_unit_test_setup_teardown(test_flood_detach, itest_setup,
+                                        itest_teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
