@@ -60,132 +60,94 @@ static void problem(xlpci_ctx *ctx, check_arg *a, const char *fmt, ...)
     LOG(ctx, WARN, "domain %u: %s", a->domid, msg);
 }
 
+/* What the view's parser found (layout.c): reported, the rows to drop
+ * collected.  Orphans beyond the first few are counted, not each named. */
+typedef struct {
+    xlpci_ctx *ctx;
+    check_arg *a;
+    unsigned *drop, ndrop;
+    unsigned norphan;
+} found_arg;
+
+#define ORPHANS_NAMED 8
+
+static void found_problem(void *varg, enum xlpci_problem_kind kind,
+                          unsigned index, const char *msg)
+{
+    found_arg *f = varg;
+
+    switch (kind) {
+    case XLPCI_PB_ORPHAN:
+        if (f->norphan++ < ORPHANS_NAMED)
+            problem(f->ctx, f->a, "%s", msg);
+        else
+            f->a->problems++;
+        return;
+    case XLPCI_PB_ROW:
+        if (!drop_contains(f->drop, f->ndrop, index))
+            f->drop[f->ndrop++] = index;
+        problem(f->ctx, f->a, "%s", msg);
+        return;
+    case XLPCI_PB_NUM:
+        problem(f->ctx, f->a, "%s", msg);
+        return;
+    case XLPCI_PB_VALUE:
+        problem(f->ctx, f->a, "%s (not repairable: nobody can tell the "
+                "value meant; correct it by hand with xenstore-write, or "
+                "replace the backend with create -f)", msg);
+        f->a->unfixable++;
+        return;
+    case XLPCI_PB_STATE:
+        problem(f->ctx, f->a, "%s (not repairable: pciback writes it)", msg);
+        f->a->unfixable++;
+        return;
+    }
+}
+
 static int check_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
                       void *varg)
 {
     check_arg *a = varg;
     char be[XLPCI_PATH_MAX], fe[XLPCI_PATH_MAX], path[XLPCI_PATH_MAX];
-    char **names = NULL, *num = NULL, *st = NULL, sub[128];
-    xlpci_view v;                      /* every index seen, not num_devs */
-    unsigned nnames = 0, i, j, idx, rows = 0, num_devs = 0, ndrop = 0;
-    unsigned *drop = NULL;
-    enum xlpci_key key;
-    bool num_ok, fe_exists;
-    xlpci_bdf bdf;
-    int rc, state = -1;
+    found_arg f;
+    xlpci_view v;
+    unsigned i;
+    bool fe_exists, recount;
+    int rc, state;
 
     a->problems = a->repaired = a->unfixable = 0;
     a->busy = false;
-    xlpci_view_init(&v);
+    memset(&f, 0, sizeof(f));
     xlpci_be_path(be, a->domid);
     xlpci_fe_path(fe, a->domid);
-    rc = xlpci_xs_directory(ctx, t, be, &names, &nnames);
-    if (rc || !names)
+    rc = xlpci_view_read(ctx, t, a->domid, &v);
+    if (rc || !v.dir_exists)
         goto out;                      /* no backend: nothing to check */
-
-    rc = xlpci_be_key(path, a->domid, "num_devs");
-    if (!rc) rc = xlpci_xs_read(ctx, t, path, &num);
-    if (!rc) rc = xlpci_be_key(path, a->domid, "state");
-    if (!rc) rc = xlpci_xs_read(ctx, t, path, &st);
-    if (rc) goto out;
-    if (st) {
-        unsigned s;
-
-        if (xlpci_parse_uint(st, XenbusStateReconfigured, &s)) {
-            /* pciback owns it: reported, never guessed */
-            problem(ctx, a, "backend state \"%s\" is not a xenbus state "
-                    "(not repairable: pciback writes it)", st);
-            a->unfixable++;
-        } else
-            state = (int)s;
+    state = v.state;
+    f.ctx = ctx;
+    f.a = a;
+    f.drop = calloc(v.num_devs + 1, sizeof(*f.drop));
+    if (!f.drop) {
+        rc = XLPCI_ERR_NOMEM;
+        goto out;
     }
-    num_ok = num && !xlpci_parse_uint(num, XLPCI_MAX_DEVS, &num_devs);
-    if (!num)
-        problem(ctx, a, "%s has no num_devs (pciback closes such a "
-                "backend)", be);
-    else if (!num_ok)
-        problem(ctx, a, "%s/num_devs = \"%s\" is not a device count", be,
-                num);
-
-    /* Rows: every index any per-index key mentions. */
-    for (i = 0; i < nnames; i++)
-        if (xlpci_split_key(names[i], &key, &idx) && idx < XLPCI_MAX_DEVS &&
-            idx + 1 > rows)
-            rows = idx + 1;
-    if (!num_ok) {
-        /* trust the dense run of dev-N from 0 */
-        for (num_devs = 0; num_devs < rows; num_devs++) {
-            snprintf(path, sizeof(path), "dev-%u", num_devs);
-            for (j = 0; j < nnames && strcmp(names[j], path); j++)
-                ;
-            if (j == nnames)
-                break;
-        }
-    }
-    if (num_devs > rows)
-        rows = num_devs;
-    v.exists = v.dir_exists = true;
-    v.state = state;
-    v.num_devs = rows;
-    v.names = names;
-    v.nnames = nnames;
-    names = NULL;
-    if (rows) {
-        v.keys = calloc(rows, sizeof(*v.keys));
-        drop = calloc(rows, sizeof(*drop));
-        if (!v.keys || !drop) {
-            rc = XLPCI_ERR_NOMEM;
-            goto out;
-        }
-    }
-    for (i = 0; i < v.nnames; i++) {
-        if (!xlpci_split_key(v.names[i], &key, &idx) || idx >= rows)
-            continue;
-        rc = xlpci_be_key(path, a->domid, "%s", v.names[i]);
-        if (!rc) rc = xlpci_xs_read(ctx, t, path, &v.keys[idx][key]);
-        if (rc) goto out;
-    }
-
-    for (i = 0; i < rows; i++) {
-        const char *dev = v.keys[i][XLPCI_KEY_DEV];
+    xlpci_view_problems(&v, a->domid, found_problem, &f);
+    if (f.norphan > ORPHANS_NAMED)
+        LOG(ctx, WARN, "domain %u: and %u more orphan key(s)", a->domid,
+            f.norphan - ORPHANS_NAMED);
+    if (!v.num_raw && !v.num_bad)
+        problem(ctx, a, "%s has no num_devs and lists no device (pciback "
+                "closes such a backend)", be);
+    for (i = 0; i < v.num_devs; i++) {
         const char *ist = v.keys[i][XLPCI_KEY_STATE];
-        bool bad = false;
 
-        if (i >= num_devs) {
-            for (key = 0; key < XLPCI_NKEYS && !v.keys[i][key]; key++)
-                ;
-            if (key == XLPCI_NKEYS) {
-                drop[ndrop++] = i;     /* nothing at this index */
-                continue;
-            }
-            problem(ctx, a, "index %u lies past num_devs %u (orphan keys)",
-                    i, num_devs);
-            bad = true;
-        } else if (!dev) {
-            problem(ctx, a, "num_devs is %u but dev-%u is missing",
-                    num_devs, i);
-            bad = true;
-        } else if (xlpci_bdf_parse(dev, &bdf, sub, sizeof(sub))) {
-            problem(ctx, a, "dev-%u = \"%s\": %s", i, dev, sub);
-            bad = true;
-        } else {
-            for (j = 0; j < i && !bad; j++)
-                if (!drop_contains(drop, ndrop, j) &&
-                    v.keys[j][XLPCI_KEY_DEV] &&
-                    !strcmp(v.keys[j][XLPCI_KEY_DEV], dev)) {
-                    problem(ctx, a, "dev-%u and dev-%u are both %s", j, i,
-                            dev);
-                    bad = true;
-                }
-            if (!bad && ist && !strcmp(ist, "5") &&
-                state == XenbusStateConnected) {
-                problem(ctx, a, "%s (index %u) was released by the guest "
-                        "but never removed (an interrupted detach)", dev, i);
-                bad = true;
-            }
+        if (!drop_contains(f.drop, f.ndrop, i) && ist && !strcmp(ist, "5") &&
+            state == XenbusStateConnected) {
+            problem(ctx, a, "%s (index %u) was released by the guest "
+                    "but never removed (an interrupted detach)",
+                    v.keys[i][XLPCI_KEY_DEV], i);
+            f.drop[f.ndrop++] = i;
         }
-        if (bad)
-            drop[ndrop++] = i;
     }
     rc = xlpci_xs_exists(ctx, t, fe, &fe_exists);
     if (rc) goto out;
@@ -200,11 +162,11 @@ static int check_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
         if (rc) goto out;
         fe_connected = fst && !strcmp(fst, "4");
         free(fst);
-        for (i = 0; fe_connected && i < num_devs; i++) {
+        for (i = 0; fe_connected && i < v.num_devs; i++) {
             const char *ist = v.keys[i][XLPCI_KEY_STATE];
 
-            if (drop_contains(drop, ndrop, i) || v.keys[i][XLPCI_KEY_VDEV] ||
-                !ist || strcmp(ist, "1"))
+            if (drop_contains(f.drop, f.ndrop, i) ||
+                v.keys[i][XLPCI_KEY_VDEV] || !ist || strcmp(ist, "1"))
                 continue;
             problem(ctx, a, "%s (index %u) was never exported to the guest "
                     "(Initialising, no vdev-%u, both ends Connected: pciback "
@@ -222,17 +184,24 @@ static int check_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
         LOG(ctx, WARN, "domain %u: a Reconfiguring cycle is in progress "
             "(backend state %d); not repairing", a->domid, state);
     }
-    if (!a->repair || a->busy || !a->problems) {
+    if (!a->repair || a->busy || a->problems == a->unfixable) {
         rc = XLPCI_TXN_NOTHING;
         goto out;
     }
     /* The repair: drop the bad rows, compact, recount num_devs (nothing
-     * left: both directories go). */
-    if (ndrop || !num_ok) {
-        rc = xlpci_layout_remove(ops, a->domid, &v, drop, ndrop);
+     * left: both directories go), remove every orphan key. */
+    recount = v.num_bad || !v.num_raw;
+    if (f.ndrop || recount) {
+        rc = xlpci_layout_remove(ops, a->domid, &v, f.drop, f.ndrop);
         if (rc) goto out;
     }
-    if (!fe_exists && rows > ndrop) {
+    if (v.num_devs > f.ndrop || (!f.ndrop && !recount))
+        for (i = 0; !rc && i < v.norphans; i++) {
+            rc = xlpci_be_key(path, a->domid, "%s", v.orphans[i]);
+            if (!rc) rc = xlpci_ops_rm(ops, path);
+        }
+    if (rc) goto out;
+    if (!fe_exists && v.num_devs > f.ndrop) {
         /* recreate it as the create path writes it */
         char p2[XLPCI_PATH_MAX + 16];
 
@@ -248,10 +217,7 @@ static int check_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
     }
     a->repaired = a->problems - a->unfixable;
 out:
-    free(drop);
-    free(names);
-    free(num);
-    free(st);
+    free(f.drop);
     xlpci_view_dispose(&v);
     return rc;
 }

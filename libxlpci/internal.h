@@ -81,15 +81,28 @@ _hidden void xlpci_ops_print(const xlpci_ops *ops, FILE *out);
 
 /* ---- backend view (layout.c) --------------------------------------------- */
 
-/* What the backend holds, read inside one transaction. */
+/* What the backend holds, read inside one transaction.  The one parser of
+ * the backend, used by every command: xlpci_view_read (xs.c) lists the
+ * directory and reads the raw values, xlpci_view_setup and
+ * xlpci_view_problems (pure) decide what they mean. */
 typedef struct {
     bool exists;                     /* the backend has num_devs */
     bool dir_exists;                 /* the backend directory exists */
-    int state;                       /* backend state, -1 if absent */
-    unsigned num_devs;
+    int state;                       /* backend state, -1 if absent/bad */
+    char *state_raw;                 /* as read, NULL if absent */
+    char *num_raw;                   /* num_devs as read, NULL if absent */
+    bool num_bad;                    /* num_devs is not a count (0-256), or
+                                      * is absent while devices are listed */
+    unsigned num_devs;               /* rows: num_devs, or when num_bad the
+                                      * dense run of dev-0.. (at most 256) */
     char *(*keys)[XLPCI_NKEYS];      /* num_devs rows of raw values */
     char **names;                    /* children of the backend dir */
     unsigned nnames;
+    const char **orphans;            /* per-index keys outside the rows:
+                                      * past num_devs (at any index) or
+                                      * spelled non-canonically ("dev-03");
+                                      * into names, values never read */
+    unsigned norphans;
 } xlpci_view;
 
 _hidden void xlpci_view_init(xlpci_view *view);
@@ -98,10 +111,35 @@ _hidden void xlpci_view_dispose(xlpci_view *view);
 /* Strict parse of a decimal xenstore value ("0".."max"). */
 _hidden int xlpci_parse_uint(const char *s, unsigned max, unsigned *out);
 
-/* Check num_devs and rows: every dev-i present and parseable. */
+/* From names, num_raw and state_raw (pure): state, num_devs, exists,
+ * num_bad, the orphans, and keys allocated (all NULL) for the rows. */
+_hidden int xlpci_view_setup(xlpci_view *view);
+
+/* What is wrong with a view (pure), every problem in turn:
+ *   NUM     num_devs absent (with devices listed) or not a count;
+ *           check --repair recounts it
+ *   ROW     dev-N missing or not a PCI address, or a device listed twice
+ *           (compared by parsed address); check --repair drops the row
+ *   VALUE   a malformed vdevfn-N, opts-N or state-N; nobody can tell the
+ *           meant value: reported, not repaired
+ *   STATE   the backend state is not a xenbus state (pciback's node): not
+ *           repaired
+ *   ORPHAN  a per-index key outside the rows; check --repair removes it
+ * index: the row (ORPHAN: the index the name carries, or ~0u). */
+enum xlpci_problem_kind {
+    XLPCI_PB_NUM, XLPCI_PB_ROW, XLPCI_PB_VALUE, XLPCI_PB_STATE,
+    XLPCI_PB_ORPHAN,
+};
+typedef void xlpci_problem_fn(void *arg, enum xlpci_problem_kind kind,
+                              unsigned index, const char *msg);
+_hidden void xlpci_view_problems(const xlpci_view *view, uint32_t domid,
+                                 xlpci_problem_fn *fn, void *arg);
+
+/* The first problem a flow cannot proceed on (all but ORPHAN) into err,
+ * with the way out: XLPCI_ERR_CORRUPT; 0 if none. */
 _hidden int xlpci_view_check(const xlpci_view *view, uint32_t domid,
                              char *err, size_t errlen);
-/* Index whose dev-i equals bdf, or -1. */
+/* Index whose dev-i is bdf (by parsed address), or -1. */
 _hidden int xlpci_view_find(const xlpci_view *view, const xlpci_bdf *bdf);
 /* Parse one row into an entry (pure). */
 _hidden int xlpci_view_entry(const xlpci_view *view, unsigned i,

@@ -401,9 +401,7 @@ static int owner_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
         if (xlpci_parse_uint(doms[i], DOMID_FIRST_RESERVED - 1, &d))
             continue;
         rc = xlpci_view_read(ctx, t, d, &v);
-        if (rc == XLPCI_ERR_CORRUPT)
-            rc = 0;
-        else if (!rc && xlpci_view_find(&v, &a->bdf) >= 0)
+        if (!rc && xlpci_view_find(&v, &a->bdf) >= 0)
             a->domid = (int)d;
         xlpci_view_dispose(&v);
     }
@@ -591,7 +589,7 @@ static int read_checked_view(xlpci_ctx *ctx, xs_transaction_t t,
     char err[256];
     int rc = xlpci_view_read(ctx, t, domid, view);
 
-    if (!rc && view->exists) {
+    if (!rc) {
         rc = xlpci_view_check(view, domid, err, sizeof(err));
         if (rc)
             LOG(ctx, ERROR, "%s", err);
@@ -740,9 +738,9 @@ static int create_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
     for (i = 0; i < nd && strcmp(doms[i], id); i++)
         ;
     if (i < nd)
-        rc = xlpci_view_read(ctx, t, a->domid, &view);
-    if (rc == XLPCI_ERR_CORRUPT && (a->flags & XLPCI_CREATE_REPLACE))
-        rc = 0;                        /* replaced wholesale */
+        rc = (a->flags & XLPCI_CREATE_REPLACE)
+             ? xlpci_view_read(ctx, t, a->domid, &view) /* replaced whole */
+             : read_checked_view(ctx, t, a->domid, &view);
     if (rc) goto out;
     if (view.exists && !(a->flags & XLPCI_CREATE_REPLACE)) {
         xlpci_be_path(be, a->domid);

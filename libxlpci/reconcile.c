@@ -56,13 +56,11 @@ static int listed_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
     if (rc)
         return rc;
     rc = xlpci_view_read(ctx, t, a->domid, &view);
-    if (rc == XLPCI_ERR_CORRUPT) {
-        a->corrupt = true;
-        return XLPCI_TXN_NOTHING;
-    }
-    if (rc)
+    if (rc) {
+        xlpci_view_dispose(&view);
         return rc;
-    if (view.exists && xlpci_view_check(&view, a->domid, err, sizeof(err))) {
+    }
+    if (xlpci_view_check(&view, a->domid, err, sizeof(err))) {
         a->corrupt = true;
         goto out;
     }

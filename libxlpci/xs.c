@@ -81,21 +81,13 @@ static int read_state(xlpci_ctx *ctx, xs_transaction_t t, const char *path,
     return rc;
 }
 
-static bool has_name(const xlpci_view *view, const char *name)
-{
-    unsigned i;
-
-    for (i = 0; i < view->nnames; i++)
-        if (!strcmp(view->names[i], name))
-            return true;
-    return false;
-}
-
+/* The one reader of a backend: the listing, state and num_devs, then the
+ * per-index values of the rows only (at most 256 rows whatever the store
+ * holds; orphans are named, their values never read). */
 int xlpci_view_read(xlpci_ctx *ctx, xs_transaction_t t, uint32_t domid,
                     xlpci_view *view)
 {
     char be[XLPCI_PATH_MAX], path[XLPCI_PATH_MAX];
-    char *num = NULL;
     enum xlpci_key k;
     unsigned i, idx;
     int rc;
@@ -104,47 +96,27 @@ int xlpci_view_read(xlpci_ctx *ctx, xs_transaction_t t, uint32_t domid,
     xlpci_be_path(be, domid);
     rc = xlpci_xs_directory(ctx, t, be, &view->names, &view->nnames);
     if (rc || !view->names)
-        goto out;
+        return rc;
     view->dir_exists = true;
+    for (i = 0; !rc && i < view->nnames; i++) {
+        char **dst = !strcmp(view->names[i], "state") ? &view->state_raw :
+                     !strcmp(view->names[i], "num_devs") ? &view->num_raw :
+                     NULL;
 
-    if (has_name(view, "state")) {
-        rc = xlpci_be_key(path, domid, "state");
-        if (!rc) rc = read_state(ctx, t, path, &view->state);
-        if (rc) goto out;
+        if (!dst)
+            continue;
+        rc = xlpci_be_key(path, domid, "%s", view->names[i]);
+        if (!rc) rc = xlpci_xs_read(ctx, t, path, dst);
     }
-    if (!has_name(view, "num_devs"))
-        goto out;
-    rc = xlpci_be_key(path, domid, "num_devs");
-    if (!rc) rc = xlpci_xs_read(ctx, t, path, &num);
-    if (rc) goto out;
-    if (!num)                           /* removed since the listing */
-        goto out;
-    if (xlpci_parse_uint(num, XLPCI_MAX_DEVS, &view->num_devs)) {
-        LOG(ctx, ERROR, "%s = \"%s\" is not a device count (0-%u)",
-            path, num, XLPCI_MAX_DEVS);
-        rc = XLPCI_ERR_CORRUPT;
-        goto out;
-    }
-    view->exists = true;
-    if (view->num_devs) {
-        view->keys = calloc(view->num_devs, sizeof(*view->keys));
-        if (!view->keys) {
-            view->num_devs = 0;
-            rc = XLPCI_ERR_NOMEM;
-            goto out;
-        }
-    }
+    if (!rc) rc = xlpci_view_setup(view);
     /* Read only the per-index keys the listing shows. */
-    for (i = 0; i < view->nnames; i++) {
+    for (i = 0; !rc && i < view->nnames; i++) {
         if (!xlpci_split_key(view->names[i], &k, &idx) ||
             idx >= view->num_devs)
             continue;
         rc = xlpci_be_key(path, domid, "%s", view->names[i]);
         if (!rc) rc = xlpci_xs_read(ctx, t, path, &view->keys[idx][k]);
-        if (rc) goto out;
     }
-out:
-    free(num);
     return rc;
 }
 

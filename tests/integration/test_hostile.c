@@ -136,6 +136,43 @@ static void test_flood_detach(void **state)
     assert_node(e, BE(5) "/state-0", "3");
 }
 
+/* 3. A backend without num_devs whose guest still has its devices:
+ * pci-attach refuses (naming check --repair) instead of writing the
+ * backend anew with only the new device. */
+static void test_attach_no_num_devs(void **state)
+{
+    itest_env *e = *state;
+    char *before, *after, path[160], vdev[32];
+    unsigned i;
+
+    assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", "04:00.0",
+                                 "05:00.0", NULL), 0);
+    /* as pciback leaves it once the guest has them */
+    itest_write(e, BE(5) "/state", "4");
+    itest_write(e, FE(5) "/state", "4");
+    for (i = 0; i < 3; i++) {
+        snprintf(path, sizeof(path), BE(5) "/state-%u", i);
+        itest_write(e, path, "3");
+        snprintf(path, sizeof(path), BE(5) "/vdev-%u", i);
+        snprintf(vdev, sizeof(vdev), "0000:00:%02x.0", i);
+        itest_write(e, path, vdev);
+    }
+    assert_true(xs_rm(e->xs, XBT_NULL, BE(5) "/num_devs"));
+    before = itest_dump(e);
+    assert_int_equal(itest_xlpci(e, "pci-attach", "-t", "1", "5", "06:00.0",
+                                 NULL), 1);
+    assert_non_null(strstr(e->err, "no num_devs"));
+    assert_non_null(strstr(e->err, "check --repair 5"));
+    after = itest_dump(e);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    /* the way out it names */
+    assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 0);
+    assert_node(e, BE(5) "/num_devs", "3");
+    assert_node(e, BE(5) "/dev-2", "0000:05:00.0");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -143,6 +180,8 @@ int main(void)
                                         itest_teardown),
         cmocka_unit_test_setup_teardown(test_flood_detach, itest_setup,
                                         itest_teardown),
+        cmocka_unit_test_setup_teardown(test_attach_no_num_devs,
+                                        itest_setup, itest_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

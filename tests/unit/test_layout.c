@@ -118,13 +118,9 @@ static void tree_view(const tree *t, xlpci_view *v)
             !strchr(t->path[i] + blen, '/'))
             v->names[n++] = t->path[i] + blen;   /* borrowed */
     v->nnames = n;
-    if (st)
-        v->state = atoi(st);
-    if (!num)
-        return;
-    v->exists = true;
-    assert_int_equal(xlpci_parse_uint(num, XLPCI_MAX_DEVS, &v->num_devs), 0);
-    v->keys = calloc(v->num_devs + 1, sizeof(*v->keys));
+    v->num_raw = num ? strdup(num) : NULL;
+    v->state_raw = st ? strdup(st) : NULL;
+    assert_int_equal(xlpci_view_setup(v), 0);
     for (i = 0; i < n; i++)
         if (xlpci_split_key(v->names[i], &k, &idx) && idx < v->num_devs) {
             char p[XLPCI_PATH_MAX];
@@ -451,6 +447,129 @@ static void test_view_check(void **state)
     tree_free(&t);
 }
 
+typedef struct {
+    unsigned n[XLPCI_PB_ORPHAN + 1];
+    char last[XLPCI_PB_ORPHAN + 1][400];
+} pb_count;
+
+static void count_problem(void *arg, enum xlpci_problem_kind kind,
+                          unsigned index, const char *msg)
+{
+    pb_count *c = arg;
+
+    (void)index;
+    c->n[kind]++;
+    snprintf(c->last[kind], sizeof(c->last[kind]), "%s", msg);
+}
+
+static void problems_of(const tree *t, pb_count *c)
+{
+    xlpci_view v;
+
+    memset(c, 0, sizeof(*c));
+    tree_view(t, &v);
+    xlpci_view_problems(&v, 5, count_problem, c);
+    view_free(&v);
+}
+
+/* The one parser: devices compared by parsed address, every index seen
+ * (orphans at any index, non-canonical spellings), malformed per-index
+ * values and a damaged num_devs named. */
+static void test_view_parser(void **state)
+{
+    static const struct { const char *key, *value; } bad_values[] = {
+        { "state-1", "x" }, { "vdevfn-1", "zz" }, { "vdevfn-1", "-1" },
+        { "vdevfn-1", "100" }, { "opts-1", "permissive=2" },
+        { "opts-1", "rdm_policy=maybe" }, { "opts-1", "junk" },
+    };
+    xlpci_view v;
+    char err[400];
+    pb_count c;
+    size_t i;
+    tree t;
+
+    (void)state;
+    /* same device, two spellings */
+    three_devices(&t);
+    tree_set(&t, BE "/dev-1", "03:00.0");
+    tree_set(&t, BE "/dev-0", "0000:03:00.0");
+    problems_of(&t, &c);
+    assert_int_equal(c.n[XLPCI_PB_ROW], 1);
+    assert_non_null(strstr(c.last[XLPCI_PB_ROW], "both 0000:03:00.0"));
+    tree_set(&t, BE "/dev-0", "0000:0A:00.0");
+    tree_set(&t, BE "/dev-1", "0000:0a:00.0");
+    problems_of(&t, &c);
+    assert_int_equal(c.n[XLPCI_PB_ROW], 1);
+    tree_free(&t);
+
+    /* orphans: past num_devs at any index, and non-canonical spellings */
+    three_devices(&t);
+    tree_set(&t, BE "/dev-256", "0000:09:00.0");
+    tree_set(&t, BE "/state-4000000000", "1");
+    tree_set(&t, BE "/dev-03", "0000:09:00.0");
+    tree_set(&t, BE "/vdev-99999999999", "x");
+    tree_set(&t, BE "/devices", "not per-index");
+    problems_of(&t, &c);
+    assert_int_equal(c.n[XLPCI_PB_ORPHAN], 4);
+    assert_int_equal(c.n[XLPCI_PB_ROW] + c.n[XLPCI_PB_NUM] +
+                     c.n[XLPCI_PB_VALUE] + c.n[XLPCI_PB_STATE], 0);
+    tree_view(&t, &v);
+    assert_int_equal(xlpci_view_check(&v, 5, err, sizeof(err)), 0);
+    view_free(&v);
+    tree_free(&t);
+
+    /* malformed per-index values: flows refuse, named */
+    for (i = 0; i < sizeof(bad_values) / sizeof(bad_values[0]); i++) {
+        char p[XLPCI_PATH_MAX];
+
+        three_devices(&t);
+        snprintf(p, sizeof(p), BE "/%s", bad_values[i].key);
+        tree_set(&t, p, bad_values[i].value);
+        problems_of(&t, &c);
+        if (c.n[XLPCI_PB_VALUE] != 1)
+            fail_msg("%s = %s: not reported", bad_values[i].key,
+                     bad_values[i].value);
+        tree_view(&t, &v);
+        assert_int_equal(xlpci_view_check(&v, 5, err, sizeof(err)),
+                         XLPCI_ERR_CORRUPT);
+        assert_non_null(strstr(err, bad_values[i].key));
+        view_free(&v);
+        tree_free(&t);
+    }
+
+    /* num_devs: absent with devices listed, or past 256: the rows are the
+     * dense run of dev-N, never more than 256 */
+    three_devices(&t);
+    tree_rm(&t, BE "/num_devs");
+    tree_view(&t, &v);
+    assert_true(v.num_bad);
+    assert_false(v.exists);
+    assert_int_equal(v.num_devs, 3);
+    assert_int_equal(xlpci_view_check(&v, 5, err, sizeof(err)),
+                     XLPCI_ERR_CORRUPT);
+    assert_non_null(strstr(err, "no num_devs"));
+    assert_non_null(strstr(err, "check --repair 5"));
+    view_free(&v);
+    tree_set(&t, BE "/num_devs", "257");
+    tree_view(&t, &v);
+    assert_true(v.num_bad);
+    assert_int_equal(xlpci_view_check(&v, 5, err, sizeof(err)),
+                     XLPCI_ERR_CORRUPT);
+    assert_non_null(strstr(err, "not a device count (0-256)"));
+    view_free(&v);
+    tree_free(&t);
+
+    /* a leftover directory without num_devs nor devices is no damage */
+    memset(&t, 0, sizeof(t));
+    tree_set(&t, BE, "");
+    tree_set(&t, BE "/state", "6");
+    tree_view(&t, &v);
+    assert_false(v.num_bad);
+    assert_int_equal(xlpci_view_check(&v, 5, err, sizeof(err)), 0);
+    view_free(&v);
+    tree_free(&t);
+}
+
 static void test_parse_uint(void **state)
 {
     unsigned v;
@@ -546,6 +665,7 @@ int main(void)
         cmocka_unit_test(test_remove_last_device),
         cmocka_unit_test(test_detach_begin),
         cmocka_unit_test(test_view_check),
+        cmocka_unit_test(test_view_parser),
         cmocka_unit_test(test_parse_uint),
         cmocka_unit_test(test_opts_and_keys),
         cmocka_unit_test(test_ops_print),
