@@ -1152,9 +1152,10 @@ typedef struct {
     xlpci_bdf gone[DETACH_MAX];
 } detach_arg;
 
-/* The indices of the devices to remove, by BDF, in this view. */
+/* The indices of the devices to remove, by BDF, in this view.  quiet: no
+ * message when none is there. */
 static int detach_find(xlpci_ctx *ctx, detach_arg *a, const xlpci_view *view,
-                       unsigned *idx)
+                       unsigned *idx, bool quiet)
 {
     char b[XLPCI_BDF_STRLEN];
     xlpci_entry e;
@@ -1177,6 +1178,8 @@ static int detach_find(xlpci_ctx *ctx, detach_arg *a, const xlpci_view *view,
         xlpci_dev_dispose(&e.dev);
         free(e.vdev);
     }
+    if (!a->n && quiet)
+        return XLPCI_ERR_NOTFOUND;
     if (!a->n) {
         xlpci_bdf_format(&a->bdf, b);
         if (a->all_funcs)
@@ -1209,7 +1212,7 @@ static int detach_begin_body(xlpci_ctx *ctx, xs_transaction_t t,
     a->why.state = view.state;
     a->why.pending = -1;
     a->why.fe_wait = false;
-    rc = detach_find(ctx, a, &view, idx);
+    rc = detach_find(ctx, a, &view, idx, false);
     if (rc) goto out;
     ours = calloc(view.num_devs, sizeof(*ours));
     if (!ours) {
@@ -1280,23 +1283,28 @@ out:
 static int detach_remove_body(xlpci_ctx *ctx, xs_transaction_t t,
                               xlpci_ops *ops, void *varg)
 {
-    detach_arg *a = varg;
+    detach_arg *a = varg, b;
     unsigned idx[DETACH_MAX];
     xlpci_view view;
     int rc;
 
+    memset(&b, 0, sizeof(b));
     rc = read_checked_view(ctx, t, a->domid, &view);
     if (rc) goto out;
-    if (!view.exists) {
-        LOG(ctx, ERROR, "the PCI backend of domain %u disappeared during "
-            "the detach", a->domid);
-        rc = XLPCI_ERR_NOTFOUND;
+    /* Indices may have moved since the first step: find them again.  Ones
+     * already gone were removed by someone else since the cycle (check
+     * --repair removes a released index): what this step wanted. */
+    b.all_funcs = a->all_funcs;
+    b.bdf = a->bdf;
+    b.domid = a->domid;
+    if (!view.exists ||
+        detach_find(ctx, &b, &view, idx, true) == XLPCI_ERR_NOTFOUND) {
+        LOG(ctx, DETAIL, "domain %u: the device was already removed from "
+            "the backend (by check --repair?)", a->domid);
+        rc = XLPCI_TXN_NOTHING;
         goto out;
     }
-    /* Indices may have moved since the first step: find them again. */
-    rc = detach_find(ctx, a, &view, idx);
-    if (rc) goto out;
-    rc = xlpci_layout_remove(ops, a->domid, &view, idx, a->n);
+    rc = xlpci_layout_remove(ops, a->domid, &view, idx, b.n);
 out:
     xlpci_view_dispose(&view);
     return rc;
@@ -1324,7 +1332,9 @@ static int undo_detach_body(xlpci_ctx *ctx, xs_transaction_t t,
         rc = rc ? rc : XLPCI_TXN_NOTHING;
         goto out;
     }
-    rc = detach_find(ctx, &b, &view, idx);
+    rc = detach_find(ctx, &b, &view, idx, true);
+    if (rc == XLPCI_ERR_NOTFOUND)
+        rc = XLPCI_TXN_NOTHING;
     if (rc || b.n != a->n) {
         rc = rc ? rc : XLPCI_TXN_NOTHING;
         goto out;
@@ -1466,6 +1476,8 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
      * assigned (no host_release), since the guest may still reach it. */
     hrc = xlpci_hv_revoke(ctx, domid, a.found, a.n);
     rc = xlpci_txn_run(ctx, "pci-detach", detach_remove_body, &a);
+    if (rc == XLPCI_TXN_NOTHING)
+        rc = 0;                        /* already removed */
     rc = rc ? rc : hrc;
 out:
     if (!rc && !ctx->dry_run && xlpci_host_active(ctx))

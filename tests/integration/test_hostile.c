@@ -9,6 +9,7 @@
  * pcifront is well-behaved by design.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -173,6 +174,98 @@ static void test_attach_no_num_devs(void **state)
     assert_node(e, BE(5) "/dev-2", "0000:05:00.0");
 }
 
+/* Both ends Connected with the devices exported, as pciback leaves them
+ * (state-N = 3, vdev-N) once the guest has them. */
+static void connected_exported(itest_env *e, unsigned n)
+{
+    char path[160], vdev[32];
+    unsigned i;
+
+    itest_write(e, BE(5) "/state", "4");
+    itest_write(e, FE(5) "/state", "4");
+    for (i = 0; i < n; i++) {
+        snprintf(path, sizeof(path), BE(5) "/state-%u", i);
+        itest_write(e, path, "3");
+        snprintf(path, sizeof(path), BE(5) "/vdev-%u", i);
+        snprintf(vdev, sizeof(vdev), "0000:00:%02x.0", i);
+        itest_write(e, path, vdev);
+    }
+}
+
+/* 5. check --repair removes the released index between the end of the
+ * detach's cycle and its removal transaction: the detach succeeds (the
+ * device is gone, as asked).  The test plays pciback and the repair in one
+ * transaction, so the race is taken every time. */
+static void test_detach_races_repair(void **state)
+{
+    static const char *const keys[] = { "key", "dev", "opts", "state",
+                                        "vdev" };
+    itest_env *e = *state;
+    char path[320], from[160], *v;
+    xs_transaction_t t;
+    pid_t pid;
+    size_t k;
+    int st;
+
+    assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", "04:00.0",
+                                 NULL), 0);
+    connected_exported(e, 2);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int rc = itest_xlpci(e, "pci-detach", "-t", "10", "5", "03:00.0",
+                             NULL);
+        FILE *f;
+
+        snprintf(path, sizeof(path), "%s/detach.err", e->dir);
+        f = fopen(path, "w");
+        if (f) {
+            fputs(e->err ?: "", f);
+            fclose(f);
+        }
+        _exit(rc);
+    }
+    assert_true(itest_wait_value(e, BE(5) "/state", "7", 10000 * h_slow()));
+    /* pciback ends the cycle; check --repair drops the released index */
+    for (;;) {
+        t = xs_transaction_start(e->xs);
+        assert_true(t != XBT_NULL);
+        assert_true(xs_write(e->xs, t, BE(5) "/state", "4", 1));
+        for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+            unsigned len;
+
+            snprintf(from, sizeof(from), BE(5) "/%s-1", keys[k]);
+            snprintf(path, sizeof(path), BE(5) "/%s-0", keys[k]);
+            v = xs_read(e->xs, t, from, &len);
+            assert_non_null(v);
+            assert_true(xs_write(e->xs, t, path, v, len));
+            assert_true(xs_rm(e->xs, t, from));
+            free(v);
+        }
+        assert_true(xs_write(e->xs, t, BE(5) "/num_devs", "1", 1));
+        if (xs_transaction_end(e->xs, t, false))
+            break;
+        assert_int_equal(errno, EAGAIN);
+    }
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    snprintf(path, sizeof(path), "%s/detach.err", e->dir);
+    if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+        char buf[1024] = "";
+        FILE *f = fopen(path, "r");
+
+        if (f) {
+            size_t got = fread(buf, 1, sizeof(buf) - 1, f);
+
+            buf[got] = '\0';
+            fclose(f);
+        }
+        fail_msg("pci-detach exit %d: %s", WEXITSTATUS(st), buf);
+    }
+    assert_int_equal(itest_check_backend(e, 5), 1);
+    assert_node(e, BE(5) "/dev-0", "0000:04:00.0");
+    assert_int_equal(itest_xlpci(e, "check", "5", NULL), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -181,6 +274,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_flood_detach, itest_setup,
                                         itest_teardown),
         cmocka_unit_test_setup_teardown(test_attach_no_num_devs,
+                                        itest_setup, itest_teardown),
+        cmocka_unit_test_setup_teardown(test_detach_races_repair,
                                         itest_setup, itest_teardown),
     };
 
