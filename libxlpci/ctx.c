@@ -48,6 +48,8 @@ void xlpci_log(xlpci_ctx *ctx, xentoollog_level level, int errnoval,
                       sizeof(ctx->held[0].msg), fmt, ap);
             va_end(ap);
             ctx->nheld++;
+        } else {
+            ctx->ndropped++;
         }
     } else if (ctx->lg) {
         va_start(ap, fmt);
@@ -79,7 +81,11 @@ void xlpci_log_release(xlpci_ctx *ctx, bool show)
     for (i = 0; show && ctx->lg && i < ctx->nheld; i++)
         xtl_log(ctx->lg, ctx->held[i].level, ctx->held[i].errnoval,
                 "libxlpci", "%s", ctx->held[i].msg);
+    if (show && ctx->lg && ctx->ndropped)
+        xtl_log(ctx->lg, XTL_WARN, -1, "libxlpci", "(%u more message(s) "
+                "not shown)", ctx->ndropped);
     ctx->nheld = 0;
+    ctx->ndropped = 0;
 }
 
 int xlpci_ctx_alloc(xlpci_ctx **ctx_r, xentoollog_logger *lg)

@@ -197,12 +197,12 @@ struct xlpci_ctx {
      * commit), so they are shown only if the commit says the reads were
      * true. */
     bool in_body;
-    unsigned nheld;
+    unsigned nheld, ndropped;
     struct {
         xentoollog_level level;
         int errnoval;
         char msg[400];
-    } held[8];
+    } held[32];
 };
 
 /* Count one xenstore request.  With XLPCI_CRASH_AT=N in the environment

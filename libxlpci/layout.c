@@ -587,6 +587,8 @@ int xlpci_layout_create(xlpci_ops *ops, uint32_t domid, const char *name,
     size_t i;
     int rc;
 
+    if (n > XLPCI_MAX_DEVS)
+        return XLPCI_ERR_INVAL;
     xlpci_be_path(be, domid);
     xlpci_fe_path(fe, domid);
 
@@ -633,6 +635,8 @@ int xlpci_layout_append(xlpci_ops *ops, uint32_t domid,
     unsigned i, idx;
     int rc = 0;
 
+    if (n > XLPCI_MAX_DEVS - view->num_devs)
+        return XLPCI_ERR_INVAL;
     /* Keys at the new indices that an earlier, interrupted removal left
      * behind (vdev-N, vdevfn-N, name-N) must not stick to the new device. */
     for (i = 0; !rc && i < view->nnames; i++)

@@ -792,6 +792,12 @@ int xlpci_create(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *specs,
     if (rc)
         return rc;
     a.devs = devs;
+    if (a.n > XLPCI_MAX_DEVS) {
+        LOG(ctx, ERROR, "create: %zu devices given; a PCI backend holds at "
+            "most %u (the protocol's limit)", a.n, XLPCI_MAX_DEVS);
+        rc = XLPCI_ERR_INVAL;
+        goto out;
+    }
     host = !ctx->dry_run && xlpci_host_active(ctx);
     how = calloc(a.n + 1, sizeof(*how));
     if (!how) {
@@ -858,6 +864,13 @@ static int attach_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
     if (view.exists && (view.state == XenbusStateClosing ||
                         view.state == XenbusStateClosed)) {
         rc = backend_failed(ctx, t, a->domid, view.state);
+        goto out;
+    }
+    if (view.exists && view.num_devs + a->n > XLPCI_MAX_DEVS) {
+        LOG(ctx, ERROR, "domain %u has %u PCI devices; a PCI backend holds "
+            "at most %u (the protocol's limit), so %zu more do not fit",
+            a->domid, view.num_devs, XLPCI_MAX_DEVS, a->n);
+        rc = XLPCI_ERR_FAIL;
         goto out;
     }
     if (view.exists) {

@@ -266,6 +266,88 @@ static void test_detach_races_repair(void **state)
     assert_int_equal(itest_xlpci(e, "check", "5", NULL), 0);
 }
 
+/* A config with n devices 01:00.0, 01:01.0, ... */
+static void write_cfg(itest_env *e, const char *path, unsigned n)
+{
+    FILE *f = fopen(path, "w");
+    unsigned i;
+
+    assert_non_null(f);
+    fputs("pci = [", f);
+    for (i = 0; i < n; i++)
+        fprintf(f, "%s'%02x:%02x.0'", i ? ", " : "", 1 + i / 32, i % 32);
+    fputs("]\n", f);
+    assert_int_equal(fclose(f), 0);
+    (void)e;
+}
+
+/* 6. The protocol's 256 devices: create and pci-attach refuse to go past
+ * them (nothing written); check sees every orphan key, at any index and
+ * however spelled, and --repair removes them all. */
+static void test_past_256(void **state)
+{
+    itest_env *e = *state;
+    char cfg[320], path[160], *before, *after, **names;
+    unsigned i, n;
+
+    snprintf(cfg, sizeof(cfg), "%s/257.cfg", e->dir);
+    write_cfg(e, cfg, 257);
+    before = itest_dump(e);
+    assert_int_equal(itest_xlpci(e, "create", "-c", cfg, "5", NULL), 2);
+    assert_non_null(strstr(e->err, "at most 256"));
+    after = itest_dump(e);
+    assert_string_equal(before, after);
+    free(after);
+    free(before);
+
+    write_cfg(e, cfg, 256);
+    assert_int_equal(itest_xlpci(e, "create", "-c", cfg, "5", NULL), 0);
+    assert_int_equal(itest_check_backend(e, 5), 256);
+    before = itest_dump(e);
+    assert_int_equal(itest_xlpci(e, "pci-attach", "-t", "1", "5", "0a:00.0",
+                                 NULL), 1);
+    assert_non_null(strstr(e->err, "at most 256"));
+    after = itest_dump(e);
+    assert_string_equal(before, after);
+    free(after);
+    free(before);
+    assert_int_equal(itest_xlpci(e, "check", "5", NULL), 0);
+    assert_string_equal(e->out, "domain 5: consistent\n");
+
+    /* 10,000 orphans past num_devs, one at index 256, non-canonical keys */
+    assert_int_equal(itest_xlpci(e, "create", "-f", "5", "03:00.0", NULL),
+                     0);
+    itest_write(e, BE(5) "/dev-03", "0000:09:00.0");
+    itest_write(e, BE(5) "/vdev-00", "0000:00:00.0");
+    itest_write(e, BE(5) "/state-256", "1");
+    assert_int_equal(itest_xlpci(e, "check", "5", NULL), 1);
+    assert_non_null(strstr(e->out, "3 problem(s)"));
+    assert_non_null(strstr(e->err, "dev-03 is not a key pciback reads"));
+    assert_non_null(strstr(e->err, "vdev-00 is not a key pciback reads"));
+    assert_non_null(strstr(e->err, "state-256: index 256 lies past"));
+    for (i = 1; i <= 10000; i++) {
+        snprintf(path, sizeof(path), BE(5) "/dev-%u", i);
+        itest_write(e, path, "0000:09:00.0");
+    }
+    assert_int_equal(itest_xlpci(e, "check", "5", NULL), 1);
+    assert_non_null(strstr(e->out, "10003 problem(s)"));
+    assert_non_null(strstr(e->err, "and 9995 more orphan key(s)"));
+    assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 0);
+    names = xs_directory(e->xs, XBT_NULL, BE(5), &n);
+    assert_non_null(names);
+    for (i = 0; i < n; i++)
+        if (strchr(names[i], '-') && !strstr(names[i], "-0") &&
+            strcmp(names[i], "frontend-id"))
+            fail_msg("%s left after the repair", names[i]);
+    free(names);
+    assert_node(e, BE(5) "/dev-03", NULL);
+    assert_node(e, BE(5) "/vdev-00", NULL);
+    assert_node(e, BE(5) "/dev-0", "0000:03:00.0");
+    assert_int_equal(itest_check_backend(e, 5), 1);
+    assert_int_equal(itest_xlpci(e, "check", "5", NULL), 0);
+    assert_string_equal(e->out, "domain 5: consistent\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -277,6 +359,8 @@ int main(void)
                                         itest_setup, itest_teardown),
         cmocka_unit_test_setup_teardown(test_detach_races_repair,
                                         itest_setup, itest_teardown),
+        cmocka_unit_test_setup_teardown(test_past_256, itest_setup,
+                                        itest_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
