@@ -32,6 +32,7 @@ typedef struct {
     unsigned problems, repaired;
     unsigned unfixable;                /* problems a repair leaves alone */
     bool busy;                         /* a cycle is in progress */
+    bool domain_exists;
 } check_arg;
 
 static bool drop_contains(const unsigned *drop, unsigned n, unsigned i)
@@ -120,7 +121,9 @@ static int check_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
     memset(&f, 0, sizeof(f));
     xlpci_be_path(be, a->domid);
     xlpci_fe_path(fe, a->domid);
-    rc = xlpci_view_read(ctx, t, a->domid, &v);
+    snprintf(path, sizeof(path), "/local/domain/%u", a->domid);
+    rc = xlpci_xs_exists(ctx, t, path, &a->domain_exists);
+    if (!rc) rc = xlpci_view_read(ctx, t, a->domid, &v);
     if (rc || !v.dir_exists)
         goto out;                      /* no backend: nothing to check */
     state = v.state;
@@ -222,13 +225,13 @@ out:
     return rc;
 }
 
-int xlpci_check(xlpci_ctx *ctx, uint32_t domid, bool repair,
-                unsigned *problems_r)
+int xlpci_check_ex(xlpci_ctx *ctx, uint32_t domid, bool repair,
+                   xlpci_check_result *res)
 {
-    check_arg a = { domid, repair, 0, 0, 0, false };
+    check_arg a = { domid, repair, 0, 0, 0, false, false };
     int rc;
 
-    *problems_r = 0;
+    memset(res, 0, sizeof(*res));
     if (domid == 0) {
         LOG(ctx, ERROR, "domain 0 is the backend domain");
         return XLPCI_ERR_INVAL;
@@ -242,15 +245,28 @@ int xlpci_check(xlpci_ctx *ctx, uint32_t domid, bool repair,
     if (a.repaired && !ctx->dry_run)
         LOG(ctx, NOTICE, "domain %u: repaired %u problem(s)", domid,
             a.repaired);
-    *problems_r = a.problems - (ctx->dry_run ? 0 : a.repaired);
+    res->domain_exists = a.domain_exists;
+    res->problems = a.problems - (ctx->dry_run ? 0 : a.repaired);
+    res->unfixable = a.unfixable;
     if (!a.busy) {
         unsigned left;
 
+        /* also for a domain that is gone: its records must go */
         rc = xlpci_host_reconcile(ctx, domid, repair && !ctx->dry_run,
                                   &left);
         if (rc)
             return rc;
-        *problems_r += left;
+        res->problems += left;
     }
-    return a.busy && *problems_r ? XLPCI_ERR_BUSY : 0;
+    return a.busy && res->problems ? XLPCI_ERR_BUSY : 0;
+}
+
+int xlpci_check(xlpci_ctx *ctx, uint32_t domid, bool repair,
+                unsigned *problems_r)
+{
+    xlpci_check_result res;
+    int rc = xlpci_check_ex(ctx, domid, repair, &res);
+
+    *problems_r = res.problems;
+    return rc;
 }

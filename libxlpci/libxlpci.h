@@ -254,6 +254,17 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
 int xlpci_check(xlpci_ctx *ctx, uint32_t domid, bool repair,
                 unsigned *problems_r);
 
+/* xlpci_check, telling more: how many of the problems (left) a repair
+ * cannot fix, and whether the domain exists (a check of a domain that is
+ * gone still reconciles its bookkeeping records). */
+typedef struct {
+    unsigned problems;               /* found (left, after a repair) */
+    unsigned unfixable;              /* of those, what --repair cannot fix */
+    bool domain_exists;
+} xlpci_check_result;
+int xlpci_check_ex(xlpci_ctx *ctx, uint32_t domid, bool repair,
+                   xlpci_check_result *res);
+
 /* ---- host side: devices made assignable (bound to xen-pciback) ----------- */
 
 /* Unbind from the host driver (remembered), new_slot if needed, bind to

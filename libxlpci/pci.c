@@ -1513,7 +1513,7 @@ static int list_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
 {
     list_arg *a = varg;
     xlpci_view view;
-    char err[256];
+    char err[256], *name = NULL;
     unsigned i;
     int rc;
 
@@ -1521,6 +1521,10 @@ static int list_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
     xlpci_entry_list_free(a->list, a->n);
     a->list = NULL;
     a->n = 0;
+    xlpci_view_init(&view);
+    rc = domain_read(ctx, t, a->domid, &name);
+    free(name);
+    if (rc) goto out;
     rc = read_checked_view(ctx, t, a->domid, &view);
     if (rc || !view.num_devs)
         goto out;

@@ -449,7 +449,7 @@ static int main_check(int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     bool repair = false;
-    unsigned problems = 0;
+    xlpci_check_result res;
     uint32_t domid;
     int c, rc;
 
@@ -464,20 +464,39 @@ static int main_check(int argc, char **argv)
         return usage_error("check", "expected <domain>");
     rc = ctx_open();
     if (!rc) rc = resolve_domain("check", argv[optind], &domid);
-    if (!rc) rc = xlpci_check(g.ctx, domid, repair, &problems);
+    if (!rc) rc = xlpci_check_ex(g.ctx, domid, repair, &res);
     if (rc == XLPCI_ERR_BUSY) {
         printf("domain %u: %u problem(s); a Reconfiguring cycle is in "
-               "progress, try again\n", domid, problems);
+               "progress, try again\n", domid, res.problems);
         return EXIT_FAILURE;
     }
     if (rc)
         return exit_for(rc);
-    if (problems)
-        printf("domain %u: %u problem(s)%s\n", domid, problems,
-               repair ? " left" : "; xlpci check --repair fixes them");
-    else
+    if (!res.problems && res.domain_exists)
         printf("domain %u: consistent\n", domid);
-    return problems ? EXIT_FAILURE : EXIT_SUCCESS;
+    else if (!res.problems)
+        ;                              /* said below */
+    else if (repair)
+        printf("domain %u: %u problem(s) left (xlpci cannot repair them; "
+               "see above)\n", domid, res.problems);
+    else if (!res.unfixable)
+        printf("domain %u: %u problem(s); xlpci check --repair fixes "
+               "them\n", domid, res.problems);
+    else if (res.unfixable == res.problems)
+        printf("domain %u: %u problem(s); xlpci check --repair cannot fix "
+               "them (see above)\n", domid, res.problems);
+    else
+        printf("domain %u: %u problem(s); xlpci check --repair fixes %u "
+               "of them, not the %u marked not repairable\n", domid,
+               res.problems, res.problems - res.unfixable, res.unfixable);
+    if (!res.domain_exists) {
+        fprintf(stderr, "xlpci: domain %u does not exist (no "
+                "/local/domain/%u in xenstore)%s\n", domid, domid,
+                res.problems ? "" : "; nothing of it is left in xenstore "
+                "or in the bookkeeping");
+        return EXIT_FAILURE;
+    }
+    return res.problems ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
 /* ---- table ------------------------------------------------------------------- */

@@ -348,6 +348,93 @@ static void test_past_256(void **state)
     assert_string_equal(e->out, "domain 5: consistent\n");
 }
 
+/* 7. A malformed per-index value: detach and attach refuse naming it,
+ * check reports it (never "consistent"), --repair says it cannot fix it
+ * and changes nothing. */
+static void test_malformed_values(void **state)
+{
+    static const struct { const char *key, *value; } bad[] = {
+        { "state-1", "x" }, { "vdevfn-1", "zz" },
+        { "opts-1", "permissive=2" },
+    };
+    itest_env *e = *state;
+    char path[160], *before, *after;
+    size_t i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(itest_xlpci(e, "create", "-f", "5", "03:00.0",
+                                     "04:00.0", "05:00.0", NULL), 0);
+        connected_exported(e, 3);
+        snprintf(path, sizeof(path), BE(5) "/%s", bad[i].key);
+        itest_write(e, path, bad[i].value);
+        before = itest_dump(e);
+        assert_int_equal(itest_xlpci(e, "pci-detach", "-t", "1", "5",
+                                     "04:00.0", NULL), 1);
+        if (!strstr(e->err, bad[i].key) || strstr(e->err, "not attached"))
+            fail_msg("detach with %s = %s: %s", bad[i].key, bad[i].value,
+                     e->err);
+        assert_int_equal(itest_xlpci(e, "pci-attach", "-t", "1", "5",
+                                     "04:00.0", NULL), 1);
+        if (!strstr(e->err, bad[i].key) || strstr(e->err, "already"))
+            fail_msg("attach with %s = %s: %s", bad[i].key, bad[i].value,
+                     e->err);
+        assert_int_equal(itest_xlpci(e, "check", "5", NULL), 1);
+        assert_null(strstr(e->out, "consistent"));
+        assert_non_null(strstr(e->err, bad[i].key));
+        assert_non_null(strstr(e->err, "not repairable"));
+        assert_non_null(strstr(e->out, "--repair cannot fix them"));
+        assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 1);
+        assert_non_null(strstr(e->out, "1 problem(s) left"));
+        after = itest_dump(e);
+        assert_string_equal(before, after);
+        free(after);
+        free(before);
+    }
+}
+
+/* 8. One device spelled two ways is one device: check reports it, the
+ * flows refuse the backend, --repair keeps one. */
+static void test_duplicates_by_address(void **state)
+{
+    static const char *const pairs[][2] = {
+        { "07:00.0", "0000:07:00.0" }, { "0000:0A:00.0", "0000:0a:00.0" },
+    };
+    itest_env *e = *state;
+    size_t i;
+
+    for (i = 0; i < 2; i++) {
+        assert_int_equal(itest_xlpci(e, "create", "-f", "5", "03:00.0",
+                                     "04:00.0", NULL), 0);
+        itest_write(e, BE(5) "/dev-0", pairs[i][0]);
+        itest_write(e, BE(5) "/dev-1", pairs[i][1]);
+        assert_int_equal(itest_xlpci(e, "check", "5", NULL), 1);
+        assert_non_null(strstr(e->err, "are both"));
+        assert_int_equal(itest_xlpci(e, "pci-attach", "5", "06:00.0",
+                                     NULL), 1);
+        assert_non_null(strstr(e->err, "are both"));
+        assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 0);
+        assert_int_equal(itest_check_backend(e, 5), 1);
+        assert_node(e, BE(5) "/dev-0", pairs[i][0]);
+    }
+}
+
+/* 10. check of a domain that does not exist: its bookkeeping is still
+ * reconciled, but the exit status is not 0 and the message says why;
+ * pci-list too. */
+static void test_no_such_domain(void **state)
+{
+    itest_env *e = *state;
+
+    assert_int_equal(itest_xlpci(e, "check", "99", NULL), 1);
+    assert_non_null(strstr(e->err, "domain 99 does not exist"));
+    assert_null(strstr(e->out, "consistent"));
+    assert_int_equal(itest_xlpci(e, "pci-list", "99", NULL), 1);
+    assert_non_null(strstr(e->err, "domain 99 does not exist"));
+    /* an existing domain without devices is fine */
+    assert_int_equal(itest_xlpci(e, "pci-list", "6", NULL), 0);
+    assert_int_equal(itest_xlpci(e, "check", "6", NULL), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -360,6 +447,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_detach_races_repair,
                                         itest_setup, itest_teardown),
         cmocka_unit_test_setup_teardown(test_past_256, itest_setup,
+                                        itest_teardown),
+        cmocka_unit_test_setup_teardown(test_malformed_values, itest_setup,
+                                        itest_teardown),
+        cmocka_unit_test_setup_teardown(test_duplicates_by_address,
+                                        itest_setup, itest_teardown),
+        cmocka_unit_test_setup_teardown(test_no_such_domain, itest_setup,
                                         itest_teardown),
     };
 
