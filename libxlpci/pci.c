@@ -290,24 +290,42 @@ out:
  * answer rests on: num_devs and dev-0..num_devs-1 (as xlpci_view_find
  * sees them), not the other per-index keys, state or the listing, which
  * pciback rewrites while that guest runs.  *found_r: index into devs, or
- * -1.  XLPCI_ERR_CORRUPT: num_devs is not a count. */
+ * -1.  XLPCI_ERR_CORRUPT (the reason in why): the answer cannot be
+ * trusted, num_devs is not a count, or is absent while the backend lists
+ * devices, or a dev-N is missing or not a PCI address. */
 static int other_backend_find(xlpci_ctx *ctx, xs_transaction_t t,
                               uint32_t other, const xlpci_dev *devs,
-                              size_t n, int *found_r)
+                              size_t n, int *found_r, char *why,
+                              size_t whylen)
 {
     char path[XLPCI_PATH_MAX], sub[128];
-    char *v = NULL;
-    unsigned num, i;
+    char *v = NULL, **names = NULL;
+    unsigned num, i, nn;
     xlpci_bdf bdf;
+    enum xlpci_key k;
     size_t j;
     int rc;
 
     *found_r = -1;
     rc = xlpci_be_key(path, other, "num_devs");
     if (!rc) rc = xlpci_xs_read(ctx, t, path, &v);
-    if (rc || !v)
+    if (rc)
         goto out;
+    if (!v) {
+        /* no count: a leftover, unless it lists devices */
+        xlpci_be_path(path, other);
+        rc = xlpci_xs_directory(ctx, t, path, &names, &nn);
+        for (i = 0; !rc && i < nn; i++)
+            if (xlpci_split_key(names[i], &k, &num)) {
+                snprintf(why, whylen, "it lists %s but has no num_devs",
+                         names[i]);
+                rc = XLPCI_ERR_CORRUPT;
+            }
+        goto out;
+    }
     if (xlpci_parse_uint(v, XLPCI_MAX_DEVS, &num)) {
+        snprintf(why, whylen, "num_devs = \"%.40s\" is not a device count",
+                 v);
         rc = XLPCI_ERR_CORRUPT;
         goto out;
     }
@@ -318,8 +336,12 @@ static int other_backend_find(xlpci_ctx *ctx, xs_transaction_t t,
         if (!rc) rc = xlpci_xs_read(ctx, t, path, &v);
         if (rc)
             goto out;
-        if (!v || xlpci_bdf_parse(v, &bdf, sub, sizeof(sub)))
-            continue;
+        if (!v || xlpci_bdf_parse(v, &bdf, sub, sizeof(sub))) {
+            snprintf(why, whylen, "dev-%u is %s", i,
+                     v ? "not a PCI address" : "missing");
+            rc = XLPCI_ERR_CORRUPT;
+            goto out;
+        }
         for (j = 0; j < n; j++)
             if (!xlpci_bdf_cmp(&bdf, &devs[j].bdf)) {
                 *found_r = (int)j;
@@ -328,6 +350,7 @@ static int other_backend_find(xlpci_ctx *ctx, xs_transaction_t t,
     }
 out:
     free(v);
+    free(names);
     return rc;
 }
 
@@ -335,13 +358,14 @@ out:
  * backend's num_devs and dev-N through t, so two concurrent assignments of
  * one device to two domains conflict and the second sees the first (an
  * assignment always rewrites num_devs; a new backend changes the listing).
- * doms/nd: the listing of /local/domain/0/backend/pci already read in t,
- * or NULL to read it here. */
+ * A damaged backend of another domain may hide the device: refused, with
+ * the way out.  doms/nd: the listing of /local/domain/0/backend/pci
+ * already read in t, or NULL to read it here. */
 static int check_not_assigned(xlpci_ctx *ctx, xs_transaction_t t,
                               uint32_t domid, const xlpci_dev *devs, size_t n,
                               char **doms, unsigned nd)
 {
-    char path[XLPCI_PATH_MAX], b[XLPCI_BDF_STRLEN];
+    char path[XLPCI_PATH_MAX], b[XLPCI_BDF_STRLEN], why[128];
     char **own = NULL;
     unsigned i, other;
     int rc = 0, found;
@@ -357,12 +381,15 @@ static int check_not_assigned(xlpci_ctx *ctx, xs_transaction_t t,
         if (xlpci_parse_uint(doms[i], DOMID_FIRST_RESERVED - 1, &other) ||
             other == domid)
             continue;
-        rc = other_backend_find(ctx, t, other, devs, n, &found);
+        rc = other_backend_find(ctx, t, other, devs, n, &found, why,
+                                sizeof(why));
         if (rc == XLPCI_ERR_CORRUPT) {
-            LOG(ctx, WARN, "ignoring the malformed PCI backend of domain %u",
-                other);
-            rc = 0;
-            continue;
+            xlpci_be_path(path, other);
+            LOG(ctx, ERROR, "the PCI backend of domain %u (%s) is damaged "
+                "(%s), so it cannot be told whether it holds %s%s; run "
+                "xlpci check --repair %u first", other, path, why,
+                xlpci_bdf_format(&devs[0].bdf, b),
+                n > 1 ? " or the other devices given" : "", other);
         }
         if (!rc && found >= 0) {
             xlpci_be_path(path, other);

@@ -435,6 +435,46 @@ static void test_no_such_domain(void **state)
     assert_int_equal(itest_xlpci(e, "check", "6", NULL), 0);
 }
 
+/* 9. Another domain's damaged backend may hide the device: create and
+ * pci-attach refuse, naming that backend and check --repair, instead of
+ * giving the device to a second domain. */
+static void test_damaged_other_backend(void **state)
+{
+    static const char *const bad_num[] = { NULL, "2x" };
+    itest_env *e = *state;
+    char *before, *after;
+    size_t i;
+
+    for (i = 0; i < 2; i++) {
+        assert_int_equal(itest_xlpci(e, "create", "-f", "5", "03:00.0",
+                                     "04:00.0", NULL), 0);
+        if (bad_num[i])
+            itest_write(e, BE(5) "/num_devs", bad_num[i]);
+        else
+            assert_true(xs_rm(e->xs, XBT_NULL, BE(5) "/num_devs"));
+        before = itest_dump(e);
+        assert_int_equal(itest_xlpci(e, "create", "6", "04:00.0", NULL), 1);
+        assert_non_null(strstr(e->err, "domain 5"));
+        assert_non_null(strstr(e->err, "damaged"));
+        assert_non_null(strstr(e->err, "check --repair 5"));
+        assert_int_equal(itest_xlpci(e, "pci-attach", "6", "04:00.0", NULL),
+                         1);
+        assert_non_null(strstr(e->err, "damaged"));
+        after = itest_dump(e);
+        assert_string_equal(before, after);
+        free(after);
+        free(before);
+        /* repaired, the answer is the true one */
+        assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 0);
+        assert_int_equal(itest_xlpci(e, "create", "6", "04:00.0", NULL), 1);
+        assert_non_null(strstr(e->err, "already assigned to domain 5"));
+        assert_int_equal(itest_xlpci(e, "create", "6", "06:00.0", NULL), 0);
+        assert_int_equal(itest_xlpci(e, "create", "-f", "6", "07:00.0",
+                                     NULL), 0);
+        assert_true(xs_rm(e->xs, XBT_NULL, BE(6)));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -454,6 +494,8 @@ int main(void)
                                         itest_setup, itest_teardown),
         cmocka_unit_test_setup_teardown(test_no_such_domain, itest_setup,
                                         itest_teardown),
+        cmocka_unit_test_setup_teardown(test_damaged_other_backend,
+                                        itest_setup, itest_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
