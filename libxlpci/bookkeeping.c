@@ -172,6 +172,21 @@ int xlpci_bk_from_json(const char *text, xlpci_bk_dev **v_r, size_t *n_r,
             goto out;
         }
     }
+    /* one record per device: two would say two things of it */
+    for (i = 0; i < n; i++) {
+        size_t j;
+
+        for (j = 0; j < i; j++)
+            if (!xlpci_bdf_cmp(&v[i].bdf, &v[j].bdf)) {
+                char b[XLPCI_BDF_STRLEN];
+
+                snprintf(err, errlen, "devices %zu and %zu are both %s "
+                         "(one record per device; correct the file by "
+                         "hand)", j, i, xlpci_bdf_format(&v[i].bdf, b));
+                rc = XLPCI_ERR_CORRUPT;
+                goto out;
+            }
+    }
     rc = 0;
 out:
     yajl_tree_free(root);
@@ -246,12 +261,26 @@ int xlpci_bk_open(xlpci_ctx *ctx, xlpci_bk *bk)
     }
     remove_stale_temps(ctx);
     snprintf(path, sizeof(path), "%s/devices.json", ctx->state_dir);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO put there must not hang the command */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
     if (fd < 0 && errno == ENOENT)
         return 0;                      /* nothing recorded yet */
-    if (fd < 0 || fstat(fd, &st) || st.st_size > BK_MAX_SIZE) {
+    if (fd < 0 || fstat(fd, &st)) {
         LOGE(ctx, ERROR, "cannot read %s", path);
         rc = XLPCI_ERR_FAIL;
+        goto fail;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        LOG(ctx, ERROR, "%s is not a regular file; move it away (nothing "
+            "was changed)", path);
+        rc = XLPCI_ERR_CORRUPT;
+        goto fail;
+    }
+    if (st.st_size > BK_MAX_SIZE) {
+        LOG(ctx, ERROR, "%s is %lld bytes, more than a bookkeeping file "
+            "may hold (%u MiB): not read; move it away (nothing was "
+            "changed)", path, (long long)st.st_size, BK_MAX_SIZE >> 20);
+        rc = XLPCI_ERR_CORRUPT;
         goto fail;
     }
     text = calloc(1, (size_t)st.st_size + 1);

@@ -140,7 +140,16 @@ void xlpci_ctx_free(xlpci_ctx *ctx)
 
 int xlpci_ctx_set_state_dir(xlpci_ctx *ctx, const char *dir)
 {
-    char *d = strdup(dir);
+    char *d;
+
+    /* <dir>/.devices.json.<pid> must fit a path buffer: refused, never
+     * truncated into another directory */
+    if (strlen(dir) > XLPCI_STATE_DIR_MAX) {
+        LOG(ctx, ERROR, "the state directory is %zu bytes long; at most %u "
+            "are supported", strlen(dir), XLPCI_STATE_DIR_MAX);
+        return XLPCI_ERR_INVAL;
+    }
+    d = strdup(dir);
 
     if (!d)
         return XLPCI_ERR_NOMEM;

@@ -29,6 +29,8 @@
 /* ---- paths --------------------------------------------------------------- */
 
 #define XLPCI_PATH_MAX 256
+/* The longest state directory: its files' paths must fit XLPCI_PATH_MAX. */
+#define XLPCI_STATE_DIR_MAX (XLPCI_PATH_MAX - 40)
 /* Per-index keys of the backend, in the order they are written.  "vdev" is
  * written by pciback, not by us, but moves with its index on compaction. */
 enum xlpci_key {

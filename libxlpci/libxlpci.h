@@ -176,7 +176,8 @@ void xlpci_ctx_set_timeout(xlpci_ctx *ctx, unsigned timeout_ms);
 /* Root of sysfs for device enumeration ("/sys" by default; tests point it
  * at a fake tree).  The string is copied. */
 int xlpci_ctx_set_sysfs_root(xlpci_ctx *ctx, const char *root);
-/* Where the host bookkeeping lives (default /var/lib/xlpci). */
+/* Where the host bookkeeping lives (default /var/lib/xlpci).  At most 216
+ * bytes (XLPCI_ERR_INVAL beyond: never truncated). */
 int xlpci_ctx_set_state_dir(xlpci_ctx *ctx, const char *dir);
 /* The hypervisor side of PV passthrough: iomem/ioport/irq permissions
  * through libxenctrl, granted before a device is written to xenstore and

@@ -24,8 +24,10 @@ static const char *state_name(int state)
         "Closing", "Closed", "Reconfiguring", "Reconfigured",
     };
 
-    if (state < 0)
+    if (state == -1)
         return "absent";
+    if (state < 0)
+        return "not a xenbus state";
     return state < (int)(sizeof(names) / sizeof(names[0])) ? names[state]
                                                            : "invalid";
 }
@@ -698,8 +700,9 @@ static bool frontend_ready(xlpci_ctx *ctx, xs_transaction_t t,
     strncat(path, "/state", sizeof(path) - strlen(path) - 1);
     why->fe_state = -1;
     *rc = xlpci_xs_read(ctx, t, path, &v);
-    if (!*rc && v && !xlpci_parse_uint(v, XenbusStateReconfigured, &st))
-        why->fe_state = (int)st;
+    if (!*rc && v)                     /* the guest's: anything at all */
+        why->fe_state = xlpci_parse_uint(v, XenbusStateReconfigured, &st)
+                        ? -2 : (int)st;
     free(v);
     why->fe_wait = why->fe_state != XenbusStateConnected;
     return !*rc && !why->fe_wait;
@@ -1496,6 +1499,15 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     /* The guest releases the device: Reconfiguring -> ... -> Connected. */
     rc = xlpci_wait_backend(ctx, domid, is_connected, NULL, deadline,
                             &state);
+    if (rc == XLPCI_ERR_BACKEND && !force) {
+        /* pciback gave up (said above): no cycle will end, and a later
+         * pci-detach -f refuses a failed backend */
+        LOG(ctx, ERROR, "pci-detach %s: the PCI backend of domain %u failed "
+            "during the Reconfiguring cycle (state %s); the device stays "
+            "listed: recreate the backend with create -f, or destroy the "
+            "domain", b, domid, state_name(state));
+        goto out;
+    }
     if (rc && rc != XLPCI_ERR_NOTFOUND && !force) {
         int urc = xlpci_txn_run(ctx, "pci-detach rollback", undo_detach_body,
                                 &a);

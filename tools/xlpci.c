@@ -106,8 +106,10 @@ static int ctx_open(void)
     }
     if (state && *state) {
         rc = xlpci_ctx_set_state_dir(g.ctx, state);
-        if (rc)
+        if (rc) {
+            fprintf(stderr, "xlpci: XLPCI_STATE_DIR cannot be used\n");
             return rc;
+        }
     }
     if (hv && *hv) {
         if (!strcmp(hv, "auto"))

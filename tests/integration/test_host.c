@@ -234,6 +234,60 @@ static void test_bad_bookkeeping(void **state)
     assert_string_equal(driver_of("0000:03:00.0"), "e1000e");
 }
 
+/* Damaged bookkeeping files (issue 13): each refused with a message
+ * naming the problem, never a hang, a stale errno or a silent truncation;
+ * nothing changed. */
+static void test_bookkeeping_damage(void **state)
+{
+    itest_env *e = *state;
+    char path[400], longdir[400];
+    FILE *f;
+    long i;
+
+    alarm(60);                         /* a hang fails the test */
+    mkdir(h.state, 0755);
+    snprintf(path, sizeof(path), "%s/devices.json", h.state);
+
+    /* over 4 MiB */
+    f = fopen(path, "w");
+    assert_non_null(f);
+    for (i = 0; i < (5L << 20) / 64; i++)
+        fputs("                                                               \n",
+              f);
+    fclose(f);
+    assert_int_equal(itest_xlpci(e, "pci-assignable-list", NULL), 1);
+    assert_non_null(strstr(e->err, "more than a bookkeeping file may hold"));
+    assert_null(strstr(e->err, "File exists"));
+    unlink(path);
+
+    /* a FIFO */
+    assert_int_equal(mkfifo(path, 0644), 0);
+    assert_int_equal(itest_xlpci(e, "pci-assignable-list", NULL), 1);
+    assert_non_null(strstr(e->err, "is not a regular file"));
+    unlink(path);
+
+    /* two records for one device, different domains */
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("{\"version\": 1, \"devices\": [ {\"bdf\": \"0000:04:00.0\", "
+          "\"domid\": 5}, {\"bdf\": \"04:00.0\", \"domid\": 6} ]}", f);
+    fclose(f);
+    assert_int_equal(itest_xlpci(e, "check", "5", NULL), 1);
+    assert_non_null(strstr(e->err, "devices 0 and 1 are both 0000:04:00.0"));
+    assert_null(strstr(e->out, "consistent"));
+    unlink(path);
+
+    /* a state directory path too long for the files in it */
+    memset(longdir, 'd', 300);
+    longdir[0] = '/';
+    longdir[300] = '\0';
+    setenv("XLPCI_STATE_DIR", longdir, 1);
+    assert_int_equal(itest_xlpci(e, "pci-assignable-list", NULL), 2);
+    assert_non_null(strstr(e->err, "at most 216"));
+    setenv("XLPCI_STATE_DIR", h.state, 1);
+    alarm(0);
+}
+
 /* -N never touches the host: the commands that only change the host have
  * no dry run and are refused before doing anything; create's dry run does
  * not seize. */
@@ -322,6 +376,8 @@ int main(void)
                                         host_teardown),
         cmocka_unit_test_setup_teardown(test_bind_failure_rolls_back,
                                         host_setup, host_teardown),
+        cmocka_unit_test_setup_teardown(test_bookkeeping_damage, host_setup,
+                                        host_teardown),
         cmocka_unit_test_setup_teardown(test_bad_bookkeeping, host_setup,
                                         host_teardown),
         cmocka_unit_test_setup_teardown(test_dry_run_host, host_setup,

@@ -192,6 +192,49 @@ static void connected_exported(itest_env *e, unsigned n)
     }
 }
 
+/* xlpci in a child process, its stderr into <dir>/bg.err. */
+static pid_t bg_xlpci(itest_env *e, const char *a1, const char *a2,
+                      const char *a3, const char *a4, const char *a5)
+{
+    pid_t pid = fork();
+
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char path[320];
+        int rc = itest_xlpci(e, a1, a2, a3, a4, a5, NULL);
+        FILE *f;
+
+        snprintf(path, sizeof(path), "%s/bg.err", e->dir);
+        f = fopen(path, "w");
+        if (f) {
+            fputs(e->err ?: "", f);
+            fclose(f);
+        }
+        _exit(rc);
+    }
+    return pid;
+}
+
+/* Its exit status; *err_r its stderr (malloc'd). */
+static int bg_wait(itest_env *e, pid_t pid, char **err_r)
+{
+    char path[320], buf[4096];
+    size_t got = 0;
+    FILE *f;
+    int st;
+
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    snprintf(path, sizeof(path), "%s/bg.err", e->dir);
+    f = fopen(path, "r");
+    if (f) {
+        got = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+    }
+    buf[got] = '\0';
+    *err_r = strdup(buf);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
 /* 5. check --repair removes the released index between the end of the
  * detach's cycle and its removal transaction: the detach succeeds (the
  * device is gone, as asked).  The test plays pciback and the repair in one
@@ -201,30 +244,16 @@ static void test_detach_races_repair(void **state)
     static const char *const keys[] = { "key", "dev", "opts", "state",
                                         "vdev" };
     itest_env *e = *state;
-    char path[320], from[160], *v;
+    char path[160], from[160], *v, *err;
     xs_transaction_t t;
     pid_t pid;
     size_t k;
-    int st;
+    int rc;
 
     assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", "04:00.0",
                                  NULL), 0);
     connected_exported(e, 2);
-    pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int rc = itest_xlpci(e, "pci-detach", "-t", "10", "5", "03:00.0",
-                             NULL);
-        FILE *f;
-
-        snprintf(path, sizeof(path), "%s/detach.err", e->dir);
-        f = fopen(path, "w");
-        if (f) {
-            fputs(e->err ?: "", f);
-            fclose(f);
-        }
-        _exit(rc);
-    }
+    pid = bg_xlpci(e, "pci-detach", "-t", "10", "5", "03:00.0");
     assert_true(itest_wait_value(e, BE(5) "/state", "7", 10000 * h_slow()));
     /* pciback ends the cycle; check --repair drops the released index */
     for (;;) {
@@ -247,20 +276,10 @@ static void test_detach_races_repair(void **state)
             break;
         assert_int_equal(errno, EAGAIN);
     }
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    snprintf(path, sizeof(path), "%s/detach.err", e->dir);
-    if (!WIFEXITED(st) || WEXITSTATUS(st)) {
-        char buf[1024] = "";
-        FILE *f = fopen(path, "r");
-
-        if (f) {
-            size_t got = fread(buf, 1, sizeof(buf) - 1, f);
-
-            buf[got] = '\0';
-            fclose(f);
-        }
-        fail_msg("pci-detach exit %d: %s", WEXITSTATUS(st), buf);
-    }
+    rc = bg_wait(e, pid, &err);
+    if (rc)
+        fail_msg("pci-detach exit %d: %s", rc, err);
+    free(err);
     assert_int_equal(itest_check_backend(e, 5), 1);
     assert_node(e, BE(5) "/dev-0", "0000:04:00.0");
     assert_int_equal(itest_xlpci(e, "check", "5", NULL), 0);
@@ -475,6 +494,51 @@ static void test_damaged_other_backend(void **state)
     }
 }
 
+/* 10. Messages.  A backend that fails (Closing) during a detach's cycle:
+ * said at once, without "did not complete in N ms" or a -f that would be
+ * refused. */
+static void test_detach_backend_fails(void **state)
+{
+    itest_env *e = *state;
+    long long t0;
+    char *err;
+    pid_t pid;
+
+    assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", "04:00.0",
+                                 NULL), 0);
+    connected_exported(e, 2);
+    t0 = now_ms();
+    pid = bg_xlpci(e, "pci-detach", "-t", "10", "5", "03:00.0");
+    assert_true(itest_wait_value(e, BE(5) "/state", "7", 10000 * h_slow()));
+    itest_write(e, "/local/domain/0/error/backend/pci/5/0/error",
+                "12 out of memory");
+    itest_write(e, BE(5) "/state", "5");
+    assert_int_equal(bg_wait(e, pid, &err), 1);
+    if (now_ms() - t0 > 5000 * h_slow())
+        fail_msg("pci-detach took %lld ms after the backend failed",
+                 now_ms() - t0);
+    assert_non_null(strstr(err, "failed during the Reconfiguring cycle"));
+    assert_non_null(strstr(err, "out of memory"));
+    assert_null(strstr(err, "did not complete"));
+    assert_null(strstr(err, "use -f"));
+    free(err);
+}
+
+/* A frontend state that is not a xenbus state is called that, not
+ * "absent". */
+static void test_garbage_frontend_state(void **state)
+{
+    itest_env *e = *state;
+
+    assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", NULL), 0);
+    connected_exported(e, 1);
+    itest_write(e, FE(5) "/state", "garbage");
+    assert_int_equal(itest_xlpci(e, "pci-attach", "-t", "0.3", "5",
+                                 "04:00.0", NULL), 1);
+    assert_non_null(strstr(e->err, "frontend is not a xenbus state"));
+    assert_null(strstr(e->err, "absent"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -495,6 +559,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_such_domain, itest_setup,
                                         itest_teardown),
         cmocka_unit_test_setup_teardown(test_damaged_other_backend,
+                                        itest_setup, itest_teardown),
+        cmocka_unit_test_setup_teardown(test_detach_backend_fails,
+                                        itest_setup, itest_teardown),
+        cmocka_unit_test_setup_teardown(test_garbage_frontend_state,
                                         itest_setup, itest_teardown),
     };
 

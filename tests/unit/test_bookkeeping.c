@@ -71,6 +71,9 @@ static void test_malformed(void **state)
     bad("{\"version\": 1, \"devices\": [ {\"bdf\": \"03:00.0\", "
         "\"domid\": -1} ]}", "malformed");
     bad("{\"version\": 1, \"devices\": [ {\"bdf\": \"03:00.0\", "
+        "\"domid\": 5}, {\"bdf\": \"0000:03:00.0\", \"domid\": 6} ]}",
+        "devices 0 and 1 are both 0000:03:00.0");
+    bad("{\"version\": 1, \"devices\": [ {\"bdf\": \"03:00.0\", "
         "\"managed\": 1} ]}", "malformed");
     bad("{\"version\": 1, \"devices\": [ {\"bdf\": \"03:00.0\", "
         "\"name\": 7} ]}", "malformed");
