@@ -199,10 +199,7 @@ static int check_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
         if (rc) goto out;
     }
     if (v.num_devs > f.ndrop || (!f.ndrop && !recount))
-        for (i = 0; !rc && i < v.norphans; i++) {
-            rc = xlpci_be_key(path, a->domid, "%s", v.orphans[i]);
-            if (!rc) rc = xlpci_ops_rm(ops, path);
-        }
+        rc = xlpci_layout_rm_orphans(ops, a->domid, &v);
     if (rc) goto out;
     if (!fe_exists && v.num_devs > f.ndrop) {
         /* recreate it as the create path writes it */

@@ -5,8 +5,9 @@
  *   bdf.c     BDF and PCI_SPEC_STRING parse/format            PURE
  *   cfg.c     xl.cfg subset reader                            PURE
  *   ops.c     list of planned xenstore operations             PURE
- *   layout.c  backend view -> operations for create/append/
- *             detach/remove/rollback                          PURE
+ *   layout.c  the backend parser (view: setup, problems,
+ *             check) and its operations for create/append/
+ *             detach/remove/rollback/repair                   PURE
  *   json.c    pci-list -l through yajl                        PURE
  *   ctx.c     context, logging, error strings
  *   xs.c      transaction runner, checked reads, watch waits
@@ -173,6 +174,10 @@ _hidden int xlpci_layout_detach_begin(xlpci_ops *ops, uint32_t domid,
 _hidden int xlpci_layout_remove(xlpci_ops *ops, uint32_t domid,
                                 const xlpci_view *view,
                                 const unsigned *idx, size_t n);
+
+/* Remove every orphan key of the view (check --repair). */
+_hidden int xlpci_layout_rm_orphans(xlpci_ops *ops, uint32_t domid,
+                                    const xlpci_view *view);
 
 /* ---- context (ctx.c) ----------------------------------------------------- */
 

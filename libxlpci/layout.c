@@ -730,3 +730,24 @@ int xlpci_layout_remove(xlpci_ops *ops, uint32_t domid,
     free(kept);
     return rc;
 }
+
+int xlpci_layout_rm_orphans(xlpci_ops *ops, uint32_t domid,
+                            const xlpci_view *view)
+{
+    char be[XLPCI_PATH_MAX], *path;
+    unsigned i;
+    int rc = 0;
+
+    xlpci_be_path(be, domid);
+    for (i = 0; !rc && i < view->norphans; i++) {
+        /* a name of any length: the guest-free backend still holds what
+         * a broken tool wrote */
+        path = malloc(strlen(be) + strlen(view->orphans[i]) + 2);
+        if (!path)
+            return XLPCI_ERR_NOMEM;
+        sprintf(path, "%s/%s", be, view->orphans[i]);
+        rc = xlpci_ops_rm(ops, path);
+        free(path);
+    }
+    return rc;
+}

@@ -517,12 +517,14 @@ static const cmd_spec cmd_table[] = {
     { "pci-attach", main_attach, DRY_PLAN,
       "Hot-add a PCI device to a domain",
       "[-t SECS] <domain> <PCI_SPEC_STRING>",
-      "  -t, --timeout SECS how long to wait for the backend (default 10)" },
+      "  -t, --timeout SECS the command's deadline (default 10): it ends\n"
+      "                     within SECS + 1 s whatever the guest does" },
     { "pci-detach", main_detach, DRY_PLAN,
       "Hot-remove a PCI device from a domain",
       "[-f] [-t SECS] <domain> <PCI_SPEC_STRING>",
       "  -f, --force        remove even if the guest does not release it\n"
-      "  -t, --timeout SECS how long to wait for the backend (default 10)\n"
+      "  -t, --timeout SECS the command's deadline (default 10): it ends\n"
+      "                     within SECS + 1 s whatever the guest does\n"
       "Only the bdf or name of the PCI_SPEC_STRING is used." },
     { "pci-list", main_list, DRY_READONLY,
       "List the PCI devices of a domain",
@@ -543,12 +545,14 @@ static const cmd_spec cmd_table[] = {
     { "check", main_check, DRY_PLAN,
       "Verify a domain's PCI backend; --repair fixes it",
       "[--repair] <domain>",
-      "  -r, --repair       fix what is wrong, in one transaction\n"
-      "Checks: num_devs is the true count, indices dense, no orphan keys,\n"
-      "no device twice, frontend present, no index left Closing by an\n"
-      "interrupted detach.  Also reports (never repairs) devices pciback\n"
-      "never exported though both ends are Connected.  Exit 0 when\n"
-      "consistent." },
+      "  -r, --repair       fix what it can, in one transaction\n"
+      "Checks: num_devs is the true count, indices dense, no orphan keys\n"
+      "(at any index, or spelled like dev-03), no device twice (by\n"
+      "address), no malformed per-index value, frontend present, no index\n"
+      "left Closing by an interrupted detach.  Also reports (never\n"
+      "repairs) devices pciback never exported though both ends are\n"
+      "Connected, and malformed values.  Exit 0 when consistent; 1 when\n"
+      "problems are left or the domain does not exist." },
     { "help", main_help, DRY_READONLY, "Show help", "[<command>]", "" },
 };
 
