@@ -4,7 +4,9 @@
  * domain.  A device is assignable or assigned to exactly one domain, never
  * both.  Persisted as JSON (yajl) in <state dir>/devices.json, replaced
  * atomically (temp file, fsync, rename, fsync of the directory) under an
- * exclusive flock on <state dir>/lock held across read-modify-write.
+ * exclusive flock on <state dir>/lock held across read-modify-write (host
+ * steps only, never a guest wait; taken with a timeout).  <state dir>/ops:
+ * shared by create/attach from intent to finish, exclusive for check.
  *
  * The JSON codec is pure (xlpci_bk_to_json / xlpci_bk_from_json).
  */
@@ -16,6 +18,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <yajl/yajl_gen.h>
@@ -237,6 +240,82 @@ static void remove_stale_temps(xlpci_ctx *ctx)
         closedir(dir);
 }
 
+/* flock with a timeout: the holder may be another command, which holds
+ * the bookkeeping lock only for host steps, never across a guest wait;
+ * still, a wedged one must not hang every command.  0 or -1 (errno
+ * EWOULDBLOCK on a timeout). */
+static int flock_timed(int fd, int how, unsigned timeout_ms)
+{
+    long long deadline = xlpci_now_ms() + timeout_ms;
+    struct timespec ts = { 0, 10 * 1000000L };
+
+    for (;;) {
+        if (!flock(fd, how | LOCK_NB))
+            return 0;
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            return -1;
+        if (xlpci_now_ms() >= deadline) {
+            errno = EWOULDBLOCK;
+            return -1;
+        }
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* The longest wait for a lock: the command's timeout, at least 1 s. */
+static unsigned lock_wait_ms(const xlpci_ctx *ctx)
+{
+    return ctx->timeout_ms > 1000 ? ctx->timeout_ms : 1000;
+}
+
+static int lock_file(xlpci_ctx *ctx, const char *leaf, int how, int *fd_r)
+{
+    char path[XLPCI_PATH_MAX + 32];
+    int fd;
+
+    *fd_r = -1;
+    if (mkdir_p(ctx->state_dir)) {
+        LOGE(ctx, ERROR, "cannot create the state directory %s",
+             ctx->state_dir);
+        return XLPCI_ERR_FAIL;
+    }
+    snprintf(path, sizeof(path), "%s/%s", ctx->state_dir, leaf);
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        LOGE(ctx, ERROR, "cannot open %s", path);
+        return XLPCI_ERR_FAIL;
+    }
+    if (flock_timed(fd, how, lock_wait_ms(ctx))) {
+        if (errno == EWOULDBLOCK)
+            LOG(ctx, ERROR, "%s is held by another xlpci command (waited "
+                "%u ms); try again when it is done", path,
+                lock_wait_ms(ctx));
+        else
+            LOGE(ctx, ERROR, "cannot lock %s", path);
+        close(fd);
+        return errno == EWOULDBLOCK ? XLPCI_ERR_BUSY : XLPCI_ERR_FAIL;
+    }
+    *fd_r = fd;
+    return 0;
+}
+
+int xlpci_bk_op_begin(xlpci_ctx *ctx, int *fd_r)
+{
+    return lock_file(ctx, "ops", LOCK_SH, fd_r);
+}
+
+int xlpci_bk_quiesce(xlpci_ctx *ctx, int *fd_r)
+{
+    return lock_file(ctx, "ops", LOCK_EX, fd_r);
+}
+
+void xlpci_bk_op_end(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);                    /* releases the flock */
+    *fd = -1;
+}
+
 int xlpci_bk_open(xlpci_ctx *ctx, xlpci_bk *bk)
 {
     char path[XLPCI_PATH_MAX + 32], err[256];
@@ -247,18 +326,9 @@ int xlpci_bk_open(xlpci_ctx *ctx, xlpci_bk *bk)
 
     memset(bk, 0, sizeof(*bk));
     bk->lockfd = -1;
-    if (mkdir_p(ctx->state_dir)) {
-        LOGE(ctx, ERROR, "cannot create the state directory %s",
-             ctx->state_dir);
-        return XLPCI_ERR_FAIL;
-    }
-    snprintf(path, sizeof(path), "%s/lock", ctx->state_dir);
-    bk->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (bk->lockfd < 0 || flock(bk->lockfd, LOCK_EX)) {
-        LOGE(ctx, ERROR, "cannot lock %s", path);
-        rc = XLPCI_ERR_FAIL;
-        goto fail;
-    }
+    rc = lock_file(ctx, "lock", LOCK_EX, &bk->lockfd);
+    if (rc)
+        return rc;
     remove_stale_temps(ctx);
     snprintf(path, sizeof(path), "%s/devices.json", ctx->state_dir);
     /* O_NONBLOCK: a FIFO put there must not hang the command */

@@ -343,6 +343,15 @@ _hidden int xlpci_bk_from_json(const char *text, xlpci_bk_dev **v_r,
 /* Lock and read (a missing file is empty); commit writes atomically;
  * close unlocks.  Always close after a successful open. */
 _hidden int xlpci_bk_open(xlpci_ctx *ctx, xlpci_bk *bk);
+/* The bookkeeping lock is held for host steps only, never across a guest
+ * wait; both locks are taken with a timeout (the command's, at least 1 s:
+ * XLPCI_ERR_BUSY).  A create/attach holds <state dir>/ops SHARED from its
+ * intent (records committed) to its finish, so check's reconcile, which
+ * takes it EXCLUSIVE, never sees an operation half way, while operations
+ * of other domains run side by side. */
+_hidden int xlpci_bk_op_begin(xlpci_ctx *ctx, int *fd_r);
+_hidden int xlpci_bk_quiesce(xlpci_ctx *ctx, int *fd_r);
+_hidden void xlpci_bk_op_end(int *fd);
 _hidden int xlpci_bk_commit(xlpci_ctx *ctx, xlpci_bk *bk);
 _hidden void xlpci_bk_close(xlpci_bk *bk);
 _hidden xlpci_bk_dev *xlpci_bk_find(xlpci_bk *bk, const xlpci_bdf *bdf);

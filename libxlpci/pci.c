@@ -474,18 +474,25 @@ static void host_undo(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
  * device recorded as assigned to domid and COMMITTED before xenstore is
  * touched.  A crash from here on leaves records that check --repair
  * compares with the backend (listed: assigned; not listed: released, a
- * managed device back to its driver).  Takes the bookkeeping lock, held
- * until host_finish. */
+ * managed device back to its driver).  The bookkeeping lock is released
+ * once the intent is committed (the guest wait comes next); *ops, the
+ * shared operations lock, is held until host_finish, so check's reconcile
+ * does not take the intent for a leftover meanwhile. */
 static int host_prepare(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
-                        size_t n, xlpci_bk *bk, unsigned char *how)
+                        size_t n, xlpci_bk *bk, unsigned char *how, int *ops)
 {
     char b[XLPCI_BDF_STRLEN];
     size_t i;
     int rc;
 
-    rc = xlpci_bk_open(ctx, bk);
+    rc = xlpci_bk_op_begin(ctx, ops);
     if (rc)
         return rc;
+    rc = xlpci_bk_open(ctx, bk);
+    if (rc) {
+        xlpci_bk_op_end(ops);
+        return rc;
+    }
     for (i = 0; i < n; i++) {
         xlpci_bk_dev *d = xlpci_bk_find(bk, &devs[i].bdf);
 
@@ -523,23 +530,30 @@ static int host_prepare(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
     if (rc) {
         host_undo(ctx, domid, devs, n, bk, how);
         xlpci_bk_commit(ctx, bk);
-        xlpci_bk_close(bk);
     }
+    xlpci_bk_close(bk);                /* never held across a guest wait */
+    if (rc)
+        xlpci_bk_op_end(ops);
     return rc;
 }
 
-/* The last step: keep the assignment (ok), or undo host_prepare.
- * Releases the lock. */
+/* The last step: keep the assignment (ok), or undo host_prepare, under
+ * the bookkeeping lock taken again (with a timeout).  Releases *ops. */
 static int host_finish(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
                        size_t n, xlpci_bk *bk, const unsigned char *how,
-                       bool ok)
+                       bool ok, int *ops)
 {
-    int rc;
+    int rc = 0;
 
-    if (!ok)
-        host_undo(ctx, domid, devs, n, bk, how);
-    rc = xlpci_bk_commit(ctx, bk);
-    xlpci_bk_close(bk);
+    if (!ok) {
+        rc = xlpci_bk_open(ctx, bk);
+        if (!rc) {
+            host_undo(ctx, domid, devs, n, bk, how);
+            rc = xlpci_bk_commit(ctx, bk);
+            xlpci_bk_close(bk);
+        }
+    }
+    xlpci_bk_op_end(ops);
     return rc;
 }
 
@@ -809,7 +823,7 @@ int xlpci_create(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *specs,
     unsigned char *how = NULL;
     bool host;
     xlpci_bk bk;
-    int rc;
+    int rc, ops = -1;
 
     rc = check_domid(ctx, domid);
     if (rc)
@@ -835,7 +849,7 @@ int xlpci_create(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *specs,
         goto out;
     }
     if (host) {
-        rc = host_prepare(ctx, domid, devs, a.n, &bk, how);
+        rc = host_prepare(ctx, domid, devs, a.n, &bk, how, &ops);
         if (rc) goto out;
         rc = host_grant(ctx, domid, devs, a.n, &granted, &ngranted);
     }
@@ -844,7 +858,7 @@ int xlpci_create(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *specs,
     if (rc && granted)
         xlpci_hv_revoke_devs(ctx, domid, granted, ngranted);
     if (host) {
-        int hrc = host_finish(ctx, domid, devs, a.n, &bk, how, !rc);
+        int hrc = host_finish(ctx, domid, devs, a.n, &bk, how, !rc, &ops);
 
         rc = rc ? rc : hrc;
     }
@@ -1068,7 +1082,7 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     unsigned char *how = NULL;
     bool host = false;
     xlpci_bk bk;
-    int rc, state;
+    int rc, state, ops = -1;
 
     /* One deadline for the whole command: every wait ends by it. */
     deadline = xlpci_now_ms() + ctx->timeout_ms;
@@ -1089,7 +1103,7 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
         goto out;
     }
     if (host) {
-        rc = host_prepare(ctx, domid, devs, a.n, &bk, how);
+        rc = host_prepare(ctx, domid, devs, a.n, &bk, how, &ops);
         if (rc) {
             host = false;
             goto out;
@@ -1141,19 +1155,26 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     }
 out:
     if (host) {
-        /* the xenstore side is either complete or rolled back by now,
-         * except when the guest reacted to a cycle that then stalled:
-         * the device is in the backend, so it counts as assigned */
-        bool assigned = !rc || (rc == XLPCI_ERR_TIMEDOUT &&
-                                xlpci_device_domain(ctx, &devs[0].bdf) ==
-                                (int)domid);
+        /* The backend owns the truth and the host follows it: the
+         * xenstore side is complete or rolled back by now, except when
+         * the guest reacted to the cycle and then stalled it or closed
+         * its frontend (the backend then Closing): a device the backend
+         * still lists stays assigned (records, binding and grants), for
+         * pci-detach -f, create -f or check --repair to finish. */
+        bool assigned = !rc || xlpci_device_domain(ctx, &devs[0].bdf) ==
+                               (int)domid;
         int hrc;
+
+        if (rc && assigned)
+            LOG(ctx, ERROR, "pci-attach %s: domain %u's backend still lists "
+                "the device, so it stays assigned to the domain on the "
+                "host", b, domid);
 
         /* not assigned: the guest never saw it, its access goes before
          * a seized device goes back to its driver */
         if (!assigned && granted)
             xlpci_hv_revoke_devs(ctx, domid, granted, ngranted);
-        hrc = host_finish(ctx, domid, devs, a.n, &bk, how, assigned);
+        hrc = host_finish(ctx, domid, devs, a.n, &bk, how, assigned, &ops);
 
         rc = rc ? rc : hrc;
     }

@@ -19,8 +19,10 @@
  *   recorded as assignable but not bound to xen-pciback
  *       pci-assignable-add stopped half way: back to its driver.
  *
- * Runs under the bookkeeping lock, so a running xlpci operation (which
- * holds it from its first host step to its last) is never seen half way.
+ * Runs with the operations lock held exclusively (a create/attach holds
+ * it shared from its intent to its finish, across its guest wait) and
+ * under the bookkeeping lock, so a running xlpci operation is never seen
+ * half way; both are taken with a timeout.
  * Only when the host side is active (xen-pciback in the sysfs root).
  */
 #include <stdlib.h>
@@ -110,14 +112,20 @@ int xlpci_host_reconcile(xlpci_ctx *ctx, uint32_t domid, bool repair,
     bool changed = false;
     xlpci_bk bk;
     size_t i;
-    int rc;
+    int rc, ops = -1;
 
     *left_r = 0;
     if (!xlpci_host_active(ctx))
         return 0;
-    rc = xlpci_bk_open(ctx, &bk);
+    /* no create/attach between its intent and its finish */
+    rc = xlpci_bk_quiesce(ctx, &ops);
     if (rc)
         return rc;
+    rc = xlpci_bk_open(ctx, &bk);
+    if (rc) {
+        xlpci_bk_op_end(&ops);
+        return rc;
+    }
     rc = xlpci_txn_run(ctx, "check (bookkeeping)", listed_body, &a);
     if (rc != XLPCI_TXN_NOTHING)
         goto out;
@@ -210,6 +218,7 @@ int xlpci_host_reconcile(xlpci_ctx *ctx, uint32_t domid, bool repair,
     *left_r = left;
 out:
     xlpci_bk_close(&bk);
+    xlpci_bk_op_end(&ops);
     free(a.v);
     return rc;
 }

@@ -468,8 +468,9 @@ static int main_check(int argc, char **argv)
     if (!rc) rc = resolve_domain("check", argv[optind], &domid);
     if (!rc) rc = xlpci_check_ex(g.ctx, domid, repair, &res);
     if (rc == XLPCI_ERR_BUSY) {
-        printf("domain %u: %u problem(s); a Reconfiguring cycle is in "
-               "progress, try again\n", domid, res.problems);
+        printf("domain %u: %u problem(s); a Reconfiguring cycle or "
+               "another xlpci command is in progress (see above), try "
+               "again\n", domid, res.problems);
         return EXIT_FAILURE;
     }
     if (rc)

@@ -5,10 +5,14 @@
  * rollback when pciback refuses a device.
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "itest.h"
@@ -288,6 +292,119 @@ static void test_bookkeeping_damage(void **state)
     alarm(0);
 }
 
+static long long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* xlpci in a child process; its exit status from bg_wait. */
+static pid_t bg_xlpci(itest_env *e, const char *a1, const char *a2,
+                      const char *a3, const char *a4, const char *a5)
+{
+    pid_t pid = fork();
+
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(itest_xlpci(e, a1, a2, a3, a4, a5, NULL));
+    return pid;
+}
+
+static int bg_wait(pid_t pid)
+{
+    int st;
+
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Issue 13, 2: one guest must not block every domain's host side.  While
+ * a pci-attach to domain 5 waits for its guest (frontend never
+ * Connected), a pci-attach to domain 6 with seize=1 runs at once: the
+ * bookkeeping lock is held for host steps only, never across a guest
+ * wait.  And the lock is taken with a timeout. */
+static void test_host_lock_not_across_wait(void **state)
+{
+    itest_env *e = *state;
+    char path[400];
+    long long t0, took;
+    pid_t slow;
+    int fd;
+
+    assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0,seize=1", NULL),
+                     0);
+    itest_write(e, BE(5) "/state", "4");
+    itest_write(e, "/local/domain/5/device/pci/0/state", "1");
+    slow = bg_xlpci(e, "pci-attach", "-t", "6", "5", "04:00.0");
+    /* its intent is recorded: the wait for the guest has begun */
+    for (t0 = now_ms(); now_ms() - t0 < 5000 * h_slow();) {
+        char *bk = bookkeeping();
+        bool in = strstr(bk, "0000:04:00.0") != NULL;
+
+        free(bk);
+        if (in)
+            break;
+        usleep(20000);
+    }
+    t0 = now_ms();
+    assert_int_equal(itest_xlpci(e, "pci-attach", "-t", "1", "6",
+                                 "05:00.0,seize=1", NULL), 0);
+    took = now_ms() - t0;
+    if (took > 2000 * h_slow())
+        fail_msg("pci-attach to domain 6 took %lld ms while domain 5's "
+                 "guest was waited for", took);
+    assert_string_equal(driver_of("0000:05:00.0"), "pciback");
+    /* check waits for the operation in progress, bounded */
+    assert_int_equal(bg_wait(slow), 1);
+    assert_string_equal(driver_of("0000:04:00.0"), "pciback");
+
+    /* a lock held by someone else: refused after the timeout, not hung */
+    snprintf(path, sizeof(path), "%s/lock", h.state);
+    fd = open(path, O_RDWR | O_CREAT, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX), 0);
+    t0 = now_ms();
+    assert_int_equal(itest_xlpci(e, "pci-attach", "-t", "1", "7",
+                                 "06:00.0,seize=1", NULL), 1);
+    took = now_ms() - t0;
+    close(fd);
+    assert_non_null(strstr(e->err, "held by another xlpci command"));
+    if (took > 3000 * h_slow())
+        fail_msg("pci-attach waited %lld ms for the lock", took);
+}
+
+/* Issue 13, 4: the guest answers a seize=1 hot-add's Reconfiguring by
+ * closing its frontend (pciback then Closing too).  The device stays in
+ * the backend, so it stays assigned on the host: bound to pciback and
+ * recorded for the domain, never given back to its driver under the
+ * backend's feet. */
+static void test_guest_closes_mid_hot_add(void **state)
+{
+    itest_env *e = *state;
+    char *bk;
+    pid_t pid;
+
+    assert_int_equal(itest_xlpci(e, "create", "5", "04:00.0", NULL), 0);
+    itest_write(e, BE(5) "/state", "4");
+    itest_write(e, BE(5) "/state-0", "3");
+    itest_write(e, BE(5) "/vdev-0", "0000:00:00.0");
+    itest_write(e, "/local/domain/5/device/pci/0/state", "4");
+    pid = bg_xlpci(e, "pci-attach", "-t", "10", "5", "05:00.0,seize=1");
+    assert_true(itest_wait_value(e, BE(5) "/state", "7", 10000 * h_slow()));
+    itest_write(e, "/local/domain/5/device/pci/0/state", "5");
+    itest_write(e, BE(5) "/state", "5");
+    assert_int_equal(bg_wait(pid), 1);
+    assert_true(itest_find(e, 5, "0000:05:00.0") >= 0);
+    assert_string_equal(driver_of("0000:05:00.0"), "pciback");
+    bk = bookkeeping();
+    if (!strstr(bk, "\"bdf\":\"0000:05:00.0\"") ||
+        !strstr(bk, "\"managed\":true,\"domid\":5"))
+        fail_msg("the record of 0000:05:00.0 is gone: %s", bk);
+    free(bk);
+}
+
 /* -N never touches the host: the commands that only change the host have
  * no dry run and are refused before doing anything; create's dry run does
  * not seize. */
@@ -378,6 +495,10 @@ int main(void)
                                         host_setup, host_teardown),
         cmocka_unit_test_setup_teardown(test_bookkeeping_damage, host_setup,
                                         host_teardown),
+        cmocka_unit_test_setup_teardown(test_host_lock_not_across_wait,
+                                        host_setup, host_teardown),
+        cmocka_unit_test_setup_teardown(test_guest_closes_mid_hot_add,
+                                        host_setup, host_teardown),
         cmocka_unit_test_setup_teardown(test_bad_bookkeeping, host_setup,
                                         host_teardown),
         cmocka_unit_test_setup_teardown(test_dry_run_host, host_setup,
