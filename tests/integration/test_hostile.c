@@ -137,6 +137,57 @@ static void test_flood_detach(void **state)
     assert_node(e, BE(5) "/state-0", "3");
 }
 
+/* A guest writing garbage at every step: its frontend state flips
+ * between values that are no xenbus state, as fast as it can.  The bound
+ * holds, nothing is written, the message says what the state is. */
+static void test_garbage_flood(void **state)
+{
+    static const char *const junk[2] = { "garbage", "99999999999" };
+    itest_env *e = *state;
+    long long t0, took;
+    pid_t guest;
+    int rc;
+
+    assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", NULL), 0);
+    itest_write(e, BE(5) "/state", "4");
+    itest_write(e, BE(5) "/state-0", "3");
+    itest_write(e, BE(5) "/vdev-0", "0000:00:00.0");
+    guest = flood_start(FE(5) "/state", junk, 15000);
+    t0 = now_ms();
+    rc = itest_xlpci(e, "pci-attach", "-t", "1", "5", "04:00.0", NULL);
+    took = now_ms() - t0;
+    flood_stop(guest);
+    if (took > bound_ms(1))
+        fail_msg("pci-attach -t 1 took %lld ms under a garbage flood", took);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(e->err, "not a xenbus state"));
+    assert_int_equal(itest_check_backend(e, 5), 1);
+}
+
+/* A guest with thousands of nodes in its frontend directory: xlpci reads
+ * only its state node, so the flows and check run as usual, and quickly. */
+static void test_thousands_of_guest_nodes(void **state)
+{
+    itest_env *e = *state;
+    char path[160];
+    long long t0;
+    unsigned i;
+
+    assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", NULL), 0);
+    for (i = 0; i < 3000; i++) {
+        snprintf(path, sizeof(path), FE(5) "/junk-%u", i);
+        itest_write(e, path, "0000:ff:1f.7");
+    }
+    t0 = now_ms();
+    assert_int_equal(itest_xlpci(e, "pci-attach", "5", "04:00.0", NULL), 0);
+    assert_int_equal(itest_xlpci(e, "check", "5", NULL), 0);
+    assert_int_equal(itest_xlpci(e, "pci-detach", "5", "03:00.0", NULL), 0);
+    assert_int_equal(itest_check_backend(e, 5), 1);
+    if (now_ms() - t0 > 3000LL * h_slow())
+        fail_msg("3 commands took %lld ms beside 3000 guest nodes",
+                 now_ms() - t0);
+}
+
 /* 3. A backend without num_devs whose guest still has its devices:
  * pci-attach refuses (naming check --repair) instead of writing the
  * backend anew with only the new device. */
@@ -546,6 +597,10 @@ int main(void)
                                         itest_teardown),
         cmocka_unit_test_setup_teardown(test_flood_detach, itest_setup,
                                         itest_teardown),
+        cmocka_unit_test_setup_teardown(test_garbage_flood, itest_setup,
+                                        itest_teardown),
+        cmocka_unit_test_setup_teardown(test_thousands_of_guest_nodes,
+                                        itest_setup, itest_teardown),
         cmocka_unit_test_setup_teardown(test_attach_no_num_devs,
                                         itest_setup, itest_teardown),
         cmocka_unit_test_setup_teardown(test_detach_races_repair,
