@@ -39,17 +39,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "harness.h"
-#include "internal.h"
+#include "bench.h"
 
-#define DOMID 5
-#define BE_ROOT "/local/domain/0/backend/pci"
 
 static int runs_a = 31, runs_b = 15, runs_c = 5;
-static const char *sections = "abc";
+static const char *sections = "abcdef";
+static int runs_d = 15, runs_e = 3;
 static bool only_ox;
 
-static double now_us(void)
+double now_us(void)
 {
     struct timespec ts;
 
@@ -65,7 +63,7 @@ static int cmp_double(const void *a, const void *b)
 }
 
 /* Quantile q (0..1) of v[0..n-1], linear interpolation; sorts v. */
-static double quantile(double *v, int n, double q)
+double quantile(double *v, int n, double q)
 {
     double pos;
     int i;
@@ -78,18 +76,18 @@ static double quantile(double *v, int n, double q)
     return i + 1 < n ? v[i] + (pos - i) * (v[i + 1] - v[i]) : v[i];
 }
 
-static double median(double *v, int n)
+double median(double *v, int n)
 {
     return quantile(v, n, 0.5);
 }
 
-static void die(const char *what)
+void die(const char *what)
 {
     fprintf(stderr, "bench: %s failed: %s\n", what, strerror(errno));
     exit(1);
 }
 
-static void *xcalloc(size_t n, size_t size)
+void *xcalloc(size_t n, size_t size)
 {
     void *p = calloc(n ? n : 1, size);
 
@@ -98,7 +96,7 @@ static void *xcalloc(size_t n, size_t size)
     return p;
 }
 
-static void be_path(char *buf, size_t len, unsigned domid)
+void be_path(char *buf, size_t len, unsigned domid)
 {
     snprintf(buf, len, BE_ROOT "/%u/0", domid);
 }
@@ -108,28 +106,19 @@ static void be_path(char *buf, size_t len, unsigned domid)
 /* Every libxenstore request of this process goes through a wrapper
  * (ld --wrap, bench.mk), counted and timed by kind; reads and listings
  * are also classified by where they go (relative to the domain of (a)). */
-enum { RQ_READ, RQ_DIR, RQ_WRITE, RQ_MKDIR, RQ_RM, RQ_PERMS, RQ_GETPERMS,
-       RQ_TSTART, RQ_TEND, RQ_WATCH, RQ_UNWATCH, RQ_NKINDS };
+
 static const char *const rq_names[RQ_NKINDS] = {
     "read", "directory", "write", "mkdir", "rm", "set_perms", "get_perms",
     "transaction_start", "transaction_end", "watch", "unwatch",
 };
-enum { RD_NAME, RD_OWN, RD_LIST, RD_OTHER, RD_ELSE, RD_NCLASSES };
 static const char *const rd_names[RD_NCLASSES] = {
     "the domain's name", "own backend", "listing of " BE_ROOT,
     "other guests' backends", "elsewhere",
 };
 
-typedef struct {
-    unsigned long n[RQ_NKINDS];
-    double us[RQ_NKINDS];
-    unsigned long rd[RD_NCLASSES];    /* reads and listings by target */
-    double rd_us[RD_NCLASSES];
-} reqstat;
+reqstat rq;
 
-static reqstat rq;
-
-static unsigned long rq_total(const reqstat *s)
+unsigned long rq_total(const reqstat *s)
 {
     unsigned long t = 0;
     int k;
@@ -139,7 +128,7 @@ static unsigned long rq_total(const reqstat *s)
     return t;
 }
 
-static void rq_diff(reqstat *d, const reqstat *after, const reqstat *before)
+void rq_diff(reqstat *d, const reqstat *after, const reqstat *before)
 {
     int k;
 
@@ -236,7 +225,7 @@ WRAP(bool, xs_unwatch, RQ_UNWATCH, path,
 
 /* ---- the store ---------------------------------------------------------- */
 
-static void set_name(struct xs_handle *xs, unsigned domid)
+void set_name(struct xs_handle *xs, unsigned domid)
 {
     char path[64], name[32];
 
@@ -247,7 +236,7 @@ static void set_name(struct xs_handle *xs, unsigned domid)
 }
 
 /* Remove one guest's backend and frontend. */
-static void clean_dom(struct xs_handle *xs, unsigned domid)
+void clean_dom(struct xs_handle *xs, unsigned domid)
 {
     char path[64];
 
@@ -258,7 +247,7 @@ static void clean_dom(struct xs_handle *xs, unsigned domid)
 }
 
 /* n devices on buses bus0.., functions 0 and 1 of successive slots. */
-static void make_devs(xlpci_dev *devs, xlpci_spec *specs, unsigned n,
+void make_devs(xlpci_dev *devs, xlpci_spec *specs, unsigned n,
                       unsigned bus0)
 {
     unsigned i;
@@ -277,7 +266,7 @@ static void make_devs(xlpci_dev *devs, xlpci_spec *specs, unsigned n,
     }
 }
 
-static void specs_dispose(xlpci_spec *specs, unsigned n)
+void specs_dispose(xlpci_spec *specs, unsigned n)
 {
     unsigned i;
 
@@ -288,10 +277,9 @@ static void specs_dispose(xlpci_spec *specs, unsigned n)
 /* ---- the three writers -------------------------------------------------- */
 
 /* Called after every commit of a writer (lock-step watching in (b)). */
-typedef void commit_cb(void *arg);
 
 /* libxlpci: the create path. */
-static void run_xlpci(unsigned domid, const xlpci_spec *specs, unsigned n,
+void run_xlpci(unsigned domid, const xlpci_spec *specs, unsigned n,
                       xlpci_stats *st)
 {
     xlpci_ctx *ctx;
@@ -306,7 +294,7 @@ static void run_xlpci(unsigned domid, const xlpci_spec *specs, unsigned n,
     xlpci_ctx_free(ctx);
 }
 
-static bool apply(struct xs_handle *xs, xs_transaction_t t, const xlpci_op *op)
+bool apply(struct xs_handle *xs, xs_transaction_t t, const xlpci_op *op)
 {
     switch (op->kind) {
     case XLPCI_OP_RM:
@@ -325,7 +313,7 @@ static bool apply(struct xs_handle *xs, xs_transaction_t t, const xlpci_op *op)
 
 /* The floor: the same writes (paths, values, permissions), one
  * transaction, no reads. */
-static void run_floor(const xlpci_ops *ops)
+void run_floor(const xlpci_ops *ops)
 {
     struct xs_handle *xs = xs_open(0);
     xs_transaction_t t;
@@ -404,43 +392,51 @@ static void run_per_device(unsigned domid, const xlpci_dev *devs, unsigned n,
 #define BUSY_GUESTS 7
 #define BUSY_DEVS   8
 
-/* Other guests with PCI backends, as pciback leaves them once Connected:
- * state 4, state-N 3, vdev-N, root-0, root_num. */
+/* A guest with ndev PCI devices on buses bus0.., as pciback leaves it
+ * once Connected: state 4, state-N 3, vdev-N, root-0, root_num. */
+void add_connected_guest(struct xs_handle *xs, unsigned d, unsigned bus0,
+                         unsigned ndev)
+{
+    xlpci_dev *devs = xcalloc(ndev, sizeof(*devs));
+    xlpci_spec *specs = xcalloc(ndev, sizeof(*specs));
+    char be[64], path[128], v[32];
+    unsigned i;
+
+    set_name(xs, d);
+    make_devs(devs, specs, ndev, bus0);
+    run_xlpci(d, specs, ndev, NULL);
+    specs_dispose(specs, ndev);
+    be_path(be, sizeof(be), d);
+#define W(key, val) do {                                                  \
+        snprintf(path, sizeof(path), "%s/%s", be, key);                   \
+        xs_write(xs, XBT_NULL, path, val, strlen(val));                   \
+    } while (0)
+    for (i = 0; i < ndev; i++) {
+        char key[24];
+
+        snprintf(key, sizeof(key), "state-%u", i);
+        W(key, "3");
+        snprintf(key, sizeof(key), "vdev-%u", i);
+        snprintf(v, sizeof(v), "0000:00:%02x.%02x", i / 2, i % 2);
+        W(key, v);
+    }
+    W("root_num", "1");
+    W("root-0", "0000:00");
+    W("state", "4");
+#undef W
+    free(devs);
+    free(specs);
+}
+
+/* Other guests with PCI backends (domains 11..17), or none. */
 static void busy_host(struct xs_handle *xs, bool on)
 {
-    unsigned g, i;
+    unsigned g;
 
     for (g = 0; g < BUSY_GUESTS; g++) {
-        unsigned d = 11 + g;
-        xlpci_dev devs[BUSY_DEVS];
-        xlpci_spec specs[BUSY_DEVS];
-        char be[64], path[96], v[32];
-
-        clean_dom(xs, d);
-        if (!on)
-            continue;
-        set_name(xs, d);
-        make_devs(devs, specs, BUSY_DEVS, 0x80 + g);
-        run_xlpci(d, specs, BUSY_DEVS, NULL);
-        specs_dispose(specs, BUSY_DEVS);
-        be_path(be, sizeof(be), d);
-#define W(key, val) do {                                                  \
-            snprintf(path, sizeof(path), "%s/%s", be, key);               \
-            xs_write(xs, XBT_NULL, path, val, strlen(val));               \
-        } while (0)
-        for (i = 0; i < BUSY_DEVS; i++) {
-            char key[16];
-
-            snprintf(key, sizeof(key), "state-%u", i);
-            W(key, "3");
-            snprintf(key, sizeof(key), "vdev-%u", i);
-            snprintf(v, sizeof(v), "0000:00:%02x.%02x", i / 2, i % 2);
-            W(key, v);
-        }
-        W("root_num", "1");
-        W("root-0", "0000:00");
-        W("state", "4");
-#undef W
+        clean_dom(xs, 11 + g);
+        if (on)
+            add_connected_guest(xs, 11 + g, 0x80 + g, BUSY_DEVS);
     }
 }
 
@@ -487,7 +483,7 @@ static void print_extra(const reqstat *x, const reqstat *f, char *buf,
 }
 
 /* Final trees of the three writers, compared with the floor's. */
-static char *dump_dom(struct xs_handle *xs, unsigned domid)
+char *dump_dom(struct xs_handle *xs, unsigned domid)
 {
     char be[64], fe[64], *a, *b, *all;
 
@@ -1194,7 +1190,7 @@ static void final_dispose(final_view *fv)
 }
 
 /* Poll dir/state until it is want. */
-static bool wait_state(struct xs_handle *xs, const char *dir,
+bool wait_state(struct xs_handle *xs, const char *dir,
                        const char *want, int timeout_ms)
 {
     char path[96];
@@ -1215,7 +1211,7 @@ static bool wait_state(struct xs_handle *xs, const char *dir,
 }
 
 /* Lines of the model's status file (what the guest enumerated). */
-static int guest_sees(const char *status_dir, unsigned domid)
+int guest_sees(const char *status_dir, unsigned domid)
 {
     char path[400], line[256];
     FILE *f;
@@ -1450,7 +1446,7 @@ int main(int argc, char **argv)
     double t0 = now_us();
     int c, i, h;
 
-    while ((c = getopt(argc, argv, "r:b:c:s:o")) != -1) {
+    while ((c = getopt(argc, argv, "r:b:c:d:e:s:o")) != -1) {
         int v = optarg && atoi(optarg) > 0 ? atoi(optarg) : 1;
 
         switch (c) {
@@ -1459,10 +1455,12 @@ int main(int argc, char **argv)
         case 'r': runs_a = v; break;
         case 'b': runs_b = v; break;
         case 'c': runs_c = v > 32 ? 32 : v; break;
+        case 'd': runs_d = v; break;
+        case 'e': runs_e = v > 16 ? 16 : v; break;
         default:
             fprintf(stderr, "usage: xlpci-bench [-r RUNS] [-b RUNS] "
-                    "[-c RUNS] [-s SECTIONS (abc)] [-o (c: oxenstored "
-                    "only)]\n");
+                    "[-c RUNS] [-d RUNS] [-e RUNS] [-s SECTIONS (abcdef)] [-o (c, "
+                    "e: oxenstored only)]\n");
             return 2;
         }
     }
@@ -1546,6 +1544,7 @@ int main(int argc, char **argv)
             bench_concurrent(NULL, dir, "C xenstored");
         bench_concurrent(&ox, dir, "oxenstored test-eagain");
     }
+    bench_scale(dir, sections, runs_d, runs_e, only_ox);
     printf("\nWhole run: %.0f s.\n", (now_us() - t0) / 1e6);
     h_rmrf(dir);
     return 0;

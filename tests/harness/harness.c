@@ -137,6 +137,8 @@ static int write_ox_conf(const struct xsd *d, const struct xsd_opts *o)
                "xenstored-port = /proc/xen/xsd_port\n");
     if (o->test_eagain)
         fprintf(f, "test-eagain = true\n");
+    if (o->trace)            /* one access log, never rotated (xsd.trace) */
+        fprintf(f, "access-log-nb-lines = 1000000000\n");
     return fclose(f);
 }
 
@@ -186,6 +188,9 @@ int xsd_start(struct xsd *d, const struct xsd_opts *o)
         return -1;
     }
     snprintf(d->socket, sizeof(d->socket), "%s/socket", d->dir);
+    if (o->trace)
+        snprintf(d->trace, sizeof(d->trace), "%s/%s", d->dir,
+                 d->ox ? "access.log" : "trace");
     snprintf(log, sizeof(log), "%s/daemon.log", d->dir);
     snprintf(ready, sizeof(ready), "%s/ready", d->dir);
     if (d->ox && write_ox_conf(d, o)) {
@@ -215,7 +220,11 @@ int xsd_start(struct xsd *d, const struct xsd_opts *o)
         unsetenv("LD_PRELOAD");
         if (!d->ox) {
             setenv("LD_PRELOAD", shim_path(), 1);
-            execl(XENSTORED, XENSTORED, "-N", "-P", (char *)NULL);
+            if (o->trace)
+                execl(XENSTORED, XENSTORED, "-N", "-P", "-T", d->trace,
+                      (char *)NULL);
+            else
+                execl(XENSTORED, XENSTORED, "-N", "-P", (char *)NULL);
         } else {
             char conf[400];
 

@@ -15,12 +15,16 @@ struct xsd {
     int ox;
     char dir[256];                   /* temp dir, removed by xsd_stop */
     char socket[320];
+    char trace[320];                 /* the trace file, "" if none; for
+                                        oxenstored its access log */
 };
 
 struct xsd_opts {
     int ox;                          /* oxenstored instead of C xenstored */
     int test_eagain;                 /* oxenstored: test-eagain = true */
     const char *dead_file;           /* FAKEXS_DEAD_FILE for the daemon */
+    int trace;                       /* C xenstored: -T <dir>/trace (every
+                                        request and reply; xsd.trace) */
 };
 
 /* Start a private daemon in a fresh temp dir; on success sets

@@ -1,0 +1,81 @@
+/*
+ * libxlpci benchmarks: what the sections share (bench.c).  Every section
+ * runs on private real xenstored/oxenstored daemons (tests/harness) and
+ * prints Markdown on stdout.
+ */
+#ifndef XLPCI_BENCH_H
+#define XLPCI_BENCH_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "harness.h"
+#include "internal.h"
+
+#define DOMID 5
+#define BE_ROOT "/local/domain/0/backend/pci"
+
+/* ---- numbers --------------------------------------------------------------- */
+double now_us(void);
+/* Quantile q (0..1) of v[0..n-1], linear interpolation; sorts v. */
+double quantile(double *v, int n, double q);
+double median(double *v, int n);
+/* Print "bench: WHAT failed: errno" and exit 1. */
+void die(const char *what) __attribute__((noreturn));
+void *xcalloc(size_t n, size_t size);
+
+/* ---- request accounting (ld --wrap around libxenstore, bench.mk) ----------- */
+enum { RQ_READ, RQ_DIR, RQ_WRITE, RQ_MKDIR, RQ_RM, RQ_PERMS, RQ_GETPERMS,
+       RQ_TSTART, RQ_TEND, RQ_WATCH, RQ_UNWATCH, RQ_NKINDS };
+/* Reads and listings by target, relative to domain DOMID. */
+enum { RD_NAME, RD_OWN, RD_LIST, RD_OTHER, RD_ELSE, RD_NCLASSES };
+typedef struct {
+    unsigned long n[RQ_NKINDS];
+    double us[RQ_NKINDS];
+    unsigned long rd[RD_NCLASSES];
+    double rd_us[RD_NCLASSES];
+} reqstat;
+/* Every request of this process so far. */
+extern reqstat rq;
+unsigned long rq_total(const reqstat *s);
+void rq_diff(reqstat *d, const reqstat *after, const reqstat *before);
+
+/* ---- the store ------------------------------------------------------------- */
+void be_path(char *buf, size_t len, unsigned domid);    /* BE_ROOT/D/0 */
+void set_name(struct xs_handle *xs, unsigned domid);    /* "guest<D>" */
+/* Remove one guest's backend and frontend. */
+void clean_dom(struct xs_handle *xs, unsigned domid);
+/* n devices on buses bus0.., functions 0 and 1 of successive slots. */
+void make_devs(xlpci_dev *devs, xlpci_spec *specs, unsigned n, unsigned bus0);
+void specs_dispose(xlpci_spec *specs, unsigned n);
+/* Backend and frontend subtrees of a domain, one line per node. */
+char *dump_dom(struct xs_handle *xs, unsigned domid);
+/* Poll dir/state until it is want. */
+bool wait_state(struct xs_handle *xs, const char *dir, const char *want,
+                int timeout_ms);
+/* Lines of the model's status file for domid (what the guest enumerated),
+ * -1 if none. */
+int guest_sees(const char *status_dir, unsigned domid);
+
+/* A guest with ndev devices on buses bus0.., as pciback leaves it once
+ * Connected (state 4, state-N 3, vdev-N, root-0). */
+void add_connected_guest(struct xs_handle *xs, unsigned d, unsigned bus0,
+                         unsigned ndev);
+
+/* ---- writers ----------------------------------------------------------------- */
+/* Called after every commit of a writer (lock-step watching in (b)). */
+typedef void commit_cb(void *arg);
+/* xlpci_create (no hypervisor calls); st may be NULL. */
+void run_xlpci(unsigned domid, const xlpci_spec *specs, unsigned n,
+               xlpci_stats *st);
+/* One planned operation inside transaction t. */
+bool apply(struct xs_handle *xs, xs_transaction_t t, const xlpci_op *op);
+/* The floor: ops in one transaction, no reads, redone on EAGAIN. */
+void run_floor(const xlpci_ops *ops);
+
+/* ---- sections in other files -------------------------------------------------- */
+/* scale.c: (d) host-size scaling, (e) boot storm, (f) attach hot path. */
+void bench_scale(const char *dir, const char *sections, int runs, int storm_runs,
+                 bool only_ox);
+
+#endif

@@ -1,0 +1,673 @@
+/*
+ * libxlpci benchmarks, scale sections (see bench/README.md):
+ *
+ *  (d) host-size scaling: one create of N = 4 devices while M = 0, 8, 32,
+ *      128 other guests hold 8 devices each; xenstore requests and wall
+ *      time against the floor (the same writes in one transaction, no
+ *      reads), per iteration, rotating order.
+ *  (e) boot storm: K = 8, 32, 64 domains created at once (one process
+ *      each, released together), 4 distinct devices each, on a host with
+ *      M = 0 or 32 other guests; C xenstored and oxenstored.  Wall time
+ *      against K concurrent floor writers, EAGAIN retries counted by the
+ *      writers AND in the daemon's own trace, failures, and a full
+ *      consistency check of the store afterwards.
+ *  (f) the pci-attach hot path with a connected guest (the pciback /
+ *      pcifront model): one attach (transaction + Reconfiguring cycle)
+ *      against a floor doing the same transaction and waiting on the same
+ *      watch for the same end state.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+#define SCALE_N     4                 /* devices per created domain */
+#define GUEST_DEVS  8                 /* devices per other guest */
+#define GUEST_DOM0  1000              /* domids of the other guests */
+#define STORM_DOM0  200               /* domids of a storm's domains */
+#define MAX_K       64
+
+/* ---- helpers ----------------------------------------------------------------- */
+
+/* The other guests: domains GUEST_DOM0.., buses 0x80.. (up to 128). */
+static void grow_host(struct xs_handle *xs, unsigned *have, unsigned want)
+{
+    for (; *have < want; (*have)++)
+        add_connected_guest(xs, GUEST_DOM0 + *have, 0x80 + *have, GUEST_DEVS);
+}
+
+/* Bytes of a file from offset off: the lines that contain needle. */
+static unsigned long count_in_file(const char *path, long off,
+                                   const char *needle)
+{
+    unsigned long n = 0;
+    char *line = NULL;
+    size_t cap = 0;
+    FILE *f;
+
+    if (!path[0] || !(f = fopen(path, "r")))
+        return 0;
+    if (fseek(f, off, SEEK_SET) == 0)
+        while (getline(&line, &cap, f) > 0)
+            n += strstr(line, needle) != NULL;
+    free(line);
+    fclose(f);
+    return n;
+}
+
+static long file_size(const char *path)
+{
+    FILE *f;
+    long n;
+
+    if (!path[0] || !(f = fopen(path, "r")))
+        return 0;
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fclose(f);
+    return n;
+}
+
+/* ops in one transaction on a fresh connection, redone on EAGAIN; the
+ * number of EAGAINs. */
+static unsigned floor_txn(const xlpci_ops *ops)
+{
+    struct xs_handle *xs = xs_open(0);
+    unsigned eagain = 0;
+    size_t i;
+
+    if (!xs)
+        die("xs_open");
+    for (;;) {
+        xs_transaction_t t = xs_transaction_start(xs);
+
+        if (t == XBT_NULL)
+            die("transaction_start");
+        for (i = 0; i < ops->n; i++)
+            if (!apply(xs, t, &ops->v[i]))
+                die("floor write");
+        if (xs_transaction_end(xs, t, false))
+            break;
+        if (errno != EAGAIN)
+            die("floor commit");
+        eagain++;
+    }
+    xs_close(xs);
+    return eagain;
+}
+
+static xlpci_ctx *quiet_ctx(unsigned timeout_ms)
+{
+    static xentoollog_logger_stdiostream *lg;
+    xlpci_ctx *ctx;
+
+    if (!lg)
+        lg = xtl_createlogger_stdiostream(stderr, XTL_ERROR, 0);
+    if (xlpci_ctx_alloc(&ctx, (xentoollog_logger *)lg))
+        die("xlpci_ctx_alloc");
+    xlpci_ctx_set_hypervisor(ctx, XLPCI_HV_NONE);
+    xlpci_ctx_set_timeout(ctx, timeout_ms);
+    return ctx;
+}
+
+/* ---- (d) host-size scaling ------------------------------------------------------ */
+
+static void bench_hostsize(int runs)
+{
+    static const unsigned Ms[] = { 0, 8, 32, 128 };
+    unsigned long req0 = 0;
+    unsigned have = 0, mi;
+    struct xs_handle *xs;
+    struct xsd d;
+
+    printf("### (d) Host-size scaling: one create of N = %d on a host with M "
+           "other guests\n\n"
+           "M other guests with %d devices each, Connected as pciback leaves "
+           "them.  %d iterations per M; in each the floor and `xlpci_create` "
+           "run back to back in rotating order (the domain's backend removed "
+           "in between), ratio per iteration, median (IQR).  Requests: one "
+           "iteration, counted by the bench.\n\n"
+           "| M | floor ms | xlpci ms | xlpci / floor (IQR) | requests floor / "
+           "xlpci | xlpci requests - at M=0 |\n|---|---|---|---|---|---|\n",
+           SCALE_N, GUEST_DEVS, runs);
+    if (xsd_start(&d, NULL))
+        die("xenstored");
+    xs = xs_open(0);
+    if (!xs)
+        die("xs_open");
+    set_name(xs, DOMID);
+    for (mi = 0; mi < sizeof(Ms) / sizeof(Ms[0]); mi++) {
+        xlpci_dev devs[SCALE_N];
+        xlpci_spec specs[SCALE_N];
+        double *ms[2], *ratio;
+        unsigned long reqs[2] = { 0, 0 };
+        xlpci_ops ops;
+        int r, w;
+
+        grow_host(xs, &have, Ms[mi]);
+        make_devs(devs, specs, SCALE_N, 0x10);
+        xlpci_ops_init(&ops);
+        if (xlpci_layout_create(&ops, DOMID, "guest5", devs, SCALE_N))
+            die("layout");
+        for (w = 0; w < 2; w++)
+            ms[w] = xcalloc((size_t)runs, sizeof(double));
+        ratio = xcalloc((size_t)runs, sizeof(double));
+        clean_dom(xs, DOMID);                 /* warm-up */
+        run_xlpci(DOMID, specs, SCALE_N, NULL);
+        for (r = 0; r < runs; r++) {
+            for (w = 0; w < 2; w++) {
+                int which = (r + w) % 2;
+                reqstat before, diff;
+                double t0;
+
+                clean_dom(xs, DOMID);
+                before = rq;
+                t0 = now_us();
+                if (which == 0)
+                    run_floor(&ops);
+                else
+                    run_xlpci(DOMID, specs, SCALE_N, NULL);
+                ms[which][r] = (now_us() - t0) / 1000;
+                rq_diff(&diff, &rq, &before);
+                reqs[which] = rq_total(&diff);
+            }
+            ratio[r] = ms[1][r] / ms[0][r];
+        }
+        if (mi == 0)
+            req0 = reqs[1];
+        printf("| %u | %.2f | %.2f | **%.2f** (%.2f-%.2f) | %lu / %lu | "
+               "%+ld |\n", Ms[mi], median(ms[0], runs), median(ms[1], runs),
+               median(ratio, runs), quantile(ratio, runs, .25),
+               quantile(ratio, runs, .75), reqs[0], reqs[1],
+               (long)reqs[1] - (long)req0);
+        fflush(stdout);
+        clean_dom(xs, DOMID);
+        specs_dispose(specs, SCALE_N);
+        xlpci_ops_dispose(&ops);
+        for (w = 0; w < 2; w++)
+            free(ms[w]);
+        free(ratio);
+    }
+    printf("\nTarget: the requests of one create do not depend on M (at most "
+           "4 more at M = 128 than at M = 0).\n\n");
+    xs_close(xs);
+    xsd_stop(&d);
+}
+
+/* ---- (e) boot storm ------------------------------------------------------------ */
+
+typedef struct {
+    unsigned k;
+    unsigned long eagain, attempts;
+    int failed;
+    double ms;                         /* from the release to its end */
+} storm_result;
+
+typedef struct {
+    double ms;                         /* release -> the last one done */
+    unsigned long eagain, attempts, trace_eagain, max_eagain;
+    int failed, problems;
+} storm_run;
+
+static unsigned storm_bus(bool floor, unsigned k)
+{
+    return (floor ? 0x00 : 0x40) + k;  /* distinct devices per writer */
+}
+
+static void storm_child(int barrier, int out, unsigned k, bool floor,
+                        const xlpci_ops *ops, const xlpci_spec *specs)
+{
+    storm_result r = { k, 0, 0, 0, 0 };
+    double t0;
+    char c;
+
+    while (read(barrier, &c, 1) > 0)
+        ;                               /* EOF: released */
+    t0 = now_us();
+    if (floor) {
+        r.eagain = floor_txn(ops);
+        r.attempts = r.eagain + 1;
+    } else {
+        xlpci_ctx *ctx = quiet_ctx(60000);
+        xlpci_stats st;
+
+        r.failed = xlpci_create(ctx, STORM_DOM0 + k, specs, SCALE_N, NULL,
+                                0) != 0;
+        xlpci_ctx_get_stats(ctx, &st);
+        r.eagain = st.eagain;
+        r.attempts = st.attempts;
+        xlpci_ctx_free(ctx);
+    }
+    r.ms = (now_us() - t0) / 1000;
+    if (write(out, &r, sizeof(r)) != sizeof(r))
+        _exit(1);
+    _exit(0);
+}
+
+static char *xread(struct xs_handle *xs, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static char *xread(struct xs_handle *xs, const char *fmt, ...)
+{
+    char path[160];
+    unsigned len;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(path, sizeof(path), fmt, ap);
+    va_end(ap);
+    return xs_read(xs, XBT_NULL, path, &len);
+}
+
+/* The store after a storm: every domain's backend holds exactly its 4
+ * devices (num_devs, dev-N, state-N), its frontend exists, and no device
+ * is in two backends (all backends scanned).  Problems found. */
+static int storm_check(struct xs_handle *xs, unsigned K, bool floor)
+{
+    char **doms;
+    unsigned nd, i, k, j;
+    int problems = 0;
+    char **seen = NULL;
+    size_t nseen = 0;
+
+    for (k = 0; k < K; k++) {
+        xlpci_dev devs[SCALE_N];
+        xlpci_spec specs[SCALE_N];
+        char *v, want[XLPCI_BDF_STRLEN];
+
+        make_devs(devs, specs, SCALE_N, storm_bus(floor, k));
+        v = xread(xs, BE_ROOT "/%u/0/num_devs", STORM_DOM0 + k);
+        problems += !v || strcmp(v, "4");
+        free(v);
+        for (j = 0; j < SCALE_N; j++) {
+            xlpci_bdf_format(&devs[j].bdf, want);
+            v = xread(xs, BE_ROOT "/%u/0/dev-%u", STORM_DOM0 + k, j);
+            problems += !v || strcmp(v, want);
+            free(v);
+            v = xread(xs, BE_ROOT "/%u/0/state-%u", STORM_DOM0 + k, j);
+            problems += !v || strcmp(v, "1");
+            free(v);
+        }
+        v = xread(xs, "/local/domain/%u/device/pci/0/state", STORM_DOM0 + k);
+        problems += !v;
+        free(v);
+        specs_dispose(specs, SCALE_N);
+    }
+    /* no device in two backends, over the whole host */
+    doms = xs_directory(xs, XBT_NULL, BE_ROOT, &nd);
+    for (i = 0; doms && i < nd; i++) {
+        char *num = xread(xs, BE_ROOT "/%s/0/num_devs", doms[i]);
+        unsigned n = num ? (unsigned)atoi(num) : 0;
+
+        free(num);
+        for (j = 0; j < n; j++) {
+            char *dev = xread(xs, BE_ROOT "/%s/0/dev-%u", doms[i], j);
+            size_t s;
+
+            if (!dev) {
+                problems++;
+                continue;
+            }
+            for (s = 0; s < nseen; s++)
+                if (!strcmp(seen[s], dev))
+                    problems++;
+            seen = realloc(seen, (nseen + 1) * sizeof(*seen));
+            if (!seen)
+                die("realloc");
+            seen[nseen++] = dev;
+        }
+    }
+    while (nseen)
+        free(seen[--nseen]);
+    free(seen);
+    free(doms);
+    return problems;
+}
+
+/* Remove what a storm wrote: the domains' backends, frontends and, where
+ * the toolstack keeps them, the devices' /libxl/pci records. */
+static void storm_clean(struct xs_handle *xs, unsigned K, bool floor)
+{
+    unsigned k, j;
+
+    for (k = 0; k < K; k++) {
+        xlpci_dev devs[SCALE_N];
+        xlpci_spec specs[SCALE_N];
+        char path[96];
+
+        clean_dom(xs, STORM_DOM0 + k);
+        make_devs(devs, specs, SCALE_N, storm_bus(floor, k));
+        for (j = 0; j < SCALE_N; j++) {
+            snprintf(path, sizeof(path), "/libxl/pci/%04x-%02x-%02x-%01x",
+                     devs[j].bdf.seg, devs[j].bdf.bus, devs[j].bdf.dev,
+                     devs[j].bdf.func);
+            xs_rm(xs, XBT_NULL, path);
+        }
+        specs_dispose(specs, SCALE_N);
+    }
+}
+
+static void storm_once(struct xs_handle *xs, const struct xsd *d, unsigned K,
+                       bool floor, storm_run *sr)
+{
+    xlpci_ops *ops = xcalloc(K, sizeof(*ops));
+    xlpci_spec (*specs)[SCALE_N] = xcalloc(K, sizeof(*specs));
+    pid_t pids[MAX_K];
+    int bar[2], res[2];
+    unsigned k;
+    long off;
+    double t0;
+
+    memset(sr, 0, sizeof(*sr));
+    for (k = 0; k < K; k++) {
+        xlpci_dev devs[SCALE_N];
+        char name[32];
+
+        set_name(xs, STORM_DOM0 + k);
+        snprintf(name, sizeof(name), "guest%u", STORM_DOM0 + k);
+        make_devs(devs, specs[k], SCALE_N, storm_bus(floor, k));
+        xlpci_ops_init(&ops[k]);
+        if (xlpci_layout_create(&ops[k], STORM_DOM0 + k, name, devs,
+                                SCALE_N))
+            die("layout");
+    }
+    if (pipe(bar) || pipe(res))
+        die("pipe");
+    fflush(NULL);
+    for (k = 0; k < K; k++) {
+        pids[k] = fork();
+        if (pids[k] < 0)
+            die("fork");
+        if (!pids[k]) {
+            close(bar[1]);
+            close(res[0]);
+            storm_child(bar[0], res[1], k, floor, &ops[k], specs[k]);
+        }
+    }
+    close(bar[0]);
+    close(res[1]);
+    usleep(200000);                     /* every child is at the barrier */
+    off = file_size(d->trace);
+    t0 = now_us();
+    close(bar[1]);                      /* release */
+    for (k = 0; k < K; k++) {
+        storm_result r;
+
+        if (read(res[0], &r, sizeof(r)) != sizeof(r)) {
+            sr->failed++;
+            continue;
+        }
+        sr->eagain += r.eagain;
+        sr->attempts += r.attempts;
+        sr->failed += r.failed;
+        if (r.eagain > sr->max_eagain)
+            sr->max_eagain = r.eagain;
+    }
+    sr->ms = (now_us() - t0) / 1000;
+    for (k = 0; k < K; k++)
+        waitpid(pids[k], NULL, 0);
+    close(res[0]);
+    /* the daemon's own count of refused commits: C xenstored's trace has
+     * one "EAGAIN" reply per refused commit, oxenstored's access log one
+     * "error EAGAIN" line (after its "conflict" line) */
+    usleep(50000);
+    sr->trace_eagain = count_in_file(d->trace, off, "EAGAIN");
+    sr->problems = storm_check(xs, K, floor);
+    storm_clean(xs, K, floor);
+    for (k = 0; k < K; k++) {
+        xlpci_ops_dispose(&ops[k]);
+        specs_dispose(specs[k], SCALE_N);
+    }
+    free(ops);
+    free(specs);
+}
+
+static void storm_rows(const struct xsd_opts *o, const char *store,
+                       unsigned M, int runs)
+{
+    static const unsigned Ks[] = { 8, 32, 64 };
+    unsigned ki, have = 0;
+    struct xs_handle *xs;
+    struct xsd d;
+
+    if (xsd_start(&d, o))
+        die("xenstored");
+    xs = xs_open(0);
+    if (!xs)
+        die("xs_open");
+    grow_host(xs, &have, M);
+    for (ki = 0; ki < sizeof(Ks) / sizeof(Ks[0]); ki++) {
+        unsigned K = Ks[ki];
+        double fms[16], xms[16], ratio[16];
+        double fea[16], xea[16], ftr[16], xtr[16];
+        unsigned long xmax = 0;
+        int fail = 0, probs = 0, r, w;
+
+        for (r = 0; r < runs && r < 16; r++) {
+            storm_run sr[2];
+
+            for (w = 0; w < 2; w++) {
+                int which = (r + w) % 2;        /* 0 floor, 1 xlpci */
+
+                storm_once(xs, &d, K, which == 0, &sr[which]);
+            }
+            fms[r] = sr[0].ms;
+            xms[r] = sr[1].ms;
+            ratio[r] = sr[1].ms / sr[0].ms;
+            fea[r] = (double)sr[0].eagain;
+            xea[r] = (double)sr[1].eagain;
+            ftr[r] = (double)sr[0].trace_eagain;
+            xtr[r] = (double)sr[1].trace_eagain;
+            if (sr[1].max_eagain > xmax)
+                xmax = sr[1].max_eagain;
+            fail += sr[0].failed + sr[1].failed;
+            probs += sr[0].problems + sr[1].problems;
+        }
+        printf("| %s | %u | %u | %.0f | %.0f | **%.2f** (%.2f-%.2f) | "
+               "%.0f / %.0f | %.0f / %.0f | %lu | %d | %s |\n", store, M, K,
+               median(fms, r), median(xms, r), median(ratio, r),
+               quantile(ratio, r, .25), quantile(ratio, r, .75),
+               median(fea, r), median(ftr, r), median(xea, r),
+               median(xtr, r), xmax, fail,
+               probs ? "**NO**" : "yes");
+        fflush(stdout);
+    }
+    xs_close(xs);
+    xsd_stop(&d);
+}
+
+static void bench_storm(int runs, bool only_ox)
+{
+    struct xsd_opts c = { .trace = 1 };
+    struct xsd_opts ox = { .ox = 1, .trace = 1 };
+    static const unsigned Ms[] = { 0, 32 };
+    unsigned mi;
+
+    printf("### (e) Boot storm: K domains created at once\n\n"
+           "K processes, one per domain, each creating %d distinct devices; "
+           "they are forked first and released together.  M other guests "
+           "with %d devices each.  *Floor*: K processes each applying the "
+           "same writes in one transaction, no reads (redone on EAGAIN).  "
+           "For each of %d repeats the floor storm and the xlpci storm run "
+           "on the same daemon one after the other in rotating order (each "
+           "cleaned up after), ratio per repeat, median (IQR).  *EAGAIN*: "
+           "total refused commits of the storm, as the writers counted them "
+           "/ as the daemon's own trace shows them (C xenstored `-T`, "
+           "oxenstored's access log).  *max*: most EAGAINs of one xlpci "
+           "create.  *Consistent*: afterwards every domain holds exactly its "
+           "devices (num_devs, dev-N, state-N, frontend) and no device is in "
+           "two backends (every backend scanned), for both writers.\n\n"
+           "| store | M | K | floor ms | xlpci ms | xlpci / floor (IQR) | "
+           "floor EAGAIN (writers / trace) | xlpci EAGAIN (writers / trace) "
+           "| max | failed | consistent |\n"
+           "|---|---|---|---|---|---|---|---|---|---|---|\n",
+           SCALE_N, GUEST_DEVS, runs);
+    for (mi = 0; mi < 2; mi++) {
+        if (!only_ox)
+            storm_rows(&c, "C xenstored", Ms[mi], runs);
+        storm_rows(&ox, "oxenstored", Ms[mi], runs);
+    }
+    printf("\nTargets (K = 64, M = 32, both daemons): 0 failures, xlpci "
+           "EAGAIN below K/4 = 16, xlpci's wall time at most 1.3x the "
+           "floor's.\n\n");
+}
+
+/* ---- (f) pci-attach hot path ------------------------------------------------------- */
+
+/* The floor of one hot-add: the same transaction (index num, num_devs,
+ * state = 7), then wait on a watch until the backend is Connected again
+ * with the index exported (state-num = 3). */
+static void floor_attach(unsigned domid, unsigned num, const xlpci_dev *dev)
+{
+    struct xs_handle *xs = xs_open(0);
+    char be[64], sp[96], ip[96];
+    xlpci_view view;
+    xlpci_ops ops;
+
+    if (!xs)
+        die("xs_open");
+    be_path(be, sizeof(be), domid);
+    snprintf(sp, sizeof(sp), "%s/state", be);
+    snprintf(ip, sizeof(ip), "%s/state-%u", be, num);
+    xlpci_view_init(&view);
+    view.exists = view.dir_exists = true;
+    view.state = XenbusStateConnected;
+    view.num_devs = num;
+    xlpci_ops_init(&ops);
+    if (xlpci_layout_append(&ops, domid, &view, dev, 1, true))
+        die("layout_append");
+    if (!xs_watch(xs, sp, "s"))
+        die("watch");
+    floor_txn(&ops);                       /* its own connection */
+    for (;;) {
+        struct pollfd pfd = { .fd = xs_fileno(xs), .events = POLLIN };
+        unsigned n, len;
+        char **ev, *s, *i;
+        bool done;
+
+        if (poll(&pfd, 1, 20000) <= 0)
+            die("floor attach: no Connected within 20 s");
+        ev = xs_read_watch(xs, &n);
+        free(ev);
+        s = xs_read(xs, XBT_NULL, sp, &len);
+        i = xs_read(xs, XBT_NULL, ip, &len);
+        done = s && i && !strcmp(s, "4") && !strcmp(i, "3");
+        free(s);
+        free(i);
+        if (done)
+            break;
+    }
+    xs_unwatch(xs, sp, "s");
+    xlpci_ops_dispose(&ops);
+    xs_close(xs);
+}
+
+static void bench_attach_path(const char *dir, int runs)
+{
+    char ready[300], status[300], be[64], fe[64];
+    char *argv[] = { (char *)h_prog("pcimodel"), (char *)"--ready", ready,
+                     (char *)"--status-dir", status, NULL };
+    unsigned ndev = 1 + 2 * (unsigned)runs, num = 1, i;
+    xlpci_dev *devs = xcalloc(ndev, sizeof(*devs));
+    xlpci_spec *specs = xcalloc(ndev, sizeof(*specs));
+    double *ms[2], *ratio;
+    unsigned long reqs[2] = { 0, 0 };
+    struct xs_handle *xs;
+    struct xsd d;
+    pid_t model;
+    int r, w, seen;
+    char *v;
+
+    if (xsd_start(&d, NULL))
+        die("xenstored");
+    xs = xs_open(0);
+    if (!xs)
+        die("xs_open");
+    snprintf(ready, sizeof(ready), "%s/fmodel.ready", dir);
+    snprintf(status, sizeof(status), "%s/fstatus", dir);
+    unlink(ready);
+    if (h_spawn(&model, argv, ready, 10000))
+        die("pcimodel");
+    set_name(xs, DOMID);
+    make_devs(devs, specs, ndev, 0x10);
+    run_xlpci(DOMID, specs, 1, NULL);
+    be_path(be, sizeof(be), DOMID);
+    snprintf(fe, sizeof(fe), "/local/domain/%u/device/pci/0", DOMID);
+    if (!wait_state(xs, be, "4", 10000) || !wait_state(xs, fe, "4", 10000))
+        die("backend and frontend Connected");
+    for (w = 0; w < 2; w++)
+        ms[w] = xcalloc((size_t)runs, sizeof(double));
+    ratio = xcalloc((size_t)runs, sizeof(double));
+    for (r = 0; r < runs; r++) {
+        for (w = 0; w < 2; w++) {
+            int which = (r + w) % 2;        /* 0 floor, 1 xlpci */
+            reqstat before, diff;
+            double t0;
+
+            before = rq;
+            t0 = now_us();
+            if (which == 0) {
+                floor_attach(DOMID, num, &devs[num]);
+            } else {
+                xlpci_ctx *ctx = quiet_ctx(20000);
+
+                if (xlpci_attach(ctx, DOMID, &specs[num], NULL))
+                    die("xlpci_attach");
+                xlpci_ctx_free(ctx);
+            }
+            ms[which][r] = (now_us() - t0) / 1000;
+            rq_diff(&diff, &rq, &before);
+            reqs[which] = rq_total(&diff);
+            num++;
+        }
+        ratio[r] = ms[1][r] / ms[0][r];
+    }
+    /* the end state: every device exported and enumerated by the guest */
+    v = xread(xs, "%s/num_devs", be);
+    seen = guest_sees(status, DOMID);
+    printf("### (f) The pci-attach hot path (guest connected)\n\n"
+           "The pciback/pcifront model (tests/model/pcimodel, unpatched) "
+           "drives each hot-add's Reconfiguring cycle.  %d iterations; in "
+           "each a floor attach and an `xlpci_attach` run back to back in "
+           "rotating order, ratio per iteration, median (IQR).  *Floor*: the "
+           "same transaction (index, num_devs, state = 7) with no reads, then "
+           "a watch on the backend state until it is Connected with the new "
+           "index exported.  Requests of the last iteration.\n\n"
+           "| floor ms | xlpci ms | xlpci / floor (IQR) | requests floor / "
+           "xlpci | end state |\n|---|---|---|---|---|\n"
+           "| %.2f | %.2f | **%.2f** (%.2f-%.2f) | %lu / %lu | num_devs %s, "
+           "guest sees %d of %u |\n\n", runs, median(ms[0], runs),
+           median(ms[1], runs), median(ratio, runs), quantile(ratio, runs, .25),
+           quantile(ratio, runs, .75), reqs[0], reqs[1], v ? v : "(none)",
+           seen, num);
+    if (!v || (unsigned)atoi(v) != num || seen != (int)num)
+        printf("**The end state is wrong.**\n\n");
+    free(v);
+    fflush(stdout);
+    h_stop(model);
+    for (i = 0; i < ndev; i++)
+        xlpci_spec_dispose(&specs[i]);
+    free(specs);
+    free(devs);
+    for (w = 0; w < 2; w++)
+        free(ms[w]);
+    free(ratio);
+    xs_close(xs);
+    xsd_stop(&d);
+}
+
+void bench_scale(const char *dir, const char *sections, int runs,
+                 int storm_runs, bool only_ox)
+{
+    if (strchr(sections, 'd'))
+        bench_hostsize(runs);
+    if (strchr(sections, 'e'))
+        bench_storm(storm_runs, only_ox);
+    if (strchr(sections, 'f'))
+        bench_attach_path(dir, runs);
+}
