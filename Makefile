@@ -23,16 +23,30 @@ VERSION    := 0.1.0
 
 B := $(abspath $(BUILD))
 
-XS_CFLAGS     := $(shell $(PKG_CONFIG) --cflags xenstore)
-XS_LIBS       := $(shell $(PKG_CONFIG) --libs xenstore)
-XC_CFLAGS     := $(shell $(PKG_CONFIG) --cflags xencontrol)
-XC_LIBS       := $(shell $(PKG_CONFIG) --libs xencontrol)
-XTL_CFLAGS    := $(shell $(PKG_CONFIG) --cflags xentoollog)
-XTL_LIBS      := $(shell $(PKG_CONFIG) --libs xentoollog)
-YAJL_CFLAGS   := $(shell $(PKG_CONFIG) --cflags yajl)
-YAJL_LIBS     := $(shell $(PKG_CONFIG) --libs yajl)
-CMOCKA_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka)
-CMOCKA_LIBS   := $(shell $(PKG_CONFIG) --libs cmocka)
+# pkg-config runs when a flag is first USED (in a recipe), never while this
+# Makefile is read: in `make deps demo` and `make deps check` the packages
+# (pkg-config itself included) are installed by `deps` before anything is
+# compiled.  $(call lazy_pkg,VAR,ARGS) defines VAR so that its first
+# expansion runs $(PKG_CONFIG) ARGS once and keeps the answer.  Keep every
+# variable built from these recursive (=), not simple (:=).
+lazy_pkg = $(eval $1 = $$(eval $1 := $$$$(shell $$$$(PKG_CONFIG) $2))$$($1))
+$(call lazy_pkg,XS_CFLAGS,--cflags xenstore)
+$(call lazy_pkg,XS_LIBS,--libs xenstore)
+$(call lazy_pkg,XC_CFLAGS,--cflags xencontrol)
+$(call lazy_pkg,XC_LIBS,--libs xencontrol)
+$(call lazy_pkg,XTL_CFLAGS,--cflags xentoollog)
+$(call lazy_pkg,XTL_LIBS,--libs xentoollog)
+$(call lazy_pkg,YAJL_CFLAGS,--cflags yajl)
+$(call lazy_pkg,YAJL_LIBS,--libs yajl)
+$(call lazy_pkg,CMOCKA_CFLAGS,--cflags cmocka)
+$(call lazy_pkg,CMOCKA_LIBS,--libs cmocka)
+
+# `make deps X`: nothing of X may start before deps has installed the
+# packages, also with -j (this invocation runs serially; the sub-makes of
+# check still run in parallel).
+ifneq ($(filter deps,$(MAKECMDGOALS)),)
+.NOTPARALLEL:
+endif
 
 # Flags for code that is never sanitized (the LD_PRELOAD shim loaded into
 # xenstored must not pull in the ASan runtime).
@@ -61,8 +75,8 @@ all:
 LIB_SRCS := $(wildcard libxlpci/*.c)
 LIB_OBJS := $(patsubst libxlpci/%.c,$(B)/libxlpci/%.o,$(LIB_SRCS))
 LIB_A    := $(B)/libxlpci.a
-LIB_DEPS_CFLAGS := $(XS_CFLAGS) $(XC_CFLAGS) $(XTL_CFLAGS) $(YAJL_CFLAGS)
-LIB_DEPS_LIBS   := $(XS_LIBS) $(XC_LIBS) $(XTL_LIBS) $(YAJL_LIBS)
+LIB_DEPS_CFLAGS = $(XS_CFLAGS) $(XC_CFLAGS) $(XTL_CFLAGS) $(YAJL_CFLAGS)
+LIB_DEPS_LIBS   = $(XS_LIBS) $(XC_LIBS) $(XTL_LIBS) $(YAJL_LIBS)
 
 $(B)/libxlpci/%.o: libxlpci/%.c
 	@mkdir -p $(dir $@)
@@ -104,7 +118,7 @@ check-integration: $(ALL_PROGS) $(INTEGRATION_TESTS)
 # CHECK_E2E=0 leaves the e2e test out.
 CHECK_E2E ?= 1
 ifeq ($(SANITIZE),1)
-check-asan: check-unit check-integration
+check-asan: check-unit check-integration check-pkg
 else
 check-asan:
 	$(MAKE) SANITIZE=1 BUILD=build/asan check-asan
