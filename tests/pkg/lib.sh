@@ -19,6 +19,8 @@ ok()   { echo "ok - $*"; t_passed=$((t_passed + 1)); }
 fail() { echo "FAIL - $*"; t_failed=$((t_failed + 1)); return 1; }
 # check "what" command...: the command's exit status decides.
 check() { local what=$1; shift; if "$@"; then ok "$what"; else fail "$what"; fi; }
+# checkx "what" 'shell condition': for conditions with && || ! [[ ]].
+checkx() { local what=$1; shift; if eval "$1"; then ok "$what"; else fail "$what"; fi; }
 # Show a file (a log) indented, after a failure.
 show() { sed 's/^/    | /' "$1" | tail -n "${2:-40}"; }
 t_end() {
