@@ -1,11 +1,13 @@
 # libxlpci — top-level Makefile.
 #
-#   make                 library, CLI and test peers (build/)
-#   make check           all tests (unit + integration) under ASan/UBSan (build/asan)
+#   make                 library (shared + static), CLI and test peers (build/)
+#   make check           all tests (unit + integration + packaging) under
+#                        ASan/UBSan (build/asan), valgrind, fuzz, e2e
 #   make valgrind        unit + integration tests under valgrind (build/vg)
 #   make demo            the demo on an embedded real xenstored
 #   make e2e             real Xen + dom0 + xen-pciback under QEMU (tests/e2e)
 #   make bench           benchmarks (bench/)
+#   make install         DESTDIR=... PREFIX=... (default /usr/local); uninstall
 #
 # Fragments tests/*/*.mk and bench/*.mk add their own programs and tests;
 # each appends to ALL_PROGS, UNIT_TESTS and INTEGRATION_TESTS.
@@ -19,20 +21,45 @@ BINDIR     ?= $(PREFIX)/bin
 LIBDIR     ?= $(PREFIX)/lib
 INCDIR     ?= $(PREFIX)/include
 MANDIR     ?= $(PREFIX)/share/man
-VERSION    := 0.1.0
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+BASHCOMPDIR  ?= $(PREFIX)/share/bash-completion/completions
+
+# The version lives in ONE place, libxlpci/libxlpci.h
+# (LIBXLPCI_VERSION_MAJOR/MINOR/PATCH); the SONAME, the .pc file and the
+# man page take it from there.
+VERSION_PARTS := $(shell sed -n 's/^.define LIBXLPCI_VERSION_\(MAJOR\|MINOR\|PATCH\)[[:space:]]*\([0-9][0-9]*\).*/\2/p' libxlpci/libxlpci.h)
+VERSION_MAJOR := $(word 1,$(VERSION_PARTS))
+VERSION       := $(subst $() ,.,$(strip $(VERSION_PARTS)))
+ifneq ($(words $(VERSION_PARTS)),3)
+$(error libxlpci/libxlpci.h must define LIBXLPCI_VERSION_MAJOR, _MINOR and _PATCH)
+endif
 
 B := $(abspath $(BUILD))
 
-XS_CFLAGS     := $(shell $(PKG_CONFIG) --cflags xenstore)
-XS_LIBS       := $(shell $(PKG_CONFIG) --libs xenstore)
-XC_CFLAGS     := $(shell $(PKG_CONFIG) --cflags xencontrol)
-XC_LIBS       := $(shell $(PKG_CONFIG) --libs xencontrol)
-XTL_CFLAGS    := $(shell $(PKG_CONFIG) --cflags xentoollog)
-XTL_LIBS      := $(shell $(PKG_CONFIG) --libs xentoollog)
-YAJL_CFLAGS   := $(shell $(PKG_CONFIG) --cflags yajl)
-YAJL_LIBS     := $(shell $(PKG_CONFIG) --libs yajl)
-CMOCKA_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka)
-CMOCKA_LIBS   := $(shell $(PKG_CONFIG) --libs cmocka)
+# pkg-config runs when a flag is first USED (in a recipe), never while this
+# Makefile is read: in `make deps demo` and `make deps check` the packages
+# (pkg-config itself included) are installed by `deps` before anything is
+# compiled.  $(call lazy_pkg,VAR,ARGS) defines VAR so that its first
+# expansion runs $(PKG_CONFIG) ARGS once and keeps the answer.  Keep every
+# variable built from these recursive (=), not simple (:=).
+lazy_pkg = $(eval $1 = $$(eval $1 := $$$$(shell $$$$(PKG_CONFIG) $2))$$($1))
+$(call lazy_pkg,XS_CFLAGS,--cflags xenstore)
+$(call lazy_pkg,XS_LIBS,--libs xenstore)
+$(call lazy_pkg,XC_CFLAGS,--cflags xencontrol)
+$(call lazy_pkg,XC_LIBS,--libs xencontrol)
+$(call lazy_pkg,XTL_CFLAGS,--cflags xentoollog)
+$(call lazy_pkg,XTL_LIBS,--libs xentoollog)
+$(call lazy_pkg,YAJL_CFLAGS,--cflags yajl)
+$(call lazy_pkg,YAJL_LIBS,--libs yajl)
+$(call lazy_pkg,CMOCKA_CFLAGS,--cflags cmocka)
+$(call lazy_pkg,CMOCKA_LIBS,--libs cmocka)
+
+# `make deps X`: nothing of X may start before deps has installed the
+# packages, also with -j (this invocation runs serially; the sub-makes of
+# check still run in parallel).
+ifneq ($(filter deps,$(MAKECMDGOALS)),)
+.NOTPARALLEL:
+endif
 
 # Flags for code that is never sanitized (the LD_PRELOAD shim loaded into
 # xenstored must not pull in the ASan runtime).
@@ -54,37 +81,68 @@ UNIT_TESTS        :=
 INTEGRATION_TESTS :=
 
 
-.PHONY: all check check-asan check-unit check-integration valgrind demo deps e2e bench clean install
+.PHONY: all check check-asan check-unit check-integration valgrind demo deps e2e bench clean install uninstall
 all:
 
 # ---- the library ---------------------------------------------------------
+# libxlpci.so.$(VERSION) (SONAME libxlpci.so.$(VERSION_MAJOR)) and
+# libxlpci.a, from objects built with -fvisibility=hidden: only what
+# libxlpci.h declares is exported (the header marks its declarations
+# visible; libxlpci/libxlpci.map versions them and hides the rest).
 LIB_SRCS := $(wildcard libxlpci/*.c)
 LIB_OBJS := $(patsubst libxlpci/%.c,$(B)/libxlpci/%.o,$(LIB_SRCS))
-LIB_A    := $(B)/libxlpci.a
-LIB_DEPS_CFLAGS := $(XS_CFLAGS) $(XC_CFLAGS) $(XTL_CFLAGS) $(YAJL_CFLAGS)
-LIB_DEPS_LIBS   := $(XS_LIBS) $(XC_LIBS) $(XTL_LIBS) $(YAJL_LIBS)
+LIB_A      := $(B)/libxlpci.a
+LIB_SONAME := libxlpci.so.$(VERSION_MAJOR)
+LIB_SO_REAL := $(B)/libxlpci.so.$(VERSION)
+LIB_SO     := $(B)/libxlpci.so
+LIB_DEPS_CFLAGS = $(XS_CFLAGS) $(XC_CFLAGS) $(XTL_CFLAGS) $(YAJL_CFLAGS)
+LIB_DEPS_LIBS   = $(XS_LIBS) $(XC_LIBS) $(XTL_LIBS) $(YAJL_LIBS)
 
 $(B)/libxlpci/%.o: libxlpci/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LIB_DEPS_CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden $(LIB_DEPS_CFLAGS) -c -o $@ $<
 
 $(LIB_A): $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-# ---- the CLI ---------------------------------------------------------------
-$(B)/xlpci: tools/xlpci.c $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LIB_DEPS_CFLAGS) -o $@ $< $(LIB_A) $(LDFLAGS) $(LIB_DEPS_LIBS) -lm
-ALL_PROGS += $(B)/xlpci
+$(LIB_SO_REAL): $(LIB_OBJS) libxlpci/libxlpci.map
+	$(CC) -shared -Wl,-soname,$(LIB_SONAME) \
+	    -Wl,--version-script=libxlpci/libxlpci.map -Wl,--no-undefined \
+	    -o $@ $(LIB_OBJS) $(LDFLAGS) $(LIB_DEPS_LIBS)
 
-$(B)/xlpci.1: tools/xlpci.1.pod
+$(B)/$(LIB_SONAME): $(LIB_SO_REAL)
+	ln -sf $(notdir $<) $@
+
+$(LIB_SO): $(B)/$(LIB_SONAME)
+	ln -sf $(LIB_SONAME) $@
+
+ALL_PROGS += $(LIB_SO) $(LIB_A)
+
+# ---- the CLI ---------------------------------------------------------------
+# build/xlpci links the shared library and finds it in the build directory
+# (rpath: the tests, the demo and `ldd` in tests/e2e/run-e2e use it as it
+# is); build/inst/xlpci is the same program linked for installing (no
+# rpath).
+$(B)/xlpci: tools/xlpci.c $(LIB_SO)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(XTL_CFLAGS) -o $@ $< -L$(B) -lxlpci -Wl,-rpath,$(B) \
+	    $(LDFLAGS) $(XTL_LIBS) -lm
+
+$(B)/inst/xlpci: tools/xlpci.c $(LIB_SO)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(XTL_CFLAGS) -o $@ $< -L$(B) -lxlpci \
+	    $(LDFLAGS) $(XTL_LIBS) -lm
+
+ALL_PROGS += $(B)/xlpci $(B)/inst/xlpci
+
+$(B)/xlpci.1: tools/xlpci.1.pod libxlpci/libxlpci.h
 	@mkdir -p $(dir $@)
 	pod2man --section=1 --center=libxlpci --release=$(VERSION) $< $@
 ALL_PROGS += $(B)/xlpci.1
 .PHONY: xlpci lib
 xlpci: $(B)/xlpci
-lib: $(LIB_A)
+lib: $(LIB_SO) $(LIB_A)
 
 -include $(sort $(wildcard tests/*/*.mk)) $(wildcard bench/*.mk)
 
@@ -104,7 +162,7 @@ check-integration: $(ALL_PROGS) $(INTEGRATION_TESTS)
 # CHECK_E2E=0 leaves the e2e test out.
 CHECK_E2E ?= 1
 ifeq ($(SANITIZE),1)
-check-asan: check-unit check-integration
+check-asan: check-unit check-integration check-pkg
 else
 check-asan:
 	$(MAKE) SANITIZE=1 BUILD=build/asan check-asan
@@ -126,13 +184,35 @@ valgrind:
 clean:
 	rm -rf build
 
-install: $(B)/xlpci $(B)/xlpci.1 $(LIB_A)
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR)
-	install -m 755 $(B)/xlpci $(DESTDIR)$(BINDIR)/xlpci
+# Debian/Xen style: DESTDIR for staging, PREFIX (or BINDIR, LIBDIR, ...)
+# for the layout; nothing is compiled here (run `make` first as a user).
+# After installing into a live system, run ldconfig.
+INSTALL_FILES = $(BINDIR)/xlpci $(LIBDIR)/libxlpci.so.$(VERSION) \
+    $(LIBDIR)/$(LIB_SONAME) $(LIBDIR)/libxlpci.so $(LIBDIR)/libxlpci.a \
+    $(INCDIR)/libxlpci.h $(PKGCONFIGDIR)/libxlpci.pc \
+    $(MANDIR)/man1/xlpci.1
+# In the .pc file, paths below PREFIX are written relative to ${prefix}.
+pc_path = $(patsubst $(PREFIX)/%,$${prefix}/%,$1)
+
+install: $(B)/inst/xlpci $(LIB_SO_REAL) $(LIB_A) $(B)/xlpci.1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) \
+	    $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 755 $(B)/inst/xlpci $(DESTDIR)$(BINDIR)/xlpci
+	install -m 644 $(LIB_SO_REAL) $(DESTDIR)$(LIBDIR)/libxlpci.so.$(VERSION)
+	ln -sf libxlpci.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
+	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libxlpci.so
 	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libxlpci.a
 	install -m 644 libxlpci/libxlpci.h $(DESTDIR)$(INCDIR)/libxlpci.h
-	install -d $(DESTDIR)$(MANDIR)/man1
+	sed -e 's|@PREFIX@|$(PREFIX)|' \
+	    -e 's|@LIBDIR@|$(call pc_path,$(LIBDIR))|' \
+	    -e 's|@INCDIR@|$(call pc_path,$(INCDIR))|' \
+	    -e 's|@VERSION@|$(VERSION)|' libxlpci/libxlpci.pc.in \
+	    > $(DESTDIR)$(PKGCONFIGDIR)/libxlpci.pc
+	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/libxlpci.pc
 	install -m 644 $(B)/xlpci.1 $(DESTDIR)$(MANDIR)/man1/xlpci.1
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALL_FILES))
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 

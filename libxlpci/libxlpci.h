@@ -40,6 +40,47 @@
 extern "C" {
 #endif
 
+/* ---- version ------------------------------------------------------------- */
+
+/* The one place the version is kept: the Makefile reads these three lines
+ * for the SONAME (libxlpci.so.MAJOR), the pkg-config file and the man
+ * page.  MAJOR changes when the ABI breaks. */
+#define LIBXLPCI_VERSION_MAJOR 0
+#define LIBXLPCI_VERSION_MINOR 1
+#define LIBXLPCI_VERSION_PATCH 0
+
+#define LIBXLPCI_STR_(x) #x
+#define LIBXLPCI_STR(x) LIBXLPCI_STR_(x)
+/* "MAJOR.MINOR.PATCH" */
+#define LIBXLPCI_VERSION LIBXLPCI_STR(LIBXLPCI_VERSION_MAJOR) "." \
+                         LIBXLPCI_STR(LIBXLPCI_VERSION_MINOR) "." \
+                         LIBXLPCI_STR(LIBXLPCI_VERSION_PATCH)
+/* 0xMMmmpp, for #if LIBXLPCI_VERSION_NUMBER >= 0x000100 */
+#define LIBXLPCI_VERSION_NUMBER ((LIBXLPCI_VERSION_MAJOR << 16) | \
+                                 (LIBXLPCI_VERSION_MINOR << 8) | \
+                                 LIBXLPCI_VERSION_PATCH)
+
+/*
+ * LIBXLPCI_HAVE_<FEATURE>: as libxl's LIBXL_HAVE_*, each addition to this
+ * API defines one, so a toolstack can test for a feature with #ifdef
+ * instead of comparing versions.  Add one with every new function or
+ * flag (and never remove one).
+ *
+ * LIBXLPCI_HAVE_CHECK: xlpci_check() (verify and repair a backend).
+ * LIBXLPCI_HAVE_ASSIGNABLE: xlpci_assignable_add/remove/list() (the host
+ *   side: binding to xen-pciback, bookkeeping).
+ * LIBXLPCI_HAVE_HYPERVISOR_MODE: xlpci_ctx_set_hypervisor() (iomem,
+ *   ioport and irq permissions through libxenctrl).
+ */
+#define LIBXLPCI_HAVE_CHECK 1
+#define LIBXLPCI_HAVE_ASSIGNABLE 1
+#define LIBXLPCI_HAVE_HYPERVISOR_MODE 1
+
+/* Everything declared below is the library's ABI: the library is built
+ * with -fvisibility=hidden and exports exactly these functions
+ * (tests/pkg/test-symbols compares `nm -D` with this header). */
+#pragma GCC visibility push(default)
+
 /* ---- error codes -------------------------------------------------------- */
 
 #define XLPCI_OK               0
@@ -293,6 +334,8 @@ void xlpci_host_dev_list_free(xlpci_host_dev *list, size_t n);
 /* The devices in the domain's backend, in index order. */
 int xlpci_list(xlpci_ctx *ctx, uint32_t domid, xlpci_entry **list_r,
                size_t *n_r);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

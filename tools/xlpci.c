@@ -18,7 +18,7 @@
 
 #include <libxlpci.h>
 
-#define XLPCI_VERSION "0.1.0"
+#define XLPCI_VERSION LIBXLPCI_VERSION
 
 #define EXIT_USAGE 2
 

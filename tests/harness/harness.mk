@@ -2,7 +2,7 @@
 # without Xen, and the C helpers the tests use (tests/harness/harness.h).
 # Tests link: $(HARNESS_LIB) $(XS_LIBS) $(CMOCKA_LIBS) $(LDFLAGS), compile
 # with $(HARNESS_CFLAGS).
-HARNESS_CFLAGS := -I$(CURDIR)/tests/harness $(XS_CFLAGS)
+HARNESS_CFLAGS = -I$(CURDIR)/tests/harness $(XS_CFLAGS)
 HARNESS_LIB    := $(B)/libharness.a
 FAKEXEN_SO     := $(B)/libfakexen.so
 XENSTORED_BIN  := /usr/lib/xen-4.17/bin/xenstored

@@ -1,0 +1,11 @@
+# Packaging tests (tests/pkg, shell scripts, quick): `make deps X` as one
+# invocation (test-deps), the shared library's exports (test-symbols),
+# make install/uninstall and a client built with pkg-config (test-install).
+# Run by `make check` (check-asan), never under valgrind.
+PKG_TESTS := tests/pkg/test-symbols tests/pkg/test-install tests/pkg/test-deps
+
+.PHONY: check-pkg
+check-pkg: $(LIB_SO) $(LIB_A) $(B)/xlpci $(B)/inst/xlpci $(B)/xlpci.1 \
+        $(FAKEXEN_SO)
+	XLPCI_BUILD_DIR=$(B) XLPCI_SAN_FLAGS='$(SAN_FLAGS)' CC='$(CC)' \
+	    tests/run-tests pkg $(PKG_TESTS)
