@@ -210,13 +210,14 @@ clean:
 INSTALL_FILES = $(BINDIR)/xlpci $(LIBDIR)/libxlpci.so.$(VERSION) \
     $(LIBDIR)/$(LIB_SONAME) $(LIBDIR)/libxlpci.so $(LIBDIR)/libxlpci.a \
     $(INCDIR)/libxlpci.h $(PKGCONFIGDIR)/libxlpci.pc \
-    $(MANDIR)/man1/xlpci.1
+    $(MANDIR)/man1/xlpci.1 $(BASHCOMPDIR)/xlpci
 # In the .pc file, paths below PREFIX are written relative to ${prefix}.
 pc_path = $(patsubst $(PREFIX)/%,$${prefix}/%,$1)
 
 install: $(B)/inst/xlpci $(LIB_SO_REAL) $(LIB_A) $(B)/xlpci.1
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) \
-	    $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man1
+	    $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(BASHCOMPDIR)
 	install -m 755 $(B)/inst/xlpci $(DESTDIR)$(BINDIR)/xlpci
 	install -m 644 $(LIB_SO_REAL) $(DESTDIR)$(LIBDIR)/libxlpci.so.$(VERSION)
 	ln -sf libxlpci.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
@@ -230,6 +231,7 @@ install: $(B)/inst/xlpci $(LIB_SO_REAL) $(LIB_A) $(B)/xlpci.1
 	    > $(DESTDIR)$(PKGCONFIGDIR)/libxlpci.pc
 	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/libxlpci.pc
 	install -m 644 $(B)/xlpci.1 $(DESTDIR)$(MANDIR)/man1/xlpci.1
+	install -m 644 tools/xlpci.bash-completion $(DESTDIR)$(BASHCOMPDIR)/xlpci
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALL_FILES))
