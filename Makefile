@@ -89,9 +89,17 @@ all:
 # libxlpci.a, from objects built with -fvisibility=hidden: only what
 # libxlpci.h declares is exported (the header marks its declarations
 # visible; libxlpci/libxlpci.map versions them and hides the rest).
+#
+# The same sources built again with -DXLPCI_TESTING make libxlpci-test.a,
+# which only the tests and build/xlpci-test link: the crash injection
+# (XLPCI_CRASH_AT, XLPCI_CRASH_HOST_AT) and the transaction hook
+# (libxlpci/libxlpci_testing.h, never installed) exist there and nowhere
+# else.
 LIB_SRCS := $(wildcard libxlpci/*.c)
 LIB_OBJS := $(patsubst libxlpci/%.c,$(B)/libxlpci/%.o,$(LIB_SRCS))
+LIB_TEST_OBJS := $(patsubst libxlpci/%.c,$(B)/libxlpci-test/%.o,$(LIB_SRCS))
 LIB_A      := $(B)/libxlpci.a
+LIB_TEST_A := $(B)/libxlpci-test.a
 LIB_SONAME := libxlpci.so.$(VERSION_MAJOR)
 LIB_SO_REAL := $(B)/libxlpci.so.$(VERSION)
 LIB_SO     := $(B)/libxlpci.so
@@ -102,7 +110,15 @@ $(B)/libxlpci/%.o: libxlpci/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden $(LIB_DEPS_CFLAGS) -c -o $@ $<
 
+$(B)/libxlpci-test/%.o: libxlpci/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DXLPCI_TESTING $(LIB_DEPS_CFLAGS) -c -o $@ $<
+
 $(LIB_A): $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(LIB_TEST_A): $(LIB_TEST_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
@@ -117,13 +133,13 @@ $(B)/$(LIB_SONAME): $(LIB_SO_REAL)
 $(LIB_SO): $(B)/$(LIB_SONAME)
 	ln -sf $(LIB_SONAME) $@
 
-ALL_PROGS += $(LIB_SO) $(LIB_A)
+ALL_PROGS += $(LIB_SO) $(LIB_A) $(LIB_TEST_A)
 
 # ---- the CLI ---------------------------------------------------------------
 # build/xlpci links the shared library and finds it in the build directory
 # (rpath: the tests, the demo and `ldd` in tests/e2e/run-e2e use it as it
 # is); build/inst/xlpci is the same program linked for installing (no
-# rpath).
+# rpath); build/xlpci-test links libxlpci-test.a (the crash tests).
 $(B)/xlpci: tools/xlpci.c $(LIB_SO)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(XTL_CFLAGS) -o $@ $< -L$(B) -lxlpci -Wl,-rpath,$(B) \
@@ -134,7 +150,11 @@ $(B)/inst/xlpci: tools/xlpci.c $(LIB_SO)
 	$(CC) $(CFLAGS) $(XTL_CFLAGS) -o $@ $< -L$(B) -lxlpci \
 	    $(LDFLAGS) $(XTL_LIBS) -lm
 
-ALL_PROGS += $(B)/xlpci $(B)/inst/xlpci
+$(B)/xlpci-test: tools/xlpci.c $(LIB_TEST_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LIB_DEPS_CFLAGS) -o $@ $< $(LIB_TEST_A) \
+	    $(LDFLAGS) $(LIB_DEPS_LIBS) -lm
+ALL_PROGS += $(B)/xlpci $(B)/inst/xlpci $(B)/xlpci-test
 
 $(B)/xlpci.1: tools/xlpci.1.pod libxlpci/libxlpci.h
 	@mkdir -p $(dir $@)
@@ -190,13 +210,14 @@ clean:
 INSTALL_FILES = $(BINDIR)/xlpci $(LIBDIR)/libxlpci.so.$(VERSION) \
     $(LIBDIR)/$(LIB_SONAME) $(LIBDIR)/libxlpci.so $(LIBDIR)/libxlpci.a \
     $(INCDIR)/libxlpci.h $(PKGCONFIGDIR)/libxlpci.pc \
-    $(MANDIR)/man1/xlpci.1
+    $(MANDIR)/man1/xlpci.1 $(BASHCOMPDIR)/xlpci
 # In the .pc file, paths below PREFIX are written relative to ${prefix}.
 pc_path = $(patsubst $(PREFIX)/%,$${prefix}/%,$1)
 
 install: $(B)/inst/xlpci $(LIB_SO_REAL) $(LIB_A) $(B)/xlpci.1
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) \
-	    $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man1
+	    $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(BASHCOMPDIR)
 	install -m 755 $(B)/inst/xlpci $(DESTDIR)$(BINDIR)/xlpci
 	install -m 644 $(LIB_SO_REAL) $(DESTDIR)$(LIBDIR)/libxlpci.so.$(VERSION)
 	ln -sf libxlpci.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
@@ -210,6 +231,7 @@ install: $(B)/inst/xlpci $(LIB_SO_REAL) $(LIB_A) $(B)/xlpci.1
 	    > $(DESTDIR)$(PKGCONFIGDIR)/libxlpci.pc
 	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/libxlpci.pc
 	install -m 644 $(B)/xlpci.1 $(DESTDIR)$(MANDIR)/man1/xlpci.1
+	install -m 644 tools/xlpci.bash-completion $(DESTDIR)$(BASHCOMPDIR)/xlpci
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALL_FILES))

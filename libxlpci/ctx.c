@@ -59,6 +59,7 @@ void xlpci_log(xlpci_ctx *ctx, xentoollog_level level, int errnoval,
     errno = saved;
 }
 
+#ifdef XLPCI_TESTING
 void xlpci_request(xlpci_ctx *ctx)
 {
     ctx->stats.requests++;
@@ -72,6 +73,7 @@ void xlpci_host_step(xlpci_ctx *ctx)
     if (ctx->crash_host_at && ctx->host_steps == ctx->crash_host_at)
         kill(getpid(), SIGKILL);
 }
+#endif
 
 void xlpci_log_release(xlpci_ctx *ctx, bool show)
 {
@@ -98,11 +100,13 @@ int xlpci_ctx_alloc(xlpci_ctx **ctx_r, xentoollog_logger *lg)
     ctx->lg = lg;
     ctx->timeout_ms = XLPCI_DEFAULT_TIMEOUT_MS;
     ctx->max_attempts = XLPCI_DEFAULT_MAX_ATTEMPTS;
+#ifdef XLPCI_TESTING
     ctx->crash_at = getenv("XLPCI_CRASH_AT")
                     ? strtoul(getenv("XLPCI_CRASH_AT"), NULL, 10) : 0;
     ctx->crash_host_at = getenv("XLPCI_CRASH_HOST_AT")
                          ? strtoul(getenv("XLPCI_CRASH_HOST_AT"), NULL, 10)
                          : 0;
+#endif
     ctx->sysfs_root = strdup("/sys");
     ctx->state_dir = strdup(XLPCI_DEFAULT_STATE_DIR);
     if (!ctx->sysfs_root || !ctx->state_dir) {
@@ -189,8 +193,10 @@ void xlpci_ctx_get_stats(const xlpci_ctx *ctx, xlpci_stats *st)
     *st = ctx->stats;
 }
 
+#ifdef XLPCI_TESTING
 void xlpci_ctx_set_txn_hook(xlpci_ctx *ctx, xlpci_txn_hook *fn, void *arg)
 {
     ctx->hook = fn;
     ctx->hook_arg = arg;
 }
+#endif

@@ -15,6 +15,9 @@
  *   hypervisor.c  iomem/ioport/irq permissions via libxenctrl
  *   reconcile.c   check: bookkeeping against xenstore, repair
  *   pci.c     create / attach / detach / list flows
+ *   libxlpci_testing.h  the test-only interface (transaction hook); with
+ *             the crash injection below, only in test builds
+ *             (-DXLPCI_TESTING: libxlpci-test.a, build/xlpci-test)
  */
 #ifndef LIBXLPCI_INTERNAL_H
 #define LIBXLPCI_INTERNAL_H
@@ -24,6 +27,7 @@
 #include <xen/io/xenbus.h>
 
 #include "libxlpci.h"
+#include "libxlpci_testing.h"
 
 #define _hidden __attribute__((visibility("hidden")))
 
@@ -192,10 +196,11 @@ struct xlpci_ctx {
     bool hv_noted;                   /* "Xen is not running" said once */
     FILE *dry_run;
     xlpci_stats stats;
-    xlpci_txn_hook *hook;
+    xlpci_txn_hook *hook;            /* test builds: set by the tests */
     void *hook_arg;
     unsigned watch_seq;
     bool txn_eagain;                 /* a read in the transaction hit EAGAIN */
+    /* The same layout in every build; only test builds set these two. */
     unsigned long crash_at;          /* XLPCI_CRASH_AT: SIGKILL at request N */
     unsigned long host_steps;        /* sysfs writes, state commits, xc_* */
     unsigned long crash_host_at;     /* XLPCI_CRASH_HOST_AT: SIGKILL at N */
@@ -212,15 +217,29 @@ struct xlpci_ctx {
     } held[32];
 };
 
-/* Count one xenstore request.  With XLPCI_CRASH_AT=N in the environment
- * the process kills itself (SIGKILL) just before its N-th request: the
- * crash-safety tests stop the CLI at every operation boundary. */
+/* Count one xenstore request, and one host-side step (a sysfs write, a
+ * bookkeeping commit, an xc_* call).
+ *
+ * Test builds only (-DXLPCI_TESTING: libxlpci-test.a, build/xlpci-test):
+ * with XLPCI_CRASH_AT=N in the environment the process kills itself
+ * (SIGKILL) just before its N-th request, with XLPCI_CRASH_HOST_AT=N just
+ * before its N-th host step: the crash-safety tests stop the CLI at every
+ * operation boundary.  The product (libxlpci.so, libxlpci.a, xlpci)
+ * never reads these variables. */
+#ifdef XLPCI_TESTING
 _hidden void xlpci_request(xlpci_ctx *ctx);
-
-/* Count one host-side step (a sysfs write, a bookkeeping commit, an xc_*
- * call).  With XLPCI_CRASH_HOST_AT=N the process kills itself (SIGKILL)
- * just before its N-th: the crash tests of the host side. */
 _hidden void xlpci_host_step(xlpci_ctx *ctx);
+#else
+static inline void xlpci_request(xlpci_ctx *ctx)
+{
+    ctx->stats.requests++;
+}
+
+static inline void xlpci_host_step(xlpci_ctx *ctx)
+{
+    ctx->host_steps++;
+}
+#endif
 
 /* Show (flush) or forget the messages held back during a body. */
 _hidden void xlpci_log_release(xlpci_ctx *ctx, bool show);

@@ -248,12 +248,6 @@ typedef struct {
 
 void xlpci_ctx_get_stats(const xlpci_ctx *ctx, xlpci_stats *st);
 
-/* Test hook: called after a transaction body has run and its writes were
- * issued, just before commit (attempt counts from 1).  Lets a test make a
- * conflicting change to prove that the retry re-reads everything. */
-typedef void xlpci_txn_hook(void *arg, unsigned attempt);
-void xlpci_ctx_set_txn_hook(xlpci_ctx *ctx, xlpci_txn_hook *fn, void *arg);
-
 /* ---- operations ---------------------------------------------------------- */
 
 /* "5" or a domain name (looked up under /local/domain/ * /name). */

@@ -238,8 +238,10 @@ int xlpci_txn_run(xlpci_ctx *ctx, const char *what, xlpci_txn_body *body,
         }
         if (i < ops.n)
             goto conflict;
+#ifdef XLPCI_TESTING
         if (ctx->hook)
             ctx->hook(ctx->hook_arg, attempt);
+#endif
         xlpci_request(ctx);
         if (xs_transaction_end(ctx->xsh, t, false)) {
             ctx->stats.transactions++;

@@ -10,8 +10,8 @@ $(B)/tests/integration/itest.o: tests/integration/itest.c
 	    -c -o $@ $<
 
 $(B)/tests/integration/%: tests/integration/%.c \
-        $(B)/tests/integration/itest.o $(LIB_A) $(HARNESS_LIB)
+        $(B)/tests/integration/itest.o $(LIB_TEST_A) $(HARNESS_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(HARNESS_CFLAGS) $(LIB_DEPS_CFLAGS) $(CMOCKA_CFLAGS) \
-	    -o $@ $< $(B)/tests/integration/itest.o $(LIB_A) $(HARNESS_LIB) \
+	    -o $@ $< $(B)/tests/integration/itest.o $(LIB_TEST_A) $(HARNESS_LIB) \
 	    $(LDFLAGS) $(LIB_DEPS_LIBS) $(CMOCKA_LIBS)

@@ -105,11 +105,24 @@ static int run_va(itest_env *e, const char *prog, va_list ap)
 
 int itest_xlpci(itest_env *e, ...)
 {
+    const char *prog = getenv("XLPCI_CRASH_AT") ||
+                       getenv("XLPCI_CRASH_HOST_AT") ? "xlpci-test" : "xlpci";
     va_list ap;
     int rc;
 
     va_start(ap, e);
-    rc = run_va(e, "xlpci", ap);
+    rc = run_va(e, prog, ap);
+    va_end(ap);
+    return rc;
+}
+
+int itest_run(itest_env *e, const char *prog, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, prog);
+    rc = run_va(e, prog, ap);
     va_end(ap);
     return rc;
 }

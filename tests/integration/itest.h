@@ -36,8 +36,12 @@ int itest_teardown(void **state);
 void itest_mkdomain(itest_env *e, unsigned domid, const char *name);
 
 /* Run build/xlpci with the arguments (NULL-terminated); output kept in
- * e->out / e->err; returns the exit status. */
+ * e->out / e->err; returns the exit status.  With XLPCI_CRASH_AT or
+ * XLPCI_CRASH_HOST_AT set (the crash tests) it runs build/xlpci-test, the
+ * CLI of the test build: only that one has the crash injection. */
 int itest_xlpci(itest_env *e, ...);
+/* The same with a given program of the build tree ("xlpci", ...). */
+int itest_run(itest_env *e, const char *prog, ...);
 
 /* Start the model (extra arguments NULL-terminated); waits until its
  * watches are registered. */

@@ -241,9 +241,31 @@ static void test_crash_create(void **state)
     crash_flow(FLOW_CREATE);
 }
 
+/* The crash injection is test machinery: the CLI (and the library) that
+ * is installed ignores XLPCI_CRASH_AT / XLPCI_CRASH_HOST_AT; only
+ * build/xlpci-test, linked with the test build, kills itself. */
+static void test_crash_env_ignored(void **state)
+{
+    itest_env *e = *state;
+
+    setenv("XLPCI_CRASH_AT", "1", 1);
+    setenv("XLPCI_CRASH_HOST_AT", "1", 1);
+    assert_int_equal(itest_run(e, "xlpci", "create", "5", "03:00.0", NULL),
+                     0);
+    assert_int_equal(itest_run(e, "xlpci", "pci-list", "5", NULL), 0);
+    assert_non_null(strstr(e->out, "0000:03:00.0"));
+    assert_int_equal(itest_run(e, "xlpci-test", "pci-list", "5", NULL),
+                     128 + 9);
+    unsetenv("XLPCI_CRASH_AT");
+    unsetenv("XLPCI_CRASH_HOST_AT");
+    assert_int_equal(itest_run(e, "xlpci-test", "pci-list", "5", NULL), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_crash_env_ignored, itest_setup,
+                                        itest_teardown),
         cmocka_unit_test_setup_teardown(test_consistent, itest_setup,
                                         itest_teardown),
         cmocka_unit_test_setup_teardown(test_orphans_and_missing, itest_setup,

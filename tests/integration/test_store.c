@@ -10,6 +10,7 @@
 
 #include "itest.h"
 #include "libxlpci.h"
+#include "libxlpci_testing.h"         /* xlpci_ctx_set_txn_hook */
 
 static void test_create_tree(void **state)
 {
