@@ -16,7 +16,8 @@
  *             permissive, permissions)
  *   iommu.c   IOMMU assignment, quarantine, domain type via libxenctrl
  *   reset.c   device reset (do_flr / reset) and pciback permissive
- *   libxlnode.c  libxl's /libxl/pci/<dddd-bb-dd-f>/ nodes (name, domid)
+ *   libxlnode.c  libxl's /libxl/pci/<dddd-bb-dd-f>/ paths
+ *   names.c   device names shared with xl (/libxl/pci/<bdf>/name)
  *   reconcile.c   check: bookkeeping against xenstore, repair
  *   pci.c     create / attach / detach / list flows
  */
@@ -398,14 +399,14 @@ _hidden int xlpci_iommu_deassign(xlpci_ctx *ctx,
 _hidden int xlpci_iommu_quarantine(xlpci_ctx *ctx, const xlpci_bdf *bdf);
 _hidden int xlpci_iommu_unquarantine(xlpci_ctx *ctx, const xlpci_bdf *bdf);
 
-/* ---- libxl's host-wide nodes (libxlnode.c) ------------------------------ */
+/* ---- libxl's host-wide nodes (libxlnode.c, names.c) --------------------- */
 
 /* /libxl/pci/<dddd-bb-dd-f>/<leaf> into buf (XLPCI_PATH_MAX bytes); leaf
  * NULL: the device's directory. */
 _hidden void xlpci_libxl_path(char *buf, const xlpci_bdf *bdf,
                               const char *leaf);
-/* Write <bdf>/name (name), or remove it (NULL; the directory too if it
- * was its last node), in one transaction. */
+/* Write <bdf>/name (name), or remove that leaf (NULL), in one
+ * transaction (names.c). */
 _hidden int xlpci_libxl_name_write(xlpci_ctx *ctx, const xlpci_bdf *bdf,
                                    const char *name);
 /* The device xl (or we) named name: XLPCI_ERR_NOTFOUND if none. */

@@ -2,7 +2,8 @@
  * Device names shared with xl through /libxl/pci/<dddd-bb-dd-f>/name
  * (libxlpci/libxlnode.c): pci-assignable-add -n writes it so xl sees the
  * name, pci-assignable-remove NAME accepts a name xl gave (ours first,
- * then xl's), and the node goes with the device.
+ * then xl's), and the name node goes with the device (the <bdf>
+ * directory stays, as libxl leaves it).
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -80,13 +81,13 @@ static void test_add_writes_name(void **state)
     assert_node(e, "/libxl/pci/0000-03-00-0/name", NULL);
     assert_node(e, "/libxl/pci/0000-03-00-0/driver_path", "/x");
 
-    /* the directory goes with its last node */
+    /* by BDF too */
     assert_int_equal(itest_xlpci(e, "pci-assignable-add", "-n", "disk",
                                  "04:00.0", NULL), 0);
     assert_node(e, "/libxl/pci/0000-04-00-0/name", "disk");
     assert_int_equal(itest_xlpci(e, "pci-assignable-remove", "04:00.0",
                                  NULL), 0);
-    assert_node(e, "/libxl/pci/0000-04-00-0", NULL);
+    assert_node(e, "/libxl/pci/0000-04-00-0/name", NULL);
 }
 
 static void test_remove_xl_name(void **state)
@@ -114,7 +115,7 @@ static void test_remove_xl_name(void **state)
                      0);
     assert_int_equal(itest_xlpci(e, "pci-assignable-list", NULL), 0);
     assert_string_equal(e->out, "");
-    assert_node(e, "/libxl/pci/0000-05-00-0", NULL);
+    assert_node(e, "/libxl/pci/0000-05-00-0/name", NULL);
     assert_int_equal(itest_xlpci(e, "pci-assignable-remove", "xlnic", NULL),
                      1);
     assert_non_null(strstr(e->err, "no assignable PCI device is named "
