@@ -272,6 +272,43 @@ static void test_one_device_many_domains(void **state)
     }
 }
 
+/* check: a listed device without its record (a backend written before the
+ * record existed, or by a toolstack that keeps none: create would hand it
+ * out again) is reported and --repair writes it; a device also in another
+ * domain's backend is reported, never repaired. */
+static void test_check_records(void **state)
+{
+    itest_env *e = *state;
+    char *before, *after;
+
+    assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", "04:00.0",
+                                 NULL), 0);
+    assert_true(xs_rm(e->xs, XBT_NULL, NODE3));
+    assert_int_equal(itest_xlpci(e, "check", "5", NULL), 1);
+    assert_non_null(strstr(e->err, "its backend lists 0000:03:00.0 but "
+                           "/libxl/pci/0000-03-00-0/domid is missing"));
+    assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 0);
+    assert_node(e, NODE3, "5");
+    assert_int_equal(itest_xlpci(e, "check", "5", NULL), 0);
+    assert_int_equal(itest_xlpci(e, "create", "6", "03:00.0", NULL), 1);
+    assert_non_null(strstr(e->err, "already assigned to domain 5"));
+
+    /* another toolstack put 04:00.0 in domain 6's backend too */
+    itest_write(e, BE(6) "/dev-0", "0000:04:00.0");
+    itest_write(e, BE(6) "/num_devs", "1");
+    before = itest_dump(e);
+    assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 1);
+    assert_non_null(strstr(e->err, "0000:04:00.0 is also in the PCI backend "
+                           "of domain 6"));
+    after = itest_dump(e);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    assert_int_equal(itest_xlpci(e, "check", "6", NULL), 1);
+    assert_non_null(strstr(e->err, "its backend lists 0000:04:00.0, which "
+                           "/libxl/pci/0000-04-00-0/domid gives to domain 5"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -285,6 +322,8 @@ int main(void)
                                         itest_teardown),
         cmocka_unit_test_setup_teardown(test_one_device_many_domains,
                                         itest_setup, itest_teardown),
+        cmocka_unit_test_setup_teardown(test_check_records, itest_setup,
+                                        itest_teardown),
     };
 
     return cmocka_run_group_tests_name("owner", tests, NULL, NULL);
