@@ -3,9 +3,11 @@
  * libxl__device_pci_destroy_all).  Every device of a domain that is gone
  * or going is released without asking the guest:
  *
- *   1. the hypervisor side: the permissions are revoked (hypervisor.c,
- *      as pci-detach does after the guest released a device); a domain
- *      that no longer exists took them with it, so this is skipped then;
+ *   1. the hypervisor side (hypervisor.c, as pci-detach does after the
+ *      guest released a device): permissions revoked, function 0 reset,
+ *      IOMMU context deassigned (back to quarantine).  Also when only the
+ *      xenstore directory is gone and Xen still has the (dying) domain; a
+ *      domain Xen no longer has took them with it, so that is skipped;
  *   2. ONE transaction removes the backend and frontend directories, the
  *      per-domain parents, pciback's error node and every ownership record
  *      (/libxl/pci/<bdf>/domid) naming the domain; nothing is ever
@@ -197,8 +199,11 @@ int xlpci_destroy_run(xlpci_ctx *ctx, uint32_t domid, bool release,
     report(ctx, &a, nrec);
     if (!release)
         goto out;
-    /* 1. the hypervisor side, while the domain exists */
-    if (a.exists && a.n && !ctx->dry_run) {
+    /* 1. the hypervisor side: permissions and IOMMU contexts, also when
+     * the domain's xenstore directory is gone but Xen still has the
+     * domain (dying); xlpci_hv_revoke skips what Xen already took back
+     * from a domain that no longer exists */
+    if (a.n && !ctx->dry_run) {
         rc = xlpci_hv_revoke(ctx, domid, a.v, a.n);
         if (rc) {
             LOG(ctx, ERROR, "domain %u: revoking the devices' permissions "
