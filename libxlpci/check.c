@@ -21,6 +21,7 @@
  * Reconfiguring cycle is reported, never touched.
  */
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -256,16 +257,170 @@ out:
     return rc;
 }
 
+/* ---- the ownership records (/libxl/pci/<bdf>/domid) ----------------------- */
+
+typedef struct {
+    uint32_t domid;
+    bool repair;
+    unsigned problems, unfixable;
+} owners_arg;
+
+static void owner_problem(xlpci_ctx *ctx, owners_arg *a, bool fixable,
+                          const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void owner_problem(xlpci_ctx *ctx, owners_arg *a, bool fixable,
+                          const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    a->problems++;
+    if (!fixable)
+        a->unfixable++;
+    LOG(ctx, WARN, "domain %u: %s", a->domid, msg);
+}
+
+/* The records must match the backend: every device it lists has a node
+ * naming the domain, and every node naming the domain is a device it
+ * lists.  The only scan of the other backends is here, to find a device
+ * that another toolstack, which keeps no such record, put in a second
+ * backend (reported, not repaired: one of them must let go). */
+static int owners_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
+                       void *varg)
+{
+    owners_arg *a = varg;
+    char path[XLPCI_PATH_MAX], b[XLPCI_BDF_STRLEN], err[128];
+    char **nodes = NULL, **doms = NULL;
+    unsigned nn = 0, nd = 0, i, j, other;
+    xlpci_view view, ov;
+    xlpci_bdf *listed = NULL, bdf;
+    size_t nl = 0, k;
+    int rc, owner;
+
+    a->problems = a->unfixable = 0;
+    xlpci_view_init(&view);
+    rc = xlpci_view_read(ctx, t, a->domid, &view);
+    if (rc == XLPCI_ERR_CORRUPT) {
+        rc = XLPCI_TXN_NOTHING;        /* the backend check reports it */
+        goto out;
+    }
+    if (rc) goto out;
+    listed = calloc(view.num_devs + 1, sizeof(*listed));
+    if (!listed) {
+        rc = XLPCI_ERR_NOMEM;
+        goto out;
+    }
+    for (i = 0; i < view.num_devs; i++) {
+        const char *dev = view.keys[i][XLPCI_KEY_DEV];
+
+        if (dev && !xlpci_bdf_parse(dev, &bdf, err, sizeof(err)))
+            listed[nl++] = bdf;
+    }
+    /* records naming the domain that its backend does not list */
+    rc = xlpci_xs_directory(ctx, t, "/libxl/pci", &nodes, &nn);
+    for (i = 0; !rc && i < nn; i++) {
+        if (!xlpci_libxl_name_bdf(nodes[i], &bdf))
+            continue;
+        rc = xlpci_owner_read(ctx, t, &bdf, &owner);
+        if (rc == XLPCI_ERR_CORRUPT) {
+            rc = 0;
+            continue;
+        }
+        if (rc || owner != (int)a->domid)
+            continue;
+        for (k = 0; k < nl && xlpci_bdf_cmp(&listed[k], &bdf); k++)
+            ;
+        if (k < nl)
+            continue;
+        xlpci_libxl_path(path, &bdf, "domid");
+        owner_problem(ctx, a, true, "%s names it but its backend does not "
+                      "list %s (an interrupted operation)", path,
+                      xlpci_bdf_format(&bdf, b));
+        if (a->repair)
+            rc = xlpci_ops_rm(ops, path);
+    }
+    if (rc) goto out;
+    /* the backend's devices: their records, and other backends */
+    rc = xlpci_xs_directory(ctx, t, "/local/domain/0/backend/pci", &doms,
+                            &nd);
+    for (k = 0; !rc && k < nl; k++) {
+        xlpci_bdf_format(&listed[k], b);
+        xlpci_libxl_path(path, &listed[k], "domid");
+        rc = xlpci_owner_read(ctx, t, &listed[k], &owner);
+        if (rc == XLPCI_ERR_CORRUPT) {
+            owner_problem(ctx, a, true, "%s is not a domid", path);
+            rc = a->repair ? xlpci_ops_writef(ops, path, "%u", a->domid) : 0;
+        } else if (!rc && owner < 0) {
+            owner_problem(ctx, a, true, "its backend lists %s but %s is "
+                          "missing (xl would offer the device again)", b,
+                          path);
+            if (a->repair)
+                rc = xlpci_ops_writef(ops, path, "%u", a->domid);
+        } else if (!rc && owner != (int)a->domid) {
+            owner_problem(ctx, a, false, "its backend lists %s, which %s "
+                          "gives to domain %d (not repaired: one of them "
+                          "must release it)", b, path, owner);
+        }
+        for (j = 0; !rc && j < nd; j++) {
+            if (xlpci_parse_uint(doms[j], 0x7fefu, &other) ||
+                other == a->domid)
+                continue;
+            rc = xlpci_view_read(ctx, t, other, &ov);
+            if (rc == XLPCI_ERR_CORRUPT)
+                rc = 0;
+            else if (!rc && xlpci_view_find(&ov, &listed[k]) >= 0)
+                owner_problem(ctx, a, false, "%s is also in the PCI backend "
+                              "of domain %u (not repaired: one of them must "
+                              "release it)", b, other);
+            xlpci_view_dispose(&ov);
+        }
+    }
+    if (!rc && (!a->repair || a->problems == a->unfixable || !ops->n))
+        rc = XLPCI_TXN_NOTHING;
+out:
+    free(listed);
+    free(nodes);
+    free(doms);
+    xlpci_view_dispose(&view);
+    return rc;
+}
+
 int xlpci_check(xlpci_ctx *ctx, uint32_t domid, bool repair,
                 unsigned *problems_r)
 {
     check_arg a = { domid, repair, 0, 0, 0, false };
+    bool exists;
     int rc;
 
     *problems_r = 0;
     if (domid == 0) {
         LOG(ctx, ERROR, "domain 0 is the backend domain");
         return XLPCI_ERR_INVAL;
+    }
+    /* A gone domain: nothing of it is ever re-created; what it still
+     * holds is reported, and released by --repair (as destroy). */
+    rc = xlpci_domain_exists(ctx, XBT_NULL, domid, &exists);
+    if (rc)
+        return rc;
+    if (!exists) {
+        unsigned held, left = 0;
+
+        rc = xlpci_destroy_run(ctx, domid, repair, &held);
+        if (rc)
+            return rc;
+        if (repair && held && !ctx->dry_run)
+            LOG(ctx, NOTICE, "domain %u is gone: released what it held",
+                domid);
+        if (!repair || ctx->dry_run)
+            *problems_r = held;
+        if (repair && !ctx->dry_run)
+            rc = xlpci_host_reconcile(ctx, domid, true, &left);
+        *problems_r += left;
+        return rc;
     }
     rc = xlpci_txn_run(ctx, repair ? "check --repair" : "check", check_body,
                        &a);
@@ -277,6 +432,19 @@ int xlpci_check(xlpci_ctx *ctx, uint32_t domid, bool repair,
         LOG(ctx, NOTICE, "domain %u: repaired %u problem(s)", domid,
             a.repaired);
     *problems_r = a.problems - (ctx->dry_run ? 0 : a.repaired);
+    if (!a.busy) {
+        owners_arg o = { domid, repair, 0, 0 };
+
+        rc = xlpci_txn_run(ctx, repair ? "check --repair (ownership)"
+                                       : "check (ownership)", owners_body,
+                           &o);
+        if (rc < 0)
+            return rc;
+        if (repair && !ctx->dry_run && o.problems > o.unfixable)
+            LOG(ctx, NOTICE, "domain %u: ownership records: repaired %u "
+                "problem(s)", domid, o.problems - o.unfixable);
+        *problems_r += repair && !ctx->dry_run ? o.unfixable : o.problems;
+    }
     if (!a.busy) {
         unsigned left;
 

@@ -13,6 +13,9 @@
  *   sysfs.c   which functions of a slot exist
  *   hypervisor.c  iomem/ioport/irq permissions via libxenctrl
  *   reconcile.c   check: bookkeeping against xenstore, repair
+ *   libxlnode.c   /libxl/pci/<bdf>/domid ownership record (shared
+ *             with libxl/xl), per-domain parents made/cleaned
+ *   destroy.c     destroy: release all a gone/going domain holds
  *   pci.c     create / attach / detach / list flows
  */
 #ifndef LIBXLPCI_INTERNAL_H
@@ -309,7 +312,7 @@ _hidden int xlpci_assignable_add_locked(xlpci_ctx *ctx, xlpci_bk *bk,
                                         const char *name, bool managed);
 _hidden int xlpci_assignable_remove_locked(xlpci_ctx *ctx, xlpci_bk *bk,
                                            const xlpci_bdf *bdf, bool rebind);
-/* The domain whose backend lists the device, or -1 (pci.c). */
+/* The domain the device's ownership record names, or -1 (libxlnode.c). */
 _hidden int xlpci_device_domain(xlpci_ctx *ctx, const xlpci_bdf *bdf);
 
 /* ---- hypervisor (hypervisor.c) ------------------------------------------- */
@@ -345,5 +348,80 @@ _hidden int xlpci_hv_revoke_devs(xlpci_ctx *ctx, uint32_t domid,
  * with the host side active. */
 _hidden int xlpci_host_reconcile(xlpci_ctx *ctx, uint32_t domid, bool repair,
                                  unsigned *left_r);
+
+/* ---- ownership record /libxl/pci/<bdf>/domid (libxlnode.c) -------------- */
+
+/* /libxl/pci/dddd-bb-dd-f[/leaf] (libxl's format) into buf
+ * (XLPCI_PATH_MAX); leaf NULL: the device's directory. */
+_hidden void xlpci_libxl_path(char *buf, const xlpci_bdf *bdf,
+                              const char *leaf);
+/* The BDF of a /libxl/pci child name, exactly "dddd-bb-dd-f" (pure);
+ * false for anything else. */
+_hidden bool xlpci_libxl_name_bdf(const char *name, xlpci_bdf *bdf);
+/* .../backend/pci/<domid>, /local/domain/<domid>/device/pci */
+_hidden void xlpci_be_parent_path(char *buf, uint32_t domid);
+_hidden void xlpci_fe_parent_path(char *buf, uint32_t domid);
+/* In t: the domid the node names, -1 if none; XLPCI_ERR_CORRUPT (logged)
+ * if it is not a domid. */
+_hidden int xlpci_owner_read(xlpci_ctx *ctx, xs_transaction_t t,
+                             const xlpci_bdf *bdf, int *owner_r);
+/* /local/domain/<domid> exists, in t. */
+_hidden int xlpci_domain_exists(xlpci_ctx *ctx, xs_transaction_t t,
+                                uint32_t domid, bool *exists_r);
+/* In t: every device's node must be absent or name domid; plan the
+ * writes of the absent ones.  Another domain's (live or gone: stale):
+ * XLPCI_ERR_EXISTS, logged ("already assigned to domain D"). */
+_hidden int xlpci_owner_claim(xlpci_ctx *ctx, xs_transaction_t t,
+                              xlpci_ops *ops, uint32_t domid,
+                              const xlpci_dev *devs, size_t n);
+/* In t: plan the removal of the domid leaf of each device whose node
+ * names domid (another domain's node is left alone). */
+_hidden int xlpci_owner_drop(xlpci_ctx *ctx, xs_transaction_t t,
+                             xlpci_ops *ops, uint32_t domid,
+                             const xlpci_bdf *bdfs, size_t n);
+/* The same for the devices at the indices idx of view. */
+_hidden int xlpci_owner_drop_view(xlpci_ctx *ctx, xs_transaction_t t,
+                                  xlpci_ops *ops, uint32_t domid,
+                                  const xlpci_view *view,
+                                  const unsigned *idx, size_t n);
+/* In t: plan the removal of the per-domain parents (backend/pci/<domid>,
+ * /local/domain/<domid>/device/pci) that hold nothing but devid 0. */
+_hidden int xlpci_parents_cleanup(xlpci_ctx *ctx, xs_transaction_t t,
+                                  xlpci_ops *ops, uint32_t domid);
+/* xlpci_layout_remove + the devices' ownership records + the per-domain
+ * parents when the last device goes: every removal of indices. */
+_hidden int xlpci_remove_devices(xlpci_ctx *ctx, xs_transaction_t t,
+                                 xlpci_ops *ops, uint32_t domid,
+                                 const xlpci_view *view,
+                                 const unsigned *idx, size_t n);
+/* Outside any transaction (mkdir of what is missing): backend/pci/<domid>
+ * and /libxl/pci/<bdf> of each device, so that creates of different
+ * domains touch disjoint nodes (creating a child modifies its parent).
+ * What it created is recorded in p.  Nothing in dry-run mode. */
+typedef struct {
+    char **paths;                    /* outermost first */
+    size_t n;
+} xlpci_prepared;
+_hidden int xlpci_parents_prepare(xlpci_ctx *ctx, uint32_t domid,
+                                  const xlpci_dev *devs, size_t n,
+                                  xlpci_prepared *p);
+/* After a failed create/attach: what prepare created goes again if it is
+ * still empty (the store is as it was); then disposes p. */
+_hidden void xlpci_parents_prune(xlpci_ctx *ctx, xlpci_prepared *p);
+_hidden void xlpci_prepared_dispose(xlpci_prepared *p);
+
+/* ---- destroy (destroy.c), the host release (pci.c) ----------------------- */
+
+/* What domid holds (its backend's devices, the ownership records and the
+ * bookkeeping records naming it, its backend/frontend entries) is
+ * reported (warnings) and counted in *held_r; with release, it is all
+ * released as xlpci_destroy does, whether the domain exists or not. */
+_hidden int xlpci_destroy_run(xlpci_ctx *ctx, uint32_t domid, bool release,
+                              unsigned *held_r);
+/* The host side of devices no guest has any more (pci-detach after the
+ * guest released them, destroy): the records say assignable, managed
+ * devices go back to their drivers.  Nothing without xen-pciback. */
+_hidden int xlpci_host_release(xlpci_ctx *ctx, const xlpci_bdf *bdfs,
+                               size_t n);
 
 #endif /* LIBXLPCI_INTERNAL_H */

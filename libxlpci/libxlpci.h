@@ -245,6 +245,19 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
 int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
                  unsigned flags);
 
+/* Domain-destroy path (libxl__device_pci_destroy_all): release every
+ * device of a domain that is gone or going, without asking the guest:
+ * revoke its permissions (while the domain exists), remove the backend and
+ * frontend entries, their empty per-domain parents and the ownership
+ * records /libxl/pci/<bdf>/domid in ONE transaction, then mark the
+ * devices assignable again (managed ones back to their drivers).  Works
+ * when the domain is already gone; idempotent (*released_r = 0: nothing
+ * was held).  A domain that still exists is refused (XLPCI_ERR_BUSY)
+ * unless XLPCI_DESTROY_FORCE. */
+#define XLPCI_DESTROY_FORCE   (1u << 0)
+int xlpci_destroy(xlpci_ctx *ctx, uint32_t domid, unsigned flags,
+                  unsigned *released_r);
+
 /* Verify the domain's backend (num_devs is the true count, indices dense,
  * no orphan keys, no duplicates, frontend present, no index left Closing
  * by an interrupted detach); each problem is logged as a warning and

@@ -286,139 +286,6 @@ out:
     return rc;
 }
 
-/* Is one of devs in another domain's backend?  Reads only what that
- * answer rests on: num_devs and dev-0..num_devs-1 (as xlpci_view_find
- * sees them), not the other per-index keys, state or the listing, which
- * pciback rewrites while that guest runs.  *found_r: index into devs, or
- * -1.  XLPCI_ERR_CORRUPT: num_devs is not a count. */
-static int other_backend_find(xlpci_ctx *ctx, xs_transaction_t t,
-                              uint32_t other, const xlpci_dev *devs,
-                              size_t n, int *found_r)
-{
-    char path[XLPCI_PATH_MAX], sub[128];
-    char *v = NULL;
-    unsigned num, i;
-    xlpci_bdf bdf;
-    size_t j;
-    int rc;
-
-    *found_r = -1;
-    rc = xlpci_be_key(path, other, "num_devs");
-    if (!rc) rc = xlpci_xs_read(ctx, t, path, &v);
-    if (rc || !v)
-        goto out;
-    if (xlpci_parse_uint(v, XLPCI_MAX_DEVS, &num)) {
-        rc = XLPCI_ERR_CORRUPT;
-        goto out;
-    }
-    for (i = 0; i < num && *found_r < 0; i++) {
-        free(v);
-        v = NULL;
-        rc = xlpci_be_key(path, other, "dev-%u", i);
-        if (!rc) rc = xlpci_xs_read(ctx, t, path, &v);
-        if (rc)
-            goto out;
-        if (!v || xlpci_bdf_parse(v, &bdf, sub, sizeof(sub)))
-            continue;
-        for (j = 0; j < n; j++)
-            if (!xlpci_bdf_cmp(&bdf, &devs[j].bdf)) {
-                *found_r = (int)j;
-                break;
-            }
-    }
-out:
-    free(v);
-    return rc;
-}
-
-/* A device may be in one domain's backend only.  Reads every other PCI
- * backend's num_devs and dev-N through t, so two concurrent assignments of
- * one device to two domains conflict and the second sees the first (an
- * assignment always rewrites num_devs; a new backend changes the listing).
- * doms/nd: the listing of /local/domain/0/backend/pci already read in t,
- * or NULL to read it here. */
-static int check_not_assigned(xlpci_ctx *ctx, xs_transaction_t t,
-                              uint32_t domid, const xlpci_dev *devs, size_t n,
-                              char **doms, unsigned nd)
-{
-    char path[XLPCI_PATH_MAX], b[XLPCI_BDF_STRLEN];
-    char **own = NULL;
-    unsigned i, other;
-    int rc = 0, found;
-
-    if (!doms) {
-        rc = xlpci_xs_directory(ctx, t, "/local/domain/0/backend/pci",
-                                &own, &nd);
-        if (rc)
-            return rc;
-        doms = own;
-    }
-    for (i = 0; i < nd; i++) {
-        if (xlpci_parse_uint(doms[i], DOMID_FIRST_RESERVED - 1, &other) ||
-            other == domid)
-            continue;
-        rc = other_backend_find(ctx, t, other, devs, n, &found);
-        if (rc == XLPCI_ERR_CORRUPT) {
-            LOG(ctx, WARN, "ignoring the malformed PCI backend of domain %u",
-                other);
-            rc = 0;
-            continue;
-        }
-        if (!rc && found >= 0) {
-            xlpci_be_path(path, other);
-            LOG(ctx, ERROR, "PCI device %s is already assigned to "
-                "domain %u (%s)", xlpci_bdf_format(&devs[found].bdf, b),
-                other, path);
-            rc = XLPCI_ERR_EXISTS;
-        }
-        if (rc)
-            break;
-    }
-    free(own);
-    return rc;
-}
-
-typedef struct {
-    xlpci_bdf bdf;
-    int domid;
-} owner_arg;
-
-static int owner_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
-                      void *varg)
-{
-    owner_arg *a = varg;
-    char **doms = NULL;
-    unsigned nd, i, d;
-    int rc;
-
-    (void)ops;
-    a->domid = -1;
-    rc = xlpci_xs_directory(ctx, t, "/local/domain/0/backend/pci", &doms,
-                            &nd);
-    for (i = 0; !rc && i < nd && a->domid < 0; i++) {
-        xlpci_view v;
-
-        if (xlpci_parse_uint(doms[i], DOMID_FIRST_RESERVED - 1, &d))
-            continue;
-        rc = xlpci_view_read(ctx, t, d, &v);
-        if (rc == XLPCI_ERR_CORRUPT)
-            rc = 0;
-        else if (!rc && xlpci_view_find(&v, &a->bdf) >= 0)
-            a->domid = (int)d;
-        xlpci_view_dispose(&v);
-    }
-    free(doms);
-    return rc ? rc : XLPCI_TXN_NOTHING;
-}
-
-int xlpci_device_domain(xlpci_ctx *ctx, const xlpci_bdf *bdf)
-{
-    owner_arg a = { *bdf, -1 };
-
-    return xlpci_txn_run(ctx, "lookup", owner_body, &a) ==
-           XLPCI_TXN_NOTHING ? a.domid : -1;
-}
-
 /* ---- the host side of an assignment --------------------------------------- */
 
 /* What host_prepare did to each device, for host_finish to undo. */
@@ -540,6 +407,11 @@ static int host_release(xlpci_ctx *ctx, const xlpci_bdf *bdfs, size_t n)
         rc = xlpci_bk_commit(ctx, &bk);
     xlpci_bk_close(&bk);
     return rc;
+}
+
+int xlpci_host_release(xlpci_ctx *ctx, const xlpci_bdf *bdfs, size_t n)
+{
+    return n && xlpci_host_active(ctx) ? host_release(ctx, bdfs, n) : 0;
 }
 
 /* Step 2 of create/attach, under the bookkeeping lock: the hypervisor
@@ -722,25 +594,18 @@ static int create_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
 {
     create_arg *a = varg;
     xlpci_view view;
-    char *name = NULL, **doms = NULL;
-    char be[XLPCI_PATH_MAX], id[16];
-    unsigned nd, i;
+    char *name = NULL;
+    char be[XLPCI_PATH_MAX], err[64];
+    unsigned i;
+    size_t j;
     int rc;
 
     xlpci_view_init(&view);
     rc = domain_read(ctx, t, a->domid, &name);
     if (rc) goto out;
-    /* The listing of all PCI backends: our own is read only if it is
-     * there (one request fewer on the usual, fresh create; a concurrent
-     * create of it changes the listing, so t still conflicts). */
-    rc = xlpci_xs_directory(ctx, t, "/local/domain/0/backend/pci", &doms,
-                            &nd);
-    if (rc) goto out;
-    snprintf(id, sizeof(id), "%u", a->domid);
-    for (i = 0; i < nd && strcmp(doms[i], id); i++)
-        ;
-    if (i < nd)
-        rc = xlpci_view_read(ctx, t, a->domid, &view);
+    /* Only this domain's nodes and the devices' ownership records are
+     * read: creates of different domains do not conflict. */
+    rc = xlpci_view_read(ctx, t, a->domid, &view);
     if (rc == XLPCI_ERR_CORRUPT && (a->flags & XLPCI_CREATE_REPLACE))
         rc = 0;                        /* replaced wholesale */
     if (rc) goto out;
@@ -752,12 +617,24 @@ static int create_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
         rc = XLPCI_ERR_EXISTS;
         goto out;
     }
-    rc = check_not_assigned(ctx, t, a->domid, a->devs, a->n, doms, nd);
+    rc = xlpci_owner_claim(ctx, t, ops, a->domid, a->devs, a->n);
+    /* create -f: the replaced devices that are not created again are no
+     * longer this domain's */
+    for (i = 0; !rc && i < view.num_devs; i++) {
+        const char *dev = view.keys ? view.keys[i][XLPCI_KEY_DEV] : NULL;
+        xlpci_bdf bdf;
+
+        if (!dev || xlpci_bdf_parse(dev, &bdf, err, sizeof(err)))
+            continue;
+        for (j = 0; j < a->n && xlpci_bdf_cmp(&bdf, &a->devs[j].bdf); j++)
+            ;
+        if (j == a->n)
+            rc = xlpci_owner_drop(ctx, t, ops, a->domid, &bdf, 1);
+    }
     if (rc) goto out;
     rc = xlpci_layout_create(ops, a->domid, name, a->devs, a->n);
 out:
     free(name);
-    free(doms);
     xlpci_view_dispose(&view);
     return rc;
 }
@@ -776,6 +653,7 @@ int xlpci_create(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *specs,
                  size_t nspecs, const xlpci_defaults *defs, unsigned flags)
 {
     create_arg a = { domid, NULL, 0, flags };
+    xlpci_prepared prep = { NULL, 0 };
     xlpci_dev *devs = NULL, *granted = NULL;
     size_t ngranted = 0;
     unsigned char *how = NULL;
@@ -806,7 +684,12 @@ int xlpci_create(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *specs,
         rc = host_grant(ctx, domid, devs, a.n, &granted, &ngranted);
     }
     if (!rc)
+        rc = xlpci_parents_prepare(ctx, domid, devs, a.n, &prep);
+    if (!rc)
         rc = xlpci_txn_run(ctx, "create", create_body, &a);
+    if (rc)
+        xlpci_parents_prune(ctx, &prep);
+    xlpci_prepared_dispose(&prep);
     if (rc && granted)
         xlpci_hv_revoke_devs(ctx, domid, granted, ngranted);
     if (host) {
@@ -886,7 +769,7 @@ static int attach_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
             }
         }
     }
-    rc = check_not_assigned(ctx, t, a->domid, a->devs, a->n, NULL, 0);
+    rc = xlpci_owner_claim(ctx, t, ops, a->domid, a->devs, a->n);
     if (rc) goto out;
 
     if (!view.exists) {
@@ -969,7 +852,7 @@ static int undo_attach_body(xlpci_ctx *ctx, xs_transaction_t t,
         rc = rc ? rc : XLPCI_TXN_NOTHING;
         goto out;
     }
-    rc = xlpci_layout_remove(ops, a->domid, &view, idx, a->n);
+    rc = xlpci_remove_devices(ctx, t, ops, a->domid, &view, idx, a->n);
     if (!rc) rc = xlpci_be_key(path, a->domid, "state");
     if (!rc) rc = xlpci_ops_writef(ops, path, "%d", XenbusStateConnected);
     a->undone = true;
@@ -1020,6 +903,7 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
                  const xlpci_defaults *defs)
 {
     attach_arg a;
+    xlpci_prepared prep = { NULL, 0 };
     xlpci_dev *devs = NULL, *granted = NULL;
     size_t ngranted = 0;
     long long deadline;
@@ -1055,6 +939,8 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
         if (rc) goto out;
     }
 
+    rc = xlpci_parents_prepare(ctx, domid, devs, a.n, &prep);
+    if (rc) goto out;
     deadline = xlpci_now_ms() + ctx->timeout_ms;
     rc = run_until_ready(ctx, domid, "pci-attach", attach_body, &a, deadline);
     if (rc == XLPCI_TXN_WAIT && ctx->dry_run) {
@@ -1098,6 +984,9 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
             rc = 0;
     }
 out:
+    if (rc)
+        xlpci_parents_prune(ctx, &prep);
+    xlpci_prepared_dispose(&prep);
     if (host) {
         /* the xenstore side is either complete or rolled back by now,
          * except when the guest reacted to a cycle that then stalled:
@@ -1231,7 +1120,17 @@ static int detach_begin_body(xlpci_ctx *ctx, xs_transaction_t t,
          * these devices (an earlier detach stopped before removing them),
          * or -f after a timeout: nothing to hand-shake. */
         a->mode = DETACH_REMOVED;
-        rc = xlpci_layout_remove(ops, a->domid, &view, idx, a->n);
+        rc = xlpci_remove_devices(ctx, t, ops, a->domid, &view, idx,
+                                  a->n);
+    } else if ((view.state == XenbusStateClosing ||
+                view.state == XenbusStateClosed) &&
+               (a->flags & XLPCI_DETACH_FORCE)) {
+        /* the connection is over: no guest to hand-shake with */
+        LOG(ctx, WARN, "pci-detach -f: the PCI backend of domain %u is %s; "
+            "removing the device without the guest's cooperation",
+            a->domid, state_name(view.state));
+        a->mode = DETACH_REMOVED;
+        rc = xlpci_remove_devices(ctx, t, ops, a->domid, &view, idx, a->n);
     } else if (view.state == XenbusStateClosing ||
                view.state == XenbusStateClosed) {
         rc = backend_failed(ctx, t, a->domid, view.state);
@@ -1257,12 +1156,13 @@ static int detach_begin_body(xlpci_ctx *ctx, xs_transaction_t t,
             }
         if (nun == a->n) {
             a->mode = DETACH_REMOVED;
-            rc = xlpci_layout_remove(ops, a->domid, &view, idx, a->n);
+            rc = xlpci_remove_devices(ctx, t, ops, a->domid, &view, idx,
+                                      a->n);
         } else if (nun) {
             /* those first; the caller runs this step again for the rest */
             a->mode = DETACH_PARTIAL;
             a->ngone = nun;
-            rc = xlpci_layout_remove(ops, a->domid, &view, un, nun);
+            rc = xlpci_remove_devices(ctx, t, ops, a->domid, &view, un, nun);
         } else if (frontend_ready(ctx, t, a->domid, &a->why, &rc)) {
             a->mode = DETACH_BEGUN;
             rc = xlpci_layout_detach_begin(ops, a->domid, idx, a->n);
@@ -1297,7 +1197,7 @@ static int detach_remove_body(xlpci_ctx *ctx, xs_transaction_t t,
     /* Indices may have moved since the first step: find them again. */
     rc = detach_find(ctx, a, &view, idx);
     if (rc) goto out;
-    rc = xlpci_layout_remove(ops, a->domid, &view, idx, a->n);
+    rc = xlpci_remove_devices(ctx, t, ops, a->domid, &view, idx, a->n);
 out:
     xlpci_view_dispose(&view);
     return rc;

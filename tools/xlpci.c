@@ -480,6 +480,42 @@ static int main_check(int argc, char **argv)
     return problems ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
+/* ---- destroy --------------------------------------------------------------------- */
+
+static int main_destroy(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "force", no_argument, NULL, 'f' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    unsigned flags = 0, released = 0;
+    uint32_t domid;
+    int c, rc;
+
+    while ((c = getopt_long(argc, argv, "+:fh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f': flags |= XLPCI_DESTROY_FORCE; break;
+        case 'h': return cmd_help("destroy");
+        default: return bad_option("destroy", c, argv);
+        }
+    }
+    if (argc - optind != 1)
+        return usage_error("destroy", "expected <domain>");
+    rc = ctx_open();
+    if (!rc) rc = resolve_domain("destroy", argv[optind], &domid);
+    if (!rc) rc = xlpci_destroy(g.ctx, domid, flags, &released);
+    if (rc == XLPCI_ERR_BUSY)
+        return EXIT_FAILURE;
+    if (rc)
+        return exit_for(rc);
+    if (!released)
+        printf("domain %u: nothing to do\n", domid);
+    else if (!g.dry_run)
+        printf("domain %u: released %u PCI device(s)\n", domid, released);
+    return EXIT_SUCCESS;
+}
+
 /* ---- table ------------------------------------------------------------------- */
 
 static int main_help(int argc, char **argv);
@@ -528,6 +564,16 @@ static const cmd_spec cmd_table[] = {
       "interrupted detach.  Also reports (never repairs) devices pciback\n"
       "never exported though both ends are Connected.  Exit 0 when\n"
       "consistent." },
+    { "destroy", main_destroy, DRY_PLAN,
+      "Release every PCI device of a domain that is gone or going",
+      "[-f] <domain>",
+      "  -f, --force        also for a domain that still exists (while it\n"
+      "                     is being destroyed)\n"
+      "No guest handshake: revokes the permissions, removes the backend\n"
+      "and frontend entries and the /libxl/pci/<bdf>/domid records in one\n"
+      "transaction, makes the devices assignable again (managed ones go\n"
+      "back to their drivers).  Idempotent: \"nothing to do\" the second\n"
+      "time." },
     { "help", main_help, DRY_READONLY, "Show help", "[<command>]", "" },
 };
 

@@ -6,6 +6,7 @@
  *   create 5 03:00.0,seize=1 04:00.0
  *   pci-attach 5 03:00.0,seize=1        (04:00.0 attached before)
  *   pci-detach 5 03:00.0                (03:00.0 seized by a create)
+ *   destroy 5                           (both, after domain 5 is gone)
  *
  * with the fake sysfs kernel, the fake libxenctrl and the pciback/pcifront
  * model.  After `check --repair 5` (and `check 5` saying consistent):
@@ -17,7 +18,12 @@
  *     stays on pciback;
  *   - the hypervisor agrees: domain 5 holds the I/O memory, ports and irq
  *     of a device iff the backend lists it (net of every grant/revoke the
- *     fake recorded).
+ *     fake recorded);
+ *   - the ownership record /libxl/pci/<bdf>/domid names domain 5 iff the
+ *     backend lists the device.
+ * destroy: after `check --repair 5` of the gone domain nothing of it is
+ * left (no backend, no record, no ownership node, no /local/domain/5),
+ * 03:00.0 is back on e1000e, 04:00.0 assignable on pciback.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -252,17 +258,63 @@ static bool settled(crash_env *c, const char *what)
         if (!system(cmd))
             fail_msg("%s: a temp state file was left in %s", what, c->state);
     }
+    {
+        char *n3 = itest_read(e, "/libxl/pci/0000-03-00-0/domid");
+        char *n4 = itest_read(e, "/libxl/pci/0000-04-00-0/domid");
+
+        if (in3 != (n3 && !strcmp(n3, "5")) || (n3 && strcmp(n3, "5")) ||
+            in4 != (n4 && !strcmp(n4, "5")) || (n4 && strcmp(n4, "5")))
+            fail_msg("%s: ownership 03 %s 04 %s, listed 03 %d 04 %d", what,
+                     n3 ?: "-", n4 ?: "-", in3, in4);
+        free(n3);
+        free(n4);
+    }
     if (granted(c, 3) != in3 || granted(c, 4) != in4)
         fail_msg("%s: grants 03 %d 04 %d, listed 03 %d 04 %d", what,
                  granted(c, 3), granted(c, 4), in3, in4);
     return in3;
 }
 
-typedef enum { FLOW_CREATE, FLOW_ATTACH, FLOW_DETACH } flow;
+/* destroy: everything the gone domain held is released, once. */
+static void released(crash_env *c, const char *what)
+{
+    itest_env *e = c->e;
+    xlpci_bk_dev *v, *d;
+    size_t n, i;
+    char *dump;
+
+    if (itest_xlpci(e, "check", "--repair", "5", NULL))
+        fail_msg("%s: check --repair: %s%s", what, e->out, e->err);
+    if (itest_xlpci(e, "check", "5", NULL) ||
+        strcmp(e->out, "domain 5: consistent\n"))
+        fail_msg("%s: check after repair: %s%s", what, e->out, e->err);
+    dump = itest_dump(e);
+    if (strstr(dump, "/domid = \"5\"") || strstr(dump, "/local/domain/5") ||
+        strstr(dump, "backend/pci/5"))
+        fail_msg("%s: domain 5 still holds something:\n%s", what, dump);
+    free(dump);
+    d = record(c, DEV3, &v, &n);
+    if (d || strcmp(driver_of(c, DEV3), "e1000e"))
+        fail_msg("%s: %s record %s, driver \"%s\"", what, DEV3,
+                 d ? "present" : "absent", driver_of(c, DEV3));
+    for (i = 0; i < n; i++)
+        if (v[i].domid >= 0)
+            fail_msg("%s: a record still names domain %d", what,
+                     v[i].domid);
+    free_records(v, n);
+    if (strcmp(driver_of(c, DEV4), "pciback"))
+        fail_msg("%s: %s left pciback", what, DEV4);
+    if (itest_xlpci(e, "pci-assignable-list", NULL) ||
+        strcmp(e->out, DEV4 " \n"))
+        fail_msg("%s: pci-assignable-list: %s%s", what, e->out, e->err);
+}
+
+typedef enum { FLOW_CREATE, FLOW_ATTACH, FLOW_DETACH, FLOW_DESTROY } flow;
 
 static void crash_flow(flow f, const char *env)
 {
-    static const char *names[] = { "create", "pci-attach", "pci-detach" };
+    static const char *names[] = { "create", "pci-attach", "pci-detach",
+                                   "destroy" };
     unsigned stride = h_slow() > 1 ? 3 : 1, n, killed = 0;
     char num[16], what[96];
     bool done = false;
@@ -277,10 +329,15 @@ static void crash_flow(flow f, const char *env)
         if (f == FLOW_ATTACH)
             assert_int_equal(itest_xlpci(c.e, "create", "5", "04:00.0",
                                          NULL), 0);
-        if (f == FLOW_DETACH)
+        if (f == FLOW_DETACH || f == FLOW_DESTROY)
             assert_int_equal(itest_xlpci(c.e, "create", "5", "04:00.0",
                                          "03:00.0,seize=1", NULL), 0);
         wait_quiet(c.e);
+        if (f == FLOW_DESTROY) {
+            /* the domain dies: its guest and its xenstore directory go */
+            itest_model_stop(c.e);
+            assert_true(xs_rm(c.e->xs, XBT_NULL, "/local/domain/5"));
+        }
         snprintf(num, sizeof(num), "%u", n);
         setenv(env, num, 1);
         if (f == FLOW_CREATE)
@@ -289,8 +346,10 @@ static void crash_flow(flow f, const char *env)
         else if (f == FLOW_ATTACH)
             rc = itest_xlpci(c.e, "pci-attach", "5", "03:00.0,seize=1",
                              NULL);
-        else
+        else if (f == FLOW_DETACH)
             rc = itest_xlpci(c.e, "pci-detach", "5", "03:00.0", NULL);
+        else
+            rc = itest_xlpci(c.e, "destroy", "5", NULL);
         unsetenv(env);
         snprintf(what, sizeof(what), "%s, %s=%u", names[f], env, n);
         if (rc == 0)
@@ -299,6 +358,14 @@ static void crash_flow(flow f, const char *env)
             killed++;
         else
             fail_msg("%s: exit %d: %s", what, rc, c.e->err);
+        if (f == FLOW_DESTROY) {
+            released(&c, what);
+            /* and destroy itself is idempotent */
+            assert_int_equal(itest_xlpci(c.e, "destroy", "5", NULL), 0);
+            assert_string_equal(c.e->out, "domain 5: nothing to do\n");
+            crash_teardown(&c);
+            continue;
+        }
         in3 = settled(&c, what);
         if (done)
             assert_int_equal(in3, f != FLOW_DETACH);
@@ -320,6 +387,8 @@ T(test_detach_host_steps, FLOW_DETACH, "XLPCI_CRASH_HOST_AT")
 T(test_create_requests, FLOW_CREATE, "XLPCI_CRASH_AT")
 T(test_attach_requests, FLOW_ATTACH, "XLPCI_CRASH_AT")
 T(test_detach_requests, FLOW_DETACH, "XLPCI_CRASH_AT")
+T(test_destroy_host_steps, FLOW_DESTROY, "XLPCI_CRASH_HOST_AT")
+T(test_destroy_requests, FLOW_DESTROY, "XLPCI_CRASH_AT")
 #undef T
 
 int main(void)
@@ -331,6 +400,8 @@ int main(void)
         cmocka_unit_test(test_create_requests),
         cmocka_unit_test(test_attach_requests),
         cmocka_unit_test(test_detach_requests),
+        cmocka_unit_test(test_destroy_host_steps),
+        cmocka_unit_test(test_destroy_requests),
     };
 
     return cmocka_run_group_tests_name("host: crash safety", tests, NULL,

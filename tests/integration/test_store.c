@@ -271,8 +271,9 @@ static void test_retry_exhausted(void **state)
     xlpci_spec spec;
     xlpci_stats st;
     xlpci_ctx *ctx;
-    char err[128], *v;
+    char err[128], *v, *before, *after;
 
+    before = h_xs_dump(e->xs, "/libxl");
     assert_int_equal(xlpci_spec_parse("05:00.0", &spec, err, sizeof(err)), 0);
     assert_int_equal(xlpci_ctx_alloc(&ctx, NULL), 0);
     xlpci_ctx_set_max_attempts(ctx, 5);
@@ -280,13 +281,21 @@ static void test_retry_exhausted(void **state)
     assert_int_equal(xlpci_create(ctx, 5, &spec, 1, NULL, 0),
                      XLPCI_ERR_RETRIES);
     xlpci_ctx_get_stats(ctx, &st);
-    assert_int_equal(st.attempts, 5);
+    /* 5 attempts, then one transaction removing the directories made
+     * before them (backend/pci/5, /libxl/pci/<bdf>) */
+    assert_int_equal(st.attempts, 6);
     assert_int_equal(st.eagain, 5);
-    assert_int_equal(st.transactions, 0);
+    assert_int_equal(st.transactions, 1);
     xlpci_ctx_free(ctx);
     xlpci_spec_dispose(&spec);
     v = itest_read(e, BE(5) "/num_devs");
     assert_null(v);
+    v = itest_read(e, "/local/domain/0/backend/pci/5");
+    assert_null(v);
+    after = h_xs_dump(e->xs, "/libxl");
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
 }
 
 /* Multi-function: every function present in sysfs, function 0 last. */
@@ -335,6 +344,7 @@ static void test_command_help(void **state)
         { "pci-assignable-add", "--name" },
         { "pci-assignable-remove", "--rebind" },
         { "pci-assignable-list", "--show-names" }, { "check", "--repair" },
+        { "destroy", "--force" },
     };
     char *before, *after, *want, usage[64];
     size_t i;

@@ -2,7 +2,8 @@
  * legacy-writer - writes a domain's PCI devices the way libxl 4.15-4.17
  * does at domain creation (libxl__device_pci_add_xenstore, once per
  * device): num_devs read OUTSIDE the transaction, then one transaction per
- * device, the first one creating both directories with num_devs = 1.
+ * device, the first one creating both directories with num_devs = 1; then
+ * /libxl/pci/<bdf>/domid outside any transaction, as libxl writes it.
  *
  *   legacy-writer [--wait-probe] [--delay-ms N] <domid> <bdf>...
  *
@@ -173,6 +174,15 @@ int main(int argc, char **argv)
             }
         }
         free(num);
+        /* libxl's ownership record, written outside any transaction
+         * (pci_info_xs_write "domid") */
+        snprintf(path, sizeof(path), "/libxl/pci/%04x-%02x-%02x-%01x/domid",
+                 seg, bus, dev, func);
+        snprintf(val, sizeof(val), "%u", domid);
+        if (!w(XBT_NULL, path, val)) {
+            perror("legacy-writer: write domid");
+            return 1;
+        }
         if (i == optind + 1 && probe && wait_probe(be))
             return 1;
         if (delay)

@@ -159,6 +159,30 @@ static void test_spec_errors(void **state)
     parse_bad("03:00.0@xyz", "vslot");
 }
 
+/* libxl's /libxl/pci/<dddd-bb-dd-f> naming, both ways. */
+static void test_libxl_node_names(void **state)
+{
+    static const char *const bad[] = {
+        "0000-03-00", "0000-03-00-0-1", "0000-3-00-0", "0000-03-00-8",
+        "0000-03-20-0", "0000-03-00-00", "+000-03-00-0", "0000:03:00.0",
+        "00000-03-00-0", "0000-03-00-0 ", "",
+    };
+    char path[XLPCI_PATH_MAX];
+    xlpci_bdf bdf = { 0x1234, 0xab, 0x1f, 7 }, back;
+    size_t i;
+
+    (void)state;
+    xlpci_libxl_path(path, &bdf, "domid");
+    assert_string_equal(path, "/libxl/pci/1234-ab-1f-7/domid");
+    xlpci_libxl_path(path, &bdf, NULL);
+    assert_string_equal(path, "/libxl/pci/1234-ab-1f-7");
+    assert_true(xlpci_libxl_name_bdf("1234-ab-1f-7", &back));
+    assert_int_equal(xlpci_bdf_cmp(&bdf, &back), 0);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (xlpci_libxl_name_bdf(bad[i], &back))
+            fail_msg("\"%s\" taken as a device", bad[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -167,6 +191,7 @@ int main(void)
         cmocka_unit_test(test_spec_equivalent_forms),
         cmocka_unit_test(test_spec_name),
         cmocka_unit_test(test_spec_errors),
+        cmocka_unit_test(test_libxl_node_names),
     };
 
     return cmocka_run_group_tests_name("bdf", tests, NULL, NULL);

@@ -1,0 +1,379 @@
+/*
+ * The per-device ownership record libxl keeps, and that xlpci keeps with
+ * it: /libxl/pci/<dddd-bb-dd-f>/domid (libxl_pci.c pci_info_xs_path, the
+ * same format).  `xl pci-assignable-list` hides every device that has it;
+ * xlpci refuses a device whose node names another domain, whoever wrote
+ * it.
+ *
+ * Every create/attach reads, checks and writes the node of each of its
+ * devices INSIDE the transaction that writes the backend entries, and
+ * every removal removes it in the transaction that removes them: two
+ * concurrent assignments of one device then conflict on that node, and
+ * the cost grows with the devices asked for, not with the other guests.
+ *
+ * Only the domid leaf is ours: name and driver_path (pci-assignable-add
+ * of xl) stay, and so does the <bdf> directory, as libxl's
+ * pci_info_xs_remove leaves it.
+ *
+ * A node naming a domain that no longer exists (no /local/domain/<id>) is
+ * stale: refused, naming `xlpci destroy <id>` (or check --repair <id>),
+ * which release what that domain held.  Taking it over silently could
+ * hand out a device a dead domain's backend still lists.
+ *
+ * Shared parents: on C xenstored creating a node modifies its parent, so
+ * two transactions creating children of one parent conflict even when
+ * they read nothing in common.  xlpci_parents_prepare() creates, outside
+ * any transaction (idempotent mkdir), the parents a create would
+ * otherwise create inside it: .../backend/pci/<domid> (xenbus probes only
+ * backend/pci/<domid>/<devid>) and /libxl/pci/<bdf>.  Creates of different
+ * domains then touch disjoint nodes.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define DOMID_FIRST_RESERVED 0x7ff0u
+
+/* Is path planned for removal in ops? */
+static bool ops_removes(const xlpci_ops *ops, const char *path)
+{
+    size_t i;
+
+    for (i = 0; i < ops->n; i++)
+        if (ops->v[i].kind == XLPCI_OP_RM && !strcmp(ops->v[i].path, path))
+            return true;
+    return false;
+}
+
+void xlpci_libxl_path(char *buf, const xlpci_bdf *bdf, const char *leaf)
+{
+    snprintf(buf, XLPCI_PATH_MAX, "/libxl/pci/%04x-%02x-%02x-%01x%s%s",
+             bdf->seg, bdf->bus, bdf->dev, bdf->func, leaf ? "/" : "",
+             leaf ? leaf : "");
+}
+
+bool xlpci_libxl_name_bdf(const char *name, xlpci_bdf *bdf)
+{
+    char path[XLPCI_PATH_MAX], want[XLPCI_PATH_MAX];
+    int end = -1;
+
+    if (sscanf(name, "%4x-%2x-%2x-%1x%n", &bdf->seg, &bdf->bus, &bdf->dev,
+               &bdf->func, &end) != 4 || end < 0 || name[end] ||
+        bdf->dev > XLPCI_MAX_SLOT || bdf->func > XLPCI_MAX_FUNC)
+        return false;
+    /* exactly the canonical form: no sign, no short fields */
+    xlpci_libxl_path(path, bdf, NULL);
+    snprintf(want, sizeof(want), "/libxl/pci/%s", name);
+    return !strcmp(path, want);
+}
+
+void xlpci_be_parent_path(char *buf, uint32_t domid)
+{
+    snprintf(buf, XLPCI_PATH_MAX, "/local/domain/0/backend/pci/%u", domid);
+}
+
+void xlpci_fe_parent_path(char *buf, uint32_t domid)
+{
+    snprintf(buf, XLPCI_PATH_MAX, "/local/domain/%u/device/pci", domid);
+}
+
+int xlpci_owner_read(xlpci_ctx *ctx, xs_transaction_t t,
+                     const xlpci_bdf *bdf, int *owner_r)
+{
+    char path[XLPCI_PATH_MAX];
+    char *v = NULL;
+    unsigned d;
+    int rc;
+
+    *owner_r = -1;
+    xlpci_libxl_path(path, bdf, "domid");
+    rc = xlpci_xs_read(ctx, t, path, &v);
+    if (rc || !v)
+        return rc;
+    if (xlpci_parse_uint(v, DOMID_FIRST_RESERVED - 1, &d)) {
+        LOG(ctx, ERROR, "%s = \"%s\" is not a domid", path, v);
+        rc = XLPCI_ERR_CORRUPT;
+    } else {
+        *owner_r = (int)d;
+    }
+    free(v);
+    return rc;
+}
+
+int xlpci_domain_exists(xlpci_ctx *ctx, xs_transaction_t t, uint32_t domid,
+                        bool *exists_r)
+{
+    char path[XLPCI_PATH_MAX];
+
+    snprintf(path, sizeof(path), "/local/domain/%u", domid);
+    return xlpci_xs_exists(ctx, t, path, exists_r);
+}
+
+int xlpci_owner_claim(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
+                      uint32_t domid, const xlpci_dev *devs, size_t n)
+{
+    char path[XLPCI_PATH_MAX], b[XLPCI_BDF_STRLEN];
+    size_t i;
+    int rc = 0, owner;
+
+    for (i = 0; !rc && i < n; i++) {
+        bool live;
+
+        xlpci_bdf_format(&devs[i].bdf, b);
+        rc = xlpci_owner_read(ctx, t, &devs[i].bdf, &owner);
+        if (rc == XLPCI_ERR_CORRUPT) {
+            LOG(ctx, ERROR, "PCI device %s has an unreadable ownership "
+                "record; check --repair of the domain holding it, or "
+                "remove the node", b);
+            break;
+        }
+        if (rc)
+            break;
+        if (owner >= 0 && (uint32_t)owner != domid) {
+            rc = xlpci_domain_exists(ctx, t, (uint32_t)owner, &live);
+            if (rc)
+                break;
+            if (live)
+                LOG(ctx, ERROR, "PCI device %s is already assigned to "
+                    "domain %d", b, owner);
+            else
+                LOG(ctx, ERROR, "PCI device %s is still recorded as "
+                    "assigned to domain %d, which no longer exists (a "
+                    "stale /libxl/pci/.../domid): run `xlpci destroy %d` "
+                    "to release what it held", b, owner, owner);
+            rc = XLPCI_ERR_EXISTS;
+            break;
+        }
+        if (owner < 0) {
+            xlpci_libxl_path(path, &devs[i].bdf, "domid");
+            rc = xlpci_ops_writef(ops, path, "%u", domid);
+        }
+    }
+    return rc;
+}
+
+int xlpci_owner_drop(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
+                     uint32_t domid, const xlpci_bdf *bdfs, size_t n)
+{
+    char path[XLPCI_PATH_MAX];
+    size_t i;
+    int rc = 0, owner;
+
+    for (i = 0; !rc && i < n; i++) {
+        rc = xlpci_owner_read(ctx, t, &bdfs[i], &owner);
+        if (rc == XLPCI_ERR_CORRUPT) {
+            owner = (int)domid;        /* unreadable: ours to clear */
+            rc = 0;
+        }
+        if (rc || owner != (int)domid)
+            continue;                  /* absent, or another domain's */
+        xlpci_libxl_path(path, &bdfs[i], "domid");
+        rc = xlpci_ops_rm(ops, path);
+    }
+    return rc;
+}
+
+int xlpci_owner_drop_view(xlpci_ctx *ctx, xs_transaction_t t,
+                          xlpci_ops *ops, uint32_t domid,
+                          const xlpci_view *view, const unsigned *idx,
+                          size_t n)
+{
+    char err[64];
+    xlpci_bdf bdf;
+    size_t i;
+    int rc = 0;
+
+    for (i = 0; !rc && i < n; i++) {
+        const char *dev = idx[i] < view->num_devs
+                          ? view->keys[idx[i]][XLPCI_KEY_DEV] : NULL;
+
+        if (dev && !xlpci_bdf_parse(dev, &bdf, err, sizeof(err)))
+            rc = xlpci_owner_drop(ctx, t, ops, domid, &bdf, 1);
+    }
+    return rc;
+}
+
+/* One directory: empty or holding only "0" (the one PCI device dir)? */
+static int only_devid0(xlpci_ctx *ctx, xs_transaction_t t, const char *path,
+                       bool *only_r)
+{
+    char **names = NULL;
+    unsigned n = 0;
+    int rc = xlpci_xs_directory(ctx, t, path, &names, &n);
+
+    *only_r = !rc && names && (n == 0 || (n == 1 && !strcmp(names[0], "0")));
+    free(names);
+    return rc;
+}
+
+int xlpci_parents_cleanup(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
+                          uint32_t domid)
+{
+    char path[XLPCI_PATH_MAX];
+    bool only;
+    int rc;
+
+    xlpci_be_parent_path(path, domid);
+    rc = only_devid0(ctx, t, path, &only);
+    if (!rc && only) rc = xlpci_ops_rm(ops, path);
+    if (rc)
+        return rc;
+    xlpci_fe_parent_path(path, domid);
+    rc = only_devid0(ctx, t, path, &only);
+    if (!rc && only) rc = xlpci_ops_rm(ops, path);
+    return rc;
+}
+
+/* path exists, or is created with the missing ancestors (recorded in p,
+ * outermost first). */
+static int ensure_dir(xlpci_ctx *ctx, const char *path, xlpci_prepared *p)
+{
+    char parent[XLPCI_PATH_MAX], **nv;
+    char *slash;
+    bool exists;
+    int rc;
+
+    rc = xlpci_xs_exists(ctx, XBT_NULL, path, &exists);
+    if (rc || exists)
+        return rc;
+    snprintf(parent, sizeof(parent), "%s", path);
+    slash = strrchr(parent, '/');
+    if (slash && slash != parent) {
+        *slash = '\0';
+        rc = ensure_dir(ctx, parent, p);
+        if (rc)
+            return rc;
+    }
+    xlpci_request(ctx);
+    if (!xs_mkdir(ctx->xsh, XBT_NULL, path)) {
+        LOGE(ctx, ERROR, "cannot create %s", path);
+        return XLPCI_ERR_XENSTORE;
+    }
+    nv = realloc(p->paths, (p->n + 1) * sizeof(*nv));
+    if (!nv || !(nv[p->n] = strdup(path))) {
+        if (nv)
+            p->paths = nv;
+        return XLPCI_ERR_NOMEM;
+    }
+    p->paths = nv;
+    p->n++;
+    return 0;
+}
+
+int xlpci_parents_prepare(xlpci_ctx *ctx, uint32_t domid,
+                          const xlpci_dev *devs, size_t n, xlpci_prepared *p)
+{
+    char path[XLPCI_PATH_MAX];
+    size_t i;
+    int rc;
+
+    p->paths = NULL;
+    p->n = 0;
+    if (ctx->dry_run)
+        return 0;
+    xlpci_be_parent_path(path, domid);
+    rc = ensure_dir(ctx, path, p);
+    for (i = 0; !rc && i < n; i++) {
+        xlpci_libxl_path(path, &devs[i].bdf, NULL);
+        rc = ensure_dir(ctx, path, p);
+    }
+    return rc;
+}
+
+/* The directories prepared for a create/attach that then failed go
+ * again, innermost first, each only if it is still empty: the store is
+ * as it was. */
+static int prune_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
+                      void *varg)
+{
+    const xlpci_prepared *p = varg;
+    char **names;
+    unsigned n, removed = 0;
+    size_t i, j;
+    int rc = 0;
+
+    for (i = p->n; !rc && i-- > 0;) {
+        names = NULL;
+        n = 0;
+        rc = xlpci_xs_directory(ctx, t, p->paths[i], &names, &n);
+        /* a child is gone if it was removed just before (it comes after
+         * its parent in p->paths) */
+        for (j = 0; !rc && names && j < n; j++) {
+            size_t k;
+            char child[XLPCI_PATH_MAX];
+
+            snprintf(child, sizeof(child), "%s/%s", p->paths[i], names[j]);
+            for (k = i + 1; k < p->n && strcmp(p->paths[k], child); k++)
+                ;
+            if (k == p->n || !ops_removes(ops, child))
+                break;
+        }
+        if (!rc && names && j == n) {
+            rc = xlpci_ops_rm(ops, p->paths[i]);
+            removed++;
+        }
+        free(names);
+    }
+    return rc ? rc : removed ? 0 : XLPCI_TXN_NOTHING;
+}
+
+void xlpci_parents_prune(xlpci_ctx *ctx, xlpci_prepared *p)
+{
+    if (p->n && !ctx->dry_run)
+        xlpci_txn_run(ctx, "cleanup", prune_body, p);
+    xlpci_prepared_dispose(p);
+}
+
+void xlpci_prepared_dispose(xlpci_prepared *p)
+{
+    size_t i;
+
+    for (i = 0; i < p->n; i++)
+        free(p->paths[i]);
+    free(p->paths);
+    p->paths = NULL;
+    p->n = 0;
+}
+
+int xlpci_remove_devices(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
+                         uint32_t domid, const xlpci_view *view,
+                         const unsigned *idx, size_t n)
+{
+    int rc = xlpci_layout_remove(ops, domid, view, idx, n);
+
+    if (!rc) rc = xlpci_owner_drop_view(ctx, t, ops, domid, view, idx, n);
+    if (!rc && view->num_devs <= n)
+        rc = xlpci_parents_cleanup(ctx, t, ops, domid);
+    return rc;
+}
+
+typedef struct {
+    xlpci_bdf bdf;
+    int domid;
+} owner_arg;
+
+static int owner_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
+                      void *varg)
+{
+    owner_arg *a = varg;
+    int rc;
+
+    (void)ops;
+    rc = xlpci_owner_read(ctx, t, &a->bdf, &a->domid);
+    if (rc == XLPCI_ERR_CORRUPT)
+        rc = 0;
+    return rc ? rc : XLPCI_TXN_NOTHING;
+}
+
+int xlpci_device_domain(xlpci_ctx *ctx, const xlpci_bdf *bdf)
+{
+    owner_arg a = { *bdf, -1 };
+    FILE *dry = ctx->dry_run;
+    int rc;
+
+    ctx->dry_run = NULL;               /* reading changes nothing */
+    rc = xlpci_txn_run(ctx, "lookup", owner_body, &a);
+    ctx->dry_run = dry;
+    return rc == XLPCI_TXN_NOTHING ? a.domid : -1;
+}

@@ -1,0 +1,170 @@
+/*
+ * The domain-destroy path: `xlpci destroy` of a gone domain releases what
+ * it held (backend, frontend, per-domain parents, ownership records) in
+ * one go and is idempotent; a live domain is refused without -f; check of
+ * a gone domain reports what it holds and never re-creates its
+ * directories, --repair releases it; pci-detach -f removes a device from a
+ * Closed backend.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "itest.h"
+
+static void assert_node(itest_env *e, const char *path, const char *want)
+{
+    char *v = itest_read(e, path);
+
+    if (want ? !v || strcmp(v, want) : v != NULL)
+        fail_msg("%s = %s, expected %s", path, v ?: "(absent)",
+                 want ?: "(absent)");
+    free(v);
+}
+
+static void assert_gone(itest_env *e, const char *what)
+{
+    char *dump = itest_dump(e);
+
+    if (strstr(dump, "/domid = \"5\"") || strstr(dump, "/local/domain/5") ||
+        strstr(dump, "backend/pci/5"))
+        fail_msg("%s: domain 5 still holds something:\n%s", what, dump);
+    free(dump);
+}
+
+static void create_and_kill(itest_env *e)
+{
+    assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", "04:00.0",
+                                 NULL), 0);
+    assert_int_equal(itest_xlpci(e, "create", "6", "05:00.0", NULL), 0);
+    assert_true(xs_rm(e->xs, XBT_NULL, "/local/domain/5"));
+}
+
+static void test_destroy_gone(void **state)
+{
+    itest_env *e = *state;
+
+    create_and_kill(e);
+    assert_int_equal(itest_xlpci(e, "destroy", "5", NULL), 0);
+    assert_string_equal(e->out, "domain 5: released 2 PCI device(s)\n");
+    assert_gone(e, "destroy");
+    /* the other domain keeps its device */
+    assert_int_equal(itest_check_backend(e, 6), 1);
+    assert_node(e, "/libxl/pci/0000-05-00-0/domid", "6");
+    /* idempotent */
+    assert_int_equal(itest_xlpci(e, "destroy", "5", NULL), 0);
+    assert_string_equal(e->out, "domain 5: nothing to do\n");
+    /* the devices can be given to another domain */
+    assert_int_equal(itest_xlpci(e, "pci-attach", "6", "03:00.0", NULL), 0);
+    assert_int_equal(itest_xlpci(e, "check", "6", NULL), 0);
+}
+
+static void test_destroy_live(void **state)
+{
+    itest_env *e = *state;
+    char *before, *after;
+
+    assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", NULL), 0);
+    before = itest_dump(e);
+    assert_int_equal(itest_xlpci(e, "destroy", "5", NULL), 1);
+    assert_non_null(strstr(e->err, "domain 5 is still running"));
+    assert_non_null(strstr(e->err, "destroy -f"));
+    /* the dry run plans, changes nothing */
+    assert_int_equal(itest_xlpci(e, "-N", "destroy", "-f", "5", NULL), 0);
+    assert_non_null(strstr(e->out, "rm " BE(5) "\n"));
+    assert_non_null(strstr(e->out, "rm /libxl/pci/0000-03-00-0/domid\n"));
+    after = itest_dump(e);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    assert_int_equal(itest_xlpci(e, "destroy", "-f", "guest5", NULL), 0);
+    assert_node(e, BE(5), NULL);
+    assert_node(e, "/local/domain/0/backend/pci/5", NULL);
+    assert_node(e, "/local/domain/5/device/pci", NULL);
+    assert_node(e, "/libxl/pci/0000-03-00-0/domid", NULL);
+    assert_node(e, "/local/domain/5/name", "guest5");   /* not ours */
+    assert_int_equal(itest_xlpci(e, "destroy", "-f", "5", NULL), 0);
+    assert_string_equal(e->out, "domain 5: nothing to do\n");
+}
+
+/* check of a gone domain: reports, never re-creates; --repair releases. */
+static void test_check_gone(void **state)
+{
+    itest_env *e = *state;
+    char *before, *after;
+
+    create_and_kill(e);
+    before = itest_dump(e);
+    assert_int_equal(itest_xlpci(e, "check", "5", NULL), 1);
+    assert_non_null(strstr(e->err, "domain 5 (gone) still holds PCI device "
+                           "0000:03:00.0"));
+    assert_non_null(strstr(e->out, "2 problem(s)"));
+    assert_int_equal(itest_xlpci(e, "-N", "check", "--repair", "5", NULL),
+                     1);
+    after = itest_dump(e);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 0);
+    assert_string_equal(e->out, "domain 5: consistent\n");
+    assert_gone(e, "check --repair");
+    assert_int_equal(itest_xlpci(e, "check", "5", NULL), 0);
+    assert_gone(e, "check");
+}
+
+/* A stale record (its domain is gone, nothing else left) goes with
+ * destroy, then the device can be assigned. */
+static void test_stale_destroyed(void **state)
+{
+    itest_env *e = *state;
+
+    itest_write(e, "/libxl/pci/0000-03-00-0/domid", "42");
+    itest_write(e, "/libxl/pci/0000-03-00-0/name", "nic");
+    assert_int_equal(itest_xlpci(e, "create", "6", "03:00.0", NULL), 1);
+    assert_int_equal(itest_xlpci(e, "destroy", "42", NULL), 0);
+    assert_node(e, "/libxl/pci/0000-03-00-0/domid", NULL);
+    assert_node(e, "/libxl/pci/0000-03-00-0/name", "nic");
+    assert_int_equal(itest_xlpci(e, "create", "6", "03:00.0", NULL), 0);
+}
+
+/* pci-detach -f on a Closed backend: no handshake, the device goes. */
+static void test_detach_force_closed(void **state)
+{
+    itest_env *e = *state;
+
+    assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", "04:00.0",
+                                 NULL), 0);
+    itest_write(e, BE(5) "/state", "6");
+    assert_int_equal(itest_xlpci(e, "pci-detach", "5", "03:00.0", NULL), 1);
+    assert_non_null(strstr(e->err, "Closed"));
+    assert_int_equal(itest_xlpci(e, "pci-detach", "-f", "5", "03:00.0",
+                                 NULL), 0);
+    assert_non_null(strstr(e->err, "without the guest's cooperation"));
+    assert_int_equal(itest_check_backend(e, 5), 1);
+    assert_node(e, BE(5) "/dev-0", "0000:04:00.0");
+    assert_node(e, "/libxl/pci/0000-03-00-0/domid", NULL);
+    assert_node(e, "/libxl/pci/0000-04-00-0/domid", "5");
+    assert_int_equal(itest_xlpci(e, "pci-detach", "-f", "5", "04:00.0",
+                                 NULL), 0);
+    assert_node(e, "/local/domain/0/backend/pci/5", NULL);
+    assert_node(e, "/libxl/pci/0000-04-00-0/domid", NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_destroy_gone, itest_setup,
+                                        itest_teardown),
+        cmocka_unit_test_setup_teardown(test_destroy_live, itest_setup,
+                                        itest_teardown),
+        cmocka_unit_test_setup_teardown(test_check_gone, itest_setup,
+                                        itest_teardown),
+        cmocka_unit_test_setup_teardown(test_stale_destroyed, itest_setup,
+                                        itest_teardown),
+        cmocka_unit_test_setup_teardown(test_detach_force_closed,
+                                        itest_setup, itest_teardown),
+    };
+
+    return cmocka_run_group_tests_name("destroy", tests, NULL, NULL);
+}
