@@ -4,7 +4,9 @@
  * (xenstore-pci-spec.md section 3.8), with the bookkeeping of
  * bookkeeping.c instead of /libxl/pci.
  *
- * Steps are numbered; a failure undoes the earlier ones in reverse.
+ * Steps are numbered; a failure undoes the earlier ones in reverse.  The
+ * last step of an add is the quarantine (iommu.c: the device's DMA
+ * context becomes dom_io), the first of a remove the way back (dom0).
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -97,9 +99,13 @@ int xlpci_assignable_add_locked(xlpci_ctx *ctx, xlpci_bk *bk,
     }
 
     if (xlpci_sysfs_on_pciback(ctx, bdf)) {
-        /* 2a. already there: only the name (libxl warns the same way) */
+        /* 2a. already there: the name and the quarantine (libxl warns the
+         * same way) */
         if (!d || !managed)
             LOG(ctx, WARN, "PCI device %s is already assignable", b);
+        rc = xlpci_iommu_quarantine(ctx, bdf);
+        if (rc)
+            goto out;
     } else {
         /* 2. away from the host driver, remembered: the record first,
          * committed, so a crash in the middle leaves the driver to give
@@ -118,6 +124,7 @@ int xlpci_assignable_add_locked(xlpci_ctx *ctx, xlpci_bk *bk,
             rc = XLPCI_ERR_NOMEM;
             goto undo_record;
         }
+        d->quarantining = true;        /* step 5 to come */
         rc = xlpci_bk_commit(ctx, bk);
         if (rc) goto undo_record;
         if (driver) {
@@ -148,8 +155,12 @@ int xlpci_assignable_add_locked(xlpci_ctx *ctx, xlpci_bk *bk,
             rc = XLPCI_ERR_FAIL;
         }
         if (rc) goto undo_slot;
+        /* 5. quarantine (the caller's commit says it is done) */
+        rc = xlpci_iommu_quarantine(ctx, bdf);
+        if (rc) goto undo_bind;
+        d->quarantining = false;
     }
-    /* 5. the record */
+    /* 6. the record */
     if (!d) {
         d = xlpci_bk_add(bk, bdf);
         if (!d) {
@@ -171,6 +182,11 @@ int xlpci_assignable_add_locked(xlpci_ctx *ctx, xlpci_bk *bk,
     rc = 0;
     goto out;
 
+undo_bind:
+    xlpci_sysfs_path(ctx, ctl, sizeof(ctl), "drivers/pciback/unbind");
+    xlpci_sysfs_path(ctx, path, sizeof(path), "drivers/pciback/%s", b);
+    if (xlpci_sysfs_write_bdf(ctx, ctl, bdf) || !xlpci_sysfs_wait(path, false))
+        LOG(ctx, ERROR, "%s could not be taken from xen-pciback", b);
 undo_slot:
     if (added_slot) {
         xlpci_sysfs_path(ctx, ctl, sizeof(ctl), "drivers/pciback/remove_slot");
@@ -187,6 +203,9 @@ undo_unbind:
 undo_record:
     if (created) {
         xlpci_bk_del(bk, d);
+        xlpci_bk_commit(ctx, bk);
+    } else if (d && d->quarantining) {
+        d->quarantining = false;
         xlpci_bk_commit(ctx, bk);
     }
 out:
@@ -213,6 +232,24 @@ int xlpci_assignable_remove_locked(xlpci_ctx *ctx, xlpci_bk *bk,
     if (!xlpci_sysfs_on_pciback(ctx, bdf) && !d) {
         LOG(ctx, WARN, "PCI device %s is not assignable", b);
         return 0;
+    }
+    /* 0. out of the quarantine, back into dom0's DMA context (not an
+     * error if it was not quarantined); the intent first, so that
+     * check --repair quarantines it again if the remove stops with the
+     * device still on xen-pciback */
+    if (d && xlpci_sysfs_on_pciback(ctx, bdf)) {
+        d->quarantining = true;
+        rc = xlpci_bk_commit(ctx, bk);
+        if (rc)
+            return rc;
+    }
+    rc = xlpci_iommu_unquarantine(ctx, bdf);
+    if (rc) {
+        if (d && d->quarantining) {
+            d->quarantining = false;
+            xlpci_bk_commit(ctx, bk);
+        }
+        return rc;
     }
     /* 1. off pciback */
     if (xlpci_sysfs_on_pciback(ctx, bdf)) {
@@ -260,9 +297,18 @@ int xlpci_assignable_remove_locked(xlpci_ctx *ctx, xlpci_bk *bk,
 int xlpci_assignable_add(xlpci_ctx *ctx, const xlpci_bdf *bdf,
                          const char *name)
 {
+    char b[XLPCI_BDF_STRLEN], b2[XLPCI_BDF_STRLEN];
+    xlpci_bdf other;
     xlpci_bk bk;
     int rc;
 
+    /* a name xl gave another device is taken too */
+    if (name && !xlpci_libxl_name_find(ctx, name, &other) &&
+        xlpci_bdf_cmp(&other, bdf)) {
+        LOG(ctx, ERROR, "the name \"%s\" is already used by %s (/libxl/pci)",
+            name, xlpci_bdf_format(&other, b2));
+        return XLPCI_ERR_EXISTS;
+    }
     rc = xlpci_bk_open(ctx, &bk);
     if (rc)
         return rc;
@@ -270,6 +316,10 @@ int xlpci_assignable_add(xlpci_ctx *ctx, const xlpci_bdf *bdf,
     if (!rc)
         rc = xlpci_bk_commit(ctx, &bk);
     xlpci_bk_close(&bk);
+    /* so that xl sees the name too (xl pci-assignable-list -n, name=) */
+    if (!rc && name && xlpci_libxl_name_write(ctx, bdf, name))
+        LOG(ctx, WARN, "%s is assignable as \"%s\", but xl does not see "
+            "the name", xlpci_bdf_format(bdf, b), name);
     return rc;
 }
 
@@ -285,19 +335,26 @@ int xlpci_assignable_remove(xlpci_ctx *ctx, const xlpci_bdf *bdf,
     if (rc)
         return rc;
     if (name) {
+        /* our names first, then those xl gave (/libxl/pci/<bdf>/name) */
         d = xlpci_bk_find_name(&bk, name);
-        if (!d) {
-            LOG(ctx, ERROR, "no assignable PCI device is named \"%s\"",
-                name);
-            rc = XLPCI_ERR_NOTFOUND;
-            goto out;
+        if (d) {
+            byname = d->bdf;
+        } else {
+            rc = xlpci_libxl_name_find(ctx, name, &byname);
+            if (rc == XLPCI_ERR_NOTFOUND)
+                LOG(ctx, ERROR, "no assignable PCI device is named \"%s\"",
+                    name);
+            if (rc)
+                goto out;
         }
-        byname = d->bdf;
         bdf = &byname;
     }
     rc = xlpci_assignable_remove_locked(ctx, &bk, bdf, rebind);
     if (!rc)
         rc = xlpci_bk_commit(ctx, &bk);
+    /* the name goes with the device, as libxl's */
+    if (!rc)
+        rc = xlpci_libxl_name_write(ctx, bdf, NULL);
 out:
     xlpci_bk_close(&bk);
     return rc;

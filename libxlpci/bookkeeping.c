@@ -82,6 +82,10 @@ int xlpci_bk_to_json(const xlpci_bk_dev *v, size_t n, char **json_r)
         if (!r) r = gstr(g, "domid");
         if (!r) r = v[i].domid < 0 ? (int)yajl_gen_null(g)
                                    : (int)yajl_gen_integer(g, v[i].domid);
+        if (!r && v[i].quarantining) {
+            r = gstr(g, "quarantining");
+            if (!r) r = yajl_gen_bool(g, 1);
+        }
         if (!r) r = yajl_gen_map_close(g);
     }
     if (!r) r = yajl_gen_array_close(g);
@@ -116,6 +120,7 @@ int xlpci_bk_from_json(const char *text, xlpci_bk_dev **v_r, size_t *n_r,
     const char *p_devs[] = { "devices", NULL };
     const char *p_managed[] = { "managed", NULL };
     const char *p_domid[] = { "domid", NULL };
+    const char *p_quar[] = { "quarantining", NULL };
     char yerr[256];
     yajl_val root, ver, devs;
     xlpci_bk_dev *v = NULL;
@@ -143,7 +148,7 @@ int xlpci_bk_from_json(const char *text, xlpci_bk_dev **v_r, size_t *n_r,
         goto out;
     }
     for (i = 0; i < devs->u.array.len; i++, n++) {
-        yajl_val d = devs->u.array.values[i], m, id;
+        yajl_val d = devs->u.array.values[i], m, id, q;
         const char *bdf, *name, *drv;
         bool bad = false;
         char sub[128];
@@ -154,7 +159,8 @@ int xlpci_bk_from_json(const char *text, xlpci_bk_dev **v_r, size_t *n_r,
         drv = opt_string(d, "driver_path", &bad);
         m = yajl_tree_get(d, p_managed, yajl_t_any);
         id = yajl_tree_get(d, p_domid, yajl_t_any);
-        if (bad || !bdf || xlpci_bdf_parse(bdf, &v[i].bdf, sub, sizeof(sub))
+        q = yajl_tree_get(d, p_quar, yajl_t_any);
+        if (bad || (q && !YAJL_IS_TRUE(q) && !YAJL_IS_FALSE(q)) || !bdf || xlpci_bdf_parse(bdf, &v[i].bdf, sub, sizeof(sub))
             || (m && !YAJL_IS_TRUE(m) && !YAJL_IS_FALSE(m)) ||
             (id && !YAJL_IS_NULL(id) &&
              (!YAJL_IS_INTEGER(id) || YAJL_GET_INTEGER(id) < 0 ||
@@ -163,6 +169,7 @@ int xlpci_bk_from_json(const char *text, xlpci_bk_dev **v_r, size_t *n_r,
             goto out;
         }
         v[i].managed = m && YAJL_IS_TRUE(m);
+        v[i].quarantining = q && YAJL_IS_TRUE(q);
         v[i].domid = id && YAJL_IS_INTEGER(id) ? (int)YAJL_GET_INTEGER(id)
                                                : -1;
         if ((name && !(v[i].name = strdup(name))) ||

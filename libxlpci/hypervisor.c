@@ -370,7 +370,7 @@ static bool xen_present(xlpci_ctx *ctx)
 }
 
 /* *xch_r = NULL (and 0): the hypervisor side is skipped. */
-static int hv_open(xlpci_ctx *ctx, xc_interface **xch_r)
+int xlpci_hv_open(xlpci_ctx *ctx, xc_interface **xch_r)
 {
     *xch_r = NULL;
     if (ctx->dry_run || ctx->hv_mode == XLPCI_HV_NONE ||
@@ -380,7 +380,7 @@ static int hv_open(xlpci_ctx *ctx, xc_interface **xch_r)
         if (!ctx->hv_noted)
             LOG(ctx, NOTICE, "Xen is not running (no %s/hypervisor/type): "
                 "I/O memory, port and interrupt permissions are not "
-                "granted", ctx->sysfs_root);
+                "granted, the IOMMU is not set up", ctx->sysfs_root);
         ctx->hv_noted = true;
         return 0;
     }
@@ -390,65 +390,157 @@ static int hv_open(xlpci_ctx *ctx, xc_interface **xch_r)
              "to its PCI devices (XLPCI_HYPERVISOR=none skips this)");
         return XLPCI_ERR_FAIL;
     }
+    xlpci_iommu_probe(ctx, *xch_r);
     return 0;
 }
 
+/* Take back what xlpci_hv_grant gave a device: its grants (if granted),
+ * its IOMMU context (if assigned). */
+static void dev_undo(xlpci_ctx *ctx, xc_interface *xch, uint32_t domid,
+                     const xlpci_bdf *bdf, const dev_res *r, bool granted,
+                     bool assigned)
+{
+    char b[XLPCI_BDF_STRLEN];
+
+    xlpci_bdf_format(bdf, b);
+    if (granted)
+        dev_revoke(ctx, xch, domid, b, r, r->nbars, true);
+    if (assigned && xlpci_iommu_deassign(ctx, xch, domid, bdf))
+        LOG(ctx, ERROR, "%s may stay in domain %u's IOMMU context", b,
+            domid);
+}
+
+/*
+ * Per device, in this order: reset, permissive, IOMMU assignment, the
+ * grants; before that, for all devices (refuse before any change): the
+ * domain type, the assignability (xc_test_assign_device), the resource
+ * files.  A failure undoes the devices done so far, in reverse.
+ */
 int xlpci_hv_grant(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
                    size_t n, bool *granted_r)
 {
     char b[XLPCI_BDF_STRLEN];
     xc_interface *xch;
-    dev_res *res;
+    dev_res *res = NULL;
+    bool *assigned = NULL;
     size_t i;
     int rc;
 
     *granted_r = false;
-    rc = hv_open(ctx, &xch);
-    if (rc || !xch)
+    if (!n)
+        return 0;
+    rc = xlpci_hv_open(ctx, &xch);
+    if (rc)
         return rc;
-    res = calloc(n ? n : 1, sizeof(*res));
-    if (!res) {
+    res = calloc(n, sizeof(*res));
+    assigned = calloc(n, sizeof(*assigned));
+    if (!res || !assigned) {
         rc = XLPCI_ERR_NOMEM;
         goto out;
     }
-    for (i = 0; i < n; i++) {
-        rc = read_res(ctx, &devs[i].bdf, &res[i]);
-        if (rc) goto out;
+    if (xch) {
+        rc = xlpci_iommu_domain_check(ctx, xch, domid);
+        for (i = 0; !rc && i < n; i++)
+            rc = xlpci_iommu_test(ctx, xch, domid, &devs[i].bdf);
+        for (i = 0; !rc && i < n; i++)
+            rc = read_res(ctx, &devs[i].bdf, &res[i]);
+        if (rc)
+            goto out;
     }
     for (i = 0; i < n; i++) {
+        xlpci_reset(ctx, &devs[i].bdf);
+        if (devs[i].permissive)
+            rc = xlpci_permissive(ctx, &devs[i].bdf);
+        if (rc || !xch)
+            goto next;
+        rc = xlpci_iommu_assign(ctx, xch, domid, &devs[i], &assigned[i]);
+        if (rc)
+            goto next;
         rc = dev_grant(ctx, xch, domid, xlpci_bdf_format(&devs[i].bdf, b),
                        &res[i]);
+        if (rc)
+            dev_undo(ctx, xch, domid, &devs[i].bdf, &res[i], false,
+                     assigned[i]);
+    next:
         if (rc)
             break;
     }
     if (rc) {
-        while (i-- > 0)
-            dev_revoke(ctx, xch, domid, xlpci_bdf_format(&devs[i].bdf, b),
-                       &res[i], res[i].nbars, true);
+        while (xch && i-- > 0)
+            dev_undo(ctx, xch, domid, &devs[i].bdf, &res[i], true,
+                     assigned[i]);
         goto out;
     }
-    *granted_r = true;
+    *granted_r = xch != NULL;
 out:
+    free(assigned);
     free(res);
     xc_interface_close(xch);
     return rc;
 }
 
-static int revoke_one(xlpci_ctx *ctx, xc_interface *xch, uint32_t domid,
-                      const xlpci_bdf *bdf)
+/* The reverse of xlpci_hv_grant for one device: the grants, then (reset
+ * if asked) the IOMMU context.  xch may be NULL (no hypervisor): only the
+ * reset. */
+static int release_one(xlpci_ctx *ctx, xc_interface *xch, uint32_t domid,
+                       const xlpci_bdf *bdf, bool reset)
 {
     char b[XLPCI_BDF_STRLEN];
     dev_res res;
-    int rc;
+    int rc = 0;
 
     xlpci_bdf_format(bdf, b);
-    rc = read_res(ctx, bdf, &res);
-    if (!rc)
-        rc = dev_revoke(ctx, xch, domid, b, &res, res.nbars, true);
+    if (xch) {
+        rc = read_res(ctx, bdf, &res);
+        if (!rc)
+            rc = dev_revoke(ctx, xch, domid, b, &res, res.nbars, true);
+        if (rc)
+            LOG(ctx, ERROR, "domain %u may still have access to %s", domid,
+                b);
+        else
+            LOG(ctx, DETAIL, "domain %u: access to %s revoked", domid, b);
+    }
+    /* function 0 of the slot only (reset.c) */
+    if (reset && bdf->func == 0)
+        xlpci_reset(ctx, bdf);
+    /* a device whose grants could not all be revoked stays in the guest's
+     * context, as it stays recorded as the guest's */
+    if (xch && !rc)
+        rc = xlpci_iommu_deassign(ctx, xch, domid, bdf);
+    return rc;
+}
+
+static int release(xlpci_ctx *ctx, uint32_t domid, const xlpci_bdf *bdfs,
+                   const xlpci_dev *devs, size_t n, bool reset)
+{
+    xc_interface *xch;
+    int rc, rc1;
+
+    rc = xlpci_hv_open(ctx, &xch);
     if (rc)
-        LOG(ctx, ERROR, "domain %u may still have access to %s", domid, b);
-    else
-        LOG(ctx, DETAIL, "domain %u: access to %s revoked", domid, b);
+        return rc;
+    if (xch) {
+        rc = xlpci_hv_domain_alive(ctx, xch, domid);
+        if (rc < 0) {
+            xc_interface_close(xch);
+            return rc;
+        }
+        if (!rc) {
+            LOG(ctx, DETAIL, "domain %u is gone: Xen took its permissions "
+                "and IOMMU contexts back", domid);
+            xc_interface_close(xch);
+            xch = NULL;
+        }
+        rc = 0;
+    }
+    if (!xch && (!reset || ctx->dry_run || !xlpci_host_active(ctx)))
+        return 0;
+    while (n-- > 0) {
+        rc1 = release_one(ctx, xch, domid, bdfs ? &bdfs[n] : &devs[n].bdf,
+                          reset);
+        rc = rc ? rc : rc1;
+    }
+    xc_interface_close(xch);
     return rc;
 }
 
@@ -456,33 +548,11 @@ static int revoke_one(xlpci_ctx *ctx, xc_interface *xch, uint32_t domid,
 int xlpci_hv_revoke(xlpci_ctx *ctx, uint32_t domid, const xlpci_bdf *bdfs,
                     size_t n)
 {
-    xc_interface *xch;
-    int rc, rc1;
-
-    rc = hv_open(ctx, &xch);
-    if (rc || !xch)
-        return rc;
-    while (n-- > 0) {
-        rc1 = revoke_one(ctx, xch, domid, &bdfs[n]);
-        rc = rc ? rc : rc1;
-    }
-    xc_interface_close(xch);
-    return rc;
+    return release(ctx, domid, bdfs, NULL, n, true);
 }
 
 int xlpci_hv_revoke_devs(xlpci_ctx *ctx, uint32_t domid,
                          const xlpci_dev *devs, size_t n)
 {
-    xc_interface *xch;
-    int rc, rc1;
-
-    rc = hv_open(ctx, &xch);
-    if (rc || !xch)
-        return rc;
-    while (n-- > 0) {
-        rc1 = revoke_one(ctx, xch, domid, &devs[n].bdf);
-        rc = rc ? rc : rc1;
-    }
-    xc_interface_close(xch);
-    return rc;
+    return release(ctx, domid, NULL, devs, n, false);
 }

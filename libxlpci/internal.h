@@ -11,7 +11,12 @@
  *   ctx.c     context, logging, error strings
  *   xs.c      transaction runner, checked reads, watch waits
  *   sysfs.c   which functions of a slot exist
- *   hypervisor.c  iomem/ioport/irq permissions via libxenctrl
+ *   hypervisor.c  iomem/ioport/irq permissions via libxenctrl; the
+ *             grant and release sequences of a device (IOMMU, reset,
+ *             permissive, permissions)
+ *   iommu.c   IOMMU assignment, quarantine, domain type via libxenctrl
+ *   reset.c   device reset (do_flr / reset) and pciback permissive
+ *   libxlnode.c  libxl's /libxl/pci/<dddd-bb-dd-f>/ nodes (name, domid)
  *   reconcile.c   check: bookkeeping against xenstore, repair
  *   libxlnode.c   /libxl/pci/<bdf>/domid ownership record (shared
  *             with libxl/xl), per-domain parents made/cleaned
@@ -148,6 +153,8 @@ struct xlpci_ctx {
     char *state_dir;
     int hv_mode;                     /* xlpci_hv_mode */
     bool hv_noted;                   /* "Xen is not running" said once */
+    bool iommu_probed;               /* xc_physinfo asked */
+    bool iommu_absent;               /* Xen has no IOMMU: no IOMMU steps */
     FILE *dry_run;
     xlpci_stats stats;
     xlpci_txn_hook *hook;
@@ -279,6 +286,10 @@ typedef struct {
     char *driver_path;               /* the host driver it came from */
     bool managed;                    /* made assignable by seize=1 */
     int domid;                       /* assigned to, or -1 */
+    bool quarantining;               /* its quarantine (iommu.c) may be
+                                      * half done: check --repair puts it
+                                      * (back) in dom_io if it stays on
+                                      * xen-pciback */
 } xlpci_bk_dev;
 
 typedef struct {
@@ -330,16 +341,87 @@ _hidden int xlpci_resource_parse(const char *text, xlpci_bar *bars,
 /* sysfs "irq": a decimal number and an optional newline (pure). */
 _hidden int xlpci_irq_parse(const char *text, unsigned *irq_r, char *err,
                             size_t errlen);
-/* Let domid use the devices' BARs and legacy irq, all or nothing.
- * *granted_r: something was granted (false when the hypervisor side is
- * skipped: dry run, XLPCI_HV_NONE, no host side, no Xen in AUTO). */
+/* The libxenctrl handle of the host steps; *xch_r = NULL (and 0) when the
+ * hypervisor side is skipped: dry run, XLPCI_HV_NONE, no host side, no Xen
+ * in AUTO (a notice, once).  Close with xc_interface_close. */
+struct xc_interface_core;
+_hidden int xlpci_hv_open(xlpci_ctx *ctx, struct xc_interface_core **xch_r);
+/* Give domid the devices, all or nothing, before xenstore shows them:
+ * check the domain type and every device's assignability, then per device
+ * reset, permissive, IOMMU assignment, BARs and legacy irq.  *granted_r:
+ * something must be taken back on a rollback (false when the hypervisor
+ * side is skipped: dry run, XLPCI_HV_NONE, no host side, no Xen in AUTO).
+ * Called only with the host side active. */
 _hidden int xlpci_hv_grant(xlpci_ctx *ctx, uint32_t domid,
                            const xlpci_dev *devs, size_t n, bool *granted_r);
-/* Take it back, in reverse order; every step is tried, errors logged. */
+/* THE release of devices a guest no longer uses (pci-detach, check
+ * --repair, destroy): in reverse order, per device the permissions, the
+ * reset (function 0 only, reset.c), the IOMMU context (deassigned: Xen
+ * parks it in dom_io).  Idempotent; every step is tried, errors logged.
+ * A domain Xen no longer has (or that is dying) gets only the resets: Xen
+ * took its permissions and IOMMU contexts back when it killed it. */
 _hidden int xlpci_hv_revoke(xlpci_ctx *ctx, uint32_t domid,
                             const xlpci_bdf *bdfs, size_t n);
+/* The rollback of xlpci_hv_grant's result when the create/attach fails
+ * later: the same without the reset (the guest never saw the devices). */
 _hidden int xlpci_hv_revoke_devs(xlpci_ctx *ctx, uint32_t domid,
                                  const xlpci_dev *devs, size_t n);
+
+/* ---- IOMMU and domain type (iommu.c) ------------------------------------- */
+
+/* (seg << 16) | (bus << 8) | (dev << 3) | func, libxl's pci_encode_bdf. */
+_hidden uint32_t xlpci_sbdf(const xlpci_bdf *bdf);
+/* 0 for rdm_policy=strict, else XEN_DOMCTL_DEV_RDM_RELAXED. */
+_hidden uint32_t xlpci_assign_flag(const xlpci_dev *dev);
+/* Once per context (xlpci_hv_open): does Xen have an IOMMU
+ * (xc_physinfo's directio capability)?  If not, the IOMMU steps are
+ * skipped (said once at -v). */
+_hidden void xlpci_iommu_probe(xlpci_ctx *ctx,
+                               struct xc_interface_core *xch);
+/* 1: the domain exists and is not dying; 0: gone or dying; or an error. */
+_hidden int xlpci_hv_domain_alive(xlpci_ctx *ctx,
+                                  struct xc_interface_core *xch,
+                                  uint32_t domid);
+/* PV: 0; HVM or PVH, or no such domain: an error saying so. */
+_hidden int xlpci_iommu_domain_check(xlpci_ctx *ctx,
+                                     struct xc_interface_core *xch,
+                                     uint32_t domid);
+/* xc_test_assign_device with libxl's two messages; ENOSYS tolerated. */
+_hidden int xlpci_iommu_test(xlpci_ctx *ctx, struct xc_interface_core *xch,
+                             uint32_t domid, const xlpci_bdf *bdf);
+_hidden int xlpci_iommu_assign(xlpci_ctx *ctx, struct xc_interface_core *xch,
+                               uint32_t domid, const xlpci_dev *dev,
+                               bool *assigned_r);
+/* Idempotent: a device not in domid's context is not an error. */
+_hidden int xlpci_iommu_deassign(xlpci_ctx *ctx,
+                                 struct xc_interface_core *xch,
+                                 uint32_t domid, const xlpci_bdf *bdf);
+/* pci-assignable-add / -remove: into / out of dom_io (opens its own
+ * handle; nothing when the hypervisor side is skipped). */
+_hidden int xlpci_iommu_quarantine(xlpci_ctx *ctx, const xlpci_bdf *bdf);
+_hidden int xlpci_iommu_unquarantine(xlpci_ctx *ctx, const xlpci_bdf *bdf);
+
+/* ---- libxl's host-wide nodes (libxlnode.c) ------------------------------ */
+
+/* /libxl/pci/<dddd-bb-dd-f>/<leaf> into buf (XLPCI_PATH_MAX bytes); leaf
+ * NULL: the device's directory. */
+_hidden void xlpci_libxl_path(char *buf, const xlpci_bdf *bdf,
+                              const char *leaf);
+/* Write <bdf>/name (name), or remove it (NULL; the directory too if it
+ * was its last node), in one transaction. */
+_hidden int xlpci_libxl_name_write(xlpci_ctx *ctx, const xlpci_bdf *bdf,
+                                   const char *name);
+/* The device xl (or we) named name: XLPCI_ERR_NOTFOUND if none. */
+_hidden int xlpci_libxl_name_find(xlpci_ctx *ctx, const char *name,
+                                  xlpci_bdf *bdf);
+
+/* ---- reset and permissive (reset.c) -------------------------------------- */
+
+/* pciback/do_flr, else devices/<BDF>/reset; neither, or a failed write:
+ * a warning (as libxl, never a failure). */
+_hidden void xlpci_reset(xlpci_ctx *ctx, const xlpci_bdf *bdf);
+/* The BDF to pciback/permissive. */
+_hidden int xlpci_permissive(xlpci_ctx *ctx, const xlpci_bdf *bdf);
 
 /* ---- check: bookkeeping against xenstore (reconcile.c) ------------------- */
 

@@ -139,18 +139,14 @@ static void devs_free(xlpci_dev *devs, size_t n)
     free(devs);
 }
 
-/* name= → BDF through /libxl/pci/<dddd-bb-dd-f>/name, the names given by
- * `xl pci-assignable-add -n`. */
+/* name= → BDF: our own names (pci-assignable-add -n) first, then the
+ * names given by `xl pci-assignable-add -n` (libxlnode.c). */
 static int name_to_bdf(xlpci_ctx *ctx, const char *name, xlpci_bdf *bdf)
 {
-    char path[XLPCI_PATH_MAX];
-    char **list = NULL;
-    unsigned n, i;
-    int rc, found = 0;
     xlpci_bk_dev *d;
     xlpci_bk bk;
+    int rc;
 
-    /* our own names (pci-assignable-add -n) first */
     if (xlpci_host_active(ctx)) {
         rc = xlpci_bk_open(ctx, &bk);
         if (rc)
@@ -162,33 +158,10 @@ static int name_to_bdf(xlpci_ctx *ctx, const char *name, xlpci_bdf *bdf)
         if (d)
             return 0;
     }
-    rc = xlpci_xs_directory(ctx, XBT_NULL, "/libxl/pci", &list, &n);
-    if (rc)
-        return rc;
-    for (i = 0; i < n && !found; i++) {
-        unsigned seg, bus, dev, func;
-        char *v, end;
-
-        if (sscanf(list[i], "%4x-%2x-%2x-%1x%c", &seg, &bus, &dev, &func,
-                   &end) != 4)
-            continue;
-        snprintf(path, sizeof(path), "/libxl/pci/%s/name", list[i]);
-        rc = xlpci_xs_read(ctx, XBT_NULL, path, &v);
-        if (rc)
-            goto out;
-        if (v && !strcmp(v, name)) {
-            bdf->seg = seg; bdf->bus = bus; bdf->dev = dev; bdf->func = func;
-            found = 1;
-        }
-        free(v);
-    }
-    if (!found) {
+    rc = xlpci_libxl_name_find(ctx, name, bdf);
+    if (rc == XLPCI_ERR_NOTFOUND)
         LOG(ctx, ERROR, "no PCI device is named \"%s\" (see "
             "pci-assignable-add -n)", name);
-        rc = XLPCI_ERR_NOTFOUND;
-    }
-out:
-    free(list);
     return rc;
 }
 

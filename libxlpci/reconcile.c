@@ -17,7 +17,11 @@
  *   managed but assigned to nobody
  *       seize=1 stopped half way: back to its driver;
  *   recorded as assignable but not bound to xen-pciback
- *       pci-assignable-add stopped half way: back to its driver.
+ *       pci-assignable-add stopped half way: back to its driver;
+ *   recorded as assignable, on xen-pciback, "quarantining"
+ *       pci-assignable-add stopped before its quarantine, or -remove
+ *       after taking the device out of it: into dom_io (again), as an
+ *       assignable device is (iommu.c).
  *
  * Runs under the bookkeeping lock, so a running xlpci operation (which
  * holds it from its first host step to its last) is never seen half way.
@@ -173,6 +177,17 @@ int xlpci_host_reconcile(xlpci_ctx *ctx, uint32_t domid, bool repair,
                 left++;
             else
                 i = (size_t)-1;
+        } else if (d->domid < 0 && d->quarantining) {
+            found++;
+            LOG(ctx, WARN, "%s is assignable but may be out of the IOMMU "
+                "quarantine (an interrupted pci-assignable-add or -remove)",
+                b);
+            if (!repair || xlpci_iommu_quarantine(ctx, &bdf)) {
+                left++;
+                continue;
+            }
+            d->quarantining = false;
+            changed = true;
         }
     }
 

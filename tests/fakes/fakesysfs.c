@@ -5,17 +5,26 @@
  *
  *   fakesysfs --root DIR --ready FILE [--device BDF[=DRIVER]]...
  *             [--fail-bind BDF]...   (pciback refuses to bind BDF)
+ *             [--log FILE]           (append the resets and permissive
+ *                                     writes: "do_flr BDF", "reset BDF",
+ *                                     "permissive BDF", one a line)
+ *             [--no-flr]             (no pciback/do_flr: an older kernel)
+ *             [--no-reset]           (no devices/<bdf>/reset either)
  *
- * DIR/bus/pci/devices/<bdf>/          resource, irq; driver -> ../../drivers/D
+ * DIR/bus/pci/devices/<bdf>/          resource, irq, reset;
+ *                                     driver -> ../../drivers/D
  * DIR/bus/pci/drivers/<D>/            bind, unbind, <bdf> -> ../../devices/<bdf>
- * DIR/bus/pci/drivers/pciback/        also new_slot, remove_slot, slots
+ * DIR/bus/pci/drivers/pciback/        also new_slot, remove_slot, slots,
+ *                                     do_flr, permissive
  *
  * On close after a write (inotify IN_CLOSE_WRITE) it does what the kernel
  * does: unbind drops both links, bind makes them (pciback only for a BDF
- * in slots; never for a --fail-bind BDF), new_slot/remove_slot edit slots.
+ * in slots; never for a --fail-bind BDF), new_slot/remove_slot edit slots;
+ * do_flr, reset and permissive are logged (--log).
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
@@ -31,6 +40,8 @@
 #define MAXW 32
 
 static char root[PATH_MAX];
+static const char *logfile;
+static bool no_flr, no_reset;
 static char *fail_bind[16];
 static int nfail;
 static volatile sig_atomic_t stop;
@@ -57,6 +68,59 @@ static int put(const char *path, const char *content)
     return fclose(f);
 }
 
+/* Write-only control files whose every write counts (do_flr, permissive,
+ * reset) are FIFOs, drained by the main loop: a regular file would show
+ * only the last of two quick writes. */
+#define MAXP 40
+static struct { int fd; char what[16]; char bdf[32]; } pipes[MAXP];
+static int npipes;
+
+static void add_pipe(const char *rel, const char *what, const char *bdf)
+{
+    char p[PATH_MAX];
+
+    if (npipes == MAXP)
+        return;
+    snprintf(p, sizeof(p), "%s/bus/pci/%s", root, rel);
+    unlink(p);
+    if (mkfifo(p, 0644))
+        return;
+    pipes[npipes].fd = open(p, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (pipes[npipes].fd < 0)
+        return;
+    snprintf(pipes[npipes].what, sizeof(pipes[0].what), "%s", what);
+    snprintf(pipes[npipes].bdf, sizeof(pipes[0].bdf), "%s", bdf ? bdf : "");
+    npipes++;
+}
+
+static void log_line(const char *what, const char *bdf);
+
+/* What was written to pipe k: BDFs ("dddd:bb:dd.f", no separator) or,
+ * for a device's reset, "1"s. */
+static void drain(int k)
+{
+    char buf[4096];
+    ssize_t n = read(pipes[k].fd, buf, sizeof(buf) - 1);
+    ssize_t i;
+
+    if (n <= 0)
+        return;
+    buf[n] = '\0';
+    if (pipes[k].bdf[0]) {
+        for (i = 0; i < n; i++)
+            if (buf[i] == '1')
+                log_line(pipes[k].what, pipes[k].bdf);
+        return;
+    }
+    for (i = 0; i + 12 <= n; i += 12) {
+        char bdf[13];
+
+        memcpy(bdf, buf + i, 12);
+        bdf[12] = '\0';
+        log_line(pipes[k].what, bdf);
+    }
+}
+
 static void add_driver(const char *drv)
 {
     char p[PATH_MAX];
@@ -78,6 +142,9 @@ static void add_driver(const char *drv)
         put(p, "");
         pathf(p, "drivers/%s/slots%s", drv, "");
         put(p, "");
+        add_pipe("drivers/pciback/permissive", "permissive", NULL);
+        if (!no_flr)
+            add_pipe("drivers/pciback/do_flr", "do_flr", NULL);
     }
     pathf(p, "drivers/%s%s", drv, "");
     if (nwatches < MAXW) {
@@ -168,6 +235,16 @@ static void edit_slots(const char *bdf, bool add)
     put(p, buf);
 }
 
+static void log_line(const char *what, const char *bdf)
+{
+    FILE *f;
+
+    if (!logfile || !(f = fopen(logfile, "a")))
+        return;
+    fprintf(f, "%s %s\n", what, bdf);
+    fclose(f);
+}
+
 static void handle(const char *drv, const char *file)
 {
     char p[PATH_MAX], bdf[64] = "";
@@ -204,6 +281,9 @@ int main(int argc, char **argv)
         { "ready", required_argument, NULL, 'y' },
         { "device", required_argument, NULL, 'd' },
         { "fail-bind", required_argument, NULL, 'f' },
+        { "log", required_argument, NULL, 'l' },
+        { "no-flr", no_argument, NULL, 'F' },
+        { "no-reset", no_argument, NULL, 'R' },
         { NULL, 0, NULL, 0 },
     };
     char *devs[64], p[PATH_MAX];
@@ -216,6 +296,9 @@ int main(int argc, char **argv)
         case 'y': ready = optarg; break;
         case 'd': if (ndevs < 64) devs[ndevs++] = optarg; break;
         case 'f': if (nfail < 16) fail_bind[nfail++] = optarg; break;
+        case 'l': logfile = optarg; break;
+        case 'F': no_flr = true; break;
+        case 'R': no_reset = true; break;
         default: return 2;
         }
     }
@@ -242,6 +325,12 @@ int main(int argc, char **argv)
                "0x000000000000c000 0x000000000000c03f 0x0000000000040101\n");
         pathf(p, "devices/%s/irq%s", devs[i], "");
         put(p, "11\n");
+        if (!no_reset) {
+            char rel[PATH_MAX];
+
+            snprintf(rel, sizeof(rel), "devices/%s/reset", devs[i]);
+            add_pipe(rel, "reset", devs[i]);
+        }
         if (eq) {
             add_driver(eq + 1);
             if (!strcmp(eq + 1, "pciback"))
@@ -253,11 +342,23 @@ int main(int argc, char **argv)
         return 1;
     while (!stop) {
         char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-        struct pollfd pfd = { .fd = ifd, .events = POLLIN };
+        struct pollfd pfd[1 + MAXP];
         ssize_t n;
         char *q;
+        int k;
 
-        if (poll(&pfd, 1, 200) <= 0)
+        pfd[0].fd = ifd;
+        pfd[0].events = POLLIN;
+        for (k = 0; k < npipes; k++) {
+            pfd[1 + k].fd = pipes[k].fd;
+            pfd[1 + k].events = POLLIN;
+        }
+        if (poll(pfd, (nfds_t)(1 + npipes), 200) <= 0)
+            continue;
+        for (k = 0; k < npipes; k++)
+            if (pfd[1 + k].revents & POLLIN)
+                drain(k);
+        if (!(pfd[0].revents & POLLIN))
             continue;
         n = read(ifd, buf, sizeof(buf));
         for (q = buf; n > 0 && q < buf + n;) {

@@ -11,13 +11,34 @@
  *                         fail the N-th call of CALL in this process (every
  *                         call without :N) with EPERM; CALL is open,
  *                         iomem_permission, ioport_permission, map_pirq,
- *                         unmap_pirq or irq_permission
- *   FAKEXC_PROBE=BACKEND  with every permission call also record what
- *                         xenstore shows then: the backend's state and
- *                         each dev-N=state-N ("[be absent]" if none)
+ *                         unmap_pirq, irq_permission, assign_device,
+ *                         deassign_device, test_assign_device or
+ *                         getinfolist
+ *   FAKEXC_PROBE=BACKEND  with every permission and (de)assign call also
+ *                         record what xenstore shows then: the backend's
+ *                         state and each dev-N=state-N ("[be absent]")
+ *
+ * The IOMMU, modelled on Xen 4.17's xen/drivers/passthrough/pci.c: each
+ * device has a context, dom0 (the hardware domain), io (dom_io, the
+ * quarantine) or a guest's domid, kept across processes in
+ *   FAKEXC_STATE=FILE     one line per device not in dom0:
+ *                         "<dddd:bb:dd.f> <io|domid> [q]" (q: quarantined
+ *                         explicitly, by an assignment to dom_io)
+ * assign_device(d) moves a device from dom0 or io to d (d = io too), else
+ * EBUSY; test_assign_device: 0 if in dom0 or io, else EBUSY;
+ * deassign_device(d) needs the device in d (else ENODEV): from io it goes
+ * to dom0, from a guest to io (quarantine on, as 4.17 by default; with
+ *   FAKEXC_QUARANTINE=0   only a device quarantined explicitly goes to io)
+ *   FAKEXC_IOMMU=0        no IOMMU: physinfo has no directio capability,
+ *                         the three calls fail with ENOSYS
+ *   FAKEXC_DOMAINS=D=T,...
+ *                         the domains that exist (getinfolist) and their
+ *                         type T: pv, hvm, pvh, or pv-nopt (built without
+ *                         passthrough: the IOMMU calls for it fail with
+ *                         EOPNOTSUPP).  Unset: every domain is pv.
  *
  * Line format: "<call> dom=<d> <args> [<probe>]", failures end in
- * " -> EPERM".
+ * " -> <ERRNO NAME>" (EPERM for an injected failure).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -37,10 +58,11 @@ struct xc_interface_core {
     int magic;
 };
 
-static unsigned counts[8];
+static unsigned counts[16];
 static const char *const calls[] = {
     "open", "iomem_permission", "ioport_permission", "map_pirq",
-    "unmap_pirq", "irq_permission",
+    "unmap_pirq", "irq_permission", "assign_device", "deassign_device",
+    "test_assign_device", "getinfolist", "physinfo",
 };
 
 /* Should this call (index c) fail?  Counts every call. */
@@ -96,9 +118,24 @@ static void probe(char *buf, size_t len)
     xs_close(xs);
 }
 
+static const char *errname(int e)
+{
+    switch (e) {
+    case 0: return NULL;
+    case EPERM: return "EPERM";
+    case EBUSY: return "EBUSY";
+    case ENODEV: return "ENODEV";
+    case ENOSYS: return "ENOSYS";
+    case EOPNOTSUPP: return "EOPNOTSUPP";
+    case ESRCH: return "ESRCH";
+    default: return "EINVAL";
+    }
+}
+
 static void record(int failed, int with_probe, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* failed: 0, 1 (EPERM) or an errno value */
 static void record(int failed, int with_probe, const char *fmt, ...)
 {
     const char *log = getenv("FAKEXC_LOG");
@@ -118,8 +155,10 @@ static void record(int failed, int with_probe, const char *fmt, ...)
         snprintf(line + used, sizeof(line) - used, "%s", pr);
     }
     used = strlen(line);
-    snprintf(line + used, sizeof(line) - used, "%s\n",
-             failed ? " -> EPERM" : "");
+    snprintf(line + used, sizeof(line) - used, "%s%s\n",
+             failed ? " -> " : "", failed ? errname(failed == 1 ? EPERM
+                                                                : failed)
+                                          : "");
     fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0)
         return;
@@ -215,4 +254,286 @@ EXPORT int xc_domain_irq_permission(xc_interface *xch, uint32_t domid,
     record(f, 1, "irq_permission dom=%u pirq=%u allow=%d", domid, pirq,
            allow_access);
     return result(f);
+}
+
+/* ---- the IOMMU ------------------------------------------------------------ */
+
+#define CTX_DOM0 (-1)
+#define CTX_IO   ((int)DOMID_IO)
+#define MAXDEV   64
+
+typedef struct {
+    uint32_t sbdf;
+    int ctx;
+    int quarantined;
+} devctx;
+
+static void sbdf_text(uint32_t sbdf, char *buf, size_t len)
+{
+    snprintf(buf, len, "%04x:%02x:%02x.%x", sbdf >> 16, (sbdf >> 8) & 0xff,
+             (sbdf >> 3) & 0x1f, sbdf & 7);
+}
+
+static void dom_text(uint32_t domid, char *buf, size_t len)
+{
+    if (domid == DOMID_IO)
+        snprintf(buf, len, "io");
+    else
+        snprintf(buf, len, "%u", domid);
+}
+
+static size_t load(devctx *v)
+{
+    const char *file = getenv("FAKEXC_STATE");
+    unsigned seg, bus, dev, fn;
+    char line[128], where[16], q[4];
+    size_t n = 0;
+    FILE *f;
+
+    if (!file || !(f = fopen(file, "re")))
+        return 0;
+    while (n < MAXDEV && fgets(line, sizeof(line), f)) {
+        int k = sscanf(line, "%x:%x:%x.%x %15s %3s", &seg, &bus, &dev, &fn,
+                       where, q);
+
+        if (k < 5)
+            continue;
+        v[n].sbdf = seg << 16 | bus << 8 | dev << 3 | fn;
+        v[n].ctx = !strcmp(where, "io") ? CTX_IO : atoi(where);
+        v[n].quarantined = k == 6 && !strcmp(q, "q");
+        n++;
+    }
+    fclose(f);
+    return n;
+}
+
+static void save(const devctx *v, size_t n)
+{
+    const char *file = getenv("FAKEXC_STATE");
+    char tmp[600], b[32], w[16];
+    size_t i;
+    FILE *f;
+
+    if (!file)
+        return;
+    snprintf(tmp, sizeof(tmp), "%s.tmp", file);
+    f = fopen(tmp, "we");
+    if (!f)
+        return;
+    for (i = 0; i < n; i++) {
+        if (v[i].ctx == CTX_DOM0 && !v[i].quarantined)
+            continue;
+        sbdf_text(v[i].sbdf, b, sizeof(b));
+        dom_text((uint32_t)v[i].ctx, w, sizeof(w));
+        fprintf(f, "%s %s%s\n", b, v[i].ctx == CTX_DOM0 ? "0" : w,
+                v[i].quarantined ? " q" : "");
+    }
+    if (fclose(f) == 0)
+        rename(tmp, file);
+}
+
+static devctx *find(devctx *v, size_t *n, uint32_t sbdf)
+{
+    size_t i;
+
+    for (i = 0; i < *n; i++)
+        if (v[i].sbdf == sbdf)
+            return &v[i];
+    if (*n == MAXDEV)
+        return NULL;
+    v[*n].sbdf = sbdf;
+    v[*n].ctx = CTX_DOM0;
+    v[*n].quarantined = 0;
+    return &v[(*n)++];
+}
+
+/* The type of domid from FAKEXC_DOMAINS: "pv", "hvm", ...; NULL: no such
+ * domain. */
+static const char *dom_type(uint32_t domid, char *buf, size_t len)
+{
+    const char *spec = getenv("FAKEXC_DOMAINS"), *p;
+
+    if (!spec)
+        return "pv";
+    for (p = spec; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+        char *end;
+        unsigned long d = strtoul(p, &end, 10);
+
+        if (end != p && *end == '=' && d == domid) {
+            size_t k = strcspn(end + 1, ",");
+
+            snprintf(buf, len, "%.*s", (int)k, end + 1);
+            return buf;
+        }
+    }
+    return NULL;
+}
+
+/* errno of an IOMMU domctl on domid before the device is looked at. */
+static int iommu_domctl_err(uint32_t domid)
+{
+    const char *iommu = getenv("FAKEXC_IOMMU");
+    char buf[32];
+    const char *t;
+
+    if (iommu && !strcmp(iommu, "0"))
+        return ENOSYS;
+    if (domid == DOMID_IO)
+        return 0;
+    t = dom_type(domid, buf, sizeof(buf));
+    if (!t)
+        return ESRCH;
+    if (!strcmp(t, "pv-nopt"))
+        return EOPNOTSUPP;
+    return 0;
+}
+
+static int result_errno(int e)
+{
+    if (!e)
+        return 0;
+    errno = e == 1 ? EPERM : e;
+    return -1;
+}
+
+EXPORT int xc_test_assign_device(xc_interface *xch, uint32_t domid,
+                                 uint32_t machine_sbdf)
+{
+    int e = should_fail(8);
+    devctx v[MAXDEV], *d;
+    size_t n = load(v);
+    char b[32], w[16];
+
+    (void)xch;
+    if (!e)
+        e = iommu_domctl_err(domid);
+    if (!e) {
+        d = find(v, &n, machine_sbdf);
+        if (!d)
+            e = ENODEV;
+        else if (d->ctx != CTX_DOM0 && d->ctx != CTX_IO)
+            e = EBUSY;
+    }
+    sbdf_text(machine_sbdf, b, sizeof(b));
+    dom_text(domid, w, sizeof(w));
+    record(e, 0, "test_assign_device dom=%s sbdf=%s", w, b);
+    return result_errno(e);
+}
+
+EXPORT int xc_assign_device(xc_interface *xch, uint32_t domid,
+                            uint32_t machine_sbdf, uint32_t flag)
+{
+    int e = should_fail(6);
+    devctx v[MAXDEV], *d = NULL;
+    size_t n = load(v);
+    char b[32], w[16];
+
+    (void)xch;
+    if (!e)
+        e = iommu_domctl_err(domid);
+    if (!e) {
+        d = find(v, &n, machine_sbdf);
+        if (!d)
+            e = ENODEV;
+        else if (d->ctx != CTX_DOM0 && d->ctx != CTX_IO)
+            e = EBUSY;
+    }
+    if (!e) {
+        d->ctx = (int)domid;
+        if (domid == DOMID_IO)
+            d->quarantined = 1;
+        save(v, n);
+    }
+    sbdf_text(machine_sbdf, b, sizeof(b));
+    dom_text(domid, w, sizeof(w));
+    record(e, 1, "assign_device dom=%s sbdf=%s flag=%u", w, b, flag);
+    return result_errno(e);
+}
+
+EXPORT int xc_deassign_device(xc_interface *xch, uint32_t domid,
+                              uint32_t machine_sbdf)
+{
+    const char *q = getenv("FAKEXC_QUARANTINE");
+    int e = should_fail(7);
+    devctx v[MAXDEV], *d = NULL;
+    size_t n = load(v);
+    char b[32], w[16];
+
+    (void)xch;
+    if (!e)
+        e = iommu_domctl_err(domid);
+    if (!e) {
+        d = find(v, &n, machine_sbdf);
+        if (!d || d->ctx != (int)domid)
+            e = ENODEV;
+    }
+    if (!e) {
+        if (domid == DOMID_IO) {
+            d->ctx = CTX_DOM0;
+            d->quarantined = 0;
+        } else if (!(q && !strcmp(q, "0")) || d->quarantined) {
+            d->ctx = CTX_IO;
+        } else {
+            d->ctx = CTX_DOM0;
+        }
+        save(v, n);
+    }
+    sbdf_text(machine_sbdf, b, sizeof(b));
+    dom_text(domid, w, sizeof(w));
+    record(e, 1, "deassign_device dom=%s sbdf=%s", w, b);
+    return result_errno(e);
+}
+
+/* ---- domains ------------------------------------------------------------- */
+
+EXPORT int xc_domain_getinfolist(xc_interface *xch, uint32_t first_domain,
+                                 unsigned int max_domains,
+                                 xc_domaininfo_t *info)
+{
+    int e = should_fail(9);
+    char buf[32];
+    const char *t = NULL;
+    uint32_t d;
+
+    (void)xch;
+    if (!e && max_domains) {
+        for (d = first_domain; d < DOMID_FIRST_RESERVED; d++)
+            if ((t = dom_type(d, buf, sizeof(buf))))
+                break;
+        if (t) {
+            memset(info, 0, sizeof(*info));
+            info->domain = (domid_t)d;
+            if (!strcmp(t, "hvm") || !strcmp(t, "pvh"))
+                info->flags |= XEN_DOMINF_hvm_guest;
+#if defined(__i386__) || defined(__x86_64__)
+            if (!strcmp(t, "hvm"))
+                info->arch_config.emulation_flags = XEN_X86_EMU_ALL;
+            else if (!strcmp(t, "pvh"))
+                info->arch_config.emulation_flags = XEN_X86_EMU_LAPIC;
+#endif
+        }
+    }
+    if (t && d != first_domain)
+        record(e, 0, "getinfolist first=%u found=%u:%s", first_domain, d, t);
+    else
+        record(e, 0, "getinfolist first=%u found=%s", first_domain,
+               e ? "-" : t ? t : "none");
+    if (e)
+        return result_errno(e);
+    return t && max_domains ? 1 : 0;
+}
+
+EXPORT int xc_physinfo(xc_interface *xch, xc_physinfo_t *info)
+{
+    const char *iommu = getenv("FAKEXC_IOMMU");
+    int e = should_fail(10);
+
+    (void)xch;
+    memset(info, 0, sizeof(*info));
+    info->capabilities = XEN_SYSCTL_PHYSCAP_pv;
+    if (!(iommu && !strcmp(iommu, "0")))
+        info->capabilities |= XEN_SYSCTL_PHYSCAP_directio;
+    record(e, 0, "physinfo directio=%d",
+           !!(info->capabilities & XEN_SYSCTL_PHYSCAP_directio));
+    return result_errno(e);
 }

@@ -7,6 +7,8 @@
  *   pci-attach 5 03:00.0,seize=1        (04:00.0 attached before)
  *   pci-detach 5 03:00.0                (03:00.0 seized by a create)
  *   destroy 5                           (both, after domain 5 is gone)
+ *   pci-assignable-add 03:00.0
+ *   pci-assignable-remove -r 03:00.0    (added before)
  *
  * with the fake sysfs kernel, the fake libxenctrl and the pciback/pcifront
  * model.  After `check --repair 5` (and `check 5` saying consistent):
@@ -24,6 +26,9 @@
  * destroy: after `check --repair 5` of the gone domain nothing of it is
  * left (no backend, no record, no ownership node, no /local/domain/5),
  * 03:00.0 is back on e1000e, 04:00.0 assignable on pciback.
+ *   - the IOMMU agrees (the fake's per-device context, FAKEXC_STATE): a
+ *     device the backend lists is in domain 5's context; 03:00.0 back on
+ *     e1000e is in dom0's; 04:00.0, assignable, in dom0's or dom_io's.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -41,7 +46,7 @@
 typedef struct {
     itest_env *e;
     pid_t fake;
-    char sys[300], state[300], log[300];
+    char sys[300], state[300], log[300], iommu[300];
 } crash_env;
 
 static void put_file(const char *path, const char *text)
@@ -86,6 +91,7 @@ static void crash_setup(crash_env *c)
     snprintf(c->sys, sizeof(c->sys), "%s/sys", c->e->dir);
     snprintf(c->state, sizeof(c->state), "%s/state", c->e->dir);
     snprintf(c->log, sizeof(c->log), "%s/xc.log", c->e->dir);
+    snprintf(c->iommu, sizeof(c->iommu), "%s/iommu", c->e->dir);
     snprintf(ready, sizeof(ready), "%s/sys.ready", c->e->dir);
     assert_int_equal(h_spawn(&c->fake, argv, ready, 5000 * h_slow()), 0);
     set_resources(c, 3);
@@ -98,6 +104,7 @@ static void crash_setup(crash_env *c)
     setenv("XLPCI_SYSFS_ROOT", c->sys, 1);
     setenv("XLPCI_STATE_DIR", c->state, 1);
     setenv("FAKEXC_LOG", c->log, 1);
+    setenv("FAKEXC_STATE", c->iommu, 1);
     itest_model_start(c->e, NULL);
 }
 
@@ -109,6 +116,7 @@ static void crash_teardown(crash_env *c)
     unsetenv("XLPCI_SYSFS_ROOT");
     unsetenv("XLPCI_STATE_DIR");
     unsetenv("FAKEXC_LOG");
+    unsetenv("FAKEXC_STATE");
     h_stop(c->fake);
     itest_teardown(&st);
 }
@@ -178,7 +186,7 @@ static bool granted(crash_env *c, unsigned x)
     while (f && fgets(line, sizeof(line), f)) {
         const char *keys[3] = { mem, io, irq };
 
-        if (strstr(line, "-> EPERM"))
+        if (strstr(line, " -> "))
             continue;
         for (k = 0; k < 3; k++) {
             const char *p = strstr(line, keys[k]);
@@ -193,6 +201,22 @@ static bool granted(crash_env *c, unsigned x)
         fail_msg("device %x: memory %d, ports %d, irq %d held: partial",
                  x, held[0], held[1], held[2]);
     return held[0];
+}
+
+/* The fake IOMMU's context of bdf: "0" (dom0), "io" or a domid. */
+static const char *iommu_of(crash_env *c, const char *bdf)
+{
+    static char ctx[16];
+    char line[128], b[32], w[16];
+    FILE *f = fopen(c->iommu, "r");
+
+    snprintf(ctx, sizeof(ctx), "0");
+    while (f && fgets(line, sizeof(line), f))
+        if (sscanf(line, "%31s %15s", b, w) == 2 && !strcmp(b, bdf))
+            snprintf(ctx, sizeof(ctx), "%s", w);
+    if (f)
+        fclose(f);
+    return ctx;
 }
 
 static void wait_quiet(itest_env *e)
@@ -269,6 +293,14 @@ static bool settled(crash_env *c, const char *what)
         free(n3);
         free(n4);
     }
+    if (strcmp(iommu_of(c, DEV3), in3 ? "5" : "0"))
+        fail_msg("%s: %s listed %d, IOMMU context %s", what, DEV3, in3,
+                 iommu_of(c, DEV3));
+    if (in4 ? strcmp(iommu_of(c, DEV4), "5")
+            : strcmp(iommu_of(c, DEV4), "0") && strcmp(iommu_of(c, DEV4),
+                                                       "io"))
+        fail_msg("%s: %s listed %d, IOMMU context %s", what, DEV4, in4,
+                 iommu_of(c, DEV4));
     if (granted(c, 3) != in3 || granted(c, 4) != in4)
         fail_msg("%s: grants 03 %d 04 %d, listed 03 %d 04 %d", what,
                  granted(c, 3), granted(c, 4), in3, in4);
@@ -309,12 +341,49 @@ static void released(crash_env *c, const char *what)
         fail_msg("%s: pci-assignable-list: %s%s", what, e->out, e->err);
 }
 
-typedef enum { FLOW_CREATE, FLOW_ATTACH, FLOW_DETACH, FLOW_DESTROY } flow;
+/* After pci-assignable-add/-remove and the repair: 03:00.0 is either
+ * assignable (on pciback, recorded with its driver, quarantined in
+ * dom_io) or back on e1000e (no record, dom0); returns whether
+ * assignable. */
+static bool settled_assignable(crash_env *c, const char *what)
+{
+    itest_env *e = c->e;
+    xlpci_bk_dev *v, *d;
+    const char *drv;
+    size_t n;
+    bool added;
+
+    if (itest_xlpci(e, "check", "--repair", "5", NULL))
+        fail_msg("%s: check --repair: %s%s", what, e->out, e->err);
+    if (itest_xlpci(e, "check", "5", NULL))
+        fail_msg("%s: check after repair: %s%s", what, e->out, e->err);
+    d = record(c, DEV3, &v, &n);
+    drv = driver_of(c, DEV3);
+    added = !strcmp(drv, "pciback");
+    if (added ? !d || d->managed || d->domid >= 0 || d->quarantining ||
+                !d->driver_path || !strstr(d->driver_path, "/drivers/e1000e")
+                || strcmp(iommu_of(c, DEV3), "io")
+              : d || strcmp(drv, "e1000e") || strcmp(iommu_of(c, DEV3), "0"))
+        fail_msg("%s: %s on \"%s\", record %s, IOMMU context %s", what,
+                 DEV3, drv, d ? "present" : "absent", iommu_of(c, DEV3));
+    free_records(v, n);
+    if (strcmp(driver_of(c, DEV4), "pciback") ||
+        strcmp(iommu_of(c, DEV4), "0"))
+        fail_msg("%s: %s touched", what, DEV4);
+    if (itest_check_backend(e, 5))
+        fail_msg("%s: a backend appeared", what);
+    return added;
+}
+
+typedef enum {
+    FLOW_CREATE, FLOW_ATTACH, FLOW_DETACH, FLOW_DESTROY, FLOW_ADD, FLOW_REMOVE
+} flow;
 
 static void crash_flow(flow f, const char *env)
 {
     static const char *names[] = { "create", "pci-attach", "pci-detach",
-                                   "destroy" };
+                                   "destroy", "pci-assignable-add",
+                                   "pci-assignable-remove" };
     unsigned stride = h_slow() > 1 ? 3 : 1, n, killed = 0;
     char num[16], what[96];
     bool done = false;
@@ -332,6 +401,9 @@ static void crash_flow(flow f, const char *env)
         if (f == FLOW_DETACH || f == FLOW_DESTROY)
             assert_int_equal(itest_xlpci(c.e, "create", "5", "04:00.0",
                                          "03:00.0,seize=1", NULL), 0);
+        if (f == FLOW_REMOVE)
+            assert_int_equal(itest_xlpci(c.e, "pci-assignable-add",
+                                         "03:00.0", NULL), 0);
         wait_quiet(c.e);
         if (f == FLOW_DESTROY) {
             /* the domain dies: its guest and its xenstore directory go */
@@ -348,8 +420,13 @@ static void crash_flow(flow f, const char *env)
                              NULL);
         else if (f == FLOW_DETACH)
             rc = itest_xlpci(c.e, "pci-detach", "5", "03:00.0", NULL);
-        else
+        else if (f == FLOW_DESTROY)
             rc = itest_xlpci(c.e, "destroy", "5", NULL);
+        else if (f == FLOW_ADD)
+            rc = itest_xlpci(c.e, "pci-assignable-add", "03:00.0", NULL);
+        else
+            rc = itest_xlpci(c.e, "pci-assignable-remove", "-r", "03:00.0",
+                             NULL);
         unsetenv(env);
         snprintf(what, sizeof(what), "%s, %s=%u", names[f], env, n);
         if (rc == 0)
@@ -366,15 +443,21 @@ static void crash_flow(flow f, const char *env)
             crash_teardown(&c);
             continue;
         }
-        in3 = settled(&c, what);
-        if (done)
-            assert_int_equal(in3, f != FLOW_DETACH);
+        if (f == FLOW_ADD || f == FLOW_REMOVE) {
+            in3 = settled_assignable(&c, what);
+            if (done)
+                assert_int_equal(in3, f == FLOW_ADD);
+        } else {
+            in3 = settled(&c, what);
+            if (done)
+                assert_int_equal(in3, f != FLOW_DETACH);
+        }
         crash_teardown(&c);
     }
     assert_true(done);
     /* the injection points exist: several kills before the flow completed
      * (under valgrind only every stride-th point is tried) */
-    assert_true(killed * stride > 3);
+    assert_true(killed * stride > (f >= FLOW_ADD ? 2 : 3));
     fprintf(stderr, "host crash test: %s killed at %u points (%s)\n",
             names[f], killed, env);
 }
@@ -384,6 +467,8 @@ static void crash_flow(flow f, const char *env)
 T(test_create_host_steps, FLOW_CREATE, "XLPCI_CRASH_HOST_AT")
 T(test_attach_host_steps, FLOW_ATTACH, "XLPCI_CRASH_HOST_AT")
 T(test_detach_host_steps, FLOW_DETACH, "XLPCI_CRASH_HOST_AT")
+T(test_add_host_steps, FLOW_ADD, "XLPCI_CRASH_HOST_AT")
+T(test_remove_host_steps, FLOW_REMOVE, "XLPCI_CRASH_HOST_AT")
 T(test_create_requests, FLOW_CREATE, "XLPCI_CRASH_AT")
 T(test_attach_requests, FLOW_ATTACH, "XLPCI_CRASH_AT")
 T(test_detach_requests, FLOW_DETACH, "XLPCI_CRASH_AT")
@@ -397,6 +482,8 @@ int main(void)
         cmocka_unit_test(test_create_host_steps),
         cmocka_unit_test(test_attach_host_steps),
         cmocka_unit_test(test_detach_host_steps),
+        cmocka_unit_test(test_add_host_steps),
+        cmocka_unit_test(test_remove_host_steps),
         cmocka_unit_test(test_create_requests),
         cmocka_unit_test(test_attach_requests),
         cmocka_unit_test(test_detach_requests),
@@ -404,6 +491,9 @@ int main(void)
         cmocka_unit_test(test_destroy_requests),
     };
 
+    /* CRASH_TEST_FILTER=test_add_* runs only those (a long test) */
+    if (getenv("CRASH_TEST_FILTER"))
+        cmocka_set_test_filter(getenv("CRASH_TEST_FILTER"));
     return cmocka_run_group_tests_name("host: crash safety", tests, NULL,
                                        NULL);
 }

@@ -24,18 +24,24 @@ static void test_round_trip(void **state)
     in[1].bdf = (xlpci_bdf){ 1, 0x81, 0x10, 2 };
     in[1].managed = true;
     in[1].domid = -1;
+    in[1].quarantining = true;
     assert_int_equal(xlpci_bk_to_json(in, 2, &json), 0);
+    /* only written when set: older files read the same */
+    assert_non_null(strstr(json, "\"quarantining\": true"));
+    assert_null(strstr(json, "\"quarantining\": false"));
     assert_int_equal(xlpci_bk_from_json(json, &out, &n, err, sizeof(err)), 0);
     assert_int_equal(n, 2);
     assert_int_equal(xlpci_bdf_cmp(&out[0].bdf, &in[0].bdf), 0);
     assert_string_equal(out[0].name, "nic \"0\"");
     assert_string_equal(out[0].driver_path, "/sys/bus/pci/drivers/e1000e");
     assert_false(out[0].managed);
+    assert_false(out[0].quarantining);
     assert_int_equal(out[0].domid, 5);
     assert_int_equal(xlpci_bdf_cmp(&out[1].bdf, &in[1].bdf), 0);
     assert_null(out[1].name);
     assert_null(out[1].driver_path);
     assert_true(out[1].managed);
+    assert_true(out[1].quarantining);
     assert_int_equal(out[1].domid, -1);
     xlpci_bk_dev_dispose(&out[0]);
     xlpci_bk_dev_dispose(&out[1]);
@@ -74,6 +80,8 @@ static void test_malformed(void **state)
         "\"managed\": 1} ]}", "malformed");
     bad("{\"version\": 1, \"devices\": [ {\"bdf\": \"03:00.0\", "
         "\"name\": 7} ]}", "malformed");
+    bad("{\"version\": 1, \"devices\": [ {\"bdf\": \"03:00.0\", "
+        "\"quarantining\": \"yes\"} ]}", "malformed");
 }
 
 int main(void)
