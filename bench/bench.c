@@ -238,12 +238,40 @@ void set_name(struct xs_handle *xs, unsigned domid)
 /* Remove one guest's backend and frontend. */
 void clean_dom(struct xs_handle *xs, unsigned domid)
 {
-    char path[64];
+    char path[96], want[16], **kids;
+    unsigned n, i, len;
 
     snprintf(path, sizeof(path), BE_ROOT "/%u", domid);
     xs_rm(xs, XBT_NULL, path);
     snprintf(path, sizeof(path), "/local/domain/%u/device", domid);
     xs_rm(xs, XBT_NULL, path);
+    /* and the ownership records naming it */
+    snprintf(want, sizeof(want), "%u", domid);
+    kids = xs_directory(xs, XBT_NULL, "/libxl/pci", &n);
+    for (i = 0; kids && i < n; i++) {
+        char *v;
+
+        snprintf(path, sizeof(path), "/libxl/pci/%s/domid", kids[i]);
+        v = xs_read(xs, XBT_NULL, path, &len);
+        if (v && !strcmp(v, want))
+            xs_rm(xs, XBT_NULL, path);
+        free(v);
+    }
+    free(kids);
+}
+
+int floor_ops(xlpci_ops *ops, unsigned domid, const char *name,
+              const xlpci_dev *devs, unsigned n)
+{
+    char path[XLPCI_PATH_MAX];
+    unsigned i;
+    int rc = xlpci_layout_create(ops, domid, name, devs, n);
+
+    for (i = 0; !rc && i < n; i++) {
+        xlpci_libxl_path(path, &devs[i].bdf, "domid");
+        rc = xlpci_ops_writef(ops, path, "%u", domid);
+    }
+    return rc;
 }
 
 /* n devices on buses bus0.., functions 0 and 1 of successive slots. */
@@ -539,7 +567,7 @@ static void bench_create(struct xs_handle *xs, bool busy,
         gap_us = xcalloc((size_t)runs_a, sizeof(double));
         make_devs(devs, specs, n, 0x10);
         xlpci_ops_init(&ops);
-        if (xlpci_layout_create(&ops, DOMID, "guest5", devs, n))
+        if (floor_ops(&ops, DOMID, "guest5", devs, n))
             die("layout");
         /* warm-up, not recorded */
         clean_dom(xs, DOMID);

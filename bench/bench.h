@@ -70,6 +70,10 @@ void run_xlpci(unsigned domid, const xlpci_spec *specs, unsigned n,
                xlpci_stats *st);
 /* One planned operation inside transaction t. */
 bool apply(struct xs_handle *xs, xs_transaction_t t, const xlpci_op *op);
+/* The floor's writes for a create: the layout of xlpci_layout_create plus
+ * each device's ownership record /libxl/pci/<bdf>/domid. */
+int floor_ops(xlpci_ops *ops, unsigned domid, const char *name,
+              const xlpci_dev *devs, unsigned n);
 /* The floor: ops in one transaction, no reads, redone on EAGAIN. */
 void run_floor(const xlpci_ops *ops);
 

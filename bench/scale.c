@@ -153,7 +153,7 @@ static void bench_hostsize(int runs)
         grow_host(xs, &have, Ms[mi]);
         make_devs(devs, specs, SCALE_N, 0x10);
         xlpci_ops_init(&ops);
-        if (xlpci_layout_create(&ops, DOMID, "guest5", devs, SCALE_N))
+        if (floor_ops(&ops, DOMID, "guest5", devs, SCALE_N))
             die("layout");
         for (w = 0; w < 2; w++)
             ms[w] = xcalloc((size_t)runs, sizeof(double));
@@ -372,7 +372,7 @@ static void storm_once(struct xs_handle *xs, const struct xsd *d, unsigned K,
         snprintf(name, sizeof(name), "guest%u", STORM_DOM0 + k);
         make_devs(devs, specs[k], SCALE_N, storm_bus(floor, k));
         xlpci_ops_init(&ops[k]);
-        if (xlpci_layout_create(&ops[k], STORM_DOM0 + k, name, devs,
+        if (floor_ops(&ops[k], STORM_DOM0 + k, name, devs,
                                 SCALE_N))
             die("layout");
     }
