@@ -340,10 +340,11 @@ bool apply(struct xs_handle *xs, xs_transaction_t t, const xlpci_op *op)
 }
 
 /* The floor: the same writes (paths, values, permissions), one
- * transaction, no reads. */
-void run_floor(const xlpci_ops *ops)
+ * transaction, no reads, redone on EAGAIN; the number of EAGAINs. */
+unsigned run_floor(const xlpci_ops *ops)
 {
     struct xs_handle *xs = xs_open(0);
+    unsigned eagain = 0;
     xs_transaction_t t;
     size_t i;
 
@@ -360,8 +361,10 @@ void run_floor(const xlpci_ops *ops)
             break;
         if (errno != EAGAIN)
             die("floor commit");
+        eagain++;
     }
     xs_close(xs);
+    return eagain;
 }
 
 /* libxl 4.15-4.17 coldplug (libxl__device_pci_add_xenstore): per device,

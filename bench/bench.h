@@ -74,8 +74,9 @@ bool apply(struct xs_handle *xs, xs_transaction_t t, const xlpci_op *op);
  * each device's ownership record /libxl/pci/<bdf>/domid. */
 int floor_ops(xlpci_ops *ops, unsigned domid, const char *name,
               const xlpci_dev *devs, unsigned n);
-/* The floor: ops in one transaction, no reads, redone on EAGAIN. */
-void run_floor(const xlpci_ops *ops);
+/* The floor: ops in one transaction on a fresh connection, no reads,
+ * redone on EAGAIN; returns the number of EAGAINs. */
+unsigned run_floor(const xlpci_ops *ops);
 
 /* ---- sections in other files -------------------------------------------------- */
 /* scale.c: (d) host-size scaling, (e) boot storm, (f) attach hot path. */

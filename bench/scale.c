@@ -74,34 +74,6 @@ static long file_size(const char *path)
     return n;
 }
 
-/* ops in one transaction on a fresh connection, redone on EAGAIN; the
- * number of EAGAINs. */
-static unsigned floor_txn(const xlpci_ops *ops)
-{
-    struct xs_handle *xs = xs_open(0);
-    unsigned eagain = 0;
-    size_t i;
-
-    if (!xs)
-        die("xs_open");
-    for (;;) {
-        xs_transaction_t t = xs_transaction_start(xs);
-
-        if (t == XBT_NULL)
-            die("transaction_start");
-        for (i = 0; i < ops->n; i++)
-            if (!apply(xs, t, &ops->v[i]))
-                die("floor write");
-        if (xs_transaction_end(xs, t, false))
-            break;
-        if (errno != EAGAIN)
-            die("floor commit");
-        eagain++;
-    }
-    xs_close(xs);
-    return eagain;
-}
-
 static xlpci_ctx *quiet_ctx(unsigned timeout_ms)
 {
     static xentoollog_logger_stdiostream *lg;
@@ -231,7 +203,7 @@ static void storm_child(int barrier, int out, unsigned k, bool floor,
         ;                               /* EOF: released */
     t0 = now_us();
     if (floor) {
-        r.eagain = floor_txn(ops);
+        r.eagain = run_floor(ops);
         r.attempts = r.eagain + 1;
     } else {
         xlpci_ctx *ctx = quiet_ctx(60000);
@@ -543,7 +515,7 @@ static void floor_attach(unsigned domid, unsigned num, const xlpci_dev *dev)
         die("layout_append");
     if (!xs_watch(xs, sp, "s"))
         die("watch");
-    floor_txn(&ops);                       /* its own connection */
+    run_floor(&ops);                       /* its own connection */
     for (;;) {
         struct pollfd pfd = { .fd = xs_fileno(xs), .events = POLLIN };
         unsigned n, len;
