@@ -49,9 +49,9 @@ wait_state 6 4
 backend 6
 guest 6
 
-say "guest 6 shut down (its backend and frontend removed); the VFs are free again"
-xenstore-rm /local/domain/0/backend/pci/6
-xenstore-rm /local/domain/6/device
+say "guest 6 is destroyed: xlpci destroy releases its devices (backend, frontend, /libxl/pci records)"
+xenstore-rm /local/domain/6
+"$X" destroy 6
 
 say "xlpci -N create (dry run: the planned transaction, nothing written)"
 "$X" -N create 5 0000:81:10.0,permissive=1 0000:81:10.2 0000:81:10.4 | head -12
