@@ -420,6 +420,16 @@ static void storm_rows(const struct xsd_opts *o, const char *store,
         unsigned long xmax = 0;
         int fail = 0, probs = 0, r, w;
 
+        if (o && o->ox && M > 0 && K > 8) {
+            /* open problem: on oxenstored with other guests present, the
+             * bench's own connection breaks during these storms ("Bad
+             * file descriptor") and its cleanup between storms fails, so
+             * the rows would measure the bench, not xlpci */
+            printf("| %s | %u | %u | not measured: the bench's own "
+                   "connection to oxenstored breaks in this row (open, see "
+                   "bench/README.md) |||||||| \n", store, M, K);
+            continue;
+        }
         for (r = 0; r < runs && r < 16; r++) {
             storm_run sr[2];
 
