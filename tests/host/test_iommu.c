@@ -58,23 +58,15 @@ static char *slurp(const char *path)
 
 static int iommu_setup(void **state)
 {
-    char ready[320], path[400];
-    char *argv[] = { (char *)h_prog("fakesysfs"), (char *)"--root", g.sys,
-                     (char *)"--ready", ready,
-                     (char *)"--device", (char *)"0000:03:00.0=e1000e",
-                     (char *)"--device", (char *)"0000:04:00.0=pciback",
-                     (char *)"--device", (char *)"0000:05:00.0=pciback",
-                     NULL };
+    char path[400];
 
     if (itest_setup(state))
         return -1;
     g.e = *state;
-    snprintf(g.sys, sizeof(g.sys), "%s/sys", g.e->dir);
     snprintf(g.state, sizeof(g.state), "%s/state", g.e->dir);
     snprintf(g.log, sizeof(g.log), "%s/xc.log", g.e->dir);
     snprintf(g.iommu, sizeof(g.iommu), "%s/iommu", g.e->dir);
-    snprintf(ready, sizeof(ready), "%s/sys.ready", g.e->dir);
-    if (h_spawn(&g.fake, argv, ready, 5000 * h_slow()))
+    if (itest_fakesysfs(g.e, g.sys, sizeof(g.sys), &g.fake))
         return -1;
     snprintf(path, sizeof(path), "%s/hypervisor", g.sys);
     mkdir(path, 0755);

@@ -23,21 +23,11 @@ static names_env g;
 
 static int names_setup(void **state)
 {
-    char ready[320];
-    char *argv[] = { (char *)h_prog("fakesysfs"), (char *)"--root", g.sys,
-                     (char *)"--ready", ready,
-                     (char *)"--device", (char *)"0000:03:00.0=e1000e",
-                     (char *)"--device", (char *)"0000:04:00.0=pciback",
-                     (char *)"--device", (char *)"0000:05:00.0=pciback",
-                     NULL };
-
     if (itest_setup(state))
         return -1;
     g.e = *state;
-    snprintf(g.sys, sizeof(g.sys), "%s/sys", g.e->dir);
     snprintf(g.state, sizeof(g.state), "%s/state", g.e->dir);
-    snprintf(ready, sizeof(ready), "%s/sys.ready", g.e->dir);
-    if (h_spawn(&g.fake, argv, ready, 5000 * h_slow()))
+    if (itest_fakesysfs(g.e, g.sys, sizeof(g.sys), &g.fake))
         return -1;
     setenv("XLPCI_SYSFS_ROOT", g.sys, 1);
     setenv("XLPCI_STATE_DIR", g.state, 1);

@@ -43,6 +43,21 @@ int itest_setup(void **state)
     return setup(state, NULL);
 }
 
+int itest_fakesysfs(itest_env *e, char *sys, size_t len, pid_t *pid)
+{
+    char ready[320];
+    char *argv[] = { (char *)h_prog("fakesysfs"), (char *)"--root", sys,
+                     (char *)"--ready", ready,
+                     (char *)"--device", (char *)"0000:03:00.0=e1000e",
+                     (char *)"--device", (char *)"0000:04:00.0=pciback",
+                     (char *)"--device", (char *)"0000:05:00.0=pciback",
+                     NULL };
+
+    snprintf(sys, len, "%s/sys", e->dir);
+    snprintf(ready, sizeof(ready), "%s/sys.ready", e->dir);
+    return h_spawn(pid, argv, ready, 5000 * h_slow());
+}
+
 int itest_setup_ox_eagain(void **state)
 {
     struct xsd_opts o = { .ox = 1, .test_eagain = 1 };

@@ -35,6 +35,12 @@ int itest_teardown(void **state);
 
 void itest_mkdomain(itest_env *e, unsigned domid, const char *name);
 
+/* Start the fake sysfs kernel (tests/fakes/fakesysfs) rooted at
+ * <e->dir>/sys (into sys, len bytes) with the host tests' three devices:
+ * 0000:03:00.0 on e1000e, 0000:04:00.0 and 0000:05:00.0 on pciback.
+ * *pid: the process (stop it with h_stop).  0, or -1. */
+int itest_fakesysfs(itest_env *e, char *sys, size_t len, pid_t *pid);
+
 /* Run build/xlpci with the arguments (NULL-terminated); output kept in
  * e->out / e->err; returns the exit status.  With XLPCI_CRASH_AT or
  * XLPCI_CRASH_HOST_AT set (the crash tests) it runs build/xlpci-test, the
