@@ -260,11 +260,11 @@ static int owners_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
 {
     owners_arg *a = varg;
     char path[XLPCI_PATH_MAX], b[XLPCI_BDF_STRLEN], err[128];
-    char **nodes = NULL, **doms = NULL;
-    unsigned nn = 0, nd = 0, i, j, other;
+    char **doms = NULL;
+    unsigned nd = 0, j, other;
     xlpci_view view, ov;
-    xlpci_bdf *listed = NULL, bdf;
-    size_t nl = 0, k;
+    xlpci_bdf *listed = NULL, *named = NULL, bdf;
+    size_t nl = 0, nn = 0, i, k;
     int rc, owner;
 
     a->problems = a->unfixable = 0;
@@ -287,17 +287,9 @@ static int owners_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
             listed[nl++] = bdf;
     }
     /* records naming the domain that its backend does not list */
-    rc = xlpci_xs_directory(ctx, t, "/libxl/pci", &nodes, &nn);
+    rc = xlpci_owner_list(ctx, t, a->domid, &named, &nn);
     for (i = 0; !rc && i < nn; i++) {
-        if (!xlpci_libxl_name_bdf(nodes[i], &bdf))
-            continue;
-        rc = xlpci_owner_read(ctx, t, &bdf, &owner);
-        if (rc == XLPCI_ERR_CORRUPT) {
-            rc = 0;
-            continue;
-        }
-        if (rc || owner != (int)a->domid)
-            continue;
+        bdf = named[i];
         for (k = 0; k < nl && xlpci_bdf_cmp(&listed[k], &bdf); k++)
             ;
         if (k < nl)
@@ -349,7 +341,7 @@ static int owners_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
         rc = XLPCI_TXN_NOTHING;
 out:
     free(listed);
-    free(nodes);
+    free(named);
     free(doms);
     xlpci_view_dispose(&view);
     return rc;

@@ -62,12 +62,12 @@ static int destroy_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
 {
     held_arg *a = varg;
     char path[XLPCI_PATH_MAX], err[64];
-    char **nodes = NULL;
-    unsigned nn = 0, i;
+    xlpci_bdf *named = NULL;
+    size_t nn = 0, i;
     xlpci_view view;
     xlpci_bdf bdf;
     bool fe;
-    int rc, owner;
+    int rc;
 
     a->n = a->nbackend = a->nnode = 0;
     a->backend = false;
@@ -86,19 +86,10 @@ static int destroy_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
         }
     }
     a->nbackend = a->n;
-    rc = xlpci_xs_directory(ctx, t, "/libxl/pci", &nodes, &nn);
+    rc = xlpci_owner_list(ctx, t, a->domid, &named, &nn);
     for (i = 0; !rc && i < nn; i++) {
-        if (!xlpci_libxl_name_bdf(nodes[i], &bdf))
-            continue;
-        rc = xlpci_owner_read(ctx, t, &bdf, &owner);
-        if (rc == XLPCI_ERR_CORRUPT) {
-            rc = 0;
-            continue;
-        }
-        if (!rc && owner == (int)a->domid) {
-            a->nnode++;
-            rc = held_add(a, &bdf);
-        }
+        a->nnode++;
+        rc = held_add(a, &named[i]);
     }
     if (rc) goto out;
     /* the frontend, only if the domain still has one: never create below
@@ -125,7 +116,7 @@ static int destroy_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
     if (!rc) rc = xlpci_parents_cleanup(ctx, t, ops, a->domid);
     if (!rc) rc = xlpci_owner_drop(ctx, t, ops, a->domid, a->v, a->n);
 out:
-    free(nodes);
+    free(named);
     xlpci_view_dispose(&view);
     return rc;
 }

@@ -524,6 +524,12 @@ _hidden void xlpci_fe_parent_path(char *buf, uint32_t domid);
  * if it is not a domid. */
 _hidden int xlpci_owner_read(xlpci_ctx *ctx, xs_transaction_t t,
                              const xlpci_bdf *bdf, int *owner_r);
+/* In t: the devices whose record names domid (records that are not a
+ * domid are skipped: check reports those); *bdfs_r malloc'd, *n_r of
+ * them. */
+_hidden int xlpci_owner_list(xlpci_ctx *ctx, xs_transaction_t t,
+                             uint32_t domid, xlpci_bdf **bdfs_r,
+                             size_t *n_r);
 /* /local/domain/<domid> exists, in t. */
 _hidden int xlpci_domain_exists(xlpci_ctx *ctx, xs_transaction_t t,
                                 uint32_t domid, bool *exists_r);

@@ -101,6 +101,39 @@ int xlpci_owner_read(xlpci_ctx *ctx, xs_transaction_t t,
     return rc;
 }
 
+int xlpci_owner_list(xlpci_ctx *ctx, xs_transaction_t t, uint32_t domid,
+                     xlpci_bdf **bdfs_r, size_t *n_r)
+{
+    char **nodes = NULL;
+    unsigned nn = 0, i;
+    xlpci_bdf bdf, *v;
+    int rc, owner;
+
+    *bdfs_r = NULL;
+    *n_r = 0;
+    rc = xlpci_xs_directory(ctx, t, "/libxl/pci", &nodes, &nn);
+    v = calloc(nn + 1, sizeof(*v));
+    if (!rc && !v)
+        rc = XLPCI_ERR_NOMEM;
+    for (i = 0; !rc && i < nn; i++) {
+        if (!xlpci_libxl_name_bdf(nodes[i], &bdf))
+            continue;
+        rc = xlpci_owner_read(ctx, t, &bdf, &owner);
+        if (rc == XLPCI_ERR_CORRUPT)
+            rc = 0;
+        else if (!rc && owner == (int)domid)
+            v[(*n_r)++] = bdf;
+    }
+    free(nodes);
+    if (rc) {
+        free(v);
+        *n_r = 0;
+        return rc;
+    }
+    *bdfs_r = v;
+    return 0;
+}
+
 int xlpci_domain_exists(xlpci_ctx *ctx, xs_transaction_t t, uint32_t domid,
                         bool *exists_r)
 {
