@@ -13,6 +13,7 @@
 #define XLPCI_DEFAULT_TIMEOUT_MS   10000   /* libxl__wait_for_backend: 10 s */
 #define XLPCI_DEFAULT_MAX_ATTEMPTS 1000
 #define XLPCI_DEFAULT_STATE_DIR    "/var/lib/xlpci"
+#define XLPCI_DEFAULT_RUN_DIR      "/var/run/xen"  /* libxl's run dir */
 
 const char *xlpci_strerror(int rc)
 {
@@ -109,9 +110,11 @@ int xlpci_ctx_alloc(xlpci_ctx **ctx_r, xentoollog_logger *lg)
 #endif
     ctx->sysfs_root = strdup("/sys");
     ctx->state_dir = strdup(XLPCI_DEFAULT_STATE_DIR);
-    if (!ctx->sysfs_root || !ctx->state_dir) {
+    ctx->run_dir = strdup(XLPCI_DEFAULT_RUN_DIR);
+    if (!ctx->sysfs_root || !ctx->state_dir || !ctx->run_dir) {
         free(ctx->sysfs_root);
         free(ctx->state_dir);
+        free(ctx->run_dir);
         free(ctx);
         return XLPCI_ERR_NOMEM;
     }
@@ -124,6 +127,7 @@ int xlpci_ctx_alloc(xlpci_ctx **ctx_r, xentoollog_logger *lg)
              " XENSTORED_PATH=%s)", getenv("XENSTORED_PATH") ?: "unset");
         free(ctx->sysfs_root);
         free(ctx->state_dir);
+        free(ctx->run_dir);
         free(ctx);
         return XLPCI_ERR_XENSTORE;
     }
@@ -139,6 +143,7 @@ void xlpci_ctx_free(xlpci_ctx *ctx)
         xs_close(ctx->xsh);
     free(ctx->sysfs_root);
     free(ctx->state_dir);
+    free(ctx->run_dir);
     free(ctx);
 }
 
@@ -175,6 +180,25 @@ int xlpci_ctx_set_sysfs_root(xlpci_ctx *ctx, const char *root)
         return XLPCI_ERR_NOMEM;
     free(ctx->sysfs_root);
     ctx->sysfs_root = r;
+    return 0;
+}
+
+int xlpci_ctx_set_run_dir(xlpci_ctx *ctx, const char *dir)
+{
+    char *d;
+
+    /* <dir>/qmp-libxl-<domid> must fit a UNIX socket address */
+    if (strlen(dir) > XLPCI_RUN_DIR_MAX) {
+        LOG(ctx, ERROR, "the run directory is %zu bytes long; at most %u "
+            "are supported (its QMP sockets must fit a UNIX socket "
+            "address)", strlen(dir), XLPCI_RUN_DIR_MAX);
+        return XLPCI_ERR_INVAL;
+    }
+    d = strdup(dir);
+    if (!d)
+        return XLPCI_ERR_NOMEM;
+    free(ctx->run_dir);
+    ctx->run_dir = d;
     return 0;
 }
 

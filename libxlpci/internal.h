@@ -23,6 +23,11 @@
  *   libxlnode.c   /libxl/pci/<bdf>/domid ownership record (shared
  *             with libxl/xl), per-domain parents made/cleaned
  *   destroy.c     destroy: release all a gone/going domain holds
+ *   qmpmsg.c  QMP messages (device_add, device_del, query-pci; replies,
+ *             errors, events) through yajl                     PURE
+ *   qmp.c     QMP client on <run dir>/qmp-libxl-<domid>: handshake,
+ *             commands under the command's deadline, events, who holds
+ *             a busy socket
  *   pci.c     create / attach / detach / list flows
  *   libxlpci_testing.h  the test-only interface (transaction hook); with
  *             the crash injection below, only in test builds
@@ -45,6 +50,9 @@
 #define XLPCI_PATH_MAX 256
 /* The longest state directory: its files' paths must fit XLPCI_PATH_MAX. */
 #define XLPCI_STATE_DIR_MAX (XLPCI_PATH_MAX - 40)
+/* The longest run directory: <dir>/qmp-libxl-<domid> must fit sun_path
+ * (108 bytes). */
+#define XLPCI_RUN_DIR_MAX 86
 /* Per-index keys of the backend, in the order they are written.  "vdev" is
  * written by pciback, not by us, but moves with its index on compaction. */
 enum xlpci_key {
@@ -201,6 +209,7 @@ struct xlpci_ctx {
     unsigned max_attempts;
     char *sysfs_root;
     char *state_dir;
+    char *run_dir;                   /* QMP sockets: qmp-libxl-<domid> */
     int hv_mode;                     /* xlpci_hv_mode */
     bool hv_noted;                   /* "Xen is not running" said once */
     bool iommu_probed;               /* xc_physinfo asked */
@@ -588,5 +597,113 @@ _hidden int xlpci_destroy_run(xlpci_ctx *ctx, uint32_t domid, bool release,
  * devices go back to their drivers.  Nothing without xen-pciback. */
 _hidden int xlpci_host_release(xlpci_ctx *ctx, const xlpci_bdf *bdfs,
                                size_t n);
+
+/* ---- QMP messages (qmpmsg.c, pure) ---------------------------------------- */
+
+struct yajl_val_s;
+
+/* libxl's device id "pci-pt-%02x_%02x.%01x" (bus, dev, func): the same id
+ * lets xl remove xlpci's devices and xlpci remove xl's. */
+#define XLPCI_QDEV_ID_LEN 16
+_hidden void xlpci_qdev_id(const xlpci_bdf *bdf, char *buf);
+
+/* One argument of a command: a string, or (str NULL) a boolean. */
+typedef struct {
+    const char *key;
+    const char *str;
+    int boolean;
+} xlpci_qmp_arg;
+
+/* {"execute": execute, ["arguments": {...},] "id": id}, malloc'd. */
+_hidden int xlpci_qmp_build(const char *execute, unsigned id,
+                            const xlpci_qmp_arg *args, size_t nargs,
+                            char **json_r);
+/* device_add of xen-pci-passthrough with libxl's parameters: id,
+ * hostaddr, addr "slot.func" only when dev->vdevfn was asked, permissive
+ * only when true. */
+_hidden int xlpci_qmp_build_device_add(const xlpci_dev *dev, unsigned id,
+                                       char **json_r);
+_hidden int xlpci_qmp_build_device_del(const xlpci_bdf *bdf, unsigned id,
+                                       char **json_r);
+
+typedef enum {
+    XLPCI_QMP_GREETING, XLPCI_QMP_RETURN, XLPCI_QMP_ERROR, XLPCI_QMP_EVENT,
+} xlpci_qmp_kind;
+
+/* One message from QEMU; the strings and ret point into root. */
+typedef struct {
+    xlpci_qmp_kind kind;
+    struct yajl_val_s *root;
+    bool has_id;
+    long long id;                    /* -1 if absent or not an integer */
+    struct yajl_val_s *ret;          /* RETURN: the "return" value */
+    const char *err_class, *err_desc;  /* ERROR */
+    const char *event;               /* EVENT: its name */
+    const char *event_device;        /* EVENT: data.device, or NULL */
+    long long ver_major, ver_minor, ver_micro;  /* GREETING, -1 unknown */
+} xlpci_qmp_msg;
+
+/* One line (a whole JSON text): 0, or XLPCI_ERR_CORRUPT with the reason
+ * in err (malformed JSON, or not a QMP message). */
+_hidden int xlpci_qmp_parse(const char *line, xlpci_qmp_msg *msg,
+                            char *err, size_t errlen);
+_hidden void xlpci_qmp_msg_dispose(xlpci_qmp_msg *msg);
+/* In query-pci's return value: 1 and the devfn (slot << 3 | function) of
+ * the device whose qdev_id is qdev_id; 0 if QEMU has no such device;
+ * XLPCI_ERR_CORRUPT (reason in err) if the reply is not query-pci's. */
+_hidden int xlpci_qmp_pci_find(const struct yajl_val_s *ret,
+                               const char *qdev_id, unsigned *devfn_r,
+                               char *err, size_t errlen);
+
+/* ---- QMP client (qmp.c) ----------------------------------------------------- */
+
+/* A connection to the QEMU of an HVM guest.  Every call takes the
+ * command's one deadline (xlpci_now_ms() + timeout): each wait polls with
+ * the time left, nothing waits past it. */
+#define XLPCI_QMP_LINE_MAX (1u << 20)  /* longest message accepted */
+typedef struct {
+    int fd;
+    uint32_t domid;
+    char path[XLPCI_PATH_MAX];
+    char *buf;                       /* bytes read, not yet a whole line */
+    size_t len, cap;
+    unsigned next_id;
+    char **deleted;                  /* DEVICE_DELETED device ids seen */
+    size_t ndeleted;
+} xlpci_qmp;
+
+/* <run dir>/qmp-libxl-<domid> into buf (XLPCI_PATH_MAX). */
+_hidden int xlpci_qmp_path(xlpci_ctx *ctx, uint32_t domid, char *buf);
+/* Connect, read the greeting, qmp_capabilities.  Errors (logged, naming
+ * the socket): no QEMU (XLPCI_ERR_NOTFOUND), the socket held by another
+ * client past the deadline (XLPCI_ERR_BUSY, naming the holder when /proc
+ * tells), no greeting or reply in time (XLPCI_ERR_TIMEDOUT), the
+ * connection dropped or not QMP (XLPCI_ERR_FAIL). */
+_hidden int xlpci_qmp_open(xlpci_ctx *ctx, uint32_t domid,
+                           long long deadline, xlpci_qmp *q);
+_hidden void xlpci_qmp_close(xlpci_qmp *q);
+/* Send json (built by xlpci_qmp_build* with id = q->next_id++) and read
+ * until the reply carrying id; events met on the way are noted (their
+ * names at -v).  0 with the reply in *reply (RETURN or ERROR: the caller
+ * judges an error reply; dispose it), or an I/O error (logged, what names
+ * the command). */
+_hidden int xlpci_qmp_exec(xlpci_ctx *ctx, xlpci_qmp *q, const char *what,
+                           const char *json, unsigned id, long long deadline,
+                           xlpci_qmp_msg *reply);
+/* device_add of dev, then query-pci: *devfn_r = the slot QEMU gave it.
+ * A refusal (error reply) is logged with QEMU's class and text. */
+_hidden int xlpci_qmp_device_add(xlpci_ctx *ctx, xlpci_qmp *q,
+                                 const xlpci_dev *dev, long long deadline,
+                                 unsigned *devfn_r);
+/* query-pci for bdf's id: 1 (in QEMU, *devfn_r), 0 (not), or an error. */
+_hidden int xlpci_qmp_device_slot(xlpci_ctx *ctx, xlpci_qmp *q,
+                                  const xlpci_bdf *bdf, long long deadline,
+                                  unsigned *devfn_r);
+/* device_del, then wait until query-pci no longer lists it (woken early by
+ * DEVICE_DELETED).  A device QEMU does not have (DeviceNotFound, or not in
+ * query-pci) is gone already: 0.  Past the deadline: XLPCI_ERR_TIMEDOUT
+ * (logged: the guest did not release it). */
+_hidden int xlpci_qmp_device_del(xlpci_ctx *ctx, xlpci_qmp *q,
+                                 const xlpci_bdf *bdf, long long deadline);
 
 #endif /* LIBXLPCI_INTERNAL_H */

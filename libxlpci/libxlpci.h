@@ -71,10 +71,14 @@ extern "C" {
  *   side: binding to xen-pciback, bookkeeping).
  * LIBXLPCI_HAVE_HYPERVISOR_MODE: xlpci_ctx_set_hypervisor() (iomem,
  *   ioport and irq permissions through libxenctrl).
+ * LIBXLPCI_HAVE_HVM: HVM guests: create, attach, detach and destroy talk
+ *   to the guest's QEMU over QMP; xlpci_ctx_set_run_dir() (where its
+ *   socket qmp-libxl-<domid> is).
  */
 #define LIBXLPCI_HAVE_CHECK 1
 #define LIBXLPCI_HAVE_ASSIGNABLE 1
 #define LIBXLPCI_HAVE_HYPERVISOR_MODE 1
+#define LIBXLPCI_HAVE_HVM 1
 
 /* Everything declared below is the library's ABI: the library is built
  * with -fvisibility=hidden and exports exactly these functions
@@ -233,6 +237,10 @@ typedef enum {
     XLPCI_HV_NONE = 2,
 } xlpci_hv_mode;
 void xlpci_ctx_set_hypervisor(xlpci_ctx *ctx, xlpci_hv_mode mode);
+/* Where the QMP sockets of HVM guests' QEMUs are: <dir>/qmp-libxl-<domid>
+ * (default /var/run/xen, as libxl).  At most 86 bytes (XLPCI_ERR_INVAL
+ * beyond).  The string is copied. */
+int xlpci_ctx_set_run_dir(xlpci_ctx *ctx, const char *dir);
 /* Dry run: print the planned xenstore operations to out and change
  * nothing.  NULL turns it off. */
 void xlpci_ctx_set_dry_run(xlpci_ctx *ctx, FILE *out);

@@ -94,6 +94,7 @@ static int ctx_open(void)
     const char *root = getenv("XLPCI_SYSFS_ROOT");
     const char *state = getenv("XLPCI_STATE_DIR");
     const char *hv = getenv("XLPCI_HYPERVISOR");
+    const char *run = getenv("XLPCI_RUN_DIR");
     int rc;
 
     rc = xlpci_ctx_alloc(&g.ctx, (xentoollog_logger *)g.logger);
@@ -108,6 +109,13 @@ static int ctx_open(void)
         rc = xlpci_ctx_set_state_dir(g.ctx, state);
         if (rc) {
             fprintf(stderr, "xlpci: XLPCI_STATE_DIR cannot be used\n");
+            return rc;
+        }
+    }
+    if (run && *run) {
+        rc = xlpci_ctx_set_run_dir(g.ctx, run);
+        if (rc) {
+            fprintf(stderr, "xlpci: XLPCI_RUN_DIR cannot be used\n");
             return rc;
         }
     }
@@ -651,7 +659,9 @@ static void help(FILE *f)
             "(default /sys), XLPCI_STATE_DIR (default /var/lib/xlpci),\n"
             "XLPCI_HYPERVISOR=auto|xen|none (I/O permissions through\n"
             "libxenctrl: auto skips them when Xen is not running, xen\n"
-            "requires them, none never asks the hypervisor).\n"
+            "requires them, none never asks the hypervisor), XLPCI_RUN_DIR\n"
+            "(default /var/run/xen: the QMP sockets qmp-libxl-<domid> of\n"
+            "HVM guests' QEMUs).\n"
             "Exit status: 0 ok, 1 failure, 2 usage error.\n");
 }
 

@@ -1,0 +1,733 @@
+/*
+ * The QMP client: the UNIX socket <run dir>/qmp-libxl-<domid> that libxl
+ * gives the QEMU of every HVM guest ("-chardev socket,...,server=on,
+ * wait=off" + "-mon chardev=libxl-cmd,mode=control"), the messages of
+ * qmpmsg.c moved over it.
+ *
+ *   connect        ENOENT / ECONNREFUSED: no QEMU for the domain;
+ *   greeting       QEMU serves ONE monitor client at a time: while another
+ *                  client (xl, a management tool, a forgotten socat) is
+ *                  connected the kernel completes our connect() into the
+ *                  listen backlog but QEMU never accepts it, so the
+ *                  greeting does not come.  We wait for it within the
+ *                  command's deadline, then say who holds the socket
+ *                  (sock_diag finds the peer of QEMU's accepted socket,
+ *                  /proc the process that has it);
+ *   qmp_capabilities, then the commands, each with an "id" its reply
+ *                  carries; asynchronous events met on the way are noted
+ *                  (DEVICE_DELETED wakes the device_del wait early).
+ *
+ * Every read and write polls with the time left to the command's one
+ * deadline; a late QEMU, a dropped connection or a message that is not
+ * QMP is an error naming the socket and the command.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
+
+#include "internal.h"
+
+#define QMP_EOF 1                      /* internal: the peer closed */
+#define QMP_POLL_MS 100                /* query-pci while waiting for del */
+
+int xlpci_qmp_path(xlpci_ctx *ctx, uint32_t domid, char *buf)
+{
+    int n = snprintf(buf, XLPCI_PATH_MAX, "%s/qmp-libxl-%u", ctx->run_dir,
+                     domid);
+
+    if (n < 0 || n >= XLPCI_PATH_MAX ||
+        (size_t)n >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+        LOG(ctx, ERROR, "the QMP socket path %s/qmp-libxl-%u is too long "
+            "for a UNIX socket", ctx->run_dir, domid);
+        return XLPCI_ERR_INVAL;
+    }
+    return 0;
+}
+
+static int time_left(long long deadline)
+{
+    long long left = deadline - xlpci_now_ms();
+
+    return left <= 0 ? 0 : left > 1000000 ? 1000000 : (int)left;
+}
+
+/* ---- who holds the socket ------------------------------------------------- */
+
+typedef struct {
+    unsigned long srv, peer;         /* QEMU's side, the client's side */
+    int srv_pid, peer_pid;           /* processes holding them, or 0 */
+} sock_pair;
+
+/* The connected sockets bound to path (QEMU's ends: the accepted one and
+ * the ones waiting in the backlog) and their peers, through sock_diag.
+ * Returns how many (at most max), 0 if the kernel does not tell. */
+static size_t unix_pairs(const char *path, sock_pair *pairs, size_t max)
+{
+    struct {
+        struct nlmsghdr nlh;
+        struct unix_diag_req req;
+    } msg;
+    static char buf[32768];
+    size_t n = 0, plen = strlen(path);
+    bool done = false;
+    int fd;
+
+    fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+    if (fd < 0)
+        return 0;
+    memset(&msg, 0, sizeof(msg));
+    msg.nlh.nlmsg_len = sizeof(msg);
+    msg.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+    msg.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    msg.req.sdiag_family = AF_UNIX;
+    msg.req.udiag_states = 1u << 1;    /* TCP_ESTABLISHED: connected */
+    msg.req.udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER;
+    if (send(fd, &msg, sizeof(msg), 0) < 0)
+        goto out;
+    while (!done) {
+        struct nlmsghdr *h;
+        ssize_t len = recv(fd, buf, sizeof(buf), 0);
+
+        if (len <= 0)
+            break;
+        for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)len);
+             h = NLMSG_NEXT(h, len)) {
+            struct unix_diag_msg *m;
+            struct rtattr *a;
+            int alen;
+            bool named = false;
+            unsigned long peer = 0;
+
+            if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
+                done = true;
+                break;
+            }
+            m = NLMSG_DATA(h);
+            a = (struct rtattr *)(m + 1);
+            alen = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof(*m)));
+            for (; RTA_OK(a, alen); a = RTA_NEXT(a, alen)) {
+                if (a->rta_type == UNIX_DIAG_NAME)
+                    named = RTA_PAYLOAD(a) == plen &&
+                            !memcmp(RTA_DATA(a), path, plen);
+                else if (a->rta_type == UNIX_DIAG_PEER &&
+                         RTA_PAYLOAD(a) >= sizeof(uint32_t))
+                    peer = *(uint32_t *)RTA_DATA(a);
+            }
+            if (named && peer && n < max) {
+                pairs[n].srv = m->udiag_ino;
+                pairs[n].peer = peer;
+                pairs[n].srv_pid = pairs[n].peer_pid = 0;
+                n++;
+            }
+        }
+    }
+out:
+    close(fd);
+    return n;
+}
+
+/* Which processes hold the sockets of pairs (one /proc scan). */
+static void find_pids(sock_pair *pairs, size_t n)
+{
+    char path[600], link[64];
+    struct dirent *p, *f;
+    DIR *proc, *fds;
+    unsigned long ino;
+    size_t i;
+
+    proc = opendir("/proc");
+    while (proc && (p = readdir(proc))) {
+        if (p->d_name[0] < '1' || p->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof(path), "/proc/%s/fd", p->d_name);
+        fds = opendir(path);
+        while (fds && (f = readdir(fds))) {
+            ssize_t len;
+
+            snprintf(path, sizeof(path), "/proc/%s/fd/%s", p->d_name,
+                     f->d_name);
+            len = readlink(path, link, sizeof(link) - 1);
+            if (len <= 0)
+                continue;
+            link[len] = '\0';
+            if (sscanf(link, "socket:[%lu]", &ino) != 1)
+                continue;
+            for (i = 0; i < n; i++) {
+                if (pairs[i].srv == ino)
+                    pairs[i].srv_pid = atoi(p->d_name);
+                if (pairs[i].peer == ino)
+                    pairs[i].peer_pid = atoi(p->d_name);
+            }
+        }
+        if (fds)
+            closedir(fds);
+    }
+    if (proc)
+        closedir(proc);
+}
+
+static void proc_comm(int pid, char *buf, size_t len)
+{
+    char path[64];
+    ssize_t n;
+    int fd;
+
+    snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    n = fd < 0 ? -1 : read(fd, buf, len - 1);
+    if (fd >= 0)
+        close(fd);
+    if (n <= 0) {
+        snprintf(buf, len, "?");
+        return;
+    }
+    buf[n] = '\0';
+    buf[strcspn(buf, "\n")] = '\0';
+}
+
+/* "pid 123 (xl)" of the client QEMU serves on q's socket, or "another
+ * client (xl?)". */
+static void holder_text(xlpci_qmp *q, char *buf, size_t len)
+{
+    sock_pair pairs[32];
+    struct stat st;
+    unsigned long self = 0;
+    char comm[64];
+    size_t n, i;
+    int pid = 0;
+
+    if (!fstat(q->fd, &st))
+        self = (unsigned long)st.st_ino;
+    n = unix_pairs(q->path, pairs, sizeof(pairs) / sizeof(pairs[0]));
+    if (n)
+        find_pids(pairs, n);
+    /* the accepted connection: QEMU has its end, a process the other */
+    for (i = 0; !pid && i < n; i++)
+        if (pairs[i].peer != self && pairs[i].srv_pid && pairs[i].peer_pid)
+            pid = pairs[i].peer_pid;
+    /* else any other client waiting */
+    for (i = 0; !pid && i < n; i++)
+        if (pairs[i].peer != self && pairs[i].peer_pid)
+            pid = pairs[i].peer_pid;
+    if (!pid) {
+        snprintf(buf, len, "another client (xl?)");
+        return;
+    }
+    proc_comm(pid, comm, sizeof(comm));
+    snprintf(buf, len, "pid %d (%s)", pid, comm);
+}
+
+/* ---- lines ---------------------------------------------------------------- */
+
+/* The next line (without "\r\n") into *line_r, malloc'd.  0,
+ * XLPCI_ERR_TIMEDOUT (not logged), QMP_EOF, or an error (logged). */
+static int read_line(xlpci_ctx *ctx, xlpci_qmp *q, long long deadline,
+                     char **line_r)
+{
+    struct pollfd pfd;
+    char *nl;
+    ssize_t r;
+
+    *line_r = NULL;
+    for (;;) {
+        nl = q->len ? memchr(q->buf, '\n', q->len) : NULL;
+        if (nl) {
+            size_t n = (size_t)(nl - q->buf);
+
+            *line_r = malloc(n + 1);
+            if (!*line_r)
+                return XLPCI_ERR_NOMEM;
+            memcpy(*line_r, q->buf, n);
+            (*line_r)[n] = '\0';
+            if (n && (*line_r)[n - 1] == '\r')
+                (*line_r)[n - 1] = '\0';
+            q->len -= n + 1;
+            memmove(q->buf, nl + 1, q->len);
+            return 0;
+        }
+        if (q->len >= XLPCI_QMP_LINE_MAX) {
+            LOG(ctx, ERROR, "QEMU of domain %u sent a message longer than "
+                "%u bytes on %s", q->domid, XLPCI_QMP_LINE_MAX, q->path);
+            return XLPCI_ERR_FAIL;
+        }
+        if (q->cap - q->len < 4096) {
+            size_t cap = q->cap ? q->cap * 2 : 8192;
+            char *b = realloc(q->buf, cap);
+
+            if (!b)
+                return XLPCI_ERR_NOMEM;
+            q->buf = b;
+            q->cap = cap;
+        }
+        pfd.fd = q->fd;
+        pfd.events = POLLIN;
+        pfd.revents = 0;
+        r = poll(&pfd, 1, time_left(deadline));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            LOGE(ctx, ERROR, "poll on %s", q->path);
+            return XLPCI_ERR_FAIL;
+        }
+        if (r == 0)
+            return XLPCI_ERR_TIMEDOUT;
+        r = read(q->fd, q->buf + q->len, q->cap - q->len);
+        if (r < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (r < 0 && errno != ECONNRESET) {
+            LOGE(ctx, ERROR, "read from %s", q->path);
+            return XLPCI_ERR_FAIL;
+        }
+        if (r <= 0)
+            return QMP_EOF;
+        q->len += (size_t)r;
+    }
+}
+
+static void note_event(xlpci_ctx *ctx, xlpci_qmp *q, const xlpci_qmp_msg *m)
+{
+    char **v;
+
+    LOG(ctx, DEBUG, "QMP event %s%s%s from the QEMU of domain %u", m->event,
+        m->event_device ? " of " : "", m->event_device ?: "", q->domid);
+    if (strcmp(m->event, "DEVICE_DELETED") || !m->event_device)
+        return;
+    v = realloc(q->deleted, (q->ndeleted + 1) * sizeof(*v));
+    if (!v)
+        return;                        /* only an early wake-up is lost */
+    q->deleted = v;
+    if ((v[q->ndeleted] = strdup(m->event_device)))
+        q->ndeleted++;
+}
+
+/* The next message (events are noted and returned too).  0, or an error
+ * (logged, what names the command waited for). */
+static int read_msg(xlpci_ctx *ctx, xlpci_qmp *q, const char *what,
+                    long long deadline, unsigned timeout_ms,
+                    xlpci_qmp_msg *msg)
+{
+    char err[160], *line;
+    int rc;
+
+    for (;;) {
+        rc = read_line(ctx, q, deadline, &line);
+        if (rc == XLPCI_ERR_TIMEDOUT) {
+            LOG(ctx, ERROR, "the QEMU of domain %u did not answer %s within "
+                "%u ms (%s)", q->domid, what, timeout_ms, q->path);
+            return rc;
+        }
+        if (rc == QMP_EOF) {
+            LOG(ctx, ERROR, "the QEMU of domain %u closed the QMP connection "
+                "%s during %s (did QEMU quit or crash?)", q->domid, q->path,
+                what);
+            return XLPCI_ERR_FAIL;
+        }
+        if (rc)
+            return rc;
+        if (!line[strspn(line, " \t\r")]) {
+            free(line);
+            continue;
+        }
+        rc = xlpci_qmp_parse(line, msg, err, sizeof(err));
+        if (rc) {
+            LOG(ctx, ERROR, "the QEMU of domain %u answered %s with %s, not "
+                "QMP, on %s: %.120s", q->domid, what, err, q->path, line);
+            free(line);
+            return XLPCI_ERR_FAIL;
+        }
+        free(line);
+        if (msg->kind == XLPCI_QMP_EVENT)
+            note_event(ctx, q, msg);
+        return 0;
+    }
+}
+
+static int send_all(xlpci_ctx *ctx, xlpci_qmp *q, const char *what,
+                    const char *data, size_t len, long long deadline,
+                    unsigned timeout_ms)
+{
+    struct pollfd pfd;
+    ssize_t r;
+
+    while (len) {
+        r = send(q->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (r > 0) {
+            data += r;
+            len -= (size_t)r;
+            continue;
+        }
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 && errno != EAGAIN) {
+            if (errno == EPIPE || errno == ECONNRESET)
+                LOG(ctx, ERROR, "the QEMU of domain %u closed the QMP "
+                    "connection %s before %s (did QEMU quit or crash?)",
+                    q->domid, q->path, what);
+            else
+                LOGE(ctx, ERROR, "cannot send %s to %s", what, q->path);
+            return XLPCI_ERR_FAIL;
+        }
+        pfd.fd = q->fd;
+        pfd.events = POLLOUT;
+        pfd.revents = 0;
+        r = poll(&pfd, 1, time_left(deadline));
+        if (r == 0) {
+            LOG(ctx, ERROR, "the QEMU of domain %u did not take %s within %u "
+                "ms (%s)", q->domid, what, timeout_ms, q->path);
+            return XLPCI_ERR_TIMEDOUT;
+        }
+    }
+    return 0;
+}
+
+/* ---- commands --------------------------------------------------------------- */
+
+static unsigned timeout_of(xlpci_ctx *ctx)
+{
+    return ctx->timeout_ms;
+}
+
+int xlpci_qmp_exec(xlpci_ctx *ctx, xlpci_qmp *q, const char *what,
+                   const char *json, unsigned id, long long deadline,
+                   xlpci_qmp_msg *reply)
+{
+    int rc;
+
+    memset(reply, 0, sizeof(*reply));
+    LOG(ctx, DEBUG, "QMP %s: %s", q->path, json);
+    rc = send_all(ctx, q, what, json, strlen(json), deadline,
+                  timeout_of(ctx));
+    if (!rc)
+        rc = send_all(ctx, q, what, "\r\n", 2, deadline, timeout_of(ctx));
+    while (!rc) {
+        rc = read_msg(ctx, q, what, deadline, timeout_of(ctx), reply);
+        if (rc)
+            break;
+        if ((reply->kind == XLPCI_QMP_RETURN ||
+             reply->kind == XLPCI_QMP_ERROR) &&
+            (reply->id == (long long)id ||
+             /* a reply QEMU could not tie to a command (it did not parse
+              * ours) carries no id */
+             (!reply->has_id && reply->kind == XLPCI_QMP_ERROR)))
+            return 0;
+        if (reply->kind == XLPCI_QMP_GREETING) {
+            LOG(ctx, ERROR, "the QEMU of domain %u greeted again during %s "
+                "(%s)", q->domid, what, q->path);
+            rc = XLPCI_ERR_FAIL;
+        }
+        /* an event, or a reply to someone else's id: not ours */
+        xlpci_qmp_msg_dispose(reply);
+    }
+    xlpci_qmp_msg_dispose(reply);
+    return rc;
+}
+
+static void qmp_init(xlpci_qmp *q, uint32_t domid)
+{
+    memset(q, 0, sizeof(*q));
+    q->fd = -1;
+    q->domid = domid;
+    q->next_id = 1;
+}
+
+void xlpci_qmp_close(xlpci_qmp *q)
+{
+    size_t i;
+
+    if (q->fd >= 0)
+        close(q->fd);
+    for (i = 0; i < q->ndeleted; i++)
+        free(q->deleted[i]);
+    free(q->deleted);
+    free(q->buf);
+    qmp_init(q, q->domid);
+}
+
+static int qmp_connect(xlpci_ctx *ctx, xlpci_qmp *q, long long deadline)
+{
+    struct sockaddr_un sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, q->path, strlen(q->path));
+    q->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (q->fd < 0) {
+        LOGE(ctx, ERROR, "cannot make a socket for %s", q->path);
+        return XLPCI_ERR_FAIL;
+    }
+    for (;;) {
+        struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+        xlpci_host_step(ctx);
+        if (!connect(q->fd, (struct sockaddr *)&sa, sizeof(sa)))
+            return 0;
+        /* a full backlog: QEMU is busy with clients, wait for a place */
+        if ((errno == EAGAIN || errno == EINTR) && time_left(deadline)) {
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        break;
+    }
+    switch (errno) {
+    case ENOENT:
+        LOG(ctx, ERROR, "domain %u has no QEMU to talk to: %s does not exist "
+            "(an HVM guest's device model, qemu-xen, makes it; is it "
+            "running?)", q->domid, q->path);
+        return XLPCI_ERR_NOTFOUND;
+    case ECONNREFUSED:
+        LOG(ctx, ERROR, "domain %u has no QEMU to talk to: nobody listens "
+            "on %s (its QEMU is gone?)", q->domid, q->path);
+        return XLPCI_ERR_NOTFOUND;
+    case EAGAIN:
+        LOG(ctx, ERROR, "the QEMU of domain %u accepted no connection on %s "
+            "within %u ms (its backlog is full)", q->domid, q->path,
+            timeout_of(ctx));
+        return XLPCI_ERR_BUSY;
+    default:
+        LOGE(ctx, ERROR, "cannot connect to the QEMU of domain %u on %s",
+             q->domid, q->path);
+        return XLPCI_ERR_FAIL;
+    }
+}
+
+int xlpci_qmp_open(xlpci_ctx *ctx, uint32_t domid, long long deadline,
+                   xlpci_qmp *q)
+{
+    xlpci_qmp_msg msg;
+    char who[128], *json = NULL, *line = NULL, err[160];
+    unsigned id;
+    int rc;
+
+    qmp_init(q, domid);
+    rc = xlpci_qmp_path(ctx, domid, q->path);
+    if (!rc)
+        rc = qmp_connect(ctx, q, deadline);
+    if (rc)
+        goto fail;
+    /* the greeting: it does not come while another client holds QEMU's
+     * monitor */
+    rc = read_line(ctx, q, deadline, &line);
+    if (rc == XLPCI_ERR_TIMEDOUT) {
+        holder_text(q, who, sizeof(who));
+        LOG(ctx, ERROR, "the QEMU of domain %u did not greet within %u ms: "
+            "%s holds %s (QEMU serves one QMP client at a time; try again "
+            "when it is done)", domid, timeout_of(ctx), who, q->path);
+        rc = XLPCI_ERR_BUSY;
+        goto fail;
+    }
+    if (rc == QMP_EOF) {
+        LOG(ctx, ERROR, "the QEMU of domain %u closed the QMP connection %s "
+            "before its greeting (did QEMU quit or crash?)", domid, q->path);
+        rc = XLPCI_ERR_FAIL;
+        goto fail;
+    }
+    if (rc)
+        goto fail;
+    rc = xlpci_qmp_parse(line, &msg, err, sizeof(err));
+    if (!rc && msg.kind != XLPCI_QMP_GREETING) {
+        snprintf(err, sizeof(err), "no greeting");
+        xlpci_qmp_msg_dispose(&msg);
+        rc = XLPCI_ERR_CORRUPT;
+    }
+    if (rc) {
+        LOG(ctx, ERROR, "%s does not speak QMP (%s): %.120s", q->path, err,
+            line);
+        rc = XLPCI_ERR_FAIL;
+        goto fail;
+    }
+    LOG(ctx, DEBUG, "QMP %s: QEMU %lld.%lld.%lld", q->path, msg.ver_major,
+        msg.ver_minor, msg.ver_micro);
+    xlpci_qmp_msg_dispose(&msg);
+
+    id = q->next_id++;
+    rc = xlpci_qmp_build("qmp_capabilities", id, NULL, 0, &json);
+    if (!rc)
+        rc = xlpci_qmp_exec(ctx, q, "qmp_capabilities", json, id, deadline,
+                            &msg);
+    if (!rc && msg.kind == XLPCI_QMP_ERROR) {
+        LOG(ctx, ERROR, "the QEMU of domain %u refused qmp_capabilities on "
+            "%s: %s: %s", domid, q->path, msg.err_class, msg.err_desc);
+        rc = XLPCI_ERR_FAIL;
+    }
+    if (!rc)
+        xlpci_qmp_msg_dispose(&msg);
+fail:
+    free(line);
+    free(json);
+    if (rc)
+        xlpci_qmp_close(q);
+    return rc;
+}
+
+/* ---- passthrough commands ------------------------------------------------------ */
+
+int xlpci_qmp_device_slot(xlpci_ctx *ctx, xlpci_qmp *q, const xlpci_bdf *bdf,
+                          long long deadline, unsigned *devfn_r)
+{
+    char qid[XLPCI_QDEV_ID_LEN], err[160], *json = NULL;
+    xlpci_qmp_msg msg;
+    unsigned id = q->next_id++;
+    int rc;
+
+    xlpci_qdev_id(bdf, qid);
+    rc = xlpci_qmp_build("query-pci", id, NULL, 0, &json);
+    if (!rc)
+        rc = xlpci_qmp_exec(ctx, q, "query-pci", json, id, deadline, &msg);
+    free(json);
+    if (rc)
+        return rc;
+    if (msg.kind == XLPCI_QMP_ERROR) {
+        LOG(ctx, ERROR, "the QEMU of domain %u refused query-pci: %s: %s",
+            q->domid, msg.err_class, msg.err_desc);
+        rc = XLPCI_ERR_FAIL;
+    } else {
+        rc = xlpci_qmp_pci_find(msg.ret, qid, devfn_r, err, sizeof(err));
+        if (rc < 0) {
+            LOG(ctx, ERROR, "the QEMU of domain %u sent an unexpected reply "
+                "(%s)", q->domid, err);
+            rc = XLPCI_ERR_FAIL;
+        }
+    }
+    xlpci_qmp_msg_dispose(&msg);
+    return rc;
+}
+
+int xlpci_qmp_device_add(xlpci_ctx *ctx, xlpci_qmp *q, const xlpci_dev *dev,
+                         long long deadline, unsigned *devfn_r)
+{
+    char qid[XLPCI_QDEV_ID_LEN], b[XLPCI_BDF_STRLEN], *json = NULL;
+    xlpci_qmp_msg msg;
+    unsigned id = q->next_id++;
+    int rc;
+
+    xlpci_qdev_id(&dev->bdf, qid);
+    xlpci_bdf_format(&dev->bdf, b);
+    rc = xlpci_qmp_build_device_add(dev, id, &json);
+    if (!rc)
+        rc = xlpci_qmp_exec(ctx, q, "device_add", json, id, deadline, &msg);
+    free(json);
+    if (rc)
+        return rc;
+    if (msg.kind == XLPCI_QMP_ERROR) {
+        bool dup = strstr(msg.err_desc, "Duplicate") != NULL;
+
+        LOG(ctx, ERROR, "the QEMU of domain %u refused PCI device %s "
+            "(device_add of xen-pci-passthrough, id %s): %s: %s%s",
+            q->domid, b, qid, msg.err_class, msg.err_desc,
+            dup ? " (QEMU has a device with that id already: attached by xl,"
+                  " or by an interrupted attach; pci-detach it first)" : "");
+        xlpci_qmp_msg_dispose(&msg);
+        return dup ? XLPCI_ERR_EXISTS : XLPCI_ERR_FAIL;
+    }
+    xlpci_qmp_msg_dispose(&msg);
+    rc = xlpci_qmp_device_slot(ctx, q, &dev->bdf, deadline, devfn_r);
+    if (rc == 0) {
+        LOG(ctx, ERROR, "the QEMU of domain %u accepted PCI device %s but "
+            "query-pci does not list %s", q->domid, b, qid);
+        return XLPCI_ERR_FAIL;
+    }
+    if (rc < 0)
+        return rc;
+    LOG(ctx, DETAIL, "domain %u: QEMU put %s (%s) at slot %02x.%x", q->domid,
+        b, qid, *devfn_r >> 3, *devfn_r & 7);
+    return 0;
+}
+
+static bool deleted_seen(xlpci_qmp *q, const char *qid)
+{
+    size_t i;
+
+    for (i = 0; i < q->ndeleted; i++)
+        if (!strcmp(q->deleted[i], qid))
+            return true;
+    return false;
+}
+
+int xlpci_qmp_device_del(xlpci_ctx *ctx, xlpci_qmp *q, const xlpci_bdf *bdf,
+                         long long deadline)
+{
+    char qid[XLPCI_QDEV_ID_LEN], b[XLPCI_BDF_STRLEN], *json = NULL;
+    char err[160];
+    xlpci_qmp_msg msg;
+    unsigned id = q->next_id++, devfn;
+    int rc;
+
+    xlpci_qdev_id(bdf, qid);
+    xlpci_bdf_format(bdf, b);
+    rc = xlpci_qmp_build_device_del(bdf, id, &json);
+    if (!rc)
+        rc = xlpci_qmp_exec(ctx, q, "device_del", json, id, deadline, &msg);
+    free(json);
+    if (rc)
+        return rc;
+    if (msg.kind == XLPCI_QMP_ERROR) {
+        if (!strcmp(msg.err_class, "DeviceNotFound")) {
+            LOG(ctx, DETAIL, "domain %u: QEMU has no device %s (%s) any more",
+                q->domid, qid, b);
+            xlpci_qmp_msg_dispose(&msg);
+            return 0;
+        }
+        LOG(ctx, ERROR, "the QEMU of domain %u refused to remove PCI device "
+            "%s (device_del of %s): %s: %s", q->domid, b, qid,
+            msg.err_class, msg.err_desc);
+        xlpci_qmp_msg_dispose(&msg);
+        return XLPCI_ERR_FAIL;
+    }
+    xlpci_qmp_msg_dispose(&msg);
+    /* The guest acknowledges the hot-unplug (ACPI) before QEMU removes the
+     * device: query-pci until it is gone, woken early by DEVICE_DELETED. */
+    for (;;) {
+        long long now, until;
+
+        rc = xlpci_qmp_device_slot(ctx, q, bdf, deadline, &devfn);
+        if (rc <= 0)
+            return rc;
+        now = xlpci_now_ms();
+        if (now >= deadline) {
+            LOG(ctx, ERROR, "the QEMU of domain %u still has PCI device %s "
+                "(%s) after %u ms: the guest did not release it (QEMU "
+                "removes a device once the guest acknowledges the "
+                "hot-unplug)", q->domid, b, qid, timeout_of(ctx));
+            return XLPCI_ERR_TIMEDOUT;
+        }
+        if (deleted_seen(q, qid))
+            continue;                  /* DEVICE_DELETED: ask again now */
+        until = now + QMP_POLL_MS < deadline ? now + QMP_POLL_MS : deadline;
+        for (;;) {
+            char *line;
+
+            rc = read_line(ctx, q, until, &line);
+            if (rc == XLPCI_ERR_TIMEDOUT)
+                break;
+            if (rc == QMP_EOF) {
+                LOG(ctx, ERROR, "the QEMU of domain %u closed the QMP "
+                    "connection %s while removing %s (did QEMU quit or "
+                    "crash?)", q->domid, q->path, qid);
+                return XLPCI_ERR_FAIL;
+            }
+            if (rc)
+                return rc;
+            if (!xlpci_qmp_parse(line, &msg, err, sizeof(err)) &&
+                msg.kind == XLPCI_QMP_EVENT)
+                note_event(ctx, q, &msg);
+            xlpci_qmp_msg_dispose(&msg);
+            free(line);
+            if (deleted_seen(q, qid))
+                break;
+        }
+    }
+}
