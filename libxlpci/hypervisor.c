@@ -415,9 +415,14 @@ static void dev_undo(xlpci_ctx *ctx, xc_interface *xch, uint32_t domid,
  * grants; before that, for all devices (refuse before any change): the
  * domain type, the assignability (xc_test_assign_device), the resource
  * files.  A failure undoes the devices done so far, in reverse.
+ *
+ * hvm (xlpci_hv_grant_hvm): QEMU has the devices already; the domain type,
+ * the assignability and the resets came before QEMU's device_add
+ * (xlpci_hv_hvm_check and hvm.c, libxl's order), so only permissive, the
+ * IOMMU assignment and the grants are left.
  */
-int xlpci_hv_grant(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
-                   size_t n, bool *granted_r)
+static int grant(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
+                 size_t n, bool hvm, bool *granted_r)
 {
     char b[XLPCI_BDF_STRLEN];
     xc_interface *xch;
@@ -439,8 +444,9 @@ int xlpci_hv_grant(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
         goto out;
     }
     if (xch) {
-        rc = xlpci_iommu_domain_check(ctx, xch, domid);
-        for (i = 0; !rc && i < n; i++)
+        if (!hvm)
+            rc = xlpci_iommu_domain_check(ctx, xch, domid);
+        for (i = 0; !rc && !hvm && i < n; i++)
             rc = xlpci_iommu_test(ctx, xch, domid, &devs[i].bdf);
         for (i = 0; !rc && i < n; i++)
             rc = read_res(ctx, &devs[i].bdf, &res[i]);
@@ -448,12 +454,19 @@ int xlpci_hv_grant(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
             goto out;
     }
     for (i = 0; i < n; i++) {
-        xlpci_reset(ctx, &devs[i].bdf);
+        if (!hvm)
+            xlpci_reset(ctx, &devs[i].bdf);
         if (devs[i].permissive)
             rc = xlpci_permissive(ctx, &devs[i].bdf);
         if (rc || !xch)
             goto next;
         rc = xlpci_iommu_assign(ctx, xch, domid, &devs[i], &assigned[i]);
+        if (!rc && hvm && !assigned[i]) {
+            /* Xen said ENOSYS: libxl fails an HVM guest's device there */
+            LOG(ctx, ERROR, "cannot assign %s to HVM domain %u: Xen has no "
+                "IOMMU", xlpci_bdf_format(&devs[i].bdf, b), domid);
+            rc = XLPCI_ERR_FAIL;
+        }
         if (rc)
             goto next;
         rc = dev_grant(ctx, xch, domid, xlpci_bdf_format(&devs[i].bdf, b),
@@ -475,6 +488,41 @@ int xlpci_hv_grant(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
 out:
     free(assigned);
     free(res);
+    xc_interface_close(xch);
+    return rc;
+}
+
+int xlpci_hv_grant(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
+                   size_t n, bool *granted_r)
+{
+    return grant(ctx, domid, devs, n, false, granted_r);
+}
+
+int xlpci_hv_grant_hvm(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
+                       size_t n, bool *granted_r)
+{
+    return grant(ctx, domid, devs, n, true, granted_r);
+}
+
+int xlpci_hv_hvm_check(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
+                       size_t n)
+{
+    xc_interface *xch;
+    size_t i;
+    int rc;
+
+    rc = xlpci_hv_open(ctx, &xch);
+    if (rc || !xch)
+        return rc;
+    rc = xlpci_iommu_domain_check_hvm(ctx, xch, domid);
+    for (i = 0; !rc && i < n; i++)
+        rc = xlpci_iommu_test(ctx, xch, domid, &devs[i].bdf);
+    if (!rc && ctx->iommu_absent) {
+        /* xc_test_assign_device said ENOSYS */
+        LOG(ctx, ERROR, "Xen has no IOMMU: PCI devices cannot be passed "
+            "through to HVM guests without one (libxl refuses too)");
+        rc = XLPCI_ERR_FAIL;
+    }
     xc_interface_close(xch);
     return rc;
 }

@@ -28,6 +28,8 @@
  *   qmp.c     QMP client on <run dir>/qmp-libxl-<domid>: handshake,
  *             commands under the command's deadline, events, who holds
  *             a busy socket
+ *   hvm.c     HVM guests: create/attach/detach through QEMU (QMP) and
+ *             the same record as PV (backend entries, ownership)
  *   pci.c     create / attach / detach / list flows
  *   libxlpci_testing.h  the test-only interface (transaction hook); with
  *             the crash injection below, only in test builds
@@ -214,6 +216,12 @@ struct xlpci_ctx {
     bool hv_noted;                   /* "Xen is not running" said once */
     bool iommu_probed;               /* xc_physinfo asked */
     bool iommu_absent;               /* Xen has no IOMMU: no IOMMU steps */
+    /* The domain's information read by xlpci_guest_type at the start of
+     * an operation, used once by its first domain check (iommu.c). */
+    bool dominfo_cached;
+    uint32_t dominfo_domid;
+    int dominfo_found;
+    uint32_t dominfo_flags, dominfo_emu;
     FILE *dry_run;
     xlpci_stats stats;
     xlpci_txn_hook *hook;            /* test builds: set by the tests */
@@ -452,6 +460,17 @@ _hidden int xlpci_hv_grant(xlpci_ctx *ctx, uint32_t domid,
  * took its permissions and IOMMU contexts back when it killed it. */
 _hidden int xlpci_hv_revoke(xlpci_ctx *ctx, uint32_t domid,
                             const xlpci_bdf *bdfs, size_t n);
+/* HVM guests (hvm.c), in libxl's order: before QEMU's device_add, the
+ * domain is HVM, Xen has an IOMMU and every device is assignable
+ * (xc_test_assign_device); once QEMU has the devices, xlpci_hv_grant_hvm:
+ * per device permissive, IOMMU assignment (required: no ENOSYS
+ * tolerance), BARs and legacy irq, all or nothing.  Both do nothing when
+ * the hypervisor side is skipped. */
+_hidden int xlpci_hv_hvm_check(xlpci_ctx *ctx, uint32_t domid,
+                               const xlpci_dev *devs, size_t n);
+_hidden int xlpci_hv_grant_hvm(xlpci_ctx *ctx, uint32_t domid,
+                               const xlpci_dev *devs, size_t n,
+                               bool *granted_r);
 /* The rollback of xlpci_hv_grant's result when the create/attach fails
  * later: the same without the reset (the guest never saw the devices). */
 _hidden int xlpci_hv_revoke_devs(xlpci_ctx *ctx, uint32_t domid,
@@ -472,10 +491,25 @@ _hidden void xlpci_iommu_probe(xlpci_ctx *ctx,
 _hidden int xlpci_hv_domain_alive(xlpci_ctx *ctx,
                                   struct xc_interface_core *xch,
                                   uint32_t domid);
+/* The path a guest's devices take, decided at the start of every
+ * create/attach/detach: XLPCI_GUEST_PV (xen-pciback and xen-pcifront; also
+ * when the hypervisor side is skipped: no Xen, XLPCI_HYPERVISOR=none, no
+ * xen-pciback), XLPCI_GUEST_HVM (QEMU over QMP, hvm.c); a PVH guest is
+ * refused (error logged: 4.17 has no passthrough for PVH).  The domain's
+ * information is kept for the operation's first domain check; the flows
+ * call xlpci_guest_forget when they end. */
+enum { XLPCI_GUEST_PV, XLPCI_GUEST_HVM, XLPCI_GUEST_PVH };
+_hidden int xlpci_guest_type(xlpci_ctx *ctx, uint32_t domid, int *type_r);
+_hidden void xlpci_guest_forget(xlpci_ctx *ctx);
 /* PV: 0; HVM or PVH, or no such domain: an error saying so. */
 _hidden int xlpci_iommu_domain_check(xlpci_ctx *ctx,
                                      struct xc_interface_core *xch,
                                      uint32_t domid);
+/* HVM: 0; anything else, no such domain, or Xen without an IOMMU (HVM
+ * passthrough needs one): an error saying so. */
+_hidden int xlpci_iommu_domain_check_hvm(xlpci_ctx *ctx,
+                                         struct xc_interface_core *xch,
+                                         uint32_t domid);
 /* xc_test_assign_device with libxl's two messages; ENOSYS tolerated. */
 _hidden int xlpci_iommu_test(xlpci_ctx *ctx, struct xc_interface_core *xch,
                              uint32_t domid, const xlpci_bdf *bdf);
@@ -598,6 +632,20 @@ _hidden int xlpci_destroy_run(xlpci_ctx *ctx, uint32_t domid, bool release,
 _hidden int xlpci_host_release(xlpci_ctx *ctx, const xlpci_bdf *bdfs,
                                size_t n);
 
+/* ---- HVM guests through QEMU (hvm.c) ------------------------------------ */
+
+/* create (create: no backend may exist; XLPCI_CREATE_REPLACE refused) and
+ * pci-attach of an HVM guest's devices: QEMU's device_add, then the
+ * record in one transaction (the order and the rollback: hvm.c). */
+_hidden int xlpci_hvm_add(xlpci_ctx *ctx, uint32_t domid,
+                          const xlpci_spec *specs, size_t nspecs,
+                          const xlpci_defaults *defs, bool create,
+                          unsigned flags);
+/* pci-detach: QEMU's device_del and its confirmation, then the release
+ * and the record's removal (XLPCI_DETACH_FORCE: without QEMU). */
+_hidden int xlpci_hvm_detach(xlpci_ctx *ctx, uint32_t domid,
+                             const xlpci_spec *spec, unsigned flags);
+
 /* ---- QMP messages (qmpmsg.c, pure) ---------------------------------------- */
 
 struct yajl_val_s;
@@ -691,10 +739,12 @@ _hidden int xlpci_qmp_exec(xlpci_ctx *ctx, xlpci_qmp *q, const char *what,
                            const char *json, unsigned id, long long deadline,
                            xlpci_qmp_msg *reply);
 /* device_add of dev, then query-pci: *devfn_r = the slot QEMU gave it.
- * A refusal (error reply) is logged with QEMU's class and text. */
+ * A refusal (error reply: *refused_r, QEMU does not have the device) is
+ * logged with QEMU's class and text; "Duplicate" ids are XLPCI_ERR_EXISTS.
+ * Any other error leaves it unknown whether QEMU has the device. */
 _hidden int xlpci_qmp_device_add(xlpci_ctx *ctx, xlpci_qmp *q,
                                  const xlpci_dev *dev, long long deadline,
-                                 unsigned *devfn_r);
+                                 unsigned *devfn_r, bool *refused_r);
 /* query-pci for bdf's id: 1 (in QEMU, *devfn_r), 0 (not), or an error. */
 _hidden int xlpci_qmp_device_slot(xlpci_ctx *ctx, xlpci_qmp *q,
                                   const xlpci_bdf *bdf, long long deadline,

@@ -87,13 +87,23 @@ static void hint_passthrough(xlpci_ctx *ctx, uint32_t domid, const char *b,
 }
 
 /* The domain's info: 1 (found, in *info), 0 (no such domain, or dying),
- * or an error (logged). */
+ * or an error (logged).  What xlpci_guest_type read at the start of the
+ * operation is used once instead of asking again. */
 static int domain_info(xlpci_ctx *ctx, xc_interface *xch, uint32_t domid,
                        xc_domaininfo_t *info)
 {
     int r;
 
     memset(info, 0, sizeof(*info));
+    if (ctx->dominfo_cached && ctx->dominfo_domid == domid) {
+        ctx->dominfo_cached = false;
+        info->domain = domid;
+        info->flags = ctx->dominfo_flags;
+#if defined(__i386__) || defined(__x86_64__)
+        info->arch_config.emulation_flags = ctx->dominfo_emu;
+#endif
+        return ctx->dominfo_found;
+    }
     xlpci_host_step(ctx);
     r = xc_domain_getinfolist(xch, domid, 1, info);
     if (r < 0) {
@@ -112,6 +122,65 @@ int xlpci_hv_domain_alive(xlpci_ctx *ctx, xc_interface *xch, uint32_t domid)
     return domain_info(ctx, xch, domid, &info);
 }
 
+/* PVH: a HVM container with no emulated device but the local APIC. */
+static int type_of(const xc_domaininfo_t *info)
+{
+    if (!(info->flags & XEN_DOMINF_hvm_guest))
+        return XLPCI_GUEST_PV;
+#if defined(__i386__) || defined(__x86_64__)
+    if (!(info->arch_config.emulation_flags & ~XEN_X86_EMU_LAPIC))
+        return XLPCI_GUEST_PVH;
+#endif
+    return XLPCI_GUEST_HVM;
+}
+
+static void pvh_refused(xlpci_ctx *ctx, uint32_t domid)
+{
+    LOG(ctx, ERROR, "domain %u is a PVH guest: Xen 4.17 has no PCI "
+        "passthrough for PVH guests (PV guests get devices through "
+        "xen-pciback and xen-pcifront, HVM guests through QEMU)", domid);
+}
+
+int xlpci_guest_type(xlpci_ctx *ctx, uint32_t domid, int *type_r)
+{
+    xc_domaininfo_t info;
+    xc_interface *xch;
+    FILE *dry = ctx->dry_run;
+    int rc;
+
+    *type_r = XLPCI_GUEST_PV;
+    ctx->dominfo_cached = false;
+    ctx->dry_run = NULL;               /* reading the type changes nothing */
+    rc = xlpci_hv_open(ctx, &xch);
+    ctx->dry_run = dry;
+    if (rc || !xch)
+        return rc;                     /* no hypervisor side: the PV path */
+    rc = domain_info(ctx, xch, domid, &info);
+    xc_interface_close(xch);
+    if (rc < 0)
+        return rc;
+    /* kept for the first domain check of the operation */
+    ctx->dominfo_cached = true;
+    ctx->dominfo_domid = domid;
+    ctx->dominfo_found = rc;
+    ctx->dominfo_flags = info.flags;
+#if defined(__i386__) || defined(__x86_64__)
+    ctx->dominfo_emu = info.arch_config.emulation_flags;
+#endif
+    if (rc == 1)
+        *type_r = type_of(&info);
+    if (*type_r == XLPCI_GUEST_PVH) {
+        pvh_refused(ctx, domid);
+        return XLPCI_ERR_FAIL;
+    }
+    return 0;
+}
+
+void xlpci_guest_forget(xlpci_ctx *ctx)
+{
+    ctx->dominfo_cached = false;
+}
+
 int xlpci_iommu_domain_check(xlpci_ctx *ctx, xc_interface *xch,
                              uint32_t domid)
 {
@@ -125,21 +194,43 @@ int xlpci_iommu_domain_check(xlpci_ctx *ctx, xc_interface *xch,
             domid);
         return XLPCI_ERR_NOTFOUND;
     }
-    if (!(info.flags & XEN_DOMINF_hvm_guest))
+    switch (type_of(&info)) {
+    case XLPCI_GUEST_PV:
         return 0;
-#if defined(__i386__) || defined(__x86_64__)
-    /* PVH: a HVM container with no emulated device but the local APIC */
-    if (!(info.arch_config.emulation_flags & ~XEN_X86_EMU_LAPIC)) {
-        LOG(ctx, ERROR, "domain %u is a PVH guest: Xen 4.17 has no PCI "
-            "passthrough for PVH guests, and xlpci drives only the PV path "
-            "(xen-pciback and xen-pcifront)", domid);
+    case XLPCI_GUEST_PVH:
+        pvh_refused(ctx, domid);
+        return XLPCI_ERR_FAIL;
+    default:
+        /* the flows route HVM guests to QEMU (hvm.c) before this */
+        LOG(ctx, ERROR, "domain %u is an HVM guest: its devices go through "
+            "its QEMU, not xen-pciback and xen-pcifront", domid);
         return XLPCI_ERR_FAIL;
     }
-#endif
-    LOG(ctx, ERROR, "domain %u is an HVM guest: xlpci drives only the PV "
-        "path (xen-pciback and xen-pcifront), which an HVM guest does not "
-        "use; pass its devices through QEMU (xl pci-attach)", domid);
-    return XLPCI_ERR_FAIL;
+}
+
+int xlpci_iommu_domain_check_hvm(xlpci_ctx *ctx, xc_interface *xch,
+                                 uint32_t domid)
+{
+    xc_domaininfo_t info;
+    int r = domain_info(ctx, xch, domid, &info);
+
+    if (r < 0)
+        return r;
+    if (r == 0) {
+        LOG(ctx, ERROR, "domain %u does not exist in Xen (or is dying)",
+            domid);
+        return XLPCI_ERR_NOTFOUND;
+    }
+    if (type_of(&info) != XLPCI_GUEST_HVM) {
+        LOG(ctx, ERROR, "domain %u is not an HVM guest (any more?)", domid);
+        return XLPCI_ERR_FAIL;
+    }
+    if (ctx->iommu_absent) {
+        LOG(ctx, ERROR, "Xen has no IOMMU: PCI devices cannot be passed "
+            "through to HVM guests without one (libxl refuses too)");
+        return XLPCI_ERR_FAIL;
+    }
+    return 0;
 }
 
 int xlpci_iommu_test(xlpci_ctx *ctx, xc_interface *xch, uint32_t domid,

@@ -607,13 +607,15 @@ int xlpci_qmp_device_slot(xlpci_ctx *ctx, xlpci_qmp *q, const xlpci_bdf *bdf,
 }
 
 int xlpci_qmp_device_add(xlpci_ctx *ctx, xlpci_qmp *q, const xlpci_dev *dev,
-                         long long deadline, unsigned *devfn_r)
+                         long long deadline, unsigned *devfn_r,
+                         bool *refused_r)
 {
     char qid[XLPCI_QDEV_ID_LEN], b[XLPCI_BDF_STRLEN], *json = NULL;
     xlpci_qmp_msg msg;
     unsigned id = q->next_id++;
     int rc;
 
+    *refused_r = false;
     xlpci_qdev_id(&dev->bdf, qid);
     xlpci_bdf_format(&dev->bdf, b);
     rc = xlpci_qmp_build_device_add(dev, id, &json);
@@ -631,6 +633,7 @@ int xlpci_qmp_device_add(xlpci_ctx *ctx, xlpci_qmp *q, const xlpci_dev *dev,
             dup ? " (QEMU has a device with that id already: attached by xl,"
                   " or by an interrupted attach; pci-detach it first)" : "");
         xlpci_qmp_msg_dispose(&msg);
+        *refused_r = true;
         return dup ? XLPCI_ERR_EXISTS : XLPCI_ERR_FAIL;
     }
     xlpci_qmp_msg_dispose(&msg);
