@@ -26,9 +26,11 @@
  *               "class_info", "id", "irq_pin", "qdev_id", "regions"}]}]
  *   other       CommandNotFound
  *
- * Bus 0 starts with the emulated devices of the HVM boot measured in
- * ../shared/reference/hvm-passthrough-under-tcg.md (slots 0, 1, 2 and
- * 1f.0/2/3, qdev_id ""): the first passed-through device gets slot 3.
+ * Bus 0 starts with the emulated devices of libxl's "xenfv" machine (the
+ * i440FX board of an HVM guest; vga="none"): the host bridge 00.0, PIIX3
+ * 01.0-01.3, the Xen platform device 02.0, all with qdev_id "".  The first
+ * passed-through device gets slot 3, as the guest in ../shared/reference/
+ * hvm-passthrough-under-tcg.md saw its e1000 at 00:03.0.
  *
  * Options:
  *   --ready FILE        created once the socket listens
@@ -756,13 +758,13 @@ int main(int argc, char **argv)
         return usage();
     g.client = -1;
     g.del_delay = 50;
-    /* the emulated devices of the measured HVM boot (q35) */
-    add_dev("", "", 0, 0, 0x0600);
-    add_dev("", "", 1, 0, 0x0300);
+    /* the emulated devices of xenfv (i440FX, PIIX3, Xen platform) */
+    add_dev("", "", 0, 0, 0x0600);     /* host bridge */
+    add_dev("", "", 1, 0, 0x0601);     /* ISA bridge */
+    add_dev("", "", 1, 1, 0x0101);     /* IDE */
+    add_dev("", "", 1, 2, 0x0c03);     /* USB */
+    add_dev("", "", 1, 3, 0x0680);     /* ACPI (PIIX4 PM) */
     add_dev("", "", 2, 0, 0xff80);     /* xen-platform */
-    add_dev("", "", 0x1f, 0, 0x0601);
-    add_dev("", "", 0x1f, 2, 0x0106);
-    add_dev("", "", 0x1f, 3, 0x0c05);
     if (parse_args(argc, argv))
         return usage();
 
