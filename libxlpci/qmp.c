@@ -120,8 +120,10 @@ static size_t unix_pairs(const char *path, sock_pair *pairs, size_t max)
             a = (struct rtattr *)(m + 1);
             alen = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof(*m)));
             for (; RTA_OK(a, alen); a = RTA_NEXT(a, alen)) {
+                /* the length given to bind(): maybe the whole sun_path,
+                 * NUL-padded */
                 if (a->rta_type == UNIX_DIAG_NAME)
-                    named = RTA_PAYLOAD(a) == plen &&
+                    named = strnlen(RTA_DATA(a), RTA_PAYLOAD(a)) == plen &&
                             !memcmp(RTA_DATA(a), path, plen);
                 else if (a->rta_type == UNIX_DIAG_PEER &&
                          RTA_PAYLOAD(a) >= sizeof(uint32_t))
@@ -166,10 +168,12 @@ static void find_pids(sock_pair *pairs, size_t n)
             link[len] = '\0';
             if (sscanf(link, "socket:[%lu]", &ino) != 1)
                 continue;
-            for (i = 0; i < n; i++) {
-                if (pairs[i].srv == ino)
+            /* a socket shared by several processes (inherited across
+             * fork): the first found, never this process */
+            for (i = 0; i < n && atoi(p->d_name) != getpid(); i++) {
+                if (pairs[i].srv == ino && !pairs[i].srv_pid)
                     pairs[i].srv_pid = atoi(p->d_name);
-                if (pairs[i].peer == ino)
+                if (pairs[i].peer == ino && !pairs[i].peer_pid)
                     pairs[i].peer_pid = atoi(p->d_name);
             }
         }
@@ -199,9 +203,11 @@ static void proc_comm(int pid, char *buf, size_t len)
     buf[strcspn(buf, "\n")] = '\0';
 }
 
-/* "pid 123 (xl)" of the client QEMU serves on q's socket, or "another
- * client (xl?)". */
-static void holder_text(xlpci_qmp *q, char *buf, size_t len)
+/* Why no greeting came: "pid 123 (xl)" of the client QEMU serves on q's
+ * socket, or "another client (xl?)"; true (and *qemu_r, the listener's
+ * pid or 0) when QEMU accepted OUR connection: it is slow or hung, not
+ * busy. */
+static bool holder_text(xlpci_qmp *q, char *buf, size_t len, int *qemu_r)
 {
     sock_pair pairs[32];
     struct stat st;
@@ -210,11 +216,17 @@ static void holder_text(xlpci_qmp *q, char *buf, size_t len)
     size_t n, i;
     int pid = 0;
 
+    *qemu_r = 0;
     if (!fstat(q->fd, &st))
         self = (unsigned long)st.st_ino;
     n = unix_pairs(q->path, pairs, sizeof(pairs) / sizeof(pairs[0]));
     if (n)
         find_pids(pairs, n);
+    for (i = 0; i < n; i++)
+        if (pairs[i].peer == self && pairs[i].srv_pid) {
+            *qemu_r = pairs[i].srv_pid;
+            return true;
+        }
     /* the accepted connection: QEMU has its end, a process the other */
     for (i = 0; !pid && i < n; i++)
         if (pairs[i].peer != self && pairs[i].srv_pid && pairs[i].peer_pid)
@@ -225,10 +237,11 @@ static void holder_text(xlpci_qmp *q, char *buf, size_t len)
             pid = pairs[i].peer_pid;
     if (!pid) {
         snprintf(buf, len, "another client (xl?)");
-        return;
+        return false;
     }
     proc_comm(pid, comm, sizeof(comm));
     snprintf(buf, len, "pid %d (%s)", pid, comm);
+    return false;
 }
 
 /* ---- lines ---------------------------------------------------------------- */
@@ -522,11 +535,20 @@ int xlpci_qmp_open(xlpci_ctx *ctx, uint32_t domid, long long deadline,
      * monitor */
     rc = read_line(ctx, q, deadline, &line);
     if (rc == XLPCI_ERR_TIMEDOUT) {
-        holder_text(q, who, sizeof(who));
-        LOG(ctx, ERROR, "the QEMU of domain %u did not greet within %u ms: "
-            "%s holds %s (QEMU serves one QMP client at a time; try again "
-            "when it is done)", domid, timeout_of(ctx), who, q->path);
-        rc = XLPCI_ERR_BUSY;
+        int qemu;
+
+        if (holder_text(q, who, sizeof(who), &qemu)) {
+            LOG(ctx, ERROR, "the QEMU of domain %u (pid %d) accepted the "
+                "connection on %s but did not greet within %u ms (is it "
+                "hung?)", domid, qemu, q->path, timeout_of(ctx));
+            rc = XLPCI_ERR_TIMEDOUT;
+        } else {
+            LOG(ctx, ERROR, "the QEMU of domain %u did not greet within %u "
+                "ms: %s holds %s (QEMU serves one QMP client at a time; "
+                "try again when it is done)", domid, timeout_of(ctx), who,
+                q->path);
+            rc = XLPCI_ERR_BUSY;
+        }
         goto fail;
     }
     if (rc == QMP_EOF) {
@@ -692,25 +714,18 @@ int xlpci_qmp_device_del(xlpci_ctx *ctx, xlpci_qmp *q, const xlpci_bdf *bdf,
     }
     xlpci_qmp_msg_dispose(&msg);
     /* The guest acknowledges the hot-unplug (ACPI) before QEMU removes the
-     * device: query-pci until it is gone, woken early by DEVICE_DELETED. */
+     * device: query-pci until it is gone, woken early by DEVICE_DELETED.
+     * The last answer that still listed it stands at the deadline. */
     for (;;) {
-        long long now, until;
+        long long until;
 
         rc = xlpci_qmp_device_slot(ctx, q, bdf, deadline, &devfn);
         if (rc <= 0)
             return rc;
-        now = xlpci_now_ms();
-        if (now >= deadline) {
-            LOG(ctx, ERROR, "the QEMU of domain %u still has PCI device %s "
-                "(%s) after %u ms: the guest did not release it (QEMU "
-                "removes a device once the guest acknowledges the "
-                "hot-unplug)", q->domid, b, qid, timeout_of(ctx));
-            return XLPCI_ERR_TIMEDOUT;
-        }
-        if (deleted_seen(q, qid))
-            continue;                  /* DEVICE_DELETED: ask again now */
-        until = now + QMP_POLL_MS < deadline ? now + QMP_POLL_MS : deadline;
-        for (;;) {
+        until = xlpci_now_ms() + QMP_POLL_MS;
+        if (until > deadline)
+            until = deadline;
+        while (!deleted_seen(q, qid) && xlpci_now_ms() < until) {
             char *line;
 
             rc = read_line(ctx, q, until, &line);
@@ -729,8 +744,13 @@ int xlpci_qmp_device_del(xlpci_ctx *ctx, xlpci_qmp *q, const xlpci_bdf *bdf,
                 note_event(ctx, q, &msg);
             xlpci_qmp_msg_dispose(&msg);
             free(line);
-            if (deleted_seen(q, qid))
-                break;
+        }
+        if (!deleted_seen(q, qid) && xlpci_now_ms() >= deadline) {
+            LOG(ctx, ERROR, "the QEMU of domain %u still has PCI device %s "
+                "(%s) after %u ms: the guest did not release it (QEMU "
+                "removes a device once the guest acknowledges the "
+                "hot-unplug)", q->domid, b, qid, timeout_of(ctx));
+            return XLPCI_ERR_TIMEDOUT;
         }
     }
 }
