@@ -575,7 +575,8 @@ static void handle_line(char *line)
     yajl_val root, exec, id, args;
     const char *cmd;
 
-    if (!line[strspn(line, " \t\r")])
+    line[strcspn(line, "\r")] = '\0';
+    if (!line[strspn(line, " \t")])
         return;
     log_line(line);
     root = yajl_tree_parse(line, err, sizeof(err));
