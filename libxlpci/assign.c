@@ -17,15 +17,6 @@
 
 #include "internal.h"
 
-bool xlpci_host_active(xlpci_ctx *ctx)
-{
-    char path[XLPCI_PATH_MAX + 64];
-    struct stat st;
-
-    xlpci_sysfs_path(ctx, path, sizeof(path), "drivers/pciback");
-    return !stat(path, &st) && S_ISDIR(st.st_mode);
-}
-
 static int check_name(xlpci_ctx *ctx, const char *name)
 {
     char err[128];

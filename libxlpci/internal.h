@@ -11,7 +11,8 @@
  *   json.c    pci-list -l through yajl                        PURE
  *   ctx.c     context, logging, error strings
  *   xs.c      transaction runner, checked reads, watch waits
- *   sysfs.c   which functions of a slot exist
+ *   sysfs.c   which functions of a slot exist, is pciback loaded
+ *             (xlpci_host_active), sysfs writes and waits
  *   hypervisor.c  iomem/ioport/irq permissions via libxenctrl; the
  *             grant and release sequences of a device (IOMMU, reset,
  *             permissive, permissions)
@@ -330,6 +331,12 @@ _hidden long long xlpci_now_ms(void);
 
 /* ---- sysfs (sysfs.c) ----------------------------------------------------- */
 
+/* The host side is active when xen-pciback is loaded (its sysfs driver
+ * directory exists); without it xlpci only writes xenstore (tests, or a
+ * toolstack that binds devices itself), and says so.  Probed
+ * once per operation, which carries the answer. */
+_hidden bool xlpci_host_active(xlpci_ctx *ctx);
+
 /* Bitmask of the functions of seg:bus:dev present in sysfs. */
 _hidden int xlpci_sysfs_functions(xlpci_ctx *ctx, const xlpci_bdf *slot,
                                   unsigned *mask_r);
@@ -395,10 +402,6 @@ _hidden void xlpci_bk_del(xlpci_bk *bk, xlpci_bk_dev *d);
 
 /* ---- host side (assign.c) ------------------------------------------------ */
 
-/* The host side is active when xen-pciback is loaded (its sysfs driver
- * directory exists); without it xlpci only writes xenstore (tests, or a
- * toolstack that binds devices itself), and says so. */
-_hidden bool xlpci_host_active(xlpci_ctx *ctx);
 _hidden int xlpci_assignable_add_locked(xlpci_ctx *ctx, xlpci_bk *bk,
                                         const xlpci_bdf *bdf,
                                         const char *name, bool managed);
