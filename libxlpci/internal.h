@@ -578,6 +578,26 @@ _hidden int xlpci_parents_prepare(xlpci_ctx *ctx, uint32_t domid,
 _hidden void xlpci_parents_prune(xlpci_ctx *ctx, xlpci_prepared *p);
 _hidden void xlpci_prepared_dispose(xlpci_prepared *p);
 
+/* ---- resolution (resolve.c) --------------------------------------------- */
+
+/* domid 0 (the backend's) and the reserved domids are refused. */
+_hidden int xlpci_check_domid(xlpci_ctx *ctx, uint32_t domid);
+/* The domain must exist (/local/domain/<domid>); *name_r gets its name or
+ * NULL. */
+_hidden int xlpci_domain_read(xlpci_ctx *ctx, xs_transaction_t t,
+                              uint32_t domid, char **name_r);
+/* name= → BDF: our own names (pci-assignable-add -n) first, then the
+ * names given by `xl pci-assignable-add -n` (libxlnode.c). */
+_hidden int xlpci_name_to_bdf(xlpci_ctx *ctx, const char *name,
+                              xlpci_bdf *bdf);
+/* Specs → devices (*devs_r, *n_r of them; free with xlpci_devs_free):
+ * names looked up, "*" expanded to the functions present in sysfs
+ * (function 0 last, as libxl), options defaulted. */
+_hidden int xlpci_resolve_devs(xlpci_ctx *ctx, const xlpci_spec *specs,
+                               size_t ns, const xlpci_defaults *defs,
+                               xlpci_dev **devs_r, size_t *n_r);
+_hidden void xlpci_devs_free(xlpci_dev *devs, size_t n);
+
 /* ---- destroy (destroy.c), the host release (pci.c) ----------------------- */
 
 /* What domid holds (its backend's devices, the ownership records and the

@@ -15,9 +15,7 @@
 
 #include "internal.h"
 
-#define DOMID_FIRST_RESERVED 0x7ff0u
-
-static const char *state_name(int state)
+static const char *xlpci_state_name(int state)
 {
     static const char *const names[] = {
         "Unknown", "Initialising", "InitWait", "Initialised", "Connected",
@@ -32,241 +30,12 @@ static const char *state_name(int state)
                                                            : "invalid";
 }
 
-/* ---- domains ------------------------------------------------------------- */
-
-static int check_domid(xlpci_ctx *ctx, uint32_t domid)
-{
-    if (domid == 0) {
-        LOG(ctx, ERROR, "domain 0 is the backend domain; PCI devices are "
-            "passed through to guests");
-        return XLPCI_ERR_INVAL;
-    }
-    if (domid >= DOMID_FIRST_RESERVED) {
-        LOG(ctx, ERROR, "domid %u is reserved", domid);
-        return XLPCI_ERR_INVAL;
-    }
-    return 0;
-}
-
-/* The domain must exist (/local/domain/<domid>); *name_r gets its name or
- * NULL. */
-static int domain_read(xlpci_ctx *ctx, xs_transaction_t t, uint32_t domid,
-                       char **name_r)
-{
-    char path[XLPCI_PATH_MAX];
-    bool exists;
-    int rc;
-
-    *name_r = NULL;
-    /* The name first: one read in the usual case. */
-    snprintf(path, sizeof(path), "/local/domain/%u/name", domid);
-    rc = xlpci_xs_read(ctx, t, path, name_r);
-    if (rc || *name_r)
-        return rc;
-    snprintf(path, sizeof(path), "/local/domain/%u", domid);
-    rc = xlpci_xs_exists(ctx, t, path, &exists);
-    if (rc)
-        return rc;
-    if (!exists) {
-        LOG(ctx, ERROR, "domain %u does not exist (no %s in xenstore)",
-            domid, path);
-        return XLPCI_ERR_NOTFOUND;
-    }
-    return 0;
-}
-
-int xlpci_domain_resolve(xlpci_ctx *ctx, const char *dom, uint32_t *domid_r)
-{
-    char path[XLPCI_PATH_MAX];
-    char **list = NULL;
-    unsigned n, i, id, found = 0;
-    int rc;
-
-    /* As xl (libxl_domain_qualifier_to_domid): all digits is a domid,
-     * "05" too; anything else is a name. */
-    if (*dom && strspn(dom, "0123456789") == strlen(dom)) {
-        const char *p = dom + strspn(dom, "0");
-
-        if (!*p)
-            p = "0";
-        if (xlpci_parse_uint(p, DOMID_FIRST_RESERVED - 1, &id)) {
-            LOG(ctx, ERROR, "domid %s is out of range (0 to %u)", dom,
-                DOMID_FIRST_RESERVED - 1);
-            return XLPCI_ERR_INVAL;
-        }
-        *domid_r = id;
-        return 0;
-    }
-    rc = xlpci_xs_directory(ctx, XBT_NULL, "/local/domain", &list, &n);
-    if (rc)
-        return rc;
-    for (i = 0; i < n; i++) {
-        char *name;
-
-        if (xlpci_parse_uint(list[i], DOMID_FIRST_RESERVED - 1, &id))
-            continue;
-        snprintf(path, sizeof(path), "/local/domain/%u/name", id);
-        rc = xlpci_xs_read(ctx, XBT_NULL, path, &name);
-        if (rc)
-            goto out;
-        if (name && !strcmp(name, dom)) {
-            *domid_r = id;
-            found++;
-        }
-        free(name);
-    }
-    if (!found) {
-        LOG(ctx, ERROR, "no domain named \"%s\"", dom);
-        rc = XLPCI_ERR_NOTFOUND;
-    } else if (found > 1) {
-        LOG(ctx, ERROR, "%u domains are named \"%s\"; give the domid",
-            found, dom);
-        rc = XLPCI_ERR_INVAL;
-    }
-out:
-    free(list);
-    return rc;
-}
-
-/* ---- devices -------------------------------------------------------------- */
-
-static void devs_free(xlpci_dev *devs, size_t n)
-{
-    size_t i;
-
-    if (!devs)
-        return;
-    for (i = 0; i < n; i++)
-        xlpci_dev_dispose(&devs[i]);
-    free(devs);
-}
-
-/* name= → BDF: our own names (pci-assignable-add -n) first, then the
- * names given by `xl pci-assignable-add -n` (libxlnode.c). */
-static int name_to_bdf(xlpci_ctx *ctx, const char *name, xlpci_bdf *bdf)
-{
-    xlpci_bk_dev *d;
-    xlpci_bk bk;
-    int rc;
-
-    if (xlpci_host_active(ctx)) {
-        rc = xlpci_bk_open(ctx, &bk);
-        if (rc)
-            return rc;
-        d = xlpci_bk_find_name(&bk, name);
-        if (d)
-            *bdf = d->bdf;
-        xlpci_bk_close(&bk);
-        if (d)
-            return 0;
-    }
-    rc = xlpci_libxl_name_find(ctx, name, bdf);
-    if (rc == XLPCI_ERR_NOTFOUND)
-        LOG(ctx, ERROR, "no PCI device is named \"%s\" (see "
-            "pci-assignable-add -n)", name);
-    return rc;
-}
-
-static int opt(int v, bool dflt)
-{
-    return v == -1 ? dflt : v;
-}
-
-/* Specs → devices: names looked up, "*" expanded to the functions present
- * in sysfs (function 0 last, as libxl), options defaulted. */
-static int resolve_devs(xlpci_ctx *ctx, const xlpci_spec *specs, size_t ns,
-                        const xlpci_defaults *defs, xlpci_dev **devs_r,
-                        size_t *n_r)
-{
-    xlpci_defaults dflt;
-    xlpci_dev *devs = NULL;
-    size_t n = 0, i, j;
-    int rc = 0;
-
-    if (!defs) {
-        xlpci_defaults_init(&dflt);
-        defs = &dflt;
-    }
-    devs = calloc(ns * 8 + 1, sizeof(*devs));
-    if (!devs)
-        return XLPCI_ERR_NOMEM;
-    for (i = 0; i < ns; i++) {
-        const xlpci_spec *s = &specs[i];
-        xlpci_bdf bdf = s->bdf;
-        unsigned mask, f;
-        char b[XLPCI_BDF_STRLEN];
-
-        if (!s->has_bdf) {
-            rc = name_to_bdf(ctx, s->name, &bdf);
-            if (rc) goto out;
-        }
-        if (s->all_funcs) {
-            rc = xlpci_sysfs_functions(ctx, &bdf, &mask);
-            if (rc) goto out;
-            if (!mask) {
-                LOG(ctx, ERROR, "%04x:%02x:%02x.*: no functions of this "
-                    "slot in %s/bus/pci/devices", bdf.seg, bdf.bus, bdf.dev,
-                    ctx->sysfs_root);
-                rc = XLPCI_ERR_NOTFOUND;
-                goto out;
-            }
-        } else {
-            mask = 1u << bdf.func;
-        }
-        for (f = XLPCI_MAX_FUNC + 1; f-- > 0;) {
-            xlpci_dev *d;
-
-            if (!(mask & (1u << f)))
-                continue;
-            d = &devs[n++];
-            d->bdf = bdf;
-            d->bdf.func = f;
-            if (s->has_vslot)
-                d->vdevfn = s->vslot << 3 | (s->all_funcs ? f : 0);
-            d->permissive = opt(s->permissive, defs->permissive);
-            d->msitranslate = opt(s->msitranslate, defs->msitranslate);
-            d->seize = opt(s->seize, defs->seize);
-            d->power_mgmt = opt(s->power_mgmt, defs->power_mgmt);
-            d->rdm_policy = s->rdm_policy == -1
-                            ? defs->rdm_policy
-                            : (xlpci_rdm_policy)s->rdm_policy;
-            if (s->name && !(d->name = strdup(s->name))) {
-                rc = XLPCI_ERR_NOMEM;
-                goto out;
-            }
-            for (j = 0; j + 1 < n; j++) {
-                if (!xlpci_bdf_cmp(&devs[j].bdf, &d->bdf)) {
-                    LOG(ctx, ERROR, "PCI device %s is given twice",
-                        xlpci_bdf_format(&d->bdf, b));
-                    rc = XLPCI_ERR_INVAL;
-                    goto out;
-                }
-                if (d->vdevfn && devs[j].vdevfn == d->vdevfn) {
-                    LOG(ctx, ERROR, "two devices want virtual slot %02x.%x",
-                        d->vdevfn >> 3, d->vdevfn & 7);
-                    rc = XLPCI_ERR_INVAL;
-                    goto out;
-                }
-            }
-        }
-    }
-out:
-    if (rc) {
-        devs_free(devs, n);
-        devs = NULL;
-        n = 0;
-    }
-    *devs_r = devs;
-    *n_r = n;
-    return rc;
-}
-
 /* ---- the host side of an assignment --------------------------------------- */
 
-/* What host_prepare did to each device, for host_finish to undo. */
-enum { HOST_KEPT, HOST_MARKED, HOST_SEIZED };
+/* What xlpci_host_prepare did to each device, for xlpci_host_finish to undo. */
+enum { XLPCI_HOST_KEPT, XLPCI_HOST_MARKED, XLPCI_HOST_SEIZED };
 
-/* Undo host_prepare: the marked devices are assignable again, the seized
+/* Undo xlpci_host_prepare: the marked devices are assignable again, the seized
  * ones go back to their drivers.  bk stays locked. */
 static void host_undo(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
                       size_t n, xlpci_bk *bk, const unsigned char *how)
@@ -276,10 +45,10 @@ static void host_undo(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
     for (i = n; i-- > 0;) {
         xlpci_bk_dev *d = xlpci_bk_find(bk, &devs[i].bdf);
 
-        if (how[i] == HOST_KEPT || !d || d->domid != (int)domid)
+        if (how[i] == XLPCI_HOST_KEPT || !d || d->domid != (int)domid)
             continue;
         d->domid = -1;
-        if (how[i] == HOST_SEIZED)
+        if (how[i] == XLPCI_HOST_SEIZED)
             xlpci_assignable_remove_locked(ctx, bk, &devs[i].bdf, true);
     }
 }
@@ -291,9 +60,9 @@ static void host_undo(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
  * compares with the backend (listed: assigned; not listed: released, a
  * managed device back to its driver).  The bookkeeping lock is released
  * once the intent is committed (the guest wait comes next); *ops, the
- * shared operations lock, is held until host_finish, so check's reconcile
+ * shared operations lock, is held until xlpci_host_finish, so check's reconcile
  * does not take the intent for a leftover meanwhile. */
-static int host_prepare(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
+static int xlpci_host_prepare(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
                         size_t n, xlpci_bk *bk, unsigned char *how, int *ops)
 {
     char b[XLPCI_BDF_STRLEN];
@@ -318,7 +87,7 @@ static int host_prepare(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
             rc = XLPCI_ERR_EXISTS;
             break;
         }
-        how[i] = d && d->domid >= 0 ? HOST_KEPT : HOST_MARKED;
+        how[i] = d && d->domid >= 0 ? XLPCI_HOST_KEPT : XLPCI_HOST_MARKED;
         if (xlpci_sysfs_on_pciback(ctx, &devs[i].bdf))
             continue;
         if (!devs[i].seize) {
@@ -330,7 +99,7 @@ static int host_prepare(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
         rc = xlpci_assignable_add_locked(ctx, bk, &devs[i].bdf, NULL, true);
         if (rc)
             break;
-        how[i] = HOST_SEIZED;
+        how[i] = XLPCI_HOST_SEIZED;
     }
     for (i = 0; !rc && i < n; i++) {
         xlpci_bk_dev *d = xlpci_bk_find(bk, &devs[i].bdf);
@@ -352,9 +121,9 @@ static int host_prepare(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
     return rc;
 }
 
-/* The last step: keep the assignment (ok), or undo host_prepare, under
+/* The last step: keep the assignment (ok), or undo xlpci_host_prepare, under
  * the bookkeeping lock taken again (with a timeout).  Releases *ops. */
-static int host_finish(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
+static int xlpci_host_finish(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
                        size_t n, xlpci_bk *bk, const unsigned char *how,
                        bool ok, int *ops)
 {
@@ -410,7 +179,7 @@ int xlpci_host_release(xlpci_ctx *ctx, const xlpci_bdf *bdfs, size_t n)
  * already lists keeps its grants (the transaction then decides).  The
  * devices granted go to *sub_r (a malloc'd copy, *nsub_r of them) for a
  * rollback. */
-static int host_grant(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
+static int xlpci_host_grant(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
                       size_t n, xlpci_dev **sub_r, size_t *nsub_r)
 {
     char b[XLPCI_BDF_STRLEN];
@@ -446,7 +215,7 @@ out:
     return rc;
 }
 
-static int read_checked_view(xlpci_ctx *ctx, xs_transaction_t t,
+static int xlpci_read_checked_view(xlpci_ctx *ctx, xs_transaction_t t,
                              uint32_t domid, xlpci_view *view)
 {
     char err[256];
@@ -464,7 +233,7 @@ static int read_checked_view(xlpci_ctx *ctx, xs_transaction_t t,
  * reconfigure would try to release it again, fail, and never reach
  * Reconfigured (the kernel's "goto out").  Index of the first such device
  * not in skip (a bitmap of our own indices), or -1. */
-static int pending_removal(const xlpci_view *view, const bool *skip)
+static int xlpci_pending_removal(const xlpci_view *view, const bool *skip)
 {
     unsigned i;
 
@@ -479,7 +248,7 @@ static int pending_removal(const xlpci_view *view, const bool *skip)
 
 /* Closing or Closed: pciback gave up (xenbus_dev_fatal).  Reports its
  * error node. */
-static int backend_failed(xlpci_ctx *ctx, xs_transaction_t t,
+static int xlpci_backend_failed(xlpci_ctx *ctx, xs_transaction_t t,
                           uint32_t domid, int state)
 {
     char path[XLPCI_PATH_MAX], be[XLPCI_PATH_MAX];
@@ -492,7 +261,7 @@ static int backend_failed(xlpci_ctx *ctx, xs_transaction_t t,
         return rc;
     xlpci_be_path(be, domid);
     LOG(ctx, ERROR, "the PCI backend %s is %s (%d)%s%s; recreate it with "
-        "create -f", be, state_name(state), state,
+        "create -f", be, xlpci_state_name(state), state,
         errtext ? ": pciback reports: " : "", errtext ?: "");
     free(errtext);
     return XLPCI_ERR_BACKEND;
@@ -504,9 +273,9 @@ typedef struct {
     int pending;                       /* index still Closing, or -1 */
     int fe_state;                      /* frontend state, if waited on */
     bool fe_wait;
-} wait_reason;
+} xlpci_wait_reason;
 
-static void wait_reason_text(const wait_reason *w, char *buf, size_t len)
+static void xlpci_wait_reason_text(const xlpci_wait_reason *w, char *buf, size_t len)
 {
     if (w->pending >= 0)
         snprintf(buf, len, "index %d is still being removed (state-%d = 5; "
@@ -514,18 +283,18 @@ static void wait_reason_text(const wait_reason *w, char *buf, size_t len)
                  "it)", w->pending, w->pending);
     else if (w->fe_wait)
         snprintf(buf, len, "the backend is Connected but the guest's "
-                 "frontend is %s", state_name(w->fe_state));
+                 "frontend is %s", xlpci_state_name(w->fe_state));
     else
         snprintf(buf, len, "the backend is %s, not Connected",
-                 state_name(w->state));
+                 xlpci_state_name(w->state));
 }
 
 /* A Reconfiguring cycle needs BOTH ends Connected: pcifront acts on it
  * only when it is Connected itself (pcifront_detach_devices), and at the
  * first connect the backend gets there a moment before the frontend; a
  * cycle started in that window never ends.  true: go ahead. */
-static bool frontend_ready(xlpci_ctx *ctx, xs_transaction_t t,
-                           uint32_t domid, wait_reason *why, int *rc)
+static bool xlpci_frontend_ready(xlpci_ctx *ctx, xs_transaction_t t,
+                           uint32_t domid, xlpci_wait_reason *why, int *rc)
 {
     char path[XLPCI_PATH_MAX + 8], *v = NULL;
     unsigned st;
@@ -545,7 +314,7 @@ static bool frontend_ready(xlpci_ctx *ctx, xs_transaction_t t,
 /* Run body until it stops asking to wait; between runs wait for a change
  * of the backend (the watch is held across the runs, so none is missed),
  * until the flow's deadline. */
-static int run_until_ready(xlpci_ctx *ctx, uint32_t domid, const char *what,
+static int xlpci_run_until_ready(xlpci_ctx *ctx, uint32_t domid, const char *what,
                            xlpci_txn_body *body, void *arg,
                            long long deadline)
 {
@@ -591,13 +360,13 @@ static int create_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
     int rc;
 
     xlpci_view_init(&view);
-    rc = domain_read(ctx, t, a->domid, &name);
+    rc = xlpci_domain_read(ctx, t, a->domid, &name);
     if (rc) goto out;
     /* Only this domain's nodes and the devices' ownership records are
      * read: creates of different domains do not conflict. */
     rc = (a->flags & XLPCI_CREATE_REPLACE)
          ? xlpci_view_read(ctx, t, a->domid, &view) /* replaced whole */
-         : read_checked_view(ctx, t, a->domid, &view);
+         : xlpci_read_checked_view(ctx, t, a->domid, &view);
     if (rc == XLPCI_ERR_CORRUPT && (a->flags & XLPCI_CREATE_REPLACE))
         rc = 0;
     if (rc) goto out;
@@ -634,7 +403,7 @@ out:
 /* Without xen-pciback only xenstore is written: the devices were neither
  * checked nor bound, which the administrator should know (xl refuses a
  * device that is not assignable). */
-static void host_absent_notice(xlpci_ctx *ctx, uint32_t domid)
+static void xlpci_host_absent_notice(xlpci_ctx *ctx, uint32_t domid)
 {
     LOG(ctx, NOTICE, "domain %u: xen-pciback is not loaded (no %s/bus/pci/"
         "drivers/pciback): only xenstore was written; the devices were "
@@ -653,14 +422,14 @@ int xlpci_create(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *specs,
     xlpci_bk bk;
     int rc, ops = -1;
 
-    rc = check_domid(ctx, domid);
+    rc = xlpci_check_domid(ctx, domid);
     if (rc)
         return rc;
     if (!nspecs) {
         LOG(ctx, ERROR, "create: no PCI devices given");
         return XLPCI_ERR_INVAL;
     }
-    rc = resolve_devs(ctx, specs, nspecs, defs, &devs, &a.n);
+    rc = xlpci_resolve_devs(ctx, specs, nspecs, defs, &devs, &a.n);
     if (rc)
         return rc;
     a.devs = devs;
@@ -677,9 +446,9 @@ int xlpci_create(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *specs,
         goto out;
     }
     if (host) {
-        rc = host_prepare(ctx, domid, devs, a.n, &bk, how, &ops);
+        rc = xlpci_host_prepare(ctx, domid, devs, a.n, &bk, how, &ops);
         if (rc) goto out;
-        rc = host_grant(ctx, domid, devs, a.n, &granted, &ngranted);
+        rc = xlpci_host_grant(ctx, domid, devs, a.n, &granted, &ngranted);
     }
     if (!rc)
         rc = xlpci_parents_prepare(ctx, domid, devs, a.n, &prep);
@@ -691,19 +460,19 @@ int xlpci_create(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *specs,
     if (rc && granted)
         xlpci_hv_revoke_devs(ctx, domid, granted, ngranted);
     if (host) {
-        int hrc = host_finish(ctx, domid, devs, a.n, &bk, how, !rc, &ops);
+        int hrc = xlpci_host_finish(ctx, domid, devs, a.n, &bk, how, !rc, &ops);
 
         rc = rc ? rc : hrc;
     }
     if (!rc && !ctx->dry_run && !host)
-        host_absent_notice(ctx, domid);
+        xlpci_host_absent_notice(ctx, domid);
     if (!rc && !ctx->dry_run)
         LOG(ctx, DETAIL, "domain %u: PCI backend created with %zu device(s) "
             "in one transaction", domid, a.n);
 out:
     free(granted);
     free(how);
-    devs_free(devs, a.n);
+    xlpci_devs_free(devs, a.n);
     return rc;
 }
 
@@ -716,7 +485,7 @@ typedef struct {
     const xlpci_dev *devs;
     size_t n;
     attach_mode mode;
-    wait_reason why;
+    xlpci_wait_reason why;
 } attach_arg;
 
 static int attach_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
@@ -731,16 +500,16 @@ static int attach_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
     int rc;
 
     xlpci_view_init(&view);
-    rc = domain_read(ctx, t, a->domid, &name);
+    rc = xlpci_domain_read(ctx, t, a->domid, &name);
     if (rc) goto out;
-    rc = read_checked_view(ctx, t, a->domid, &view);
+    rc = xlpci_read_checked_view(ctx, t, a->domid, &view);
     if (rc) goto out;
     a->why.state = view.state;
     a->why.pending = -1;
     a->why.fe_wait = false;
     if (view.exists && (view.state == XenbusStateClosing ||
                         view.state == XenbusStateClosed)) {
-        rc = backend_failed(ctx, t, a->domid, view.state);
+        rc = xlpci_backend_failed(ctx, t, a->domid, view.state);
         goto out;
     }
     if (view.exists && view.num_devs + a->n > XLPCI_MAX_DEVS) {
@@ -783,7 +552,7 @@ static int attach_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
          * 73ee2795aa). */
         a->mode = ATTACH_CREATED;
         rc = xlpci_layout_create(ops, a->domid, name, a->devs, a->n);
-    } else if ((a->why.pending = pending_removal(&view, NULL)) >= 0) {
+    } else if ((a->why.pending = xlpci_pending_removal(&view, NULL)) >= 0) {
         rc = XLPCI_TXN_WAIT;
     } else if (view.state == XenbusStateInitialising) {
         /* pciback has not probed yet: it will read num_devs once, when it
@@ -791,7 +560,7 @@ static int attach_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
         a->mode = ATTACH_APPENDED;
         rc = xlpci_layout_append(ops, a->domid, &view, a->devs, a->n, false);
     } else if (view.state == XenbusStateConnected) {
-        if (frontend_ready(ctx, t, a->domid, &a->why, &rc)) {
+        if (xlpci_frontend_ready(ctx, t, a->domid, &a->why, &rc)) {
             a->mode = ATTACH_RECONF;
             rc = xlpci_layout_append(ops, a->domid, &view, a->devs, a->n,
                                      true);
@@ -807,7 +576,7 @@ out:
     return rc;
 }
 
-static bool is_connected(int state, void *arg)
+static bool xlpci_is_connected(int state, void *arg)
 {
     (void)arg;
     return state == XenbusStateConnected;
@@ -832,13 +601,13 @@ static int undo_attach_body(xlpci_ctx *ctx, xs_transaction_t t,
     undo_attach_arg *a = varg;
     unsigned idx[8 * 8];
     char path[XLPCI_PATH_MAX];
-    wait_reason why;
+    xlpci_wait_reason why;
     xlpci_view view;
     size_t i;
     int rc, k;
 
     a->undone = false;
-    rc = read_checked_view(ctx, t, a->domid, &view);
+    rc = xlpci_read_checked_view(ctx, t, a->domid, &view);
     if (rc || !view.exists || view.state != XenbusStateReconfiguring ||
         view.num_devs <= a->n || a->n > sizeof(idx) / sizeof(idx[0])) {
         rc = rc ? rc : XLPCI_TXN_NOTHING;
@@ -853,7 +622,7 @@ static int undo_attach_body(xlpci_ctx *ctx, xs_transaction_t t,
         }
         idx[i] = (unsigned)k;
     }
-    if (!frontend_ready(ctx, t, a->domid, &why, &rc)) {
+    if (!xlpci_frontend_ready(ctx, t, a->domid, &why, &rc)) {
         rc = rc ? rc : XLPCI_TXN_NOTHING;
         goto out;
     }
@@ -884,7 +653,7 @@ static int check_exported_body(xlpci_ctx *ctx, xs_transaction_t t,
     int rc, k;
 
     (void)ops;
-    rc = read_checked_view(ctx, t, a->domid, &view);
+    rc = xlpci_read_checked_view(ctx, t, a->domid, &view);
     for (i = 0; !rc && i < a->n; i++) {
         k = xlpci_view_find(&view, &a->devs[i].bdf);
         if (k < 0) {
@@ -922,10 +691,10 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     deadline = xlpci_now_ms() + ctx->timeout_ms;
     memset(&a, 0, sizeof(a));
     a.domid = domid;
-    rc = check_domid(ctx, domid);
+    rc = xlpci_check_domid(ctx, domid);
     if (rc)
         return rc;
-    rc = resolve_devs(ctx, spec, 1, defs, &devs, &a.n);
+    rc = xlpci_resolve_devs(ctx, spec, 1, defs, &devs, &a.n);
     if (rc)
         return rc;
     a.devs = devs;
@@ -937,27 +706,27 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
         goto out;
     }
     if (host) {
-        rc = host_prepare(ctx, domid, devs, a.n, &bk, how, &ops);
+        rc = xlpci_host_prepare(ctx, domid, devs, a.n, &bk, how, &ops);
         if (rc) {
             host = false;
             goto out;
         }
-        rc = host_grant(ctx, domid, devs, a.n, &granted, &ngranted);
+        rc = xlpci_host_grant(ctx, domid, devs, a.n, &granted, &ngranted);
         if (rc) goto out;
     }
 
     rc = xlpci_parents_prepare(ctx, domid, devs, a.n, &prep);
     if (rc) goto out;
-    rc = run_until_ready(ctx, domid, "pci-attach", attach_body, &a, deadline);
+    rc = xlpci_run_until_ready(ctx, domid, "pci-attach", attach_body, &a, deadline);
     if (rc == XLPCI_TXN_WAIT && ctx->dry_run) {
-        wait_reason_text(&a.why, why, sizeof(why));
+        xlpci_wait_reason_text(&a.why, why, sizeof(why));
         fprintf(ctx->dry_run, "# pci-attach: %s; would wait up to %u ms, "
                 "then add the device\n", why, ctx->timeout_ms);
         rc = 0;
         goto out;
     }
     if (rc == XLPCI_ERR_TIMEDOUT) {
-        wait_reason_text(&a.why, why, sizeof(why));
+        xlpci_wait_reason_text(&a.why, why, sizeof(why));
         LOG(ctx, ERROR, "pci-attach %s: %s after %u ms (domain %u); nothing "
             "was written (is xen-pcifront running in the guest?)", b, why,
             ctx->timeout_ms, domid);
@@ -967,7 +736,7 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
         goto out;
 
     /* Hot-add: wait for Reconfiguring -> Reconfigured -> Connected. */
-    rc = xlpci_wait_backend(ctx, domid, is_connected, NULL, deadline,
+    rc = xlpci_wait_backend(ctx, domid, xlpci_is_connected, NULL, deadline,
                             &state);
     if (rc == XLPCI_ERR_TIMEDOUT) {
         undo_attach_arg u = { domid, devs, a.n, false };
@@ -976,7 +745,7 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
 
         LOG(ctx, ERROR, "pci-attach %s: the backend of domain %u did not "
             "complete the Reconfiguring cycle in %u ms (state %s); %s", b,
-            domid, ctx->timeout_ms, state_name(state),
+            domid, ctx->timeout_ms, xlpci_state_name(state),
             !urc && u.undone ? "the addition was rolled back"
                              : "the guest reacted, so the entries stay: "
                                "use pci-detach -f to remove them");
@@ -1013,18 +782,18 @@ out:
          * a seized device goes back to its driver */
         if (!assigned && granted)
             xlpci_hv_revoke_devs(ctx, domid, granted, ngranted);
-        hrc = host_finish(ctx, domid, devs, a.n, &bk, how, assigned, &ops);
+        hrc = xlpci_host_finish(ctx, domid, devs, a.n, &bk, how, assigned, &ops);
 
         rc = rc ? rc : hrc;
     }
     if (!rc && !ctx->dry_run && !xlpci_host_active(ctx))
-        host_absent_notice(ctx, domid);
+        xlpci_host_absent_notice(ctx, domid);
     if (!rc && !ctx->dry_run)
         LOG(ctx, DETAIL, "domain %u: attached %zu device(s) starting with %s",
             domid, a.n, b);
     free(granted);
     free(how);
-    devs_free(devs, a.n);
+    xlpci_devs_free(devs, a.n);
     return rc;
 }
 
@@ -1046,7 +815,7 @@ typedef struct {
     unsigned flags;
     bool force_now;                    /* remove whatever the state */
     detach_mode mode;
-    wait_reason why;
+    xlpci_wait_reason why;
     size_t n;                          /* devices found */
     xlpci_bdf found[DETACH_MAX];
     char prev[DETACH_MAX][4];          /* their state-N before Closing */
@@ -1105,7 +874,7 @@ static int detach_begin_body(xlpci_ctx *ctx, xs_transaction_t t,
     bool all_closing = true;
     int rc;
 
-    rc = read_checked_view(ctx, t, a->domid, &view);
+    rc = xlpci_read_checked_view(ctx, t, a->domid, &view);
     if (rc) goto out;
     if (!view.exists) {
         LOG(ctx, ERROR, "domain %u has no PCI devices", a->domid);
@@ -1144,17 +913,17 @@ static int detach_begin_body(xlpci_ctx *ctx, xs_transaction_t t,
         /* the connection is over: no guest to hand-shake with */
         LOG(ctx, WARN, "pci-detach -f: the PCI backend of domain %u is %s; "
             "removing the device without the guest's cooperation",
-            a->domid, state_name(view.state));
+            a->domid, xlpci_state_name(view.state));
         a->mode = DETACH_REMOVED;
         rc = xlpci_remove_devices(ctx, t, ops, a->domid, &view, idx, a->n);
     } else if (view.state == XenbusStateClosing ||
                view.state == XenbusStateClosed) {
-        rc = backend_failed(ctx, t, a->domid, view.state);
+        rc = xlpci_backend_failed(ctx, t, a->domid, view.state);
     } else if (view.state == XenbusStateReconfiguring && all_closing) {
         /* An earlier detach of these devices is still in its cycle. */
         a->mode = DETACH_BEGUN;
         rc = XLPCI_TXN_NOTHING;
-    } else if ((a->why.pending = pending_removal(&view, ours)) >= 0) {
+    } else if ((a->why.pending = xlpci_pending_removal(&view, ours)) >= 0) {
         rc = XLPCI_TXN_WAIT;
     } else if (view.state == XenbusStateConnected) {
         unsigned un[DETACH_MAX];
@@ -1179,7 +948,7 @@ static int detach_begin_body(xlpci_ctx *ctx, xs_transaction_t t,
             a->mode = DETACH_PARTIAL;
             a->ngone = nun;
             rc = xlpci_remove_devices(ctx, t, ops, a->domid, &view, un, nun);
-        } else if (frontend_ready(ctx, t, a->domid, &a->why, &rc)) {
+        } else if (xlpci_frontend_ready(ctx, t, a->domid, &a->why, &rc)) {
             a->mode = DETACH_BEGUN;
             rc = xlpci_layout_detach_begin(ops, a->domid, idx, a->n);
         } else if (!rc) {
@@ -1203,7 +972,7 @@ static int detach_remove_body(xlpci_ctx *ctx, xs_transaction_t t,
     int rc;
 
     memset(&b, 0, sizeof(b));
-    rc = read_checked_view(ctx, t, a->domid, &view);
+    rc = xlpci_read_checked_view(ctx, t, a->domid, &view);
     if (rc) goto out;
     /* Indices may have moved since the first step: find them again.  Ones
      * already gone were removed by someone else since the cycle (check
@@ -1238,13 +1007,13 @@ static int undo_detach_body(xlpci_ctx *ctx, xs_transaction_t t,
     unsigned idx[DETACH_MAX];
     char path[XLPCI_PATH_MAX];
     detach_arg b = *a;
-    wait_reason why;
+    xlpci_wait_reason why;
     xlpci_view view;
     size_t i;
     int rc;
 
     a->undone = false;
-    rc = read_checked_view(ctx, t, a->domid, &view);
+    rc = xlpci_read_checked_view(ctx, t, a->domid, &view);
     if (rc || !view.exists || view.state != XenbusStateReconfiguring) {
         rc = rc ? rc : XLPCI_TXN_NOTHING;
         goto out;
@@ -1256,7 +1025,7 @@ static int undo_detach_body(xlpci_ctx *ctx, xs_transaction_t t,
         rc = rc ? rc : XLPCI_TXN_NOTHING;
         goto out;
     }
-    if (!frontend_ready(ctx, t, a->domid, &why, &rc)) {
+    if (!xlpci_frontend_ready(ctx, t, a->domid, &why, &rc)) {
         rc = rc ? rc : XLPCI_TXN_NOTHING;
         goto out;
     }
@@ -1295,19 +1064,19 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     memset(&a, 0, sizeof(a));
     a.domid = domid;
     a.flags = flags;
-    rc = check_domid(ctx, domid);
+    rc = xlpci_check_domid(ctx, domid);
     if (rc)
         return rc;
     a.bdf = spec->bdf;
     a.all_funcs = spec->all_funcs;
     if (!spec->has_bdf) {
-        rc = name_to_bdf(ctx, spec->name, &a.bdf);
+        rc = xlpci_name_to_bdf(ctx, spec->name, &a.bdf);
         if (rc)
             return rc;
     }
     xlpci_bdf_format(&a.bdf, b);
 
-    rc = run_until_ready(ctx, domid, "pci-detach", detach_begin_body, &a,
+    rc = xlpci_run_until_ready(ctx, domid, "pci-detach", detach_begin_body, &a,
                          deadline);
     if (!rc && a.mode == DETACH_PARTIAL && ctx->dry_run) {
         fprintf(ctx->dry_run, "# pci-detach: then the exported function(s) "
@@ -1323,11 +1092,11 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
             rc = host_release(ctx, a.gone, a.ngone);
         if (rc)
             goto out;
-        rc = run_until_ready(ctx, domid, "pci-detach", detach_begin_body, &a,
+        rc = xlpci_run_until_ready(ctx, domid, "pci-detach", detach_begin_body, &a,
                              deadline);
     }
     if (rc == XLPCI_TXN_WAIT && ctx->dry_run) {
-        wait_reason_text(&a.why, why, sizeof(why));
+        xlpci_wait_reason_text(&a.why, why, sizeof(why));
         fprintf(ctx->dry_run, "# pci-detach: %s; would wait up to %u ms%s\n",
                 why, ctx->timeout_ms,
                 force ? ", then remove the device anyway" : "");
@@ -1335,14 +1104,14 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
         goto out;
     }
     if (rc == XLPCI_ERR_TIMEDOUT && force) {
-        wait_reason_text(&a.why, why, sizeof(why));
+        xlpci_wait_reason_text(&a.why, why, sizeof(why));
         LOG(ctx, WARN, "pci-detach -f %s: %s after %u ms (domain %u); "
             "removing the device without the guest's cooperation", b, why,
             ctx->timeout_ms, domid);
         a.force_now = true;
         rc = xlpci_txn_run(ctx, "pci-detach", detach_begin_body, &a);
     } else if (rc == XLPCI_ERR_TIMEDOUT) {
-        wait_reason_text(&a.why, why, sizeof(why));
+        xlpci_wait_reason_text(&a.why, why, sizeof(why));
         if (ngone)
             LOG(ctx, ERROR, "pci-detach %s: %s after %u ms (domain %u); "
                 "the %zu function(s) pciback never exported were removed, "
@@ -1371,7 +1140,7 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
         goto out;
 
     /* The guest releases the device: Reconfiguring -> ... -> Connected. */
-    rc = xlpci_wait_backend(ctx, domid, is_connected, NULL, deadline,
+    rc = xlpci_wait_backend(ctx, domid, xlpci_is_connected, NULL, deadline,
                             &state);
     if (rc == XLPCI_ERR_BACKEND && !force) {
         /* pciback gave up (said above): no cycle will end, and a later
@@ -1379,7 +1148,7 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
         LOG(ctx, ERROR, "pci-detach %s: the PCI backend of domain %u failed "
             "during the Reconfiguring cycle (state %s); the device stays "
             "listed: recreate the backend with create -f, or destroy the "
-            "domain", b, domid, state_name(state));
+            "domain", b, domid, xlpci_state_name(state));
         goto out;
     }
     if (rc && rc != XLPCI_ERR_NOTFOUND && !force) {
@@ -1388,14 +1157,14 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
 
         LOG(ctx, ERROR, "pci-detach %s: the backend of domain %u did not "
             "complete the Reconfiguring cycle in %u ms (state %s); %s", b,
-            domid, ctx->timeout_ms, state_name(state),
+            domid, ctx->timeout_ms, xlpci_state_name(state),
             !urc && a.undone ? "the detach was rolled back; use -f to force"
                              : "use -f to force the removal");
         goto out;
     }
     if (rc && force)
         LOG(ctx, WARN, "pci-detach -f %s: the guest did not release the "
-            "device (state %s); removing it anyway", b, state_name(state));
+            "device (state %s); removing it anyway", b, xlpci_state_name(state));
     /* The guest released the device: its access goes, then the index
      * (a crash in between leaves a released index, which check --repair
      * removes).  A failed revocation keeps the device recorded as
@@ -1435,10 +1204,10 @@ static int list_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
     a->list = NULL;
     a->n = 0;
     xlpci_view_init(&view);
-    rc = domain_read(ctx, t, a->domid, &name);
+    rc = xlpci_domain_read(ctx, t, a->domid, &name);
     free(name);
     if (rc) goto out;
-    rc = read_checked_view(ctx, t, a->domid, &view);
+    rc = xlpci_read_checked_view(ctx, t, a->domid, &view);
     if (rc || !view.num_devs)
         goto out;
     a->list = calloc(view.num_devs, sizeof(*a->list));
