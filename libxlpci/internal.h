@@ -598,6 +598,43 @@ _hidden int xlpci_resolve_devs(xlpci_ctx *ctx, const xlpci_spec *specs,
                                xlpci_dev **devs_r, size_t *n_r);
 _hidden void xlpci_devs_free(xlpci_dev *devs, size_t n);
 
+/* ---- waiting on the guest (wait.c) ---------------------------------------- */
+
+/* A xenbus state's name for messages ("absent" for -1). */
+_hidden const char *xlpci_state_name(int state);
+/* xlpci_view_read and xlpci_view_check, the problem logged. */
+_hidden int xlpci_read_checked_view(xlpci_ctx *ctx, xs_transaction_t t,
+                                    uint32_t domid, xlpci_view *view);
+/* A cycle must not start while an index is still Closing: index of the
+ * first such device not in skip (a bitmap of our own indices), or -1. */
+_hidden int xlpci_pending_removal(const xlpci_view *view, const bool *skip);
+/* Closing or Closed: pciback gave up.  Reports its error node;
+ * XLPCI_ERR_BACKEND. */
+_hidden int xlpci_backend_failed(xlpci_ctx *ctx, xs_transaction_t t,
+                                 uint32_t domid, int state);
+/* Why a flow is waiting, for its messages. */
+typedef struct {
+    int state;                         /* backend state */
+    int pending;                       /* index still Closing, or -1 */
+    int fe_state;                      /* frontend state, if waited on */
+    bool fe_wait;
+} xlpci_wait_reason;
+_hidden void xlpci_wait_reason_text(const xlpci_wait_reason *w, char *buf,
+                                    size_t len);
+/* A Reconfiguring cycle needs BOTH ends Connected.  true: go ahead;
+ * false: wait (why->fe_wait), or *rc an error. */
+_hidden bool xlpci_frontend_ready(xlpci_ctx *ctx, xs_transaction_t t,
+                                  uint32_t domid, xlpci_wait_reason *why,
+                                  int *rc);
+/* Run body until it stops asking to wait (XLPCI_TXN_WAIT), waiting on a
+ * watch of the backend between runs, until deadline (XLPCI_ERR_TIMEDOUT).
+ * In dry-run mode the body runs once. */
+_hidden int xlpci_run_until_ready(xlpci_ctx *ctx, uint32_t domid,
+                                  const char *what, xlpci_txn_body *body,
+                                  void *arg, long long deadline);
+/* For xlpci_wait_backend: the backend is Connected. */
+_hidden bool xlpci_is_connected(int state, void *arg);
+
 /* ---- destroy (destroy.c), the host release (pci.c) ----------------------- */
 
 /* What domid holds (its backend's devices, the ownership records and the
