@@ -212,7 +212,8 @@ int xlpci_destroy_run(xlpci_ctx *ctx, uint32_t domid, bool release,
     if (rc || ctx->dry_run)
         goto out;
     /* 3. the host side, as pci-detach releases a device */
-    rc = xlpci_host_release(ctx, a.v, a.n);
+    rc = a.n && xlpci_host_active(ctx) ? xlpci_host_release(ctx, a.v, a.n)
+                                        : 0;
     if (!rc)
         LOG(ctx, DETAIL, "domain %u: released %zu PCI device(s)", domid,
             a.n);

@@ -635,7 +635,40 @@ _hidden int xlpci_run_until_ready(xlpci_ctx *ctx, uint32_t domid,
 /* For xlpci_wait_backend: the backend is Connected. */
 _hidden bool xlpci_is_connected(int state, void *arg);
 
-/* ---- destroy (destroy.c), the host release (pci.c) ----------------------- */
+/* ---- the host side of an assignment (hostside.c) ------------------------ */
+
+/* Called only when the operation found the host side active. */
+
+/* What xlpci_host_prepare did to each device, for xlpci_host_finish to
+ * undo. */
+enum { XLPCI_HOST_KEPT, XLPCI_HOST_MARKED, XLPCI_HOST_SEIZED };
+/* Step 1 of create/attach: every device assignable (seize=1 makes it
+ * so) and not another domain's, then recorded as domid's and committed
+ * before xenstore is touched (how[i] says what was done).  *ops, the
+ * shared operations lock, is held until xlpci_host_finish. */
+_hidden int xlpci_host_prepare(xlpci_ctx *ctx, uint32_t domid,
+                               const xlpci_dev *devs, size_t n, xlpci_bk *bk,
+                               unsigned char *how, int *ops);
+/* The last step: keep the assignment (ok) or undo xlpci_host_prepare;
+ * releases *ops. */
+_hidden int xlpci_host_finish(xlpci_ctx *ctx, uint32_t domid,
+                              const xlpci_dev *devs, size_t n, xlpci_bk *bk,
+                              const unsigned char *how, bool ok, int *ops);
+/* Step 2 of create/attach: the hypervisor grants for the devices no
+ * backend lists yet; the devices granted in *sub_r (malloc'd) for a
+ * rollback. */
+_hidden int xlpci_host_grant(xlpci_ctx *ctx, uint32_t domid,
+                             const xlpci_dev *devs, size_t n,
+                             xlpci_dev **sub_r, size_t *nsub_r);
+/* The host side of devices no guest has any more (pci-detach after the
+ * guest released them, destroy): the records say assignable, managed
+ * devices go back to their drivers. */
+_hidden int xlpci_host_release(xlpci_ctx *ctx, const xlpci_bdf *bdfs,
+                               size_t n);
+/* Without xen-pciback only xenstore is written: a notice says so. */
+_hidden void xlpci_host_absent_notice(xlpci_ctx *ctx, uint32_t domid);
+
+/* ---- destroy (destroy.c) -------------------------------------------------- */
 
 /* What domid holds (its backend's devices, the ownership records and the
  * bookkeeping records naming it, its backend/frontend entries) is
@@ -643,10 +676,5 @@ _hidden bool xlpci_is_connected(int state, void *arg);
  * released as xlpci_destroy does, whether the domain exists or not. */
 _hidden int xlpci_destroy_run(xlpci_ctx *ctx, uint32_t domid, bool release,
                               unsigned *held_r);
-/* The host side of devices no guest has any more (pci-detach after the
- * guest released them, destroy): the records say assignable, managed
- * devices go back to their drivers.  Nothing without xen-pciback. */
-_hidden int xlpci_host_release(xlpci_ctx *ctx, const xlpci_bdf *bdfs,
-                               size_t n);
 
 #endif /* LIBXLPCI_INTERNAL_H */
