@@ -12,7 +12,7 @@
  *      per-domain parents, pciback's error node and every ownership record
  *      (/libxl/pci/<bdf>/domid) naming the domain; nothing is ever
  *      written below /local/domain/<domid>, so a gone domain stays gone;
- *   3. the host side: the release pci-detach uses (pci.c,
+ *   3. the host side: the release pci-detach uses (hostside.c,
  *      xlpci_host_release): the records say assignable again, managed
  *      devices go back to their drivers.
  *

@@ -1,7 +1,10 @@
 /*
  * libxlpci internal interfaces.  Not installed.
  *
- * Module map (one concept per file):
+ * Module map (one concept per file), by floor; a file calls only into
+ * its own floor or the floors above it in this list:
+ *
+ * pure parsers and planners
  *   bdf.c     BDF and PCI_SPEC_STRING parse/format            PURE
  *   cfg.c     xl.cfg subset reader                            PURE
  *   ops.c     list of planned xenstore operations             PURE
@@ -9,22 +12,37 @@
  *             check) and its operations for create/append/
  *             detach/remove/rollback/repair                   PURE
  *   json.c    pci-list -l through yajl                        PURE
+ * I/O
  *   ctx.c     context, logging, error strings
  *   xs.c      transaction runner, checked reads, watch waits
  *   sysfs.c   which functions of a slot exist, is pciback loaded
  *             (xlpci_host_active), sysfs writes and waits
+ *   bookkeeping.c  XLPCI_STATE_DIR/devices.json and its locks
+ *   libxlnode.c  libxl's /libxl/pci/<bdf>/ nodes: the domid ownership
+ *             record (shared with libxl/xl; xlpci_device_domain), the
+ *             per-domain parents made/cleaned
+ *   names.c   device names shared with xl (/libxl/pci/<bdf>/name)
+ * host side
+ *   assign.c  pci-assignable-add/-remove/-list (pciback binding)
  *   hypervisor.c  iomem/ioport/irq permissions via libxenctrl; the
  *             grant and release sequences of a device (IOMMU, reset,
  *             permissive, permissions)
  *   iommu.c   IOMMU assignment, quarantine, domain type via libxenctrl
  *   reset.c   device reset (do_flr / reset) and pciback permissive
- *   libxlnode.c  libxl's /libxl/pci/<dddd-bb-dd-f>/ paths
- *   names.c   device names shared with xl (/libxl/pci/<bdf>/name)
- *   reconcile.c   check: bookkeeping against xenstore, repair
- *   libxlnode.c   /libxl/pci/<bdf>/domid ownership record (shared
- *             with libxl/xl), per-domain parents made/cleaned
- *   destroy.c     destroy: release all a gone/going domain holds
- *   pci.c     create / attach / detach / list flows
+ * the flows' shared steps
+ *   resolve.c   domain and device resolution (spec -> devices)
+ *   hostside.c  host side of an assignment: prepare, grant, finish
+ *             (keep or undo), release
+ *   wait.c    waiting on the guest: wait reasons, frontend ready,
+ *             backend failed, run a body until it stops waiting
+ * the flows (each a file that reads like the protocol it drives)
+ *   create.c  create: the whole backend in one transaction
+ *   attach.c  pci-attach (hot-add, Reconfiguring cycle, rollback)
+ *   detach.c  pci-detach (hot-remove, Reconfiguring cycle, -f)
+ *   list.c    pci-list
+ *   destroy.c destroy: release all a gone/going domain holds
+ *   check.c   check [--repair]: the store and ownership records
+ *   reconcile.c  check: bookkeeping against xenstore, repair
  *   libxlpci_testing.h  the test-only interface (transaction hook); with
  *             the crash injection below, only in test builds
  *             (-DXLPCI_TESTING: libxlpci-test.a, build/xlpci-test)
