@@ -211,7 +211,7 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     long long deadline;
     char b[XLPCI_BDF_STRLEN], why[128];
     unsigned char *how = NULL;
-    bool host = false;
+    bool pciback, host = false;
     xlpci_bk bk;
     int rc, state, ops = -1;
 
@@ -222,12 +222,13 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     rc = xlpci_check_domid(ctx, domid);
     if (rc)
         return rc;
-    rc = xlpci_resolve_devs(ctx, spec, 1, defs, &devs, &a.n);
+    pciback = xlpci_host_active(ctx);  /* once for the whole operation */
+    rc = xlpci_resolve_devs(ctx, pciback, spec, 1, defs, &devs, &a.n);
     if (rc)
         return rc;
     a.devs = devs;
     xlpci_bdf_format(&devs[0].bdf, b);
-    host = !ctx->dry_run && xlpci_host_active(ctx);
+    host = !ctx->dry_run && pciback;
     how = calloc(a.n + 1, sizeof(*how));
     if (!how) {
         rc = XLPCI_ERR_NOMEM;
@@ -314,7 +315,7 @@ out:
 
         rc = rc ? rc : hrc;
     }
-    if (!rc && !ctx->dry_run && !xlpci_host_active(ctx))
+    if (!rc && !ctx->dry_run && !pciback)
         xlpci_host_absent_notice(ctx, domid);
     if (!rc && !ctx->dry_run)
         LOG(ctx, DETAIL, "domain %u: attached %zu device(s) starting with %s",

@@ -77,7 +77,7 @@ int xlpci_create(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *specs,
     xlpci_dev *devs = NULL, *granted = NULL;
     size_t ngranted = 0;
     unsigned char *how = NULL;
-    bool host;
+    bool pciback, host;
     xlpci_bk bk;
     int rc, ops = -1;
 
@@ -88,7 +88,8 @@ int xlpci_create(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *specs,
         LOG(ctx, ERROR, "create: no PCI devices given");
         return XLPCI_ERR_INVAL;
     }
-    rc = xlpci_resolve_devs(ctx, specs, nspecs, defs, &devs, &a.n);
+    pciback = xlpci_host_active(ctx);  /* once for the whole operation */
+    rc = xlpci_resolve_devs(ctx, pciback, specs, nspecs, defs, &devs, &a.n);
     if (rc)
         return rc;
     a.devs = devs;
@@ -98,7 +99,7 @@ int xlpci_create(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *specs,
         rc = XLPCI_ERR_INVAL;
         goto out;
     }
-    host = !ctx->dry_run && xlpci_host_active(ctx);
+    host = !ctx->dry_run && pciback;
     how = calloc(a.n + 1, sizeof(*how));
     if (!how) {
         rc = XLPCI_ERR_NOMEM;

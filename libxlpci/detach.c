@@ -271,6 +271,7 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     char b[XLPCI_BDF_STRLEN], why[128];
     int rc, hrc, state;
     bool force = flags & XLPCI_DETACH_FORCE;
+    bool pciback;
     size_t ngone = 0;                  /* removed before the cycle */
 
     deadline = xlpci_now_ms() + ctx->timeout_ms;
@@ -280,10 +281,11 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     rc = xlpci_check_domid(ctx, domid);
     if (rc)
         return rc;
+    pciback = xlpci_host_active(ctx);  /* once for the whole operation */
     a.bdf = spec->bdf;
     a.all_funcs = spec->all_funcs;
     if (!spec->has_bdf) {
-        rc = xlpci_name_to_bdf(ctx, spec->name, &a.bdf);
+        rc = xlpci_name_to_bdf(ctx, pciback, spec->name, &a.bdf);
         if (rc)
             return rc;
     }
@@ -300,8 +302,8 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
         /* the never-exported functions are gone: no cycle, the guest never
          * had them; then the others, as usual */
         ngone = a.ngone;
-        rc = xlpci_hv_revoke(ctx, domid, a.gone, a.ngone);
-        if (!rc && xlpci_host_active(ctx))
+        rc = xlpci_hv_revoke(ctx, pciback, domid, a.gone, a.ngone);
+        if (!rc && pciback)
             rc = xlpci_host_release(ctx, a.gone, a.ngone);
         if (rc)
             goto out;
@@ -348,7 +350,7 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
         goto out;
     }
     if (!rc && !ctx->dry_run && a.mode == DETACH_REMOVED)
-        rc = xlpci_hv_revoke(ctx, domid, a.found, a.n);  /* no cycle */
+        rc = xlpci_hv_revoke(ctx, pciback, domid, a.found, a.n);  /* no cycle */
     if (rc || ctx->dry_run || a.mode == DETACH_REMOVED)
         goto out;
 
@@ -382,13 +384,13 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
      * (a crash in between leaves a released index, which check --repair
      * removes).  A failed revocation keeps the device recorded as
      * assigned (no host_release), since the guest may still reach it. */
-    hrc = xlpci_hv_revoke(ctx, domid, a.found, a.n);
+    hrc = xlpci_hv_revoke(ctx, pciback, domid, a.found, a.n);
     rc = xlpci_txn_run(ctx, "pci-detach", detach_remove_body, &a);
     if (rc == XLPCI_TXN_NOTHING)
         rc = 0;                        /* already removed */
     rc = rc ? rc : hrc;
 out:
-    if (!rc && !ctx->dry_run && xlpci_host_active(ctx))
+    if (!rc && !ctx->dry_run && pciback)
         rc = xlpci_host_release(ctx, a.found, a.n);
     if (!rc && !ctx->dry_run)
         LOG(ctx, DETAIL, "domain %u: detached %s", domid, b);

@@ -27,7 +27,8 @@ static void host_undo(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
             continue;
         d->domid = -1;
         if (how[i] == XLPCI_HOST_SEIZED)
-            xlpci_assignable_remove_locked(ctx, bk, &devs[i].bdf, true);
+            xlpci_assignable_remove_locked(ctx, true, bk, &devs[i].bdf,
+                                           true);
     }
 }
 
@@ -137,7 +138,8 @@ int xlpci_host_release(xlpci_ctx *ctx, const xlpci_bdf *bdfs, size_t n)
             continue;
         d->domid = -1;
         if (d->managed)
-            rc = xlpci_assignable_remove_locked(ctx, &bk, &bdfs[i], true);
+            rc = xlpci_assignable_remove_locked(ctx, true, &bk, &bdfs[i],
+                                                true);
     }
     if (!rc)
         rc = xlpci_bk_commit(ctx, &bk);

@@ -423,7 +423,8 @@ _hidden void xlpci_bk_del(xlpci_bk *bk, xlpci_bk_dev *d);
 _hidden int xlpci_assignable_add_locked(xlpci_ctx *ctx, xlpci_bk *bk,
                                         const xlpci_bdf *bdf,
                                         const char *name, bool managed);
-_hidden int xlpci_assignable_remove_locked(xlpci_ctx *ctx, xlpci_bk *bk,
+_hidden int xlpci_assignable_remove_locked(xlpci_ctx *ctx, bool host,
+                                           xlpci_bk *bk,
                                            const xlpci_bdf *bdf, bool rebind);
 /* The domain the device's ownership record names, or -1 (libxlnode.c). */
 _hidden int xlpci_device_domain(xlpci_ctx *ctx, const xlpci_bdf *bdf);
@@ -444,10 +445,12 @@ _hidden int xlpci_resource_parse(const char *text, xlpci_bar *bars,
 _hidden int xlpci_irq_parse(const char *text, unsigned *irq_r, char *err,
                             size_t errlen);
 /* The libxenctrl handle of the host steps; *xch_r = NULL (and 0) when the
- * hypervisor side is skipped: dry run, XLPCI_HV_NONE, no host side, no Xen
- * in AUTO (a notice, once).  Close with xc_interface_close. */
+ * hypervisor side is skipped: dry run, XLPCI_HV_NONE, !host (the
+ * operation found no xen-pciback), no Xen in AUTO (a notice, once).
+ * Close with xc_interface_close. */
 struct xc_interface_core;
-_hidden int xlpci_hv_open(xlpci_ctx *ctx, struct xc_interface_core **xch_r);
+_hidden int xlpci_hv_open(xlpci_ctx *ctx, bool host,
+                          struct xc_interface_core **xch_r);
 /* Give domid the devices, all or nothing, before xenstore shows them:
  * check the domain type and every device's assignability, then per device
  * reset, permissive, IOMMU assignment, BARs and legacy irq.  *granted_r:
@@ -462,7 +465,7 @@ _hidden int xlpci_hv_grant(xlpci_ctx *ctx, uint32_t domid,
  * parks it in dom_io).  Idempotent; every step is tried, errors logged.
  * A domain Xen no longer has (or that is dying) gets only the resets: Xen
  * took its permissions and IOMMU contexts back when it killed it. */
-_hidden int xlpci_hv_revoke(xlpci_ctx *ctx, uint32_t domid,
+_hidden int xlpci_hv_revoke(xlpci_ctx *ctx, bool host, uint32_t domid,
                             const xlpci_bdf *bdfs, size_t n);
 /* The rollback of xlpci_hv_grant's result when the create/attach fails
  * later: the same without the reset (the guest never saw the devices). */
@@ -500,8 +503,10 @@ _hidden int xlpci_iommu_deassign(xlpci_ctx *ctx,
                                  uint32_t domid, const xlpci_bdf *bdf);
 /* pci-assignable-add / -remove: into / out of dom_io (opens its own
  * handle; nothing when the hypervisor side is skipped). */
-_hidden int xlpci_iommu_quarantine(xlpci_ctx *ctx, const xlpci_bdf *bdf);
-_hidden int xlpci_iommu_unquarantine(xlpci_ctx *ctx, const xlpci_bdf *bdf);
+_hidden int xlpci_iommu_quarantine(xlpci_ctx *ctx, bool host,
+                                   const xlpci_bdf *bdf);
+_hidden int xlpci_iommu_unquarantine(xlpci_ctx *ctx, bool host,
+                                     const xlpci_bdf *bdf);
 
 /* ---- libxl's device names /libxl/pci/<bdf>/name (names.c) ---------------- */
 
@@ -526,7 +531,8 @@ _hidden int xlpci_permissive(xlpci_ctx *ctx, const xlpci_bdf *bdf);
 /* Compare the records with domid's backend and repair what an interrupted
  * operation left (see reconcile.c); *left_r: problems not repaired.  Only
  * with the host side active. */
-_hidden int xlpci_host_reconcile(xlpci_ctx *ctx, uint32_t domid, bool repair,
+_hidden int xlpci_host_reconcile(xlpci_ctx *ctx, bool host, uint32_t domid,
+                                 bool repair,
                                  unsigned *left_r);
 
 /* ---- ownership record /libxl/pci/<bdf>/domid (libxlnode.c) -------------- */
@@ -606,12 +612,13 @@ _hidden int xlpci_domain_read(xlpci_ctx *ctx, xs_transaction_t t,
                               uint32_t domid, char **name_r);
 /* name= → BDF: our own names (pci-assignable-add -n) first, then the
  * names given by `xl pci-assignable-add -n` (libxlnode.c). */
-_hidden int xlpci_name_to_bdf(xlpci_ctx *ctx, const char *name,
+_hidden int xlpci_name_to_bdf(xlpci_ctx *ctx, bool host, const char *name,
                               xlpci_bdf *bdf);
 /* Specs → devices (*devs_r, *n_r of them; free with xlpci_devs_free):
  * names looked up, "*" expanded to the functions present in sysfs
  * (function 0 last, as libxl), options defaulted. */
-_hidden int xlpci_resolve_devs(xlpci_ctx *ctx, const xlpci_spec *specs,
+_hidden int xlpci_resolve_devs(xlpci_ctx *ctx, bool host,
+                               const xlpci_spec *specs,
                                size_t ns, const xlpci_defaults *defs,
                                xlpci_dev **devs_r, size_t *n_r);
 _hidden void xlpci_devs_free(xlpci_dev *devs, size_t n);
@@ -692,7 +699,8 @@ _hidden void xlpci_host_absent_notice(xlpci_ctx *ctx, uint32_t domid);
  * bookkeeping records naming it, its backend/frontend entries) is
  * reported (warnings) and counted in *held_r; with release, it is all
  * released as xlpci_destroy does, whether the domain exists or not. */
-_hidden int xlpci_destroy_run(xlpci_ctx *ctx, uint32_t domid, bool release,
+_hidden int xlpci_destroy_run(xlpci_ctx *ctx, bool host, uint32_t domid,
+                              bool release,
                               unsigned *held_r);
 
 #endif /* LIBXLPCI_INTERNAL_H */

@@ -240,13 +240,13 @@ int xlpci_iommu_deassign(xlpci_ctx *ctx, xc_interface *xch, uint32_t domid,
     }
 }
 
-int xlpci_iommu_quarantine(xlpci_ctx *ctx, const xlpci_bdf *bdf)
+int xlpci_iommu_quarantine(xlpci_ctx *ctx, bool host, const xlpci_bdf *bdf)
 {
     char b[XLPCI_BDF_STRLEN];
     xc_interface *xch;
     int rc, r;
 
-    rc = xlpci_hv_open(ctx, &xch);
+    rc = xlpci_hv_open(ctx, host, &xch);
     if (rc || !xch)
         return rc;
     if (ctx->iommu_absent)
@@ -274,12 +274,13 @@ out:
     return rc;
 }
 
-int xlpci_iommu_unquarantine(xlpci_ctx *ctx, const xlpci_bdf *bdf)
+int xlpci_iommu_unquarantine(xlpci_ctx *ctx, bool host,
+                             const xlpci_bdf *bdf)
 {
     xc_interface *xch;
     int rc;
 
-    rc = xlpci_hv_open(ctx, &xch);
+    rc = xlpci_hv_open(ctx, host, &xch);
     if (rc || !xch)
         return rc;
     rc = xlpci_iommu_deassign(ctx, xch, DOMID_IO, bdf);

@@ -104,10 +104,11 @@ static int give_back(xlpci_ctx *ctx, xlpci_bk *bk, const xlpci_bdf *bdf)
 {
     xlpci_bdf copy = *bdf;             /* the record goes away */
 
-    return xlpci_assignable_remove_locked(ctx, bk, &copy, true);
+    return xlpci_assignable_remove_locked(ctx, true, bk, &copy, true);
 }
 
-int xlpci_host_reconcile(xlpci_ctx *ctx, uint32_t domid, bool repair,
+int xlpci_host_reconcile(xlpci_ctx *ctx, bool host, uint32_t domid,
+                         bool repair,
                          unsigned *left_r)
 {
     listed_arg a = { domid, NULL, 0, false, false };
@@ -119,7 +120,7 @@ int xlpci_host_reconcile(xlpci_ctx *ctx, uint32_t domid, bool repair,
     int rc, ops = -1;
 
     *left_r = 0;
-    if (!xlpci_host_active(ctx))
+    if (!host)
         return 0;
     /* no create/attach between its intent and its finish */
     rc = xlpci_bk_quiesce(ctx, &ops);
@@ -155,7 +156,7 @@ int xlpci_host_reconcile(xlpci_ctx *ctx, uint32_t domid, bool repair,
                 continue;
             }
             /* a domain that is gone took its permissions with it */
-            if (a.domain_exists && xlpci_hv_revoke(ctx, domid, &bdf, 1)) {
+            if (a.domain_exists && xlpci_hv_revoke(ctx, true, domid, &bdf, 1)) {
                 left++;                /* the guest may still reach it */
                 continue;
             }
@@ -188,7 +189,7 @@ int xlpci_host_reconcile(xlpci_ctx *ctx, uint32_t domid, bool repair,
             LOG(ctx, WARN, "%s is assignable but may be out of the IOMMU "
                 "quarantine (an interrupted pci-assignable-add or -remove)",
                 b);
-            if (!repair || xlpci_iommu_quarantine(ctx, &bdf)) {
+            if (!repair || xlpci_iommu_quarantine(ctx, true, &bdf)) {
                 left++;
                 continue;
             }

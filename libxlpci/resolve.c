@@ -123,13 +123,14 @@ void xlpci_devs_free(xlpci_dev *devs, size_t n)
 
 /* name= → BDF: our own names (pci-assignable-add -n) first, then the
  * names given by `xl pci-assignable-add -n` (libxlnode.c). */
-int xlpci_name_to_bdf(xlpci_ctx *ctx, const char *name, xlpci_bdf *bdf)
+int xlpci_name_to_bdf(xlpci_ctx *ctx, bool host, const char *name,
+                      xlpci_bdf *bdf)
 {
     xlpci_bk_dev *d;
     xlpci_bk bk;
     int rc;
 
-    if (xlpci_host_active(ctx)) {
+    if (host) {
         rc = xlpci_bk_open(ctx, &bk);
         if (rc)
             return rc;
@@ -154,7 +155,8 @@ static int opt(int v, bool dflt)
 
 /* Specs → devices: names looked up, "*" expanded to the functions present
  * in sysfs (function 0 last, as libxl), options defaulted. */
-int xlpci_resolve_devs(xlpci_ctx *ctx, const xlpci_spec *specs, size_t ns,
+int xlpci_resolve_devs(xlpci_ctx *ctx, bool host, const xlpci_spec *specs,
+                       size_t ns,
                         const xlpci_defaults *defs, xlpci_dev **devs_r,
                         size_t *n_r)
 {
@@ -177,7 +179,7 @@ int xlpci_resolve_devs(xlpci_ctx *ctx, const xlpci_spec *specs, size_t ns,
         char b[XLPCI_BDF_STRLEN];
 
         if (!s->has_bdf) {
-            rc = xlpci_name_to_bdf(ctx, s->name, &bdf);
+            rc = xlpci_name_to_bdf(ctx, host, s->name, &bdf);
             if (rc) goto out;
         }
         if (s->all_funcs) {
