@@ -172,7 +172,7 @@ typedef struct {
 } exported_arg;
 
 static int check_exported_body(xlpci_ctx *ctx, xs_transaction_t t,
-                               xlpci_ops *ops, void *varg)
+                               void *varg)
 {
     exported_arg *a = varg;
     char b[XLPCI_BDF_STRLEN];
@@ -180,7 +180,6 @@ static int check_exported_body(xlpci_ctx *ctx, xs_transaction_t t,
     size_t i;
     int rc, k;
 
-    (void)ops;
     rc = xlpci_read_checked_view(ctx, t, a->domid, &view);
     for (i = 0; !rc && i < a->n; i++) {
         k = xlpci_view_find(&view, &a->devs[i].bdf);
@@ -198,7 +197,7 @@ static int check_exported_body(xlpci_ctx *ctx, xs_transaction_t t,
         }
     }
     xlpci_view_dispose(&view);
-    return rc ? rc : XLPCI_TXN_NOTHING;
+    return rc;
 }
 
 int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
@@ -283,9 +282,8 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     if (!rc) {
         exported_arg x = { domid, devs, a.n };
 
-        rc = xlpci_txn_run(ctx, "pci-attach check", check_exported_body, &x);
-        if (rc == XLPCI_TXN_NOTHING)
-            rc = 0;
+        rc = xlpci_txn_read(ctx, "pci-attach check", check_exported_body,
+                            &x);
     }
 out:
     if (rc)

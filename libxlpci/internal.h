@@ -298,6 +298,12 @@ typedef int xlpci_txn_body(xlpci_ctx *ctx, xs_transaction_t t,
  * a negative error. */
 _hidden int xlpci_txn_run(xlpci_ctx *ctx, const char *what,
                           xlpci_txn_body *body, void *arg);
+/* A read-only step: body reads through t and returns 0 or an error; it
+ * runs in a transaction committed without writes (retried on EAGAIN, so
+ * what it read is one consistent snapshot).  Returns 0 or the error. */
+typedef int xlpci_read_body(xlpci_ctx *ctx, xs_transaction_t t, void *arg);
+_hidden int xlpci_txn_read(xlpci_ctx *ctx, const char *what,
+                           xlpci_read_body *body, void *arg);
 
 /* Read path in t.  *val_r = NULL if it does not exist (returns 0). */
 _hidden int xlpci_xs_read(xlpci_ctx *ctx, xs_transaction_t t,

@@ -14,8 +14,7 @@ typedef struct {
     size_t n;
 } list_arg;
 
-static int list_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
-                     void *varg)
+static int list_body(xlpci_ctx *ctx, xs_transaction_t t, void *varg)
 {
     list_arg *a = varg;
     xlpci_view view;
@@ -23,7 +22,6 @@ static int list_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
     unsigned i;
     int rc;
 
-    (void)ops;
     xlpci_entry_list_free(a->list, a->n);
     a->list = NULL;
     a->n = 0;
@@ -49,21 +47,16 @@ static int list_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
     }
 out:
     xlpci_view_dispose(&view);
-    return rc ? rc : XLPCI_TXN_NOTHING;
+    return rc;
 }
 
 int xlpci_list(xlpci_ctx *ctx, uint32_t domid, xlpci_entry **list_r,
                size_t *n_r)
 {
     list_arg a = { domid, NULL, 0 };
-    FILE *dry = ctx->dry_run;
     int rc;
 
-    ctx->dry_run = NULL;               /* reading changes nothing */
-    rc = xlpci_txn_run(ctx, "pci-list", list_body, &a);
-    ctx->dry_run = dry;
-    if (rc == XLPCI_TXN_NOTHING)
-        rc = 0;
+    rc = xlpci_txn_read(ctx, "pci-list", list_body, &a);
     if (rc) {
         xlpci_entry_list_free(a.list, a.n);
         a.list = NULL;

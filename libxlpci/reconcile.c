@@ -42,8 +42,7 @@ typedef struct {
     bool domain_exists;
 } listed_arg;
 
-static int listed_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
-                       void *varg)
+static int listed_body(xlpci_ctx *ctx, xs_transaction_t t, void *varg)
 {
     listed_arg *a = varg;
     char err[256];
@@ -52,7 +51,6 @@ static int listed_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
     unsigned i;
     int rc;
 
-    (void)ops;
     free(a->v);
     a->v = NULL;
     a->n = 0;
@@ -86,7 +84,7 @@ static int listed_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
     }
 out:
     xlpci_view_dispose(&view);
-    return rc ? rc : XLPCI_TXN_NOTHING;
+    return rc;
 }
 
 static bool listed(const listed_arg *a, const xlpci_bdf *bdf)
@@ -131,10 +129,9 @@ int xlpci_host_reconcile(xlpci_ctx *ctx, bool host, uint32_t domid,
         xlpci_bk_op_end(&ops);
         return rc;
     }
-    rc = xlpci_txn_run(ctx, "check (bookkeeping)", listed_body, &a);
-    if (rc != XLPCI_TXN_NOTHING)
+    rc = xlpci_txn_read(ctx, "check (bookkeeping)", listed_body, &a);
+    if (rc)
         goto out;
-    rc = 0;
     if (a.corrupt) {
         /* the xenstore half reported it; nothing to compare with */
         goto out;
