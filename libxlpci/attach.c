@@ -245,7 +245,8 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
 
     rc = xlpci_parents_prepare(ctx, domid, devs, a.n, &prep);
     if (rc) goto out;
-    rc = xlpci_run_until_ready(ctx, domid, "pci-attach", attach_body, &a, deadline);
+    rc = xlpci_run_until_ready(ctx, domid, "pci-attach", attach_body, &a,
+                               deadline);
     if (rc == XLPCI_TXN_WAIT && ctx->dry_run) {
         xlpci_wait_reason_text(&a.why, why, sizeof(why));
         fprintf(ctx->dry_run, "# pci-attach: %s; would wait up to %u ms, "
@@ -309,7 +310,8 @@ out:
          * a seized device goes back to its driver */
         if (!assigned && granted)
             xlpci_hv_revoke_devs(ctx, domid, granted, ngranted);
-        hrc = xlpci_host_finish(ctx, domid, devs, a.n, &bk, how, assigned, &ops);
+        hrc = xlpci_host_finish(ctx, domid, devs, a.n, &bk, how, assigned,
+                                &ops);
 
         rc = rc ? rc : hrc;
     }

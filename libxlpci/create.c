@@ -120,7 +120,8 @@ int xlpci_create(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *specs,
     if (rc && granted)
         xlpci_hv_revoke_devs(ctx, domid, granted, ngranted);
     if (host) {
-        int hrc = xlpci_host_finish(ctx, domid, devs, a.n, &bk, how, !rc, &ops);
+        int hrc = xlpci_host_finish(ctx, domid, devs, a.n, &bk, how, !rc,
+                                    &ops);
 
         rc = rc ? rc : hrc;
     }

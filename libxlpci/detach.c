@@ -307,8 +307,8 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
             rc = xlpci_host_release(ctx, a.gone, a.ngone);
         if (rc)
             goto out;
-        rc = xlpci_run_until_ready(ctx, domid, "pci-detach", detach_begin_body, &a,
-                             deadline);
+        rc = xlpci_run_until_ready(ctx, domid, "pci-detach",
+                                   detach_begin_body, &a, deadline);
     }
     if (rc == XLPCI_TXN_WAIT && ctx->dry_run) {
         xlpci_wait_reason_text(&a.why, why, sizeof(why));
@@ -350,7 +350,7 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
         goto out;
     }
     if (!rc && !ctx->dry_run && a.mode == DETACH_REMOVED)
-        rc = xlpci_hv_revoke(ctx, pciback, domid, a.found, a.n);  /* no cycle */
+        rc = xlpci_hv_revoke(ctx, pciback, domid, a.found, a.n); /* no cycle */
     if (rc || ctx->dry_run || a.mode == DETACH_REMOVED)
         goto out;
 
@@ -379,7 +379,8 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     }
     if (rc && force)
         LOG(ctx, WARN, "pci-detach -f %s: the guest did not release the "
-            "device (state %s); removing it anyway", b, xlpci_state_name(state));
+            "device (state %s); removing it anyway", b,
+            xlpci_state_name(state));
     /* The guest released the device: its access goes, then the index
      * (a crash in between leaves a released index, which check --repair
      * removes).  A failed revocation keeps the device recorded as

@@ -11,7 +11,7 @@
 
 #include "internal.h"
 
-/* ---- the host side of an assignment --------------------------------------- */
+/* ---- the host side of an assignment ------------------------------------ */
 
 /* Undo xlpci_host_prepare: the marked devices are assignable again, the seized
  * ones go back to their drivers.  bk stays locked. */
@@ -39,10 +39,10 @@ static void host_undo(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
  * compares with the backend (listed: assigned; not listed: released, a
  * managed device back to its driver).  The bookkeeping lock is released
  * once the intent is committed (the guest wait comes next); *ops, the
- * shared operations lock, is held until xlpci_host_finish, so check's reconcile
- * does not take the intent for a leftover meanwhile. */
+ * shared operations lock, is held until xlpci_host_finish, so check's
+ * reconcile does not take the intent for a leftover meanwhile. */
 int xlpci_host_prepare(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
-                        size_t n, xlpci_bk *bk, unsigned char *how, int *ops)
+                       size_t n, xlpci_bk *bk, unsigned char *how, int *ops)
 {
     char b[XLPCI_BDF_STRLEN];
     size_t i;
@@ -103,8 +103,8 @@ int xlpci_host_prepare(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
 /* The last step: keep the assignment (ok), or undo xlpci_host_prepare, under
  * the bookkeeping lock taken again (with a timeout).  Releases *ops. */
 int xlpci_host_finish(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
-                       size_t n, xlpci_bk *bk, const unsigned char *how,
-                       bool ok, int *ops)
+                      size_t n, xlpci_bk *bk, const unsigned char *how,
+                      bool ok, int *ops)
 {
     int rc = 0;
 
@@ -155,7 +155,7 @@ int xlpci_host_release(xlpci_ctx *ctx, const xlpci_bdf *bdfs, size_t n)
  * devices granted go to *sub_r (a malloc'd copy, *nsub_r of them) for a
  * rollback. */
 int xlpci_host_grant(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
-                      size_t n, xlpci_dev **sub_r, size_t *nsub_r)
+                     size_t n, xlpci_dev **sub_r, size_t *nsub_r)
 {
     char b[XLPCI_BDF_STRLEN];
     xlpci_dev *sub;

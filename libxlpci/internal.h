@@ -629,7 +629,7 @@ _hidden int xlpci_resolve_devs(xlpci_ctx *ctx, bool host,
                                xlpci_dev **devs_r, size_t *n_r);
 _hidden void xlpci_devs_free(xlpci_dev *devs, size_t n);
 
-/* ---- waiting on the guest (wait.c) ---------------------------------------- */
+/* ---- waiting on the guest (wait.c) -------------------------------------- */
 
 /* A xenbus state's name for messages ("absent" for -1). */
 _hidden const char *xlpci_state_name(int state);
@@ -699,7 +699,7 @@ _hidden int xlpci_host_release(xlpci_ctx *ctx, const xlpci_bdf *bdfs,
 /* Without xen-pciback only xenstore is written: a notice says so. */
 _hidden void xlpci_host_absent_notice(xlpci_ctx *ctx, uint32_t domid);
 
-/* ---- destroy (destroy.c) -------------------------------------------------- */
+/* ---- destroy (destroy.c) ------------------------------------------------ */
 
 /* What domid holds (its backend's devices, the ownership records and the
  * bookkeeping records naming it, its backend/frontend entries) is

@@ -12,7 +12,7 @@
 
 #define DOMID_FIRST_RESERVED 0x7ff0u
 
-/* ---- domains ------------------------------------------------------------- */
+/* ---- domains ----------------------------------------------------------- */
 
 int xlpci_check_domid(xlpci_ctx *ctx, uint32_t domid)
 {
@@ -31,7 +31,7 @@ int xlpci_check_domid(xlpci_ctx *ctx, uint32_t domid)
 /* The domain must exist (/local/domain/<domid>); *name_r gets its name or
  * NULL. */
 int xlpci_domain_read(xlpci_ctx *ctx, xs_transaction_t t, uint32_t domid,
-                       char **name_r)
+                      char **name_r)
 {
     char path[XLPCI_PATH_MAX];
     bool exists;
@@ -108,7 +108,7 @@ out:
     return rc;
 }
 
-/* ---- devices -------------------------------------------------------------- */
+/* ---- devices ----------------------------------------------------------- */
 
 void xlpci_devs_free(xlpci_dev *devs, size_t n)
 {
@@ -156,9 +156,8 @@ static int opt(int v, bool dflt)
 /* Specs → devices: names looked up, "*" expanded to the functions present
  * in sysfs (function 0 last, as libxl), options defaulted. */
 int xlpci_resolve_devs(xlpci_ctx *ctx, bool host, const xlpci_spec *specs,
-                       size_t ns,
-                        const xlpci_defaults *defs, xlpci_dev **devs_r,
-                        size_t *n_r)
+                       size_t ns, const xlpci_defaults *defs,
+                       xlpci_dev **devs_r, size_t *n_r)
 {
     xlpci_defaults dflt;
     xlpci_dev *devs = NULL;

@@ -29,7 +29,7 @@ const char *xlpci_state_name(int state)
 }
 
 int xlpci_read_checked_view(xlpci_ctx *ctx, xs_transaction_t t,
-                             uint32_t domid, xlpci_view *view)
+                            uint32_t domid, xlpci_view *view)
 {
     char err[256];
     int rc = xlpci_view_read(ctx, t, domid, view);
@@ -62,7 +62,7 @@ int xlpci_pending_removal(const xlpci_view *view, const bool *skip)
 /* Closing or Closed: pciback gave up (xenbus_dev_fatal).  Reports its
  * error node. */
 int xlpci_backend_failed(xlpci_ctx *ctx, xs_transaction_t t,
-                          uint32_t domid, int state)
+                         uint32_t domid, int state)
 {
     char path[XLPCI_PATH_MAX], be[XLPCI_PATH_MAX];
     char *errtext = NULL;
@@ -99,7 +99,7 @@ void xlpci_wait_reason_text(const xlpci_wait_reason *w, char *buf, size_t len)
  * first connect the backend gets there a moment before the frontend; a
  * cycle started in that window never ends.  true: go ahead. */
 bool xlpci_frontend_ready(xlpci_ctx *ctx, xs_transaction_t t,
-                           uint32_t domid, xlpci_wait_reason *why, int *rc)
+                          uint32_t domid, xlpci_wait_reason *why, int *rc)
 {
     char path[XLPCI_PATH_MAX + 8], *v = NULL;
     unsigned st;
@@ -120,8 +120,8 @@ bool xlpci_frontend_ready(xlpci_ctx *ctx, xs_transaction_t t,
  * of the backend (the watch is held across the runs, so none is missed),
  * until the flow's deadline. */
 int xlpci_run_until_ready(xlpci_ctx *ctx, uint32_t domid, const char *what,
-                           xlpci_txn_body *body, void *arg,
-                           long long deadline)
+                          xlpci_txn_body *body, void *arg,
+                          long long deadline)
 {
     xlpci_watch w;
     int rc;
