@@ -94,7 +94,7 @@ int xlpci_assignable_add_locked(xlpci_ctx *ctx, xlpci_bk *bk,
          * same way) */
         if (!d || !managed)
             LOG(ctx, WARN, "PCI device %s is already assignable", b);
-        rc = xlpci_iommu_quarantine(ctx, true, bdf);
+        rc = xlpci_hv_quarantine(ctx, true, bdf);
         if (rc)
             goto out;
     } else {
@@ -147,7 +147,7 @@ int xlpci_assignable_add_locked(xlpci_ctx *ctx, xlpci_bk *bk,
         }
         if (rc) goto undo_slot;
         /* 5. quarantine (the caller's commit says it is done) */
-        rc = xlpci_iommu_quarantine(ctx, true, bdf);
+        rc = xlpci_hv_quarantine(ctx, true, bdf);
         if (rc) goto undo_bind;
         d->quarantining = false;
     }
@@ -234,7 +234,7 @@ int xlpci_assignable_remove_locked(xlpci_ctx *ctx, bool host, xlpci_bk *bk,
         if (rc)
             return rc;
     }
-    rc = xlpci_iommu_unquarantine(ctx, host, bdf);
+    rc = xlpci_hv_unquarantine(ctx, host, bdf);
     if (rc) {
         if (d && d->quarantining) {
             d->quarantining = false;

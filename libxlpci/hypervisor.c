@@ -556,3 +556,31 @@ int xlpci_hv_revoke_devs(xlpci_ctx *ctx, uint32_t domid,
 {
     return release(ctx, true, domid, NULL, devs, n, false);
 }
+
+/* pci-assignable-add / -remove: into / out of the quarantine (dom_io),
+ * with a handle of their own. */
+int xlpci_hv_quarantine(xlpci_ctx *ctx, bool host, const xlpci_bdf *bdf)
+{
+    xc_interface *xch;
+    int rc;
+
+    rc = xlpci_hv_open(ctx, host, &xch);
+    if (rc || !xch)
+        return rc;
+    rc = xlpci_iommu_quarantine(ctx, xch, bdf);
+    xc_interface_close(xch);
+    return rc;
+}
+
+int xlpci_hv_unquarantine(xlpci_ctx *ctx, bool host, const xlpci_bdf *bdf)
+{
+    xc_interface *xch;
+    int rc;
+
+    rc = xlpci_hv_open(ctx, host, &xch);
+    if (rc || !xch)
+        return rc;
+    rc = xlpci_iommu_deassign(ctx, xch, DOMID_IO, bdf);
+    xc_interface_close(xch);
+    return rc;
+}

@@ -477,6 +477,12 @@ _hidden int xlpci_hv_revoke(xlpci_ctx *ctx, bool host, uint32_t domid,
  * later: the same without the reset (the guest never saw the devices). */
 _hidden int xlpci_hv_revoke_devs(xlpci_ctx *ctx, uint32_t domid,
                                  const xlpci_dev *devs, size_t n);
+/* pci-assignable-add / -remove: into / out of dom_io (opens its own
+ * handle; nothing when the hypervisor side is skipped). */
+_hidden int xlpci_hv_quarantine(xlpci_ctx *ctx, bool host,
+                                const xlpci_bdf *bdf);
+_hidden int xlpci_hv_unquarantine(xlpci_ctx *ctx, bool host,
+                                  const xlpci_bdf *bdf);
 
 /* ---- IOMMU and domain type (iommu.c) ------------------------------------- */
 
@@ -507,12 +513,10 @@ _hidden int xlpci_iommu_assign(xlpci_ctx *ctx, struct xc_interface_core *xch,
 _hidden int xlpci_iommu_deassign(xlpci_ctx *ctx,
                                  struct xc_interface_core *xch,
                                  uint32_t domid, const xlpci_bdf *bdf);
-/* pci-assignable-add / -remove: into / out of dom_io (opens its own
- * handle; nothing when the hypervisor side is skipped). */
-_hidden int xlpci_iommu_quarantine(xlpci_ctx *ctx, bool host,
+/* Into dom_io, the quarantine (xlpci_hv_quarantine opens the handle). */
+_hidden int xlpci_iommu_quarantine(xlpci_ctx *ctx,
+                                   struct xc_interface_core *xch,
                                    const xlpci_bdf *bdf);
-_hidden int xlpci_iommu_unquarantine(xlpci_ctx *ctx, bool host,
-                                     const xlpci_bdf *bdf);
 
 /* ---- libxl's device names /libxl/pci/<bdf>/name (names.c) ---------------- */
 

@@ -186,7 +186,7 @@ int xlpci_host_reconcile(xlpci_ctx *ctx, bool host, uint32_t domid,
             LOG(ctx, WARN, "%s is assignable but may be out of the IOMMU "
                 "quarantine (an interrupted pci-assignable-add or -remove)",
                 b);
-            if (!repair || xlpci_iommu_quarantine(ctx, true, &bdf)) {
+            if (!repair || xlpci_hv_quarantine(ctx, true, &bdf)) {
                 left++;
                 continue;
             }
