@@ -14,7 +14,8 @@
  *   json.c    pci-list -l through yajl                        PURE
  * I/O
  *   ctx.c     context, logging, error strings
- *   xs.c      transaction runner, checked reads, watch waits
+ *   xs.c      transaction runner (xlpci_txn_run; xlpci_txn_read for
+ *             read-only steps), checked reads, watch waits
  *   sysfs.c   which functions of a slot exist, is pciback loaded
  *             (xlpci_host_active), sysfs writes and waits
  *   bookkeeping.c  XLPCI_STATE_DIR/devices.json and its locks
@@ -26,7 +27,7 @@
  *   assign.c  pci-assignable-add/-remove/-list (pciback binding)
  *   hypervisor.c  iomem/ioport/irq permissions via libxenctrl; the
  *             grant and release sequences of a device (IOMMU, reset,
- *             permissive, permissions)
+ *             permissive, permissions), the quarantine's handle
  *   iommu.c   IOMMU assignment, quarantine, domain type via libxenctrl
  *   reset.c   device reset (do_flr / reset) and pciback permissive
  * the flows' shared steps
