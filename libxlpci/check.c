@@ -62,7 +62,7 @@ static void problem(xlpci_ctx *ctx, check_arg *a, const char *fmt, ...)
     LOG(ctx, WARN, "domain %u: %s", a->domid, msg);
 }
 
-/* What the view's parser found (layout.c): reported, the rows to drop
+/* What the view's parser found (view.c): reported, the rows to drop
  * collected.  Orphans beyond the first few are counted, not each named. */
 typedef struct {
     xlpci_ctx *ctx;

@@ -8,8 +8,9 @@
  *   bdf.c     BDF and PCI_SPEC_STRING parse/format            PURE
  *   cfg.c     xl.cfg subset reader                            PURE
  *   ops.c     list of planned xenstore operations             PURE
- *   layout.c  the backend parser (view: setup, problems,
- *             check) and its operations for create/append/
+ *   view.c    the backend parser (view: paths, setup,
+ *             problems, check, entries)                       PURE
+ *   layout.c  the backend's operations for create/append/
  *             detach/remove/rollback/repair                   PURE
  *   json.c    pci-list -l through yajl                        PURE
  * I/O
@@ -115,7 +116,7 @@ _hidden int xlpci_ops_perms(xlpci_ops *ops, const char *path,
 /* "write /a/b = "v"" etc., one line per op, for -N and logs. */
 _hidden void xlpci_ops_print(const xlpci_ops *ops, FILE *out);
 
-/* ---- backend view (layout.c) --------------------------------------------- */
+/* ---- backend view (view.c) ----------------------------------------------- */
 
 /* What the backend holds, read inside one transaction.  The one parser of
  * the backend, used by every command: xlpci_view_read (xs.c) lists the
@@ -187,6 +188,8 @@ _hidden int xlpci_opts_parse(const char *s, xlpci_dev *dev);
  * not a per-index key. */
 _hidden bool xlpci_split_key(const char *name, enum xlpci_key *key_r,
                              unsigned *index_r);
+
+/* ---- backend operations per step (layout.c) ------------------------------ */
 
 /* Everything for a new backend: rm + mkdir + perms of both dirs, base keys,
  * devices 0..n-1, num_devs = n.  name may be NULL (no domain key). */

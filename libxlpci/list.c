@@ -1,6 +1,6 @@
 /*
  * pci-list: the devices of a domain's backend, read in one transaction
- * and parsed by layout.c.
+ * and parsed by view.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
