@@ -141,7 +141,8 @@ static void pvh_refused(xlpci_ctx *ctx, uint32_t domid)
         "xen-pciback and xen-pcifront, HVM guests through QEMU)", domid);
 }
 
-int xlpci_guest_type(xlpci_ctx *ctx, uint32_t domid, int *type_r)
+int xlpci_guest_type(xlpci_ctx *ctx, bool host, uint32_t domid,
+                     int *type_r)
 {
     xc_domaininfo_t info;
     xc_interface *xch;
@@ -151,7 +152,7 @@ int xlpci_guest_type(xlpci_ctx *ctx, uint32_t domid, int *type_r)
     *type_r = XLPCI_GUEST_PV;
     ctx->dominfo_cached = false;
     ctx->dry_run = NULL;               /* reading the type changes nothing */
-    rc = xlpci_hv_open(ctx, &xch);
+    rc = xlpci_hv_open(ctx, host, &xch);
     ctx->dry_run = dry;
     if (rc || !xch)
         return rc;                     /* no hypervisor side: the PV path */
@@ -331,17 +332,14 @@ int xlpci_iommu_deassign(xlpci_ctx *ctx, xc_interface *xch, uint32_t domid,
     }
 }
 
-int xlpci_iommu_quarantine(xlpci_ctx *ctx, const xlpci_bdf *bdf)
+int xlpci_iommu_quarantine(xlpci_ctx *ctx, xc_interface *xch,
+                           const xlpci_bdf *bdf)
 {
     char b[XLPCI_BDF_STRLEN];
-    xc_interface *xch;
-    int rc, r;
+    int rc = 0, r;
 
-    rc = xlpci_hv_open(ctx, &xch);
-    if (rc || !xch)
-        return rc;
     if (ctx->iommu_absent)
-        goto out;
+        return 0;
     xlpci_bdf_format(bdf, b);
     /* DOMID_IO has no mappings: always RDM_RELAXED (libxl) */
     xlpci_host_step(ctx);
@@ -360,20 +358,5 @@ int xlpci_iommu_quarantine(xlpci_ctx *ctx, const xlpci_bdf *bdf)
     } else {
         LOG(ctx, DETAIL, "IOMMU: %s quarantined (dom_io)", b);
     }
-out:
-    xc_interface_close(xch);
-    return rc;
-}
-
-int xlpci_iommu_unquarantine(xlpci_ctx *ctx, const xlpci_bdf *bdf)
-{
-    xc_interface *xch;
-    int rc;
-
-    rc = xlpci_hv_open(ctx, &xch);
-    if (rc || !xch)
-        return rc;
-    rc = xlpci_iommu_deassign(ctx, xch, DOMID_IO, bdf);
-    xc_interface_close(xch);
     return rc;
 }

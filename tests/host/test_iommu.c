@@ -282,9 +282,10 @@ static void test_assign_order(void **state)
     assert_int_equal(itest_xlpci(e, "create", "5", "04:00.0",
                                  "03:00.0,seize=1,rdm_policy=relaxed", NULL),
                      0);
+    /* the guest type first: it decides the path (PV here) */
     assert_iommu_calls(
-        "assign_device dom=io sbdf=0000:03:00.0 flag=1 [be absent]\n"
         "getinfolist first=5 found=pv\n"
+        "assign_device dom=io sbdf=0000:03:00.0 flag=1 [be absent]\n"
         "test_assign_device dom=5 sbdf=0000:04:00.0\n"
         "test_assign_device dom=5 sbdf=0000:03:00.0\n"
         "assign_device dom=5 sbdf=0000:04:00.0 flag=0 [be absent]\n"
@@ -314,14 +315,17 @@ static void test_assign_order(void **state)
     assert_true(p < q);
     free(log);
     assert_int_equal(itest_xlpci(e, "pci-detach", "5", "05:00.0", NULL), 0);
-    /* the guest released it: Closing in the backend, which is Connected */
+    /* the guest released it: Closing in the backend, which is Connected;
+     * the type read at the start, Xen asked again before the release */
     assert_iommu_calls("getinfolist first=5 found=pv\n"
+                       "getinfolist first=5 found=pv\n"
                        "deassign_device dom=5 sbdf=0000:05:00.0 [be state=4 "
                        "0000:03:00.0=3 0000:05:00.0=5]\n");
     /* a seized device: out of domain 5 (to dom_io), then out of dom_io,
      * then back to its driver */
     assert_int_equal(itest_xlpci(e, "pci-detach", "5", "03:00.0", NULL), 0);
     assert_iommu_calls("getinfolist first=5 found=pv\n"
+                       "getinfolist first=5 found=pv\n"
                        "deassign_device dom=5 sbdf=0000:03:00.0 [be state=4 "
                        "0000:03:00.0=5]\n"
                        "deassign_device dom=io sbdf=0000:03:00.0 "
@@ -360,8 +364,8 @@ static void test_assign_failure_leaves_nothing(void **state)
                            "5 (xc_assign_device)"));
     log = all_calls();
     assert_string_equal(log,
-        "assign_device dom=io sbdf=0000:03:00.0 flag=1\n"
         "getinfolist first=5 found=pv\n"
+        "assign_device dom=io sbdf=0000:03:00.0 flag=1\n"
         "test_assign_device dom=5 sbdf=0000:04:00.0\n"
         "test_assign_device dom=5 sbdf=0000:03:00.0\n"
         "assign_device dom=5 sbdf=0000:04:00.0 flag=0\n"
@@ -453,6 +457,7 @@ static void test_no_iommu(void **state)
     assert_int_equal(itest_xlpci(e, "pci-assignable-list", NULL), 0);
     assert_string_equal(e->out, "0000:05:00.0 \n");
     assert_iommu_calls("getinfolist first=6 found=pv\n"
+                       "getinfolist first=6 found=pv\n"
                        "getinfolist first=6 found=pv\n");
 
     /* an IOMMU that says ENOSYS (libxl tolerates it for PV): the first
@@ -467,17 +472,22 @@ static void test_no_iommu(void **state)
     unsetenv("FAKEXC_FAIL");
 }
 
-/* HVM and PVH guests are refused before anything changes; a PV domain
- * Xen does not know is refused too. */
+/* The guest type decides the path: an HVM guest's devices go to its QEMU
+ * (none runs here: refused naming the QMP socket, tests/integration/
+ * test_hvm.c has the rest), a PVH guest is refused; both before anything
+ * changes; a PV domain Xen does not know is refused too. */
 static void test_guest_type(void **state)
 {
     itest_env *e = *state;
     char *before, *after;
 
     setenv("FAKEXC_DOMAINS", "5=pv,7=hvm,8=pvh", 1);
+    setenv("XLPCI_RUN_DIR", g.e->dir, 1);
     before = snapshot();
     assert_int_equal(itest_xlpci(e, "create", "7", "04:00.0", NULL), 1);
-    assert_non_null(strstr(e->err, "domain 7 is an HVM guest"));
+    assert_non_null(strstr(e->err, "domain 7 has no QEMU to talk to"));
+    assert_non_null(strstr(e->err, "/qmp-libxl-7 does not exist"));
+    unsetenv("XLPCI_RUN_DIR");
     assert_int_equal(itest_xlpci(e, "pci-attach", "8", "03:00.0,seize=1",
                                  NULL), 1);
     assert_non_null(strstr(e->err, "domain 8 is a PVH guest"));

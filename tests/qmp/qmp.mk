@@ -7,6 +7,7 @@ $(B)/qmppeer: tests/qmp/qmppeer.c
 
 ALL_PROGS         += $(B)/qmppeer
 UNIT_TESTS        += $(B)/tests/unit/test_qmp
+INTEGRATION_TESTS += $(B)/tests/integration/test_hvm
 
 # `make fuzz-qmp`: libFuzzer (clang) on the QMP reader, bounded time
 # (FUZZ_SECONDS).  Seeds in tests/qmp/corpus.

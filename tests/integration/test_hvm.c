@@ -1,0 +1,824 @@
+/*
+ * HVM guests (issue 14): their devices go through the guest's QEMU over
+ * QMP.  The QEMU is tests/qmp/qmppeer, a separate process speaking QMP on
+ * <XLPCI_RUN_DIR>/qmp-libxl-<domid> as QEMU does; Xen is the fake
+ * libxenctrl (FAKEXC_DOMAINS: domain 5 is HVM, 6 PV, 8 PVH), the host the
+ * fake sysfs kernel, the store the real xenstored.
+ *
+ *   - attach/detach/create: QEMU's device_add with libxl's id and
+ *     parameters, vdevfn-N = the slot QEMU chose, the same backend
+ *     entries and ownership records as xl writes, the hypervisor steps;
+ *   - every failure leaves store, bookkeeping, Xen's IOMMU contexts and
+ *     QEMU's devices as they were: no QEMU, a socket held by another
+ *     client (waited for, then named), a QMP error reply, a device QEMU
+ *     refuses ("Duplicate device ID"), a late answer past the deadline,
+ *     a dropped connection, a reply that is not JSON;
+ *   - detach: QEMU keeps the device past the deadline (nothing changed;
+ *     -f goes on), QEMU no longer has it, no QEMU;
+ *   - xl-style: a device xl attached is detached by its id;
+ *   - PVH refused, PV untouched by QMP, destroy without QEMU, dry run.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "itest.h"
+#include "internal.h"
+
+typedef struct {
+    itest_env *e;
+    pid_t fake, peer;
+    char sys[300], state[300], log[300], iommu[300], run[300], sock[320];
+    char qlog[320], qstate[320], qready[320];
+} hvm_env;
+
+static hvm_env g;
+
+static void put_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+}
+
+static char *slurp(const char *path)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = fopen(path, "r");
+
+    if (!f)
+        return strdup("");
+    if (getdelim(&text, &len, '\0', f) < 0) {
+        free(text);
+        text = strdup("");
+    }
+    fclose(f);
+    return text;
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+    nanosleep(&ts, NULL);
+}
+
+static int hvm_setup(void **state)
+{
+    char path[400];
+
+    if (itest_setup(state))
+        return -1;
+    g.e = *state;
+    g.peer = 0;
+    snprintf(g.state, sizeof(g.state), "%s/state", g.e->dir);
+    snprintf(g.log, sizeof(g.log), "%s/xc.log", g.e->dir);
+    snprintf(g.iommu, sizeof(g.iommu), "%s/iommu", g.e->dir);
+    snprintf(g.run, sizeof(g.run), "%s/run", g.e->dir);
+    snprintf(g.sock, sizeof(g.sock), "%s/qmp-libxl-5", g.run);
+    snprintf(g.qlog, sizeof(g.qlog), "%s/qmp.log", g.e->dir);
+    snprintf(g.qstate, sizeof(g.qstate), "%s/qmp.state", g.e->dir);
+    snprintf(g.qready, sizeof(g.qready), "%s/qmp.ready", g.e->dir);
+    mkdir(g.run, 0755);
+    if (itest_fakesysfs(g.e, g.sys, sizeof(g.sys), &g.fake))
+        return -1;
+    snprintf(path, sizeof(path), "%s/hypervisor", g.sys);
+    mkdir(path, 0755);
+    snprintf(path, sizeof(path), "%s/hypervisor/type", g.sys);
+    put_file(path, "xen\n");
+    setenv("LD_LIBRARY_PATH", h_prog("fakexc"), 1);
+    setenv("XLPCI_SYSFS_ROOT", g.sys, 1);
+    setenv("XLPCI_STATE_DIR", g.state, 1);
+    setenv("XLPCI_RUN_DIR", g.run, 1);
+    setenv("FAKEXC_LOG", g.log, 1);
+    setenv("FAKEXC_STATE", g.iommu, 1);
+    setenv("FAKEXC_PROBE", BE(5), 1);
+    setenv("FAKEXC_DOMAINS", "5=hvm,6=pv,8=pvh", 1);
+    unsetenv("FAKEXC_FAIL");
+    unsetenv("FAKEXC_IOMMU");
+    unsetenv("XLPCI_HYPERVISOR");
+    /* both pciback devices assignable as pci-assignable-add leaves them:
+     * recorded and quarantined (in dom_io), where Xen 4.17 puts a device
+     * back when a guest gives it up */
+    /* the shared parents a host with guests has (the detach of a last
+     * device leaves them, as xl does) */
+    itest_write(g.e, "/local/domain/0/backend/pci", "");
+    itest_write(g.e, "/local/domain/5/device", "");
+    /* and the devices' /libxl/pci directories: a detach removes the
+     * domid leaf and leaves the directory, as libxl does */
+    itest_write(g.e, "/libxl/pci/0000-04-00-0", "");
+    itest_write(g.e, "/libxl/pci/0000-05-00-0", "");
+    if (itest_xlpci(g.e, "pci-assignable-add", "04:00.0", NULL) ||
+        itest_xlpci(g.e, "pci-assignable-add", "05:00.0", NULL))
+        return -1;
+    unlink(g.log);
+    return 0;
+}
+
+static void peer_stop(void)
+{
+    if (g.peer)
+        h_stop(g.peer);
+    g.peer = 0;
+}
+
+static int hvm_teardown(void **state)
+{
+    static const char *vars[] = {
+        "LD_LIBRARY_PATH", "XLPCI_SYSFS_ROOT", "XLPCI_STATE_DIR",
+        "XLPCI_RUN_DIR", "FAKEXC_LOG", "FAKEXC_STATE", "FAKEXC_PROBE",
+        "FAKEXC_FAIL", "FAKEXC_DOMAINS", "FAKEXC_IOMMU", "XLPCI_HYPERVISOR",
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+        unsetenv(vars[i]);
+    peer_stop();
+    if (g.fake)
+        h_stop(g.fake);
+    g.fake = 0;
+    return itest_teardown(state);
+}
+
+/* Start the QMP peer for domain 5 with extra options (NULL-terminated). */
+static void peer_start(const char *opt, ...)
+{
+    char *argv[32];
+    const char *o;
+    va_list ap;
+    int n = 0;
+
+    peer_stop();
+    unlink(g.qready);
+    argv[n++] = (char *)h_prog("qmppeer");
+    argv[n++] = g.sock;
+    argv[n++] = (char *)"--ready";
+    argv[n++] = g.qready;
+    argv[n++] = (char *)"--log";
+    argv[n++] = g.qlog;
+    argv[n++] = (char *)"--state";
+    argv[n++] = g.qstate;
+    va_start(ap, opt);
+    for (o = opt; o && n < 31; o = va_arg(ap, const char *))
+        argv[n++] = (char *)o;
+    va_end(ap);
+    argv[n] = NULL;
+    assert_int_equal(h_spawn(&g.peer, argv, g.qready, 5000 * h_slow()), 0);
+}
+
+/* QEMU's passed-through devices, "<id> <slot>.<func> <host>[ p]" each. */
+static char *qemu_devices(void)
+{
+    return slurp(g.qstate);
+}
+
+/* Wait (bounded) until QEMU's devices are want. */
+static void assert_qemu_devices(const char *want)
+{
+    long long end = now_ms() + 3000 * h_slow();
+    char *got;
+
+    for (;;) {
+        got = qemu_devices();
+        if (!strcmp(got, want) || now_ms() > end)
+            break;
+        free(got);
+        sleep_ms(20);
+    }
+    assert_string_equal(got, want);
+    free(got);
+}
+
+/* The commands QEMU received since the last call (the log is emptied). */
+static char *qemu_log(void)
+{
+    char *text = slurp(g.qlog);
+
+    unlink(g.qlog);
+    return text;
+}
+
+/* The fake hypervisor's calls since the last call, without open/close/
+ * physinfo and probes. */
+static char *xc_calls(bool probes)
+{
+    char *out = NULL, line[2048];
+    size_t len = 0;
+    FILE *f = fopen(g.log, "r"), *m = open_memstream(&out, &len);
+
+    assert_non_null(m);
+    while (f && fgets(line, sizeof(line), f)) {
+        char *p = probes ? NULL : strstr(line, " [");
+
+        if (!strncmp(line, "open", 4) || !strncmp(line, "close", 5) ||
+            !strncmp(line, "physinfo ", 9))
+            continue;
+        if (p)
+            strcpy(p, strstr(p, "]") + 1);
+        fputs(line, m);
+    }
+    if (f)
+        fclose(f);
+    fclose(m);
+    unlink(g.log);
+    return out;
+}
+
+/* Store, bookkeeping, Xen's contexts: for "nothing changed". */
+static char *snapshot(void)
+{
+    char path[400], *a, *b, *c, *out;
+
+    snprintf(path, sizeof(path), "%s/devices.json", g.state);
+    a = slurp(path);
+    b = slurp(g.iommu);
+    c = itest_dump(g.e);
+    assert_true(asprintf(&out, "== bookkeeping\n%s\n== iommu\n%s\n== "
+                         "store\n%s", a, b, c) > 0);
+    free(a);
+    free(b);
+    free(c);
+    return out;
+}
+
+static void assert_unchanged(const char *before)
+{
+    char *after = snapshot();
+
+    if (strcmp(before, after)) {
+        /* cmocka cuts long strings: the first difference, in context */
+        size_t i = 0;
+
+        while (before[i] && before[i] == after[i])
+            i++;
+        i = i > 200 ? i - 200 : 0;
+        fail_msg("changed:\n--- before (from the difference)\n%.500s\n--- "
+                 "after\n%.500s", before + i, after + i);
+    }
+    free(after);
+}
+
+static void assert_node(const char *path, const char *want)
+{
+    char *v = itest_read(g.e, path);
+
+    if (!want) {
+        if (v)
+            fail_msg("%s = \"%s\", expected absent", path, v);
+        return;
+    }
+    if (!v)
+        fail_msg("%s absent, expected \"%s\"", path, want);
+    assert_string_equal(v, want);
+    free(v);
+}
+
+static void assert_has(const char *text, const char *what)
+{
+    if (!strstr(text, what))
+        fail_msg("\"%s\" not in:\n%s", what, text);
+}
+
+/* ---- success paths -------------------------------------------------------- */
+
+/* pci-attach: device_add with libxl's parameters, then query-pci; the
+ * slot QEMU chose is vdevfn-N; the hypervisor steps before the record;
+ * the same entries xl writes.  pci-detach: device_del, QEMU's
+ * confirmation, the release, the entries gone. */
+static void test_attach_detach(void **state)
+{
+    itest_env *e = *state;
+    char *before, *log;
+
+    peer_start(NULL);
+    before = snapshot();
+    assert_int_equal(itest_xlpci(e, "pci-attach", "5", "04:00.0", NULL), 0);
+    assert_qemu_devices("pci-pt-04_00.0 3.0 0000:04:00.0\n");
+    log = qemu_log();
+    assert_has(log, "{\"execute\":\"qmp_capabilities\",\"id\":1}\n"
+               "{\"execute\":\"device_add\",\"arguments\":{\"driver\":"
+               "\"xen-pci-passthrough\",\"id\":\"pci-pt-04_00.0\","
+               "\"hostaddr\":\"0000:04:00.0\"},\"id\":2}\n"
+               "{\"execute\":\"query-pci\",\"id\":3}\n");
+    free(log);
+    /* the record: QEMU's slot 3 -> vdevfn 0x18, libxl's format */
+    assert_int_equal(itest_check_backend(e, 5), 1);
+    assert_node(BE(5) "/dev-0", "0000:04:00.0");
+    assert_node(BE(5) "/key-0", "0000:04:00.0");
+    assert_node(BE(5) "/vdevfn-0", "18");
+    assert_node(BE(5) "/state-0", "1");
+    assert_node(BE(5) "/opts-0", "msitranslate=0,power_mgmt=0,permissive=0,"
+                "rdm_policy=strict");
+    assert_node("/libxl/pci/0000-04-00-0/domid", "5");
+    /* Xen: type, test-assign, then (QEMU has it) the IOMMU and the
+     * grants, all before the record exists */
+    log = xc_calls(true);
+    assert_string_equal(log,
+        "getinfolist first=5 found=hvm\n"
+        "test_assign_device dom=5 sbdf=0000:04:00.0\n"
+        "assign_device dom=5 sbdf=0000:04:00.0 flag=0 [be absent]\n"
+        "iomem_permission dom=5 first=0xfe000 nr=32 allow=1 [be absent]\n"
+        "ioport_permission dom=5 first=0xc000 nr=64 allow=1 [be absent]\n"
+        "map_pirq dom=5 index=11 pirq=11 [be absent]\n"
+        "irq_permission dom=5 pirq=11 allow=1 [be absent]\n");
+    free(log);
+    assert_int_equal(itest_xlpci(e, "pci-list", "5", NULL), 0);
+    assert_has(e->out, "0000:04:00.0");
+    assert_int_equal(itest_xlpci(e, "pci-assignable-list", NULL), 0);
+    assert_string_equal(e->out, "0000:05:00.0 \n");
+    /* the record is consistent for check (no pcifront: Initialising) */
+    assert_int_equal(itest_xlpci(e, "check", "5", NULL), 0);
+
+    /* a virtual slot asked, permissive: addr "6.0", permissive=true */
+    assert_int_equal(itest_xlpci(e, "pci-attach", "5",
+                                 "05:00.0@6,permissive=1", NULL), 0);
+    assert_qemu_devices("pci-pt-04_00.0 3.0 0000:04:00.0\n"
+                        "pci-pt-05_00.0 6.0 0000:05:00.0 p\n");
+    log = qemu_log();
+    assert_has(log, "\"id\":\"pci-pt-05_00.0\",\"hostaddr\":\"0000:05:00.0\","
+               "\"addr\":\"6.0\",\"permissive\":true}");
+    free(log);
+    assert_int_equal(itest_check_backend(e, 5), 2);
+    assert_node(BE(5) "/dev-1", "0000:05:00.0");
+    assert_node(BE(5) "/vdevfn-1", "30");
+    free(xc_calls(false));
+
+    /* detach the first: the second moves down */
+    assert_int_equal(itest_xlpci(e, "pci-detach", "5", "04:00.0", NULL), 0);
+    assert_qemu_devices("pci-pt-05_00.0 6.0 0000:05:00.0 p\n");
+    log = qemu_log();
+    assert_has(log, "{\"execute\":\"device_del\",\"arguments\":{\"id\":"
+               "\"pci-pt-04_00.0\"},\"id\":2}\n");
+    free(log);
+    assert_int_equal(itest_check_backend(e, 5), 1);
+    assert_node(BE(5) "/dev-0", "0000:05:00.0");
+    assert_node(BE(5) "/vdevfn-0", "30");
+    assert_node("/libxl/pci/0000-04-00-0/domid", NULL);
+    log = xc_calls(false);
+    assert_has(log, "irq_permission dom=5 pirq=11 allow=0\n");
+    assert_has(log, "deassign_device dom=5 sbdf=0000:04:00.0\n");
+    free(log);
+    assert_int_equal(itest_xlpci(e, "pci-detach", "5", "05:00.0", NULL), 0);
+    assert_qemu_devices("");
+    assert_int_equal(itest_check_backend(e, 5), 0);
+    assert_int_equal(itest_xlpci(e, "pci-assignable-list", NULL), 0);
+    assert_string_equal(e->out, "0000:04:00.0 \n0000:05:00.0 \n");
+    assert_unchanged(before);
+    free(before);
+}
+
+/* create: every device to QEMU, then the whole record in ONE transaction
+ * (backend Initialising, frontend directory, both devices). */
+static void test_create(void **state)
+{
+    itest_env *e = *state;
+    char *before;
+
+    peer_start(NULL);
+    assert_int_equal(itest_xlpci(e, "create", "5", "04:00.0", "05:00.0@7",
+                                 NULL), 0);
+    assert_qemu_devices("pci-pt-04_00.0 3.0 0000:04:00.0\n"
+                        "pci-pt-05_00.0 7.0 0000:05:00.0\n");
+    assert_int_equal(itest_check_backend(e, 5), 2);
+    assert_node(BE(5) "/vdevfn-0", "18");
+    assert_node(BE(5) "/vdevfn-1", "38");
+    assert_node(BE(5) "/state", "1");
+    assert_node("/local/domain/5/device/pci/0/backend", BE(5));
+    assert_node("/libxl/pci/0000-05-00-0/domid", "5");
+    /* a second create is refused; create -f too (QEMU would keep the
+     * replaced devices) */
+    before = snapshot();
+    assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0,seize=1",
+                                 NULL), 1);
+    assert_has(e->err, "already has a PCI backend");
+    assert_int_equal(itest_xlpci(e, "create", "-f", "5", "03:00.0,seize=1",
+                                 NULL), 2);
+    assert_has(e->err, "HVM guest");
+    assert_unchanged(before);
+    free(before);
+    assert_qemu_devices("pci-pt-04_00.0 3.0 0000:04:00.0\n"
+                        "pci-pt-05_00.0 7.0 0000:05:00.0\n");
+}
+
+/* ---- failures: everything as it was ----------------------------------------- */
+
+static void test_no_qemu(void **state)
+{
+    itest_env *e = *state;
+    struct sockaddr_un sa;
+    char *before;
+    int fd;
+
+    before = snapshot();
+    assert_int_equal(itest_xlpci(e, "pci-attach", "5", "04:00.0", NULL), 1);
+    assert_has(e->err, "domain 5 has no QEMU to talk to");
+    assert_has(e->err, g.sock);
+    assert_has(e->err, "does not exist");
+    assert_unchanged(before);
+    assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0,seize=1", NULL),
+                     1);
+    assert_has(e->err, "no QEMU to talk to");
+    assert_unchanged(before);
+
+    /* a socket nobody listens on (QEMU died) */
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    strcpy(sa.sun_path, g.sock);
+    fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    close(fd);
+    assert_int_equal(itest_xlpci(e, "pci-attach", "5", "04:00.0", NULL), 1);
+    assert_has(e->err, "nobody listens on");
+    assert_unchanged(before);
+    unlink(g.sock);
+    free(before);
+}
+
+/* Another client holds QEMU's monitor: xlpci waits for the greeting until
+ * its deadline, then names the holder (this test process). */
+static void test_busy_socket(void **state)
+{
+    itest_env *e = *state;
+    struct sockaddr_un sa;
+    char *before, buf[512], want[64];
+    long long t0, dt;
+    ssize_t n;
+    int fd;
+
+    peer_start(NULL);
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    strcpy(sa.sun_path, g.sock);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    n = read(fd, buf, sizeof(buf) - 1);  /* the greeting: QEMU serves us */
+    assert_true(n > 0);
+    buf[n] = '\0';
+    assert_has(buf, "\"QMP\"");
+
+    before = snapshot();
+    t0 = now_ms();
+    assert_int_equal(itest_xlpci(e, "pci-attach", "-t", "1", "5", "04:00.0",
+                                 NULL), 1);
+    dt = now_ms() - t0;
+    assert_has(e->err, "did not greet within 1000 ms");
+    /* this process, by its pid and name (valgrind's, under valgrind) */
+    snprintf(want, sizeof(want), "pid %d (%s) holds", (int)getpid(),
+             getenv("XLPCI_VALGRIND") ? "memcheck-amd64-" : "test_hvm");
+    assert_has(e->err, want);
+    assert_has(e->err, g.sock);
+    assert_true(dt >= 1000 && dt < 1000 + 2000 * h_slow());
+    assert_unchanged(before);
+    free(before);
+    assert_qemu_devices("");
+
+    /* once the holder is gone, the next command goes through */
+    close(fd);
+    assert_int_equal(itest_xlpci(e, "pci-attach", "5", "04:00.0", NULL), 0);
+    assert_qemu_devices("pci-pt-04_00.0 3.0 0000:04:00.0\n");
+}
+
+/* QEMU refuses: its error class and text reach the user; nothing was
+ * granted, nothing recorded. */
+static void test_qmp_error_reply(void **state)
+{
+    itest_env *e = *state;
+    char *before, *log;
+
+    peer_start("--refuse", "device_add", NULL);
+    before = snapshot();
+    free(xc_calls(false));
+    assert_int_equal(itest_xlpci(e, "pci-attach", "5", "04:00.0", NULL), 1);
+    assert_has(e->err, "the QEMU of domain 5 refused PCI device 0000:04:00.0"
+               " (device_add of xen-pci-passthrough, id pci-pt-04_00.0): "
+               "GenericError: xen_pt_realize");
+    assert_unchanged(before);
+    assert_qemu_devices("");
+    log = xc_calls(false);
+    assert_string_equal(log, "getinfolist first=5 found=hvm\n"
+                        "test_assign_device dom=5 sbdf=0000:04:00.0\n");
+    free(log);
+    /* query-pci refused after device_add: the device leaves QEMU again */
+    peer_start("--refuse", "query-pci", NULL);
+    assert_int_equal(itest_xlpci(e, "pci-attach", "5", "04:00.0", NULL), 1);
+    assert_has(e->err, "refused query-pci: GenericError");
+    assert_unchanged(before);
+    assert_qemu_devices("");
+    log = qemu_log();
+    assert_has(log, "\"execute\":\"device_del\"");
+    free(log);
+    free(before);
+}
+
+/* QEMU already has a device with the id (xl attached it, or a crash):
+ * "Duplicate device ID"; xlpci does not take that device away. */
+static void test_device_refused_duplicate(void **state)
+{
+    itest_env *e = *state;
+    char *before, *log;
+
+    peer_start("--device", "pci-pt-04_00.0,0000:04:00.0,4", NULL);
+    before = snapshot();
+    assert_int_equal(itest_xlpci(e, "pci-attach", "5", "04:00.0", NULL), 1);
+    assert_has(e->err, "Duplicate device ID 'pci-pt-04_00.0'");
+    assert_has(e->err, "pci-detach it first");
+    assert_unchanged(before);
+    free(before);
+    assert_qemu_devices("pci-pt-04_00.0 4.0 0000:04:00.0\n");
+    log = qemu_log();
+    assert_null(strstr(log, "device_del"));
+    free(log);
+    /* a slot that is taken */
+    assert_int_equal(itest_xlpci(e, "pci-attach", "5", "05:00.0@2", NULL),
+                     1);
+    assert_has(e->err, "PCI: slot 2 function 0 not available");
+}
+
+/* QEMU answers device_add after the deadline: the command ends at its
+ * deadline, and the rollback (a fresh connection) takes the device QEMU
+ * added late away again. */
+static void test_late_answer(void **state)
+{
+    itest_env *e = *state;
+    char *before;
+    long long t0, dt;
+
+    peer_start("--late", "device_add:1500", NULL);
+    before = snapshot();
+    t0 = now_ms();
+    assert_int_equal(itest_xlpci(e, "pci-attach", "-t", "1", "5", "04:00.0",
+                                 NULL), 1);
+    dt = now_ms() - t0;
+    assert_has(e->err, "the QEMU of domain 5 did not answer device_add "
+               "within 1000 ms");
+    /* the deadline, plus the rollback's bounded budget */
+    assert_true(dt >= 1000 && dt < 2000 + 1500 * h_slow());
+    assert_unchanged(before);
+    assert_qemu_devices("");
+
+    /* a greeting that never comes in time: QEMU accepted, then hung */
+    peer_start("--late", "greeting:3000", NULL);
+    t0 = now_ms();
+    assert_int_equal(itest_xlpci(e, "pci-attach", "-t", "1", "5", "04:00.0",
+                                 NULL), 1);
+    dt = now_ms() - t0;
+    assert_has(e->err, "accepted the connection on");
+    assert_has(e->err, "but did not greet within 1000 ms");
+    assert_true(dt >= 1000 && dt < 1000 + 1500 * h_slow());
+    assert_unchanged(before);
+    free(before);
+}
+
+/* The connection drops: before QEMU acted, after QEMU acted (the reply is
+ * lost), or QEMU answers something that is not JSON. */
+static void test_dropped_connection(void **state)
+{
+    itest_env *e = *state;
+    char *before;
+
+    peer_start("--drop", "device_add", NULL);
+    before = snapshot();
+    assert_int_equal(itest_xlpci(e, "pci-attach", "5", "04:00.0", NULL), 1);
+    assert_has(e->err, "closed the QMP connection");
+    assert_has(e->err, "during device_add");
+    assert_unchanged(before);
+    assert_qemu_devices("");
+
+    peer_start("--drop-after", "device_add", NULL);
+    assert_int_equal(itest_xlpci(e, "pci-attach", "5", "04:00.0", NULL), 1);
+    assert_has(e->err, "during device_add");
+    assert_unchanged(before);
+    assert_qemu_devices("");             /* the rollback removed it */
+
+    peer_start("--garbage", "query-pci", NULL);
+    assert_int_equal(itest_xlpci(e, "pci-attach", "5", "04:00.0", NULL), 1);
+    assert_has(e->err, "answered query-pci with not JSON");
+    assert_unchanged(before);
+    assert_qemu_devices("");
+
+    peer_start("--drop", "qmp_capabilities", NULL);
+    assert_int_equal(itest_xlpci(e, "pci-attach", "5", "04:00.0", NULL), 1);
+    assert_has(e->err, "during qmp_capabilities");
+    assert_unchanged(before);
+    free(before);
+}
+
+/* A hypervisor step fails after QEMU took the device: QEMU gives it back,
+ * nothing stays granted. */
+static void test_grant_failure_after_qemu(void **state)
+{
+    itest_env *e = *state;
+    char *before;
+
+    peer_start(NULL);
+    before = snapshot();
+    setenv("FAKEXC_FAIL", "iomem_permission", 1);
+    assert_int_equal(itest_xlpci(e, "pci-attach", "5", "04:00.0", NULL), 1);
+    unsetenv("FAKEXC_FAIL");
+    assert_unchanged(before);
+    free(before);
+    assert_qemu_devices("");
+}
+
+/* ---- detach failures ---------------------------------------------------------- */
+
+static void test_detach_failures(void **state)
+{
+    itest_env *e = *state;
+    char *before, *log;
+    long long t0, dt;
+
+    peer_start(NULL);
+    assert_int_equal(itest_xlpci(e, "pci-attach", "5", "04:00.0", NULL), 0);
+    /* the guest never acknowledges the unplug: QEMU keeps the device */
+    peer_start("--device", "pci-pt-04_00.0,0000:04:00.0,3", "--del-never",
+               NULL);
+    before = snapshot();
+    free(xc_calls(false));
+    t0 = now_ms();
+    assert_int_equal(itest_xlpci(e, "pci-detach", "-t", "1", "5", "04:00.0",
+                                 NULL), 1);
+    dt = now_ms() - t0;
+    assert_has(e->err, "still has PCI device 0000:04:00.0 (pci-pt-04_00.0) "
+               "after 1000 ms: the guest did not release it");
+    assert_has(e->err, "nothing was changed (use -f");
+    assert_true(dt >= 1000 && dt < 1000 + 1500 * h_slow());
+    assert_unchanged(before);
+    log = xc_calls(false);
+    assert_null(strstr(log, "deassign"));
+    free(log);
+    /* no QEMU: refused, nothing changed */
+    peer_stop();
+    assert_int_equal(itest_xlpci(e, "pci-detach", "5", "04:00.0", NULL), 1);
+    assert_has(e->err, "no QEMU to talk to");
+    assert_unchanged(before);
+    free(before);
+    /* -f: without QEMU's confirmation */
+    assert_int_equal(itest_xlpci(e, "pci-detach", "-f", "5", "04:00.0",
+                                 NULL), 0);
+    assert_has(e->err, "without QEMU's confirmation");
+    assert_int_equal(itest_check_backend(e, 5), 0);
+    assert_node("/libxl/pci/0000-04-00-0/domid", NULL);
+    log = xc_calls(false);
+    assert_has(log, "deassign_device dom=5 sbdf=0000:04:00.0");
+    free(log);
+
+    /* QEMU no longer has it (DeviceNotFound): the release goes on */
+    peer_start(NULL);
+    assert_int_equal(itest_xlpci(e, "pci-attach", "5", "04:00.0", NULL), 0);
+    peer_start(NULL);                    /* a QEMU without the device */
+    assert_int_equal(itest_xlpci(e, "pci-detach", "5", "04:00.0", NULL), 0);
+    assert_int_equal(itest_check_backend(e, 5), 0);
+    /* not attached */
+    assert_int_equal(itest_xlpci(e, "pci-detach", "5", "04:00.0", NULL), 1);
+    assert_has(e->err, "not attached to domain 5");
+}
+
+/* ---- xl ------------------------------------------------------------------------ */
+
+/* A device xl pci-attach gave the guest (the entries and the record libxl
+ * writes, QEMU's device by libxl's id) is detached by xlpci, with the id
+ * xl used. */
+static void test_xl_attached_device(void **state)
+{
+    itest_env *e = *state;
+    char *log;
+
+    peer_start("--device", "pci-pt-05_00.0,0000:05:00.0,4", NULL);
+    itest_write(e, BE(5) "/frontend", "/local/domain/5/device/pci/0");
+    itest_write(e, BE(5) "/frontend-id", "5");
+    itest_write(e, BE(5) "/online", "1");
+    itest_write(e, BE(5) "/state", "1");
+    itest_write(e, BE(5) "/domain", "guest5");
+    itest_write(e, BE(5) "/key-0", "0000:05:00.0");
+    itest_write(e, BE(5) "/dev-0", "0000:05:00.0");
+    itest_write(e, BE(5) "/vdevfn-0", "20");
+    itest_write(e, BE(5) "/opts-0", "msitranslate=0,power_mgmt=0,"
+                "permissive=0,rdm_policy=strict");
+    itest_write(e, BE(5) "/state-0", "1");
+    itest_write(e, BE(5) "/num_devs", "1");
+    itest_write(e, "/local/domain/5/device/pci/0/backend", BE(5));
+    itest_write(e, "/local/domain/5/device/pci/0/backend-id", "0");
+    itest_write(e, "/local/domain/5/device/pci/0/state", "1");
+    itest_write(e, "/libxl/pci/0000-05-00-0/domid", "5");
+
+    /* xlpci adds one beside it: appended, QEMU picks the next free slot */
+    assert_int_equal(itest_xlpci(e, "pci-attach", "5", "04:00.0", NULL), 0);
+    assert_int_equal(itest_check_backend(e, 5), 2);
+    assert_node(BE(5) "/vdevfn-1", "18");
+    free(qemu_log());
+    assert_int_equal(itest_xlpci(e, "pci-detach", "5", "05:00.0", NULL), 0);
+    log = qemu_log();
+    assert_has(log, "{\"execute\":\"device_del\",\"arguments\":{\"id\":"
+               "\"pci-pt-05_00.0\"}");
+    free(log);
+    assert_qemu_devices("pci-pt-04_00.0 3.0 0000:04:00.0\n");
+    assert_int_equal(itest_check_backend(e, 5), 1);
+    assert_node(BE(5) "/dev-0", "0000:04:00.0");
+    assert_node("/libxl/pci/0000-05-00-0/domid", NULL);
+}
+
+/* ---- the other guest types, destroy, dry run ------------------------------------ */
+
+static void test_guest_types(void **state)
+{
+    itest_env *e = *state;
+    char *before, *log;
+
+    peer_start(NULL);
+    before = snapshot();
+    assert_int_equal(itest_xlpci(e, "pci-attach", "8", "04:00.0", NULL), 1);
+    assert_has(e->err, "domain 8 is a PVH guest: Xen 4.17 has no PCI "
+               "passthrough for PVH guests");
+    assert_unchanged(before);
+    free(before);
+    /* a PV guest: pciback/pcifront as before, QEMU is not asked */
+    free(qemu_log());
+    assert_int_equal(itest_xlpci(e, "create", "6", "04:00.0", NULL), 0);
+    assert_int_equal(itest_check_backend(e, 6), 1);
+    log = qemu_log();
+    assert_string_equal(log, "");
+    free(log);
+    /* a multi-function device needs a virtual slot (libxl) */
+    assert_int_equal(itest_xlpci(e, "pci-attach", "5", "05:00.*", NULL), 2);
+    assert_has(e->err, "needs a virtual slot");
+}
+
+/* destroy: QEMU is gone with the domain; the release needs no QEMU. */
+static void test_destroy_without_qemu(void **state)
+{
+    itest_env *e = *state;
+
+    peer_start(NULL);
+    assert_int_equal(itest_xlpci(e, "create", "5", "04:00.0", "05:00.0",
+                                 NULL), 0);
+    peer_stop();
+    assert_true(xs_rm(e->xs, XBT_NULL, "/local/domain/5"));
+    setenv("FAKEXC_DOMAINS", "6=pv", 1);
+    assert_int_equal(itest_xlpci(e, "destroy", "5", NULL), 0);
+    assert_int_equal(itest_check_backend(e, 5), 0);
+    assert_node("/libxl/pci/0000-04-00-0/domid", NULL);
+    assert_node("/libxl/pci/0000-05-00-0/domid", NULL);
+    assert_int_equal(itest_xlpci(e, "pci-assignable-list", NULL), 0);
+    assert_string_equal(e->out, "0000:04:00.0 \n0000:05:00.0 \n");
+}
+
+static void test_dry_run(void **state)
+{
+    itest_env *e = *state;
+    char *before, *log;
+
+    peer_start(NULL);
+    before = snapshot();
+    assert_int_equal(itest_xlpci(e, "-N", "pci-attach", "5", "04:00.0",
+                                 NULL), 0);
+    assert_has(e->out, "# QMP {\"execute\":\"device_add\"");
+    assert_has(e->out, "vdevfn-0");
+    assert_unchanged(before);
+    free(before);
+    log = qemu_log();
+    assert_string_equal(log, "");        /* QEMU was not even greeted */
+    free(log);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, hvm_setup, hvm_teardown)
+        T(test_attach_detach),
+        T(test_create),
+        T(test_no_qemu),
+        T(test_busy_socket),
+        T(test_qmp_error_reply),
+        T(test_device_refused_duplicate),
+        T(test_late_answer),
+        T(test_dropped_connection),
+        T(test_grant_failure_after_qemu),
+        T(test_detach_failures),
+        T(test_xl_attached_device),
+        T(test_guest_types),
+        T(test_destroy_without_qemu),
+        T(test_dry_run),
+#undef T
+    };
+
+    return cmocka_run_group_tests_name("hvm", tests, NULL, NULL);
+}
