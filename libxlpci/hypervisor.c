@@ -369,18 +369,22 @@ static bool xen_present(xlpci_ctx *ctx)
     return !stat("/dev/xen/privcmd", &st);
 }
 
-/* *xch_r = NULL (and 0): the hypervisor side is skipped. */
-int xlpci_hv_open(xlpci_ctx *ctx, bool host, xc_interface **xch_r)
+/* *xch_r = NULL (and 0): the hypervisor side is skipped.  reading: only
+ * to read (the guest type): also in a dry run, and without the notice,
+ * which the steps that would change something give. */
+static int hv_open(xlpci_ctx *ctx, bool host, bool reading,
+                   xc_interface **xch_r)
 {
     *xch_r = NULL;
-    if (ctx->dry_run || ctx->hv_mode == XLPCI_HV_NONE || !host)
+    if ((ctx->dry_run && !reading) || ctx->hv_mode == XLPCI_HV_NONE ||
+        !host)
         return 0;
     if (ctx->hv_mode == XLPCI_HV_AUTO && !xen_present(ctx)) {
-        if (!ctx->hv_noted)
+        if (!ctx->hv_noted && !reading)
             LOG(ctx, NOTICE, "Xen is not running (no %s/hypervisor/type): "
                 "I/O memory, port and interrupt permissions are not "
                 "granted, the IOMMU is not set up", ctx->sysfs_root);
-        ctx->hv_noted = true;
+        ctx->hv_noted = ctx->hv_noted || !reading;
         return 0;
     }
     *xch_r = xc_interface_open(ctx->lg, ctx->lg, 0);
@@ -391,6 +395,16 @@ int xlpci_hv_open(xlpci_ctx *ctx, bool host, xc_interface **xch_r)
     }
     xlpci_iommu_probe(ctx, *xch_r);
     return 0;
+}
+
+int xlpci_hv_open(xlpci_ctx *ctx, bool host, xc_interface **xch_r)
+{
+    return hv_open(ctx, host, false, xch_r);
+}
+
+int xlpci_hv_open_read(xlpci_ctx *ctx, bool host, xc_interface **xch_r)
+{
+    return hv_open(ctx, host, true, xch_r);
 }
 
 /* Take back what xlpci_hv_grant gave a device: its grants (if granted),

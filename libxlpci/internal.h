@@ -478,6 +478,10 @@ _hidden int xlpci_irq_parse(const char *text, unsigned *irq_r, char *err,
 struct xc_interface_core;
 _hidden int xlpci_hv_open(xlpci_ctx *ctx, bool host,
                           struct xc_interface_core **xch_r);
+/* The same to read only (the guest type): also in a dry run, and quiet
+ * when Xen is not running (the steps that change something say so). */
+_hidden int xlpci_hv_open_read(xlpci_ctx *ctx, bool host,
+                               struct xc_interface_core **xch_r);
 /* Give domid the devices, all or nothing, before xenstore shows them:
  * check the domain type and every device's assignability, then per device
  * reset, permissive, IOMMU assignment, BARs and legacy irq.  *granted_r:

@@ -146,14 +146,11 @@ int xlpci_guest_type(xlpci_ctx *ctx, bool host, uint32_t domid,
 {
     xc_domaininfo_t info;
     xc_interface *xch;
-    FILE *dry = ctx->dry_run;
     int rc;
 
     *type_r = XLPCI_GUEST_PV;
     ctx->dominfo_cached = false;
-    ctx->dry_run = NULL;               /* reading the type changes nothing */
-    rc = xlpci_hv_open(ctx, host, &xch);
-    ctx->dry_run = dry;
+    rc = xlpci_hv_open_read(ctx, host, &xch);   /* also in a dry run */
     if (rc || !xch)
         return rc;                     /* no hypervisor side: the PV path */
     rc = domain_info(ctx, xch, domid, &info);
