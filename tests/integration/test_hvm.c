@@ -449,6 +449,15 @@ static void test_no_qemu(void **state)
     assert_has(e->err, "nobody listens on");
     assert_unchanged(before);
     unlink(g.sock);
+
+    /* a run directory whose socket paths cannot fit sun_path: refused */
+    setenv("XLPCI_RUN_DIR", "/tmp/a-run-directory-far-too-long-to-hold-a-"
+           "unix-socket-address-of-108-bytes-at-most-xxx", 1);
+    assert_int_equal(itest_xlpci(e, "pci-attach", "5", "04:00.0", NULL), 2);
+    assert_has(e->err, "XLPCI_RUN_DIR cannot be used");
+    assert_has(e->err, "at most 86 are supported");
+    setenv("XLPCI_RUN_DIR", g.run, 1);
+    assert_unchanged(before);
     free(before);
 }
 
