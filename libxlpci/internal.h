@@ -27,8 +27,8 @@
  *             per-domain parents made/cleaned
  *   names.c   device names shared with xl (/libxl/pci/<bdf>/name)
  *   qmp.c     QMP client on <run dir>/qmp-libxl-<domid>: handshake,
- *             commands under the command's deadline, events, who holds
- *             a busy socket
+ *             commands under the command's deadline, events
+ *   qmpholder.c  who holds a busy QMP socket (sock_diag, /proc)
  * host side
  *   assign.c  pci-assignable-add/-remove/-list (pciback binding)
  *   hypervisor.c  iomem/ioport/irq permissions via libxenctrl; the
@@ -857,6 +857,12 @@ typedef struct {
     size_t ndeleted;
 } xlpci_qmp;
 
+/* Why QEMU does not greet on the socket path we hold fd to (qmpholder.c):
+ * false and "pid 123 (xl)" of the client QEMU serves, or "another client
+ * (xl?)", in buf; true (*qemu_r: QEMU's pid) when QEMU accepted OUR
+ * connection: it is slow or hung, not busy. */
+_hidden bool xlpci_qmp_holder(const char *path, int fd, char *buf,
+                              size_t len, int *qemu_r);
 /* <run dir>/qmp-libxl-<domid> into buf (XLPCI_PATH_MAX). */
 _hidden int xlpci_qmp_path(xlpci_ctx *ctx, uint32_t domid, char *buf);
 /* Connect, read the greeting, qmp_capabilities.  Errors (logged, naming

@@ -11,8 +11,7 @@
  *                  listen backlog but QEMU never accepts it, so the
  *                  greeting does not come.  We wait for it within the
  *                  command's deadline, then say who holds the socket
- *                  (sock_diag finds the peer of QEMU's accepted socket,
- *                  /proc the process that has it);
+ *                  (qmpholder.c);
  *   qmp_capabilities, then the commands, each with an "id" its reply
  *                  carries; asynchronous events met on the way are noted
  *                  (DEVICE_DELETED wakes the device_del wait early).
@@ -22,22 +21,15 @@
  * QMP is an error naming the socket and the command.
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <linux/netlink.h>
-#include <linux/rtnetlink.h>
-#include <linux/sock_diag.h>
-#include <linux/unix_diag.h>
 
 #include "internal.h"
 
@@ -63,185 +55,6 @@ static int time_left(long long deadline)
     long long left = deadline - xlpci_now_ms();
 
     return left <= 0 ? 0 : left > 1000000 ? 1000000 : (int)left;
-}
-
-/* ---- who holds the socket ------------------------------------------------- */
-
-typedef struct {
-    unsigned long srv, peer;         /* QEMU's side, the client's side */
-    int srv_pid, peer_pid;           /* processes holding them, or 0 */
-} sock_pair;
-
-/* The connected sockets bound to path (QEMU's ends: the accepted one and
- * the ones waiting in the backlog) and their peers, through sock_diag.
- * Returns how many (at most max), 0 if the kernel does not tell. */
-static size_t unix_pairs(const char *path, sock_pair *pairs, size_t max)
-{
-    struct {
-        struct nlmsghdr nlh;
-        struct unix_diag_req req;
-    } msg;
-    static char buf[32768];
-    size_t n = 0, plen = strlen(path);
-    bool done = false;
-    int fd;
-
-    fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-    if (fd < 0)
-        return 0;
-    memset(&msg, 0, sizeof(msg));
-    msg.nlh.nlmsg_len = sizeof(msg);
-    msg.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-    msg.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-    msg.req.sdiag_family = AF_UNIX;
-    msg.req.udiag_states = 1u << 1;    /* TCP_ESTABLISHED: connected */
-    msg.req.udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER;
-    if (send(fd, &msg, sizeof(msg), 0) < 0)
-        goto out;
-    while (!done) {
-        struct nlmsghdr *h;
-        ssize_t len = recv(fd, buf, sizeof(buf), 0);
-
-        if (len <= 0)
-            break;
-        for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)len);
-             h = NLMSG_NEXT(h, len)) {
-            struct unix_diag_msg *m;
-            struct rtattr *a;
-            int alen;
-            bool named = false;
-            unsigned long peer = 0;
-
-            if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
-                done = true;
-                break;
-            }
-            m = NLMSG_DATA(h);
-            a = (struct rtattr *)(m + 1);
-            alen = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof(*m)));
-            for (; RTA_OK(a, alen); a = RTA_NEXT(a, alen)) {
-                /* the length given to bind(): maybe the whole sun_path,
-                 * NUL-padded */
-                if (a->rta_type == UNIX_DIAG_NAME)
-                    named = strnlen(RTA_DATA(a), RTA_PAYLOAD(a)) == plen &&
-                            !memcmp(RTA_DATA(a), path, plen);
-                else if (a->rta_type == UNIX_DIAG_PEER &&
-                         RTA_PAYLOAD(a) >= sizeof(uint32_t))
-                    peer = *(uint32_t *)RTA_DATA(a);
-            }
-            if (named && peer && n < max) {
-                pairs[n].srv = m->udiag_ino;
-                pairs[n].peer = peer;
-                pairs[n].srv_pid = pairs[n].peer_pid = 0;
-                n++;
-            }
-        }
-    }
-out:
-    close(fd);
-    return n;
-}
-
-/* Which processes hold the sockets of pairs (one /proc scan). */
-static void find_pids(sock_pair *pairs, size_t n)
-{
-    char path[600], link[64];
-    struct dirent *p, *f;
-    DIR *proc, *fds;
-    unsigned long ino;
-    size_t i;
-
-    proc = opendir("/proc");
-    while (proc && (p = readdir(proc))) {
-        if (p->d_name[0] < '1' || p->d_name[0] > '9')
-            continue;
-        snprintf(path, sizeof(path), "/proc/%s/fd", p->d_name);
-        fds = opendir(path);
-        while (fds && (f = readdir(fds))) {
-            ssize_t len;
-
-            snprintf(path, sizeof(path), "/proc/%s/fd/%s", p->d_name,
-                     f->d_name);
-            len = readlink(path, link, sizeof(link) - 1);
-            if (len <= 0)
-                continue;
-            link[len] = '\0';
-            if (sscanf(link, "socket:[%lu]", &ino) != 1)
-                continue;
-            /* a socket shared by several processes (inherited across
-             * fork): the first found, never this process */
-            for (i = 0; i < n && atoi(p->d_name) != getpid(); i++) {
-                if (pairs[i].srv == ino && !pairs[i].srv_pid)
-                    pairs[i].srv_pid = atoi(p->d_name);
-                if (pairs[i].peer == ino && !pairs[i].peer_pid)
-                    pairs[i].peer_pid = atoi(p->d_name);
-            }
-        }
-        if (fds)
-            closedir(fds);
-    }
-    if (proc)
-        closedir(proc);
-}
-
-static void proc_comm(int pid, char *buf, size_t len)
-{
-    char path[64];
-    ssize_t n;
-    int fd;
-
-    snprintf(path, sizeof(path), "/proc/%d/comm", pid);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    n = fd < 0 ? -1 : read(fd, buf, len - 1);
-    if (fd >= 0)
-        close(fd);
-    if (n <= 0) {
-        snprintf(buf, len, "?");
-        return;
-    }
-    buf[n] = '\0';
-    buf[strcspn(buf, "\n")] = '\0';
-}
-
-/* Why no greeting came: "pid 123 (xl)" of the client QEMU serves on q's
- * socket, or "another client (xl?)"; true (and *qemu_r, the listener's
- * pid or 0) when QEMU accepted OUR connection: it is slow or hung, not
- * busy. */
-static bool holder_text(xlpci_qmp *q, char *buf, size_t len, int *qemu_r)
-{
-    sock_pair pairs[32];
-    struct stat st;
-    unsigned long self = 0;
-    char comm[64];
-    size_t n, i;
-    int pid = 0;
-
-    *qemu_r = 0;
-    if (!fstat(q->fd, &st))
-        self = (unsigned long)st.st_ino;
-    n = unix_pairs(q->path, pairs, sizeof(pairs) / sizeof(pairs[0]));
-    if (n)
-        find_pids(pairs, n);
-    for (i = 0; i < n; i++)
-        if (pairs[i].peer == self && pairs[i].srv_pid) {
-            *qemu_r = pairs[i].srv_pid;
-            return true;
-        }
-    /* the accepted connection: QEMU has its end, a process the other */
-    for (i = 0; !pid && i < n; i++)
-        if (pairs[i].peer != self && pairs[i].srv_pid && pairs[i].peer_pid)
-            pid = pairs[i].peer_pid;
-    /* else any other client waiting */
-    for (i = 0; !pid && i < n; i++)
-        if (pairs[i].peer != self && pairs[i].peer_pid)
-            pid = pairs[i].peer_pid;
-    if (!pid) {
-        snprintf(buf, len, "another client (xl?)");
-        return false;
-    }
-    proc_comm(pid, comm, sizeof(comm));
-    snprintf(buf, len, "pid %d (%s)", pid, comm);
-    return false;
 }
 
 /* ---- lines ---------------------------------------------------------------- */
@@ -537,7 +350,7 @@ int xlpci_qmp_open(xlpci_ctx *ctx, uint32_t domid, long long deadline,
     if (rc == XLPCI_ERR_TIMEDOUT) {
         int qemu;
 
-        if (holder_text(q, who, sizeof(who), &qemu)) {
+        if (xlpci_qmp_holder(q->path, q->fd, who, sizeof(who), &qemu)) {
             LOG(ctx, ERROR, "the QEMU of domain %u (pid %d) accepted the "
                 "connection on %s but did not greet within %u ms (is it "
                 "hung?)", domid, qemu, q->path, timeout_of(ctx));
