@@ -11,7 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "internal.h"
+#include "libxlpci_priv.h"
 
 #define BE "/local/domain/0/backend/pci/5/0"
 #define FE "/local/domain/5/device/pci/0"
@@ -128,6 +128,7 @@ static void tree_view(const tree *t, xlpci_view *v)
             snprintf(p, sizeof(p), BE "/%s", v->names[i]);
             v->keys[idx][k] = strdup(tree_get(t, p));
         }
+    xlpci_view_rows(v);
 }
 
 /* names are borrowed from the tree: free them as one array only. */
