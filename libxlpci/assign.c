@@ -1,7 +1,7 @@
 /*
  * Host side: making devices assignable (bound to xen-pciback) and giving
- * them back, as libxl's pci-assignable-add/-remove/-list do
- * (xenstore-pci-spec.md section 3.8), with the bookkeeping of
+ * them back, as libxl's pci-assignable-add/-remove/-list do (the host
+ * side of docs/protocol.md section 3.1 step 2), with the bookkeeping of
  * bookkeeping.c instead of /libxl/pci.
  *
  * Steps are numbered; a failure undoes the earlier ones in reverse.  The

@@ -1,6 +1,6 @@
 /*
  * The hypervisor side of PV passthrough, through libxenctrl
- * (xenstore-pci-spec.md section 3.2 step 11 and 3.6 step 3): the guest may
+ * (docs/protocol.md section 3.1 step 2, section 3.3 step 4): the guest may
  * map the device's memory BARs (xc_domain_iomem_permission), use its I/O
  * port BARs (xc_domain_ioport_permission) and bind its legacy interrupt
  * (xc_physdev_map_pirq + xc_domain_irq_permission).

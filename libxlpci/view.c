@@ -5,7 +5,7 @@
  * pci-list shows.  Pure: no I/O, so every rule here is unit-tested (and
  * fuzzed, tests/fuzz/fuzz_backend.c) without a xenstore.
  *
- * Formats are libxl's (xenstore-pci-spec.md section 1.2): dev-N and key-N
+ * Formats are libxl's (docs/protocol.md section 1): dev-N and key-N
  * "%04x:%02x:%02x.%01x", vdevfn-N "%x" only when non-zero, opts-N
  * "msitranslate=%d,power_mgmt=%d,permissive=%d,rdm_policy=%s", state-N and
  * num_devs "%d".
