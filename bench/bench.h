@@ -10,7 +10,7 @@
 #include <stdio.h>
 
 #include "harness.h"
-#include "internal.h"
+#include "libxlpci_priv.h"
 
 #define DOMID 5
 #define BE_ROOT "/local/domain/0/backend/pci"

@@ -1,7 +1,7 @@
 /*
  * Host side: making devices assignable (bound to xen-pciback) and giving
- * them back, as libxl's pci-assignable-add/-remove/-list do
- * (xenstore-pci-spec.md section 3.8), with the bookkeeping of
+ * them back, as libxl's pci-assignable-add/-remove/-list do (the host
+ * side of docs/protocol.md section 3.1 step 2), with the bookkeeping of
  * bookkeeping.c instead of /libxl/pci.
  *
  * Steps are numbered; a failure undoes the earlier ones in reverse.  The
@@ -52,6 +52,17 @@ static int check_name(xlpci_ctx *ctx, const char *name)
     return 0;
 }
 
+/* A new record for the device (NULL: out of memory). */
+static xlpci_bk_dev *record_new(xlpci_bk *bk, const xlpci_bdf *bdf,
+                                bool managed)
+{
+    xlpci_bk_dev *d = xlpci_bk_add(bk, bdf);
+
+    if (d)
+        d->managed = managed;
+    return d;
+}
+
 /* Bind a device to pciback; bk is locked by the caller, who commits. */
 int xlpci_assignable_add_locked(xlpci_ctx *ctx, xlpci_bk *bk,
                                 const xlpci_bdf *bdf, const char *name,
@@ -94,7 +105,7 @@ int xlpci_assignable_add_locked(xlpci_ctx *ctx, xlpci_bk *bk,
          * same way) */
         if (!d || !managed)
             LOG(ctx, WARN, "PCI device %s is already assignable", b);
-        rc = xlpci_hv_quarantine(ctx, true, bdf);
+        rc = xlpci_hv_quarantine(ctx, true, bdf, true);
         if (rc)
             goto out;
     } else {
@@ -103,12 +114,11 @@ int xlpci_assignable_add_locked(xlpci_ctx *ctx, xlpci_bk *bk,
          * the device back to (check --repair) */
         driver = xlpci_sysfs_driver(ctx, bdf);
         if (!d) {
-            d = xlpci_bk_add(bk, bdf);
+            d = record_new(bk, bdf, managed);
             if (!d) {
                 rc = XLPCI_ERR_NOMEM;
                 goto out;
             }
-            d->managed = managed;
             created = true;
         }
         if (driver && !d->driver_path && !(d->driver_path = strdup(driver))) {
@@ -147,18 +157,17 @@ int xlpci_assignable_add_locked(xlpci_ctx *ctx, xlpci_bk *bk,
         }
         if (rc) goto undo_slot;
         /* 5. quarantine (the caller's commit says it is done) */
-        rc = xlpci_hv_quarantine(ctx, true, bdf);
+        rc = xlpci_hv_quarantine(ctx, true, bdf, true);
         if (rc) goto undo_bind;
         d->quarantining = false;
     }
     /* 6. the record */
     if (!d) {
-        d = xlpci_bk_add(bk, bdf);
+        d = record_new(bk, bdf, managed);
         if (!d) {
             rc = XLPCI_ERR_NOMEM;
             goto out;
         }
-        d->managed = managed;
         d->driver_path = driver;
         driver = NULL;
     }
@@ -234,7 +243,7 @@ int xlpci_assignable_remove_locked(xlpci_ctx *ctx, bool host, xlpci_bk *bk,
         if (rc)
             return rc;
     }
-    rc = xlpci_hv_unquarantine(ctx, host, bdf);
+    rc = xlpci_hv_quarantine(ctx, host, bdf, false);
     if (rc) {
         if (d && d->quarantining) {
             d->quarantining = false;

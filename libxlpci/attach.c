@@ -20,6 +20,7 @@ typedef struct {
     size_t n;
     attach_mode mode;
     xlpci_wait_reason why;
+    bool undone;                       /* the rollback removed them */
 } attach_arg;
 
 static int attach_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
@@ -116,17 +117,10 @@ out:
  * it waits for pciback's Reconfigured, and would wait for ever once the
  * backend says Connected again (pciback reconfigures only while the
  * backend says Reconfiguring). */
-typedef struct {
-    uint32_t domid;
-    const xlpci_dev *devs;
-    size_t n;
-    bool undone;
-} undo_attach_arg;
-
 static int undo_attach_body(xlpci_ctx *ctx, xs_transaction_t t,
                             xlpci_ops *ops, void *varg)
 {
-    undo_attach_arg *a = varg;
+    attach_arg *a = varg;
     unsigned idx[8 * 8];
     char path[XLPCI_PATH_MAX];
     xlpci_wait_reason why;
@@ -143,8 +137,7 @@ static int undo_attach_body(xlpci_ctx *ctx, xs_transaction_t t,
     }
     for (i = 0; i < a->n; i++) {
         k = xlpci_view_find(&view, &a->devs[i].bdf);
-        if (k < 0 || !view.keys[k][XLPCI_KEY_STATE] ||
-            strcmp(view.keys[k][XLPCI_KEY_STATE], "1")) {
+        if (k < 0 || view.row_state[k] != XenbusStateInitialising) {
             rc = XLPCI_TXN_NOTHING;
             goto out;
         }
@@ -165,16 +158,10 @@ out:
 
 /* After the cycle: every added device must have been exported by pciback
  * (state-N = Initialised). */
-typedef struct {
-    uint32_t domid;
-    const xlpci_dev *devs;
-    size_t n;
-} exported_arg;
-
 static int check_exported_body(xlpci_ctx *ctx, xs_transaction_t t,
                                void *varg)
 {
-    exported_arg *a = varg;
+    attach_arg *a = varg;
     char b[XLPCI_BDF_STRLEN];
     xlpci_view view;
     size_t i;
@@ -188,8 +175,7 @@ static int check_exported_body(xlpci_ctx *ctx, xs_transaction_t t,
                 "backend during the attach",
                 xlpci_bdf_format(&a->devs[i].bdf, b), a->domid);
             rc = XLPCI_ERR_BACKEND;
-        } else if (!view.keys[k][XLPCI_KEY_STATE] ||
-                   strcmp(view.keys[k][XLPCI_KEY_STATE], "3")) {
+        } else if (view.row_state[k] != XenbusStateInitialised) {
             LOG(ctx, ERROR, "backend is Connected but pciback did not export "
                 "%s (state-%d = %s)", xlpci_bdf_format(&a->devs[i].bdf, b),
                 k, view.keys[k][XLPCI_KEY_STATE] ?: "absent");
@@ -205,7 +191,8 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
 {
     attach_arg a;
     xlpci_prepared prep = { NULL, 0 };
-    xlpci_dev *devs = NULL, *granted = NULL;
+    xlpci_dev *devs = NULL;
+    xlpci_bdf *granted = NULL;
     size_t ngranted = 0;
     long long deadline;
     char b[XLPCI_BDF_STRLEN], why[128];
@@ -276,24 +263,20 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     rc = xlpci_wait_backend(ctx, domid, xlpci_is_connected, NULL, deadline,
                             &state);
     if (rc == XLPCI_ERR_TIMEDOUT) {
-        undo_attach_arg u = { domid, devs, a.n, false };
         int urc = xlpci_txn_run(ctx, "pci-attach rollback", undo_attach_body,
-                                &u);
+                                &a);
 
         LOG(ctx, ERROR, "pci-attach %s: the backend of domain %u did not "
             "complete the Reconfiguring cycle in %u ms (state %s); %s", b,
             domid, ctx->timeout_ms, xlpci_state_name(state),
-            !urc && u.undone ? "the addition was rolled back"
+            !urc && a.undone ? "the addition was rolled back"
                              : "the guest reacted, so the entries stay: "
                                "use pci-detach -f to remove them");
         goto out;
     }
-    if (!rc) {
-        exported_arg x = { domid, devs, a.n };
-
+    if (!rc)
         rc = xlpci_txn_read(ctx, "pci-attach check", check_exported_body,
-                            &x);
-    }
+                            &a);
 out:
     if (rc)
         xlpci_parents_prune(ctx, &prep);
@@ -317,7 +300,7 @@ out:
         /* not assigned: the guest never saw it, its access goes before
          * a seized device goes back to its driver */
         if (!assigned && granted)
-            xlpci_hv_revoke_devs(ctx, domid, granted, ngranted);
+            xlpci_hv_revoke(ctx, true, domid, granted, ngranted, false);
         hrc = xlpci_host_finish(ctx, domid, devs, a.n, &bk, how, assigned,
                                 &ops);
 

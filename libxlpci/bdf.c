@@ -17,18 +17,18 @@
 
 #define XLPCI_NAME_MAX 64            /* as libxl's assignable names */
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+int xlpci_errf(int rc, char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
 
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
-    return XLPCI_ERR_INVAL;
+    return rc;
 }
+
+/* A malformed BDF, spec or option. */
+#define fail(...) xlpci_errf(XLPCI_ERR_INVAL, __VA_ARGS__)
 
 /* Parse [s, e) as hex of 1..maxdigits digits, value <= max. */
 static int hex_field(const char *s, const char *e, unsigned maxdigits,

@@ -48,12 +48,6 @@ static void devs_free(xlpci_bk_dev *v, size_t n)
 
 /* ---- JSON (pure) --------------------------------------------------------- */
 
-static int gstr(yajl_gen g, const char *s)
-{
-    return s ? (int)yajl_gen_string(g, (const unsigned char *)s, strlen(s))
-             : (int)yajl_gen_null(g);
-}
-
 int xlpci_bk_to_json(const xlpci_bk_dev *v, size_t n, char **json_r)
 {
     yajl_gen g = yajl_gen_alloc(NULL);
@@ -68,25 +62,25 @@ int xlpci_bk_to_json(const xlpci_bk_dev *v, size_t n, char **json_r)
     yajl_gen_config(g, yajl_gen_beautify, 1);
     yajl_gen_config(g, yajl_gen_validate_utf8, 1);
     r = yajl_gen_map_open(g);
-    if (!r) r = gstr(g, "version");
+    if (!r) r = xlpci_json_str(g, "version");
     if (!r) r = yajl_gen_integer(g, BK_VERSION);
-    if (!r) r = gstr(g, "devices");
+    if (!r) r = xlpci_json_str(g, "devices");
     if (!r) r = yajl_gen_array_open(g);
     for (i = 0; !r && i < n; i++) {
         r = yajl_gen_map_open(g);
-        if (!r) r = gstr(g, "bdf");
-        if (!r) r = gstr(g, xlpci_bdf_format(&v[i].bdf, bdf));
-        if (!r) r = gstr(g, "name");
-        if (!r) r = gstr(g, v[i].name);
-        if (!r) r = gstr(g, "driver_path");
-        if (!r) r = gstr(g, v[i].driver_path);
-        if (!r) r = gstr(g, "managed");
+        if (!r) r = xlpci_json_str(g, "bdf");
+        if (!r) r = xlpci_json_str(g, xlpci_bdf_format(&v[i].bdf, bdf));
+        if (!r) r = xlpci_json_str(g, "name");
+        if (!r) r = xlpci_json_str(g, v[i].name);
+        if (!r) r = xlpci_json_str(g, "driver_path");
+        if (!r) r = xlpci_json_str(g, v[i].driver_path);
+        if (!r) r = xlpci_json_str(g, "managed");
         if (!r) r = yajl_gen_bool(g, v[i].managed);
-        if (!r) r = gstr(g, "domid");
+        if (!r) r = xlpci_json_str(g, "domid");
         if (!r) r = v[i].domid < 0 ? (int)yajl_gen_null(g)
                                    : (int)yajl_gen_integer(g, v[i].domid);
         if (!r && v[i].quarantining) {
-            r = gstr(g, "quarantining");
+            r = xlpci_json_str(g, "quarantining");
             if (!r) r = yajl_gen_bool(g, 1);
         }
         if (!r) r = yajl_gen_map_close(g);
@@ -167,7 +161,7 @@ int xlpci_bk_from_json(const char *text, xlpci_bk_dev **v_r, size_t *n_r,
             || (m && !YAJL_IS_TRUE(m) && !YAJL_IS_FALSE(m)) ||
             (id && !YAJL_IS_NULL(id) &&
              (!YAJL_IS_INTEGER(id) || YAJL_GET_INTEGER(id) < 0 ||
-              YAJL_GET_INTEGER(id) >= 0x7ff0))) {
+              YAJL_GET_INTEGER(id) >= DOMID_FIRST_RESERVED))) {
             snprintf(err, errlen, "device %zu is malformed", i);
             goto out;
         }

@@ -51,8 +51,8 @@ static int lex_fail(lexer *lx, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    snprintf(lx->err, lx->errlen, "%s:%u: %s", lx->source, lx->line, msg);
-    return XLPCI_ERR_INVAL;
+    return xlpci_errf(XLPCI_ERR_INVAL, lx->err, lx->errlen, "%s:%u: %s",
+                      lx->source, lx->line, msg);
 }
 
 static void value_dispose(value *v)

@@ -36,16 +36,6 @@ typedef struct {
     bool domain_exists;
 } check_arg;
 
-static bool drop_contains(const unsigned *drop, unsigned n, unsigned i)
-{
-    unsigned j;
-
-    for (j = 0; j < n; j++)
-        if (drop[j] == i)
-            return true;
-    return false;
-}
-
 static void problem(xlpci_ctx *ctx, check_arg *a, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -86,7 +76,7 @@ static void found_problem(void *varg, enum xlpci_problem_kind kind,
             f->a->problems++;
         return;
     case XLPCI_PB_ROW:
-        if (!drop_contains(f->drop, f->ndrop, index))
+        if (!xlpci_idx_in(f->drop, f->ndrop, index))
             f->drop[f->ndrop++] = index;
         problem(f->ctx, f->a, "%s", msg);
         return;
@@ -110,7 +100,7 @@ static int check_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
                       void *varg)
 {
     check_arg *a = varg;
-    char be[XLPCI_PATH_MAX], fe[XLPCI_PATH_MAX], path[XLPCI_PATH_MAX];
+    char be[XLPCI_PATH_MAX], fe[XLPCI_PATH_MAX];
     found_arg f;
     xlpci_view v;
     unsigned i;
@@ -122,8 +112,7 @@ static int check_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
     memset(&f, 0, sizeof(f));
     xlpci_be_path(be, a->domid);
     xlpci_fe_path(fe, a->domid);
-    snprintf(path, sizeof(path), "/local/domain/%u", a->domid);
-    rc = xlpci_xs_exists(ctx, t, path, &a->domain_exists);
+    rc = xlpci_domain_exists(ctx, t, a->domid, &a->domain_exists);
     if (!rc) rc = xlpci_view_read(ctx, t, a->domid, &v);
     if (rc || !v.dir_exists)
         goto out;                      /* no backend: nothing to check */
@@ -143,9 +132,8 @@ static int check_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
         problem(ctx, a, "%s has no num_devs and lists no device (pciback "
                 "closes such a backend)", be);
     for (i = 0; i < v.num_devs; i++) {
-        const char *ist = v.keys[i][XLPCI_KEY_STATE];
-
-        if (!drop_contains(f.drop, f.ndrop, i) && ist && !strcmp(ist, "5") &&
+        if (!xlpci_idx_in(f.drop, f.ndrop, i) &&
+            v.row_state[i] == XenbusStateClosing &&
             state == XenbusStateConnected) {
             problem(ctx, a, "%s (index %u) was released by the guest "
                     "but never removed (an interrupted detach)",
@@ -158,19 +146,15 @@ static int check_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
     if (!fe_exists)
         problem(ctx, a, "the frontend directory %s is missing", fe);
     if (fe_exists && state == XenbusStateConnected) {
-        char fpath[XLPCI_PATH_MAX + 8], *fst = NULL;
-        bool fe_connected;
+        xlpci_wait_reason why;
+        bool fe_connected = xlpci_frontend_ready(ctx, t, a->domid, &why,
+                                                 &rc);
 
-        snprintf(fpath, sizeof(fpath), "%s/state", fe);
-        rc = xlpci_xs_read(ctx, t, fpath, &fst);
         if (rc) goto out;
-        fe_connected = fst && !strcmp(fst, "4");
-        free(fst);
         for (i = 0; fe_connected && i < v.num_devs; i++) {
-            const char *ist = v.keys[i][XLPCI_KEY_STATE];
-
-            if (drop_contains(f.drop, f.ndrop, i) ||
-                v.keys[i][XLPCI_KEY_VDEV] || !ist || strcmp(ist, "1"))
+            if (xlpci_idx_in(f.drop, f.ndrop, i) ||
+                v.keys[i][XLPCI_KEY_VDEV] ||
+                v.row_state[i] != XenbusStateInitialising)
                 continue;
             problem(ctx, a, "%s (index %u) was never exported to the guest "
                     "(Initialising, no vdev-%u, both ends Connected: pciback "
@@ -225,31 +209,6 @@ out:
 
 /* ---- the ownership records (/libxl/pci/<bdf>/domid) ----------------------- */
 
-typedef struct {
-    uint32_t domid;
-    bool repair;
-    unsigned problems, unfixable;
-} owners_arg;
-
-static void owner_problem(xlpci_ctx *ctx, owners_arg *a, bool fixable,
-                          const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void owner_problem(xlpci_ctx *ctx, owners_arg *a, bool fixable,
-                          const char *fmt, ...)
-{
-    char msg[400];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    a->problems++;
-    if (!fixable)
-        a->unfixable++;
-    LOG(ctx, WARN, "domain %u: %s", a->domid, msg);
-}
-
 /* The records must match the backend: every device it lists has a node
  * naming the domain, and every node naming the domain is a device it
  * lists.  The only scan of the other backends is here, to find a device
@@ -258,7 +217,7 @@ static void owner_problem(xlpci_ctx *ctx, owners_arg *a, bool fixable,
 static int owners_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
                        void *varg)
 {
-    owners_arg *a = varg;
+    check_arg *a = varg;
     char path[XLPCI_PATH_MAX], b[XLPCI_BDF_STRLEN], err[128];
     char **doms = NULL;
     unsigned nd = 0, j, other;
@@ -295,9 +254,8 @@ static int owners_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
         if (k < nl)
             continue;
         xlpci_libxl_path(path, &bdf, "domid");
-        owner_problem(ctx, a, true, "%s names it but its backend does not "
-                      "list %s (an interrupted operation)", path,
-                      xlpci_bdf_format(&bdf, b));
+        problem(ctx, a, "%s names it but its backend does not list %s (an "
+                "interrupted operation)", path, xlpci_bdf_format(&bdf, b));
         if (a->repair)
             rc = xlpci_ops_rm(ops, path);
     }
@@ -310,30 +268,32 @@ static int owners_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
         xlpci_libxl_path(path, &listed[k], "domid");
         rc = xlpci_owner_read(ctx, t, &listed[k], &owner);
         if (rc == XLPCI_ERR_CORRUPT) {
-            owner_problem(ctx, a, true, "%s is not a domid", path);
+            problem(ctx, a, "%s is not a domid", path);
             rc = a->repair ? xlpci_ops_writef(ops, path, "%u", a->domid) : 0;
         } else if (!rc && owner < 0) {
-            owner_problem(ctx, a, true, "its backend lists %s but %s is "
-                          "missing (xl would offer the device again)", b,
-                          path);
+            problem(ctx, a, "its backend lists %s but %s is missing (xl "
+                    "would offer the device again)", b, path);
             if (a->repair)
                 rc = xlpci_ops_writef(ops, path, "%u", a->domid);
         } else if (!rc && owner != (int)a->domid) {
-            owner_problem(ctx, a, false, "its backend lists %s, which %s "
-                          "gives to domain %d (not repaired: one of them "
-                          "must release it)", b, path, owner);
+            problem(ctx, a, "its backend lists %s, which %s gives to "
+                    "domain %d (not repaired: one of them must release it)",
+                    b, path, owner);
+            a->unfixable++;
         }
         for (j = 0; !rc && j < nd; j++) {
-            if (xlpci_parse_uint(doms[j], 0x7fefu, &other) ||
-                other == a->domid)
+            if (xlpci_parse_uint(doms[j], DOMID_FIRST_RESERVED - 1,
+                                 &other) || other == a->domid)
                 continue;
             rc = xlpci_view_read(ctx, t, other, &ov);
             if (rc == XLPCI_ERR_CORRUPT)
                 rc = 0;
-            else if (!rc && xlpci_view_find(&ov, &listed[k]) >= 0)
-                owner_problem(ctx, a, false, "%s is also in the PCI backend "
-                              "of domain %u (not repaired: one of them must "
-                              "release it)", b, other);
+            else if (!rc && xlpci_view_find(&ov, &listed[k]) >= 0) {
+                problem(ctx, a, "%s is also in the PCI backend of domain %u "
+                        "(not repaired: one of them must release it)", b,
+                        other);
+                a->unfixable++;
+            }
             xlpci_view_dispose(&ov);
         }
     }
@@ -394,7 +354,7 @@ int xlpci_check_ex(xlpci_ctx *ctx, uint32_t domid, bool repair,
     res->problems = a.problems - (ctx->dry_run ? 0 : a.repaired);
     res->unfixable = a.unfixable;
     if (!a.busy) {
-        owners_arg o = { domid, repair, 0, 0 };
+        check_arg o = { domid, repair, 0, 0, 0, false, false };
 
         rc = xlpci_txn_run(ctx, repair ? "check --repair (ownership)"
                                        : "check (ownership)", owners_body,

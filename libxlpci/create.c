@@ -74,7 +74,8 @@ int xlpci_create(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *specs,
 {
     create_arg a = { domid, NULL, 0, flags };
     xlpci_prepared prep = { NULL, 0 };
-    xlpci_dev *devs = NULL, *granted = NULL;
+    xlpci_dev *devs = NULL;
+    xlpci_bdf *granted = NULL;
     size_t ngranted = 0;
     unsigned char *how = NULL;
     bool pciback, host;
@@ -126,7 +127,7 @@ int xlpci_create(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *specs,
         xlpci_parents_prune(ctx, &prep);
     xlpci_prepared_dispose(&prep);
     if (rc && granted)
-        xlpci_hv_revoke_devs(ctx, domid, granted, ngranted);
+        xlpci_hv_revoke(ctx, true, domid, granted, ngranted, false);
     if (host) {
         int hrc = xlpci_host_finish(ctx, domid, devs, a.n, &bk, how, !rc,
                                     &ops);

@@ -28,13 +28,11 @@
 
 #include "internal.h"
 
-#define DOMID_FIRST_RESERVED 0x7ff0u
-
 typedef struct {
     uint32_t domid;
     bool exists;                       /* /local/domain/<domid> */
     bool backend;                      /* some backend or frontend node */
-    bool lookup;                       /* read only, plan nothing */
+    bool be_dir, fe;                   /* its backend, frontend directory */
     xlpci_bdf *v;                      /* the devices it holds */
     size_t n;
     size_t nbackend, nnode;            /* of which: listed, recorded */
@@ -56,9 +54,9 @@ static int held_add(held_arg *a, const xlpci_bdf *bdf)
     return 0;
 }
 
-/* Read what the domain holds in xenstore and plan its removal. */
-static int destroy_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
-                        void *varg)
+/* Read what the domain holds in xenstore (a read-only step of its own:
+ * the lookup, xlpci_txn_read). */
+static int held_read(xlpci_ctx *ctx, xs_transaction_t t, void *varg)
 {
     held_arg *a = varg;
     char path[XLPCI_PATH_MAX], err[64];
@@ -66,7 +64,6 @@ static int destroy_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
     size_t nn = 0, i;
     xlpci_view view;
     xlpci_bdf bdf;
-    bool fe;
     int rc;
 
     a->n = a->nbackend = a->nnode = 0;
@@ -95,29 +92,41 @@ static int destroy_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
     /* the frontend, only if the domain still has one: never create below
      * /local/domain/<domid> */
     xlpci_fe_path(path, a->domid);
-    rc = xlpci_xs_exists(ctx, t, path, &fe);
-    if (rc) goto out;
-    a->backend = view.dir_exists || fe;
-    if (a->lookup || (!a->backend && !a->nnode)) {
-        rc = XLPCI_TXN_NOTHING;
-        goto out;
-    }
-    if (view.dir_exists) {
+    rc = xlpci_xs_exists(ctx, t, path, &a->fe);
+    a->be_dir = view.dir_exists;
+    a->backend = a->be_dir || a->fe;
+out:
+    free(named);
+    xlpci_view_dispose(&view);
+    return rc;
+}
+
+/* Read what the domain holds and plan its removal. */
+static int destroy_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
+                        void *varg)
+{
+    held_arg *a = varg;
+    char path[XLPCI_PATH_MAX];
+    int rc;
+
+    rc = held_read(ctx, t, a);
+    if (rc)
+        return rc;
+    if (!a->backend && !a->nnode)
+        return XLPCI_TXN_NOTHING;
+    if (a->be_dir) {
         xlpci_be_path(path, a->domid);
         rc = xlpci_ops_rm(ops, path);
         snprintf(path, sizeof(path), "/local/domain/0/error/backend/pci/%u",
                  a->domid);
         if (!rc) rc = xlpci_ops_rm(ops, path);
     }
-    if (!rc && fe) {
+    if (!rc && a->fe) {
         xlpci_fe_path(path, a->domid);
         rc = xlpci_ops_rm(ops, path);
     }
     if (!rc) rc = xlpci_parents_cleanup(ctx, t, ops, a->domid);
     if (!rc) rc = xlpci_owner_drop(ctx, t, ops, a->domid, a->v, a->n);
-out:
-    free(named);
-    xlpci_view_dispose(&view);
     return rc;
 }
 
@@ -169,7 +178,6 @@ int xlpci_destroy_run(xlpci_ctx *ctx, bool host, uint32_t domid,
 {
     held_arg a, b;
     size_t nrec, i;
-    FILE *dry = ctx->dry_run;
     int rc;
 
     memset(&a, 0, sizeof(a));
@@ -177,11 +185,8 @@ int xlpci_destroy_run(xlpci_ctx *ctx, bool host, uint32_t domid,
     a.domid = b.domid = domid;
     *held_r = 0;
     /* 0. what is held (reads only) */
-    ctx->dry_run = NULL;
-    a.lookup = true;
-    rc = xlpci_txn_run(ctx, "destroy (lookup)", destroy_body, &a);
-    ctx->dry_run = dry;
-    if (rc < 0)
+    rc = xlpci_txn_read(ctx, "destroy (lookup)", held_read, &a);
+    if (rc)
         goto out;
     rc = records_held(ctx, host, &a, &nrec);
     if (rc)
@@ -197,7 +202,7 @@ int xlpci_destroy_run(xlpci_ctx *ctx, bool host, uint32_t domid,
      * domain (dying); xlpci_hv_revoke skips what Xen already took back
      * from a domain that no longer exists */
     if (a.n && !ctx->dry_run) {
-        rc = xlpci_hv_revoke(ctx, host, domid, a.v, a.n);
+        rc = xlpci_hv_revoke(ctx, host, domid, a.v, a.n, true);
         if (rc) {
             LOG(ctx, ERROR, "domain %u: revoking the devices' permissions "
                 "failed; nothing else was changed (run destroy again)",

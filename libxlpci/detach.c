@@ -31,7 +31,8 @@ typedef struct {
     xlpci_wait_reason why;
     size_t n;                          /* devices found */
     xlpci_bdf found[DETACH_MAX];
-    char prev[DETACH_MAX][4];          /* their state-N before Closing */
+    int prev[DETACH_MAX];              /* their state-N before Closing
+                                        * (view.row_state) */
     bool undone;
     size_t ngone;                      /* DETACH_PARTIAL: removed ones */
     xlpci_bdf gone[DETACH_MAX];
@@ -105,11 +106,9 @@ static int detach_begin_body(xlpci_ctx *ctx, xs_transaction_t t,
         goto out;
     }
     for (i = 0; i < a->n; i++) {
-        const char *st = view.keys[idx[i]][XLPCI_KEY_STATE];
-
         ours[idx[i]] = true;
-        snprintf(a->prev[i], sizeof(a->prev[i]), "%s", st ? st : "");
-        if (!st || strcmp(st, "5"))
+        a->prev[i] = view.row_state[idx[i]];
+        if (a->prev[i] != XenbusStateClosing)
             all_closing = false;
     }
     if (a->force_now || view.state == XenbusStateInitialising ||
@@ -243,17 +242,15 @@ static int undo_detach_body(xlpci_ctx *ctx, xs_transaction_t t,
         goto out;
     }
     for (i = 0; !rc && i < a->n; i++) {
-        const char *st = view.keys[idx[i]][XLPCI_KEY_STATE];
-
-        /* prev "5": an earlier detach wrote Closing and started the
+        /* prev Closing: an earlier detach wrote Closing and started the
          * cycle; it is not ours to undo */
-        if (!st || strcmp(st, "5") || !a->prev[i][0] ||
-            !strcmp(a->prev[i], "5")) {
+        if (view.row_state[idx[i]] != XenbusStateClosing ||
+            a->prev[i] < 0 || a->prev[i] == XenbusStateClosing) {
             rc = XLPCI_TXN_NOTHING;
             break;
         }
         rc = xlpci_be_key(path, a->domid, "state-%u", idx[i]);
-        if (!rc) rc = xlpci_ops_write(ops, path, a->prev[i]);
+        if (!rc) rc = xlpci_ops_writef(ops, path, "%d", a->prev[i]);
     }
     if (!rc) rc = xlpci_be_key(path, a->domid, "state");
     if (!rc) rc = xlpci_ops_writef(ops, path, "%d", XenbusStateConnected);
@@ -313,7 +310,8 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
         /* the never-exported functions are gone: no cycle, the guest never
          * had them; then the others, as usual */
         ngone = a.ngone;
-        rc = xlpci_hv_revoke(ctx, pciback, domid, a.gone, a.ngone);
+        rc = xlpci_hv_revoke(ctx, pciback, domid, a.gone, a.ngone,
+                             true);
         if (!rc && pciback)
             rc = xlpci_host_release(ctx, a.gone, a.ngone);
         if (rc)
@@ -361,7 +359,8 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
         goto out;
     }
     if (!rc && !ctx->dry_run && a.mode == DETACH_REMOVED)
-        rc = xlpci_hv_revoke(ctx, pciback, domid, a.found, a.n); /* no cycle */
+        /* no cycle */
+        rc = xlpci_hv_revoke(ctx, pciback, domid, a.found, a.n, true);
     if (rc || ctx->dry_run || a.mode == DETACH_REMOVED)
         goto out;
 
@@ -396,7 +395,7 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
      * (a crash in between leaves a released index, which check --repair
      * removes).  A failed revocation keeps the device recorded as
      * assigned (no host_release), since the guest may still reach it. */
-    hrc = xlpci_hv_revoke(ctx, pciback, domid, a.found, a.n);
+    hrc = xlpci_hv_revoke(ctx, pciback, domid, a.found, a.n, true);
     rc = xlpci_txn_run(ctx, "pci-detach", detach_remove_body, &a);
     if (rc == XLPCI_TXN_NOTHING)
         rc = 0;                        /* already removed */

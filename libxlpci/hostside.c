@@ -155,19 +155,24 @@ int xlpci_host_release(xlpci_ctx *ctx, const xlpci_bdf *bdfs, size_t n)
  * devices granted go to *sub_r (a malloc'd copy, *nsub_r of them) for a
  * rollback. */
 int xlpci_host_grant(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
-                     size_t n, xlpci_dev **sub_r, size_t *nsub_r)
+                     size_t n, xlpci_bdf **granted_r, size_t *ngranted_r)
 {
     char b[XLPCI_BDF_STRLEN];
     xlpci_dev *sub;
+    xlpci_bdf *bdfs;
     size_t i, k = 0;
     bool granted;
     int rc = 0, d;
 
-    *sub_r = NULL;
-    *nsub_r = 0;
+    *granted_r = NULL;
+    *ngranted_r = 0;
     sub = calloc(n ? n : 1, sizeof(*sub));
-    if (!sub)
+    bdfs = calloc(n ? n : 1, sizeof(*bdfs));
+    if (!sub || !bdfs) {
+        free(sub);
+        free(bdfs);
         return XLPCI_ERR_NOMEM;
+    }
     for (i = 0; i < n; i++) {
         d = xlpci_device_domain(ctx, &devs[i].bdf);
         if (d >= 0 && (uint32_t)d != domid) {
@@ -176,17 +181,20 @@ int xlpci_host_grant(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
             rc = XLPCI_ERR_EXISTS;
             goto out;
         }
-        if (d < 0)
+        if (d < 0) {
+            bdfs[k] = devs[i].bdf;
             sub[k++] = devs[i];        /* shallow: only read */
+        }
     }
     rc = xlpci_hv_grant(ctx, domid, sub, k, &granted);
     if (!rc && granted) {
-        *sub_r = sub;
-        *nsub_r = k;
-        sub = NULL;
+        *granted_r = bdfs;
+        *ngranted_r = k;
+        bdfs = NULL;
     }
 out:
     free(sub);
+    free(bdfs);
     return rc;
 }
 /* Without xen-pciback only xenstore is written: the devices were neither

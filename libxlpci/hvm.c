@@ -265,8 +265,18 @@ static int hvm_add(xlpci_ctx *ctx, bool host, uint32_t domid,
          * device leaves the guest first), the hypervisor */
         xlpci_parents_prune(ctx, &prep);
         qemu_undo(ctx, domid, &q, &qopen, devs, added, n);
-        if (granted)
-            xlpci_hv_revoke_devs(ctx, domid, devs, n);
+        if (granted) {
+            xlpci_bdf *bdfs = calloc(n, sizeof(*bdfs));
+
+            for (size_t i = 0; bdfs && i < n; i++)
+                bdfs[i] = devs[i].bdf;
+            if (bdfs)
+                xlpci_hv_revoke(ctx, true, domid, bdfs, n, false);
+            else
+                LOG(ctx, ERROR, "out of memory: domain %u keeps the "
+                    "permissions of its devices", domid);
+            free(bdfs);
+        }
     }
     xlpci_prepared_dispose(&prep);
     if (qopen)
@@ -473,7 +483,7 @@ int xlpci_hvm_detach(xlpci_ctx *ctx, bool host, uint32_t domid,
     /* 3. hypervisor, 4. the record, 5. host */
     rc = 0;
     if (ngone) {
-        int hrc = xlpci_hv_revoke(ctx, host, domid, gone, ngone);
+        int hrc = xlpci_hv_revoke(ctx, host, domid, gone, ngone, true);
 
         a.gone = gone;
         a.ngone = ngone;

@@ -1,6 +1,6 @@
 /*
  * The hypervisor side of PV passthrough, through libxenctrl
- * (xenstore-pci-spec.md section 3.2 step 11 and 3.6 step 3): the guest may
+ * (docs/protocol.md section 3.1 step 2, section 3.3 step 4): the guest may
  * map the device's memory BARs (xc_domain_iomem_permission), use its I/O
  * port BARs (xc_domain_ioport_permission) and bind its legacy interrupt
  * (xc_physdev_map_pirq + xc_domain_irq_permission).
@@ -225,7 +225,7 @@ static int read_res(xlpci_ctx *ctx, const xlpci_bdf *bdf, dev_res *r)
 static int bar_perm(xlpci_ctx *ctx, xc_interface *xch, uint32_t domid,
                     const char *b, const xlpci_bar *bar, bool allow)
 {
-    const char *verb = allow ? "grant" : "revoke";
+    const char *what, *call;
     int r;
 
     if (bar_kind(bar) == 'i') {
@@ -234,29 +234,27 @@ static int bar_perm(xlpci_ctx *ctx, xc_interface *xch, uint32_t domid,
                 "outside the I/O port space", b, bar->start, bar->end);
             return XLPCI_ERR_CORRUPT;
         }
+        what = "I/O ports";
+        call = "xc_domain_ioport_permission";
         xlpci_host_step(ctx);
         r = xc_domain_ioport_permission(xch, domid, (uint32_t)bar->start,
                                         (uint32_t)(bar->end - bar->start + 1),
                                         allow);
-        if (r < 0) {
-            LOGE(ctx, ERROR, "cannot %s domain %u the I/O ports 0x%" PRIx64
-                 "-0x%" PRIx64 " of %s (xc_domain_ioport_permission)", verb,
-                 domid, bar->start, bar->end, b);
-            return XLPCI_ERR_FAIL;
-        }
     } else {
         unsigned long first = (unsigned long)(bar->start >> XC_PAGE_SHIFT);
         unsigned long last = (unsigned long)(bar->end >> XC_PAGE_SHIFT);
 
+        what = "memory";
+        call = "xc_domain_iomem_permission";
         xlpci_host_step(ctx);
         r = xc_domain_iomem_permission(xch, domid, first, last - first + 1,
                                        allow);
-        if (r < 0) {
-            LOGE(ctx, ERROR, "cannot %s domain %u the memory 0x%" PRIx64
-                 "-0x%" PRIx64 " of %s (xc_domain_iomem_permission)", verb,
-                 domid, bar->start, bar->end, b);
-            return XLPCI_ERR_FAIL;
-        }
+    }
+    if (r < 0) {
+        LOGE(ctx, ERROR, "cannot %s domain %u the %s 0x%" PRIx64 "-0x%" PRIx64
+             " of %s (%s)", allow ? "grant" : "revoke", domid, what,
+             bar->start, bar->end, b, call);
+        return XLPCI_ERR_FAIL;
     }
     return 0;
 }
@@ -571,9 +569,9 @@ static int release_one(xlpci_ctx *ctx, xc_interface *xch, uint32_t domid,
     return rc;
 }
 
-static int release(xlpci_ctx *ctx, bool host, uint32_t domid,
-                   const xlpci_bdf *bdfs, const xlpci_dev *devs, size_t n,
-                   bool reset)
+/* In reverse order; every device is tried, the first error returned. */
+int xlpci_hv_revoke(xlpci_ctx *ctx, bool host, uint32_t domid,
+                    const xlpci_bdf *bdfs, size_t n, bool reset)
 {
     xc_interface *xch;
     int rc, rc1;
@@ -598,30 +596,18 @@ static int release(xlpci_ctx *ctx, bool host, uint32_t domid,
     if (!xch && (!reset || ctx->dry_run || !host))
         return 0;
     while (n-- > 0) {
-        rc1 = release_one(ctx, xch, domid, bdfs ? &bdfs[n] : &devs[n].bdf,
-                          reset);
+        rc1 = release_one(ctx, xch, domid, &bdfs[n], reset);
         rc = rc ? rc : rc1;
     }
     xc_interface_close(xch);
     return rc;
 }
 
-/* In reverse order; every device is tried, the first error returned. */
-int xlpci_hv_revoke(xlpci_ctx *ctx, bool host, uint32_t domid,
-                    const xlpci_bdf *bdfs, size_t n)
-{
-    return release(ctx, host, domid, bdfs, NULL, n, true);
-}
-
-int xlpci_hv_revoke_devs(xlpci_ctx *ctx, uint32_t domid,
-                         const xlpci_dev *devs, size_t n)
-{
-    return release(ctx, true, domid, NULL, devs, n, false);
-}
 
 /* pci-assignable-add / -remove: into / out of the quarantine (dom_io),
- * with a handle of their own. */
-int xlpci_hv_quarantine(xlpci_ctx *ctx, bool host, const xlpci_bdf *bdf)
+ * with a handle of its own. */
+int xlpci_hv_quarantine(xlpci_ctx *ctx, bool host, const xlpci_bdf *bdf,
+                        bool into)
 {
     xc_interface *xch;
     int rc;
@@ -629,20 +615,8 @@ int xlpci_hv_quarantine(xlpci_ctx *ctx, bool host, const xlpci_bdf *bdf)
     rc = xlpci_hv_open(ctx, host, &xch);
     if (rc || !xch)
         return rc;
-    rc = xlpci_iommu_quarantine(ctx, xch, bdf);
-    xc_interface_close(xch);
-    return rc;
-}
-
-int xlpci_hv_unquarantine(xlpci_ctx *ctx, bool host, const xlpci_bdf *bdf)
-{
-    xc_interface *xch;
-    int rc;
-
-    rc = xlpci_hv_open(ctx, host, &xch);
-    if (rc || !xch)
-        return rc;
-    rc = xlpci_iommu_deassign(ctx, xch, DOMID_IO, bdf);
+    rc = into ? xlpci_iommu_quarantine(ctx, xch, bdf)
+              : xlpci_iommu_deassign(ctx, xch, DOMID_IO, bdf);
     xc_interface_close(xch);
     return rc;
 }

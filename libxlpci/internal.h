@@ -1,21 +1,28 @@
 /*
- * libxlpci internal interfaces.  Not installed.
+ * libxlpci internal interfaces, for the library's modules.  Not installed.
+ * The tests, fuzzers and bench include libxlpci_priv.h instead (the pure
+ * floor's interfaces), which this includes.
  *
- * Module map (one concept per file), by floor; a file calls only into
- * its own floor or the floors above it in this list:
+ * Module map (one concept per file), by floor; a file calls only into its
+ * own floor or the floors above it in this list, and no files call each
+ * other round in a loop.  tests/pkg/test-layers (make check-unit) reads
+ * this map, the "[N] floor" headings and the "<file>.c" lines under them,
+ * and checks both rules on the objects' symbols (nm): every library file
+ * has its line here.  The protocol the flows drive: docs/protocol.md.
  *
- * pure parsers and planners
- *   bdf.c     BDF and PCI_SPEC_STRING parse/format            PURE
- *   cfg.c     xl.cfg subset reader                            PURE
- *   ops.c     list of planned xenstore operations             PURE
- *   view.c    the backend parser (view: paths, setup,
- *             problems, check, entries)                       PURE
+ * [0] pure parsers and planners (no I/O)
+ *   bdf.c     BDF and PCI_SPEC_STRING parse/format, the parsers'
+ *             error messages (xlpci_errf)
+ *   cfg.c     xl.cfg subset reader
+ *   ops.c     list of planned xenstore operations
+ *   view.c    the backend parser (view: paths, setup, per-index
+ *             states, problems, check, entries)
  *   layout.c  the backend's operations for create/append/
- *             detach/remove/rollback/repair                   PURE
- *   json.c    pci-list -l through yajl                        PURE
+ *             detach/remove/rollback/repair
+ *   json.c    pci-list -l through yajl, yajl strings
  *   qmpmsg.c  QMP messages (device_add, device_del, query-pci; replies,
- *             errors, events) through yajl                     PURE
- * I/O
+ *             errors, events) through yajl
+ * [1] I/O
  *   ctx.c     context, logging, error strings
  *   xs.c      transaction runner (xlpci_txn_run; xlpci_txn_read for
  *             read-only steps), checked reads, watch waits
@@ -29,20 +36,20 @@
  *   qmp.c     QMP client on <run dir>/qmp-libxl-<domid>: handshake,
  *             commands under the command's deadline, events
  *   qmpholder.c  who holds a busy QMP socket (sock_diag, /proc)
- * host side
+ * [2] host side
  *   assign.c  pci-assignable-add/-remove/-list (pciback binding)
  *   hypervisor.c  iomem/ioport/irq permissions via libxenctrl; the
  *             grant and release sequences of a device (IOMMU, reset,
  *             permissive, permissions), the quarantine's handle
  *   iommu.c   IOMMU assignment, quarantine, domain type via libxenctrl
  *   reset.c   device reset (do_flr / reset) and pciback permissive
- * the flows' shared steps
+ * [3] the flows' shared steps
  *   resolve.c   domain and device resolution (spec -> devices)
  *   hostside.c  host side of an assignment: prepare, grant, finish
  *             (keep or undo), release
  *   wait.c    waiting on the guest: wait reasons, frontend ready,
  *             backend failed, run a body until it stops waiting
- * the flows (each a file that reads like the protocol it drives)
+ * [4] the flows (each a file that reads like the protocol it drives)
  *   create.c  create: the whole backend in one transaction
  *   attach.c  pci-attach (hot-add, Reconfiguring cycle, rollback)
  *   detach.c  pci-detach (hot-remove, Reconfiguring cycle, -f)
@@ -52,178 +59,28 @@
  *   destroy.c destroy: release all a gone/going domain holds
  *   check.c   check [--repair]: the store and ownership records
  *   reconcile.c  check: bookkeeping against xenstore, repair
- *   libxlpci_testing.h  the test-only interface (transaction hook); with
- *             the crash injection below, only in test builds
- *             (-DXLPCI_TESTING: libxlpci-test.a, build/xlpci-test)
+ * [5] the CLI: tools/xlpci.c, through libxlpci.h only (libxlpci.so
+ *     exports nothing else: tests/pkg/test-symbols)
+ *
+ * Headers: libxlpci.h (installed, the API); libxlpci_priv.h (what tests,
+ * fuzzers and bench need from inside: the pure floor); this file;
+ * libxlpci_testing.h, the test-only interface (transaction hook): with the
+ * crash injection below, only in test builds (-DXLPCI_TESTING:
+ * libxlpci-test.a, build/xlpci-test).
  */
 #ifndef LIBXLPCI_INTERNAL_H
 #define LIBXLPCI_INTERNAL_H
 
-#include <stdarg.h>
-#include <xenstore.h>
-#include <xen/io/xenbus.h>
+/* paths, keys, ops, the view and layout, the pure parsers (the tests'
+ * window into the library), libxlpci.h and libxlpci_testing.h */
+#include "libxlpci_priv.h"
+#include <xen/xen.h>                 /* DOMID_FIRST_RESERVED, DOMID_IO */
 
-#include "libxlpci.h"
-#include "libxlpci_testing.h"
+/* ---- JSON (json.c) ------------------------------------------------------- */
 
-#define _hidden __attribute__((visibility("hidden")))
-
-/* ---- paths --------------------------------------------------------------- */
-
-#define XLPCI_PATH_MAX 256
-/* The longest state directory: its files' paths must fit XLPCI_PATH_MAX. */
-#define XLPCI_STATE_DIR_MAX (XLPCI_PATH_MAX - 40)
-/* The longest run directory: <dir>/qmp-libxl-<domid> must fit sun_path
- * (108 bytes). */
-#define XLPCI_RUN_DIR_MAX 86
-/* Per-index keys of the backend, in the order they are written.  "vdev" is
- * written by pciback, not by us, but moves with its index on compaction. */
-enum xlpci_key {
-    XLPCI_KEY_KEY, XLPCI_KEY_DEV, XLPCI_KEY_VDEVFN, XLPCI_KEY_NAME,
-    XLPCI_KEY_OPTS, XLPCI_KEY_STATE, XLPCI_KEY_VDEV,
-    XLPCI_NKEYS
-};
-_hidden extern const char *const xlpci_key_names[XLPCI_NKEYS];
-
-_hidden void xlpci_be_path(char *buf, uint32_t domid);   /* .../backend/pci/D/0 */
-_hidden void xlpci_fe_path(char *buf, uint32_t domid);   /* /local/domain/D/device/pci/0 */
-_hidden void xlpci_error_path(char *buf, uint32_t domid);
-/* <backend dir>/<leaf>, leaf a printf format ("state-%u"). */
-_hidden int xlpci_be_key(char *buf, uint32_t domid, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* ---- operations (ops.c) -------------------------------------------------- */
-
-typedef enum {
-    XLPCI_OP_RM, XLPCI_OP_MKDIR, XLPCI_OP_WRITE, XLPCI_OP_PERMS,
-} xlpci_op_kind;
-
-typedef struct {
-    xlpci_op_kind kind;
-    char *path;
-    char *value;                     /* WRITE */
-    struct xs_permissions perms[2];  /* PERMS */
-    unsigned nperms;
-} xlpci_op;
-
-typedef struct {
-    xlpci_op *v;
-    size_t n, cap;
-} xlpci_ops;
-
-_hidden void xlpci_ops_init(xlpci_ops *ops);
-_hidden void xlpci_ops_reset(xlpci_ops *ops);      /* empty, keep memory */
-_hidden void xlpci_ops_dispose(xlpci_ops *ops);
-_hidden int xlpci_ops_rm(xlpci_ops *ops, const char *path);
-_hidden int xlpci_ops_mkdir(xlpci_ops *ops, const char *path);
-_hidden int xlpci_ops_write(xlpci_ops *ops, const char *path,
-                            const char *value);
-_hidden int xlpci_ops_writef(xlpci_ops *ops, const char *path,
-                             const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-_hidden int xlpci_ops_perms(xlpci_ops *ops, const char *path,
-                            uint32_t owner, uint32_t reader);
-/* "write /a/b = "v"" etc., one line per op, for -N and logs. */
-_hidden void xlpci_ops_print(const xlpci_ops *ops, FILE *out);
-
-/* ---- backend view (view.c) ----------------------------------------------- */
-
-/* What the backend holds, read inside one transaction.  The one parser of
- * the backend, used by every command: xlpci_view_read (xs.c) lists the
- * directory and reads the raw values, xlpci_view_setup and
- * xlpci_view_problems (pure) decide what they mean. */
-typedef struct {
-    bool exists;                     /* the backend has num_devs */
-    bool dir_exists;                 /* the backend directory exists */
-    int state;                       /* backend state, -1 if absent/bad */
-    char *state_raw;                 /* as read, NULL if absent */
-    char *num_raw;                   /* num_devs as read, NULL if absent */
-    bool num_bad;                    /* num_devs is not a count (0-256), or
-                                      * is absent while devices are listed */
-    unsigned num_devs;               /* rows: num_devs, or when num_bad the
-                                      * dense run of dev-0.. (at most 256) */
-    char *(*keys)[XLPCI_NKEYS];      /* num_devs rows of raw values */
-    char **names;                    /* children of the backend dir */
-    unsigned nnames;
-    const char **orphans;            /* per-index keys outside the rows:
-                                      * past num_devs (at any index) or
-                                      * spelled non-canonically ("dev-03");
-                                      * into names, values never read */
-    unsigned norphans;
-} xlpci_view;
-
-_hidden void xlpci_view_init(xlpci_view *view);
-_hidden void xlpci_view_dispose(xlpci_view *view);
-
-/* Strict parse of a decimal xenstore value ("0".."max"). */
-_hidden int xlpci_parse_uint(const char *s, unsigned max, unsigned *out);
-
-/* From names, num_raw and state_raw (pure): state, num_devs, exists,
- * num_bad, the orphans, and keys allocated (all NULL) for the rows. */
-_hidden int xlpci_view_setup(xlpci_view *view);
-
-/* What is wrong with a view (pure), every problem in turn:
- *   NUM     num_devs absent (with devices listed) or not a count;
- *           check --repair recounts it
- *   ROW     dev-N missing or not a PCI address, or a device listed twice
- *           (compared by parsed address); check --repair drops the row
- *   VALUE   a malformed vdevfn-N, opts-N or state-N; nobody can tell the
- *           meant value: reported, not repaired
- *   STATE   the backend state is not a xenbus state (pciback's node): not
- *           repaired
- *   ORPHAN  a per-index key outside the rows; check --repair removes it
- * index: the row (ORPHAN: the index the name carries, or ~0u). */
-enum xlpci_problem_kind {
-    XLPCI_PB_NUM, XLPCI_PB_ROW, XLPCI_PB_VALUE, XLPCI_PB_STATE,
-    XLPCI_PB_ORPHAN,
-};
-typedef void xlpci_problem_fn(void *arg, enum xlpci_problem_kind kind,
-                              unsigned index, const char *msg);
-_hidden void xlpci_view_problems(const xlpci_view *view, uint32_t domid,
-                                 xlpci_problem_fn *fn, void *arg);
-
-/* The first problem a flow cannot proceed on (all but ORPHAN) into err,
- * with the way out: XLPCI_ERR_CORRUPT; 0 if none. */
-_hidden int xlpci_view_check(const xlpci_view *view, uint32_t domid,
-                             char *err, size_t errlen);
-/* Index whose dev-i is bdf (by parsed address), or -1. */
-_hidden int xlpci_view_find(const xlpci_view *view, const xlpci_bdf *bdf);
-/* Parse one row into an entry (pure). */
-_hidden int xlpci_view_entry(const xlpci_view *view, unsigned i,
-                             xlpci_entry *e, char *err, size_t errlen);
-
-_hidden int xlpci_opts_format(const xlpci_dev *dev, char *buf, size_t len);
-_hidden int xlpci_opts_parse(const char *s, xlpci_dev *dev);
-/* Split a backend child name "dev-12" into key and index; false if it is
- * not a per-index key. */
-_hidden bool xlpci_split_key(const char *name, enum xlpci_key *key_r,
-                             unsigned *index_r);
-
-/* ---- backend operations per step (layout.c) ------------------------------ */
-
-/* Everything for a new backend: rm + mkdir + perms of both dirs, base keys,
- * devices 0..n-1, num_devs = n.  name may be NULL (no domain key). */
-_hidden int xlpci_layout_create(xlpci_ops *ops, uint32_t domid,
-                                const char *name,
-                                const xlpci_dev *devs, size_t n);
-/* Append devs at num_devs.., num_devs += n; reconfigure adds state=7.
- * Stale per-index keys left at those indices are removed. */
-_hidden int xlpci_layout_append(xlpci_ops *ops, uint32_t domid,
-                                const xlpci_view *view,
-                                const xlpci_dev *devs, size_t n,
-                                bool reconfigure);
-/* state-i = Closing for every index in idx, state = Reconfiguring. */
-_hidden int xlpci_layout_detach_begin(xlpci_ops *ops, uint32_t domid,
-                                      const unsigned *idx, size_t n);
-/* Remove the indices in idx (any order), move the higher rows down,
- * num_devs -= n; if nothing is left, remove both directories. */
-_hidden int xlpci_layout_remove(xlpci_ops *ops, uint32_t domid,
-                                const xlpci_view *view,
-                                const unsigned *idx, size_t n);
-
-/* Remove every orphan key of the view (check --repair). */
-_hidden int xlpci_layout_rm_orphans(xlpci_ops *ops, uint32_t domid,
-                                    const xlpci_view *view);
+/* A string through yajl (NULL: null); pci-list -l and the bookkeeping. */
+struct yajl_gen_t;
+_hidden int xlpci_json_str(struct yajl_gen_t *g, const char *s);
 
 /* ---- context (ctx.c) ----------------------------------------------------- */
 
@@ -405,27 +262,11 @@ _hidden bool xlpci_sysfs_wait(const char *path, bool exists);
 /* ---- bookkeeping (bookkeeping.c) ----------------------------------------- */
 
 typedef struct {
-    xlpci_bdf bdf;
-    char *name;                      /* pci-assignable-add -n */
-    char *driver_path;               /* the host driver it came from */
-    bool managed;                    /* made assignable by seize=1 */
-    int domid;                       /* assigned to, or -1 */
-    bool quarantining;               /* its quarantine (iommu.c) may be
-                                      * half done: check --repair puts it
-                                      * (back) in dom_io if it stays on
-                                      * xen-pciback */
-} xlpci_bk_dev;
-
-typedef struct {
     xlpci_bk_dev *v;
     size_t n;
     int lockfd;
 } xlpci_bk;
 
-_hidden void xlpci_bk_dev_dispose(xlpci_bk_dev *d);
-_hidden int xlpci_bk_to_json(const xlpci_bk_dev *v, size_t n, char **json_r);
-_hidden int xlpci_bk_from_json(const char *text, xlpci_bk_dev **v_r,
-                               size_t *n_r, char *err, size_t errlen);
 /* Lock and read (a missing file is empty); commit writes atomically;
  * close unlocks.  Always close after a successful open. */
 _hidden int xlpci_bk_open(xlpci_ctx *ctx, xlpci_bk *bk);
@@ -458,19 +299,6 @@ _hidden int xlpci_device_domain(xlpci_ctx *ctx, const xlpci_bdf *bdf);
 
 /* ---- hypervisor (hypervisor.c) ------------------------------------------- */
 
-#define XLPCI_NUM_RESOURCES 7        /* PROC_PCI_NUM_RESOURCES: 6 BARs + ROM */
-
-typedef struct {
-    uint64_t start, end, flags;
-} xlpci_bar;
-
-/* sysfs "resource": the first XLPCI_NUM_RESOURCES lines "0x%llx 0x%llx
- * 0x%llx" (pure).  XLPCI_ERR_CORRUPT with the reason in err. */
-_hidden int xlpci_resource_parse(const char *text, xlpci_bar *bars,
-                                 unsigned *n_r, char *err, size_t errlen);
-/* sysfs "irq": a decimal number and an optional newline (pure). */
-_hidden int xlpci_irq_parse(const char *text, unsigned *irq_r, char *err,
-                            size_t errlen);
 /* The libxenctrl handle of the host steps; *xch_r = NULL (and 0) when the
  * hypervisor side is skipped: dry run, XLPCI_HV_NONE, !host (the
  * operation found no xen-pciback), no Xen in AUTO (a notice, once).
@@ -495,9 +323,12 @@ _hidden int xlpci_hv_grant(xlpci_ctx *ctx, uint32_t domid,
  * reset (function 0 only, reset.c), the IOMMU context (deassigned: Xen
  * parks it in dom_io).  Idempotent; every step is tried, errors logged.
  * A domain Xen no longer has (or that is dying) gets only the resets: Xen
- * took its permissions and IOMMU contexts back when it killed it. */
+ * took its permissions and IOMMU contexts back when it killed it.
+ * !reset: the rollback of xlpci_hv_grant's result when the create/attach
+ * fails later (xlpci_host_grant's devices), the same without the reset
+ * (the guest never saw the devices). */
 _hidden int xlpci_hv_revoke(xlpci_ctx *ctx, bool host, uint32_t domid,
-                            const xlpci_bdf *bdfs, size_t n);
+                            const xlpci_bdf *bdfs, size_t n, bool reset);
 /* HVM guests (hvm.c), in libxl's order: before QEMU's device_add, the
  * domain is HVM, Xen has an IOMMU and every device is assignable
  * (xc_test_assign_device); once QEMU has the devices, xlpci_hv_grant_hvm:
@@ -510,16 +341,10 @@ _hidden int xlpci_hv_hvm_check(xlpci_ctx *ctx, uint32_t domid,
 _hidden int xlpci_hv_grant_hvm(xlpci_ctx *ctx, uint32_t domid,
                                const xlpci_dev *devs, size_t n,
                                bool *granted_r);
-/* The rollback of xlpci_hv_grant's result when the create/attach fails
- * later: the same without the reset (the guest never saw the devices). */
-_hidden int xlpci_hv_revoke_devs(xlpci_ctx *ctx, uint32_t domid,
-                                 const xlpci_dev *devs, size_t n);
-/* pci-assignable-add / -remove: into / out of dom_io (opens its own
- * handle; nothing when the hypervisor side is skipped). */
+/* pci-assignable-add / -remove: into (into) / out of dom_io (opens its
+ * own handle; nothing when the hypervisor side is skipped). */
 _hidden int xlpci_hv_quarantine(xlpci_ctx *ctx, bool host,
-                                const xlpci_bdf *bdf);
-_hidden int xlpci_hv_unquarantine(xlpci_ctx *ctx, bool host,
-                                  const xlpci_bdf *bdf);
+                                const xlpci_bdf *bdf, bool into);
 
 /* ---- IOMMU and domain type (iommu.c) ------------------------------------- */
 
@@ -600,13 +425,6 @@ _hidden int xlpci_host_reconcile(xlpci_ctx *ctx, bool host, uint32_t domid,
 
 /* ---- ownership record /libxl/pci/<bdf>/domid (libxlnode.c) -------------- */
 
-/* /libxl/pci/dddd-bb-dd-f[/leaf] (libxl's format) into buf
- * (XLPCI_PATH_MAX); leaf NULL: the device's directory. */
-_hidden void xlpci_libxl_path(char *buf, const xlpci_bdf *bdf,
-                              const char *leaf);
-/* The BDF of a /libxl/pci child name, exactly "dddd-bb-dd-f" (pure);
- * false for anything else. */
-_hidden bool xlpci_libxl_name_bdf(const char *name, xlpci_bdf *bdf);
 /* .../backend/pci/<domid>, /local/domain/<domid>/device/pci */
 _hidden void xlpci_be_parent_path(char *buf, uint32_t domid);
 _hidden void xlpci_fe_parent_path(char *buf, uint32_t domid);
@@ -743,11 +561,11 @@ _hidden int xlpci_host_finish(xlpci_ctx *ctx, uint32_t domid,
                               const xlpci_dev *devs, size_t n, xlpci_bk *bk,
                               const unsigned char *how, bool ok, int *ops);
 /* Step 2 of create/attach: the hypervisor grants for the devices no
- * backend lists yet; the devices granted in *sub_r (malloc'd) for a
- * rollback. */
+ * backend lists yet; the devices granted in *granted_r (malloc'd) for a
+ * rollback (xlpci_hv_revoke without the reset). */
 _hidden int xlpci_host_grant(xlpci_ctx *ctx, uint32_t domid,
                              const xlpci_dev *devs, size_t n,
-                             xlpci_dev **sub_r, size_t *nsub_r);
+                             xlpci_bdf **granted_r, size_t *ngranted_r);
 /* The host side of devices no guest has any more (pci-detach after the
  * guest released them, destroy): the records say assignable, managed
  * devices go back to their drivers. */
@@ -782,63 +600,6 @@ _hidden int xlpci_hvm_add(xlpci_ctx *ctx, bool host, uint32_t domid,
 _hidden int xlpci_hvm_detach(xlpci_ctx *ctx, bool host, uint32_t domid,
                              const xlpci_bdf *bdf, bool all_funcs,
                              unsigned flags);
-
-/* ---- QMP messages (qmpmsg.c, pure) ---------------------------------------- */
-
-struct yajl_val_s;
-
-/* libxl's device id "pci-pt-%02x_%02x.%01x" (bus, dev, func): the same id
- * lets xl remove xlpci's devices and xlpci remove xl's. */
-#define XLPCI_QDEV_ID_LEN 16
-_hidden void xlpci_qdev_id(const xlpci_bdf *bdf, char *buf);
-
-/* One argument of a command: a string, or (str NULL) a boolean. */
-typedef struct {
-    const char *key;
-    const char *str;
-    int boolean;
-} xlpci_qmp_arg;
-
-/* {"execute": execute, ["arguments": {...},] "id": id}, malloc'd. */
-_hidden int xlpci_qmp_build(const char *execute, unsigned id,
-                            const xlpci_qmp_arg *args, size_t nargs,
-                            char **json_r);
-/* device_add of xen-pci-passthrough with libxl's parameters: id,
- * hostaddr, addr "slot.func" only when dev->vdevfn was asked, permissive
- * only when true. */
-_hidden int xlpci_qmp_build_device_add(const xlpci_dev *dev, unsigned id,
-                                       char **json_r);
-_hidden int xlpci_qmp_build_device_del(const xlpci_bdf *bdf, unsigned id,
-                                       char **json_r);
-
-typedef enum {
-    XLPCI_QMP_GREETING, XLPCI_QMP_RETURN, XLPCI_QMP_ERROR, XLPCI_QMP_EVENT,
-} xlpci_qmp_kind;
-
-/* One message from QEMU; the strings and ret point into root. */
-typedef struct {
-    xlpci_qmp_kind kind;
-    struct yajl_val_s *root;
-    bool has_id;
-    long long id;                    /* -1 if absent or not an integer */
-    struct yajl_val_s *ret;          /* RETURN: the "return" value */
-    const char *err_class, *err_desc;  /* ERROR */
-    const char *event;               /* EVENT: its name */
-    const char *event_device;        /* EVENT: data.device, or NULL */
-    long long ver_major, ver_minor, ver_micro;  /* GREETING, -1 unknown */
-} xlpci_qmp_msg;
-
-/* One line (a whole JSON text): 0, or XLPCI_ERR_CORRUPT with the reason
- * in err (malformed JSON, or not a QMP message). */
-_hidden int xlpci_qmp_parse(const char *line, xlpci_qmp_msg *msg,
-                            char *err, size_t errlen);
-_hidden void xlpci_qmp_msg_dispose(xlpci_qmp_msg *msg);
-/* In query-pci's return value: 1 and the devfn (slot << 3 | function) of
- * the device whose qdev_id is qdev_id; 0 if QEMU has no such device;
- * XLPCI_ERR_CORRUPT (reason in err) if the reply is not query-pci's. */
-_hidden int xlpci_qmp_pci_find(const struct yajl_val_s *ret,
-                               const char *qdev_id, unsigned *devfn_r,
-                               char *err, size_t errlen);
 
 /* ---- QMP client (qmp.c) ----------------------------------------------------- */
 

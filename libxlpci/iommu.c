@@ -1,7 +1,7 @@
 /*
  * The IOMMU side of a passthrough, as libxl 4.17 does it through
- * libxenctrl (libxl-pci-lifecycle.md section 1), and the domain type check
- * (section 6).  A device's DMA context is one of: dom0 (the hardware
+ * libxenctrl, and the domain type check (docs/protocol.md section 3.1
+ * step 2, section 3.3 step 4).  A device's DMA context is one of: dom0 (the hardware
  * domain), dom_io (the quarantine) or the guest it is assigned to.
  *
  *   pci-assignable-add     xc_assign_device(DOMID_IO, sbdf, RDM_RELAXED)

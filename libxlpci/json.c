@@ -9,32 +9,31 @@
 
 #include "internal.h"
 
-static int gen_str(yajl_gen g, const char *s)
+int xlpci_json_str(yajl_gen g, const char *s)
 {
-    return yajl_gen_string(g, (const unsigned char *)s, strlen(s));
+    return s ? (int)yajl_gen_string(g, (const unsigned char *)s, strlen(s))
+             : (int)yajl_gen_null(g);
 }
 
 static int gen_kv_int(yajl_gen g, const char *k, long long v)
 {
-    int r = gen_str(g, k);
+    int r = xlpci_json_str(g, k);
 
     return r ? r : (int)yajl_gen_integer(g, v);
 }
 
 static int gen_kv_bool(yajl_gen g, const char *k, bool v)
 {
-    int r = gen_str(g, k);
+    int r = xlpci_json_str(g, k);
 
     return r ? r : (int)yajl_gen_bool(g, v);
 }
 
 static int gen_kv_str(yajl_gen g, const char *k, const char *v)
 {
-    int r = gen_str(g, k);
+    int r = xlpci_json_str(g, k);
 
-    if (r)
-        return r;
-    return v ? gen_str(g, v) : (int)yajl_gen_null(g);
+    return r ? r : xlpci_json_str(g, v);
 }
 
 static int gen_entry(yajl_gen g, const xlpci_entry *e)

@@ -156,7 +156,7 @@ int xlpci_layout_detach_begin(xlpci_ops *ops, uint32_t domid,
     return rc;
 }
 
-static bool in_list(const unsigned *idx, size_t n, unsigned i)
+bool xlpci_idx_in(const unsigned *idx, size_t n, unsigned i)
 {
     size_t j;
 
@@ -190,7 +190,7 @@ int xlpci_layout_remove(xlpci_ops *ops, uint32_t domid,
     if (!kept)
         return XLPCI_ERR_NOMEM;
     for (i = 0; i < view->num_devs; i++)
-        if (!in_list(idx, n, i))
+        if (!xlpci_idx_in(idx, n, i))
             kept[nkept++] = i;
 
     /* Row p takes the keys of row kept[p]; a key the source lacks is

@@ -33,8 +33,6 @@
 
 #include "internal.h"
 
-#define DOMID_FIRST_RESERVED 0x7ff0u
-
 /* Is path planned for removal in ops? */
 static bool ops_removes(const xlpci_ops *ops, const char *path)
 {

@@ -153,7 +153,8 @@ int xlpci_host_reconcile(xlpci_ctx *ctx, bool host, uint32_t domid,
                 continue;
             }
             /* a domain that is gone took its permissions with it */
-            if (a.domain_exists && xlpci_hv_revoke(ctx, true, domid, &bdf, 1)) {
+            if (a.domain_exists && xlpci_hv_revoke(ctx, true, domid, &bdf, 1,
+                                                   true)) {
                 left++;                /* the guest may still reach it */
                 continue;
             }
@@ -186,7 +187,7 @@ int xlpci_host_reconcile(xlpci_ctx *ctx, bool host, uint32_t domid,
             LOG(ctx, WARN, "%s is assignable but may be out of the IOMMU "
                 "quarantine (an interrupted pci-assignable-add or -remove)",
                 b);
-            if (!repair || xlpci_hv_quarantine(ctx, true, &bdf)) {
+            if (!repair || xlpci_hv_quarantine(ctx, true, &bdf, true)) {
                 left++;
                 continue;
             }

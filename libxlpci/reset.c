@@ -1,6 +1,6 @@
 /*
  * Device reset and pciback's permissive mode, through sysfs, as libxl 4.17
- * (libxl-pci-lifecycle.md sections 2 and 3).
+ * (docs/protocol.md section 3.1 step 2, section 3.3 step 4).
  *
  * Reset (libxl__device_pci_reset): the BDF to pciback/do_flr; if the
  * kernel has no such file (mainline xen-pciback has none), "1" to

@@ -10,8 +10,6 @@
 
 #include "internal.h"
 
-#define DOMID_FIRST_RESERVED 0x7ff0u
-
 /* ---- domains ----------------------------------------------------------- */
 
 int xlpci_check_domid(xlpci_ctx *ctx, uint32_t domid)

@@ -5,7 +5,7 @@
  * pci-list shows.  Pure: no I/O, so every rule here is unit-tested (and
  * fuzzed, tests/fuzz/fuzz_backend.c) without a xenstore.
  *
- * Formats are libxl's (xenstore-pci-spec.md section 1.2): dev-N and key-N
+ * Formats are libxl's (docs/protocol.md section 1): dev-N and key-N
  * "%04x:%02x:%02x.%01x", vdevfn-N "%x" only when non-zero, opts-N
  * "msitranslate=%d,power_mgmt=%d,permissive=%d,rdm_policy=%s", state-N and
  * num_devs "%d".
@@ -74,6 +74,7 @@ void xlpci_view_dispose(xlpci_view *view)
             for (k = 0; k < XLPCI_NKEYS; k++)
                 free(view->keys[i][k]);
     free(view->keys);
+    free(view->row_state);
     free(view->names);                /* one allocation (xs_directory) */
     free(view->orphans);              /* pointers into names */
     free(view->num_raw);
@@ -122,18 +123,8 @@ bool xlpci_split_key(const char *name, enum xlpci_key *key_r,
     return false;
 }
 
-static int check_fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int check_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return XLPCI_ERR_CORRUPT;
-}
+/* A row that is not what pciback and libxl write. */
+#define check_fail(...) xlpci_errf(XLPCI_ERR_CORRUPT, __VA_ARGS__)
 
 /* "<key>-<digits>": a per-index key, whatever the spelling of the index.
  * *canonical_r: the index as pciback prints it ("%d": no leading zero). */
@@ -203,10 +194,17 @@ int xlpci_view_setup(xlpci_view *view)
     }
     if (view->num_devs) {
         view->keys = calloc(view->num_devs, sizeof(*view->keys));
-        if (!view->keys) {
+        view->row_state = calloc(view->num_devs, sizeof(*view->row_state));
+        if (!view->keys || !view->row_state) {
+            free(view->keys);
+            free(view->row_state);
+            view->keys = NULL;
+            view->row_state = NULL;
             view->num_devs = 0;
             return XLPCI_ERR_NOMEM;
         }
+        for (i = 0; i < view->num_devs; i++)
+            view->row_state[i] = XLPCI_ROW_ABSENT;
     }
     view->norphans = 0;
     if (view->nnames) {
@@ -219,6 +217,20 @@ int xlpci_view_setup(xlpci_view *view)
             (!canon || idx >= view->num_devs))
             view->orphans[view->norphans++] = view->names[i];
     return 0;
+}
+
+void xlpci_view_rows(xlpci_view *view)
+{
+    unsigned i, st;
+
+    for (i = 0; i < view->num_devs; i++) {
+        const char *raw = view->keys[i][XLPCI_KEY_STATE];
+
+        view->row_state[i] =
+            !raw ? XLPCI_ROW_ABSENT :
+            xlpci_parse_uint(raw, XenbusStateReconfigured, &st) ?
+            XLPCI_ROW_BAD : (int)st;
+    }
 }
 
 /* ---- what is wrong ------------------------------------------------------- */
@@ -247,12 +259,10 @@ static bool bad_value(const xlpci_view *view, unsigned i, char *msg,
 {
     char *const *row = view->keys[i];
     xlpci_dev d;
-    unsigned v;
     char *end;
     unsigned long x;
 
-    if (row[XLPCI_KEY_STATE] &&
-        xlpci_parse_uint(row[XLPCI_KEY_STATE], XenbusStateReconfigured, &v)) {
+    if (view->row_state[i] == XLPCI_ROW_BAD) {
         snprintf(msg, len, "state-%u = \"%s\" is not a xenbus state", i,
                  row[XLPCI_KEY_STATE]);
         return true;
@@ -494,14 +504,10 @@ int xlpci_view_entry(const xlpci_view *view, unsigned i, xlpci_entry *e,
     if (row[XLPCI_KEY_OPTS] && xlpci_opts_parse(row[XLPCI_KEY_OPTS], &e->dev))
         return check_fail(err, errlen, "opts-%u = \"%s\" is malformed",
                           i, row[XLPCI_KEY_OPTS]);
-    if (row[XLPCI_KEY_STATE]) {
-        unsigned st;
-
-        if (xlpci_parse_uint(row[XLPCI_KEY_STATE], 8, &st))
-            return check_fail(err, errlen, "state-%u = \"%s\" is not a "
-                              "xenbus state", i, row[XLPCI_KEY_STATE]);
-        e->state = (int)st;
-    }
+    if (view->row_state[i] == XLPCI_ROW_BAD)
+        return check_fail(err, errlen, "state-%u = \"%s\" is not a "
+                          "xenbus state", i, row[XLPCI_KEY_STATE]);
+    e->state = view->row_state[i] < 0 ? -1 : view->row_state[i];
     if (row[XLPCI_KEY_NAME] && !(e->dev.name = strdup(row[XLPCI_KEY_NAME])))
         return XLPCI_ERR_NOMEM;
     if (row[XLPCI_KEY_VDEV] && !(e->vdev = strdup(row[XLPCI_KEY_VDEV]))) {

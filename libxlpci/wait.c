@@ -50,12 +50,9 @@ int xlpci_pending_removal(const xlpci_view *view, const bool *skip)
 {
     unsigned i;
 
-    for (i = 0; i < view->num_devs; i++) {
-        const char *st = view->keys[i][XLPCI_KEY_STATE];
-
-        if (st && !strcmp(st, "5") && !(skip && skip[i]))
+    for (i = 0; i < view->num_devs; i++)
+        if (view->row_state[i] == XenbusStateClosing && !(skip && skip[i]))
             return (int)i;
-    }
     return -1;
 }
 

@@ -13,6 +13,21 @@
 
 /* ---- reads --------------------------------------------------------------- */
 
+/* After a failed read (what) of path: absent is not an error; EAGAIN in
+ * a transaction makes the runner start over. */
+static int read_failed(xlpci_ctx *ctx, xs_transaction_t t, const char *what,
+                       const char *path)
+{
+    if (errno == ENOENT)
+        return 0;
+    if (errno == EAGAIN && t != XBT_NULL) {
+        ctx->txn_eagain = true;       /* the runner starts over */
+        return XLPCI_ERR_XENSTORE;
+    }
+    LOGE(ctx, ERROR, "xenstore %s of %s failed", what, path);
+    return XLPCI_ERR_XENSTORE;
+}
+
 int xlpci_xs_read(xlpci_ctx *ctx, xs_transaction_t t, const char *path,
                   char **val_r)
 {
@@ -20,16 +35,7 @@ int xlpci_xs_read(xlpci_ctx *ctx, xs_transaction_t t, const char *path,
 
     xlpci_request(ctx);
     *val_r = xs_read(ctx->xsh, t, path, &len);
-    if (*val_r)
-        return 0;
-    if (errno == ENOENT)
-        return 0;
-    if (errno == EAGAIN && t != XBT_NULL) {
-        ctx->txn_eagain = true;       /* the runner starts over */
-        return XLPCI_ERR_XENSTORE;
-    }
-    LOGE(ctx, ERROR, "xenstore read of %s failed", path);
-    return XLPCI_ERR_XENSTORE;
+    return *val_r ? 0 : read_failed(ctx, t, "read", path);
 }
 
 int xlpci_xs_exists(xlpci_ctx *ctx, xs_transaction_t t, const char *path,
@@ -51,14 +57,7 @@ int xlpci_xs_directory(xlpci_ctx *ctx, xs_transaction_t t, const char *path,
     if (*list_r)
         return 0;
     *n_r = 0;
-    if (errno == ENOENT)
-        return 0;
-    if (errno == EAGAIN && t != XBT_NULL) {
-        ctx->txn_eagain = true;
-        return XLPCI_ERR_XENSTORE;
-    }
-    LOGE(ctx, ERROR, "xenstore directory of %s failed", path);
-    return XLPCI_ERR_XENSTORE;
+    return read_failed(ctx, t, "directory", path);
 }
 
 static int read_state(xlpci_ctx *ctx, xs_transaction_t t, const char *path,
@@ -117,6 +116,8 @@ int xlpci_view_read(xlpci_ctx *ctx, xs_transaction_t t, uint32_t domid,
         rc = xlpci_be_key(path, domid, "%s", view->names[i]);
         if (!rc) rc = xlpci_xs_read(ctx, t, path, &view->keys[idx][k]);
     }
+    if (!rc)
+        xlpci_view_rows(view);
     return rc;
 }
 

@@ -1,6 +1,7 @@
 /*
- * libFuzzer target for the backend parser (layout.c: xlpci_view_setup,
- * xlpci_view_problems, xlpci_view_check, xlpci_view_entry) and the repair
+ * libFuzzer target for the backend parser (view.c: xlpci_view_setup,
+ * xlpci_view_rows, xlpci_view_problems, xlpci_view_check,
+ * xlpci_view_entry) and the repair
  * it drives (xlpci_layout_remove), fed by a dumped xenstore subtree: the
  * lines h_xs_dump and xenstore-ls -f print,
  *
@@ -21,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "libxlpci_priv.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -151,6 +152,7 @@ static void st_view(const subtree *s, xlpci_view *v)
         if (xlpci_split_key(s->name[i], &k, &idx) && idx < v->num_devs &&
             !(v->keys[idx][k] = strdup(s->value[i])))
             abort();
+    xlpci_view_rows(v);
 }
 
 static void view_free(xlpci_view *v)

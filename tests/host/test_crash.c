@@ -39,7 +39,7 @@
 #include <unistd.h>
 
 #include "itest.h"
-#include "internal.h"
+#include "libxlpci_priv.h"
 
 #define DEV3 "0000:03:00.0"
 #define DEV4 "0000:04:00.0"

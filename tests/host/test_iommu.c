@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "itest.h"
-#include "internal.h"
+#include "libxlpci_priv.h"
 
 typedef struct {
     itest_env *e;

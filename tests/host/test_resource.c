@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "internal.h"
+#include "libxlpci_priv.h"
 
 /* What Linux prints for an e1000e: 7 resource lines and more after. */
 static const char e1000e[] =

@@ -5,7 +5,7 @@
  *
  * It follows drivers/xen/xen-pciback/xenbus.c + vpci.c, drivers/pci/
  * xen-pcifront.c and drivers/xen/xenbus/ function by function
- * (shared/reference/xenstore-pci-spec.md section 2); the functions below
+ * (docs/protocol.md sections 2.1 and 2.2); the functions below
  * carry the kernel's names.  The decisions (what to do given the values
  * read) are pure functions (*_action, vpci_place); the rest reads and
  * writes the store.  By default it is UNPATCHED: pciback reads num_devs

@@ -13,3 +13,10 @@ check-pkg: $(LIB_SO) $(LIB_A) $(B)/xlpci $(B)/inst/xlpci $(B)/xlpci.1 \
         $(FAKEXEN_SO)
 	XLPCI_BUILD_DIR=$(B) XLPCI_SAN_FLAGS='$(SAN_FLAGS)' CC='$(CC)' \
 	    tests/run-tests pkg $(PKG_TESTS)
+
+# The library's layering (tests/pkg/test-layers: floors of the module map
+# in libxlpci/internal.h, calls read with nm), run by every check-unit.
+.PHONY: check-layers
+check-layers: $(LIB_OBJS)
+	XLPCI_BUILD_DIR=$(B) tests/run-tests layers tests/pkg/test-layers
+check-unit: check-layers

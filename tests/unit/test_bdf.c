@@ -6,7 +6,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "internal.h"
+#include "libxlpci_priv.h"
 
 static void parse_ok(const char *s, xlpci_spec *spec)
 {

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "internal.h"
+#include "libxlpci_priv.h"
 
 static void test_round_trip(void **state)
 {

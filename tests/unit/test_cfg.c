@@ -6,7 +6,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "internal.h"
+#include "libxlpci_priv.h"
 
 static void test_cfg_full(void **state)
 {

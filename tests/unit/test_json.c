@@ -8,7 +8,7 @@
 #include <cmocka.h>
 #include <yajl/yajl_tree.h>
 
-#include "internal.h"
+#include "libxlpci_priv.h"
 
 static void test_json_roundtrip(void **state)
 {

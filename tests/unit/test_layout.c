@@ -11,7 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "internal.h"
+#include "libxlpci_priv.h"
 
 #define BE "/local/domain/0/backend/pci/5/0"
 #define FE "/local/domain/5/device/pci/0"
@@ -128,6 +128,7 @@ static void tree_view(const tree *t, xlpci_view *v)
             snprintf(p, sizeof(p), BE "/%s", v->names[i]);
             v->keys[idx][k] = strdup(tree_get(t, p));
         }
+    xlpci_view_rows(v);
 }
 
 /* names are borrowed from the tree: free them as one array only. */
@@ -570,6 +571,42 @@ static void test_view_parser(void **state)
     tree_free(&t);
 }
 
+/* state-N parsed once into row_state: the flows compare these, never the
+ * strings, so only the canonical spelling of a state counts as it. */
+static void test_row_states(void **state)
+{
+    xlpci_entry e;
+    xlpci_view v;
+    char err[200];
+    tree t;
+
+    (void)state;
+    three_devices(&t);
+    tree_set(&t, BE "/state-0", "5");
+    tree_set(&t, BE "/state-1", "05");
+    tree_rm(&t, BE "/state-2");
+    tree_view(&t, &v);
+    assert_int_equal(v.row_state[0], XenbusStateClosing);
+    assert_int_equal(v.row_state[1], XLPCI_ROW_BAD);
+    assert_int_equal(v.row_state[2], XLPCI_ROW_ABSENT);
+    /* "05" is not a xenbus state: the view check and the entry say so */
+    assert_int_equal(xlpci_view_check(&v, 5, err, sizeof(err)),
+                     XLPCI_ERR_CORRUPT);
+    assert_non_null(strstr(err, "state-1 = \"05\" is not a xenbus state"));
+    assert_int_equal(xlpci_view_entry(&v, 1, &e, err, sizeof(err)),
+                     XLPCI_ERR_CORRUPT);
+    assert_int_equal(xlpci_view_entry(&v, 2, &e, err, sizeof(err)), 0);
+    assert_int_equal(e.state, -1);
+    xlpci_dev_dispose(&e.dev);
+    free(e.vdev);
+    assert_int_equal(xlpci_view_entry(&v, 0, &e, err, sizeof(err)), 0);
+    assert_int_equal(e.state, XenbusStateClosing);
+    xlpci_dev_dispose(&e.dev);
+    free(e.vdev);
+    view_free(&v);
+    tree_free(&t);
+}
+
 static void test_parse_uint(void **state)
 {
     unsigned v;
@@ -666,6 +703,7 @@ int main(void)
         cmocka_unit_test(test_detach_begin),
         cmocka_unit_test(test_view_check),
         cmocka_unit_test(test_view_parser),
+        cmocka_unit_test(test_row_states),
         cmocka_unit_test(test_parse_uint),
         cmocka_unit_test(test_opts_and_keys),
         cmocka_unit_test(test_ops_print),

@@ -13,7 +13,7 @@
 #include <cmocka.h>
 #include <yajl/yajl_tree.h>
 
-#include "internal.h"
+#include "libxlpci_priv.h"
 
 /* The command, parsed back; fails the test if it is not JSON. */
 static yajl_val parse_cmd(const char *json)

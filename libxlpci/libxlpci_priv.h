@@ -1,0 +1,300 @@
+/*
+ * libxlpci's private interface (as libvirt's *priv.h): what the tests, the
+ * fuzzers and the bench reach inside the library, and nothing else.  Not
+ * installed.  These are the pure floor's interfaces (internal.h's module
+ * map: no I/O, no context internals): paths and per-index keys, the
+ * parsers' messages, the planned operations, the backend view and its
+ * operations per step, and the pure parsers of the host side (bookkeeping
+ * records, sysfs resource and irq, libxl's /libxl/pci names).  The
+ * library's modules include internal.h, which includes this.
+ */
+#ifndef LIBXLPCI_PRIV_H
+#define LIBXLPCI_PRIV_H
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <xenstore.h>
+#include <xen/io/xenbus.h>
+
+#include "libxlpci.h"
+#include "libxlpci_testing.h"
+
+#define _hidden __attribute__((visibility("hidden")))
+
+/* ---- paths --------------------------------------------------------------- */
+
+#define XLPCI_PATH_MAX 256
+/* The longest state directory: its files' paths must fit XLPCI_PATH_MAX. */
+#define XLPCI_STATE_DIR_MAX (XLPCI_PATH_MAX - 40)
+/* The longest run directory: <dir>/qmp-libxl-<domid> must fit sun_path
+ * (108 bytes). */
+#define XLPCI_RUN_DIR_MAX 86
+/* Per-index keys of the backend, in the order they are written.  "vdev" is
+ * written by pciback, not by us, but moves with its index on compaction. */
+enum xlpci_key {
+    XLPCI_KEY_KEY, XLPCI_KEY_DEV, XLPCI_KEY_VDEVFN, XLPCI_KEY_NAME,
+    XLPCI_KEY_OPTS, XLPCI_KEY_STATE, XLPCI_KEY_VDEV,
+    XLPCI_NKEYS
+};
+_hidden extern const char *const xlpci_key_names[XLPCI_NKEYS];
+
+_hidden void xlpci_be_path(char *buf, uint32_t domid);   /* .../backend/pci/D/0 */
+_hidden void xlpci_fe_path(char *buf, uint32_t domid);   /* /local/domain/D/device/pci/0 */
+_hidden void xlpci_error_path(char *buf, uint32_t domid);
+/* <backend dir>/<leaf>, leaf a printf format ("state-%u"). */
+_hidden int xlpci_be_key(char *buf, uint32_t domid, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- parsers' messages (bdf.c) ------------------------------------------ */
+
+/* The parsers' error: the message into err (errlen bytes), rc returned. */
+_hidden int xlpci_errf(int rc, char *err, size_t errlen, const char *fmt,
+                       ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* ---- operations (ops.c) -------------------------------------------------- */
+
+typedef enum {
+    XLPCI_OP_RM, XLPCI_OP_MKDIR, XLPCI_OP_WRITE, XLPCI_OP_PERMS,
+} xlpci_op_kind;
+
+typedef struct {
+    xlpci_op_kind kind;
+    char *path;
+    char *value;                     /* WRITE */
+    struct xs_permissions perms[2];  /* PERMS */
+    unsigned nperms;
+} xlpci_op;
+
+typedef struct {
+    xlpci_op *v;
+    size_t n, cap;
+} xlpci_ops;
+
+_hidden void xlpci_ops_init(xlpci_ops *ops);
+_hidden void xlpci_ops_reset(xlpci_ops *ops);      /* empty, keep memory */
+_hidden void xlpci_ops_dispose(xlpci_ops *ops);
+_hidden int xlpci_ops_rm(xlpci_ops *ops, const char *path);
+_hidden int xlpci_ops_mkdir(xlpci_ops *ops, const char *path);
+_hidden int xlpci_ops_write(xlpci_ops *ops, const char *path,
+                            const char *value);
+_hidden int xlpci_ops_writef(xlpci_ops *ops, const char *path,
+                             const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+_hidden int xlpci_ops_perms(xlpci_ops *ops, const char *path,
+                            uint32_t owner, uint32_t reader);
+/* "write /a/b = "v"" etc., one line per op, for -N and logs. */
+_hidden void xlpci_ops_print(const xlpci_ops *ops, FILE *out);
+
+/* ---- backend view (view.c) ----------------------------------------------- */
+
+/* What the backend holds, read inside one transaction.  The one parser of
+ * the backend, used by every command: xlpci_view_read (xs.c) lists the
+ * directory and reads the raw values, xlpci_view_setup and
+ * xlpci_view_problems (pure) decide what they mean. */
+typedef struct {
+    bool exists;                     /* the backend has num_devs */
+    bool dir_exists;                 /* the backend directory exists */
+    int state;                       /* backend state, -1 if absent/bad */
+    char *state_raw;                 /* as read, NULL if absent */
+    char *num_raw;                   /* num_devs as read, NULL if absent */
+    bool num_bad;                    /* num_devs is not a count (0-256), or
+                                      * is absent while devices are listed */
+    unsigned num_devs;               /* rows: num_devs, or when num_bad the
+                                      * dense run of dev-0.. (at most 256) */
+    char *(*keys)[XLPCI_NKEYS];      /* num_devs rows of raw values */
+    int *row_state;                  /* num_devs: state-N parsed once
+                                      * (xlpci_view_rows): a xenbus state,
+                                      * XLPCI_ROW_ABSENT or XLPCI_ROW_BAD */
+    char **names;                    /* children of the backend dir */
+    unsigned nnames;
+    const char **orphans;            /* per-index keys outside the rows:
+                                      * past num_devs (at any index) or
+                                      * spelled non-canonically ("dev-03");
+                                      * into names, values never read */
+    unsigned norphans;
+} xlpci_view;
+
+_hidden void xlpci_view_init(xlpci_view *view);
+_hidden void xlpci_view_dispose(xlpci_view *view);
+
+/* Strict parse of a decimal xenstore value ("0".."max"). */
+_hidden int xlpci_parse_uint(const char *s, unsigned max, unsigned *out);
+
+/* From names, num_raw and state_raw (pure): state, num_devs, exists,
+ * num_bad, the orphans, and keys allocated (all NULL) for the rows. */
+_hidden int xlpci_view_setup(xlpci_view *view);
+/* Once the rows' raw values are in (pure): each state-N parsed into
+ * row_state, the only place a per-index state is parsed. */
+#define XLPCI_ROW_ABSENT (-1)        /* no state-N */
+#define XLPCI_ROW_BAD    (-2)        /* state-N is not a xenbus state */
+_hidden void xlpci_view_rows(xlpci_view *view);
+
+/* What is wrong with a view (pure), every problem in turn:
+ *   NUM     num_devs absent (with devices listed) or not a count;
+ *           check --repair recounts it
+ *   ROW     dev-N missing or not a PCI address, or a device listed twice
+ *           (compared by parsed address); check --repair drops the row
+ *   VALUE   a malformed vdevfn-N, opts-N or state-N; nobody can tell the
+ *           meant value: reported, not repaired
+ *   STATE   the backend state is not a xenbus state (pciback's node): not
+ *           repaired
+ *   ORPHAN  a per-index key outside the rows; check --repair removes it
+ * index: the row (ORPHAN: the index the name carries, or ~0u). */
+enum xlpci_problem_kind {
+    XLPCI_PB_NUM, XLPCI_PB_ROW, XLPCI_PB_VALUE, XLPCI_PB_STATE,
+    XLPCI_PB_ORPHAN,
+};
+typedef void xlpci_problem_fn(void *arg, enum xlpci_problem_kind kind,
+                              unsigned index, const char *msg);
+_hidden void xlpci_view_problems(const xlpci_view *view, uint32_t domid,
+                                 xlpci_problem_fn *fn, void *arg);
+
+/* The first problem a flow cannot proceed on (all but ORPHAN) into err,
+ * with the way out: XLPCI_ERR_CORRUPT; 0 if none. */
+_hidden int xlpci_view_check(const xlpci_view *view, uint32_t domid,
+                             char *err, size_t errlen);
+/* Index whose dev-i is bdf (by parsed address), or -1. */
+_hidden int xlpci_view_find(const xlpci_view *view, const xlpci_bdf *bdf);
+/* Parse one row into an entry (pure). */
+_hidden int xlpci_view_entry(const xlpci_view *view, unsigned i,
+                             xlpci_entry *e, char *err, size_t errlen);
+
+_hidden int xlpci_opts_format(const xlpci_dev *dev, char *buf, size_t len);
+_hidden int xlpci_opts_parse(const char *s, xlpci_dev *dev);
+/* Split a backend child name "dev-12" into key and index; false if it is
+ * not a per-index key. */
+_hidden bool xlpci_split_key(const char *name, enum xlpci_key *key_r,
+                             unsigned *index_r);
+
+/* ---- backend operations per step (layout.c) ------------------------------ */
+
+/* Everything for a new backend: rm + mkdir + perms of both dirs, base keys,
+ * devices 0..n-1, num_devs = n.  name may be NULL (no domain key). */
+_hidden int xlpci_layout_create(xlpci_ops *ops, uint32_t domid,
+                                const char *name,
+                                const xlpci_dev *devs, size_t n);
+/* Append devs at num_devs.., num_devs += n; reconfigure adds state=7.
+ * Stale per-index keys left at those indices are removed. */
+_hidden int xlpci_layout_append(xlpci_ops *ops, uint32_t domid,
+                                const xlpci_view *view,
+                                const xlpci_dev *devs, size_t n,
+                                bool reconfigure);
+/* state-i = Closing for every index in idx, state = Reconfiguring. */
+_hidden int xlpci_layout_detach_begin(xlpci_ops *ops, uint32_t domid,
+                                      const unsigned *idx, size_t n);
+/* Remove the indices in idx (any order), move the higher rows down,
+ * num_devs -= n; if nothing is left, remove both directories. */
+_hidden int xlpci_layout_remove(xlpci_ops *ops, uint32_t domid,
+                                const xlpci_view *view,
+                                const unsigned *idx, size_t n);
+
+/* Is i one of the n indices in idx? */
+_hidden bool xlpci_idx_in(const unsigned *idx, size_t n, unsigned i);
+/* Remove every orphan key of the view (check --repair). */
+_hidden int xlpci_layout_rm_orphans(xlpci_ops *ops, uint32_t domid,
+                                    const xlpci_view *view);
+
+/* ---- bookkeeping records (bookkeeping.c, pure) ------------------------- */
+
+typedef struct {
+    xlpci_bdf bdf;
+    char *name;                      /* pci-assignable-add -n */
+    char *driver_path;               /* the host driver it came from */
+    bool managed;                    /* made assignable by seize=1 */
+    int domid;                       /* assigned to, or -1 */
+    bool quarantining;               /* its quarantine (iommu.c) may be
+                                      * half done: check --repair puts it
+                                      * (back) in dom_io if it stays on
+                                      * xen-pciback */
+} xlpci_bk_dev;
+
+_hidden void xlpci_bk_dev_dispose(xlpci_bk_dev *d);
+_hidden int xlpci_bk_to_json(const xlpci_bk_dev *v, size_t n, char **json_r);
+_hidden int xlpci_bk_from_json(const char *text, xlpci_bk_dev **v_r,
+                               size_t *n_r, char *err, size_t errlen);
+
+/* ---- sysfs resource and irq (hypervisor.c, pure) ----------------------- */
+
+#define XLPCI_NUM_RESOURCES 7        /* PROC_PCI_NUM_RESOURCES: 6 BARs + ROM */
+
+typedef struct {
+    uint64_t start, end, flags;
+} xlpci_bar;
+
+/* sysfs "resource": the first XLPCI_NUM_RESOURCES lines "0x%llx 0x%llx
+ * 0x%llx" (pure).  XLPCI_ERR_CORRUPT with the reason in err. */
+_hidden int xlpci_resource_parse(const char *text, xlpci_bar *bars,
+                                 unsigned *n_r, char *err, size_t errlen);
+/* sysfs "irq": a decimal number and an optional newline (pure). */
+_hidden int xlpci_irq_parse(const char *text, unsigned *irq_r, char *err,
+                            size_t errlen);
+
+/* ---- libxl's /libxl/pci names (libxlnode.c, pure) ---------------------- */
+
+/* /libxl/pci/dddd-bb-dd-f[/leaf] (libxl's format) into buf
+ * (XLPCI_PATH_MAX); leaf NULL: the device's directory. */
+_hidden void xlpci_libxl_path(char *buf, const xlpci_bdf *bdf,
+                              const char *leaf);
+/* The BDF of a /libxl/pci child name, exactly "dddd-bb-dd-f" (pure);
+ * false for anything else. */
+_hidden bool xlpci_libxl_name_bdf(const char *name, xlpci_bdf *bdf);
+
+/* ---- QMP messages (qmpmsg.c, pure) ---------------------------------------- */
+
+struct yajl_val_s;
+
+/* libxl's device id "pci-pt-%02x_%02x.%01x" (bus, dev, func): the same id
+ * lets xl remove xlpci's devices and xlpci remove xl's. */
+#define XLPCI_QDEV_ID_LEN 16
+_hidden void xlpci_qdev_id(const xlpci_bdf *bdf, char *buf);
+
+/* One argument of a command: a string, or (str NULL) a boolean. */
+typedef struct {
+    const char *key;
+    const char *str;
+    int boolean;
+} xlpci_qmp_arg;
+
+/* {"execute": execute, ["arguments": {...},] "id": id}, malloc'd. */
+_hidden int xlpci_qmp_build(const char *execute, unsigned id,
+                            const xlpci_qmp_arg *args, size_t nargs,
+                            char **json_r);
+/* device_add of xen-pci-passthrough with libxl's parameters: id,
+ * hostaddr, addr "slot.func" only when dev->vdevfn was asked, permissive
+ * only when true. */
+_hidden int xlpci_qmp_build_device_add(const xlpci_dev *dev, unsigned id,
+                                       char **json_r);
+_hidden int xlpci_qmp_build_device_del(const xlpci_bdf *bdf, unsigned id,
+                                       char **json_r);
+
+typedef enum {
+    XLPCI_QMP_GREETING, XLPCI_QMP_RETURN, XLPCI_QMP_ERROR, XLPCI_QMP_EVENT,
+} xlpci_qmp_kind;
+
+/* One message from QEMU; the strings and ret point into root. */
+typedef struct {
+    xlpci_qmp_kind kind;
+    struct yajl_val_s *root;
+    bool has_id;
+    long long id;                    /* -1 if absent or not an integer */
+    struct yajl_val_s *ret;          /* RETURN: the "return" value */
+    const char *err_class, *err_desc;  /* ERROR */
+    const char *event;               /* EVENT: its name */
+    const char *event_device;        /* EVENT: data.device, or NULL */
+    long long ver_major, ver_minor, ver_micro;  /* GREETING, -1 unknown */
+} xlpci_qmp_msg;
+
+/* One line (a whole JSON text): 0, or XLPCI_ERR_CORRUPT with the reason
+ * in err (malformed JSON, or not a QMP message). */
+_hidden int xlpci_qmp_parse(const char *line, xlpci_qmp_msg *msg,
+                            char *err, size_t errlen);
+_hidden void xlpci_qmp_msg_dispose(xlpci_qmp_msg *msg);
+/* In query-pci's return value: 1 and the devfn (slot << 3 | function) of
+ * the device whose qdev_id is qdev_id; 0 if QEMU has no such device;
+ * XLPCI_ERR_CORRUPT (reason in err) if the reply is not query-pci's. */
+_hidden int xlpci_qmp_pci_find(const struct yajl_val_s *ret,
+                               const char *qdev_id, unsigned *devfn_r,
+                               char *err, size_t errlen);
+
+#endif /* LIBXLPCI_PRIV_H */
