@@ -164,8 +164,15 @@ static int rd_class(const char *path)
 
 static void account(int kind, const char *path, double t0)
 {
+    static int trace = -1;
     int saved = errno;
     double us = now_us() - t0;
+
+    if (trace < 0)                     /* BENCH_TRACE=1: every request */
+        trace = getenv("BENCH_TRACE") != NULL;
+    if (trace)
+        fprintf(stderr, "rq %d %s %s\n", (int)getpid(), rq_names[kind],
+                path ? path : "");
 
     rq.n[kind]++;
     rq.us[kind] += us;
@@ -235,29 +242,39 @@ void set_name(struct xs_handle *xs, unsigned domid)
         die("write name");
 }
 
-/* Remove one guest's backend and frontend. */
+/* Remove one guest's backend and frontend, and the ownership records
+ * naming it of the devices its backend lists.  Never a listing of
+ * /libxl/pci: on oxenstored a reply over 4096 bytes (about 315 records)
+ * breaks the libxenstore connection (bench/README.md). */
 void clean_dom(struct xs_handle *xs, unsigned domid)
 {
-    char path[96], want[16], **kids;
-    unsigned n, i, len;
+    char path[XLPCI_PATH_MAX], want[16], *num, *dev, *v;
+    unsigned i, n, len;
 
+    snprintf(want, sizeof(want), "%u", domid);
+    snprintf(path, sizeof(path), BE_ROOT "/%u/0/num_devs", domid);
+    num = xs_read(xs, XBT_NULL, path, &len);
+    n = num ? (unsigned)atoi(num) : 0;
+    free(num);
+    for (i = 0; i < n && i < XLPCI_MAX_DEVS; i++) {
+        char err[64];
+        xlpci_bdf bdf;
+
+        snprintf(path, sizeof(path), BE_ROOT "/%u/0/dev-%u", domid, i);
+        dev = xs_read(xs, XBT_NULL, path, &len);
+        if (dev && !xlpci_bdf_parse(dev, &bdf, err, sizeof(err))) {
+            xlpci_libxl_path(path, &bdf, "domid");
+            v = xs_read(xs, XBT_NULL, path, &len);
+            if (v && !strcmp(v, want))
+                xs_rm(xs, XBT_NULL, path);
+            free(v);
+        }
+        free(dev);
+    }
     snprintf(path, sizeof(path), BE_ROOT "/%u", domid);
     xs_rm(xs, XBT_NULL, path);
     snprintf(path, sizeof(path), "/local/domain/%u/device", domid);
     xs_rm(xs, XBT_NULL, path);
-    /* and the ownership records naming it */
-    snprintf(want, sizeof(want), "%u", domid);
-    kids = xs_directory(xs, XBT_NULL, "/libxl/pci", &n);
-    for (i = 0; kids && i < n; i++) {
-        char *v;
-
-        snprintf(path, sizeof(path), "/libxl/pci/%s/domid", kids[i]);
-        v = xs_read(xs, XBT_NULL, path, &len);
-        if (v && !strcmp(v, want))
-            xs_rm(xs, XBT_NULL, path);
-        free(v);
-    }
-    free(kids);
 }
 
 int floor_ops(xlpci_ops *ops, unsigned domid, const char *name,
