@@ -17,15 +17,6 @@
 
 #include "internal.h"
 
-bool xlpci_host_active(xlpci_ctx *ctx)
-{
-    char path[XLPCI_PATH_MAX + 64];
-    struct stat st;
-
-    xlpci_sysfs_path(ctx, path, sizeof(path), "drivers/pciback");
-    return !stat(path, &st) && S_ISDIR(st.st_mode);
-}
-
 static int check_name(xlpci_ctx *ctx, const char *name)
 {
     char err[128];
@@ -103,7 +94,7 @@ int xlpci_assignable_add_locked(xlpci_ctx *ctx, xlpci_bk *bk,
          * same way) */
         if (!d || !managed)
             LOG(ctx, WARN, "PCI device %s is already assignable", b);
-        rc = xlpci_iommu_quarantine(ctx, bdf);
+        rc = xlpci_hv_quarantine(ctx, true, bdf);
         if (rc)
             goto out;
     } else {
@@ -156,7 +147,7 @@ int xlpci_assignable_add_locked(xlpci_ctx *ctx, xlpci_bk *bk,
         }
         if (rc) goto undo_slot;
         /* 5. quarantine (the caller's commit says it is done) */
-        rc = xlpci_iommu_quarantine(ctx, bdf);
+        rc = xlpci_hv_quarantine(ctx, true, bdf);
         if (rc) goto undo_bind;
         d->quarantining = false;
     }
@@ -214,7 +205,7 @@ out:
 }
 
 /* Give a device back; bk is locked by the caller, who commits. */
-int xlpci_assignable_remove_locked(xlpci_ctx *ctx, xlpci_bk *bk,
+int xlpci_assignable_remove_locked(xlpci_ctx *ctx, bool host, xlpci_bk *bk,
                                    const xlpci_bdf *bdf, bool rebind)
 {
     char path[XLPCI_PATH_MAX + 64], ctl[XLPCI_PATH_MAX + 64];
@@ -243,7 +234,7 @@ int xlpci_assignable_remove_locked(xlpci_ctx *ctx, xlpci_bk *bk,
         if (rc)
             return rc;
     }
-    rc = xlpci_iommu_unquarantine(ctx, bdf);
+    rc = xlpci_hv_unquarantine(ctx, host, bdf);
     if (rc) {
         if (d && d->quarantining) {
             d->quarantining = false;
@@ -349,7 +340,8 @@ int xlpci_assignable_remove(xlpci_ctx *ctx, const xlpci_bdf *bdf,
         }
         bdf = &byname;
     }
-    rc = xlpci_assignable_remove_locked(ctx, &bk, bdf, rebind);
+    rc = xlpci_assignable_remove_locked(ctx, xlpci_host_active(ctx), &bk,
+                                        bdf, rebind);
     if (!rc)
         rc = xlpci_bk_commit(ctx, &bk);
     /* the name goes with the device, as libxl's */

@@ -62,7 +62,7 @@ static void problem(xlpci_ctx *ctx, check_arg *a, const char *fmt, ...)
     LOG(ctx, WARN, "domain %u: %s", a->domid, msg);
 }
 
-/* What the view's parser found (layout.c): reported, the rows to drop
+/* What the view's parser found (view.c): reported, the rows to drop
  * collected.  Orphans beyond the first few are counted, not each named. */
 typedef struct {
     xlpci_ctx *ctx;
@@ -351,7 +351,7 @@ int xlpci_check_ex(xlpci_ctx *ctx, uint32_t domid, bool repair,
                    xlpci_check_result *res)
 {
     check_arg a = { domid, repair, 0, 0, 0, false, false };
-    bool exists;
+    bool exists, host;
     int rc;
 
     memset(res, 0, sizeof(*res));
@@ -364,10 +364,11 @@ int xlpci_check_ex(xlpci_ctx *ctx, uint32_t domid, bool repair,
     rc = xlpci_domain_exists(ctx, XBT_NULL, domid, &exists);
     if (rc)
         return rc;
+    host = xlpci_host_active(ctx);     /* once for the whole check */
     if (!exists) {
         unsigned held, left = 0;
 
-        rc = xlpci_destroy_run(ctx, domid, repair, &held);
+        rc = xlpci_destroy_run(ctx, host, domid, repair, &held);
         if (rc)
             return rc;
         if (repair && held && !ctx->dry_run)
@@ -376,7 +377,7 @@ int xlpci_check_ex(xlpci_ctx *ctx, uint32_t domid, bool repair,
         if (!repair || ctx->dry_run)
             res->problems = held;
         if (repair && !ctx->dry_run)
-            rc = xlpci_host_reconcile(ctx, domid, true, &left);
+            rc = xlpci_host_reconcile(ctx, host, domid, true, &left);
         res->problems += left;
         return rc;
     }
@@ -409,8 +410,8 @@ int xlpci_check_ex(xlpci_ctx *ctx, uint32_t domid, bool repair,
     if (!a.busy) {
         unsigned left;
 
-        rc = xlpci_host_reconcile(ctx, domid, repair && !ctx->dry_run,
-                                  &left);
+        rc = xlpci_host_reconcile(ctx, host, domid,
+                                  repair && !ctx->dry_run, &left);
         if (rc)
             return rc;
         res->problems += left;

@@ -12,7 +12,7 @@
  *      per-domain parents, pciback's error node and every ownership record
  *      (/libxl/pci/<bdf>/domid) naming the domain; nothing is ever
  *      written below /local/domain/<domid>, so a gone domain stays gone;
- *   3. the host side: the release pci-detach uses (pci.c,
+ *   3. the host side: the release pci-detach uses (hostside.c,
  *      xlpci_host_release): the records say assignable again, managed
  *      devices go back to their drivers.
  *
@@ -123,14 +123,15 @@ out:
 
 /* The bookkeeping records naming the domain (an interrupted destroy or
  * detach may have left only those). */
-static int records_held(xlpci_ctx *ctx, held_arg *a, size_t *nrec_r)
+static int records_held(xlpci_ctx *ctx, bool host, held_arg *a,
+                        size_t *nrec_r)
 {
     xlpci_bk bk;
     size_t i;
     int rc;
 
     *nrec_r = 0;
-    if (!xlpci_host_active(ctx))
+    if (!host)
         return 0;
     rc = xlpci_bk_open(ctx, &bk);
     if (rc)
@@ -162,7 +163,8 @@ static void report(xlpci_ctx *ctx, const held_arg *a, size_t nrec)
     (void)nrec;
 }
 
-int xlpci_destroy_run(xlpci_ctx *ctx, uint32_t domid, bool release,
+int xlpci_destroy_run(xlpci_ctx *ctx, bool host, uint32_t domid,
+                      bool release,
                       unsigned *held_r)
 {
     held_arg a, b;
@@ -181,7 +183,7 @@ int xlpci_destroy_run(xlpci_ctx *ctx, uint32_t domid, bool release,
     ctx->dry_run = dry;
     if (rc < 0)
         goto out;
-    rc = records_held(ctx, &a, &nrec);
+    rc = records_held(ctx, host, &a, &nrec);
     if (rc)
         goto out;
     *held_r = (unsigned)a.n + (a.backend && !a.n);
@@ -195,7 +197,7 @@ int xlpci_destroy_run(xlpci_ctx *ctx, uint32_t domid, bool release,
      * domain (dying); xlpci_hv_revoke skips what Xen already took back
      * from a domain that no longer exists */
     if (a.n && !ctx->dry_run) {
-        rc = xlpci_hv_revoke(ctx, domid, a.v, a.n);
+        rc = xlpci_hv_revoke(ctx, host, domid, a.v, a.n);
         if (rc) {
             LOG(ctx, ERROR, "domain %u: revoking the devices' permissions "
                 "failed; nothing else was changed (run destroy again)",
@@ -212,7 +214,7 @@ int xlpci_destroy_run(xlpci_ctx *ctx, uint32_t domid, bool release,
     if (rc || ctx->dry_run)
         goto out;
     /* 3. the host side, as pci-detach releases a device */
-    rc = xlpci_host_release(ctx, a.v, a.n);
+    rc = a.n && host ? xlpci_host_release(ctx, a.v, a.n) : 0;
     if (!rc)
         LOG(ctx, DETAIL, "domain %u: released %zu PCI device(s)", domid,
             a.n);
@@ -244,5 +246,6 @@ int xlpci_destroy(xlpci_ctx *ctx, uint32_t domid, unsigned flags,
             "being destroyed", domid, domid);
         return XLPCI_ERR_BUSY;
     }
-    return xlpci_destroy_run(ctx, domid, true, released_r);
+    return xlpci_destroy_run(ctx, xlpci_host_active(ctx), domid, true,
+                             released_r);
 }

@@ -370,11 +370,10 @@ static bool xen_present(xlpci_ctx *ctx)
 }
 
 /* *xch_r = NULL (and 0): the hypervisor side is skipped. */
-int xlpci_hv_open(xlpci_ctx *ctx, xc_interface **xch_r)
+int xlpci_hv_open(xlpci_ctx *ctx, bool host, xc_interface **xch_r)
 {
     *xch_r = NULL;
-    if (ctx->dry_run || ctx->hv_mode == XLPCI_HV_NONE ||
-        !xlpci_host_active(ctx))
+    if (ctx->dry_run || ctx->hv_mode == XLPCI_HV_NONE || !host)
         return 0;
     if (ctx->hv_mode == XLPCI_HV_AUTO && !xen_present(ctx)) {
         if (!ctx->hv_noted)
@@ -429,7 +428,7 @@ int xlpci_hv_grant(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
     *granted_r = false;
     if (!n)
         return 0;
-    rc = xlpci_hv_open(ctx, &xch);
+    rc = xlpci_hv_open(ctx, true, &xch);
     if (rc)
         return rc;
     res = calloc(n, sizeof(*res));
@@ -510,13 +509,14 @@ static int release_one(xlpci_ctx *ctx, xc_interface *xch, uint32_t domid,
     return rc;
 }
 
-static int release(xlpci_ctx *ctx, uint32_t domid, const xlpci_bdf *bdfs,
-                   const xlpci_dev *devs, size_t n, bool reset)
+static int release(xlpci_ctx *ctx, bool host, uint32_t domid,
+                   const xlpci_bdf *bdfs, const xlpci_dev *devs, size_t n,
+                   bool reset)
 {
     xc_interface *xch;
     int rc, rc1;
 
-    rc = xlpci_hv_open(ctx, &xch);
+    rc = xlpci_hv_open(ctx, host, &xch);
     if (rc)
         return rc;
     if (xch) {
@@ -533,7 +533,7 @@ static int release(xlpci_ctx *ctx, uint32_t domid, const xlpci_bdf *bdfs,
         }
         rc = 0;
     }
-    if (!xch && (!reset || ctx->dry_run || !xlpci_host_active(ctx)))
+    if (!xch && (!reset || ctx->dry_run || !host))
         return 0;
     while (n-- > 0) {
         rc1 = release_one(ctx, xch, domid, bdfs ? &bdfs[n] : &devs[n].bdf,
@@ -545,14 +545,42 @@ static int release(xlpci_ctx *ctx, uint32_t domid, const xlpci_bdf *bdfs,
 }
 
 /* In reverse order; every device is tried, the first error returned. */
-int xlpci_hv_revoke(xlpci_ctx *ctx, uint32_t domid, const xlpci_bdf *bdfs,
-                    size_t n)
+int xlpci_hv_revoke(xlpci_ctx *ctx, bool host, uint32_t domid,
+                    const xlpci_bdf *bdfs, size_t n)
 {
-    return release(ctx, domid, bdfs, NULL, n, true);
+    return release(ctx, host, domid, bdfs, NULL, n, true);
 }
 
 int xlpci_hv_revoke_devs(xlpci_ctx *ctx, uint32_t domid,
                          const xlpci_dev *devs, size_t n)
 {
-    return release(ctx, domid, NULL, devs, n, false);
+    return release(ctx, true, domid, NULL, devs, n, false);
+}
+
+/* pci-assignable-add / -remove: into / out of the quarantine (dom_io),
+ * with a handle of their own. */
+int xlpci_hv_quarantine(xlpci_ctx *ctx, bool host, const xlpci_bdf *bdf)
+{
+    xc_interface *xch;
+    int rc;
+
+    rc = xlpci_hv_open(ctx, host, &xch);
+    if (rc || !xch)
+        return rc;
+    rc = xlpci_iommu_quarantine(ctx, xch, bdf);
+    xc_interface_close(xch);
+    return rc;
+}
+
+int xlpci_hv_unquarantine(xlpci_ctx *ctx, bool host, const xlpci_bdf *bdf)
+{
+    xc_interface *xch;
+    int rc;
+
+    rc = xlpci_hv_open(ctx, host, &xch);
+    if (rc || !xch)
+        return rc;
+    rc = xlpci_iommu_deassign(ctx, xch, DOMID_IO, bdf);
+    xc_interface_close(xch);
+    return rc;
 }

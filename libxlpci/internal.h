@@ -1,29 +1,50 @@
 /*
  * libxlpci internal interfaces.  Not installed.
  *
- * Module map (one concept per file):
+ * Module map (one concept per file), by floor; a file calls only into
+ * its own floor or the floors above it in this list:
+ *
+ * pure parsers and planners
  *   bdf.c     BDF and PCI_SPEC_STRING parse/format            PURE
  *   cfg.c     xl.cfg subset reader                            PURE
  *   ops.c     list of planned xenstore operations             PURE
- *   layout.c  the backend parser (view: setup, problems,
- *             check) and its operations for create/append/
+ *   view.c    the backend parser (view: paths, setup,
+ *             problems, check, entries)                       PURE
+ *   layout.c  the backend's operations for create/append/
  *             detach/remove/rollback/repair                   PURE
  *   json.c    pci-list -l through yajl                        PURE
+ * I/O
  *   ctx.c     context, logging, error strings
- *   xs.c      transaction runner, checked reads, watch waits
- *   sysfs.c   which functions of a slot exist
+ *   xs.c      transaction runner (xlpci_txn_run; xlpci_txn_read for
+ *             read-only steps), checked reads, watch waits
+ *   sysfs.c   which functions of a slot exist, is pciback loaded
+ *             (xlpci_host_active), sysfs writes and waits
+ *   bookkeeping.c  XLPCI_STATE_DIR/devices.json and its locks
+ *   libxlnode.c  libxl's /libxl/pci/<bdf>/ nodes: the domid ownership
+ *             record (shared with libxl/xl; xlpci_device_domain), the
+ *             per-domain parents made/cleaned
+ *   names.c   device names shared with xl (/libxl/pci/<bdf>/name)
+ * host side
+ *   assign.c  pci-assignable-add/-remove/-list (pciback binding)
  *   hypervisor.c  iomem/ioport/irq permissions via libxenctrl; the
  *             grant and release sequences of a device (IOMMU, reset,
- *             permissive, permissions)
+ *             permissive, permissions), the quarantine's handle
  *   iommu.c   IOMMU assignment, quarantine, domain type via libxenctrl
  *   reset.c   device reset (do_flr / reset) and pciback permissive
- *   libxlnode.c  libxl's /libxl/pci/<dddd-bb-dd-f>/ paths
- *   names.c   device names shared with xl (/libxl/pci/<bdf>/name)
- *   reconcile.c   check: bookkeeping against xenstore, repair
- *   libxlnode.c   /libxl/pci/<bdf>/domid ownership record (shared
- *             with libxl/xl), per-domain parents made/cleaned
- *   destroy.c     destroy: release all a gone/going domain holds
- *   pci.c     create / attach / detach / list flows
+ * the flows' shared steps
+ *   resolve.c   domain and device resolution (spec -> devices)
+ *   hostside.c  host side of an assignment: prepare, grant, finish
+ *             (keep or undo), release
+ *   wait.c    waiting on the guest: wait reasons, frontend ready,
+ *             backend failed, run a body until it stops waiting
+ * the flows (each a file that reads like the protocol it drives)
+ *   create.c  create: the whole backend in one transaction
+ *   attach.c  pci-attach (hot-add, Reconfiguring cycle, rollback)
+ *   detach.c  pci-detach (hot-remove, Reconfiguring cycle, -f)
+ *   list.c    pci-list
+ *   destroy.c destroy: release all a gone/going domain holds
+ *   check.c   check [--repair]: the store and ownership records
+ *   reconcile.c  check: bookkeeping against xenstore, repair
  *   libxlpci_testing.h  the test-only interface (transaction hook); with
  *             the crash injection below, only in test builds
  *             (-DXLPCI_TESTING: libxlpci-test.a, build/xlpci-test)
@@ -95,7 +116,7 @@ _hidden int xlpci_ops_perms(xlpci_ops *ops, const char *path,
 /* "write /a/b = "v"" etc., one line per op, for -N and logs. */
 _hidden void xlpci_ops_print(const xlpci_ops *ops, FILE *out);
 
-/* ---- backend view (layout.c) --------------------------------------------- */
+/* ---- backend view (view.c) ----------------------------------------------- */
 
 /* What the backend holds, read inside one transaction.  The one parser of
  * the backend, used by every command: xlpci_view_read (xs.c) lists the
@@ -167,6 +188,8 @@ _hidden int xlpci_opts_parse(const char *s, xlpci_dev *dev);
  * not a per-index key. */
 _hidden bool xlpci_split_key(const char *name, enum xlpci_key *key_r,
                              unsigned *index_r);
+
+/* ---- backend operations per step (layout.c) ------------------------------ */
 
 /* Everything for a new backend: rm + mkdir + perms of both dirs, base keys,
  * devices 0..n-1, num_devs = n.  name may be NULL (no domain key). */
@@ -279,6 +302,12 @@ typedef int xlpci_txn_body(xlpci_ctx *ctx, xs_transaction_t t,
  * a negative error. */
 _hidden int xlpci_txn_run(xlpci_ctx *ctx, const char *what,
                           xlpci_txn_body *body, void *arg);
+/* A read-only step: body reads through t and returns 0 or an error; it
+ * runs in a transaction committed without writes (retried on EAGAIN, so
+ * what it read is one consistent snapshot).  Returns 0 or the error. */
+typedef int xlpci_read_body(xlpci_ctx *ctx, xs_transaction_t t, void *arg);
+_hidden int xlpci_txn_read(xlpci_ctx *ctx, const char *what,
+                           xlpci_read_body *body, void *arg);
 
 /* Read path in t.  *val_r = NULL if it does not exist (returns 0). */
 _hidden int xlpci_xs_read(xlpci_ctx *ctx, xs_transaction_t t,
@@ -329,6 +358,12 @@ _hidden void xlpci_watch_end(xlpci_ctx *ctx, xlpci_watch *w);
 _hidden long long xlpci_now_ms(void);
 
 /* ---- sysfs (sysfs.c) ----------------------------------------------------- */
+
+/* The host side is active when xen-pciback is loaded (its sysfs driver
+ * directory exists); without it xlpci only writes xenstore (tests, or a
+ * toolstack that binds devices itself), and says so.  Probed
+ * once per operation, which carries the answer. */
+_hidden bool xlpci_host_active(xlpci_ctx *ctx);
 
 /* Bitmask of the functions of seg:bus:dev present in sysfs. */
 _hidden int xlpci_sysfs_functions(xlpci_ctx *ctx, const xlpci_bdf *slot,
@@ -395,14 +430,11 @@ _hidden void xlpci_bk_del(xlpci_bk *bk, xlpci_bk_dev *d);
 
 /* ---- host side (assign.c) ------------------------------------------------ */
 
-/* The host side is active when xen-pciback is loaded (its sysfs driver
- * directory exists); without it xlpci only writes xenstore (tests, or a
- * toolstack that binds devices itself), and says so. */
-_hidden bool xlpci_host_active(xlpci_ctx *ctx);
 _hidden int xlpci_assignable_add_locked(xlpci_ctx *ctx, xlpci_bk *bk,
                                         const xlpci_bdf *bdf,
                                         const char *name, bool managed);
-_hidden int xlpci_assignable_remove_locked(xlpci_ctx *ctx, xlpci_bk *bk,
+_hidden int xlpci_assignable_remove_locked(xlpci_ctx *ctx, bool host,
+                                           xlpci_bk *bk,
                                            const xlpci_bdf *bdf, bool rebind);
 /* The domain the device's ownership record names, or -1 (libxlnode.c). */
 _hidden int xlpci_device_domain(xlpci_ctx *ctx, const xlpci_bdf *bdf);
@@ -423,10 +455,12 @@ _hidden int xlpci_resource_parse(const char *text, xlpci_bar *bars,
 _hidden int xlpci_irq_parse(const char *text, unsigned *irq_r, char *err,
                             size_t errlen);
 /* The libxenctrl handle of the host steps; *xch_r = NULL (and 0) when the
- * hypervisor side is skipped: dry run, XLPCI_HV_NONE, no host side, no Xen
- * in AUTO (a notice, once).  Close with xc_interface_close. */
+ * hypervisor side is skipped: dry run, XLPCI_HV_NONE, !host (the
+ * operation found no xen-pciback), no Xen in AUTO (a notice, once).
+ * Close with xc_interface_close. */
 struct xc_interface_core;
-_hidden int xlpci_hv_open(xlpci_ctx *ctx, struct xc_interface_core **xch_r);
+_hidden int xlpci_hv_open(xlpci_ctx *ctx, bool host,
+                          struct xc_interface_core **xch_r);
 /* Give domid the devices, all or nothing, before xenstore shows them:
  * check the domain type and every device's assignability, then per device
  * reset, permissive, IOMMU assignment, BARs and legacy irq.  *granted_r:
@@ -441,12 +475,18 @@ _hidden int xlpci_hv_grant(xlpci_ctx *ctx, uint32_t domid,
  * parks it in dom_io).  Idempotent; every step is tried, errors logged.
  * A domain Xen no longer has (or that is dying) gets only the resets: Xen
  * took its permissions and IOMMU contexts back when it killed it. */
-_hidden int xlpci_hv_revoke(xlpci_ctx *ctx, uint32_t domid,
+_hidden int xlpci_hv_revoke(xlpci_ctx *ctx, bool host, uint32_t domid,
                             const xlpci_bdf *bdfs, size_t n);
 /* The rollback of xlpci_hv_grant's result when the create/attach fails
  * later: the same without the reset (the guest never saw the devices). */
 _hidden int xlpci_hv_revoke_devs(xlpci_ctx *ctx, uint32_t domid,
                                  const xlpci_dev *devs, size_t n);
+/* pci-assignable-add / -remove: into / out of dom_io (opens its own
+ * handle; nothing when the hypervisor side is skipped). */
+_hidden int xlpci_hv_quarantine(xlpci_ctx *ctx, bool host,
+                                const xlpci_bdf *bdf);
+_hidden int xlpci_hv_unquarantine(xlpci_ctx *ctx, bool host,
+                                  const xlpci_bdf *bdf);
 
 /* ---- IOMMU and domain type (iommu.c) ------------------------------------- */
 
@@ -477,10 +517,10 @@ _hidden int xlpci_iommu_assign(xlpci_ctx *ctx, struct xc_interface_core *xch,
 _hidden int xlpci_iommu_deassign(xlpci_ctx *ctx,
                                  struct xc_interface_core *xch,
                                  uint32_t domid, const xlpci_bdf *bdf);
-/* pci-assignable-add / -remove: into / out of dom_io (opens its own
- * handle; nothing when the hypervisor side is skipped). */
-_hidden int xlpci_iommu_quarantine(xlpci_ctx *ctx, const xlpci_bdf *bdf);
-_hidden int xlpci_iommu_unquarantine(xlpci_ctx *ctx, const xlpci_bdf *bdf);
+/* Into dom_io, the quarantine (xlpci_hv_quarantine opens the handle). */
+_hidden int xlpci_iommu_quarantine(xlpci_ctx *ctx,
+                                   struct xc_interface_core *xch,
+                                   const xlpci_bdf *bdf);
 
 /* ---- libxl's device names /libxl/pci/<bdf>/name (names.c) ---------------- */
 
@@ -505,7 +545,8 @@ _hidden int xlpci_permissive(xlpci_ctx *ctx, const xlpci_bdf *bdf);
 /* Compare the records with domid's backend and repair what an interrupted
  * operation left (see reconcile.c); *left_r: problems not repaired.  Only
  * with the host side active. */
-_hidden int xlpci_host_reconcile(xlpci_ctx *ctx, uint32_t domid, bool repair,
+_hidden int xlpci_host_reconcile(xlpci_ctx *ctx, bool host, uint32_t domid,
+                                 bool repair,
                                  unsigned *left_r);
 
 /* ---- ownership record /libxl/pci/<bdf>/domid (libxlnode.c) -------------- */
@@ -575,18 +616,105 @@ _hidden int xlpci_parents_prepare(xlpci_ctx *ctx, uint32_t domid,
 _hidden void xlpci_parents_prune(xlpci_ctx *ctx, xlpci_prepared *p);
 _hidden void xlpci_prepared_dispose(xlpci_prepared *p);
 
-/* ---- destroy (destroy.c), the host release (pci.c) ----------------------- */
+/* ---- resolution (resolve.c) --------------------------------------------- */
+
+/* domid 0 (the backend's) and the reserved domids are refused. */
+_hidden int xlpci_check_domid(xlpci_ctx *ctx, uint32_t domid);
+/* The domain must exist (/local/domain/<domid>); *name_r gets its name or
+ * NULL. */
+_hidden int xlpci_domain_read(xlpci_ctx *ctx, xs_transaction_t t,
+                              uint32_t domid, char **name_r);
+/* name= → BDF: our own names (pci-assignable-add -n) first, then the
+ * names given by `xl pci-assignable-add -n` (libxlnode.c). */
+_hidden int xlpci_name_to_bdf(xlpci_ctx *ctx, bool host, const char *name,
+                              xlpci_bdf *bdf);
+/* Specs → devices (*devs_r, *n_r of them; free with xlpci_devs_free):
+ * names looked up, "*" expanded to the functions present in sysfs
+ * (function 0 last, as libxl), options defaulted. */
+_hidden int xlpci_resolve_devs(xlpci_ctx *ctx, bool host,
+                               const xlpci_spec *specs,
+                               size_t ns, const xlpci_defaults *defs,
+                               xlpci_dev **devs_r, size_t *n_r);
+_hidden void xlpci_devs_free(xlpci_dev *devs, size_t n);
+
+/* ---- waiting on the guest (wait.c) -------------------------------------- */
+
+/* A xenbus state's name for messages ("absent" for -1). */
+_hidden const char *xlpci_state_name(int state);
+/* xlpci_view_read and xlpci_view_check, the problem logged. */
+_hidden int xlpci_read_checked_view(xlpci_ctx *ctx, xs_transaction_t t,
+                                    uint32_t domid, xlpci_view *view);
+/* A cycle must not start while an index is still Closing: index of the
+ * first such device not in skip (a bitmap of our own indices), or -1. */
+_hidden int xlpci_pending_removal(const xlpci_view *view, const bool *skip);
+/* Closing or Closed: pciback gave up.  Reports its error node;
+ * XLPCI_ERR_BACKEND. */
+_hidden int xlpci_backend_failed(xlpci_ctx *ctx, xs_transaction_t t,
+                                 uint32_t domid, int state);
+/* Why a flow is waiting, for its messages. */
+typedef struct {
+    int state;                         /* backend state */
+    int pending;                       /* index still Closing, or -1 */
+    int fe_state;                      /* frontend state, if waited on */
+    bool fe_wait;
+} xlpci_wait_reason;
+_hidden void xlpci_wait_reason_text(const xlpci_wait_reason *w, char *buf,
+                                    size_t len);
+/* A Reconfiguring cycle needs BOTH ends Connected.  true: go ahead;
+ * false: wait (why->fe_wait), or *rc an error. */
+_hidden bool xlpci_frontend_ready(xlpci_ctx *ctx, xs_transaction_t t,
+                                  uint32_t domid, xlpci_wait_reason *why,
+                                  int *rc);
+/* Run body until it stops asking to wait (XLPCI_TXN_WAIT), waiting on a
+ * watch of the backend between runs, until deadline (XLPCI_ERR_TIMEDOUT).
+ * In dry-run mode the body runs once. */
+_hidden int xlpci_run_until_ready(xlpci_ctx *ctx, uint32_t domid,
+                                  const char *what, xlpci_txn_body *body,
+                                  void *arg, long long deadline);
+/* For xlpci_wait_backend: the backend is Connected. */
+_hidden bool xlpci_is_connected(int state, void *arg);
+
+/* ---- the host side of an assignment (hostside.c) ------------------------ */
+
+/* Called only when the operation found the host side active. */
+
+/* What xlpci_host_prepare did to each device, for xlpci_host_finish to
+ * undo. */
+enum { XLPCI_HOST_KEPT, XLPCI_HOST_MARKED, XLPCI_HOST_SEIZED };
+/* Step 1 of create/attach: every device assignable (seize=1 makes it
+ * so) and not another domain's, then recorded as domid's and committed
+ * before xenstore is touched (how[i] says what was done).  *ops, the
+ * shared operations lock, is held until xlpci_host_finish. */
+_hidden int xlpci_host_prepare(xlpci_ctx *ctx, uint32_t domid,
+                               const xlpci_dev *devs, size_t n, xlpci_bk *bk,
+                               unsigned char *how, int *ops);
+/* The last step: keep the assignment (ok) or undo xlpci_host_prepare;
+ * releases *ops. */
+_hidden int xlpci_host_finish(xlpci_ctx *ctx, uint32_t domid,
+                              const xlpci_dev *devs, size_t n, xlpci_bk *bk,
+                              const unsigned char *how, bool ok, int *ops);
+/* Step 2 of create/attach: the hypervisor grants for the devices no
+ * backend lists yet; the devices granted in *sub_r (malloc'd) for a
+ * rollback. */
+_hidden int xlpci_host_grant(xlpci_ctx *ctx, uint32_t domid,
+                             const xlpci_dev *devs, size_t n,
+                             xlpci_dev **sub_r, size_t *nsub_r);
+/* The host side of devices no guest has any more (pci-detach after the
+ * guest released them, destroy): the records say assignable, managed
+ * devices go back to their drivers. */
+_hidden int xlpci_host_release(xlpci_ctx *ctx, const xlpci_bdf *bdfs,
+                               size_t n);
+/* Without xen-pciback only xenstore is written: a notice says so. */
+_hidden void xlpci_host_absent_notice(xlpci_ctx *ctx, uint32_t domid);
+
+/* ---- destroy (destroy.c) ------------------------------------------------ */
 
 /* What domid holds (its backend's devices, the ownership records and the
  * bookkeeping records naming it, its backend/frontend entries) is
  * reported (warnings) and counted in *held_r; with release, it is all
  * released as xlpci_destroy does, whether the domain exists or not. */
-_hidden int xlpci_destroy_run(xlpci_ctx *ctx, uint32_t domid, bool release,
+_hidden int xlpci_destroy_run(xlpci_ctx *ctx, bool host, uint32_t domid,
+                              bool release,
                               unsigned *held_r);
-/* The host side of devices no guest has any more (pci-detach after the
- * guest released them, destroy): the records say assignable, managed
- * devices go back to their drivers.  Nothing without xen-pciback. */
-_hidden int xlpci_host_release(xlpci_ctx *ctx, const xlpci_bdf *bdfs,
-                               size_t n);
 
 #endif /* LIBXLPCI_INTERNAL_H */

@@ -240,17 +240,14 @@ int xlpci_iommu_deassign(xlpci_ctx *ctx, xc_interface *xch, uint32_t domid,
     }
 }
 
-int xlpci_iommu_quarantine(xlpci_ctx *ctx, const xlpci_bdf *bdf)
+int xlpci_iommu_quarantine(xlpci_ctx *ctx, xc_interface *xch,
+                           const xlpci_bdf *bdf)
 {
     char b[XLPCI_BDF_STRLEN];
-    xc_interface *xch;
-    int rc, r;
+    int rc = 0, r;
 
-    rc = xlpci_hv_open(ctx, &xch);
-    if (rc || !xch)
-        return rc;
     if (ctx->iommu_absent)
-        goto out;
+        return 0;
     xlpci_bdf_format(bdf, b);
     /* DOMID_IO has no mappings: always RDM_RELAXED (libxl) */
     xlpci_host_step(ctx);
@@ -269,20 +266,5 @@ int xlpci_iommu_quarantine(xlpci_ctx *ctx, const xlpci_bdf *bdf)
     } else {
         LOG(ctx, DETAIL, "IOMMU: %s quarantined (dom_io)", b);
     }
-out:
-    xc_interface_close(xch);
-    return rc;
-}
-
-int xlpci_iommu_unquarantine(xlpci_ctx *ctx, const xlpci_bdf *bdf)
-{
-    xc_interface *xch;
-    int rc;
-
-    rc = xlpci_hv_open(ctx, &xch);
-    if (rc || !xch)
-        return rc;
-    rc = xlpci_iommu_deassign(ctx, xch, DOMID_IO, bdf);
-    xc_interface_close(xch);
     return rc;
 }

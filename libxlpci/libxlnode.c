@@ -386,27 +386,18 @@ typedef struct {
     int domid;
 } owner_arg;
 
-static int owner_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
-                      void *varg)
+static int owner_body(xlpci_ctx *ctx, xs_transaction_t t, void *varg)
 {
     owner_arg *a = varg;
     int rc;
 
-    (void)ops;
     rc = xlpci_owner_read(ctx, t, &a->bdf, &a->domid);
-    if (rc == XLPCI_ERR_CORRUPT)
-        rc = 0;
-    return rc ? rc : XLPCI_TXN_NOTHING;
+    return rc == XLPCI_ERR_CORRUPT ? 0 : rc;
 }
 
 int xlpci_device_domain(xlpci_ctx *ctx, const xlpci_bdf *bdf)
 {
     owner_arg a = { *bdf, -1 };
-    FILE *dry = ctx->dry_run;
-    int rc;
 
-    ctx->dry_run = NULL;               /* reading changes nothing */
-    rc = xlpci_txn_run(ctx, "lookup", owner_body, &a);
-    ctx->dry_run = dry;
-    return rc == XLPCI_TXN_NOTHING ? a.domid : -1;
+    return xlpci_txn_read(ctx, "lookup", owner_body, &a) ? -1 : a.domid;
 }

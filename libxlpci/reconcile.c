@@ -42,8 +42,7 @@ typedef struct {
     bool domain_exists;
 } listed_arg;
 
-static int listed_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
-                       void *varg)
+static int listed_body(xlpci_ctx *ctx, xs_transaction_t t, void *varg)
 {
     listed_arg *a = varg;
     char err[256];
@@ -52,7 +51,6 @@ static int listed_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
     unsigned i;
     int rc;
 
-    (void)ops;
     free(a->v);
     a->v = NULL;
     a->n = 0;
@@ -86,7 +84,7 @@ static int listed_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
     }
 out:
     xlpci_view_dispose(&view);
-    return rc ? rc : XLPCI_TXN_NOTHING;
+    return rc;
 }
 
 static bool listed(const listed_arg *a, const xlpci_bdf *bdf)
@@ -104,10 +102,11 @@ static int give_back(xlpci_ctx *ctx, xlpci_bk *bk, const xlpci_bdf *bdf)
 {
     xlpci_bdf copy = *bdf;             /* the record goes away */
 
-    return xlpci_assignable_remove_locked(ctx, bk, &copy, true);
+    return xlpci_assignable_remove_locked(ctx, true, bk, &copy, true);
 }
 
-int xlpci_host_reconcile(xlpci_ctx *ctx, uint32_t domid, bool repair,
+int xlpci_host_reconcile(xlpci_ctx *ctx, bool host, uint32_t domid,
+                         bool repair,
                          unsigned *left_r)
 {
     listed_arg a = { domid, NULL, 0, false, false };
@@ -119,7 +118,7 @@ int xlpci_host_reconcile(xlpci_ctx *ctx, uint32_t domid, bool repair,
     int rc, ops = -1;
 
     *left_r = 0;
-    if (!xlpci_host_active(ctx))
+    if (!host)
         return 0;
     /* no create/attach between its intent and its finish */
     rc = xlpci_bk_quiesce(ctx, &ops);
@@ -130,10 +129,9 @@ int xlpci_host_reconcile(xlpci_ctx *ctx, uint32_t domid, bool repair,
         xlpci_bk_op_end(&ops);
         return rc;
     }
-    rc = xlpci_txn_run(ctx, "check (bookkeeping)", listed_body, &a);
-    if (rc != XLPCI_TXN_NOTHING)
+    rc = xlpci_txn_read(ctx, "check (bookkeeping)", listed_body, &a);
+    if (rc)
         goto out;
-    rc = 0;
     if (a.corrupt) {
         /* the xenstore half reported it; nothing to compare with */
         goto out;
@@ -155,7 +153,7 @@ int xlpci_host_reconcile(xlpci_ctx *ctx, uint32_t domid, bool repair,
                 continue;
             }
             /* a domain that is gone took its permissions with it */
-            if (a.domain_exists && xlpci_hv_revoke(ctx, domid, &bdf, 1)) {
+            if (a.domain_exists && xlpci_hv_revoke(ctx, true, domid, &bdf, 1)) {
                 left++;                /* the guest may still reach it */
                 continue;
             }
@@ -188,7 +186,7 @@ int xlpci_host_reconcile(xlpci_ctx *ctx, uint32_t domid, bool repair,
             LOG(ctx, WARN, "%s is assignable but may be out of the IOMMU "
                 "quarantine (an interrupted pci-assignable-add or -remove)",
                 b);
-            if (!repair || xlpci_iommu_quarantine(ctx, &bdf)) {
+            if (!repair || xlpci_hv_quarantine(ctx, true, &bdf)) {
                 left++;
                 continue;
             }

@@ -8,7 +8,7 @@
  * no reset from sysfs.  Never a failure (libxl logs and goes on too): a
  * device the kernel cannot reset is still passed through, with a
  * warning.
- * When (pci.c, hypervisor.c):
+ * When (create.c, attach.c, detach.c through hypervisor.c):
  *   - create / pci-attach: every device, after it was found assignable
  *     (xc_test_assign_device) and before it is assigned to the guest;
  *   - after the guest released a device (pci-detach, and whatever releases

@@ -1,5 +1,6 @@
 /*
- * sysfs: which functions of a physical slot exist.  The root is
+ * sysfs: which functions of a physical slot exist, whether xen-pciback is
+ * loaded (the host side active).  The root is
  * configurable (xlpci_ctx_set_sysfs_root) so tests use a fake tree.
  */
 #define _GNU_SOURCE
@@ -13,6 +14,15 @@
 #include <unistd.h>
 
 #include "internal.h"
+
+bool xlpci_host_active(xlpci_ctx *ctx)
+{
+    char path[XLPCI_PATH_MAX + 64];
+    struct stat st;
+
+    xlpci_sysfs_path(ctx, path, sizeof(path), "drivers/pciback");
+    return !stat(path, &st) && S_ISDIR(st.st_mode);
+}
 
 int xlpci_sysfs_functions(xlpci_ctx *ctx, const xlpci_bdf *slot,
                           unsigned *mask_r)

@@ -271,6 +271,34 @@ out:
     return rc;
 }
 
+/* A read-only body runs as a write-free transaction, committed so that
+ * xenstored validates the reads its verdict rests on (EAGAIN: torn, run
+ * again).  Dry-run mode changes nothing here: there is nothing to print. */
+typedef struct {
+    xlpci_read_body *body;
+    void *arg;
+} read_arg;
+
+static int read_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
+                     void *varg)
+{
+    read_arg *a = varg;
+    int rc;
+
+    (void)ops;                         /* plans nothing */
+    rc = a->body(ctx, t, a->arg);
+    return rc ? rc : XLPCI_TXN_NOTHING;
+}
+
+int xlpci_txn_read(xlpci_ctx *ctx, const char *what, xlpci_read_body *body,
+                   void *arg)
+{
+    read_arg a = { body, arg };
+    int rc = xlpci_txn_run(ctx, what, read_body, &a);
+
+    return rc == XLPCI_TXN_NOTHING ? 0 : rc;
+}
+
 /* ---- waits --------------------------------------------------------------- */
 
 long long xlpci_now_ms(void)

@@ -12,8 +12,8 @@ $(B)/fuzz/fuzz_parse: $(FUZZ_SRCS) libxlpci/internal.h libxlpci/libxlpci.h
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	    -Ilibxlpci $(XS_CFLAGS) $(XTL_CFLAGS) -o $@ $(FUZZ_SRCS)
 
-FUZZ_BACKEND_SRCS := tests/fuzz/fuzz_backend.c libxlpci/layout.c \
-                     libxlpci/bdf.c libxlpci/ops.c
+FUZZ_BACKEND_SRCS := tests/fuzz/fuzz_backend.c libxlpci/view.c \
+                     libxlpci/layout.c libxlpci/bdf.c libxlpci/ops.c
 
 $(B)/fuzz/fuzz_backend: $(FUZZ_BACKEND_SRCS) libxlpci/internal.h \
         libxlpci/libxlpci.h

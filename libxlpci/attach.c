@@ -1,0 +1,327 @@
+/*
+ * pci-attach, the hot-add: resolve, the host side, then attach_body until
+ * the backend is ready for it (no backend: created; Initialising:
+ * appended; Connected with the frontend Connected: appended with a
+ * Reconfiguring cycle), the wait for the cycle to end (or its rollback),
+ * the check that pciback exported the devices, and the host side kept or
+ * undone after what the backend lists.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+typedef enum { ATTACH_CREATED, ATTACH_APPENDED, ATTACH_RECONF } attach_mode;
+
+typedef struct {
+    uint32_t domid;
+    const xlpci_dev *devs;
+    size_t n;
+    attach_mode mode;
+    xlpci_wait_reason why;
+} attach_arg;
+
+static int attach_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
+                       void *varg)
+{
+    attach_arg *a = varg;
+    xlpci_view view;
+    char *name = NULL;
+    char b[XLPCI_BDF_STRLEN];
+    unsigned k;
+    size_t i;
+    int rc;
+
+    xlpci_view_init(&view);
+    rc = xlpci_domain_read(ctx, t, a->domid, &name);
+    if (rc) goto out;
+    rc = xlpci_read_checked_view(ctx, t, a->domid, &view);
+    if (rc) goto out;
+    a->why.state = view.state;
+    a->why.pending = -1;
+    a->why.fe_wait = false;
+    if (view.exists && (view.state == XenbusStateClosing ||
+                        view.state == XenbusStateClosed)) {
+        rc = xlpci_backend_failed(ctx, t, a->domid, view.state);
+        goto out;
+    }
+    if (view.exists && view.num_devs + a->n > XLPCI_MAX_DEVS) {
+        LOG(ctx, ERROR, "domain %u has %u PCI devices; a PCI backend holds "
+            "at most %u (the protocol's limit), so %zu more do not fit",
+            a->domid, view.num_devs, XLPCI_MAX_DEVS, a->n);
+        rc = XLPCI_ERR_FAIL;
+        goto out;
+    }
+    if (view.exists) {
+        for (i = 0; i < a->n; i++) {
+            if (xlpci_view_find(&view, &a->devs[i].bdf) >= 0) {
+                LOG(ctx, ERROR, "PCI device %s is already attached to "
+                    "domain %u", xlpci_bdf_format(&a->devs[i].bdf, b),
+                    a->domid);
+                rc = XLPCI_ERR_EXISTS;
+                goto out;
+            }
+            /* an explicit virtual slot must be free, as create demands */
+            for (k = 0; a->devs[i].vdevfn && k < view.num_devs; k++) {
+                const char *v = view.keys[k][XLPCI_KEY_VDEVFN];
+
+                if (v && strtoul(v, NULL, 16) == a->devs[i].vdevfn) {
+                    LOG(ctx, ERROR, "virtual slot %02x.%x of domain %u is "
+                        "taken by %s", a->devs[i].vdevfn >> 3,
+                        a->devs[i].vdevfn & 7, a->domid,
+                        view.keys[k][XLPCI_KEY_DEV]);
+                    rc = XLPCI_ERR_EXISTS;
+                    goto out;
+                }
+            }
+        }
+    }
+    rc = xlpci_owner_claim(ctx, t, ops, a->domid, a->devs, a->n);
+    if (rc) goto out;
+
+    if (!view.exists) {
+        /* No backend (or a leftover without num_devs, which pciback would
+         * reject): the first device creates it, no waiting (libxl
+         * 73ee2795aa). */
+        a->mode = ATTACH_CREATED;
+        rc = xlpci_layout_create(ops, a->domid, name, a->devs, a->n);
+    } else if ((a->why.pending = xlpci_pending_removal(&view, NULL)) >= 0) {
+        rc = XLPCI_TXN_WAIT;
+    } else if (view.state == XenbusStateInitialising) {
+        /* pciback has not probed yet: it will read num_devs once, when it
+         * does, and see these too. */
+        a->mode = ATTACH_APPENDED;
+        rc = xlpci_layout_append(ops, a->domid, &view, a->devs, a->n, false);
+    } else if (view.state == XenbusStateConnected) {
+        if (xlpci_frontend_ready(ctx, t, a->domid, &a->why, &rc)) {
+            a->mode = ATTACH_RECONF;
+            rc = xlpci_layout_append(ops, a->domid, &view, a->devs, a->n,
+                                     true);
+        } else if (!rc) {
+            rc = XLPCI_TXN_WAIT;
+        }
+    } else {
+        rc = XLPCI_TXN_WAIT;
+    }
+out:
+    free(name);
+    xlpci_view_dispose(&view);
+    return rc;
+}
+
+/* Undo an addition that nobody reacted to: the backend still says
+ * Reconfiguring, every added index still says Initialising, and the
+ * frontend is still Connected.  A frontend in Reconfiguring has reacted:
+ * it waits for pciback's Reconfigured, and would wait for ever once the
+ * backend says Connected again (pciback reconfigures only while the
+ * backend says Reconfiguring). */
+typedef struct {
+    uint32_t domid;
+    const xlpci_dev *devs;
+    size_t n;
+    bool undone;
+} undo_attach_arg;
+
+static int undo_attach_body(xlpci_ctx *ctx, xs_transaction_t t,
+                            xlpci_ops *ops, void *varg)
+{
+    undo_attach_arg *a = varg;
+    unsigned idx[8 * 8];
+    char path[XLPCI_PATH_MAX];
+    xlpci_wait_reason why;
+    xlpci_view view;
+    size_t i;
+    int rc, k;
+
+    a->undone = false;
+    rc = xlpci_read_checked_view(ctx, t, a->domid, &view);
+    if (rc || !view.exists || view.state != XenbusStateReconfiguring ||
+        view.num_devs <= a->n || a->n > sizeof(idx) / sizeof(idx[0])) {
+        rc = rc ? rc : XLPCI_TXN_NOTHING;
+        goto out;
+    }
+    for (i = 0; i < a->n; i++) {
+        k = xlpci_view_find(&view, &a->devs[i].bdf);
+        if (k < 0 || !view.keys[k][XLPCI_KEY_STATE] ||
+            strcmp(view.keys[k][XLPCI_KEY_STATE], "1")) {
+            rc = XLPCI_TXN_NOTHING;
+            goto out;
+        }
+        idx[i] = (unsigned)k;
+    }
+    if (!xlpci_frontend_ready(ctx, t, a->domid, &why, &rc)) {
+        rc = rc ? rc : XLPCI_TXN_NOTHING;
+        goto out;
+    }
+    rc = xlpci_remove_devices(ctx, t, ops, a->domid, &view, idx, a->n);
+    if (!rc) rc = xlpci_be_key(path, a->domid, "state");
+    if (!rc) rc = xlpci_ops_writef(ops, path, "%d", XenbusStateConnected);
+    a->undone = true;
+out:
+    xlpci_view_dispose(&view);
+    return rc;
+}
+
+/* After the cycle: every added device must have been exported by pciback
+ * (state-N = Initialised). */
+typedef struct {
+    uint32_t domid;
+    const xlpci_dev *devs;
+    size_t n;
+} exported_arg;
+
+static int check_exported_body(xlpci_ctx *ctx, xs_transaction_t t,
+                               void *varg)
+{
+    exported_arg *a = varg;
+    char b[XLPCI_BDF_STRLEN];
+    xlpci_view view;
+    size_t i;
+    int rc, k;
+
+    rc = xlpci_read_checked_view(ctx, t, a->domid, &view);
+    for (i = 0; !rc && i < a->n; i++) {
+        k = xlpci_view_find(&view, &a->devs[i].bdf);
+        if (k < 0) {
+            LOG(ctx, ERROR, "PCI device %s vanished from domain %u's "
+                "backend during the attach",
+                xlpci_bdf_format(&a->devs[i].bdf, b), a->domid);
+            rc = XLPCI_ERR_BACKEND;
+        } else if (!view.keys[k][XLPCI_KEY_STATE] ||
+                   strcmp(view.keys[k][XLPCI_KEY_STATE], "3")) {
+            LOG(ctx, ERROR, "backend is Connected but pciback did not export "
+                "%s (state-%d = %s)", xlpci_bdf_format(&a->devs[i].bdf, b),
+                k, view.keys[k][XLPCI_KEY_STATE] ?: "absent");
+            rc = XLPCI_ERR_BACKEND;
+        }
+    }
+    xlpci_view_dispose(&view);
+    return rc;
+}
+
+int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
+                 const xlpci_defaults *defs)
+{
+    attach_arg a;
+    xlpci_prepared prep = { NULL, 0 };
+    xlpci_dev *devs = NULL, *granted = NULL;
+    size_t ngranted = 0;
+    long long deadline;
+    char b[XLPCI_BDF_STRLEN], why[128];
+    unsigned char *how = NULL;
+    bool pciback, host = false;
+    xlpci_bk bk;
+    int rc, state, ops = -1;
+
+    /* One deadline for the whole command: every wait ends by it. */
+    deadline = xlpci_now_ms() + ctx->timeout_ms;
+    memset(&a, 0, sizeof(a));
+    a.domid = domid;
+    rc = xlpci_check_domid(ctx, domid);
+    if (rc)
+        return rc;
+    pciback = xlpci_host_active(ctx);  /* once for the whole operation */
+    rc = xlpci_resolve_devs(ctx, pciback, spec, 1, defs, &devs, &a.n);
+    if (rc)
+        return rc;
+    a.devs = devs;
+    xlpci_bdf_format(&devs[0].bdf, b);
+    host = !ctx->dry_run && pciback;
+    how = calloc(a.n + 1, sizeof(*how));
+    if (!how) {
+        rc = XLPCI_ERR_NOMEM;
+        goto out;
+    }
+    if (host) {
+        rc = xlpci_host_prepare(ctx, domid, devs, a.n, &bk, how, &ops);
+        if (rc) {
+            host = false;
+            goto out;
+        }
+        rc = xlpci_host_grant(ctx, domid, devs, a.n, &granted, &ngranted);
+        if (rc) goto out;
+    }
+
+    rc = xlpci_parents_prepare(ctx, domid, devs, a.n, &prep);
+    if (rc) goto out;
+    rc = xlpci_run_until_ready(ctx, domid, "pci-attach", attach_body, &a,
+                               deadline);
+    if (rc == XLPCI_TXN_WAIT && ctx->dry_run) {
+        xlpci_wait_reason_text(&a.why, why, sizeof(why));
+        fprintf(ctx->dry_run, "# pci-attach: %s; would wait up to %u ms, "
+                "then add the device\n", why, ctx->timeout_ms);
+        rc = 0;
+        goto out;
+    }
+    if (rc == XLPCI_ERR_TIMEDOUT) {
+        xlpci_wait_reason_text(&a.why, why, sizeof(why));
+        LOG(ctx, ERROR, "pci-attach %s: %s after %u ms (domain %u); nothing "
+            "was written (is xen-pcifront running in the guest?)", b, why,
+            ctx->timeout_ms, domid);
+        goto out;
+    }
+    if (rc || ctx->dry_run || a.mode != ATTACH_RECONF)
+        goto out;
+
+    /* Hot-add: wait for Reconfiguring -> Reconfigured -> Connected. */
+    rc = xlpci_wait_backend(ctx, domid, xlpci_is_connected, NULL, deadline,
+                            &state);
+    if (rc == XLPCI_ERR_TIMEDOUT) {
+        undo_attach_arg u = { domid, devs, a.n, false };
+        int urc = xlpci_txn_run(ctx, "pci-attach rollback", undo_attach_body,
+                                &u);
+
+        LOG(ctx, ERROR, "pci-attach %s: the backend of domain %u did not "
+            "complete the Reconfiguring cycle in %u ms (state %s); %s", b,
+            domid, ctx->timeout_ms, xlpci_state_name(state),
+            !urc && u.undone ? "the addition was rolled back"
+                             : "the guest reacted, so the entries stay: "
+                               "use pci-detach -f to remove them");
+        goto out;
+    }
+    if (!rc) {
+        exported_arg x = { domid, devs, a.n };
+
+        rc = xlpci_txn_read(ctx, "pci-attach check", check_exported_body,
+                            &x);
+    }
+out:
+    if (rc)
+        xlpci_parents_prune(ctx, &prep);
+    xlpci_prepared_dispose(&prep);
+    if (host) {
+        /* The backend owns the truth and the host follows it: the
+         * xenstore side is complete or rolled back by now, except when
+         * the guest reacted to the cycle and then stalled it or closed
+         * its frontend (the backend then Closing): a device the backend
+         * still lists stays assigned (records, binding and grants), for
+         * pci-detach -f, create -f or check --repair to finish. */
+        bool assigned = !rc || xlpci_device_domain(ctx, &devs[0].bdf) ==
+                               (int)domid;
+        int hrc;
+
+        if (rc && assigned)
+            LOG(ctx, ERROR, "pci-attach %s: domain %u's backend still lists "
+                "the device, so it stays assigned to the domain on the "
+                "host", b, domid);
+
+        /* not assigned: the guest never saw it, its access goes before
+         * a seized device goes back to its driver */
+        if (!assigned && granted)
+            xlpci_hv_revoke_devs(ctx, domid, granted, ngranted);
+        hrc = xlpci_host_finish(ctx, domid, devs, a.n, &bk, how, assigned,
+                                &ops);
+
+        rc = rc ? rc : hrc;
+    }
+    if (!rc && !ctx->dry_run && !pciback)
+        xlpci_host_absent_notice(ctx, domid);
+    if (!rc && !ctx->dry_run)
+        LOG(ctx, DETAIL, "domain %u: attached %zu device(s) starting with %s",
+            domid, a.n, b);
+    free(granted);
+    free(how);
+    xlpci_devs_free(devs, a.n);
+    return rc;
+}

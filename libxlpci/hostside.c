@@ -1,0 +1,200 @@
+/*
+ * The host side of an assignment, around the xenstore steps of create and
+ * attach: prepare (every device assignable and recorded as the domain's,
+ * committed before xenstore is touched), grant (hypervisor.c), finish
+ * (keep, or undo prepare); and after a detach the release.  Called only
+ * when the operation found the host side active (xlpci_host_active).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* ---- the host side of an assignment ------------------------------------ */
+
+/* Undo xlpci_host_prepare: the marked devices are assignable again, the seized
+ * ones go back to their drivers.  bk stays locked. */
+static void host_undo(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
+                      size_t n, xlpci_bk *bk, const unsigned char *how)
+{
+    size_t i;
+
+    for (i = n; i-- > 0;) {
+        xlpci_bk_dev *d = xlpci_bk_find(bk, &devs[i].bdf);
+
+        if (how[i] == XLPCI_HOST_KEPT || !d || d->domid != (int)domid)
+            continue;
+        d->domid = -1;
+        if (how[i] == XLPCI_HOST_SEIZED)
+            xlpci_assignable_remove_locked(ctx, true, bk, &devs[i].bdf,
+                                           true);
+    }
+}
+
+/* Step 1 of create/attach: every device assignable (seize=1 makes it so,
+ * "managed") and not assigned to another domain; then the intent: every
+ * device recorded as assigned to domid and COMMITTED before xenstore is
+ * touched.  A crash from here on leaves records that check --repair
+ * compares with the backend (listed: assigned; not listed: released, a
+ * managed device back to its driver).  The bookkeeping lock is released
+ * once the intent is committed (the guest wait comes next); *ops, the
+ * shared operations lock, is held until xlpci_host_finish, so check's
+ * reconcile does not take the intent for a leftover meanwhile. */
+int xlpci_host_prepare(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
+                       size_t n, xlpci_bk *bk, unsigned char *how, int *ops)
+{
+    char b[XLPCI_BDF_STRLEN];
+    size_t i;
+    int rc;
+
+    rc = xlpci_bk_op_begin(ctx, ops);
+    if (rc)
+        return rc;
+    rc = xlpci_bk_open(ctx, bk);
+    if (rc) {
+        xlpci_bk_op_end(ops);
+        return rc;
+    }
+    for (i = 0; i < n; i++) {
+        xlpci_bk_dev *d = xlpci_bk_find(bk, &devs[i].bdf);
+
+        xlpci_bdf_format(&devs[i].bdf, b);
+        if (d && d->domid >= 0 && (uint32_t)d->domid != domid) {
+            LOG(ctx, ERROR, "PCI device %s is assigned to domain %d", b,
+                d->domid);
+            rc = XLPCI_ERR_EXISTS;
+            break;
+        }
+        how[i] = d && d->domid >= 0 ? XLPCI_HOST_KEPT : XLPCI_HOST_MARKED;
+        if (xlpci_sysfs_on_pciback(ctx, &devs[i].bdf))
+            continue;
+        if (!devs[i].seize) {
+            LOG(ctx, ERROR, "PCI device %s is not assignable (not bound to "
+                "xen-pciback): use pci-assignable-add, or seize=1", b);
+            rc = XLPCI_ERR_FAIL;
+            break;
+        }
+        rc = xlpci_assignable_add_locked(ctx, bk, &devs[i].bdf, NULL, true);
+        if (rc)
+            break;
+        how[i] = XLPCI_HOST_SEIZED;
+    }
+    for (i = 0; !rc && i < n; i++) {
+        xlpci_bk_dev *d = xlpci_bk_find(bk, &devs[i].bdf);
+
+        if (!d && !(d = xlpci_bk_add(bk, &devs[i].bdf)))
+            rc = XLPCI_ERR_NOMEM;
+        else
+            d->domid = (int)domid;
+    }
+    if (!rc)
+        rc = xlpci_bk_commit(ctx, bk);
+    if (rc) {
+        host_undo(ctx, domid, devs, n, bk, how);
+        xlpci_bk_commit(ctx, bk);
+    }
+    xlpci_bk_close(bk);                /* never held across a guest wait */
+    if (rc)
+        xlpci_bk_op_end(ops);
+    return rc;
+}
+
+/* The last step: keep the assignment (ok), or undo xlpci_host_prepare, under
+ * the bookkeeping lock taken again (with a timeout).  Releases *ops. */
+int xlpci_host_finish(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
+                      size_t n, xlpci_bk *bk, const unsigned char *how,
+                      bool ok, int *ops)
+{
+    int rc = 0;
+
+    if (!ok) {
+        rc = xlpci_bk_open(ctx, bk);
+        if (!rc) {
+            host_undo(ctx, domid, devs, n, bk, how);
+            rc = xlpci_bk_commit(ctx, bk);
+            xlpci_bk_close(bk);
+        }
+    }
+    xlpci_bk_op_end(ops);
+    return rc;
+}
+
+/* After a detach: the device is assignable again; a managed one goes back
+ * to its driver. */
+int xlpci_host_release(xlpci_ctx *ctx, const xlpci_bdf *bdfs, size_t n)
+{
+    xlpci_bk bk;
+    size_t i;
+    int rc;
+
+    rc = xlpci_bk_open(ctx, &bk);
+    if (rc)
+        return rc;
+    for (i = 0; !rc && i < n; i++) {
+        xlpci_bk_dev *d = xlpci_bk_find(&bk, &bdfs[i]);
+
+        if (!d)
+            continue;
+        d->domid = -1;
+        if (d->managed)
+            rc = xlpci_assignable_remove_locked(ctx, true, &bk, &bdfs[i],
+                                                true);
+    }
+    if (!rc)
+        rc = xlpci_bk_commit(ctx, &bk);
+    xlpci_bk_close(&bk);
+    return rc;
+}
+
+/* Step 2 of create/attach, under the bookkeeping lock: the hypervisor
+ * grants (hypervisor.c) for the devices no backend lists yet, before
+ * xenstore shows them to the guest.  A device another domain has is
+ * refused here, before anything is granted; one this domain's backend
+ * already lists keeps its grants (the transaction then decides).  The
+ * devices granted go to *sub_r (a malloc'd copy, *nsub_r of them) for a
+ * rollback. */
+int xlpci_host_grant(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
+                     size_t n, xlpci_dev **sub_r, size_t *nsub_r)
+{
+    char b[XLPCI_BDF_STRLEN];
+    xlpci_dev *sub;
+    size_t i, k = 0;
+    bool granted;
+    int rc = 0, d;
+
+    *sub_r = NULL;
+    *nsub_r = 0;
+    sub = calloc(n ? n : 1, sizeof(*sub));
+    if (!sub)
+        return XLPCI_ERR_NOMEM;
+    for (i = 0; i < n; i++) {
+        d = xlpci_device_domain(ctx, &devs[i].bdf);
+        if (d >= 0 && (uint32_t)d != domid) {
+            LOG(ctx, ERROR, "PCI device %s is assigned to domain %d",
+                xlpci_bdf_format(&devs[i].bdf, b), d);
+            rc = XLPCI_ERR_EXISTS;
+            goto out;
+        }
+        if (d < 0)
+            sub[k++] = devs[i];        /* shallow: only read */
+    }
+    rc = xlpci_hv_grant(ctx, domid, sub, k, &granted);
+    if (!rc && granted) {
+        *sub_r = sub;
+        *nsub_r = k;
+        sub = NULL;
+    }
+out:
+    free(sub);
+    return rc;
+}
+/* Without xen-pciback only xenstore is written: the devices were neither
+ * checked nor bound, which the administrator should know (xl refuses a
+ * device that is not assignable). */
+void xlpci_host_absent_notice(xlpci_ctx *ctx, uint32_t domid)
+{
+    LOG(ctx, NOTICE, "domain %u: xen-pciback is not loaded (no %s/bus/pci/"
+        "drivers/pciback): only xenstore was written; the devices were "
+        "not checked or bound to pciback", domid, ctx->sysfs_root);
+}
