@@ -124,11 +124,7 @@ static void bench_hostsize(int runs)
            "| M | floor ms | xlpci ms | xlpci / floor (IQR) | requests floor / "
            "xlpci | xlpci requests - at M=0 |\n|---|---|---|---|---|---|\n",
            SCALE_N, GUEST_DEVS, runs);
-    if (xsd_start(&d, NULL))
-        die("xenstored");
-    xs = xs_open(0);
-    if (!xs)
-        die("xs_open");
+    xs = bench_daemon(&d, NULL);
     set_name(xs, DOMID);
     for (mi = 0; mi < sizeof(Ms) / sizeof(Ms[0]); mi++) {
         xlpci_dev devs[SCALE_N];
@@ -452,11 +448,7 @@ static void storm_rows(const struct xsd_opts *o, const char *store,
     struct xs_handle *xs;
     struct xsd d;
 
-    if (xsd_start(&d, o))
-        die("xenstored");
-    xs = xs_open(0);
-    if (!xs)
-        die("xs_open");
+    xs = bench_daemon(&d, o);
     grow_host(xs, &have, M);
     storm_devices_known(xs, MAX_K);
     for (ki = 0; ki < sizeof(Ks) / sizeof(Ks[0]); ki++) {
@@ -616,11 +608,7 @@ static void bench_attach_path(const char *dir, int runs)
     int r, w, seen;
     char *v;
 
-    if (xsd_start(&d, NULL))
-        die("xenstored");
-    xs = xs_open(0);
-    if (!xs)
-        die("xs_open");
+    xs = bench_daemon(&d, NULL);
     snprintf(ready, sizeof(ready), "%s/fmodel.ready", dir);
     snprintf(status, sizeof(status), "%s/fstatus", dir);
     unlink(ready);
