@@ -1,5 +1,6 @@
 /*
- * libxlpci benchmarks: what the sections share (bench.c).  Every section
+ * libxlpci benchmarks: what the sections share (bench.c) and their entry
+ * points (create.c, observe.c, concurrent.c, scale.c).  Every section
  * runs on private real xenstored/oxenstored daemons (tests/harness) and
  * prints Markdown on stdout.
  */
@@ -23,6 +24,9 @@ double median(double *v, int n);
 /* Print "bench: WHAT failed: errno" and exit 1. */
 void die(const char *what) __attribute__((noreturn));
 void *xcalloc(size_t n, size_t size);
+/* A private daemon (tests/harness; o NULL: C xenstored) and a connection
+ * to it, or exit. */
+struct xs_handle *bench_daemon(struct xsd *d, const struct xsd_opts *o);
 
 /* ---- request accounting (ld --wrap around libxenstore, bench.mk) ----------- */
 enum { RQ_READ, RQ_DIR, RQ_WRITE, RQ_MKDIR, RQ_RM, RQ_PERMS, RQ_GETPERMS,
@@ -37,6 +41,8 @@ typedef struct {
 } reqstat;
 /* Every request of this process so far. */
 extern reqstat rq;
+extern const char *const rq_names[RQ_NKINDS];
+extern const char *const rd_names[RD_NCLASSES];
 unsigned long rq_total(const reqstat *s);
 void rq_diff(reqstat *d, const reqstat *after, const reqstat *before);
 
@@ -77,8 +83,18 @@ int floor_ops(xlpci_ops *ops, unsigned domid, const char *name,
 /* The floor: ops in one transaction on a fresh connection, no reads,
  * redone on EAGAIN; returns the number of EAGAINs. */
 unsigned run_floor(const xlpci_ops *ops);
+/* libxl 4.15-4.17 coldplug: per device, num_devs read outside, then one
+ * transaction; cb (may be NULL) after every commit. */
+void run_per_device(unsigned domid, const xlpci_dev *devs, unsigned n,
+                    commit_cb *cb, void *cbarg);
 
-/* ---- sections in other files -------------------------------------------------- */
+/* ---- the sections, one file each ------------------------------------------------ */
+/* create.c: (a) the create path against the floor and libxl's writer. */
+void bench_create_section(struct xs_handle *xs, int runs);
+/* observe.c: (b) what a watcher on the backend can observe. */
+void bench_observe_section(struct xs_handle *xs, const char *dir, int runs);
+/* concurrent.c: (c) K processes running pci-attach on one domain. */
+void bench_concurrent_section(const char *dir, int runs, bool only_ox);
 /* scale.c: (d) host-size scaling, (e) boot storm, (f) attach hot path. */
 void bench_scale(const char *dir, const char *sections, int runs, int storm_runs,
                  bool only_ox);

@@ -12,7 +12,8 @@ BENCH_WRAP := xs_read xs_directory xs_write xs_mkdir xs_rm \
               xs_transaction_end xs_watch xs_unwatch
 BENCH_LDFLAGS := $(foreach f,$(BENCH_WRAP),-Wl,--wrap=$(f))
 
-BENCH_SRCS := bench/bench.c bench/scale.c
+BENCH_SRCS := bench/bench.c bench/create.c bench/observe.c bench/concurrent.c \
+              bench/scale.c
 $(B)/xlpci-bench: $(BENCH_SRCS) bench/bench.h $(LIB_A) $(HARNESS_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(HARNESS_CFLAGS) $(LIB_DEPS_CFLAGS) -o $@ $(BENCH_SRCS) \

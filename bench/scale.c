@@ -74,6 +74,22 @@ static long file_size(const char *path)
     return n;
 }
 
+/* The 1, 5 and 15 minute load averages (the machine is shared). */
+static const char *loadavg(void)
+{
+    static char buf[64];
+    FILE *f = fopen("/proc/loadavg", "r");
+    double a = 0, b = 0, c = 0;
+
+    if (!f || fscanf(f, "%lf %lf %lf", &a, &b, &c) != 3)
+        snprintf(buf, sizeof(buf), "?");
+    else
+        snprintf(buf, sizeof(buf), "%.1f %.1f %.1f", a, b, c);
+    if (f)
+        fclose(f);
+    return buf;
+}
+
 static xlpci_ctx *quiet_ctx(unsigned timeout_ms)
 {
     static xentoollog_logger_stdiostream *lg;
@@ -108,11 +124,7 @@ static void bench_hostsize(int runs)
            "| M | floor ms | xlpci ms | xlpci / floor (IQR) | requests floor / "
            "xlpci | xlpci requests - at M=0 |\n|---|---|---|---|---|---|\n",
            SCALE_N, GUEST_DEVS, runs);
-    if (xsd_start(&d, NULL))
-        die("xenstored");
-    xs = xs_open(0);
-    if (!xs)
-        die("xs_open");
+    xs = bench_daemon(&d, NULL);
     set_name(xs, DOMID);
     for (mi = 0; mi < sizeof(Ms) / sizeof(Ms[0]); mi++) {
         xlpci_dev devs[SCALE_N];
@@ -184,6 +196,7 @@ typedef struct {
 typedef struct {
     double ms;                         /* release -> the last one done */
     unsigned long eagain, attempts, trace_eagain, max_eagain;
+    unsigned long replayed;            /* oxenstored: conflicts it replayed */
     int failed, problems;
 } storm_run;
 
@@ -301,8 +314,9 @@ static int storm_check(struct xs_handle *xs, unsigned K, bool floor)
     return problems;
 }
 
-/* Remove what a storm wrote: the domains' backends, frontends and, where
- * the toolstack keeps them, the devices' /libxl/pci records. */
+/* Remove what a storm wrote: the domains' backends, frontends and the
+ * devices' ownership records (domid only: the /libxl/pci/<bdf>
+ * directory stays, as libxl's and xlpci's releases leave it). */
 static void storm_clean(struct xs_handle *xs, unsigned K, bool floor)
 {
     unsigned k, j;
@@ -310,18 +324,39 @@ static void storm_clean(struct xs_handle *xs, unsigned K, bool floor)
     for (k = 0; k < K; k++) {
         xlpci_dev devs[SCALE_N];
         xlpci_spec specs[SCALE_N];
-        char path[96];
+        char path[XLPCI_PATH_MAX];
 
         clean_dom(xs, STORM_DOM0 + k);
         make_devs(devs, specs, SCALE_N, storm_bus(floor, k));
         for (j = 0; j < SCALE_N; j++) {
-            snprintf(path, sizeof(path), "/libxl/pci/%04x-%02x-%02x-%01x",
-                     devs[j].bdf.seg, devs[j].bdf.bus, devs[j].bdf.dev,
-                     devs[j].bdf.func);
+            xlpci_libxl_path(path, &devs[j].bdf, "domid");
             xs_rm(xs, XBT_NULL, path);
         }
         specs_dispose(specs, SCALE_N);
     }
+}
+
+/* The storm's devices were made assignable and used before: their
+ * /libxl/pci/<bdf> directories exist (xl pci-assignable-add leaves
+ * driver_path there, and every release leaves the directory). */
+static void storm_devices_known(struct xs_handle *xs, unsigned K)
+{
+    unsigned k, j, w;
+
+    for (w = 0; w < 2; w++)
+        for (k = 0; k < K; k++) {
+            xlpci_dev devs[SCALE_N];
+            xlpci_spec specs[SCALE_N];
+            char path[XLPCI_PATH_MAX];
+
+            make_devs(devs, specs, SCALE_N, storm_bus(w == 0, k));
+            for (j = 0; j < SCALE_N; j++) {
+                xlpci_libxl_path(path, &devs[j].bdf, NULL);
+                if (!xs_mkdir(xs, XBT_NULL, path))
+                    die("mkdir /libxl/pci/<bdf>");
+            }
+            specs_dispose(specs, SCALE_N);
+        }
 }
 
 static void storm_once(struct xs_handle *xs, const struct xsd *d, unsigned K,
@@ -389,6 +424,12 @@ static void storm_once(struct xs_handle *xs, const struct xsd *d, unsigned K,
      * "error EAGAIN" line (after its "conflict" line) */
     usleep(50000);
     sr->trace_eagain = count_in_file(d->trace, off, "EAGAIN");
+    /* oxenstored replays a conflicting transaction itself ("conflict",
+     * then the operations again as r(N):...) and answers EAGAIN only when
+     * a replayed reply differs: conflicts cost the daemon, not the
+     * client */
+    sr->replayed = d->ox ? count_in_file(d->trace, off, " conflict ") -
+                           sr->trace_eagain : 0;
     sr->problems = storm_check(xs, K, floor);
     storm_clean(xs, K, floor);
     for (k = 0; k < K; k++) {
@@ -407,29 +448,16 @@ static void storm_rows(const struct xsd_opts *o, const char *store,
     struct xs_handle *xs;
     struct xsd d;
 
-    if (xsd_start(&d, o))
-        die("xenstored");
-    xs = xs_open(0);
-    if (!xs)
-        die("xs_open");
+    xs = bench_daemon(&d, o);
     grow_host(xs, &have, M);
+    storm_devices_known(xs, MAX_K);
     for (ki = 0; ki < sizeof(Ks) / sizeof(Ks[0]); ki++) {
         unsigned K = Ks[ki];
         double fms[16], xms[16], ratio[16];
-        double fea[16], xea[16], ftr[16], xtr[16];
+        double fea[16], xea[16], ftr[16], xtr[16], frp[16], xrp[16];
         unsigned long xmax = 0;
         int fail = 0, probs = 0, r, w;
 
-        if (o && o->ox && M > 0 && K > 8) {
-            /* open problem: on oxenstored with other guests present, the
-             * bench's own connection breaks during these storms ("Bad
-             * file descriptor") and its cleanup between storms fails, so
-             * the rows would measure the bench, not xlpci */
-            printf("| %s | %u | %u | not measured: the bench's own "
-                   "connection to oxenstored breaks in this row (open, see "
-                   "bench/README.md) |||||||| \n", store, M, K);
-            continue;
-        }
         for (r = 0; r < runs && r < 16; r++) {
             storm_run sr[2];
 
@@ -445,18 +473,27 @@ static void storm_rows(const struct xsd_opts *o, const char *store,
             xea[r] = (double)sr[1].eagain;
             ftr[r] = (double)sr[0].trace_eagain;
             xtr[r] = (double)sr[1].trace_eagain;
+            frp[r] = (double)sr[0].replayed;
+            xrp[r] = (double)sr[1].replayed;
             if (sr[1].max_eagain > xmax)
                 xmax = sr[1].max_eagain;
             fail += sr[0].failed + sr[1].failed;
             probs += sr[0].problems + sr[1].problems;
         }
-        printf("| %s | %u | %u | %.0f | %.0f | **%.2f** (%.2f-%.2f) | "
-               "%.0f / %.0f | %.0f / %.0f | %lu | %d | %s |\n", store, M, K,
-               median(fms, r), median(xms, r), median(ratio, r),
-               quantile(ratio, r, .25), quantile(ratio, r, .75),
-               median(fea, r), median(ftr, r), median(xea, r),
-               median(xtr, r), xmax, fail,
-               probs ? "**NO**" : "yes");
+        {
+            char rp[48] = "-";
+
+            if (d.ox)
+                snprintf(rp, sizeof(rp), "%.0f / %.0f", median(frp, r),
+                         median(xrp, r));
+            printf("| %s | %u | %u | %.0f | %.0f | **%.2f** (%.2f-%.2f) | "
+                   "%.0f / %.0f | %.0f / %.0f | %s | %lu | %d | %s | %s |\n",
+                   store, M, K, median(fms, r), median(xms, r),
+                   median(ratio, r), quantile(ratio, r, .25),
+                   quantile(ratio, r, .75), median(fea, r), median(ftr, r),
+                   median(xea, r), median(xtr, r), rp, xmax, fail,
+                   probs ? "**NO**" : "yes", loadavg());
+        }
         fflush(stdout);
     }
     xs_close(xs);
@@ -480,14 +517,20 @@ static void bench_storm(int runs, bool only_ox)
            "cleaned up after), ratio per repeat, median (IQR).  *EAGAIN*: "
            "total refused commits of the storm, as the writers counted them "
            "/ as the daemon's own trace shows them (C xenstored `-T`, "
-           "oxenstored's access log).  *max*: most EAGAINs of one xlpci "
+           "oxenstored's access log).  *Replayed*: oxenstored's own "
+           "conflicts that it resolved by replaying the transaction (its "
+           "access log: a `conflict` line without an EAGAIN answer); the "
+           "client never sees them.  *Load*: /proc/loadavg after the row "
+           "(the machine is shared).  The storm's devices were assigned "
+           "before (their /libxl/pci/<bdf> directories exist, as "
+           "`xl pci-assignable-add` and every release leave them).  *max*: most EAGAINs of one xlpci "
            "create.  *Consistent*: afterwards every domain holds exactly its "
            "devices (num_devs, dev-N, state-N, frontend) and no device is in "
            "two backends (every backend scanned), for both writers.\n\n"
            "| store | M | K | floor ms | xlpci ms | xlpci / floor (IQR) | "
            "floor EAGAIN (writers / trace) | xlpci EAGAIN (writers / trace) "
-           "| max | failed | consistent |\n"
-           "|---|---|---|---|---|---|---|---|---|---|---|\n",
+           "| replayed floor / xlpci | max | failed | consistent | load |\n"
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
            SCALE_N, GUEST_DEVS, runs);
     for (mi = 0; mi < 2; mi++) {
         if (!only_ox)
@@ -565,11 +608,7 @@ static void bench_attach_path(const char *dir, int runs)
     int r, w, seen;
     char *v;
 
-    if (xsd_start(&d, NULL))
-        die("xenstored");
-    xs = xs_open(0);
-    if (!xs)
-        die("xs_open");
+    xs = bench_daemon(&d, NULL);
     snprintf(ready, sizeof(ready), "%s/fmodel.ready", dir);
     snprintf(status, sizeof(status), "%s/fstatus", dir);
     unlink(ready);

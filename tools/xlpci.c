@@ -7,6 +7,14 @@
  * "+"), commands in a table, data on stdout, messages on stderr through
  * xentoollog.  Exit status: 0 success, 1 the operation failed, 2 usage or
  * malformed input.
+ *
+ * The table (cmd_table, at the end) holds each command's name, handler,
+ * -N kind, argument count, summary, usage, options and help notes.  From
+ * it come the getopt_long strings, the option lines of `xlpci help CMD`
+ * and the command list of `xlpci help` (which the bash completion reads).
+ * Each main_* runs its options through cmd_getopt (-h, -t, bad options
+ * and the argument count are dealt with there), then cmd_open (the ctx,
+ * the domain resolved), then does its own work.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -26,6 +34,8 @@ static struct {
     xentoollog_logger_stdiostream *logger;
     xlpci_ctx *ctx;
     bool dry_run;
+    bool have_timeout;      /* -t given: the command's deadline */
+    unsigned timeout_ms;
 } g;
 
 /* What -N means for a command. */
@@ -35,14 +45,31 @@ typedef enum {
     DRY_NONE,        /* changes the host and has no dry run: -N refused */
 } dry_kind;
 
+/* One option of a command.  The command's getopt string, its long options
+ * and the option lines of its help are all made from these, so they
+ * cannot drift apart (and the bash completion reads its options from the
+ * help).  -h/--help is every command's and is not listed. */
 typedef struct {
+    char letter;
     const char *name;
-    int (*fn)(int argc, char **argv);
+    const char *arg;        /* the argument's name in the help; NULL: none */
+    const char *help;       /* lines after the first are indented to it */
+} cmd_opt;
+
+#define CMD_MAX_OPTS 4
+#define CMD_ARGS_ANY (-1)
+
+typedef struct cmd_spec cmd_spec;
+struct cmd_spec {
+    const char *name;
+    int (*fn)(const cmd_spec *cmd, int argc, char **argv);
     dry_kind dry;
+    int nargs;              /* positional arguments, or CMD_ARGS_ANY */
     const char *summary;
     const char *usage;
-    const char *help;
-} cmd_spec;
+    cmd_opt opts[CMD_MAX_OPTS + 1];     /* ends with letter 0 */
+    const char *notes;      /* help text after the options */
+};
 
 static const cmd_spec *find_cmd(const char *name);
 static int cmd_help(const char *name);
@@ -134,6 +161,8 @@ static int ctx_open(void)
     }
     if (g.dry_run)
         xlpci_ctx_set_dry_run(g.ctx, stdout);
+    if (g.have_timeout)
+        xlpci_ctx_set_timeout(g.ctx, g.timeout_ms);
     return 0;
 }
 
@@ -181,16 +210,98 @@ static int resolve_domain(const char *cmd, const char *dom, uint32_t *domid)
     return xlpci_domain_resolve(g.ctx, dom, domid);
 }
 
+/* ---- the commands' opening ----------------------------------------------- */
+
+/* The wrong number of arguments: "expected" and the usage's arguments
+ * (the usage without its [option] groups), or "no arguments expected". */
+static int bad_nargs(const cmd_spec *c)
+{
+    const char *p = c->usage, *q;
+
+    if (!c->nargs)
+        return usage_error(c->name, "no arguments expected");
+    while (*p == '[' && (q = strchr(p, ']')))
+        p = q + 1 + strspn(q + 1, " ");
+    return usage_error(c->name, "expected %s", p);
+}
+
+/* The next of the command's own options, as getopt_long gives it, in the
+ * spirit of xl's SWITCH_FOREACH_OPT:
+ *
+ *     while ((opt = cmd_getopt(cmd, argc, argv, &ret)))
+ *         switch (opt) { case 'f': ...; }
+ *     if (ret != CMD_GO)
+ *         return ret;
+ *
+ * Returns 0 when the options end.  Then *ret is CMD_GO, optind is the
+ * first positional argument and there are as many as the command takes;
+ * or *ret is the command's exit status: 0 after -h/--help (the command's
+ * help on stdout), 2 after a bad option, a bad -t or the wrong number of
+ * arguments (the message on stderr).  The options common to commands are
+ * dealt with here: -h/--help, and -t/--timeout SECS (the ctx gets it). */
+#define CMD_GO (-1)
+
+static int cmd_getopt(const cmd_spec *c, int argc, char **argv, int *ret)
+{
+    char optstring[2 + 2 * CMD_MAX_OPTS + 2] = "+:";   /* +:, x:, h */
+    struct option longopts[CMD_MAX_OPTS + 2];
+    const cmd_opt *o;
+    size_t n = 0;
+    int opt;
+
+    for (o = c->opts; o->letter; o++, n++) {
+        longopts[n] = (struct option){ o->name, o->arg ? required_argument
+                                                       : no_argument,
+                                       NULL, o->letter };
+        strncat(optstring, &o->letter, 1);
+        if (o->arg)
+            strcat(optstring, ":");
+    }
+    strcat(optstring, "h");
+    longopts[n++] = (struct option){ "help", no_argument, NULL, 'h' };
+    longopts[n] = (struct option){ NULL, 0, NULL, 0 };
+
+    while ((opt = getopt_long(argc, argv, optstring, longopts,
+                              NULL)) == 't') {
+        *ret = parse_timeout(c->name, optarg, &g.timeout_ms);
+        if (*ret)
+            return 0;
+        g.have_timeout = true;
+    }
+    switch (opt) {
+    case -1:
+        if (c->nargs != CMD_ARGS_ANY && argc - optind != c->nargs)
+            *ret = bad_nargs(c);
+        else
+            *ret = CMD_GO;
+        return 0;
+    case 'h':
+        *ret = cmd_help(c->name);
+        return 0;
+    case '?':
+    case ':':
+        *ret = bad_option(c->name, opt, argv);
+        return 0;
+    default:
+        return opt;
+    }
+}
+
+/* The ctx (with -N and -t), and <domain> resolved when dom is given. */
+static int cmd_open(const cmd_spec *c, const char *dom, uint32_t *domid)
+{
+    int rc;
+
+    rc = ctx_open();
+    if (!rc && dom)
+        rc = resolve_domain(c->name, dom, domid);
+    return rc;
+}
+
 /* ---- create ---------------------------------------------------------------- */
 
-static int main_create(int argc, char **argv)
+static int main_create(const cmd_spec *cmd, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "config", required_argument, NULL, 'c' },
-        { "force", no_argument, NULL, 'f' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
     xlpci_config cfg;
     xlpci_spec *specs = NULL;
     const char *config = NULL, *dom;
@@ -198,17 +309,17 @@ static int main_create(int argc, char **argv)
     unsigned flags = 0;
     char err[512];
     uint32_t domid;
-    int c, rc, ret;
+    int opt, rc, ret;
 
     xlpci_config_init(&cfg);
-    while ((c = getopt_long(argc, argv, "+:c:fh", opts, NULL)) != -1) {
-        switch (c) {
+    while ((opt = cmd_getopt(cmd, argc, argv, &ret))) {
+        switch (opt) {
         case 'c': config = optarg; break;
         case 'f': flags |= XLPCI_CREATE_REPLACE; break;
-        case 'h': return cmd_help("create");
-        default: return bad_option("create", c, argv);
         }
     }
+    if (ret != CMD_GO)
+        return ret;
     if (config && xlpci_config_read(config, &cfg, err, sizeof(err))) {
         fprintf(stderr, "xlpci create: %s\n", err);
         return EXIT_USAGE;
@@ -218,7 +329,7 @@ static int main_create(int argc, char **argv)
     } else if (cfg.name) {
         dom = cfg.name;
     } else {
-        ret = usage_error("create", "no domain given");
+        ret = usage_error(cmd->name, "no domain given");
         goto out;
     }
     specs = calloc(cfg.num_pci + (size_t)(argc - optind) + 1, sizeof(*specs));
@@ -227,20 +338,19 @@ static int main_create(int argc, char **argv)
         goto out;
     }
     for (i = 0; i < cfg.num_pci; i++, nspecs++) {
-        ret = parse_spec("create", cfg.pci[i], &specs[nspecs]);
+        ret = parse_spec(cmd->name, cfg.pci[i], &specs[nspecs]);
         if (ret) goto out;
     }
     for (; optind < argc; optind++, nspecs++) {
-        ret = parse_spec("create", argv[optind], &specs[nspecs]);
+        ret = parse_spec(cmd->name, argv[optind], &specs[nspecs]);
         if (ret) goto out;
     }
     if (!nspecs) {
-        ret = usage_error("create", "no PCI devices given (on the command "
+        ret = usage_error(cmd->name, "no PCI devices given (on the command "
                           "line or in pci = [ ... ] of the config)");
         goto out;
     }
-    rc = ctx_open();
-    if (!rc) rc = resolve_domain("create", dom, &domid);
+    rc = cmd_open(cmd, dom, &domid);
     if (!rc) rc = xlpci_create(g.ctx, domid, specs, nspecs, &cfg.defaults,
                                flags);
     ret = exit_for(rc);
@@ -254,43 +364,24 @@ out:
 
 /* ---- pci-attach / pci-detach ----------------------------------------------- */
 
-static int attach_detach(const char *cmd, int argc, char **argv, bool detach)
+static int main_attach_detach(const cmd_spec *cmd, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "force", no_argument, NULL, 'f' },
-        { "timeout", required_argument, NULL, 't' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
+    bool detach = !strcmp(cmd->name, "pci-detach");
     xlpci_spec spec;
-    unsigned timeout_ms = 0, flags = 0;
-    bool have_timeout = false;
+    unsigned flags = 0;
     uint32_t domid;
-    int c, rc, ret;
+    int opt, rc, ret;
 
+    while ((opt = cmd_getopt(cmd, argc, argv, &ret)))
+        if (opt == 'f')
+            flags |= XLPCI_DETACH_FORCE;
+    if (ret != CMD_GO)
+        return ret;
     xlpci_spec_init(&spec);
-    while ((c = getopt_long(argc, argv, detach ? "+:ft:h" : "+:t:h", opts,
-                            NULL)) != -1) {
-        switch (c) {
-        case 'f': flags |= XLPCI_DETACH_FORCE; break;
-        case 't':
-            ret = parse_timeout(cmd, optarg, &timeout_ms);
-            if (ret) return ret;
-            have_timeout = true;
-            break;
-        case 'h': return cmd_help(cmd);
-        default: return bad_option(cmd, c, argv);
-        }
-    }
-    if (argc - optind != 2)
-        return usage_error(cmd, "expected <domain> <PCI_SPEC_STRING>");
-    ret = parse_spec(cmd, argv[optind + 1], &spec);
+    ret = parse_spec(cmd->name, argv[optind + 1], &spec);
     if (ret)
         return ret;
-    rc = ctx_open();
-    if (!rc && have_timeout)
-        xlpci_ctx_set_timeout(g.ctx, timeout_ms);
-    if (!rc) rc = resolve_domain(cmd, argv[optind], &domid);
+    rc = cmd_open(cmd, argv[optind], &domid);
     if (!rc)
         rc = detach ? xlpci_detach(g.ctx, domid, &spec, flags)
                     : xlpci_attach(g.ctx, domid, &spec, NULL);
@@ -298,43 +389,23 @@ static int attach_detach(const char *cmd, int argc, char **argv, bool detach)
     return exit_for(rc);
 }
 
-static int main_attach(int argc, char **argv)
-{
-    return attach_detach("pci-attach", argc, argv, false);
-}
-
-static int main_detach(int argc, char **argv)
-{
-    return attach_detach("pci-detach", argc, argv, true);
-}
-
 /* ---- pci-list ---------------------------------------------------------------- */
 
-static int main_list(int argc, char **argv)
+static int main_list(const cmd_spec *cmd, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "long", no_argument, NULL, 'l' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
     xlpci_entry *list = NULL;
     size_t n = 0, i;
     bool json = false;
     char *out = NULL;
     uint32_t domid;
-    int c, rc;
+    int opt, rc, ret;
 
-    while ((c = getopt_long(argc, argv, "+:lh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'l': json = true; break;
-        case 'h': return cmd_help("pci-list");
-        default: return bad_option("pci-list", c, argv);
-        }
-    }
-    if (argc - optind != 1)
-        return usage_error("pci-list", "expected <domain>");
-    rc = ctx_open();
-    if (!rc) rc = resolve_domain("pci-list", argv[optind], &domid);
+    while ((opt = cmd_getopt(cmd, argc, argv, &ret)))
+        if (opt == 'l')
+            json = true;
+    if (ret != CMD_GO)
+        return ret;
+    rc = cmd_open(cmd, argv[optind], &domid);
     if (!rc) rc = xlpci_list(g.ctx, domid, &list, &n);
     if (!rc && json) {
         rc = xlpci_entries_json(list, n, &out);
@@ -357,89 +428,62 @@ static int main_list(int argc, char **argv)
 
 /* ---- pci-assignable-* ---------------------------------------------------------- */
 
-static int main_assignable_add(int argc, char **argv)
+static int main_assignable_add(const cmd_spec *cmd, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "name", required_argument, NULL, 'n' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
     const char *name = NULL;
     char err[256];
     xlpci_bdf bdf;
-    int c, rc;
+    int opt, rc, ret;
 
-    while ((c = getopt_long(argc, argv, "+:n:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'n': name = optarg; break;
-        case 'h': return cmd_help("pci-assignable-add");
-        default: return bad_option("pci-assignable-add", c, argv);
-        }
-    }
-    if (argc - optind != 1)
-        return usage_error("pci-assignable-add", "expected <BDF>");
+    while ((opt = cmd_getopt(cmd, argc, argv, &ret)))
+        if (opt == 'n')
+            name = optarg;
+    if (ret != CMD_GO)
+        return ret;
     if (xlpci_bdf_parse(argv[optind], &bdf, err, sizeof(err))) {
-        fprintf(stderr, "xlpci pci-assignable-add: %s\n", err);
+        fprintf(stderr, "xlpci %s: %s\n", cmd->name, err);
         return EXIT_USAGE;
     }
-    rc = ctx_open();
+    rc = cmd_open(cmd, NULL, NULL);
     if (!rc) rc = xlpci_assignable_add(g.ctx, &bdf, name);
     return exit_for(rc);
 }
 
-static int main_assignable_remove(int argc, char **argv)
+static int main_assignable_remove(const cmd_spec *cmd, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "rebind", no_argument, NULL, 'r' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
     bool rebind = false;
     char err[256];
     xlpci_bdf bdf;
-    int c, rc;
+    int opt, rc, ret;
     bool byname;
 
-    while ((c = getopt_long(argc, argv, "+:rh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'r': rebind = true; break;
-        case 'h': return cmd_help("pci-assignable-remove");
-        default: return bad_option("pci-assignable-remove", c, argv);
-        }
-    }
-    if (argc - optind != 1)
-        return usage_error("pci-assignable-remove", "expected <BDF|NAME>");
+    while ((opt = cmd_getopt(cmd, argc, argv, &ret)))
+        if (opt == 'r')
+            rebind = true;
+    if (ret != CMD_GO)
+        return ret;
     /* as xl: a BDF if it parses as one, else a name */
     byname = xlpci_bdf_parse(argv[optind], &bdf, err, sizeof(err)) != 0;
-    rc = ctx_open();
+    rc = cmd_open(cmd, NULL, NULL);
     if (!rc) rc = xlpci_assignable_remove(g.ctx, &bdf,
                                           byname ? argv[optind] : NULL,
                                           rebind);
     return exit_for(rc);
 }
 
-static int main_assignable_list(int argc, char **argv)
+static int main_assignable_list(const cmd_spec *cmd, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "show-names", no_argument, NULL, 'n' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
     xlpci_host_dev *list = NULL;
     bool names = false;
     size_t n = 0, i;
-    int c, rc;
+    int opt, rc, ret;
 
-    while ((c = getopt_long(argc, argv, "+:nh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'n': names = true; break;
-        case 'h': return cmd_help("pci-assignable-list");
-        default: return bad_option("pci-assignable-list", c, argv);
-        }
-    }
-    if (argc != optind)
-        return usage_error("pci-assignable-list", "no arguments expected");
-    rc = ctx_open();
+    while ((opt = cmd_getopt(cmd, argc, argv, &ret)))
+        if (opt == 'n')
+            names = true;
+    if (ret != CMD_GO)
+        return ret;
+    rc = cmd_open(cmd, NULL, NULL);
     if (!rc) rc = xlpci_assignable_list(g.ctx, &list, &n);
     for (i = 0; !rc && i < n; i++)   /* xl's format, trailing space too */
         printf("%04x:%02x:%02x.%01x %s\n", list[i].bdf.seg, list[i].bdf.bus,
@@ -451,29 +495,19 @@ static int main_assignable_list(int argc, char **argv)
 
 /* ---- check ----------------------------------------------------------------------- */
 
-static int main_check(int argc, char **argv)
+static int main_check(const cmd_spec *cmd, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "repair", no_argument, NULL, 'r' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
     bool repair = false;
     xlpci_check_result res;
     uint32_t domid;
-    int c, rc;
+    int opt, rc, ret;
 
-    while ((c = getopt_long(argc, argv, "+:rh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'r': repair = true; break;
-        case 'h': return cmd_help("check");
-        default: return bad_option("check", c, argv);
-        }
-    }
-    if (argc - optind != 1)
-        return usage_error("check", "expected <domain>");
-    rc = ctx_open();
-    if (!rc) rc = resolve_domain("check", argv[optind], &domid);
+    while ((opt = cmd_getopt(cmd, argc, argv, &ret)))
+        if (opt == 'r')
+            repair = true;
+    if (ret != CMD_GO)
+        return ret;
+    rc = cmd_open(cmd, argv[optind], &domid);
     if (!rc) rc = xlpci_check_ex(g.ctx, domid, repair, &res);
     if (rc == XLPCI_ERR_BUSY) {
         printf("domain %u: %u problem(s); a Reconfiguring cycle or "
@@ -512,28 +546,18 @@ static int main_check(int argc, char **argv)
 
 /* ---- destroy --------------------------------------------------------------------- */
 
-static int main_destroy(int argc, char **argv)
+static int main_destroy(const cmd_spec *cmd, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "force", no_argument, NULL, 'f' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
     unsigned flags = 0, released = 0;
     uint32_t domid;
-    int c, rc;
+    int opt, rc, ret;
 
-    while ((c = getopt_long(argc, argv, "+:fh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'f': flags |= XLPCI_DESTROY_FORCE; break;
-        case 'h': return cmd_help("destroy");
-        default: return bad_option("destroy", c, argv);
-        }
-    }
-    if (argc - optind != 1)
-        return usage_error("destroy", "expected <domain>");
-    rc = ctx_open();
-    if (!rc) rc = resolve_domain("destroy", argv[optind], &domid);
+    while ((opt = cmd_getopt(cmd, argc, argv, &ret)))
+        if (opt == 'f')
+            flags |= XLPCI_DESTROY_FORCE;
+    if (ret != CMD_GO)
+        return ret;
+    rc = cmd_open(cmd, argv[optind], &domid);
     if (!rc) rc = xlpci_destroy(g.ctx, domid, flags, &released);
     if (rc == XLPCI_ERR_BUSY)
         return EXIT_FAILURE;
@@ -548,49 +572,53 @@ static int main_destroy(int argc, char **argv)
 
 /* ---- table ------------------------------------------------------------------- */
 
-static int main_help(int argc, char **argv);
+static int main_help(const cmd_spec *cmd, int argc, char **argv);
+
+#define OPT_TIMEOUT { 't', "timeout", "SECS", "the command's deadline " \
+    "(default 10): it ends\nwithin SECS + 1 s whatever the guest does" }
 
 static const cmd_spec cmd_table[] = {
-    { "create", main_create, DRY_PLAN,
+    { "create", main_create, DRY_PLAN, CMD_ARGS_ANY,
       "Populate a domain's PCI backend with all its devices at once",
       "[-f] [-c CONFIG] [<domain>] [PCI_SPEC_STRING...]",
-      "  -c, --config FILE  take pci = [ ... ], pci_permissive etc. and the\n"
-      "                     domain name from an xl.cfg file\n"
-      "  -f, --force        replace an existing PCI backend\n"
+      { { 'c', "config", "FILE", "take pci = [ ... ], pci_permissive etc. "
+          "and the\ndomain name from an xl.cfg file" },
+        { 'f', "force", NULL, "replace an existing PCI backend" } },
       "Writes the backend and frontend directories, num_devs and every\n"
       "device in ONE xenstore transaction (the domain-create path)." },
-    { "pci-attach", main_attach, DRY_PLAN,
+    { "pci-attach", main_attach_detach, DRY_PLAN, 2,
       "Hot-add a PCI device to a domain",
       "[-t SECS] <domain> <PCI_SPEC_STRING>",
-      "  -t, --timeout SECS the command's deadline (default 10): it ends\n"
-      "                     within SECS + 1 s whatever the guest does" },
-    { "pci-detach", main_detach, DRY_PLAN,
+      { OPT_TIMEOUT }, NULL },
+    { "pci-detach", main_attach_detach, DRY_PLAN, 2,
       "Hot-remove a PCI device from a domain",
       "[-f] [-t SECS] <domain> <PCI_SPEC_STRING>",
-      "  -f, --force        remove even if the guest does not release it\n"
-      "  -t, --timeout SECS the command's deadline (default 10): it ends\n"
-      "                     within SECS + 1 s whatever the guest does\n"
+      { { 'f', "force", NULL, "remove even if the guest does not release "
+          "it" },
+        OPT_TIMEOUT },
       "Only the bdf or name of the PCI_SPEC_STRING is used." },
-    { "pci-list", main_list, DRY_READONLY,
+    { "pci-list", main_list, DRY_READONLY, 1,
       "List the PCI devices of a domain",
       "[-l] <domain>",
-      "  -l, --long         JSON, with libxl's field names" },
-    { "pci-assignable-add", main_assignable_add, DRY_NONE,
+      { { 'l', "long", NULL, "JSON, with libxl's field names" } }, NULL },
+    { "pci-assignable-add", main_assignable_add, DRY_NONE, 1,
       "Make a device assignable: unbind it from its driver, bind to pciback",
       "[-n NAME] <BDF>",
-      "  -n, --name NAME    a name to use in PCI_SPEC_STRING (name=NAME)" },
-    { "pci-assignable-remove", main_assignable_remove, DRY_NONE,
+      { { 'n', "name", "NAME", "a name to use in PCI_SPEC_STRING "
+          "(name=NAME)" } }, NULL },
+    { "pci-assignable-remove", main_assignable_remove, DRY_NONE, 1,
       "Take a device off pciback",
       "[-r] <BDF|NAME>",
-      "  -r, --rebind       give it back to the driver it came from" },
-    { "pci-assignable-list", main_assignable_list, DRY_READONLY,
+      { { 'r', "rebind", NULL, "give it back to the driver it came from" } },
+      NULL },
+    { "pci-assignable-list", main_assignable_list, DRY_READONLY, 0,
       "List the devices on pciback that no domain has",
       "[-n]",
-      "  -n, --show-names   print the names too" },
-    { "check", main_check, DRY_PLAN,
+      { { 'n', "show-names", NULL, "print the names too" } }, NULL },
+    { "check", main_check, DRY_PLAN, 1,
       "Verify a domain's PCI backend; --repair fixes it",
       "[--repair] <domain>",
-      "  -r, --repair       fix what it can, in one transaction\n"
+      { { 'r', "repair", NULL, "fix what it can, in one transaction" } },
       "Checks: num_devs is the true count, indices dense, no orphan keys\n"
       "(at any index, or spelled like dev-03), no device twice (by\n"
       "address), no malformed per-index value, frontend present, no index\n"
@@ -598,17 +626,18 @@ static const cmd_spec cmd_table[] = {
       "repairs) devices pciback never exported though both ends are\n"
       "Connected, and malformed values.  Exit 0 when consistent; 1 when\n"
       "problems are left or the domain does not exist." },
-    { "destroy", main_destroy, DRY_PLAN,
+    { "destroy", main_destroy, DRY_PLAN, 1,
       "Release every PCI device of a domain that is gone or going",
       "[-f] <domain>",
-      "  -f, --force        also for a domain that still exists (while it\n"
-      "                     is being destroyed)\n"
+      { { 'f', "force", NULL, "also for a domain that still exists (while "
+          "it\nis being destroyed)" } },
       "No guest handshake: revokes the permissions, removes the backend\n"
       "and frontend entries and the /libxl/pci/<bdf>/domid records in one\n"
       "transaction, makes the devices assignable again (managed ones go\n"
       "back to their drivers).  Idempotent: \"nothing to do\" the second\n"
       "time." },
-    { "help", main_help, DRY_READONLY, "Show help", "[<command>]", "" },
+    { "help", main_help, DRY_READONLY, CMD_ARGS_ANY, "Show help",
+      "[<command>]", { { 0 } }, NULL },
 };
 
 /* xl's names without the prefix are accepted too. */
@@ -665,23 +694,43 @@ static void help(FILE *f)
             "Exit status: 0 ok, 1 failure, 2 usage error.\n");
 }
 
-/* A command's help on stdout: `xlpci help CMD` and `xlpci CMD -h`. */
+/* A command's help on stdout: `xlpci help CMD` and `xlpci CMD -h`.  The
+ * option lines ("  -c, --config FILE  ...") come from its options. */
 static int cmd_help(const char *name)
 {
     const cmd_spec *c = find_cmd(name);
+    const cmd_opt *o;
+    char left[64];
+    const char *line;
+    size_t len;
 
     if (!c)
         return usage_error("help", "unknown command \"%s\"", name);
     printf("Usage: xlpci %s %s\n\n%s\n", c->name, c->usage, c->summary);
-    if (*c->help)
-        printf("\n%s\n", c->help);
+    if (c->opts[0].letter || c->notes)
+        putchar('\n');
+    for (o = c->opts; o->letter; o++) {
+        snprintf(left, sizeof(left), "-%c, --%s%s%s", o->letter, o->name,
+                 o->arg ? " " : "", o->arg ? o->arg : "");
+        printf("  %-18s ", left);
+        for (line = o->help;; line += len + 1) {
+            len = strcspn(line, "\n");
+            printf("%.*s\n", (int)len, line);
+            if (!line[len])
+                break;
+            printf("%21s", "");          /* under the first line's text */
+        }
+    }
+    if (c->notes)
+        printf("%s\n", c->notes);
     return EXIT_SUCCESS;
 }
 
-static int main_help(int argc, char **argv)
+/* Not through cmd_getopt: `help -h` asks for the help of "-h". */
+static int main_help(const cmd_spec *cmd, int argc, char **argv)
 {
     if (argc > 2)
-        return usage_error("help", "expected at most one command");
+        return usage_error(cmd->name, "expected at most one command");
     if (argc < 2) {
         help(stdout);
         return EXIT_SUCCESS;
@@ -747,7 +796,7 @@ int main(int argc, char **argv)
     argc -= optind;
     argv += optind;
     optind = 1;
-    ret = cmd->fn(argc, argv);
+    ret = cmd->fn(cmd, argc, argv);
     xlpci_ctx_free(g.ctx);
     xtl_logger_destroy((xentoollog_logger *)g.logger);
     return ret;
