@@ -268,8 +268,8 @@ static int hvm_add(xlpci_ctx *ctx, bool host, uint32_t domid,
         if (granted) {
             xlpci_bdf *bdfs = calloc(n, sizeof(*bdfs));
 
-            for (size_t i = 0; bdfs && i < n; i++)
-                bdfs[i] = devs[i].bdf;
+            for (size_t k = 0; bdfs && k < n; k++)
+                bdfs[k] = devs[k].bdf;
             if (bdfs)
                 xlpci_hv_revoke(ctx, true, domid, bdfs, n, false);
             else
