@@ -112,8 +112,8 @@ static const char *const rq_names[RQ_NKINDS] = {
     "transaction_start", "transaction_end", "watch", "unwatch",
 };
 static const char *const rd_names[RD_NCLASSES] = {
-    "the domain's name", "own backend", "listing of " BE_ROOT,
-    "other guests' backends", "elsewhere",
+    "the domain's name", "own backend", "the backend root " BE_ROOT,
+    "other guests' backends", "the devices' /libxl/pci/<bdf>", "elsewhere",
 };
 
 reqstat rq;
@@ -156,6 +156,8 @@ static int rd_class(const char *path)
         return RD_LIST;
     if (!strncmp(path, BE_ROOT "/", sizeof(BE_ROOT)))
         return RD_OTHER;
+    if (!strncmp(path, "/libxl/pci/", 11))
+        return RD_REC;
     if (!strncmp(path, dom, ld) &&
         (!path[ld] || !strcmp(path + ld, "/name")))
         return RD_NAME;
@@ -684,15 +686,14 @@ static void bench_create(struct xs_handle *xs, bool busy,
     for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++)
         fputs(breakdown[s], stdout);
     printf("\n");
-    if (busy)
-        printf("The reads of other guests' backends are the check that a "
-               "device is in one backend only: `num_devs` and `dev-0.."
-               "num_devs-1` of every other PCI backend, inside the create "
-               "transaction, so that two concurrent assignments of one "
-               "device conflict (EAGAIN) and the second sees the first.  "
-               "They grow with the devices already on the host (1 + d "
-               "reads per guest with d devices), not with N, so they "
-               "weigh most on small creates on busy hosts.\n\n");
+    printf("Beyond the floor, xlpci reads the domain's name and its own "
+           "backend (absent) and lists each device's /libxl/pci/<bdf> "
+           "inside the transaction (the ownership record: two assignments "
+           "of one device conflict there), and before it reads the backend "
+           "root and makes .../backend/pci/<domid> (so that creates of "
+           "different domains do not conflict): N + 4 requests, whatever "
+           "the other guests hold%s.\n\n", busy ? " (7 here: nothing of "
+           "theirs is read)" : "");
     busy_host(xs, false);
 }
 
