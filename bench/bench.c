@@ -129,8 +129,8 @@ const char *const rq_names[RQ_NKINDS] = {
     "transaction_start", "transaction_end", "watch", "unwatch",
 };
 const char *const rd_names[RD_NCLASSES] = {
-    "the domain's name", "own backend", "listing of " BE_ROOT,
-    "other guests' backends", "elsewhere",
+    "the domain's name", "own backend", "the backend root " BE_ROOT,
+    "other guests' backends", "the devices' /libxl/pci/<bdf>", "elsewhere",
 };
 
 reqstat rq;
@@ -173,6 +173,8 @@ static int rd_class(const char *path)
         return RD_LIST;
     if (!strncmp(path, BE_ROOT "/", sizeof(BE_ROOT)))
         return RD_OTHER;
+    if (!strncmp(path, "/libxl/pci/", 11))
+        return RD_REC;
     if (!strncmp(path, dom, ld) &&
         (!path[ld] || !strcmp(path + ld, "/name")))
         return RD_NAME;

@@ -32,7 +32,7 @@ struct xs_handle *bench_daemon(struct xsd *d, const struct xsd_opts *o);
 enum { RQ_READ, RQ_DIR, RQ_WRITE, RQ_MKDIR, RQ_RM, RQ_PERMS, RQ_GETPERMS,
        RQ_TSTART, RQ_TEND, RQ_WATCH, RQ_UNWATCH, RQ_NKINDS };
 /* Reads and listings by target, relative to domain DOMID. */
-enum { RD_NAME, RD_OWN, RD_LIST, RD_OTHER, RD_ELSE, RD_NCLASSES };
+enum { RD_NAME, RD_OWN, RD_LIST, RD_OTHER, RD_REC, RD_ELSE, RD_NCLASSES };
 typedef struct {
     unsigned long n[RQ_NKINDS];
     double us[RQ_NKINDS];

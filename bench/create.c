@@ -206,15 +206,14 @@ static void bench_create(struct xs_handle *xs, bool busy,
     for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++)
         fputs(breakdown[s], stdout);
     printf("\n");
-    if (busy)
-        printf("The reads of other guests' backends are the check that a "
-               "device is in one backend only: `num_devs` and `dev-0.."
-               "num_devs-1` of every other PCI backend, inside the create "
-               "transaction, so that two concurrent assignments of one "
-               "device conflict (EAGAIN) and the second sees the first.  "
-               "They grow with the devices already on the host (1 + d "
-               "reads per guest with d devices), not with N, so they "
-               "weigh most on small creates on busy hosts.\n\n");
+    printf("Beyond the floor, xlpci reads the domain's name and its own "
+           "backend (absent) and lists each device's /libxl/pci/<bdf> "
+           "inside the transaction (the ownership record: two assignments "
+           "of one device conflict there), and before it reads the backend "
+           "root and makes .../backend/pci/<domid> (so that creates of "
+           "different domains do not conflict): N + 4 requests, whatever "
+           "the other guests hold%s.\n\n", busy ? " (7 here: nothing of "
+           "theirs is read)" : "");
     busy_host(xs, false);
 }
 

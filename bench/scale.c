@@ -106,9 +106,25 @@ static xlpci_ctx *quiet_ctx(unsigned timeout_ms)
 
 /* ---- (d) host-size scaling ------------------------------------------------------ */
 
+/* The devices' /libxl/pci/<bdf> directories go: the first assignment
+ * since the host booted. */
+static void forget_devices(struct xs_handle *xs, const xlpci_dev *devs,
+                           unsigned n)
+{
+    char path[XLPCI_PATH_MAX];
+    unsigned i;
+
+    for (i = 0; i < n; i++) {
+        xlpci_libxl_path(path, &devs[i].bdf, NULL);
+        xs_rm(xs, XBT_NULL, path);
+    }
+}
+
 static void bench_hostsize(int runs)
 {
-    static const unsigned Ms[] = { 0, 8, 32, 128 };
+    /* the last row again at M = 128, each device assigned for the first
+     * time since boot (its /libxl/pci/<bdf> absent) */
+    static const unsigned Ms[] = { 0, 8, 32, 128, 128 };
     unsigned long req0 = 0;
     unsigned have = 0, mi;
     struct xs_handle *xs;
@@ -120,7 +136,11 @@ static void bench_hostsize(int runs)
            "them.  %d iterations per M; in each the floor and `xlpci_create` "
            "run back to back in rotating order (the domain's backend removed "
            "in between), ratio per iteration, median (IQR).  Requests: one "
-           "iteration, counted by the bench.\n\n"
+           "iteration, counted by the bench.  *cold*: before each run the "
+           "devices' /libxl/pci/<bdf> directories are removed (the first "
+           "assignment since the host booted; the floor then makes them in "
+           "its transaction, xlpci outside it, after one dropped "
+           "transaction).\n\n"
            "| M | floor ms | xlpci ms | xlpci / floor (IQR) | requests floor / "
            "xlpci | xlpci requests - at M=0 |\n|---|---|---|---|---|---|\n",
            SCALE_N, GUEST_DEVS, runs);
@@ -133,6 +153,7 @@ static void bench_hostsize(int runs)
         unsigned long reqs[2] = { 0, 0 };
         xlpci_ops ops;
         int r, w;
+        bool cold = mi == sizeof(Ms) / sizeof(Ms[0]) - 1;
 
         grow_host(xs, &have, Ms[mi]);
         make_devs(devs, specs, SCALE_N, 0x10);
@@ -151,6 +172,8 @@ static void bench_hostsize(int runs)
                 double t0;
 
                 clean_dom(xs, DOMID);
+                if (cold)
+                    forget_devices(xs, devs, SCALE_N);
                 before = rq;
                 t0 = now_us();
                 if (which == 0)
@@ -165,8 +188,9 @@ static void bench_hostsize(int runs)
         }
         if (mi == 0)
             req0 = reqs[1];
-        printf("| %u | %.2f | %.2f | **%.2f** (%.2f-%.2f) | %lu / %lu | "
-               "%+ld |\n", Ms[mi], median(ms[0], runs), median(ms[1], runs),
+        printf("| %u%s | %.2f | %.2f | **%.2f** (%.2f-%.2f) | %lu / %lu | "
+               "%+ld |\n", Ms[mi], cold ? " cold" : "", median(ms[0], runs),
+               median(ms[1], runs),
                median(ratio, runs), quantile(ratio, runs, .25),
                quantile(ratio, runs, .75), reqs[0], reqs[1],
                (long)reqs[1] - (long)req0);
@@ -360,7 +384,7 @@ static void storm_devices_known(struct xs_handle *xs, unsigned K)
 }
 
 static void storm_once(struct xs_handle *xs, const struct xsd *d, unsigned K,
-                       bool floor, storm_run *sr)
+                       bool floor, bool cold, storm_run *sr)
 {
     xlpci_ops *ops = xcalloc(K, sizeof(*ops));
     xlpci_spec (*specs)[SCALE_N] = xcalloc(K, sizeof(*specs));
@@ -378,6 +402,8 @@ static void storm_once(struct xs_handle *xs, const struct xsd *d, unsigned K,
         set_name(xs, STORM_DOM0 + k);
         snprintf(name, sizeof(name), "guest%u", STORM_DOM0 + k);
         make_devs(devs, specs[k], SCALE_N, storm_bus(floor, k));
+        if (cold)
+            forget_devices(xs, devs, SCALE_N);
         xlpci_ops_init(&ops[k]);
         if (floor_ops(&ops[k], STORM_DOM0 + k, name, devs,
                                 SCALE_N))
@@ -443,16 +469,19 @@ static void storm_once(struct xs_handle *xs, const struct xsd *d, unsigned K,
 static void storm_rows(const struct xsd_opts *o, const char *store,
                        unsigned M, int runs)
 {
-    static const unsigned Ks[] = { 8, 32, 64 };
-    unsigned ki, have = 0;
+    /* the last row: K = 64 again, every device assigned for the first
+     * time since boot (its /libxl/pci/<bdf> absent), with M = 32 only */
+    static const unsigned Ks[] = { 8, 32, 64, 64 };
+    unsigned ki, have = 0, nk = M ? 4 : 3;
     struct xs_handle *xs;
     struct xsd d;
 
     xs = bench_daemon(&d, o);
     grow_host(xs, &have, M);
     storm_devices_known(xs, MAX_K);
-    for (ki = 0; ki < sizeof(Ks) / sizeof(Ks[0]); ki++) {
+    for (ki = 0; ki < nk; ki++) {
         unsigned K = Ks[ki];
+        bool cold = ki == 3;
         double fms[16], xms[16], ratio[16];
         double fea[16], xea[16], ftr[16], xtr[16], frp[16], xrp[16];
         unsigned long xmax = 0;
@@ -464,7 +493,7 @@ static void storm_rows(const struct xsd_opts *o, const char *store,
             for (w = 0; w < 2; w++) {
                 int which = (r + w) % 2;        /* 0 floor, 1 xlpci */
 
-                storm_once(xs, &d, K, which == 0, &sr[which]);
+                storm_once(xs, &d, K, which == 0, cold, &sr[which]);
             }
             fms[r] = sr[0].ms;
             xms[r] = sr[1].ms;
@@ -486,9 +515,10 @@ static void storm_rows(const struct xsd_opts *o, const char *store,
             if (d.ox)
                 snprintf(rp, sizeof(rp), "%.0f / %.0f", median(frp, r),
                          median(xrp, r));
-            printf("| %s | %u | %u | %.0f | %.0f | **%.2f** (%.2f-%.2f) | "
+            printf("| %s | %u | %u%s | %.0f | %.0f | **%.2f** (%.2f-%.2f) | "
                    "%.0f / %.0f | %.0f / %.0f | %s | %lu | %d | %s | %s |\n",
-                   store, M, K, median(fms, r), median(xms, r),
+                   store, M, K, cold ? " cold" : "", median(fms, r),
+                   median(xms, r),
                    median(ratio, r), quantile(ratio, r, .25),
                    quantile(ratio, r, .75), median(fea, r), median(ftr, r),
                    median(xea, r), median(xtr, r), rp, xmax, fail,
@@ -523,7 +553,10 @@ static void bench_storm(int runs, bool only_ox)
            "client never sees them.  *Load*: /proc/loadavg after the row "
            "(the machine is shared).  The storm's devices were assigned "
            "before (their /libxl/pci/<bdf> directories exist, as "
-           "`xl pci-assignable-add` and every release leave them).  *max*: most EAGAINs of one xlpci "
+           "`xl pci-assignable-add` and every release leave them), except in "
+           "the rows *cold* (M = 32, K = 64 again): before each storm the "
+           "devices' directories are removed, the first assignment since "
+           "the host booted.  *max*: most EAGAINs of one xlpci "
            "create.  *Consistent*: afterwards every domain holds exactly its "
            "devices (num_devs, dev-N, state-N, frontend) and no device is in "
            "two backends (every backend scanned), for both writers.\n\n"

@@ -21,6 +21,7 @@ typedef struct {
     attach_mode mode;
     xlpci_wait_reason why;
     bool undone;                       /* the rollback removed them */
+    bool *missing;                     /* per device: no /libxl/pci/<bdf> */
 } attach_arg;
 
 static int attach_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
@@ -78,7 +79,8 @@ static int attach_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
             }
         }
     }
-    rc = xlpci_owner_claim(ctx, t, ops, a->domid, a->devs, a->n);
+    rc = xlpci_owner_claim(ctx, t, ops, a->domid, a->devs, a->n,
+                           a->missing);
     if (rc) goto out;
 
     if (!view.exists) {
@@ -197,6 +199,7 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     long long deadline;
     char b[XLPCI_BDF_STRLEN], why[128];
     unsigned char *how = NULL;
+    unsigned tries = 0;
     bool pciback, host = false;
     xlpci_bk bk;
     int rc, state, ops = -1, type = XLPCI_GUEST_PV;
@@ -224,7 +227,8 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
         goto out;
     host = !ctx->dry_run && pciback;
     how = calloc(a.n + 1, sizeof(*how));
-    if (!how) {
+    a.missing = calloc(a.n + 1, sizeof(*a.missing));
+    if (!how || !a.missing) {
         rc = XLPCI_ERR_NOMEM;
         goto out;
     }
@@ -238,10 +242,14 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
         if (rc) goto out;
     }
 
-    rc = xlpci_parents_prepare(ctx, domid, devs, a.n, &prep);
+    rc = xlpci_backend_parent_prepare(ctx, domid, false, &prep);
     if (rc) goto out;
     rc = xlpci_run_until_ready(ctx, domid, "pci-attach", attach_body, &a,
                                deadline);
+    while ((rc = xlpci_claim_retry(ctx, "pci-attach", rc, &tries, devs, a.n,
+                                   a.missing, &prep)) == XLPCI_TXN_PREPARE)
+        rc = xlpci_run_until_ready(ctx, domid, "pci-attach", attach_body,
+                                   &a, deadline);
     if (rc == XLPCI_TXN_WAIT && ctx->dry_run) {
         xlpci_wait_reason_text(&a.why, why, sizeof(why));
         fprintf(ctx->dry_run, "# pci-attach: %s; would wait up to %u ms, "
@@ -314,6 +322,7 @@ out:
     xlpci_guest_forget(ctx);
     free(granted);
     free(how);
+    free(a.missing);
     xlpci_devs_free(devs, a.n);
     return rc;
 }

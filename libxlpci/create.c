@@ -1,8 +1,9 @@
 /*
  * create, the domain-create path: resolve the devices, the host side
- * (prepare, grant), the /libxl parents, then the whole backend and
- * frontend in ONE transaction (create_body); the host side kept or
- * undone with the outcome.
+ * (prepare, grant), backend/pci/<domid> made, then the whole backend and
+ * frontend in ONE transaction (create_body; run again once if some
+ * device's /libxl/pci/<bdf> had to be made first, libxlnode.c); the host
+ * side kept or undone with the outcome.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@ typedef struct {
     const xlpci_dev *devs;
     size_t n;
     unsigned flags;
+    bool *missing;                     /* per device: no /libxl/pci/<bdf> */
 } create_arg;
 
 static int create_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
@@ -47,7 +49,8 @@ static int create_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
         rc = XLPCI_ERR_EXISTS;
         goto out;
     }
-    rc = xlpci_owner_claim(ctx, t, ops, a->domid, a->devs, a->n);
+    rc = xlpci_owner_claim(ctx, t, ops, a->domid, a->devs, a->n,
+                           a->missing);
     /* create -f: the replaced devices that are not created again are no
      * longer this domain's */
     for (i = 0; !rc && i < view.num_devs; i++) {
@@ -72,12 +75,13 @@ out:
 int xlpci_create(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *specs,
                  size_t nspecs, const xlpci_defaults *defs, unsigned flags)
 {
-    create_arg a = { domid, NULL, 0, flags };
+    create_arg a = { domid, NULL, 0, flags, NULL };
     xlpci_prepared prep = { NULL, 0 };
     xlpci_dev *devs = NULL;
     xlpci_bdf *granted = NULL;
     size_t ngranted = 0;
     unsigned char *how = NULL;
+    unsigned tries = 0;
     bool pciback, host;
     xlpci_bk bk;
     int rc, ops = -1, type = XLPCI_GUEST_PV;
@@ -110,7 +114,8 @@ int xlpci_create(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *specs,
         goto out;
     host = !ctx->dry_run && pciback;
     how = calloc(a.n + 1, sizeof(*how));
-    if (!how) {
+    a.missing = calloc(a.n + 1, sizeof(*a.missing));
+    if (!how || !a.missing) {
         rc = XLPCI_ERR_NOMEM;
         goto out;
     }
@@ -120,8 +125,11 @@ int xlpci_create(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *specs,
         rc = xlpci_host_grant(ctx, domid, devs, a.n, &granted, &ngranted);
     }
     if (!rc)
-        rc = xlpci_parents_prepare(ctx, domid, devs, a.n, &prep);
+        rc = xlpci_backend_parent_prepare(ctx, domid, true, &prep);
     if (!rc)
+        rc = xlpci_txn_run(ctx, "create", create_body, &a);
+    while ((rc = xlpci_claim_retry(ctx, "create", rc, &tries, devs, a.n,
+                                   a.missing, &prep)) == XLPCI_TXN_PREPARE)
         rc = xlpci_txn_run(ctx, "create", create_body, &a);
     if (rc)
         xlpci_parents_prune(ctx, &prep);
@@ -143,6 +151,7 @@ out:
     xlpci_guest_forget(ctx);
     free(granted);
     free(how);
+    free(a.missing);
     xlpci_devs_free(devs, a.n);
     return rc;
 }

@@ -66,6 +66,7 @@ typedef struct {
     size_t n;
     bool create;                     /* no backend may exist */
     bool check_only;                 /* step 1: the checks, no writes */
+    bool *missing;                   /* per device: no /libxl/pci/<bdf> */
 } record_arg;
 
 static int record_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
@@ -105,7 +106,10 @@ static int record_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
             goto out;
         }
     }
-    rc = xlpci_owner_claim(ctx, t, ops, a->domid, a->devs, a->n);
+    rc = xlpci_owner_claim(ctx, t, ops, a->domid, a->devs, a->n,
+                           a->missing);
+    if (rc == XLPCI_TXN_PREPARE && a->check_only)
+        rc = 0;                      /* free; its directory is made later */
     if (rc)
         goto out;
     if (a->check_only) {
@@ -203,7 +207,7 @@ static int hvm_add(xlpci_ctx *ctx, bool host, uint32_t domid,
 {
     const char *what = create ? "create" : "pci-attach";
     long long deadline = xlpci_now_ms() + ctx->timeout_ms;
-    record_arg a = { domid, devs, n, create, true };
+    record_arg a = { domid, devs, n, create, true, NULL };
     xlpci_prepared prep = { NULL, 0 };
     unsigned char *how = NULL;
     bool *added = NULL, qopen = false, granted = false, refused;
@@ -211,6 +215,7 @@ static int hvm_add(xlpci_ctx *ctx, bool host, uint32_t domid,
     xlpci_qmp q;
     xlpci_bk bk;
     size_t i;
+    unsigned tries = 0;
     int rc, hrc, ops = -1;
 
     /* 1. the checks, nothing changed */
@@ -224,7 +229,8 @@ static int hvm_add(xlpci_ctx *ctx, bool host, uint32_t domid,
         return rc;
     how = calloc(n + 1, sizeof(*how));
     added = calloc(n + 1, sizeof(*added));
-    if (!how || !added) {
+    a.missing = calloc(n + 1, sizeof(*a.missing));
+    if (!how || !added || !a.missing) {
         rc = XLPCI_ERR_NOMEM;
         goto out;
     }
@@ -255,10 +261,14 @@ static int hvm_add(xlpci_ctx *ctx, bool host, uint32_t domid,
     if (!rc)
         rc = xlpci_hv_grant_hvm(ctx, domid, devs, n, &granted);
     if (!rc)
-        rc = xlpci_parents_prepare(ctx, domid, devs, n, &prep);
+        rc = xlpci_backend_parent_prepare(ctx, domid, create, &prep);
     if (!rc) {
         a.check_only = false;
         rc = xlpci_txn_run(ctx, what, record_body, &a);
+        while ((rc = xlpci_claim_retry(ctx, what, rc, &tries, devs, n,
+                                       a.missing, &prep))
+               == XLPCI_TXN_PREPARE)
+            rc = xlpci_txn_run(ctx, what, record_body, &a);
     }
     if (rc) {
         /* in reverse: the record's parents, QEMU (as a detach: the
@@ -290,6 +300,7 @@ static int hvm_add(xlpci_ctx *ctx, bool host, uint32_t domid,
             "and recorded in one transaction", domid, n);
 out:
     free(added);
+    free(a.missing);
     free(how);
     return rc;
 }

@@ -620,3 +620,19 @@ int xlpci_hv_quarantine(xlpci_ctx *ctx, bool host, const xlpci_bdf *bdf,
     xc_interface_close(xch);
     return rc;
 }
+
+int xlpci_guest_type(xlpci_ctx *ctx, bool host, uint32_t domid,
+                     int *type_r)
+{
+    xc_interface *xch;
+    int rc;
+
+    *type_r = XLPCI_GUEST_PV;
+    ctx->dominfo_cached = false;
+    rc = xlpci_hv_open_read(ctx, host, &xch);   /* also in a dry run */
+    if (rc || !xch)
+        return rc;                     /* no hypervisor side: the PV path */
+    rc = xlpci_iommu_guest_type(ctx, xch, domid, type_r);
+    xc_interface_close(xch);
+    return rc;
+}

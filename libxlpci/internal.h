@@ -30,8 +30,10 @@
  *             (xlpci_host_active), sysfs writes and waits
  *   bookkeeping.c  XLPCI_STATE_DIR/devices.json and its locks
  *   libxlnode.c  libxl's /libxl/pci/<bdf>/ nodes: the domid ownership
- *             record (shared with libxl/xl; xlpci_device_domain), the
- *             per-domain parents made/cleaned
+ *             record (shared with libxl/xl; xlpci_device_domain), claimed
+ *             with one listing per device in the transaction; the shared
+ *             parents made before it (backend/pci/<domid>; a missing
+ *             record directory after XLPCI_TXN_PREPARE) and cleaned
  *   names.c   device names shared with xl (/libxl/pci/<bdf>/name)
  *   qmp.c     QMP client on <run dir>/qmp-libxl-<domid>: handshake,
  *             commands under the command's deadline, events
@@ -166,14 +168,18 @@ _hidden void xlpci_log(xlpci_ctx *ctx, xentoollog_level level, int errnoval,
  * negative error (abort, returned as is). */
 #define XLPCI_TXN_NOTHING 1
 #define XLPCI_TXN_WAIT    2
+/* Abort: something must be made outside the transaction first (the
+ * devices' /libxl/pci/<bdf> directories: xlpci_records_prepare), then
+ * the caller calls again. */
+#define XLPCI_TXN_PREPARE 3
 typedef int xlpci_txn_body(xlpci_ctx *ctx, xs_transaction_t t,
                            xlpci_ops *ops, void *arg);
 
 /* Runs body in a fresh transaction until the commit succeeds, restarting
  * the whole body on EAGAIN (bounded, with backoff).  what names the step in
  * messages.  In dry-run mode the planned ops are printed and the
- * transaction is aborted.  Returns 0, XLPCI_TXN_NOTHING, XLPCI_TXN_WAIT or
- * a negative error. */
+ * transaction is aborted.  Returns 0, XLPCI_TXN_NOTHING, XLPCI_TXN_WAIT,
+ * XLPCI_TXN_PREPARE or a negative error. */
 _hidden int xlpci_txn_run(xlpci_ctx *ctx, const char *what,
                           xlpci_txn_body *body, void *arg);
 /* A read-only step: body reads through t and returns 0 or an error; it
@@ -371,6 +377,11 @@ _hidden int xlpci_hv_domain_alive(xlpci_ctx *ctx,
 enum { XLPCI_GUEST_PV, XLPCI_GUEST_HVM, XLPCI_GUEST_PVH };
 _hidden int xlpci_guest_type(xlpci_ctx *ctx, bool host, uint32_t domid,
                              int *type_r);
+/* The same through the handle xch (iommu.c; xlpci_guest_type, in
+ * hypervisor.c, opens it). */
+_hidden int xlpci_iommu_guest_type(xlpci_ctx *ctx,
+                                   struct xc_interface_core *xch,
+                                   uint32_t domid, int *type_r);
 _hidden void xlpci_guest_forget(xlpci_ctx *ctx);
 /* PV: 0; HVM or PVH, or no such domain: an error saying so. */
 _hidden int xlpci_iommu_domain_check(xlpci_ctx *ctx,
@@ -443,10 +454,16 @@ _hidden int xlpci_domain_exists(xlpci_ctx *ctx, xs_transaction_t t,
                                 uint32_t domid, bool *exists_r);
 /* In t: every device's node must be absent or name domid; plan the
  * writes of the absent ones.  Another domain's (live or gone: stale):
- * XLPCI_ERR_EXISTS, logged ("already assigned to domain D"). */
+ * XLPCI_ERR_EXISTS, logged ("already assigned to domain D").  One
+ * request per device (the listing of /libxl/pci/<bdf>; domid is read
+ * only if it is there).  XLPCI_TXN_PREPARE if some device's directory
+ * does not exist (and none is another domain's), missing_r[i] (n of them,
+ * may be NULL) saying which: xlpci_claim_retry, then run the transaction
+ * again. */
 _hidden int xlpci_owner_claim(xlpci_ctx *ctx, xs_transaction_t t,
                               xlpci_ops *ops, uint32_t domid,
-                              const xlpci_dev *devs, size_t n);
+                              const xlpci_dev *devs, size_t n,
+                              bool *missing_r);
 /* In t: plan the removal of the domid leaf of each device whose node
  * names domid (another domain's node is left alone). */
 _hidden int xlpci_owner_drop(xlpci_ctx *ctx, xs_transaction_t t,
@@ -467,17 +484,35 @@ _hidden int xlpci_remove_devices(xlpci_ctx *ctx, xs_transaction_t t,
                                  xlpci_ops *ops, uint32_t domid,
                                  const xlpci_view *view,
                                  const unsigned *idx, size_t n);
-/* Outside any transaction (mkdir of what is missing): backend/pci/<domid>
- * and /libxl/pci/<bdf> of each device, so that creates of different
- * domains touch disjoint nodes (creating a child modifies its parent).
- * What it created is recorded in p.  Nothing in dry-run mode. */
+/* Outside any transaction (mkdir of what is missing), so that creates of
+ * different domains touch disjoint nodes (creating a child modifies its
+ * parent).  What was made is recorded in p (outermost first) for
+ * xlpci_parents_prune.  Nothing in dry-run mode. */
 typedef struct {
     char **paths;                    /* outermost first */
     size_t n;
 } xlpci_prepared;
-_hidden int xlpci_parents_prepare(xlpci_ctx *ctx, uint32_t domid,
-                                  const xlpci_dev *devs, size_t n,
+/* backend/pci/<domid>.  fresh (a create, the directory is normally
+ * absent): the root is read and the directory made, two requests, and
+ * recorded even if it existed (prune removes it only if empty); else one
+ * read when it exists. */
+_hidden int xlpci_backend_parent_prepare(xlpci_ctx *ctx, uint32_t domid,
+                                         bool fresh, xlpci_prepared *p);
+/* /libxl/pci/<bdf> of each device, or only of those marked in missing
+ * (known absent: one mkdir each). */
+_hidden int xlpci_records_prepare(xlpci_ctx *ctx, const xlpci_dev *devs,
+                                  size_t n, const bool *missing,
                                   xlpci_prepared *p);
+/* After a transaction of a body that claims devs: if it answered
+ * XLPCI_TXN_PREPARE, make the missing records' directories (recorded in
+ * p) and answer XLPCI_TXN_PREPARE again: the caller runs the transaction
+ * again (at most 3 times, then XLPCI_ERR_RETRIES, logged).  Else rc.
+ *     rc = run(); while ((rc = xlpci_claim_retry(.., rc, &tries, ..)) ==
+ *                        XLPCI_TXN_PREPARE) rc = run(); */
+_hidden int xlpci_claim_retry(xlpci_ctx *ctx, const char *what, int rc,
+                              unsigned *tries, const xlpci_dev *devs,
+                              size_t n, const bool *missing,
+                              xlpci_prepared *p);
 /* After a failed create/attach: what prepare created goes again if it is
  * still empty (the store is as it was); then disposes p. */
 _hidden void xlpci_parents_prune(xlpci_ctx *ctx, xlpci_prepared *p);

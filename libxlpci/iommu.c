@@ -141,20 +141,15 @@ static void pvh_refused(xlpci_ctx *ctx, uint32_t domid)
         "xen-pciback and xen-pcifront, HVM guests through QEMU)", domid);
 }
 
-int xlpci_guest_type(xlpci_ctx *ctx, bool host, uint32_t domid,
-                     int *type_r)
+int xlpci_iommu_guest_type(xlpci_ctx *ctx, xc_interface *xch,
+                           uint32_t domid, int *type_r)
 {
     xc_domaininfo_t info;
-    xc_interface *xch;
     int rc;
 
     *type_r = XLPCI_GUEST_PV;
     ctx->dominfo_cached = false;
-    rc = xlpci_hv_open_read(ctx, host, &xch);   /* also in a dry run */
-    if (rc || !xch)
-        return rc;                     /* no hypervisor side: the PV path */
     rc = domain_info(ctx, xch, domid, &info);
-    xc_interface_close(xch);
     if (rc < 0)
         return rc;
     /* kept for the first domain check of the operation */

@@ -22,11 +22,24 @@
  *
  * Shared parents: on C xenstored creating a node modifies its parent, so
  * two transactions creating children of one parent conflict even when
- * they read nothing in common.  xlpci_parents_prepare() creates, outside
- * any transaction (idempotent mkdir), the parents a create would
- * otherwise create inside it: .../backend/pci/<domid> (xenbus probes only
- * backend/pci/<domid>/<devid>) and /libxl/pci/<bdf>.  Creates of different
- * domains then touch disjoint nodes.
+ * they read nothing in common.  Nothing a create writes in its
+ * transaction may therefore need a shared parent created:
+ *  - backend/pci/<domid> is made before the transaction
+ *    (xlpci_backend_parent_prepare, an idempotent mkdir outside it;
+ *    xenbus probes only backend/pci/<domid>/<devid>);
+ *  - /libxl/pci/<bdf> is normally there already: xl pci-assignable-add
+ *    leaves driver_path or name in it, and every release (libxl's and
+ *    ours) leaves the directory.  The claim lists it in the transaction
+ *    (one request: absent, free, or holding domid, which is then read);
+ *    if it is absent the body answers XLPCI_TXN_PREPARE, the transaction
+ *    is dropped, xlpci_records_prepare makes the missing directories
+ *    outside it, and the transaction runs again.  That costs one extra
+ *    transaction the first time a device is assigned after the host
+ *    booted (xenstore is not persistent), and nothing afterwards.
+ * Creates of different domains then touch disjoint nodes, and one create
+ * costs the transaction's own writes + one request per device + 4: the
+ * domain's name, its backend (absent), the backend root (read, so that a
+ * failed create removes it again if it made it) and the mkdir.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -141,18 +154,46 @@ int xlpci_domain_exists(xlpci_ctx *ctx, xs_transaction_t t, uint32_t domid,
     return xlpci_xs_exists(ctx, t, path, exists_r);
 }
 
+/* In t, one request when the record is free: the listing of
+ * /libxl/pci/<bdf>.  *missing_r if the directory does not exist. */
+static int claim_read(xlpci_ctx *ctx, xs_transaction_t t,
+                      const xlpci_bdf *bdf, int *owner_r, bool *missing_r)
+{
+    char path[XLPCI_PATH_MAX], **names = NULL;
+    unsigned n = 0, i;
+    bool has = false;
+    int rc;
+
+    *owner_r = -1;
+    *missing_r = false;
+    xlpci_libxl_path(path, bdf, NULL);
+    rc = xlpci_xs_directory(ctx, t, path, &names, &n);
+    if (rc)
+        return rc;
+    if (!names) {
+        *missing_r = true;
+        return 0;
+    }
+    for (i = 0; i < n; i++)
+        has |= !strcmp(names[i], "domid");
+    free(names);
+    return has ? xlpci_owner_read(ctx, t, bdf, owner_r) : 0;
+}
+
 int xlpci_owner_claim(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
-                      uint32_t domid, const xlpci_dev *devs, size_t n)
+                      uint32_t domid, const xlpci_dev *devs, size_t n,
+                      bool *missing_r)
 {
     char path[XLPCI_PATH_MAX], b[XLPCI_BDF_STRLEN];
+    bool missing = false;
     size_t i;
     int rc = 0, owner;
 
     for (i = 0; !rc && i < n; i++) {
-        bool live;
+        bool live, absent;
 
         xlpci_bdf_format(&devs[i].bdf, b);
-        rc = xlpci_owner_read(ctx, t, &devs[i].bdf, &owner);
+        rc = claim_read(ctx, t, &devs[i].bdf, &owner, &absent);
         if (rc == XLPCI_ERR_CORRUPT) {
             LOG(ctx, ERROR, "PCI device %s has an unreadable ownership "
                 "record; check --repair of the domain holding it, or "
@@ -176,12 +217,18 @@ int xlpci_owner_claim(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
             rc = XLPCI_ERR_EXISTS;
             break;
         }
+        /* a missing directory is made outside the transaction (dry run:
+         * the printed transaction makes it) */
+        absent = absent && !ctx->dry_run;
+        if (missing_r)
+            missing_r[i] = absent;
+        missing |= absent;
         if (owner < 0) {
             xlpci_libxl_path(path, &devs[i].bdf, "domid");
             rc = xlpci_ops_writef(ops, path, "%u", domid);
         }
     }
-    return rc;
+    return rc ? rc : missing ? XLPCI_TXN_PREPARE : 0;
 }
 
 int xlpci_owner_drop(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
@@ -256,11 +303,25 @@ int xlpci_parents_cleanup(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
     return rc;
 }
 
+/* Record path in p (prune removes it again if it is empty). */
+static int prepared_add(xlpci_prepared *p, const char *path)
+{
+    char **nv = realloc(p->paths, (p->n + 1) * sizeof(*nv));
+
+    if (!nv)
+        return XLPCI_ERR_NOMEM;
+    p->paths = nv;
+    if (!(nv[p->n] = strdup(path)))
+        return XLPCI_ERR_NOMEM;
+    p->n++;
+    return 0;
+}
+
 /* path exists, or is created with the missing ancestors (recorded in p,
  * outermost first). */
 static int ensure_dir(xlpci_ctx *ctx, const char *path, xlpci_prepared *p)
 {
-    char parent[XLPCI_PATH_MAX], **nv;
+    char parent[XLPCI_PATH_MAX];
     char *slash;
     bool exists;
     int rc;
@@ -281,35 +342,90 @@ static int ensure_dir(xlpci_ctx *ctx, const char *path, xlpci_prepared *p)
         LOGE(ctx, ERROR, "cannot create %s", path);
         return XLPCI_ERR_XENSTORE;
     }
-    nv = realloc(p->paths, (p->n + 1) * sizeof(*nv));
-    if (!nv || !(nv[p->n] = strdup(path))) {
-        if (nv)
-            p->paths = nv;
-        return XLPCI_ERR_NOMEM;
-    }
-    p->paths = nv;
-    p->n++;
-    return 0;
+    return prepared_add(p, path);
 }
 
-int xlpci_parents_prepare(xlpci_ctx *ctx, uint32_t domid,
-                          const xlpci_dev *devs, size_t n, xlpci_prepared *p)
+int xlpci_backend_parent_prepare(xlpci_ctx *ctx, uint32_t domid, bool fresh,
+                                 xlpci_prepared *p)
 {
     char path[XLPCI_PATH_MAX];
-    size_t i;
+    bool exists;
     int rc;
 
-    p->paths = NULL;
-    p->n = 0;
     if (ctx->dry_run)
         return 0;
     xlpci_be_parent_path(path, domid);
-    rc = ensure_dir(ctx, path, p);
-    for (i = 0; !rc && i < n; i++) {
+    if (!fresh)
+        return ensure_dir(ctx, path, p);
+    /* A create: backend/pci/<domid> is normally absent.  Two requests:
+     * the root (a failed create removes what it made), then the mkdir,
+     * recorded whether or not it made it (prune removes it only if it
+     * is empty: as the removal of the last device does). */
+    rc = xlpci_xs_exists(ctx, XBT_NULL, "/local/domain/0/backend/pci",
+                         &exists);
+    if (!rc && !exists)
+        rc = ensure_dir(ctx, "/local/domain/0/backend/pci", p);
+    if (rc)
+        return rc;
+    xlpci_request(ctx);
+    if (!xs_mkdir(ctx->xsh, XBT_NULL, path)) {
+        LOGE(ctx, ERROR, "cannot create %s", path);
+        return XLPCI_ERR_XENSTORE;
+    }
+    return prepared_add(p, path);
+}
+
+int xlpci_records_prepare(xlpci_ctx *ctx, const xlpci_dev *devs, size_t n,
+                          const bool *missing, xlpci_prepared *p)
+{
+    char path[XLPCI_PATH_MAX];
+    size_t i;
+    int rc = 0;
+
+    if (ctx->dry_run)
+        return 0;
+    if (!missing) {
+        for (i = 0; !rc && i < n; i++) {
+            xlpci_libxl_path(path, &devs[i].bdf, NULL);
+            rc = ensure_dir(ctx, path, p);
+        }
+        return rc;
+    }
+    /* the transaction saw which are absent: /libxl/pci once, then one
+     * mkdir each */
+    for (i = 0; i < n && !missing[i]; i++)
+        ;
+    if (i < n)
+        rc = ensure_dir(ctx, "/libxl/pci", p);
+    for (; !rc && i < n; i++) {
+        if (!missing[i])
+            continue;
         xlpci_libxl_path(path, &devs[i].bdf, NULL);
-        rc = ensure_dir(ctx, path, p);
+        xlpci_request(ctx);
+        if (!xs_mkdir(ctx->xsh, XBT_NULL, path)) {
+            LOGE(ctx, ERROR, "cannot create %s", path);
+            return XLPCI_ERR_XENSTORE;
+        }
+        rc = prepared_add(p, path);
     }
     return rc;
+}
+
+int xlpci_claim_retry(xlpci_ctx *ctx, const char *what, int rc,
+                      unsigned *tries, const xlpci_dev *devs, size_t n,
+                      const bool *missing, xlpci_prepared *p)
+{
+    if (rc != XLPCI_TXN_PREPARE)
+        return rc;
+    /* made, then gone before the transaction saw them: only a tool
+     * removing whole /libxl/pci/<bdf> directories does that */
+    if (++*tries > 3) {
+        LOG(ctx, ERROR, "%s: the directories /libxl/pci/<bdf> of the "
+            "devices keep disappearing", what);
+        return XLPCI_ERR_RETRIES;
+    }
+    rc = xlpci_records_prepare(ctx, devs, n, missing, p);
+    return rc ? rc : XLPCI_TXN_PREPARE;
 }
 
 /* The directories prepared for a create/attach that then failed go

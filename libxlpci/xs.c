@@ -214,7 +214,7 @@ int xlpci_txn_run(xlpci_ctx *ctx, const char *what, xlpci_txn_body *body,
             }
             goto out;
         }
-        if (rc == XLPCI_TXN_WAIT || ctx->dry_run) {
+        if (rc == XLPCI_TXN_WAIT || rc == XLPCI_TXN_PREPARE || ctx->dry_run) {
             if (ctx->dry_run && rc == 0) {
                 fprintf(ctx->dry_run, "# %s: one transaction\n", what);
                 xlpci_ops_print(&ops, ctx->dry_run);

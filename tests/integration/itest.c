@@ -58,6 +58,13 @@ int itest_fakesysfs(itest_env *e, char *sys, size_t len, pid_t *pid)
     return h_spawn(pid, argv, ready, 5000 * h_slow());
 }
 
+int itest_setup_ox(void **state)
+{
+    struct xsd_opts o = { .ox = 1 };
+
+    return setup(state, &o);
+}
+
 int itest_setup_ox_eagain(void **state)
 {
     struct xsd_opts o = { .ox = 1, .test_eagain = 1 };

@@ -30,6 +30,7 @@ typedef struct {
 /* cmocka setup/teardown: daemon (C xenstored, or oxenstored with
  * test-eagain for the _ox variant), domains 5..8 named guest5..guest8. */
 int itest_setup(void **state);
+int itest_setup_ox(void **state);        /* oxenstored, real conflicts */
 int itest_setup_ox_eagain(void **state);
 int itest_teardown(void **state);
 

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "internal.h"                 /* xlpci_layout_create: the cost */
 #include "itest.h"
 #include "libxlpci.h"
 #include "libxlpci_testing.h"         /* xlpci_ctx_set_txn_hook */
@@ -149,7 +150,11 @@ static void test_stale_node(void **state)
 
 /* Two creates of different domains, one committing inside the other's
  * transaction: the outer one still commits at its first attempt (they
- * share no node; the shared parents existed before). */
+ * share no node; the shared parents existed before).  warm: the devices'
+ * /libxl/pci/<bdf> directories exist (as assignable-add and every release
+ * leave them); cold: they do not (the first assignment after boot): each
+ * create's first transaction finds that, is dropped, the directories are
+ * made outside it, and the next one commits: still no EAGAIN. */
 struct inner { unsigned calls; int rc; xlpci_stats st; };
 
 static void inner_hook(void *arg, unsigned attempt)
@@ -169,14 +174,17 @@ static void inner_hook(void *arg, unsigned attempt)
     xlpci_spec_dispose(&spec);
 }
 
-static void test_creates_disjoint(void **state)
+static void creates_disjoint(itest_env *e, bool warm)
 {
-    itest_env *e = *state;
     struct inner in = { 0, -1, { 0, 0, 0, 0 } };
     xlpci_spec spec;
     xlpci_stats st;
     xlpci_ctx *ctx;
 
+    if (warm) {
+        assert_true(xs_mkdir(e->xs, XBT_NULL, "/libxl/pci/0000-03-00-0"));
+        assert_true(xs_mkdir(e->xs, XBT_NULL, "/libxl/pci/0000-04-00-0"));
+    }
     parse(&spec, "03:00.0");
     assert_int_equal(xlpci_ctx_alloc(&ctx, NULL), 0);
     xlpci_ctx_set_txn_hook(ctx, inner_hook, &in);
@@ -188,11 +196,161 @@ static void test_creates_disjoint(void **state)
     assert_int_equal(in.calls, 1);
     assert_int_equal(in.st.eagain, 0);
     assert_int_equal(st.eagain, 0);
-    assert_int_equal(st.attempts, 1);
+    assert_int_equal(st.transactions, 1);
+    assert_int_equal(in.st.transactions, 1);
+    assert_int_equal(st.attempts, warm ? 1 : 2);
+    assert_int_equal(in.st.attempts, warm ? 1 : 2);
     assert_int_equal(itest_check_backend(e, 5), 1);
     assert_int_equal(itest_check_backend(e, 6), 1);
     assert_node(e, NODE3, "5");
     assert_node(e, "/libxl/pci/0000-04-00-0/domid", "6");
+}
+
+static void test_creates_disjoint(void **state)
+{
+    creates_disjoint(*state, true);
+}
+
+static void test_creates_disjoint_cold(void **state)
+{
+    creates_disjoint(*state, false);
+}
+
+/* The same device taken by another domain inside our transaction (it
+ * commits just before we do): our commit conflicts on the device's
+ * record directory, listed in our transaction, and the next attempt
+ * refuses it, leaving nothing behind; also when the directory did not
+ * exist before (our first transaction made it be created outside). */
+struct thief { unsigned calls; int rc; };
+
+static void thief_hook(void *arg, unsigned attempt)
+{
+    struct thief *th = arg;
+    xlpci_spec spec;
+    xlpci_ctx *ctx;
+
+    /* once: the refused create's cleanup runs a transaction too */
+    if (attempt != 1 || th->calls++)
+        return;
+    parse(&spec, "03:00.0");
+    assert_int_equal(xlpci_ctx_alloc(&ctx, NULL), 0);
+    th->rc = xlpci_create(ctx, 6, &spec, 1, NULL, 0);
+    xlpci_ctx_free(ctx);
+    xlpci_spec_dispose(&spec);
+}
+
+static void same_device_inside(itest_env *e, bool warm)
+{
+    struct thief th = { 0, -1 };
+    xlpci_spec spec;
+    xlpci_stats st;
+    xlpci_ctx *ctx;
+
+    if (warm)
+        itest_write(e, "/libxl/pci/0000-03-00-0/name", "nic");
+    parse(&spec, "03:00.0");
+    assert_int_equal(xlpci_ctx_alloc(&ctx, NULL), 0);
+    xlpci_ctx_set_txn_hook(ctx, thief_hook, &th);
+    assert_int_equal(xlpci_create(ctx, 5, &spec, 1, NULL, 0),
+                     XLPCI_ERR_EXISTS);
+    xlpci_ctx_get_stats(ctx, &st);
+    xlpci_ctx_free(ctx);
+    xlpci_spec_dispose(&spec);
+    assert_int_equal(th.rc, 0);
+    assert_int_equal(st.eagain, 1);
+    assert_node(e, NODE3, "6");
+    assert_int_equal(itest_check_backend(e, 6), 1);
+    assert_node(e, "/local/domain/0/backend/pci/5", NULL);
+    assert_node(e, "/local/domain/5/device/pci", NULL);
+}
+
+static void test_same_device_inside(void **state)
+{
+    same_device_inside(*state, true);
+}
+
+static void test_same_device_inside_cold(void **state)
+{
+    same_device_inside(*state, false);
+}
+
+/* A failed create leaves the store as it was, with one exception: an
+ * empty .../backend/pci/<domid> of that domain (left by a tool that
+ * removed only .../<domid>/0) goes, as the removal of a domain's last
+ * device clears it.  Knowing whether it was there before would cost
+ * every create one more request (docs/protocol.md 3.6). */
+static void test_empty_parent_cleared(void **state)
+{
+    itest_env *e = *state;
+    char *before, *after;
+
+    assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", NULL), 0);
+    /* refused, no parent before: exactly as it was */
+    before = itest_dump(e);
+    assert_int_equal(itest_xlpci(e, "create", "6", "03:00.0", NULL), 1);
+    after = itest_dump(e);
+    assert_string_equal(before, after);
+    free(after);
+    /* refused, an empty parent before: the parent goes, nothing else */
+    assert_true(xs_mkdir(e->xs, XBT_NULL, "/local/domain/0/backend/pci/6"));
+    assert_int_equal(itest_xlpci(e, "create", "6", "03:00.0", NULL), 1);
+    assert_non_null(strstr(e->err, "already assigned to domain 5"));
+    assert_node(e, "/local/domain/0/backend/pci/6", NULL);
+    after = itest_dump(e);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+}
+
+/* What one create costs, in requests (the library's count): the
+ * transaction's own writes (xlpci_layout_create and the records), its
+ * start and commit, one request per device (its record's directory,
+ * listed in the transaction), and four more: the domain's name, its
+ * backend (absent), the backend root and the mkdir of
+ * backend/pci/<domid>.  Nothing else: not the other guests' backends
+ * (one is there), not the records outside the transaction. */
+static void test_create_cost(void **state)
+{
+    itest_env *e = *state;
+    static const unsigned ns[] = { 1, 4 };
+    unsigned k;
+
+    assert_int_equal(itest_xlpci(e, "create", "7", "20:00.0", "20:00.1",
+                                 "20:01.0", NULL), 0);
+    for (k = 0; k < 2; k++) {
+        unsigned n = ns[k], i;
+        unsigned long want;
+        xlpci_spec specs[4];
+        xlpci_dev devs[4];
+        xlpci_ops ops;
+        xlpci_stats st;
+        xlpci_ctx *ctx;
+        char path[XLPCI_PATH_MAX], b[32];
+
+        memset(devs, 0, sizeof(devs));
+        for (i = 0; i < n; i++) {
+            snprintf(b, sizeof(b), "0000:1%u:00.0", i);
+            parse(&specs[i], b);
+            devs[i].bdf = specs[i].bdf;
+            xlpci_libxl_path(path, &devs[i].bdf, NULL);
+            assert_true(xs_mkdir(e->xs, XBT_NULL, path));
+        }
+        xlpci_ops_init(&ops);
+        assert_int_equal(xlpci_layout_create(&ops, 5, "guest5", devs, n), 0);
+        want = ops.n + n + 2 + n + 4;  /* layout + records, start, commit */
+        xlpci_ops_dispose(&ops);
+        assert_int_equal(xlpci_ctx_alloc(&ctx, NULL), 0);
+        assert_int_equal(xlpci_create(ctx, 5, specs, n, NULL, 0), 0);
+        xlpci_ctx_get_stats(ctx, &st);
+        xlpci_ctx_free(ctx);
+        assert_int_equal(st.requests, want);
+        assert_int_equal(st.attempts, 1);
+        assert_int_equal(itest_check_backend(e, 5), n);
+        if (itest_xlpci(e, "destroy", "-f", "5", NULL))
+            fail_msg("destroy: %s", e->err);
+        for (i = 0; i < n; i++)
+            xlpci_spec_dispose(&specs[i]);
+    }
 }
 
 /* The same device asked for by four domains at once (four processes):
@@ -320,6 +478,27 @@ int main(void)
                                         itest_teardown),
         cmocka_unit_test_setup_teardown(test_creates_disjoint, itest_setup,
                                         itest_teardown),
+        cmocka_unit_test_setup_teardown(test_creates_disjoint_cold,
+                                        itest_setup, itest_teardown),
+        cmocka_unit_test_setup_teardown(test_same_device_inside,
+                                        itest_setup, itest_teardown),
+        cmocka_unit_test_setup_teardown(test_same_device_inside_cold,
+                                        itest_setup, itest_teardown),
+        cmocka_unit_test_setup_teardown(test_create_cost, itest_setup,
+                                        itest_teardown),
+        cmocka_unit_test_setup_teardown(test_empty_parent_cleared,
+                                        itest_setup, itest_teardown),
+        /* oxenstored replays a conflicting transaction and commits it if
+         * every reply is the same: the listing of the record's directory
+         * differs once another domain took the device */
+        cmocka_unit_test_setup_teardown(test_creates_disjoint, itest_setup_ox,
+                                        itest_teardown),
+        cmocka_unit_test_setup_teardown(test_creates_disjoint_cold,
+                                        itest_setup_ox, itest_teardown),
+        cmocka_unit_test_setup_teardown(test_same_device_inside,
+                                        itest_setup_ox, itest_teardown),
+        cmocka_unit_test_setup_teardown(test_same_device_inside_cold,
+                                        itest_setup_ox, itest_teardown),
         cmocka_unit_test_setup_teardown(test_one_device_many_domains,
                                         itest_setup, itest_teardown),
         cmocka_unit_test_setup_teardown(test_check_records, itest_setup,
