@@ -1,3 +1,3 @@
-# `make e2e`: real Xen + Debian dom0 + xen-pciback + a PV guest under QEMU.
+# `make e2e`: real Xen + Debian dom0 + xen-pciback + PV guests, and an HVM guest with QEMU in dom0, under QEMU.
 e2e: $(B)/xlpci
 	tests/e2e/run-e2e $(B)
