@@ -202,7 +202,8 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     unsigned tries = 0;
     bool pciback, host = false;
     xlpci_bk bk;
-    int rc, state, ops = -1, type = XLPCI_GUEST_PV;
+    int rc, state, ops = -1;
+    bool done;
 
     /* One deadline for the whole command: every wait ends by it. */
     deadline = xlpci_now_ms() + ctx->timeout_ms;
@@ -219,11 +220,9 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     xlpci_bdf_format(&devs[0].bdf, b);
     /* the guest type decides the path: HVM guests' devices go through
      * QEMU (hvm.c); PVH guests are refused */
-    rc = xlpci_guest_type(ctx, pciback, domid, &type);
-    if (!rc && type == XLPCI_GUEST_HVM)
-        rc = xlpci_hvm_add(ctx, pciback, domid, spec, 1, devs, a.n, false,
-                           0);
-    if (rc || type == XLPCI_GUEST_HVM)
+    rc = xlpci_hvm_route(ctx, pciback, domid, spec, 1, devs, a.n, false, 0,
+                         &done);
+    if (done)
         goto out;
     host = !ctx->dry_run && pciback;
     how = calloc(a.n + 1, sizeof(*how));

@@ -84,7 +84,8 @@ int xlpci_create(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *specs,
     unsigned tries = 0;
     bool pciback, host;
     xlpci_bk bk;
-    int rc, ops = -1, type = XLPCI_GUEST_PV;
+    int rc, ops = -1;
+    bool done;
 
     rc = xlpci_check_domid(ctx, domid);
     if (rc)
@@ -106,11 +107,9 @@ int xlpci_create(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *specs,
     }
     /* the guest type decides the path: HVM guests' devices go through
      * QEMU (hvm.c); PVH guests are refused */
-    rc = xlpci_guest_type(ctx, pciback, domid, &type);
-    if (!rc && type == XLPCI_GUEST_HVM)
-        rc = xlpci_hvm_add(ctx, pciback, domid, specs, nspecs, devs, a.n,
-                           true, flags);
-    if (rc || type == XLPCI_GUEST_HVM)
+    rc = xlpci_hvm_route(ctx, pciback, domid, specs, nspecs, devs, a.n,
+                         true, flags, &done);
+    if (done)
         goto out;
     host = !ctx->dry_run && pciback;
     how = calloc(a.n + 1, sizeof(*how));

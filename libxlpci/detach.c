@@ -43,7 +43,6 @@ typedef struct {
 static int detach_find(xlpci_ctx *ctx, detach_arg *a, const xlpci_view *view,
                        unsigned *idx, bool quiet)
 {
-    char b[XLPCI_BDF_STRLEN];
     xlpci_entry e;
     char err[128];
     unsigned i;
@@ -67,12 +66,7 @@ static int detach_find(xlpci_ctx *ctx, detach_arg *a, const xlpci_view *view,
     if (!a->n && quiet)
         return XLPCI_ERR_NOTFOUND;
     if (!a->n) {
-        xlpci_bdf_format(&a->bdf, b);
-        if (a->all_funcs)
-            b[strlen(b) - 1] = '*';
-        LOG(ctx, ERROR, "PCI device %s is not attached to domain %u", b,
-            a->domid);
-        return XLPCI_ERR_NOTFOUND;
+        return xlpci_not_attached(ctx, &a->bdf, a->all_funcs, a->domid);
     }
     return 0;
 }

@@ -362,7 +362,7 @@ static bool matches(const detach_arg *a, const xlpci_bdf *b)
 static int find_body(xlpci_ctx *ctx, xs_transaction_t t, void *varg)
 {
     detach_arg *a = varg;
-    char err[128], b[XLPCI_BDF_STRLEN];
+    char err[128];
     xlpci_view view;
     xlpci_entry e;
     unsigned i;
@@ -385,12 +385,7 @@ static int find_body(xlpci_ctx *ctx, xs_transaction_t t, void *varg)
     if (rc)
         return rc;
     if (!a->n) {
-        xlpci_bdf_format(&a->bdf, b);
-        if (a->all_funcs)
-            b[strlen(b) - 1] = '*';
-        LOG(ctx, ERROR, "PCI device %s is not attached to domain %u", b,
-            a->domid);
-        return XLPCI_ERR_NOTFOUND;
+        return xlpci_not_attached(ctx, &a->bdf, a->all_funcs, a->domid);
     }
     /* function 0 last (libxl removes functions 7 down to 0) */
     for (i = 0; i + 1 < a->n; i++)
@@ -520,5 +515,19 @@ int xlpci_hvm_detach(xlpci_ctx *ctx, bool host, uint32_t domid,
     if (!rc)
         LOG(ctx, DETAIL, "domain %u: detached %zu PCI device(s) through its "
             "QEMU", domid, ngone);
+    return rc;
+}
+
+int xlpci_hvm_route(xlpci_ctx *ctx, bool host, uint32_t domid,
+                    const xlpci_spec *specs, size_t nspecs, xlpci_dev *devs,
+                    size_t n, bool create, unsigned flags, bool *done_r)
+{
+    int type = XLPCI_GUEST_PV;
+    int rc = xlpci_guest_type(ctx, host, domid, &type);
+
+    *done_r = rc || type == XLPCI_GUEST_HVM;
+    if (!rc && type == XLPCI_GUEST_HVM)
+        rc = xlpci_hvm_add(ctx, host, domid, specs, nspecs, devs, n, create,
+                           flags);
     return rc;
 }

@@ -83,6 +83,11 @@
 /* A string through yajl (NULL: null); pci-list -l and the bookkeeping. */
 struct yajl_gen_t;
 _hidden int xlpci_json_str(struct yajl_gen_t *g, const char *s);
+/* The text g made, malloc'd in *json_r, when r (the status of the
+ * generator's calls so far) is 0; an invalid string answers invalid_rc,
+ * another yajl error XLPCI_ERR_FAIL. */
+_hidden int xlpci_json_take(struct yajl_gen_t *g, int r, int invalid_rc,
+                            char **json_r);
 
 /* ---- context (ctx.c) ----------------------------------------------------- */
 
@@ -538,6 +543,10 @@ _hidden int xlpci_resolve_devs(xlpci_ctx *ctx, bool host,
                                size_t ns, const xlpci_defaults *defs,
                                xlpci_dev **devs_r, size_t *n_r);
 _hidden void xlpci_devs_free(xlpci_dev *devs, size_t n);
+/* pci-detach's "PCI device B is not attached to domain D" (all_funcs:
+ * BB:DD.*), logged; XLPCI_ERR_NOTFOUND. */
+_hidden int xlpci_not_attached(xlpci_ctx *ctx, const xlpci_bdf *bdf,
+                               bool all_funcs, uint32_t domid);
 
 /* ---- waiting on the guest (wait.c) -------------------------------------- */
 
@@ -625,6 +634,14 @@ _hidden int xlpci_destroy_run(xlpci_ctx *ctx, bool host, uint32_t domid,
  * pci-attach of an HVM guest's devices devs (resolved from specs; their
  * vdevfn becomes QEMU's slot): QEMU's device_add, then the record in one
  * transaction (the order and the rollback: hvm.c). */
+/* The start of create and pci-attach: the guest type decides the path
+ * (xlpci_guest_type).  An HVM guest's devices go to xlpci_hvm_add; a PVH
+ * guest is refused.  *done_r: the flow ends here with the answer (else
+ * it is a PV guest: the pciback/pcifront path). */
+_hidden int xlpci_hvm_route(xlpci_ctx *ctx, bool host, uint32_t domid,
+                            const xlpci_spec *specs, size_t nspecs,
+                            xlpci_dev *devs, size_t n, bool create,
+                            unsigned flags, bool *done_r);
 _hidden int xlpci_hvm_add(xlpci_ctx *ctx, bool host, uint32_t domid,
                           const xlpci_spec *specs, size_t nspecs,
                           xlpci_dev *devs, size_t n, bool create,

@@ -174,8 +174,9 @@ void xlpci_guest_forget(xlpci_ctx *ctx)
     ctx->dominfo_cached = false;
 }
 
-int xlpci_iommu_domain_check(xlpci_ctx *ctx, xc_interface *xch,
-                             uint32_t domid)
+/* The type of a domain Xen has (the error logged if it has none). */
+static int domain_type(xlpci_ctx *ctx, xc_interface *xch, uint32_t domid,
+                       int *type_r)
 {
     xc_domaininfo_t info;
     int r = domain_info(ctx, xch, domid, &info);
@@ -187,7 +188,18 @@ int xlpci_iommu_domain_check(xlpci_ctx *ctx, xc_interface *xch,
             domid);
         return XLPCI_ERR_NOTFOUND;
     }
-    switch (type_of(&info)) {
+    *type_r = type_of(&info);
+    return 0;
+}
+
+int xlpci_iommu_domain_check(xlpci_ctx *ctx, xc_interface *xch,
+                             uint32_t domid)
+{
+    int type, r = domain_type(ctx, xch, domid, &type);
+
+    if (r)
+        return r;
+    switch (type) {
     case XLPCI_GUEST_PV:
         return 0;
     case XLPCI_GUEST_PVH:
@@ -204,17 +216,11 @@ int xlpci_iommu_domain_check(xlpci_ctx *ctx, xc_interface *xch,
 int xlpci_iommu_domain_check_hvm(xlpci_ctx *ctx, xc_interface *xch,
                                  uint32_t domid)
 {
-    xc_domaininfo_t info;
-    int r = domain_info(ctx, xch, domid, &info);
+    int type, r = domain_type(ctx, xch, domid, &type);
 
-    if (r < 0)
+    if (r)
         return r;
-    if (r == 0) {
-        LOG(ctx, ERROR, "domain %u does not exist in Xen (or is dying)",
-            domid);
-        return XLPCI_ERR_NOTFOUND;
-    }
-    if (type_of(&info) != XLPCI_GUEST_HVM) {
+    if (type != XLPCI_GUEST_HVM) {
         LOG(ctx, ERROR, "domain %u is not an HVM guest (any more?)", domid);
         return XLPCI_ERR_FAIL;
     }

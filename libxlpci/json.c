@@ -64,9 +64,8 @@ static int gen_entry(yajl_gen g, const xlpci_entry *e)
 int xlpci_entries_json(const xlpci_entry *list, size_t n, char **json_r)
 {
     yajl_gen g = yajl_gen_alloc(NULL);
-    const unsigned char *buf;
-    size_t len, i;
-    int r, rc = XLPCI_ERR_NOMEM;
+    size_t i;
+    int r, rc;
 
     *json_r = NULL;
     if (!g)
@@ -77,19 +76,24 @@ int xlpci_entries_json(const xlpci_entry *list, size_t n, char **json_r)
     for (i = 0; !r && i < n; i++)
         r = gen_entry(g, &list[i]);
     if (!r) r = yajl_gen_array_close(g);
-    if (!r) r = yajl_gen_get_buf(g, &buf, &len);
-    if (r) {
-        rc = r == yajl_gen_invalid_string ? XLPCI_ERR_CORRUPT
-                                          : XLPCI_ERR_FAIL;
-        goto out;
-    }
-    *json_r = malloc(len + 1);
-    if (!*json_r)
-        goto out;
-    memcpy(*json_r, buf, len);
-    (*json_r)[len] = '\0';
-    rc = 0;
-out:
+    rc = xlpci_json_take(g, r, XLPCI_ERR_CORRUPT, json_r);
     yajl_gen_free(g);
     return rc;
+}
+
+int xlpci_json_take(struct yajl_gen_t *g, int r, int invalid_rc,
+                    char **json_r)
+{
+    const unsigned char *buf;
+    size_t len;
+
+    if (!r) r = (int)yajl_gen_get_buf(g, &buf, &len);
+    if (r)
+        return r == yajl_gen_invalid_string ? invalid_rc : XLPCI_ERR_FAIL;
+    *json_r = malloc(len + 1);
+    if (!*json_r)
+        return XLPCI_ERR_NOMEM;
+    memcpy(*json_r, buf, len);
+    (*json_r)[len] = '\0';
+    return 0;
 }

@@ -317,6 +317,18 @@ static int prepared_add(xlpci_prepared *p, const char *path)
     return 0;
 }
 
+/* One mkdir outside any transaction, recorded in p for the prune. */
+static int mkdir_recorded(xlpci_ctx *ctx, const char *path,
+                          xlpci_prepared *p)
+{
+    xlpci_request(ctx);
+    if (!xs_mkdir(ctx->xsh, XBT_NULL, path)) {
+        LOGE(ctx, ERROR, "cannot create %s", path);
+        return XLPCI_ERR_XENSTORE;
+    }
+    return prepared_add(p, path);
+}
+
 /* path exists, or is created with the missing ancestors (recorded in p,
  * outermost first). */
 static int ensure_dir(xlpci_ctx *ctx, const char *path, xlpci_prepared *p)
@@ -337,12 +349,7 @@ static int ensure_dir(xlpci_ctx *ctx, const char *path, xlpci_prepared *p)
         if (rc)
             return rc;
     }
-    xlpci_request(ctx);
-    if (!xs_mkdir(ctx->xsh, XBT_NULL, path)) {
-        LOGE(ctx, ERROR, "cannot create %s", path);
-        return XLPCI_ERR_XENSTORE;
-    }
-    return prepared_add(p, path);
+    return mkdir_recorded(ctx, path, p);
 }
 
 int xlpci_backend_parent_prepare(xlpci_ctx *ctx, uint32_t domid, bool fresh,
@@ -367,12 +374,7 @@ int xlpci_backend_parent_prepare(xlpci_ctx *ctx, uint32_t domid, bool fresh,
         rc = ensure_dir(ctx, "/local/domain/0/backend/pci", p);
     if (rc)
         return rc;
-    xlpci_request(ctx);
-    if (!xs_mkdir(ctx->xsh, XBT_NULL, path)) {
-        LOGE(ctx, ERROR, "cannot create %s", path);
-        return XLPCI_ERR_XENSTORE;
-    }
-    return prepared_add(p, path);
+    return mkdir_recorded(ctx, path, p);
 }
 
 int xlpci_records_prepare(xlpci_ctx *ctx, const xlpci_dev *devs, size_t n,
@@ -401,12 +403,7 @@ int xlpci_records_prepare(xlpci_ctx *ctx, const xlpci_dev *devs, size_t n,
         if (!missing[i])
             continue;
         xlpci_libxl_path(path, &devs[i].bdf, NULL);
-        xlpci_request(ctx);
-        if (!xs_mkdir(ctx->xsh, XBT_NULL, path)) {
-            LOGE(ctx, ERROR, "cannot create %s", path);
-            return XLPCI_ERR_XENSTORE;
-        }
-        rc = prepared_add(p, path);
+        rc = mkdir_recorded(ctx, path, p);
     }
     return rc;
 }

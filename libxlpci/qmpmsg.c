@@ -39,53 +39,36 @@ void xlpci_qdev_id(const xlpci_bdf *bdf, char *buf)
 
 /* ---- building ----------------------------------------------------------- */
 
-static int gen_str(yajl_gen g, const char *s)
-{
-    return (int)yajl_gen_string(g, (const unsigned char *)s, strlen(s));
-}
-
 int xlpci_qmp_build(const char *execute, unsigned id,
                     const xlpci_qmp_arg *args, size_t nargs, char **json_r)
 {
     yajl_gen g = yajl_gen_alloc(NULL);
-    const unsigned char *buf;
-    size_t len, i;
-    int r, rc = XLPCI_ERR_NOMEM;
+    size_t i;
+    int r, rc;
 
     *json_r = NULL;
     if (!g)
         return XLPCI_ERR_NOMEM;
     yajl_gen_config(g, yajl_gen_validate_utf8, 1);
     r = (int)yajl_gen_map_open(g);
-    if (!r) r = gen_str(g, "execute");
-    if (!r) r = gen_str(g, execute);
+    if (!r) r = xlpci_json_str(g, "execute");
+    if (!r) r = xlpci_json_str(g, execute);
     if (!r && nargs) {
-        r = gen_str(g, "arguments");
+        r = xlpci_json_str(g, "arguments");
         if (!r) r = (int)yajl_gen_map_open(g);
         for (i = 0; !r && i < nargs; i++) {
-            r = gen_str(g, args[i].key);
+            r = xlpci_json_str(g, args[i].key);
             if (r)
                 break;
-            r = args[i].str ? gen_str(g, args[i].str)
+            r = args[i].str ? xlpci_json_str(g, args[i].str)
                             : (int)yajl_gen_bool(g, args[i].boolean);
         }
         if (!r) r = (int)yajl_gen_map_close(g);
     }
-    if (!r) r = gen_str(g, "id");
+    if (!r) r = xlpci_json_str(g, "id");
     if (!r) r = (int)yajl_gen_integer(g, id);
     if (!r) r = (int)yajl_gen_map_close(g);
-    if (!r) r = (int)yajl_gen_get_buf(g, &buf, &len);
-    if (r) {
-        rc = r == yajl_gen_invalid_string ? XLPCI_ERR_INVAL : XLPCI_ERR_FAIL;
-        goto out;
-    }
-    *json_r = malloc(len + 1);
-    if (!*json_r)
-        goto out;
-    memcpy(*json_r, buf, len);
-    (*json_r)[len] = '\0';
-    rc = 0;
-out:
+    rc = xlpci_json_take(g, r, XLPCI_ERR_INVAL, json_r);
     yajl_gen_free(g);
     return rc;
 }

@@ -239,3 +239,15 @@ out:
     *n_r = n;
     return rc;
 }
+
+int xlpci_not_attached(xlpci_ctx *ctx, const xlpci_bdf *bdf, bool all_funcs,
+                       uint32_t domid)
+{
+    char b[XLPCI_BDF_STRLEN];
+
+    xlpci_bdf_format(bdf, b);
+    if (all_funcs)
+        b[strlen(b) - 1] = '*';
+    LOG(ctx, ERROR, "PCI device %s is not attached to domain %u", b, domid);
+    return XLPCI_ERR_NOTFOUND;
+}
