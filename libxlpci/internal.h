@@ -20,6 +20,7 @@
  *   layout.c  the backend's operations for create/append/
  *             detach/remove/rollback/repair
  *   json.c    pci-list -l through yajl, yajl strings
+ *   resource.c  sysfs "resource" and "irq" of a device, parsed
  *   qmpmsg.c  QMP messages (device_add, device_del, query-pci; replies,
  *             errors, events) through yajl
  * [1] I/O

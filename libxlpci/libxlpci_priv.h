@@ -214,7 +214,7 @@ _hidden int xlpci_bk_to_json(const xlpci_bk_dev *v, size_t n, char **json_r);
 _hidden int xlpci_bk_from_json(const char *text, xlpci_bk_dev **v_r,
                                size_t *n_r, char *err, size_t errlen);
 
-/* ---- sysfs resource and irq (hypervisor.c, pure) ----------------------- */
+/* ---- sysfs resource and irq (resource.c, pure) ------------------------- */
 
 #define XLPCI_NUM_RESOURCES 7        /* PROC_PCI_NUM_RESOURCES: 6 BARs + ROM */
 
