@@ -50,15 +50,6 @@ typedef struct {
     char sys[300], state[300], log[300], iommu[300];
 } crash_env;
 
-static void put_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-
-    assert_non_null(f);
-    fputs(text, f);
-    assert_int_equal(fclose(f), 0);
-}
-
 /* Device 0000:0X:00.0: memory 0xfX000000 (16 pages), ports 0xX000, irq
  * 1X, so the fake's log tells the devices apart. */
 static void set_resources(crash_env *c, unsigned x)
@@ -71,11 +62,11 @@ static void set_resources(crash_env *c, unsigned x)
              "0x00000000f%x000000 0x00000000f%x00ffff 0x0000000000040200\n"
              "0x000000000000%x000 0x000000000000%x03f 0x0000000000040101\n",
              x, x, x, x);
-    put_file(path, text);
+    itest_put_file(path, text);
     snprintf(path, sizeof(path), "%s/bus/pci/devices/0000:%02x:00.0/irq",
              c->sys, x);
     snprintf(text, sizeof(text), "%u\n", 10 + x);
-    put_file(path, text);
+    itest_put_file(path, text);
 }
 
 static void crash_setup(crash_env *c)
@@ -100,7 +91,7 @@ static void crash_setup(crash_env *c)
     snprintf(path, sizeof(path), "%s/hypervisor", c->sys);
     mkdir(path, 0755);
     snprintf(path, sizeof(path), "%s/hypervisor/type", c->sys);
-    put_file(path, "xen\n");
+    itest_put_file(path, "xen\n");
     setenv("LD_LIBRARY_PATH", h_prog("fakexc"), 1);
     setenv("XLPCI_SYSFS_ROOT", c->sys, 1);
     setenv("XLPCI_STATE_DIR", c->state, 1);

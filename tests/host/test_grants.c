@@ -37,15 +37,6 @@ typedef struct {
 
 static grant_env g;
 
-static void put_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-
-    assert_non_null(f);
-    fputs(text, f);
-    assert_int_equal(fclose(f), 0);
-}
-
 static void set_xen(bool on)
 {
     char path[400];
@@ -54,7 +45,7 @@ static void set_xen(bool on)
     mkdir(path, 0755);
     snprintf(path, sizeof(path), "%s/hypervisor/type", g.sys);
     if (on)
-        put_file(path, "xen\n");
+        itest_put_file(path, "xen\n");
     else
         unlink(path);
 }
@@ -364,7 +355,7 @@ static void test_bad_resource(void **state)
 
     snprintf(path, sizeof(path), "%s/bus/pci/devices/0000:05:00.0/resource",
              g.sys);
-    put_file(path, "0x00000000fe000000 0x00000000fe01ffff 0x40200\n"
+    itest_put_file(path, "0x00000000fe000000 0x00000000fe01ffff 0x40200\n"
                    "0x00000000fe000000 garbage 0x0\n");
     before = itest_dump(e);
     assert_int_equal(itest_xlpci(e, "create", "5", "05:00.0", NULL), 1);

@@ -31,31 +31,6 @@ typedef struct {
 
 static iommu_env g;
 
-static void put_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-
-    assert_non_null(f);
-    fputs(text, f);
-    assert_int_equal(fclose(f), 0);
-}
-
-static char *slurp(const char *path)
-{
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = fopen(path, "r");
-
-    if (!f)
-        return strdup("");
-    if (getdelim(&text, &len, '\0', f) < 0) {
-        free(text);
-        text = strdup("");
-    }
-    fclose(f);
-    return text;
-}
-
 static int iommu_setup(void **state)
 {
     char path[400];
@@ -71,7 +46,7 @@ static int iommu_setup(void **state)
     snprintf(path, sizeof(path), "%s/hypervisor", g.sys);
     mkdir(path, 0755);
     snprintf(path, sizeof(path), "%s/hypervisor/type", g.sys);
-    put_file(path, "xen\n");
+    itest_put_file(path, "xen\n");
     setenv("LD_LIBRARY_PATH", h_prog("fakexc"), 1);
     setenv("XLPCI_SYSFS_ROOT", g.sys, 1);
     setenv("XLPCI_STATE_DIR", g.state, 1);
@@ -181,9 +156,9 @@ static char *snapshot(void)
     char err[256];
     size_t n, i;
 
-    a = slurp(g.iommu);
+    a = itest_slurp(g.iommu);
     snprintf(path, sizeof(path), "%s/devices.json", g.state);
-    b = slurp(path);
+    b = itest_slurp(path);
     /* normalized: a missing file is an empty one */
     if (!*b) {
         v = NULL;
@@ -230,7 +205,7 @@ static void test_quarantine(void **state)
     assert_iommu_calls("assign_device dom=io sbdf=0000:03:00.0 flag=1 "
                        "[be absent]\n");
     assert_string_equal(driver_of("0000:03:00.0"), "pciback");
-    log = slurp(g.iommu);
+    log = itest_slurp(g.iommu);
     assert_string_equal(log, "0000:03:00.0 io q\n");
     free(log);
 
@@ -239,7 +214,7 @@ static void test_quarantine(void **state)
     assert_iommu_calls("deassign_device dom=io sbdf=0000:03:00.0 "
                        "[be absent]\n");
     assert_string_equal(driver_of("0000:03:00.0"), "e1000e");
-    log = slurp(g.iommu);
+    log = itest_slurp(g.iommu);
     assert_string_equal(log, "");
     free(log);
 
@@ -290,7 +265,7 @@ static void test_assign_order(void **state)
         "test_assign_device dom=5 sbdf=0000:03:00.0\n"
         "assign_device dom=5 sbdf=0000:04:00.0 flag=0 [be absent]\n"
         "assign_device dom=5 sbdf=0000:03:00.0 flag=1 [be absent]\n");
-    log = slurp(g.iommu);
+    log = itest_slurp(g.iommu);
     assert_string_equal(log, "0000:03:00.0 5 q\n0000:04:00.0 5\n");
     free(log);
     assert_true(itest_wait_value(e, BE(5) "/state", "4", 10000));
@@ -332,12 +307,12 @@ static void test_assign_order(void **state)
                        "[be absent]\n");
     assert_string_equal(driver_of("0000:03:00.0"), "e1000e");
     /* Xen 4.17 parks the released devices in dom_io */
-    log = slurp(g.iommu);
+    log = itest_slurp(g.iommu);
     assert_string_equal(log, "0000:04:00.0 io\n0000:05:00.0 io\n");
     free(log);
     /* and they can be assigned again from there */
     assert_int_equal(itest_xlpci(e, "pci-attach", "5", "04:00.0", NULL), 0);
-    log = slurp(g.iommu);
+    log = itest_slurp(g.iommu);
     assert_non_null(strstr(log, "0000:04:00.0 5\n"));
     free(log);
 }
@@ -409,7 +384,7 @@ static void test_already_assigned(void **state)
     itest_env *e = *state;
     char *before, *after;
 
-    put_file(g.iommu, "0000:04:00.0 7\n");
+    itest_put_file(g.iommu, "0000:04:00.0 7\n");
     before = snapshot();
     assert_int_equal(itest_xlpci(e, "create", "5", "05:00.0", "04:00.0",
                                  NULL), 1);

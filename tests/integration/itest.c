@@ -333,3 +333,28 @@ char *itest_dump(itest_env *e)
     free(b);
     return all;
 }
+
+void itest_put_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+}
+
+char *itest_slurp(const char *path)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = fopen(path, "r");
+
+    if (!f)
+        return strdup("");
+    if (getdelim(&text, &len, '\0', f) < 0) {
+        free(text);
+        text = strdup("");
+    }
+    fclose(f);
+    return text;
+}

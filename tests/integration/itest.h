@@ -41,6 +41,10 @@ void itest_mkdomain(itest_env *e, unsigned domid, const char *name);
  * 0000:03:00.0 on e1000e, 0000:04:00.0 and 0000:05:00.0 on pciback.
  * *pid: the process (stop it with h_stop).  0, or -1. */
 int itest_fakesysfs(itest_env *e, char *sys, size_t len, pid_t *pid);
+/* Write text to path (asserts). */
+void itest_put_file(const char *path, const char *text);
+/* The whole file, malloc'd; "" if it is absent or unreadable. */
+char *itest_slurp(const char *path);
 
 /* Run build/xlpci with the arguments (NULL-terminated); output kept in
  * e->out / e->err; returns the exit status.  With XLPCI_CRASH_AT or

@@ -40,31 +40,6 @@ typedef struct {
 
 static hvm_env g;
 
-static void put_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-
-    assert_non_null(f);
-    fputs(text, f);
-    assert_int_equal(fclose(f), 0);
-}
-
-static char *slurp(const char *path)
-{
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = fopen(path, "r");
-
-    if (!f)
-        return strdup("");
-    if (getdelim(&text, &len, '\0', f) < 0) {
-        free(text);
-        text = strdup("");
-    }
-    fclose(f);
-    return text;
-}
-
 static long long now_ms(void)
 {
     struct timespec ts;
@@ -102,7 +77,7 @@ static int hvm_setup(void **state)
     snprintf(path, sizeof(path), "%s/hypervisor", g.sys);
     mkdir(path, 0755);
     snprintf(path, sizeof(path), "%s/hypervisor/type", g.sys);
-    put_file(path, "xen\n");
+    itest_put_file(path, "xen\n");
     setenv("LD_LIBRARY_PATH", h_prog("fakexc"), 1);
     setenv("XLPCI_SYSFS_ROOT", g.sys, 1);
     setenv("XLPCI_STATE_DIR", g.state, 1);
@@ -186,7 +161,7 @@ static void peer_start(const char *opt, ...)
 /* QEMU's passed-through devices, "<id> <slot>.<func> <host>[ p]" each. */
 static char *qemu_devices(void)
 {
-    return slurp(g.qstate);
+    return itest_slurp(g.qstate);
 }
 
 /* Wait (bounded) until QEMU's devices are want. */
@@ -209,7 +184,7 @@ static void assert_qemu_devices(const char *want)
 /* The commands QEMU received since the last call (the log is emptied). */
 static char *qemu_log(void)
 {
-    char *text = slurp(g.qlog);
+    char *text = itest_slurp(g.qlog);
 
     unlink(g.qlog);
     return text;
@@ -247,8 +222,8 @@ static char *snapshot(void)
     char path[400], *a, *b, *c, *out;
 
     snprintf(path, sizeof(path), "%s/devices.json", g.state);
-    a = slurp(path);
-    b = slurp(g.iommu);
+    a = itest_slurp(path);
+    b = itest_slurp(g.iommu);
     c = itest_dump(g.e);
     assert_true(asprintf(&out, "== bookkeeping\n%s\n== iommu\n%s\n== "
                          "store\n%s", a, b, c) > 0);
