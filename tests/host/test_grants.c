@@ -94,28 +94,9 @@ static int grant_teardown(void **state)
  * without the IOMMU and domain-type calls (test_iommu.c's subject). */
 static char *calls(bool keep_probe)
 {
-    char *out = NULL, line[2048];
-    size_t len = 0;
-    FILE *f = fopen(g.log, "r"), *m = open_memstream(&out, &len);
+    static const char *const skip[] = { "getinfolist ", NULL };
 
-    assert_non_null(m);
-    while (f && fgets(line, sizeof(line), f)) {
-        char *p = keep_probe ? NULL : strstr(line, " [");
-
-        if (!strncmp(line, "open", 4) || !strncmp(line, "close", 5) ||
-            !strncmp(line, "getinfolist ", 12) ||
-            !strncmp(line, "physinfo ", 9) ||
-            strstr(line, "assign_device "))
-            continue;
-        if (p)
-            strcpy(p, strstr(p, "]") + 1);
-        fputs(line, m);
-    }
-    if (f)
-        fclose(f);
-    fclose(m);
-    unlink(g.log);
-    return out;
+    return itest_xc_calls(g.log, keep_probe, skip, "assign_device ");
 }
 
 static void assert_calls(const char *want)

@@ -358,3 +358,32 @@ char *itest_slurp(const char *path)
     fclose(f);
     return text;
 }
+
+char *itest_xc_calls(const char *log, bool keep_probes,
+                     const char *const *skip_start, const char *skip_in)
+{
+    char *out = NULL, line[2048];
+    size_t len = 0, k;
+    FILE *f = fopen(log, "r"), *m = open_memstream(&out, &len);
+
+    assert_non_null(m);
+    while (f && fgets(line, sizeof(line), f)) {
+        char *p = keep_probes ? NULL : strstr(line, " [");
+        bool skip = !strncmp(line, "open", 4) || !strncmp(line, "close", 5) ||
+                    !strncmp(line, "physinfo ", 9) ||
+                    (skip_in && strstr(line, skip_in));
+
+        for (k = 0; !skip && skip_start && skip_start[k]; k++)
+            skip = !strncmp(line, skip_start[k], strlen(skip_start[k]));
+        if (skip)
+            continue;
+        if (p)
+            strcpy(p, strstr(p, "]") + 1);
+        fputs(line, m);
+    }
+    if (f)
+        fclose(f);
+    fclose(m);
+    unlink(log);
+    return out;
+}

@@ -45,6 +45,13 @@ int itest_fakesysfs(itest_env *e, char *sys, size_t len, pid_t *pid);
 void itest_put_file(const char *path, const char *text);
 /* The whole file, malloc'd; "" if it is absent or unreadable. */
 char *itest_slurp(const char *path);
+/* The fake libxenctrl's calls logged in log since the last call (log is
+ * removed): without the open, close and physinfo lines, the lines that
+ * start with one of skip_start (NULL-terminated, may be NULL) or contain
+ * skip_in (may be NULL), and without the probes (" [...]") unless
+ * keep_probes. */
+char *itest_xc_calls(const char *log, bool keep_probes,
+                     const char *const *skip_start, const char *skip_in);
 
 /* Run build/xlpci with the arguments (NULL-terminated); output kept in
  * e->out / e->err; returns the exit status.  With XLPCI_CRASH_AT or

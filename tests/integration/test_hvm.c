@@ -194,26 +194,7 @@ static char *qemu_log(void)
  * physinfo and probes. */
 static char *xc_calls(bool probes)
 {
-    char *out = NULL, line[2048];
-    size_t len = 0;
-    FILE *f = fopen(g.log, "r"), *m = open_memstream(&out, &len);
-
-    assert_non_null(m);
-    while (f && fgets(line, sizeof(line), f)) {
-        char *p = probes ? NULL : strstr(line, " [");
-
-        if (!strncmp(line, "open", 4) || !strncmp(line, "close", 5) ||
-            !strncmp(line, "physinfo ", 9))
-            continue;
-        if (p)
-            strcpy(p, strstr(p, "]") + 1);
-        fputs(line, m);
-    }
-    if (f)
-        fclose(f);
-    fclose(m);
-    unlink(g.log);
-    return out;
+    return itest_xc_calls(g.log, probes, NULL, NULL);
 }
 
 /* Store, bookkeeping, Xen's contexts: for "nothing changed". */
