@@ -115,17 +115,7 @@ static void crash_teardown(crash_env *c)
 
 static const char *driver_of(crash_env *c, const char *bdf)
 {
-    static char buf[64];
-    char path[400], target[300];
-    ssize_t n;
-
-    snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/driver", c->sys, bdf);
-    n = readlink(path, target, sizeof(target) - 1);
-    if (n < 0)
-        return "";
-    target[n] = '\0';
-    snprintf(buf, sizeof(buf), "%s", strrchr(target, '/') + 1);
-    return buf;
+    return itest_driver_of(c->sys, bdf);
 }
 
 /* The record of bdf in the state file (NULL: none); *v to free. */

@@ -109,17 +109,7 @@ static void assert_calls(const char *want)
 
 static const char *driver_of(const char *bdf)
 {
-    static char buf[64];
-    char path[400], target[300];
-    ssize_t n;
-
-    snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/driver", g.sys, bdf);
-    n = readlink(path, target, sizeof(target) - 1);
-    if (n < 0)
-        return "";
-    target[n] = '\0';
-    snprintf(buf, sizeof(buf), "%s", strrchr(target, '/') + 1);
-    return buf;
+    return itest_driver_of(g.sys, bdf);
 }
 
 /* Create grants before the transaction (the backend does not exist yet),

@@ -387,3 +387,18 @@ char *itest_xc_calls(const char *log, bool keep_probes,
     unlink(log);
     return out;
 }
+
+const char *itest_driver_of(const char *sys, const char *bdf)
+{
+    static char buf[64];
+    char path[400], target[300];
+    ssize_t n;
+
+    snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/driver", sys, bdf);
+    n = readlink(path, target, sizeof(target) - 1);
+    if (n < 0)
+        return "";
+    target[n] = '\0';
+    snprintf(buf, sizeof(buf), "%s", strrchr(target, '/') + 1);
+    return buf;
+}

@@ -45,6 +45,9 @@ int itest_fakesysfs(itest_env *e, char *sys, size_t len, pid_t *pid);
 void itest_put_file(const char *path, const char *text);
 /* The whole file, malloc'd; "" if it is absent or unreadable. */
 char *itest_slurp(const char *path);
+/* The driver bound to device bdf in the sysfs root sys ("" if none), in
+ * a static buffer. */
+const char *itest_driver_of(const char *sys, const char *bdf);
 /* The fake libxenctrl's calls logged in log since the last call (log is
  * removed): without the open, close and physinfo lines, the lines that
  * start with one of skip_start (NULL-terminated, may be NULL) or contain

@@ -62,17 +62,7 @@ static int host_teardown(void **state)
 /* "pciback", "e1000e", ... or "" if unbound */
 static const char *driver_of(const char *bdf)
 {
-    static char buf[64];
-    char path[400], target[300];
-    ssize_t n;
-
-    snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/driver", h.sys, bdf);
-    n = readlink(path, target, sizeof(target) - 1);
-    if (n < 0)
-        return "";
-    target[n] = '\0';
-    snprintf(buf, sizeof(buf), "%s", strrchr(target, '/') + 1);
-    return buf;
+    return itest_driver_of(h.sys, bdf);
 }
 
 static char *bookkeeping(void)
