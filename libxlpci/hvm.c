@@ -5,7 +5,7 @@
  * backend entries are written as for a PV guest: they are the record of
  * the guest's devices that xl pci-list, xl pci-detach and xlpci read; no
  * pcifront reads them, so there is no Reconfiguring cycle and no wait on
- * the guest's xenbus.
+ * the guest's xenbus (docs/protocol.md section 3.7).
  *
  * create / pci-attach, in libxl's order:
  *   1. checks, nothing changed (a read-only transaction): the domain
