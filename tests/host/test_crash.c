@@ -71,7 +71,7 @@ static void set_resources(crash_env *c, unsigned x)
 
 static void crash_setup(crash_env *c)
 {
-    char ready[320], path[400];
+    char ready[320];
     char *argv[] = { (char *)h_prog("fakesysfs"), (char *)"--root", c->sys,
                      (char *)"--ready", ready,
                      (char *)"--device", (char *)DEV3 "=e1000e",
@@ -88,10 +88,7 @@ static void crash_setup(crash_env *c)
     assert_int_equal(h_spawn(&c->fake, argv, ready, 5000 * h_slow()), 0);
     set_resources(c, 3);
     set_resources(c, 4);
-    snprintf(path, sizeof(path), "%s/hypervisor", c->sys);
-    mkdir(path, 0755);
-    snprintf(path, sizeof(path), "%s/hypervisor/type", c->sys);
-    itest_put_file(path, "xen\n");
+    itest_set_xen(c->sys, true);
     setenv("LD_LIBRARY_PATH", h_prog("fakexc"), 1);
     setenv("XLPCI_SYSFS_ROOT", c->sys, 1);
     setenv("XLPCI_STATE_DIR", c->state, 1);

@@ -39,15 +39,7 @@ static grant_env g;
 
 static void set_xen(bool on)
 {
-    char path[400];
-
-    snprintf(path, sizeof(path), "%s/hypervisor", g.sys);
-    mkdir(path, 0755);
-    snprintf(path, sizeof(path), "%s/hypervisor/type", g.sys);
-    if (on)
-        itest_put_file(path, "xen\n");
-    else
-        unlink(path);
+    itest_set_xen(g.sys, on);
 }
 
 static int grant_setup(void **state)

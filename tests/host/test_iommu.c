@@ -33,8 +33,6 @@ static iommu_env g;
 
 static int iommu_setup(void **state)
 {
-    char path[400];
-
     if (itest_setup(state))
         return -1;
     g.e = *state;
@@ -43,10 +41,7 @@ static int iommu_setup(void **state)
     snprintf(g.iommu, sizeof(g.iommu), "%s/iommu", g.e->dir);
     if (itest_fakesysfs(g.e, g.sys, sizeof(g.sys), &g.fake))
         return -1;
-    snprintf(path, sizeof(path), "%s/hypervisor", g.sys);
-    mkdir(path, 0755);
-    snprintf(path, sizeof(path), "%s/hypervisor/type", g.sys);
-    itest_put_file(path, "xen\n");
+    itest_set_xen(g.sys, true);
     setenv("LD_LIBRARY_PATH", h_prog("fakexc"), 1);
     setenv("XLPCI_SYSFS_ROOT", g.sys, 1);
     setenv("XLPCI_STATE_DIR", g.state, 1);
@@ -446,12 +441,7 @@ static void test_guest_type(void **state)
     free(before);
     assert_int_equal(itest_xlpci(e, "create", "5", "04:00.0", NULL), 0);
     /* without Xen (auto): no libxenctrl call at all */
-    {
-        char path[400];
-
-        snprintf(path, sizeof(path), "%s/hypervisor/type", g.sys);
-        unlink(path);
-    }
+    itest_set_xen(g.sys, false);
     free(iommu_calls());
     assert_int_equal(itest_xlpci(e, "create", "7", "05:00.0", NULL), 0);
     assert_int_equal(itest_xlpci(e, "pci-assignable-add", "03:00.0", NULL),

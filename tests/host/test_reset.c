@@ -177,18 +177,7 @@ static void test_reset_and_permissive(void **state)
     assert_kernel_log("do_flr 0000:06:00.0\n");
     /* a failed attach: reset, but no reset at its rollback */
     setenv("FAKEXC_FAIL", "iomem_permission", 1);
-    {
-        char path[400];
-
-        snprintf(path, sizeof(path), "%s/hypervisor", g.sys);
-        mkdir(path, 0755);
-        snprintf(path, sizeof(path), "%s/hypervisor/type", g.sys);
-        FILE *f = fopen(path, "w");
-
-        assert_non_null(f);
-        fputs("xen\n", f);
-        fclose(f);
-    }
+    itest_set_xen(g.sys, true);
     assert_int_equal(itest_xlpci(e, "pci-attach", "5", "04:00.0", NULL), 1);
     unsetenv("FAKEXC_FAIL");
     assert_kernel_log("do_flr 0000:04:00.0\n");

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -401,4 +402,17 @@ const char *itest_driver_of(const char *sys, const char *bdf)
     target[n] = '\0';
     snprintf(buf, sizeof(buf), "%s", strrchr(target, '/') + 1);
     return buf;
+}
+
+void itest_set_xen(const char *sys, bool on)
+{
+    char path[400];
+
+    snprintf(path, sizeof(path), "%s/hypervisor", sys);
+    mkdir(path, 0755);
+    snprintf(path, sizeof(path), "%s/hypervisor/type", sys);
+    if (on)
+        itest_put_file(path, "xen\n");
+    else
+        unlink(path);
 }

@@ -48,6 +48,9 @@ char *itest_slurp(const char *path);
 /* The driver bound to device bdf in the sysfs root sys ("" if none), in
  * a static buffer. */
 const char *itest_driver_of(const char *sys, const char *bdf);
+/* Xen running (on) or not, as the library sees it in the sysfs root sys:
+ * <sys>/hypervisor/type "xen", or absent. */
+void itest_set_xen(const char *sys, bool on);
 /* The fake libxenctrl's calls logged in log since the last call (log is
  * removed): without the open, close and physinfo lines, the lines that
  * start with one of skip_start (NULL-terminated, may be NULL) or contain

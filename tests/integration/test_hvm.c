@@ -57,8 +57,6 @@ static void sleep_ms(unsigned ms)
 
 static int hvm_setup(void **state)
 {
-    char path[400];
-
     if (itest_setup(state))
         return -1;
     g.e = *state;
@@ -74,10 +72,7 @@ static int hvm_setup(void **state)
     mkdir(g.run, 0755);
     if (itest_fakesysfs(g.e, g.sys, sizeof(g.sys), &g.fake))
         return -1;
-    snprintf(path, sizeof(path), "%s/hypervisor", g.sys);
-    mkdir(path, 0755);
-    snprintf(path, sizeof(path), "%s/hypervisor/type", g.sys);
-    itest_put_file(path, "xen\n");
+    itest_set_xen(g.sys, true);
     setenv("LD_LIBRARY_PATH", h_prog("fakexc"), 1);
     setenv("XLPCI_SYSFS_ROOT", g.sys, 1);
     setenv("XLPCI_STATE_DIR", g.state, 1);
