@@ -209,9 +209,9 @@ static void bench_create(struct xs_handle *xs, bool busy,
     printf("Beyond the floor, xlpci reads the domain's name and its own "
            "backend (absent) and lists each device's /libxl/pci/<bdf> "
            "inside the transaction (the ownership record: two assignments "
-           "of one device conflict there), and before it reads the backend "
-           "root and makes .../backend/pci/<domid> (so that creates of "
-           "different domains do not conflict): N + 4 requests, whatever "
+           "of one device conflict there), and before it makes "
+           ".../backend/pci/<domid> (so that creates of different domains "
+           "do not conflict): N + 3 requests, whatever "
            "the other guests hold%s.\n\n", busy ? " (7 here: nothing of "
            "theirs is read)" : "");
     busy_host(xs, false);

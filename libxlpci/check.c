@@ -261,7 +261,7 @@ static int owners_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
     }
     if (rc) goto out;
     /* the backend's devices: their records, and other backends */
-    rc = xlpci_xs_directory(ctx, t, "/local/domain/0/backend/pci", &doms,
+    rc = xlpci_xs_directory(ctx, t, XLPCI_BE_ROOT, &doms,
                             &nd);
     for (k = 0; !rc && k < nl; k++) {
         xlpci_bdf_format(&listed[k], b);

@@ -116,6 +116,9 @@ struct xlpci_ctx {
     void *hook_arg;
     unsigned watch_seq;
     bool txn_eagain;                 /* a read in the transaction hit EAGAIN */
+    /* A step the body asks for once its transaction has committed
+     * (xlpci_txn_after_commit): reset before every run of the body. */
+    void (*after_commit)(xlpci_ctx *ctx);
     /* The same layout in every build; only test builds set these two. */
     unsigned long crash_at;          /* XLPCI_CRASH_AT: SIGKILL at request N */
     unsigned long host_steps;        /* sysfs writes, state commits, xc_* */
@@ -188,6 +191,11 @@ typedef int xlpci_txn_body(xlpci_ctx *ctx, xs_transaction_t t,
  * XLPCI_TXN_PREPARE or a negative error. */
 _hidden int xlpci_txn_run(xlpci_ctx *ctx, const char *what,
                           xlpci_txn_body *body, void *arg);
+/* From a body of xlpci_txn_run: run step once the transaction this run of
+ * the body planned has committed (not if it conflicts, fails or is a dry
+ * run).  One step per transaction; a later call replaces it. */
+_hidden void xlpci_txn_after_commit(xlpci_ctx *ctx,
+                                    void (*step)(xlpci_ctx *ctx));
 /* A read-only step: body reads through t and returns 0 or an error; it
  * runs in a transaction committed without writes (retried on EAGAIN, so
  * what it read is one consistent snapshot).  Returns 0 or the error. */
@@ -442,6 +450,8 @@ _hidden int xlpci_host_reconcile(xlpci_ctx *ctx, bool host, uint32_t domid,
 
 /* ---- ownership record /libxl/pci/<bdf>/domid (libxlnode.c) -------------- */
 
+/* The backend root: every PCI backend is below it. */
+#define XLPCI_BE_ROOT "/local/domain/0/backend/pci"
 /* .../backend/pci/<domid>, /local/domain/<domid>/device/pci */
 _hidden void xlpci_be_parent_path(char *buf, uint32_t domid);
 _hidden void xlpci_fe_parent_path(char *buf, uint32_t domid);
@@ -481,7 +491,9 @@ _hidden int xlpci_owner_drop_view(xlpci_ctx *ctx, xs_transaction_t t,
                                   const xlpci_view *view,
                                   const unsigned *idx, size_t n);
 /* In t: plan the removal of the per-domain parents (backend/pci/<domid>,
- * /local/domain/<domid>/device/pci) that hold nothing but devid 0. */
+ * /local/domain/<domid>/device/pci) that hold nothing but devid 0; when
+ * backend/pci/<domid> goes, the backend root is removed after the commit
+ * if it is then empty (xlpci_txn_after_commit). */
 _hidden int xlpci_parents_cleanup(xlpci_ctx *ctx, xs_transaction_t t,
                                   xlpci_ops *ops, uint32_t domid);
 /* xlpci_layout_remove + the devices' ownership records + the per-domain
@@ -499,9 +511,9 @@ typedef struct {
     size_t n;
 } xlpci_prepared;
 /* backend/pci/<domid>.  fresh (a create, the directory is normally
- * absent): the root is read and the directory made, two requests, and
- * recorded even if it existed (prune removes it only if empty); else one
- * read when it exists. */
+ * absent): made, one request, and recorded with the backend root even if
+ * they existed (prune removes each only if empty); else one read when it
+ * exists. */
 _hidden int xlpci_backend_parent_prepare(xlpci_ctx *ctx, uint32_t domid,
                                          bool fresh, xlpci_prepared *p);
 /* /libxl/pci/<bdf> of each device, or only of those marked in missing

@@ -37,9 +37,16 @@
  *    transaction the first time a device is assigned after the host
  *    booted (xenstore is not persistent), and nothing afterwards.
  * Creates of different domains then touch disjoint nodes, and one create
- * costs the transaction's own writes + one request per device + 4: the
- * domain's name, its backend (absent), the backend root (read, so that a
- * failed create removes it again if it made it) and the mkdir.
+ * costs the transaction's own writes + one request per device + 3: the
+ * domain's name, its backend (absent) and the mkdir.
+ *
+ * Empty parents: the removal of a domain's last device removes
+ * backend/pci/<domid> in its transaction and, once that has committed,
+ * the backend root if nothing else is left in it (be_root_prune, its own
+ * small transaction: the removal itself never reads the shared root).
+ * libxl's path cleanup leaves no empty parent either.  A failed create
+ * therefore removes both again if they are empty, without reading the
+ * root first: an empty root is never state (docs/protocol.md 3.6).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -81,7 +88,7 @@ bool xlpci_libxl_name_bdf(const char *name, xlpci_bdf *bdf)
 
 void xlpci_be_parent_path(char *buf, uint32_t domid)
 {
-    snprintf(buf, XLPCI_PATH_MAX, "/local/domain/0/backend/pci/%u", domid);
+    snprintf(buf, XLPCI_PATH_MAX, XLPCI_BE_ROOT "/%u", domid);
 }
 
 void xlpci_fe_parent_path(char *buf, uint32_t domid)
@@ -285,6 +292,8 @@ static int only_devid0(xlpci_ctx *ctx, xs_transaction_t t, const char *path,
     return rc;
 }
 
+static void be_root_prune(xlpci_ctx *ctx);
+
 int xlpci_parents_cleanup(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
                           uint32_t domid)
 {
@@ -294,7 +303,10 @@ int xlpci_parents_cleanup(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
 
     xlpci_be_parent_path(path, domid);
     rc = only_devid0(ctx, t, path, &only);
-    if (!rc && only) rc = xlpci_ops_rm(ops, path);
+    if (!rc && only) {
+        rc = xlpci_ops_rm(ops, path);
+        xlpci_txn_after_commit(ctx, be_root_prune);
+    }
     if (rc)
         return rc;
     xlpci_fe_parent_path(path, domid);
@@ -315,6 +327,21 @@ static int prepared_add(xlpci_prepared *p, const char *path)
         return XLPCI_ERR_NOMEM;
     p->n++;
     return 0;
+}
+
+/* The backend root and its ancestors below /local/domain, outermost
+ * first: the mkdir of backend/pci/<domid> makes whichever are missing. */
+static int be_chain_add(xlpci_prepared *p)
+{
+    static const char *const chain[] = {
+        "/local/domain/0", "/local/domain/0/backend", XLPCI_BE_ROOT,
+    };
+    size_t i;
+    int rc = 0;
+
+    for (i = 0; !rc && i < sizeof(chain) / sizeof(chain[0]); i++)
+        rc = prepared_add(p, chain[i]);
+    return rc;
 }
 
 /* One mkdir outside any transaction, recorded in p for the prune. */
@@ -356,7 +383,6 @@ int xlpci_backend_parent_prepare(xlpci_ctx *ctx, uint32_t domid, bool fresh,
                                  xlpci_prepared *p)
 {
     char path[XLPCI_PATH_MAX];
-    bool exists;
     int rc;
 
     if (ctx->dry_run)
@@ -364,17 +390,14 @@ int xlpci_backend_parent_prepare(xlpci_ctx *ctx, uint32_t domid, bool fresh,
     xlpci_be_parent_path(path, domid);
     if (!fresh)
         return ensure_dir(ctx, path, p);
-    /* A create: backend/pci/<domid> is normally absent.  Two requests:
-     * the root (a failed create removes what it made), then the mkdir,
-     * recorded whether or not it made it (prune removes it only if it
-     * is empty: as the removal of the last device does). */
-    rc = xlpci_xs_exists(ctx, XBT_NULL, "/local/domain/0/backend/pci",
-                         &exists);
-    if (!rc && !exists)
-        rc = ensure_dir(ctx, "/local/domain/0/backend/pci", p);
-    if (rc)
-        return rc;
-    return mkdir_recorded(ctx, path, p);
+    /* A create: backend/pci/<domid> is normally absent.  One request,
+     * the mkdir (which makes the backend root too if it is missing).
+     * Both are recorded whether or not it made them: after a failed
+     * create the prune removes each only if it is empty, as the removal
+     * of the last device does (be_root_prune).  An empty parent holds
+     * nothing: xenbus probes only backend/pci/<domid>/<devid>. */
+    rc = be_chain_add(p);
+    return rc ? rc : mkdir_recorded(ctx, path, p);
 }
 
 int xlpci_records_prepare(xlpci_ctx *ctx, const xlpci_dev *devs, size_t n,
@@ -467,6 +490,23 @@ void xlpci_parents_prune(xlpci_ctx *ctx, xlpci_prepared *p)
     if (p->n && !ctx->dry_run)
         xlpci_txn_run(ctx, "cleanup", prune_body, p);
     xlpci_prepared_dispose(p);
+}
+
+/* After the commit that removed backend/pci/<domid>: the backend root
+ * goes too if nothing else is in it, and so on up (libxl's path cleanup
+ * removes empty parents the same way; on a real host /local/domain/0 is
+ * never empty), in a transaction of its own, so that the
+ * removal never reads the shared root (it would conflict with every
+ * create's mkdir on oxenstored).  Best effort: a root left empty is
+ * harmless and the next create's failure path prunes it. */
+static void be_root_prune(xlpci_ctx *ctx)
+{
+    xlpci_prepared p = { NULL, 0 };
+
+    if (!be_chain_add(&p))
+        xlpci_parents_prune(ctx, &p);
+    else
+        xlpci_prepared_dispose(&p);
 }
 
 void xlpci_prepared_dispose(xlpci_prepared *p)

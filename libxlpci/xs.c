@@ -173,9 +173,15 @@ static void backoff(unsigned attempt, unsigned *seed)
     nanosleep(&ts, NULL);
 }
 
+void xlpci_txn_after_commit(xlpci_ctx *ctx, void (*step)(xlpci_ctx *ctx))
+{
+    ctx->after_commit = step;
+}
+
 int xlpci_txn_run(xlpci_ctx *ctx, const char *what, xlpci_txn_body *body,
                   void *arg)
 {
+    void (*step)(xlpci_ctx *ctx) = NULL;
     xlpci_ops ops;
     xs_transaction_t t;
     unsigned attempt, seed = (unsigned)getpid() ^ (unsigned)time(NULL);
@@ -194,6 +200,7 @@ int xlpci_txn_run(xlpci_ctx *ctx, const char *what, xlpci_txn_body *body,
         }
         xlpci_ops_reset(&ops);
         ctx->txn_eagain = false;
+        ctx->after_commit = NULL;
         ctx->in_body = true;
         rc = body(ctx, t, &ops, arg);
         if (rc < 0 && ctx->txn_eagain) {
@@ -249,6 +256,7 @@ int xlpci_txn_run(xlpci_ctx *ctx, const char *what, xlpci_txn_body *body,
             LOG(ctx, DEBUG, "%s: committed %zu operations (attempt %u)",
                 what, ops.n, attempt);
             rc = 0;
+            step = ctx->after_commit;
             goto out;
         }
         if (errno != EAGAIN) {
@@ -269,6 +277,9 @@ int xlpci_txn_run(xlpci_ctx *ctx, const char *what, xlpci_txn_body *body,
 out:
     xlpci_log_release(ctx, true);
     xlpci_ops_dispose(&ops);
+    ctx->after_commit = NULL;
+    if (step)
+        step(ctx);                   /* its own transactions */
     return rc;
 }
 

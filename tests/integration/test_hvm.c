@@ -87,9 +87,9 @@ static int hvm_setup(void **state)
     /* both pciback devices assignable as pci-assignable-add leaves them:
      * recorded and quarantined (in dom_io), where Xen 4.17 puts a device
      * back when a guest gives it up */
-    /* the shared parents a host with guests has (the detach of a last
-     * device leaves them, as xl does) */
-    itest_write(g.e, "/local/domain/0/backend/pci", "");
+    /* the guest's device directory (its vbd/vif live there); no PCI
+     * backend root: the detach of the last device removes it again, as
+     * libxl's path cleanup does */
     itest_write(g.e, "/local/domain/5/device", "");
     /* and the devices' /libxl/pci directories: a detach removes the
      * domid leaf and leaves the directory, as libxl does */

@@ -46,7 +46,8 @@ static void seen_hook(void *arg, unsigned attempt)
     struct seen *s = arg;
 
     (void)attempt;
-    s->calls++;
+    if (++s->calls > 1)
+        return;     /* the backend root's own, after a last device */
     if (s->want) {
         assert_node(s->e, NODE3, "5");
         assert_node(s->e, BE(5) "/dev-0", "0000:03:00.0");
@@ -78,16 +79,18 @@ static void test_node_with_backend(void **state)
     s.want = true;
     s.calls = 0;
     assert_int_equal(xlpci_detach(ctx, 5, &spec, 0), 0);
-    assert_int_equal(s.calls, 1);
+    /* the removal, then (the backend root left empty) the root's own */
+    assert_int_equal(s.calls, 2);
     xlpci_ctx_free(ctx);
     xlpci_spec_dispose(&spec);
     assert_node(e, NODE3, NULL);
     assert_node(e, BE(5), NULL);
     assert_node(e, "/libxl/pci/0000-03-00-0/name", "nic");
-    /* the per-domain parents went with the last device */
+    /* the per-domain parents went with the last device, and the backend
+     * root with them, empty (libxl leaves no empty parent either) */
     assert_node(e, "/local/domain/0/backend/pci/5", NULL);
     assert_node(e, "/local/domain/5/device/pci", NULL);
-    assert_node(e, "/local/domain/0/backend/pci", "");
+    assert_node(e, "/local/domain/0/backend/pci", NULL);
 }
 
 /* Another live domain's record refuses the device, whoever wrote it, and
@@ -302,13 +305,54 @@ static void test_empty_parent_cleared(void **state)
     free(after);
 }
 
+/* The backend root: a failed create does not read it first, yet leaves
+ * the store as it was whether the root was absent or held another
+ * guest; the removal of the last device of the last guest removes it
+ * (libxl's path cleanup leaves no empty parent either), and one left
+ * empty by another tool goes with the next failed create. */
+static void test_backend_root(void **state)
+{
+    itest_env *e = *state;
+    char *before, *after;
+
+    /* absent: a refused create (domain 9 does not exist) makes it and
+     * removes it again, with its ancestors */
+    before = itest_dump(e);
+    assert_int_equal(itest_xlpci(e, "create", "9", "03:00.0", NULL), 1);
+    after = itest_dump(e);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    /* another guest's backend in it: stays */
+    assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", NULL), 0);
+    before = itest_dump(e);
+    assert_int_equal(itest_xlpci(e, "create", "6", "03:00.0", NULL), 1);
+    after = itest_dump(e);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    /* a second guest, then the first goes: the root stays for the second */
+    assert_int_equal(itest_xlpci(e, "create", "6", "04:00.0", NULL), 0);
+    assert_int_equal(itest_xlpci(e, "destroy", "-f", "5", NULL), 0);
+    assert_node(e, "/local/domain/0/backend/pci/5", NULL);
+    assert_node(e, "/local/domain/0/backend/pci/6/0/num_devs", "1");
+    /* the last device of the last guest: the root goes, empty */
+    assert_int_equal(itest_xlpci(e, "pci-detach", "6", "04:00.0", NULL), 0);
+    assert_node(e, "/local/domain/0/backend/pci/6", NULL);
+    assert_node(e, "/local/domain/0/backend/pci", NULL);
+    /* left empty by someone else: the next failed create removes it */
+    assert_true(xs_mkdir(e->xs, XBT_NULL, "/local/domain/0/backend/pci"));
+    assert_int_equal(itest_xlpci(e, "create", "9", "03:00.0", NULL), 1);
+    assert_node(e, "/local/domain/0/backend/pci", NULL);
+}
+
 /* What one create costs, in requests (the library's count): the
  * transaction's own writes (xlpci_layout_create and the records), its
  * start and commit, one request per device (its record's directory,
- * listed in the transaction), and four more: the domain's name, its
- * backend (absent), the backend root and the mkdir of
- * backend/pci/<domid>.  Nothing else: not the other guests' backends
- * (one is there), not the records outside the transaction. */
+ * listed in the transaction), and three more: the domain's name, its
+ * backend (absent) and the mkdir of backend/pci/<domid>.  Nothing else:
+ * not the backend root, not the other guests' backends (one is there),
+ * not the records outside the transaction. */
 static void test_create_cost(void **state)
 {
     itest_env *e = *state;
@@ -337,7 +381,7 @@ static void test_create_cost(void **state)
         }
         xlpci_ops_init(&ops);
         assert_int_equal(xlpci_layout_create(&ops, 5, "guest5", devs, n), 0);
-        want = ops.n + n + 2 + n + 4;  /* layout + records, start, commit */
+        want = ops.n + n + 2 + n + 3;  /* layout + records, start, commit */
         xlpci_ops_dispose(&ops);
         assert_int_equal(xlpci_ctx_alloc(&ctx, NULL), 0);
         assert_int_equal(xlpci_create(ctx, 5, specs, n, NULL, 0), 0);
@@ -488,6 +532,8 @@ int main(void)
                                         itest_teardown),
         cmocka_unit_test_setup_teardown(test_empty_parent_cleared,
                                         itest_setup, itest_teardown),
+        cmocka_unit_test_setup_teardown(test_backend_root, itest_setup,
+                                        itest_teardown),
         /* oxenstored replays a conflicting transaction and commits it if
          * every reply is the same: the listing of the record's directory
          * differs once another domain took the device */
