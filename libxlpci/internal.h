@@ -26,7 +26,8 @@
  * [1] I/O
  *   ctx.c     context, logging, error strings
  *   xs.c      transaction runner (xlpci_txn_run; xlpci_txn_read for
- *             read-only steps), checked reads, watch waits
+ *             read-only steps), checked reads (a listing that may pass
+ *             one reply on a connection of its own), watch waits
  *   sysfs.c   which functions of a slot exist, is pciback loaded
  *             (xlpci_host_active), sysfs writes and waits
  *   bookkeeping.c  XLPCI_STATE_DIR/devices.json and its locks
@@ -34,7 +35,8 @@
  *             record (shared with libxl/xl; xlpci_device_domain), claimed
  *             with one listing per device in the transaction; the shared
  *             parents made before it (backend/pci/<domid>; a missing
- *             record directory after XLPCI_TXN_PREPARE) and cleaned
+ *             record directory after XLPCI_TXN_PREPARE) and cleaned;
+ *             check's scan of the records naming a domain
  *   names.c   device names shared with xl (/libxl/pci/<bdf>/name)
  *   qmp.c     QMP client on <run dir>/qmp-libxl-<domid>: handshake,
  *             commands under the command's deadline, events
