@@ -302,9 +302,12 @@ int xlpci_assignable_add(xlpci_ctx *ctx, const xlpci_bdf *bdf,
     xlpci_bk bk;
     int rc;
 
-    /* a name xl gave another device is taken too */
-    if (name && !xlpci_libxl_name_find(ctx, name, &other) &&
-        xlpci_bdf_cmp(&other, bdf)) {
+    /* a name xl gave another device is taken too (a lookup that could
+     * not be made refuses: the name might be taken) */
+    rc = name ? xlpci_libxl_name_find(ctx, name, &other) : XLPCI_ERR_NOTFOUND;
+    if (rc != XLPCI_ERR_NOTFOUND && rc)
+        return rc;
+    if (!rc && xlpci_bdf_cmp(&other, bdf)) {
         LOG(ctx, ERROR, "the name \"%s\" is already used by %s (/libxl/pci)",
             name, xlpci_bdf_format(&other, b2));
         return XLPCI_ERR_EXISTS;

@@ -34,6 +34,8 @@ typedef struct {
     unsigned unfixable;                /* problems a repair leaves alone */
     bool busy;                         /* a cycle is in progress */
     bool domain_exists;
+    const xlpci_bdf *named;            /* records naming it (the scan, */
+    size_t nnamed;                     /* outside the transaction) */
 } check_arg;
 
 static void problem(xlpci_ctx *ctx, check_arg *a, const char *fmt, ...)
@@ -211,9 +213,13 @@ out:
 
 /* The records must match the backend: every device it lists has a node
  * naming the domain, and every node naming the domain is a device it
- * lists.  The only scan of the other backends is here, to find a device
- * that another toolstack, which keeps no such record, put in a second
- * backend (reported, not repaired: one of them must let go). */
+ * lists.  The records naming it were found before the transaction
+ * (xlpci_owner_scan: /libxl/pci may be too large for one reply); each one
+ * the backend does not list is read again here, and reported (removed)
+ * only if it still names the domain.  The only scan of the other backends
+ * is here, to find a device that another toolstack, which keeps no such
+ * record, put in a second backend (reported, not repaired: one of them
+ * must let go). */
 static int owners_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
                        void *varg)
 {
@@ -222,8 +228,8 @@ static int owners_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
     char **doms = NULL;
     unsigned nd = 0, j, other;
     xlpci_view view, ov;
-    xlpci_bdf *listed = NULL, *named = NULL, bdf;
-    size_t nl = 0, nn = 0, i, k;
+    xlpci_bdf *listed = NULL, bdf;
+    size_t nl = 0, i, k;
     int rc, owner;
 
     a->problems = a->unfixable = 0;
@@ -246,12 +252,16 @@ static int owners_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
             listed[nl++] = bdf;
     }
     /* records naming the domain that its backend does not list */
-    rc = xlpci_owner_list(ctx, t, a->domid, &named, &nn);
-    for (i = 0; !rc && i < nn; i++) {
-        bdf = named[i];
+    for (i = 0; !rc && i < a->nnamed; i++) {
+        bdf = a->named[i];
         for (k = 0; k < nl && xlpci_bdf_cmp(&listed[k], &bdf); k++)
             ;
         if (k < nl)
+            continue;
+        rc = xlpci_owner_read(ctx, t, &bdf, &owner);
+        if (rc == XLPCI_ERR_CORRUPT)
+            rc = 0;                    /* rewritten since the scan */
+        if (rc || owner != (int)a->domid)
             continue;
         xlpci_libxl_path(path, &bdf, "domid");
         problem(ctx, a, "%s names it but its backend does not list %s (an "
@@ -301,7 +311,6 @@ static int owners_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
         rc = XLPCI_TXN_NOTHING;
 out:
     free(listed);
-    free(named);
     free(doms);
     xlpci_view_dispose(&view);
     return rc;
@@ -310,9 +319,11 @@ out:
 int xlpci_check_ex(xlpci_ctx *ctx, uint32_t domid, bool repair,
                    xlpci_check_result *res)
 {
-    check_arg a = { domid, repair, 0, 0, 0, false, false };
+    check_arg a = { domid, repair, 0, 0, 0, false, false, NULL, 0 };
+    xlpci_bdf *named = NULL;
+    size_t nnamed = 0;
     bool exists, host;
-    int rc;
+    int rc, scan_rc;
 
     memset(res, 0, sizeof(*res));
     if (domid == 0) {
@@ -328,7 +339,13 @@ int xlpci_check_ex(xlpci_ctx *ctx, uint32_t domid, bool repair,
     if (!exists) {
         unsigned held, left = 0;
 
-        rc = xlpci_destroy_run(ctx, host, domid, repair, &held);
+        /* the records naming it that nothing else knows of; a scan that
+         * cannot be had still lets the rest be released (and fails the
+         * check: it could not look) */
+        scan_rc = xlpci_owner_scan(ctx, domid, &named, &nnamed);
+        rc = xlpci_destroy_run(ctx, host, domid, repair, named, nnamed,
+                               &held);
+        free(named);
         if (rc)
             return rc;
         if (repair && held && !ctx->dry_run)
@@ -339,7 +356,7 @@ int xlpci_check_ex(xlpci_ctx *ctx, uint32_t domid, bool repair,
         if (repair && !ctx->dry_run)
             rc = xlpci_host_reconcile(ctx, host, domid, true, &left);
         res->problems += left;
-        return rc;
+        return rc ? rc : scan_rc;
     }
     rc = xlpci_txn_run(ctx, repair ? "check --repair" : "check", check_body,
                        &a);
@@ -347,6 +364,7 @@ int xlpci_check_ex(xlpci_ctx *ctx, uint32_t domid, bool repair,
         rc = 0;
     if (rc)
         return rc;
+    scan_rc = a.busy ? 0 : xlpci_owner_scan(ctx, domid, &named, &nnamed);
     if (a.repaired && !ctx->dry_run)
         LOG(ctx, NOTICE, "domain %u: repaired %u problem(s)", domid,
             a.repaired);
@@ -354,11 +372,13 @@ int xlpci_check_ex(xlpci_ctx *ctx, uint32_t domid, bool repair,
     res->problems = a.problems - (ctx->dry_run ? 0 : a.repaired);
     res->unfixable = a.unfixable;
     if (!a.busy) {
-        check_arg o = { domid, repair, 0, 0, 0, false, false };
+        check_arg o = { domid, repair, 0, 0, 0, false, false, named,
+                        nnamed };
 
         rc = xlpci_txn_run(ctx, repair ? "check --repair (ownership)"
                                        : "check (ownership)", owners_body,
                            &o);
+        free(named);
         if (rc < 0)
             return rc;
         if (repair && !ctx->dry_run && o.problems > o.unfixable)
@@ -376,6 +396,8 @@ int xlpci_check_ex(xlpci_ctx *ctx, uint32_t domid, bool repair,
             return rc;
         res->problems += left;
     }
+    if (scan_rc)
+        return scan_rc;                /* logged: it could not look */
     return a.busy && res->problems ? XLPCI_ERR_BUSY : 0;
 }
 

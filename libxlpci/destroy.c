@@ -16,11 +16,21 @@
  *      xlpci_host_release): the records say assignable again, managed
  *      devices go back to their drivers.
  *
- * What the domain holds is the union of its backend's devices, the
- * ownership records naming it and the bookkeeping records naming it, so
- * a run interrupted after any step finds the rest the next time: destroy
- * is idempotent ("nothing to do" when nothing is held), and check
- * --repair of a gone domain runs it.
+ * What the domain holds is the union of its backend's devices and the
+ * bookkeeping records naming it, and of the ownership records naming it
+ * among those devices, so a run interrupted after any step finds the rest
+ * the next time: destroy is idempotent ("nothing to do" when nothing is
+ * held), and check --repair of a gone domain runs it.
+ *
+ * Its cost does not grow with the host: the records read are those of
+ * the devices it knows (one read each), never a listing of /libxl/pci
+ * (which grows with the host and, past 4096 bytes, breaks oxenstored's
+ * connection).  A record naming the domain for a device neither its
+ * backend nor the bookkeeping has is left only by another tool (a crash
+ * between its record and its backend, a hand-made node): check finds
+ * those (xlpci_owner_scan, libxlnode.c) and passes them here as extra
+ * candidates, whose records are read and removed in the transaction like
+ * the others (docs/protocol.md 3.4).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +46,8 @@ typedef struct {
     xlpci_bdf *v;                      /* the devices it holds */
     size_t n;
     size_t nbackend, nnode;            /* of which: listed, recorded */
+    const xlpci_bdf *cand;             /* other devices whose record may */
+    size_t ncand;                      /* name it (bookkeeping, scan) */
 } held_arg;
 
 static int held_add(held_arg *a, const xlpci_bdf *bdf)
@@ -60,11 +72,10 @@ static int held_read(xlpci_ctx *ctx, xs_transaction_t t, void *varg)
 {
     held_arg *a = varg;
     char path[XLPCI_PATH_MAX], err[64];
-    xlpci_bdf *named = NULL;
-    size_t nn = 0, i;
+    size_t i, had;
     xlpci_view view;
     xlpci_bdf bdf;
-    int rc;
+    int rc, owner;
 
     a->n = a->nbackend = a->nnode = 0;
     a->backend = false;
@@ -83,10 +94,18 @@ static int held_read(xlpci_ctx *ctx, xs_transaction_t t, void *varg)
         }
     }
     a->nbackend = a->n;
-    rc = xlpci_owner_list(ctx, t, a->domid, &named, &nn);
-    for (i = 0; !rc && i < nn; i++) {
-        a->nnode++;
-        rc = held_add(a, &named[i]);
+    /* the other candidates' records: one read each */
+    for (i = 0; !rc && i < a->ncand; i++) {
+        rc = xlpci_owner_read(ctx, t, &a->cand[i], &owner);
+        if (rc == XLPCI_ERR_CORRUPT) {
+            rc = 0;                    /* not a domid: check reports it */
+            continue;
+        }
+        if (rc || owner != (int)a->domid)
+            continue;
+        had = a->n;
+        rc = held_add(a, &a->cand[i]);
+        a->nnode += a->n - had;
     }
     if (rc) goto out;
     /* the frontend, only if the domain still has one: never create below
@@ -96,7 +115,6 @@ static int held_read(xlpci_ctx *ctx, xs_transaction_t t, void *varg)
     a->be_dir = view.dir_exists;
     a->backend = a->be_dir || a->fe;
 out:
-    free(named);
     xlpci_view_dispose(&view);
     return rc;
 }
@@ -112,7 +130,7 @@ static int destroy_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
     rc = held_read(ctx, t, a);
     if (rc)
         return rc;
-    if (!a->backend && !a->nnode)
+    if (!a->backend && !a->n)
         return XLPCI_TXN_NOTHING;
     if (a->be_dir) {
         xlpci_be_path(path, a->domid);
@@ -130,31 +148,38 @@ static int destroy_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
     return rc;
 }
 
-/* The bookkeeping records naming the domain (an interrupted destroy or
- * detach may have left only those). */
-static int records_held(xlpci_ctx *ctx, bool host, held_arg *a,
-                        size_t *nrec_r)
+/* The devices of the bookkeeping records naming the domain (an
+ * interrupted destroy or detach may have left only those), appended to
+ * *v (n_r of them). */
+static int records_held(xlpci_ctx *ctx, bool host, uint32_t domid,
+                        xlpci_bdf **v, size_t *n_r)
 {
+    xlpci_bdf *nv;
     xlpci_bk bk;
     size_t i;
     int rc;
 
-    *nrec_r = 0;
     if (!host)
         return 0;
     rc = xlpci_bk_open(ctx, &bk);
     if (rc)
         return rc;
-    for (i = 0; !rc && i < bk.n; i++)
-        if (bk.v[i].domid == (int)a->domid) {
-            (*nrec_r)++;
-            rc = held_add(a, &bk.v[i].bdf);
+    for (i = 0; !rc && i < bk.n; i++) {
+        if (bk.v[i].domid != (int)domid)
+            continue;
+        nv = realloc(*v, (*n_r + 1) * sizeof(*nv));
+        if (!nv) {
+            rc = XLPCI_ERR_NOMEM;
+            break;
         }
+        *v = nv;
+        nv[(*n_r)++] = bk.v[i].bdf;
+    }
     xlpci_bk_close(&bk);
     return rc;
 }
 
-static void report(xlpci_ctx *ctx, const held_arg *a, size_t nrec)
+static void report(xlpci_ctx *ctx, const held_arg *a)
 {
     char b[XLPCI_BDF_STRLEN];
     size_t i;
@@ -169,32 +194,49 @@ static void report(xlpci_ctx *ctx, const held_arg *a, size_t nrec)
             i < a->nbackend ? "listed in its backend"
             : i < a->nbackend + a->nnode ? "named by its /libxl/pci record"
             : "in the bookkeeping");
-    (void)nrec;
 }
 
 int xlpci_destroy_run(xlpci_ctx *ctx, bool host, uint32_t domid,
-                      bool release,
+                      bool release, const xlpci_bdf *extra, size_t nextra,
                       unsigned *held_r)
 {
     held_arg a, b;
-    size_t nrec, i;
+    xlpci_bdf *cand = NULL;
+    size_t ncand = 0, nbk, i;
     int rc;
 
     memset(&a, 0, sizeof(a));
     memset(&b, 0, sizeof(b));
     a.domid = b.domid = domid;
     *held_r = 0;
-    /* 0. what is held (reads only) */
-    rc = xlpci_txn_read(ctx, "destroy (lookup)", held_read, &a);
+    /* the candidates besides the backend: the bookkeeping's, the scan's */
+    rc = records_held(ctx, host, domid, &cand, &ncand);
+    nbk = ncand;
+    if (!rc && nextra) {
+        xlpci_bdf *nv = realloc(cand, (ncand + nextra) * sizeof(*nv));
+
+        if (!nv) {
+            rc = XLPCI_ERR_NOMEM;
+        } else {
+            cand = nv;
+            memcpy(cand + ncand, extra, nextra * sizeof(*extra));
+            ncand += nextra;
+        }
+    }
     if (rc)
         goto out;
-    rc = records_held(ctx, host, &a, &nrec);
+    a.cand = b.cand = cand;
+    a.ncand = b.ncand = ncand;
+    /* 0. what is held (reads only) */
+    rc = xlpci_txn_read(ctx, "destroy (lookup)", held_read, &a);
+    for (i = 0; !rc && i < nbk; i++)
+        rc = held_add(&a, &cand[i]);
     if (rc)
         goto out;
     *held_r = (unsigned)a.n + (a.backend && !a.n);
     if (!*held_r)
         goto out;
-    report(ctx, &a, nrec);
+    report(ctx, &a);
     if (!release)
         goto out;
     /* 1. the hypervisor side: permissions and IOMMU contexts, also when
@@ -224,6 +266,7 @@ int xlpci_destroy_run(xlpci_ctx *ctx, bool host, uint32_t domid,
         LOG(ctx, DETAIL, "domain %u: released %zu PCI device(s)", domid,
             a.n);
 out:
+    free(cand);
     free(a.v);
     free(b.v);
     return rc;
@@ -252,5 +295,5 @@ int xlpci_destroy(xlpci_ctx *ctx, uint32_t domid, unsigned flags,
         return XLPCI_ERR_BUSY;
     }
     return xlpci_destroy_run(ctx, xlpci_host_active(ctx), domid, true,
-                             released_r);
+                             NULL, 0, released_r);
 }

@@ -26,7 +26,8 @@
  * [1] I/O
  *   ctx.c     context, logging, error strings
  *   xs.c      transaction runner (xlpci_txn_run; xlpci_txn_read for
- *             read-only steps), checked reads, watch waits
+ *             read-only steps), checked reads (a listing that may pass
+ *             one reply on a connection of its own), watch waits
  *   sysfs.c   which functions of a slot exist, is pciback loaded
  *             (xlpci_host_active), sysfs writes and waits
  *   bookkeeping.c  XLPCI_STATE_DIR/devices.json and its locks
@@ -34,7 +35,8 @@
  *             record (shared with libxl/xl; xlpci_device_domain), claimed
  *             with one listing per device in the transaction; the shared
  *             parents made before it (backend/pci/<domid>; a missing
- *             record directory after XLPCI_TXN_PREPARE) and cleaned
+ *             record directory after XLPCI_TXN_PREPARE) and cleaned;
+ *             check's scan of the records naming a domain
  *   names.c   device names shared with xl (/libxl/pci/<bdf>/name)
  *   qmp.c     QMP client on <run dir>/qmp-libxl-<domid>: handshake,
  *             commands under the command's deadline, events
@@ -212,6 +214,14 @@ _hidden int xlpci_xs_exists(xlpci_ctx *ctx, xs_transaction_t t,
 _hidden int xlpci_xs_directory(xlpci_ctx *ctx, xs_transaction_t t,
                                const char *path, char ***list_r,
                                unsigned *n_r);
+/* The same outside any transaction, for a directory that may grow past
+ * one xenstore reply (4096 bytes; /libxl/pci): over a connection of its
+ * own, so that a daemon that cannot send it (oxenstored closes the
+ * connection) leaves ctx's connection usable; that failure is logged
+ * naming the limit.  One request in the stats (libxenstore may send a few
+ * XS_DIRECTORY_PART for it). */
+_hidden int xlpci_xs_directory_alone(xlpci_ctx *ctx, const char *path,
+                                     char ***list_r, unsigned *n_r);
 /* Read the domain's backend into view, in t. */
 _hidden int xlpci_view_read(xlpci_ctx *ctx, xs_transaction_t t,
                             uint32_t domid, xlpci_view *view);
@@ -459,12 +469,14 @@ _hidden void xlpci_fe_parent_path(char *buf, uint32_t domid);
  * if it is not a domid. */
 _hidden int xlpci_owner_read(xlpci_ctx *ctx, xs_transaction_t t,
                              const xlpci_bdf *bdf, int *owner_r);
-/* In t: the devices whose record names domid (records that are not a
- * domid are skipped: check reports those); *bdfs_r malloc'd, *n_r of
- * them. */
-_hidden int xlpci_owner_list(xlpci_ctx *ctx, xs_transaction_t t,
-                             uint32_t domid, xlpci_bdf **bdfs_r,
-                             size_t *n_r);
+/* Outside any transaction, the devices whose record names domid: the
+ * listing of /libxl/pci (xlpci_xs_directory_alone) and one read per
+ * record, so check only (its cost grows with the host; records that are
+ * not a domid are skipped).  *bdfs_r malloc'd, *n_r of them.  A listing
+ * that cannot be had fails, logged naming the limit; the connection
+ * stays usable. */
+_hidden int xlpci_owner_scan(xlpci_ctx *ctx, uint32_t domid,
+                             xlpci_bdf **bdfs_r, size_t *n_r);
 /* /local/domain/<domid> exists, in t. */
 _hidden int xlpci_domain_exists(xlpci_ctx *ctx, xs_transaction_t t,
                                 uint32_t domid, bool *exists_r);
@@ -633,13 +645,15 @@ _hidden void xlpci_host_absent_notice(xlpci_ctx *ctx, uint32_t domid);
 
 /* ---- destroy (destroy.c) ------------------------------------------------ */
 
-/* What domid holds (its backend's devices, the ownership records and the
- * bookkeeping records naming it, its backend/frontend entries) is
- * reported (warnings) and counted in *held_r; with release, it is all
- * released as xlpci_destroy does, whether the domain exists or not. */
+/* What domid holds (its backend's devices, the bookkeeping records
+ * naming it, the devices of extra (nextra, may be NULL: check's
+ * xlpci_owner_scan) whose ownership record names it, its
+ * backend/frontend entries) is reported (warnings) and counted in
+ * *held_r; with release, it is all released as xlpci_destroy does,
+ * whether the domain exists or not.  No listing of /libxl/pci. */
 _hidden int xlpci_destroy_run(xlpci_ctx *ctx, bool host, uint32_t domid,
-                              bool release,
-                              unsigned *held_r);
+                              bool release, const xlpci_bdf *extra,
+                              size_t nextra, unsigned *held_r);
 
 /* ---- HVM guests through QEMU (hvm.c) ------------------------------------ */
 

@@ -16,9 +16,25 @@
  * pci_info_xs_remove leaves it.
  *
  * A node naming a domain that no longer exists (no /local/domain/<id>) is
- * stale: refused, naming `xlpci destroy <id>` (or check --repair <id>),
- * which release what that domain held.  Taking it over silently could
+ * stale: refused, naming `xlpci check --repair <id>`, which releases
+ * what that domain held, the lone record included (destroy does not look
+ * for lone records, below).  Taking it over silently could
  * hand out a device a dead domain's backend still lists.
+ *
+ * Which records name a domain: only a listing of /libxl/pci and one read
+ * per record can tell, and that grows with the host (and past about 315
+ * records, 4096 bytes, the listing no longer fits one xenstore reply:
+ * oxenstored then closes the connection).  So nothing on a domain's
+ * ordinary paths does it: destroy looks at the records of the devices it
+ * knows (its backend's dev-N, the bookkeeping), which are all a domain
+ * holds unless a crash of another tool or a hand-made node left a record
+ * on its own.  Only check (xlpci_owner_scan) looks for those: the listing
+ * outside any transaction on a connection of its own
+ * (xlpci_xs_directory_alone), the records read outside it too; then
+ * check's transaction reads each candidate again and removes the ones
+ * that still name the domain.  A record written after the listing is not
+ * seen; only another tool's crash could leave one.  When the listing
+ * cannot be had, check says so, naming the limit, and fails.
  *
  * Shared parents: on C xenstored creating a node modifies its parent, so
  * two transactions creating children of one parent conflict even when
@@ -119,8 +135,8 @@ int xlpci_owner_read(xlpci_ctx *ctx, xs_transaction_t t,
     return rc;
 }
 
-int xlpci_owner_list(xlpci_ctx *ctx, xs_transaction_t t, uint32_t domid,
-                     xlpci_bdf **bdfs_r, size_t *n_r)
+int xlpci_owner_scan(xlpci_ctx *ctx, uint32_t domid, xlpci_bdf **bdfs_r,
+                     size_t *n_r)
 {
     char **nodes = NULL;
     unsigned nn = 0, i;
@@ -129,14 +145,20 @@ int xlpci_owner_list(xlpci_ctx *ctx, xs_transaction_t t, uint32_t domid,
 
     *bdfs_r = NULL;
     *n_r = 0;
-    rc = xlpci_xs_directory(ctx, t, "/libxl/pci", &nodes, &nn);
+    rc = xlpci_xs_directory_alone(ctx, "/libxl/pci", &nodes, &nn);
+    if (rc) {
+        LOG(ctx, ERROR, "could not look for ownership records naming "
+            "domain %u (the listing of /libxl/pci failed, see above)",
+            domid);
+        return rc;
+    }
     v = calloc(nn + 1, sizeof(*v));
-    if (!rc && !v)
+    if (!v)
         rc = XLPCI_ERR_NOMEM;
     for (i = 0; !rc && i < nn; i++) {
         if (!xlpci_libxl_name_bdf(nodes[i], &bdf))
             continue;
-        rc = xlpci_owner_read(ctx, t, &bdf, &owner);
+        rc = xlpci_owner_read(ctx, XBT_NULL, &bdf, &owner);
         if (rc == XLPCI_ERR_CORRUPT)
             rc = 0;
         else if (!rc && owner == (int)domid)
@@ -219,8 +241,8 @@ int xlpci_owner_claim(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
             else
                 LOG(ctx, ERROR, "PCI device %s is still recorded as "
                     "assigned to domain %d, which no longer exists (a "
-                    "stale /libxl/pci/.../domid): run `xlpci destroy %d` "
-                    "to release what it held", b, owner, owner);
+                    "stale /libxl/pci/.../domid): run `xlpci check "
+                    "--repair %d` to release what it held", b, owner, owner);
             rc = XLPCI_ERR_EXISTS;
             break;
         }

@@ -297,7 +297,10 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
  * devices assignable again (managed ones back to their drivers).  Works
  * when the domain is already gone; idempotent (*released_r = 0: nothing
  * was held).  A domain that still exists is refused (XLPCI_ERR_BUSY)
- * unless XLPCI_DESTROY_FORCE. */
+ * unless XLPCI_DESTROY_FORCE.  The devices are those of its backend and
+ * of the bookkeeping: no listing of /libxl/pci, so the cost does not grow
+ * with the host; a lone record naming the domain (left by another tool)
+ * is xlpci_check's (repair). */
 #define XLPCI_DESTROY_FORCE   (1u << 0)
 int xlpci_destroy(xlpci_ctx *ctx, uint32_t domid, unsigned flags,
                   unsigned *released_r);
@@ -307,7 +310,10 @@ int xlpci_destroy(xlpci_ctx *ctx, uint32_t domid, unsigned flags,
  * by an interrupted detach); each problem is logged as a warning and
  * counted in *problems_r.  With repair, fix them in one transaction and
  * count what is left.  XLPCI_ERR_BUSY: a Reconfiguring cycle is running,
- * nothing was repaired. */
+ * nothing was repaired.  XLPCI_ERR_XENSTORE (logged, naming the 4096-byte
+ * reply limit) when /libxl/pci could not be listed to find the records
+ * naming the domain (oxenstored past about 315 records): the other steps
+ * ran, and *problems_r counts what they found. */
 int xlpci_check(xlpci_ctx *ctx, uint32_t domid, bool repair,
                 unsigned *problems_r);
 

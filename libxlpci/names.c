@@ -4,6 +4,12 @@
  * and by ours, read by both.  Only the name leaf is ours to remove: the
  * <bdf> directory and its other nodes (domid, driver_path) stay, as
  * libxl's pci_info_xs_remove leaves them.
+ *
+ * Finding a name lists /libxl/pci (as libxl does) and reads each name:
+ * the listing goes over a connection of its own
+ * (xlpci_xs_directory_alone), as it may be larger than one xenstore
+ * reply.  Where the daemon cannot send it (oxenstored, past about 315
+ * records) the lookup fails naming the limit, never "no such name".
  */
 #include <stdlib.h>
 #include <string.h>
@@ -49,9 +55,12 @@ int xlpci_libxl_name_find(xlpci_ctx *ctx, const char *name, xlpci_bdf *bdf)
     unsigned n, i;
     int rc, found = 0;
 
-    rc = xlpci_xs_directory(ctx, XBT_NULL, "/libxl/pci", &list, &n);
-    if (rc)
+    rc = xlpci_xs_directory_alone(ctx, "/libxl/pci", &list, &n);
+    if (rc) {
+        LOG(ctx, ERROR, "could not look up the name \"%s\" among xl's "
+            "device names (/libxl/pci, see above)", name);
         return rc;
+    }
     for (i = 0; i < n && !found; i++) {
         unsigned seg, bus, dev, func;
         char *v, end;

@@ -60,6 +60,51 @@ int xlpci_xs_directory(xlpci_ctx *ctx, xs_transaction_t t, const char *path,
     return read_failed(ctx, t, "directory", path);
 }
 
+/* A listing that may not fit one xenstore reply (XENSTORE_PAYLOAD_MAX,
+ * 4096 bytes: /libxl/pci past about 315 records).  C xenstored refuses
+ * such a reply with E2BIG and libxenstore fetches it in parts
+ * (XS_DIRECTORY_PART); oxenstored (Xen 4.17) sends it whole, libxenstore
+ * refuses it and closes the connection: every later request of that
+ * handle fails with EBADF.  So the listing goes over a connection of its
+ * own, opened for it and closed after it (outside any transaction, which
+ * belongs to ctx->xsh): a listing too large for the daemon fails here,
+ * with an error naming the limit, and ctx->xsh stays usable. */
+int xlpci_xs_directory_alone(xlpci_ctx *ctx, const char *path,
+                             char ***list_r, unsigned *n_r)
+{
+    struct xs_handle *h;
+    int saved;
+
+    *list_r = NULL;
+    *n_r = 0;
+    xlpci_request(ctx);
+    h = xs_open(0);
+    if (!h) {
+        LOGE(ctx, ERROR, "cannot open a second xenstore connection to "
+             "list %s", path);
+        return XLPCI_ERR_XENSTORE;
+    }
+    *list_r = xs_directory(h, XBT_NULL, path, n_r);
+    saved = errno;
+    xs_close(h);
+    if (*list_r)
+        return 0;
+    *n_r = 0;
+    if (saved == ENOENT)
+        return 0;
+    if (saved == E2BIG || saved == EBADF || saved == EIO) {
+        LOG(ctx, ERROR, "cannot list %s (%s): its listing is larger than "
+            "one xenstore reply (XENSTORE_PAYLOAD_MAX, 4096 bytes; about "
+            "315 /libxl/pci records) and this xenstored does not send it "
+            "in parts (oxenstored closes the connection instead)", path,
+            strerror(saved));
+        return XLPCI_ERR_XENSTORE;
+    }
+    errno = saved;
+    LOGE(ctx, ERROR, "xenstore directory of %s failed", path);
+    return XLPCI_ERR_XENSTORE;
+}
+
 static int read_state(xlpci_ctx *ctx, xs_transaction_t t, const char *path,
                       int *state_r)
 {

@@ -116,8 +116,11 @@ static void test_check_gone(void **state)
     assert_gone(e, "check");
 }
 
-/* A stale record (its domain is gone, nothing else left) goes with
- * destroy, then the device can be assigned. */
+/* A lone stale record (its domain is gone, nothing else left): destroy
+ * knows only the devices of the backend and the bookkeeping, and lists no
+ * /libxl/pci (its cost must not grow with the host), so it has nothing
+ * to do; check finds the record and --repair releases it, as the refusal
+ * says; then the device can be assigned. */
 static void test_stale_destroyed(void **state)
 {
     itest_env *e = *state;
@@ -125,7 +128,15 @@ static void test_stale_destroyed(void **state)
     itest_write(e, "/libxl/pci/0000-03-00-0/domid", "42");
     itest_write(e, "/libxl/pci/0000-03-00-0/name", "nic");
     assert_int_equal(itest_xlpci(e, "create", "6", "03:00.0", NULL), 1);
+    assert_non_null(strstr(e->err, "xlpci check --repair 42"));
     assert_int_equal(itest_xlpci(e, "destroy", "42", NULL), 0);
+    assert_string_equal(e->out, "domain 42: nothing to do\n");
+    assert_node(e, "/libxl/pci/0000-03-00-0/domid", "42");
+    assert_int_equal(itest_xlpci(e, "check", "42", NULL), 1);
+    assert_non_null(strstr(e->err, "domain 42 (gone) still holds PCI device "
+                           "0000:03:00.0 (named by its /libxl/pci record)"));
+    assert_int_equal(itest_xlpci(e, "check", "--repair", "42", NULL), 1);
+    assert_non_null(strstr(e->err, "released what it held"));
     assert_node(e, "/libxl/pci/0000-03-00-0/domid", NULL);
     assert_node(e, "/libxl/pci/0000-03-00-0/name", "nic");
     assert_int_equal(itest_xlpci(e, "create", "6", "03:00.0", NULL), 0);

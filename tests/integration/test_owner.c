@@ -144,7 +144,7 @@ static void test_stale_node(void **state)
     assert_non_null(strstr(e->err, "PCI device 0000:03:00.0 is still "
                            "recorded as assigned to domain 42, which no "
                            "longer exists"));
-    assert_non_null(strstr(e->err, "xlpci destroy 42"));
+    assert_non_null(strstr(e->err, "xlpci check --repair 42"));
     after = itest_dump(e);
     assert_string_equal(before, after);
     free(before);

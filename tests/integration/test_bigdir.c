@@ -1,0 +1,297 @@
+/*
+ * A full host: /libxl/pci holds hundreds of records, more than one
+ * xenstore reply can list (XENSTORE_PAYLOAD_MAX, 4096 bytes: about 315
+ * entries of 13 bytes).  C xenstored sends such a listing in parts;
+ * oxenstored sends it whole, libxenstore refuses it and closes the
+ * connection.  On both daemons:
+ *  - destroy stays exact, and its cost (requests, by the library's count)
+ *    does not depend on the other domains' records: it lists no
+ *    /libxl/pci;
+ *  - check finds the records naming the domain outside its transactions
+ *    (where the listing can be had: C xenstored) or fails naming the
+ *    limit (oxenstored), and its other steps still run on a usable
+ *    connection; it never says "consistent" when it could not look;
+ *  - name lookups (name=, pci-assignable-add -n) work, or fail naming the
+ *    limit, never "no such name".
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "itest.h"
+#include "libxlpci.h"
+#include "libxlpci_testing.h"         /* xlpci_ctx_set_txn_hook */
+
+#define ORPHAN "/libxl/pci/0000-07-00-0/domid"
+
+static void assert_node(itest_env *e, const char *path, const char *want)
+{
+    char *v = itest_read(e, path);
+
+    if (want ? !v || strcmp(v, want) : v != NULL)
+        fail_msg("%s = %s, expected %s", path, v ?: "(absent)",
+                 want ?: "(absent)");
+    free(v);
+}
+
+/* Record i of the full host: /libxl/pci/0000-(40+i/256)-dd-f. */
+static void record_path(char *buf, size_t len, unsigned i, const char *leaf)
+{
+    snprintf(buf, len, "/libxl/pci/0000-%02x-%02x-%x/%s", 0x40 + i / 256,
+             (i / 8) % 32, i % 8, leaf);
+}
+
+/* Records from..to-1: even ones assigned to domain 6 (live), odd ones
+ * named "dev<i>" by xl (assignable, free). */
+static void fill(itest_env *e, unsigned from, unsigned to)
+{
+    char path[64], v[16];
+    unsigned i;
+
+    for (i = from; i < to; i++) {
+        record_path(path, sizeof(path), i, i % 2 ? "name" : "domid");
+        snprintf(v, sizeof(v), i % 2 ? "dev%u" : "6", i);
+        itest_write(e, path, v);
+    }
+}
+
+/* The records are as fill left them (read one by one: a listing would
+ * break the test's own connection on oxenstored). */
+static void assert_filled(itest_env *e, unsigned n)
+{
+    char path[64], v[16];
+    unsigned i;
+
+    for (i = 0; i < n; i++) {
+        record_path(path, sizeof(path), i, i % 2 ? "name" : "domid");
+        snprintf(v, sizeof(v), i % 2 ? "dev%u" : "6", i);
+        assert_node(e, path, v);
+        record_path(path, sizeof(path), i, i % 2 ? "domid" : "name");
+        assert_node(e, path, NULL);
+    }
+}
+
+/* Domain 5 gets two devices and dies; xlpci_destroy releases them: its
+ * stats. */
+static void destroy_round(itest_env *e, xlpci_stats *st)
+{
+    unsigned released = 0;
+    xlpci_ctx *ctx;
+
+    itest_mkdomain(e, 5, "guest5");
+    assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", "04:00.0",
+                                 NULL), 0);
+    assert_true(xs_rm(e->xs, XBT_NULL, "/local/domain/5"));
+    assert_int_equal(xlpci_ctx_alloc(&ctx, NULL), 0);
+    assert_int_equal(xlpci_destroy(ctx, 5, 0, &released), 0);
+    xlpci_ctx_get_stats(ctx, st);
+    xlpci_ctx_free(ctx);
+    assert_int_equal(released, 2);
+    assert_node(e, "/libxl/pci/0000-03-00-0/domid", NULL);
+    assert_node(e, "/libxl/pci/0000-04-00-0/domid", NULL);
+    assert_node(e, "/local/domain/0/backend/pci/5", NULL);
+    assert_node(e, "/local/domain/5", NULL);
+}
+
+/* destroy on a host with 1000 other records: exact, and the same
+ * requests as with none. */
+static void test_destroy_full_host(void **state)
+{
+    itest_env *e = *state;
+    xlpci_stats st0, st1;
+
+    destroy_round(e, &st0);
+    fill(e, 0, 1000);
+    destroy_round(e, &st1);
+    assert_filled(e, 1000);
+    assert_int_equal(st1.requests, st0.requests);
+    assert_int_equal(st1.transactions, st0.transactions);
+    /* and again: nothing to do, still usable */
+    assert_int_equal(itest_xlpci(e, "destroy", "5", NULL), 0);
+    assert_string_equal(e->out, "domain 5: nothing to do\n");
+}
+
+/* check of a live domain on a full host: 700 other records, a record
+ * naming it for a device its backend does not list (ORPHAN), and its own
+ * device's record missing. */
+static void check_setup(itest_env *e)
+{
+    assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", NULL), 0);
+    fill(e, 0, 700);
+    itest_write(e, ORPHAN, "5");
+    assert_true(xs_rm(e->xs, XBT_NULL, "/libxl/pci/0000-03-00-0/domid"));
+}
+
+static void test_check_full_host(void **state)
+{
+    itest_env *e = *state;
+
+    check_setup(e);
+    assert_int_equal(itest_xlpci(e, "check", "5", NULL), 1);
+    /* the step after the listing ran, on a usable connection */
+    assert_non_null(strstr(e->err, "/libxl/pci/0000-03-00-0/domid is "
+                           "missing"));
+    if (e->xsd.ox) {
+        assert_non_null(strstr(e->err, "XENSTORE_PAYLOAD_MAX"));
+        assert_non_null(strstr(e->err, "could not look for ownership "
+                               "records naming domain 5"));
+        assert_null(strstr(e->out, "consistent"));
+        /* --repair repairs the rest, and still fails: it could not look */
+        assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 1);
+        assert_non_null(strstr(e->err, "XENSTORE_PAYLOAD_MAX"));
+        assert_node(e, "/libxl/pci/0000-03-00-0/domid", "5");
+        assert_node(e, ORPHAN, "5");
+    } else {
+        assert_non_null(strstr(e->err, ORPHAN " names it but its backend "
+                               "does not list 0000:07:00.0"));
+        assert_non_null(strstr(e->out, "2 problem(s)"));
+        assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 0);
+        assert_node(e, "/libxl/pci/0000-03-00-0/domid", "5");
+        assert_node(e, ORPHAN, NULL);
+        assert_int_equal(itest_xlpci(e, "check", "5", NULL), 0);
+        assert_non_null(strstr(e->out, "domain 5: consistent"));
+    }
+    assert_filled(e, 700);
+    assert_int_equal(itest_check_backend(e, 5), 1);
+}
+
+/* check --repair's ownership transaction reads no listing of /libxl/pci:
+ * a create making its record directory meanwhile (what every first
+ * assignment after boot does) does not make it start over. */
+static void mkdir_hook(void *arg, unsigned attempt)
+{
+    itest_env *e = arg;
+
+    if (attempt == 1)
+        assert_true(xs_mkdir(e->xs, XBT_NULL, "/libxl/pci/0000-7f-00-0"));
+}
+
+static void test_check_no_conflict(void **state)
+{
+    itest_env *e = *state;
+    xlpci_check_result res;
+    xlpci_stats st;
+    xlpci_ctx *ctx;
+
+    assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", NULL), 0);
+    fill(e, 0, 10);
+    itest_write(e, ORPHAN, "5");
+    assert_int_equal(xlpci_ctx_alloc(&ctx, NULL), 0);
+    xlpci_ctx_set_txn_hook(ctx, mkdir_hook, e);
+    assert_int_equal(xlpci_check_ex(ctx, 5, true, &res), 0);
+    xlpci_ctx_get_stats(ctx, &st);
+    xlpci_ctx_free(ctx);
+    assert_int_equal(res.problems, 0);
+    assert_node(e, ORPHAN, NULL);
+    assert_node(e, "/libxl/pci/0000-03-00-0/domid", "5");
+    assert_int_equal(st.eagain, 0);
+    assert_int_equal(st.transactions, 1);
+}
+
+/* check --repair of a gone domain on a full host: what its backend
+ * listed is released on both daemons; the record naming it alone
+ * (ORPHAN) where the listing can be had, else the check fails naming the
+ * limit. */
+static void test_check_gone_full_host(void **state)
+{
+    itest_env *e = *state;
+
+    check_setup(e);
+    itest_write(e, "/libxl/pci/0000-03-00-0/domid", "5");
+    assert_true(xs_rm(e->xs, XBT_NULL, "/local/domain/5"));
+    assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 1);
+    assert_non_null(strstr(e->err, "domain 5 (gone) still holds PCI device "
+                           "0000:03:00.0"));
+    assert_node(e, "/libxl/pci/0000-03-00-0/domid", NULL);
+    assert_node(e, "/local/domain/0/backend/pci/5", NULL);
+    if (e->xsd.ox) {
+        assert_non_null(strstr(e->err, "XENSTORE_PAYLOAD_MAX"));
+        assert_node(e, ORPHAN, "5");
+    } else {
+        assert_non_null(strstr(e->err, "domain 5 (gone) still holds PCI "
+                               "device 0000:07:00.0 (named by its "
+                               "/libxl/pci record)"));
+        assert_node(e, ORPHAN, NULL);
+    }
+    assert_filled(e, 700);
+}
+
+/* name= on a full host: 700 records, the name asked for on the last. */
+static void test_name_full_host(void **state)
+{
+    itest_env *e = *state;
+
+    fill(e, 0, 700);
+    itest_write(e, "/libxl/pci/0000-03-00-0/name", "nic");
+    if (e->xsd.ox) {
+        assert_int_equal(itest_xlpci(e, "create", "5", "name=nic", NULL), 1);
+        assert_non_null(strstr(e->err, "XENSTORE_PAYLOAD_MAX"));
+        assert_non_null(strstr(e->err, "could not look up the name \"nic\""));
+        assert_null(strstr(e->err, "no PCI device is named"));
+        assert_node(e, "/local/domain/0/backend/pci/5", NULL);
+    } else {
+        assert_int_equal(itest_xlpci(e, "create", "5", "name=nic", NULL), 0);
+        assert_int_equal(itest_find(e, 5, "0000:03:00.0"), 0);
+        assert_int_equal(itest_xlpci(e, "create", "6", "name=nosuch",
+                                     NULL), 1);
+        assert_non_null(strstr(e->err, "no PCI device is named"));
+    }
+    assert_filled(e, 700);
+}
+
+/* pci-assignable-add -n on a full host: the name must be free among xl's
+ * names; a lookup that cannot be made refuses, the device untouched. */
+static void test_assignable_name_full_host(void **state)
+{
+    itest_env *e = *state;
+    char sys[300], st[300];
+    pid_t fake;
+
+    assert_int_equal(itest_fakesysfs(e, sys, sizeof(sys), &fake), 0);
+    snprintf(st, sizeof(st), "%s/state", e->dir);
+    setenv("XLPCI_SYSFS_ROOT", sys, 1);
+    setenv("XLPCI_STATE_DIR", st, 1);
+    fill(e, 0, 700);
+    if (e->xsd.ox) {
+        assert_int_equal(itest_xlpci(e, "pci-assignable-add", "-n", "nic",
+                                     "0000:03:00.0", NULL), 1);
+        assert_non_null(strstr(e->err, "XENSTORE_PAYLOAD_MAX"));
+        assert_string_equal(itest_driver_of(sys, "0000:03:00.0"), "e1000e");
+        assert_node(e, "/libxl/pci/0000-03-00-0/name", NULL);
+    } else {
+        assert_int_equal(itest_xlpci(e, "pci-assignable-add", "-n", "dev1",
+                                     "0000:03:00.0", NULL), 1);
+        assert_non_null(strstr(e->err, "\"dev1\" is already used by "
+                               "0000:40:00.1"));
+        assert_string_equal(itest_driver_of(sys, "0000:03:00.0"), "e1000e");
+        assert_int_equal(itest_xlpci(e, "pci-assignable-add", "-n", "nic",
+                                     "0000:03:00.0", NULL), 0);
+        assert_string_equal(itest_driver_of(sys, "0000:03:00.0"),
+                            "pciback");
+        assert_node(e, "/libxl/pci/0000-03-00-0/name", "nic");
+    }
+    assert_filled(e, 700);
+    unsetenv("XLPCI_SYSFS_ROOT");
+    unsetenv("XLPCI_STATE_DIR");
+    h_stop(fake);
+}
+
+/* each test on C xenstored, then on oxenstored */
+#define BOTH(t) \
+    { #t, t, itest_setup, itest_teardown, NULL }, \
+    { #t " (oxenstored)", t, itest_setup_ox, itest_teardown, NULL }
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        BOTH(test_destroy_full_host),
+        BOTH(test_check_full_host),
+        BOTH(test_check_no_conflict),
+        BOTH(test_check_gone_full_host),
+        BOTH(test_name_full_host),
+        BOTH(test_assignable_name_full_host),
+    };
+
+    return cmocka_run_group_tests_name("bigdir", tests, NULL, NULL);
+}
