@@ -186,7 +186,7 @@ static void test_attach_detach_order(void **state)
 static void test_grant_failure_rolls_back(void **state)
 {
     itest_env *e = *state;
-    char *before, *after;
+    char *before;
 
     assert_int_equal(itest_xlpci(e, "create", "5", "04:00.0", NULL), 0);
     assert_calls(GRANT5);
@@ -204,9 +204,7 @@ static void test_grant_failure_rolls_back(void **state)
                  "ioport_permission dom=5 first=0xc000 nr=64 allow=0\n"
                  "iomem_permission dom=5 first=0xfe000 nr=32 allow=0\n");
     assert_string_equal(driver_of("0000:03:00.0"), "e1000e");
-    after = itest_dump(e);
-    assert_string_equal(before, after);
-    free(after);
+    itest_assert_store(e, before);
 
     /* create with two devices, the second fails: the first is undone */
     setenv("FAKEXC_FAIL", "iomem_permission:2", 1);
@@ -223,9 +221,7 @@ static void test_grant_failure_rolls_back(void **state)
                  "ioport_permission dom=6 first=0xc000 nr=64 allow=0\n"
                  "iomem_permission dom=6 first=0xfe000 nr=32 allow=0\n");
     assert_string_equal(driver_of("0000:03:00.0"), "e1000e");
-    after = itest_dump(e);
-    assert_string_equal(before, after);
-    free(after);
+    itest_assert_store(e, before);
     free(before);
 }
 
@@ -278,7 +274,7 @@ static void test_revoke_failure_keeps_record(void **state)
 static void test_hypervisor_modes(void **state)
 {
     itest_env *e = *state;
-    char *before, *after;
+    char *before;
 
     set_xen(false);
     setenv("FAKEXC_FAIL", "open", 1);
@@ -289,16 +285,12 @@ static void test_hypervisor_modes(void **state)
     setenv("XLPCI_HYPERVISOR", "xen", 1);
     assert_int_equal(itest_xlpci(e, "pci-attach", "5", "05:00.0", NULL), 1);
     assert_non_null(strstr(e->err, "cannot open libxenctrl"));
-    after = itest_dump(e);
-    assert_string_equal(before, after);
-    free(after);
+    itest_assert_store(e, before);
     set_xen(true);
     setenv("XLPCI_HYPERVISOR", "auto", 1);
     assert_int_equal(itest_xlpci(e, "pci-attach", "5", "05:00.0", NULL), 1);
     assert_non_null(strstr(e->err, "cannot open libxenctrl"));
-    after = itest_dump(e);
-    assert_string_equal(before, after);
-    free(after);
+    itest_assert_store(e, before);
     free(before);
     setenv("XLPCI_HYPERVISOR", "none", 1);
     assert_int_equal(itest_xlpci(e, "pci-attach", "5", "05:00.0", NULL), 0);
@@ -314,7 +306,7 @@ static void test_hypervisor_modes(void **state)
 static void test_bad_resource(void **state)
 {
     itest_env *e = *state;
-    char path[400], *before, *after;
+    char path[400], *before;
 
     snprintf(path, sizeof(path), "%s/bus/pci/devices/0000:05:00.0/resource",
              g.sys);
@@ -324,9 +316,7 @@ static void test_bad_resource(void **state)
     assert_int_equal(itest_xlpci(e, "create", "5", "05:00.0", NULL), 1);
     assert_non_null(strstr(e->err, "0000:05:00.0/resource: line 2"));
     assert_calls("");
-    after = itest_dump(e);
-    assert_string_equal(before, after);
-    free(after);
+    itest_assert_store(e, before);
     free(before);
 }
 

@@ -291,7 +291,7 @@ static void test_assign_order(void **state)
 static void test_assign_failure_leaves_nothing(void **state)
 {
     itest_env *e = *state;
-    char *before, *after, *log;
+    char *before, *log;
 
     assert_int_equal(itest_xlpci(e, "create", "6", "05:00.0", NULL), 0);
     assert_int_equal(itest_xlpci(e, "pci-assignable-add", "04:00.0", NULL),
@@ -323,9 +323,7 @@ static void test_assign_failure_leaves_nothing(void **state)
         "deassign_device dom=io sbdf=0000:03:00.0\n");
     free(log);
     assert_string_equal(driver_of("0000:03:00.0"), "e1000e");
-    after = snapshot();
-    assert_string_equal(before, after);
-    free(after);
+    itest_assert_same(before, snapshot(), "the snapshot changed");
 
     /* the grants fail after the assignment: deassigned */
     setenv("FAKEXC_FAIL", "irq_permission", 1);
@@ -337,9 +335,7 @@ static void test_assign_failure_leaves_nothing(void **state)
                                 "[be absent]\n"));
     free(log);
     unsetenv("FAKEXC_FAIL");
-    after = snapshot();
-    assert_string_equal(before, after);
-    free(after);
+    itest_assert_same(before, snapshot(), "the snapshot changed");
     free(before);
 }
 
@@ -348,7 +344,7 @@ static void test_assign_failure_leaves_nothing(void **state)
 static void test_already_assigned(void **state)
 {
     itest_env *e = *state;
-    char *before, *after;
+    char *before;
 
     itest_put_file(g.iommu, "0000:04:00.0 7\n");
     before = snapshot();
@@ -360,9 +356,7 @@ static void test_already_assigned(void **state)
                        "test_assign_device dom=5 sbdf=0000:05:00.0\n"
                        "test_assign_device dom=5 sbdf=0000:04:00.0 "
                        "-> EBUSY\n");
-    after = snapshot();
-    assert_string_equal(before, after);
-    free(after);
+    itest_assert_same(before, snapshot(), "the snapshot changed");
     free(before);
 }
 
@@ -371,16 +365,14 @@ static void test_already_assigned(void **state)
 static void test_no_iommu(void **state)
 {
     itest_env *e = *state;
-    char *before, *after, *log;
+    char *before, *log;
 
     setenv("FAKEXC_DOMAINS", "5=pv-nopt,6=pv", 1);
     before = snapshot();
     assert_int_equal(itest_xlpci(e, "create", "5", "04:00.0", NULL), 1);
     assert_non_null(strstr(e->err, "cannot be assigned - no IOMMU?"));
     assert_non_null(strstr(e->err, "passthrough=\"enabled\""));
-    after = snapshot();
-    assert_string_equal(before, after);
-    free(after);
+    itest_assert_same(before, snapshot(), "the snapshot changed");
     free(before);
     free(iommu_calls());
 
@@ -420,7 +412,7 @@ static void test_no_iommu(void **state)
 static void test_guest_type(void **state)
 {
     itest_env *e = *state;
-    char *before, *after;
+    char *before;
 
     setenv("FAKEXC_DOMAINS", "5=pv,7=hvm,8=pvh", 1);
     setenv("XLPCI_RUN_DIR", g.e->dir, 1);
@@ -435,9 +427,7 @@ static void test_guest_type(void **state)
     assert_string_equal(driver_of("0000:03:00.0"), "e1000e");
     assert_int_equal(itest_xlpci(e, "create", "6", "04:00.0", NULL), 1);
     assert_non_null(strstr(e->err, "domain 6 does not exist in Xen"));
-    after = snapshot();
-    assert_string_equal(before, after);
-    free(after);
+    itest_assert_same(before, snapshot(), "the snapshot changed");
     free(before);
     assert_int_equal(itest_xlpci(e, "create", "5", "04:00.0", NULL), 0);
     /* without Xen (auto): no libxenctrl call at all */

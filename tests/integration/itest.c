@@ -335,6 +335,45 @@ char *itest_dump(itest_env *e)
     return all;
 }
 
+/* Up to 600 characters of text, cut at a line end if there is one:
+ * cmocka's print_error prints at most 1023 characters a call. */
+static void print_part(const char *label, const char *text)
+{
+    int n = (int)strnlen(text, 600);
+
+    if (text[n])
+        while (n > 0 && text[n - 1] != '\n')
+            n--;
+    print_error("--- %s\n%.*s%s", label, n ? n : 600, text,
+                n && text[n - 1] == '\n' ? "" : "\n");
+}
+
+void itest_assert_same_at(const char *file, int line, const char *before,
+                          char *after, const char *what, ...)
+{
+    size_t i = 0, from, nl = 1, lines = 0;
+    va_list ap;
+
+    if (!strcmp(before, after)) {
+        free(after);
+        return;
+    }
+    while (before[i] && before[i] == after[i])
+        nl += before[i++] == '\n';
+    /* from two lines before the one that differs (300 characters at most) */
+    for (from = i; from > 0 && i - from < 300; from--)
+        if (before[from - 1] == '\n' && ++lines == 3)
+            break;
+    va_start(ap, what);
+    vprint_error(what, ap);
+    va_end(ap);
+    print_error(": first difference on line %zu\n", nl);
+    print_part("before", before + from);
+    print_part("after", after + from);
+    free(after);
+    _fail(file, line);
+}
+
 void itest_put_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");

@@ -91,4 +91,17 @@ int itest_guest_count(itest_env *e, unsigned domid);
 /* Dump of the whole store below /local and /libxl (for "unchanged"). */
 char *itest_dump(itest_env *e);
 
+/* Fail the test, at the caller's file and line, if after is not before,
+ * with what (printf format) and the first difference in context (cmocka
+ * cuts long strings in its own assert_string_equal).  after is malloc'd
+ * (a fresh dump or snapshot) and freed; before is not. */
+void itest_assert_same_at(const char *file, int line, const char *before,
+                          char *after, const char *what, ...)
+    CMOCKA_PRINTF_ATTRIBUTE(5, 6);
+#define itest_assert_same(before, after, ...) \
+    itest_assert_same_at(__FILE__, __LINE__, before, after, __VA_ARGS__)
+/* The store (itest_dump) is before: "nothing changed".  before is kept. */
+#define itest_assert_store(e, before) \
+    itest_assert_same(before, itest_dump(e), "the store changed")
+
 #endif

@@ -63,7 +63,7 @@ static void test_destroy_gone(void **state)
 static void test_destroy_live(void **state)
 {
     itest_env *e = *state;
-    char *before, *after;
+    char *before;
 
     assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", NULL), 0);
     before = itest_dump(e);
@@ -74,10 +74,8 @@ static void test_destroy_live(void **state)
     assert_int_equal(itest_xlpci(e, "-N", "destroy", "-f", "5", NULL), 0);
     assert_non_null(strstr(e->out, "rm " BE(5) "\n"));
     assert_non_null(strstr(e->out, "rm /libxl/pci/0000-03-00-0/domid\n"));
-    after = itest_dump(e);
-    assert_string_equal(before, after);
+    itest_assert_store(e, before);
     free(before);
-    free(after);
     assert_int_equal(itest_xlpci(e, "destroy", "-f", "guest5", NULL), 0);
     assert_node(e, BE(5), NULL);
     assert_node(e, "/local/domain/0/backend/pci/5", NULL);
@@ -92,7 +90,7 @@ static void test_destroy_live(void **state)
 static void test_check_gone(void **state)
 {
     itest_env *e = *state;
-    char *before, *after;
+    char *before;
 
     create_and_kill(e);
     before = itest_dump(e);
@@ -102,10 +100,8 @@ static void test_check_gone(void **state)
     assert_non_null(strstr(e->out, "2 problem(s)"));
     assert_int_equal(itest_xlpci(e, "-N", "check", "--repair", "5", NULL),
                      1);
-    after = itest_dump(e);
-    assert_string_equal(before, after);
+    itest_assert_store(e, before);
     free(before);
-    free(after);
     /* released, but the domain still does not exist: exit 1 says so */
     assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 1);
     assert_non_null(strstr(e->err, "released what it held"));

@@ -136,15 +136,13 @@ static void test_assignable_round_trip(void **state)
 static void test_assigned_once(void **state)
 {
     itest_env *e = *state;
-    char *before, *after;
+    char *before;
 
     before = itest_dump(e);
     assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", NULL), 1);
     assert_non_null(strstr(e->err, "not assignable"));
-    after = itest_dump(e);
-    assert_string_equal(before, after);
+    itest_assert_store(e, before);
     free(before);
-    free(after);
 
     assert_int_equal(itest_xlpci(e, "create", "5", "04:00.0", NULL), 0);
     assert_int_equal(itest_xlpci(e, "pci-assignable-list", NULL), 0);
@@ -401,7 +399,7 @@ static void test_guest_closes_mid_hot_add(void **state)
 static void test_dry_run_host(void **state)
 {
     itest_env *e = *state;
-    char *bk, *before, *after;
+    char *bk, *before;
 
     before = itest_dump(e);
     assert_int_equal(itest_xlpci(e, "-N", "pci-assignable-add", "-n", "nic0",
@@ -424,10 +422,8 @@ static void test_dry_run_host(void **state)
     bk = bookkeeping();
     assert_null(strstr(bk, "0000:05:00.0"));
     free(bk);
-    after = itest_dump(e);
-    assert_string_equal(before, after);
+    itest_assert_store(e, before);
     free(before);
-    free(after);
 
     /* read-only commands just run */
     assert_int_equal(itest_xlpci(e, "-N", "pci-assignable-list", NULL), 0);

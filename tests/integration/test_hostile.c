@@ -194,7 +194,7 @@ static void test_thousands_of_guest_nodes(void **state)
 static void test_attach_no_num_devs(void **state)
 {
     itest_env *e = *state;
-    char *before, *after, path[160], vdev[32];
+    char *before, path[160], vdev[32];
     unsigned i;
 
     assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", "04:00.0",
@@ -215,10 +215,8 @@ static void test_attach_no_num_devs(void **state)
                                  NULL), 1);
     assert_non_null(strstr(e->err, "no num_devs"));
     assert_non_null(strstr(e->err, "check --repair 5"));
-    after = itest_dump(e);
-    assert_string_equal(before, after);
+    itest_assert_store(e, before);
     free(before);
-    free(after);
     /* the way out it names */
     assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 0);
     assert_node(e, BE(5) "/num_devs", "3");
@@ -357,7 +355,7 @@ static void write_cfg(itest_env *e, const char *path, unsigned n)
 static void test_past_256(void **state)
 {
     itest_env *e = *state;
-    char cfg[320], path[160], *before, *after, **names;
+    char cfg[320], path[160], *before, **names;
     unsigned i, n;
 
     snprintf(cfg, sizeof(cfg), "%s/257.cfg", e->dir);
@@ -365,9 +363,7 @@ static void test_past_256(void **state)
     before = itest_dump(e);
     assert_int_equal(itest_xlpci(e, "create", "-c", cfg, "5", NULL), 2);
     assert_non_null(strstr(e->err, "at most 256"));
-    after = itest_dump(e);
-    assert_string_equal(before, after);
-    free(after);
+    itest_assert_store(e, before);
     free(before);
 
     write_cfg(e, cfg, 256);
@@ -377,9 +373,7 @@ static void test_past_256(void **state)
     assert_int_equal(itest_xlpci(e, "pci-attach", "-t", "1", "5", "0a:00.0",
                                  NULL), 1);
     assert_non_null(strstr(e->err, "at most 256"));
-    after = itest_dump(e);
-    assert_string_equal(before, after);
-    free(after);
+    itest_assert_store(e, before);
     free(before);
     assert_int_equal(itest_xlpci(e, "check", "5", NULL), 0);
     assert_string_equal(e->out, "domain 5: consistent\n");
@@ -428,7 +422,7 @@ static void test_malformed_values(void **state)
         { "opts-1", "permissive=2" },
     };
     itest_env *e = *state;
-    char path[160], *before, *after;
+    char path[160], *before;
     size_t i;
 
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -455,9 +449,7 @@ static void test_malformed_values(void **state)
         assert_non_null(strstr(e->out, "--repair cannot fix them"));
         assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 1);
         assert_non_null(strstr(e->out, "1 problem(s) left"));
-        after = itest_dump(e);
-        assert_string_equal(before, after);
-        free(after);
+        itest_assert_store(e, before);
         free(before);
     }
 }
@@ -513,7 +505,7 @@ static void test_damaged_other_backend(void **state)
 {
     static const char *const bad_num[] = { NULL, "2x" };
     itest_env *e = *state;
-    char *before, *after;
+    char *before;
     size_t i;
 
     for (i = 0; i < 2; i++) {
@@ -532,9 +524,7 @@ static void test_damaged_other_backend(void **state)
         assert_int_equal(itest_xlpci(e, "pci-attach", "6", "04:00.0", NULL),
                          1);
         assert_non_null(strstr(e->err, "already assigned to domain 5"));
-        after = itest_dump(e);
-        assert_string_equal(before, after);
-        free(after);
+        itest_assert_store(e, before);
         free(before);
         /* repaired, the same answer */
         assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 0);

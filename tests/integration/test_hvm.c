@@ -209,22 +209,10 @@ static char *snapshot(void)
     return out;
 }
 
-static void assert_unchanged(const char *before)
-{
-    char *after = snapshot();
-
-    if (strcmp(before, after)) {
-        /* cmocka cuts long strings: the first difference, in context */
-        size_t i = 0;
-
-        while (before[i] && before[i] == after[i])
-            i++;
-        i = i > 200 ? i - 200 : 0;
-        fail_msg("changed:\n--- before (from the difference)\n%.500s\n--- "
-                 "after\n%.500s", before + i, after + i);
-    }
-    free(after);
-}
+/* Nothing changed (snapshot), or fail at the caller's line. */
+#define assert_unchanged(before) \
+    itest_assert_same(before, snapshot(), "the bookkeeping, IOMMU or " \
+                      "store changed")
 
 static void assert_node(const char *path, const char *want)
 {

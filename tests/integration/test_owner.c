@@ -98,7 +98,7 @@ static void test_node_with_backend(void **state)
 static void test_other_domain_refused(void **state)
 {
     itest_env *e = *state;
-    char *before, *after;
+    char *before;
 
     assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", NULL), 0);
     assert_node(e, NODE3, "5");
@@ -116,10 +116,8 @@ static void test_other_domain_refused(void **state)
                            "assigned to domain 7"));
     assert_int_equal(itest_xlpci(e, "pci-attach", "5", "04:00.0", NULL), 1);
     assert_non_null(strstr(e->err, "already assigned to domain 7"));
-    after = itest_dump(e);
-    assert_string_equal(before, after);
+    itest_assert_store(e, before);
     free(before);
-    free(after);
     /* a device of its own is not another domain's: create -f keeps it and
      * drops the record of the one it no longer has */
     assert_int_equal(itest_xlpci(e, "pci-attach", "5", "05:00.0", NULL), 0);
@@ -136,7 +134,7 @@ static void test_other_domain_refused(void **state)
 static void test_stale_node(void **state)
 {
     itest_env *e = *state;
-    char *before, *after;
+    char *before;
 
     itest_write(e, NODE3, "42");
     before = itest_dump(e);
@@ -145,10 +143,8 @@ static void test_stale_node(void **state)
                            "recorded as assigned to domain 42, which no "
                            "longer exists"));
     assert_non_null(strstr(e->err, "xlpci check --repair 42"));
-    after = itest_dump(e);
-    assert_string_equal(before, after);
+    itest_assert_store(e, before);
     free(before);
-    free(after);
 }
 
 /* Two creates of different domains, one committing inside the other's
@@ -285,24 +281,20 @@ static void test_same_device_inside_cold(void **state)
 static void test_empty_parent_cleared(void **state)
 {
     itest_env *e = *state;
-    char *before, *after;
+    char *before;
 
     assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", NULL), 0);
     /* refused, no parent before: exactly as it was */
     before = itest_dump(e);
     assert_int_equal(itest_xlpci(e, "create", "6", "03:00.0", NULL), 1);
-    after = itest_dump(e);
-    assert_string_equal(before, after);
-    free(after);
+    itest_assert_store(e, before);
     /* refused, an empty parent before: the parent goes, nothing else */
     assert_true(xs_mkdir(e->xs, XBT_NULL, "/local/domain/0/backend/pci/6"));
     assert_int_equal(itest_xlpci(e, "create", "6", "03:00.0", NULL), 1);
     assert_non_null(strstr(e->err, "already assigned to domain 5"));
     assert_node(e, "/local/domain/0/backend/pci/6", NULL);
-    after = itest_dump(e);
-    assert_string_equal(before, after);
+    itest_assert_store(e, before);
     free(before);
-    free(after);
 }
 
 /* The backend root: a failed create does not read it first, yet leaves
@@ -313,24 +305,20 @@ static void test_empty_parent_cleared(void **state)
 static void test_backend_root(void **state)
 {
     itest_env *e = *state;
-    char *before, *after;
+    char *before;
 
     /* absent: a refused create (domain 9 does not exist) makes it and
      * removes it again, with its ancestors */
     before = itest_dump(e);
     assert_int_equal(itest_xlpci(e, "create", "9", "03:00.0", NULL), 1);
-    after = itest_dump(e);
-    assert_string_equal(before, after);
+    itest_assert_store(e, before);
     free(before);
-    free(after);
     /* another guest's backend in it: stays */
     assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", NULL), 0);
     before = itest_dump(e);
     assert_int_equal(itest_xlpci(e, "create", "6", "03:00.0", NULL), 1);
-    after = itest_dump(e);
-    assert_string_equal(before, after);
+    itest_assert_store(e, before);
     free(before);
-    free(after);
     /* a second guest, then the first goes: the root stays for the second */
     assert_int_equal(itest_xlpci(e, "create", "6", "04:00.0", NULL), 0);
     assert_int_equal(itest_xlpci(e, "destroy", "-f", "5", NULL), 0);
@@ -481,7 +469,7 @@ static void test_one_device_many_domains(void **state)
 static void test_check_records(void **state)
 {
     itest_env *e = *state;
-    char *before, *after;
+    char *before;
 
     assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", "04:00.0",
                                  NULL), 0);
@@ -502,10 +490,8 @@ static void test_check_records(void **state)
     assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 1);
     assert_non_null(strstr(e->err, "0000:04:00.0 is also in the PCI backend "
                            "of domain 6"));
-    after = itest_dump(e);
-    assert_string_equal(before, after);
+    itest_assert_store(e, before);
     free(before);
-    free(after);
     assert_int_equal(itest_xlpci(e, "check", "6", NULL), 1);
     assert_non_null(strstr(e->err, "its backend lists 0000:04:00.0, which "
                            "/libxl/pci/0000-04-00-0/domid gives to domain 5"));

@@ -122,7 +122,7 @@ static void test_legacy_writer_sees_one(void **state)
 static void test_check_never_exported(void **state)
 {
     itest_env *e = *state;
-    char *before, *after;
+    char *before;
     int exported, seen;
 
     itest_model_start(e, NULL);
@@ -136,10 +136,8 @@ static void test_check_never_exported(void **state)
     assert_null(strstr(e->err, "0000:81:10.0 (index 0)"));
     before = itest_dump(e);
     assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 1);
-    after = itest_dump(e);
-    assert_string_equal(before, after);
+    itest_assert_store(e, before);
     free(before);
-    free(after);
 
     assert_int_equal(itest_xlpci(e, "pci-attach", "5", "03:00.0", NULL), 0);
     wait_connected(e, BE(5));
@@ -351,7 +349,7 @@ static void test_attach_during_first_connect(void **state)
 static void test_attach_without_frontend(void **state)
 {
     itest_env *e = *state;
-    char *before, *after;
+    char *before;
 
     itest_model_start(e, "--no-frontend", "5", NULL);
     assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", NULL), 0);
@@ -361,10 +359,8 @@ static void test_attach_without_frontend(void **state)
                                  "04:00.0", NULL), 1);
     assert_non_null(strstr(e->err, "not Connected"));
     assert_non_null(strstr(e->err, "nothing was written"));
-    after = itest_dump(e);
-    assert_string_equal(before, after);
+    itest_assert_store(e, before);
     free(before);
-    free(after);
 }
 
 /* A guest that never answers Reconfiguring: detach is rolled back, then
@@ -372,7 +368,7 @@ static void test_attach_without_frontend(void **state)
 static void test_detach_stuck_guest(void **state)
 {
     itest_env *e = *state;
-    char *before, *after;
+    char *before;
 
     itest_model_start(e, "--frontend-stuck", "5", NULL);
     assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", "04:00.0",
@@ -382,16 +378,12 @@ static void test_detach_stuck_guest(void **state)
     assert_int_equal(itest_xlpci(e, "pci-detach", "-t", "0.5", "5",
                                  "03:00.0", NULL), 1);
     assert_non_null(strstr(e->err, "rolled back"));
-    after = itest_dump(e);
-    assert_string_equal(before, after);
-    free(after);
+    itest_assert_store(e, before);
 
     assert_int_equal(itest_xlpci(e, "pci-attach", "-t", "0.5", "5",
                                  "05:00.0", NULL), 1);
     assert_non_null(strstr(e->err, "rolled back"));
-    after = itest_dump(e);
-    assert_string_equal(before, after);
-    free(after);
+    itest_assert_store(e, before);
     free(before);
 
     assert_int_equal(itest_xlpci(e, "pci-detach", "-f", "-t", "0.5", "5",
@@ -525,7 +517,7 @@ static void test_detach_retry_after_crash(void **state)
 static void test_detach_dry_run(void **state)
 {
     itest_env *e = *state;
-    char *before, *after;
+    char *before;
 
     itest_model_start(e, NULL);
     assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", "04:00.0",
@@ -539,10 +531,8 @@ static void test_detach_dry_run(void **state)
     assert_non_null(strstr(e->out,
                            "write " BE(5) "/dev-0 = \"0000:04:00.0\""));
     assert_non_null(strstr(e->out, "write " BE(5) "/num_devs = \"1\""));
-    after = itest_dump(e);
-    assert_string_equal(before, after);
+    itest_assert_store(e, before);
     free(before);
-    free(after);
 }
 
 /* pciback cannot export the device: the backend closes and the attach

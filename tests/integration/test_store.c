@@ -95,7 +95,7 @@ static void test_create_one_transaction(void **state)
 static void test_bad_input_changes_nothing(void **state)
 {
     itest_env *e = *state;
-    char *before, *after;
+    char *before;
     char cfg[300];
     FILE *f;
 
@@ -134,11 +134,8 @@ static void test_bad_input_changes_nothing(void **state)
         if (rc != cases[i].want || !strstr(e->err, cases[i].needle))
             fail_msg("case %zu (%s %s %s): exit %d, stderr: %s", i, a[0],
                      a[1] ?: "", a[2] ?: "", rc, e->err);
-        after = itest_dump(e);
-        if (strcmp(before, after))
-            fail_msg("case %zu changed the store:\n%s\n--- vs ---\n%s", i,
-                     before, after);
-        free(after);
+        itest_assert_same(before, itest_dump(e), "case %zu changed the store",
+                          i);
     }
 
     /* a bad config names the file and line */
@@ -149,9 +146,7 @@ static void test_bad_input_changes_nothing(void **state)
     fclose(f);
     assert_int_equal(itest_xlpci(e, "create", "-c", cfg, NULL), 2);
     assert_non_null(strstr(e->err, "bad.cfg:"));
-    after = itest_dump(e);
-    assert_string_equal(before, after);
-    free(after);
+    itest_assert_store(e, before);
     free(before);
 }
 
@@ -160,7 +155,7 @@ static void test_malformed_backend(void **state)
 {
     itest_env *e = *state;
     const char *bad_num[] = { "abc", "-1", "99999999", "", "1x" };
-    char *before, *after;
+    char *before;
     size_t i;
 
     assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", "04:00.0",
@@ -174,10 +169,8 @@ static void test_malformed_backend(void **state)
         assert_int_equal(itest_xlpci(e, "pci-detach", "5", "03:00.0", NULL),
                          1);
         assert_int_equal(itest_xlpci(e, "pci-list", "5", NULL), 1);
-        after = itest_dump(e);
-        assert_string_equal(before, after);
+        itest_assert_store(e, before);
         free(before);
-        free(after);
     }
     /* num_devs larger than the devices present */
     itest_write(e, BE(5) "/num_devs", "3");
@@ -196,7 +189,7 @@ static void test_malformed_backend(void **state)
 static void test_dry_run(void **state)
 {
     itest_env *e = *state;
-    char *before, *after;
+    char *before;
 
     before = itest_dump(e);
     assert_int_equal(itest_xlpci(e, "-N", "create", "5", "03:00.0", NULL), 0);
@@ -204,10 +197,8 @@ static void test_dry_run(void **state)
     assert_non_null(strstr(e->out, "setperms " BE(5) " n0 r5"));
     assert_non_null(strstr(e->out,
                            "setperms /local/domain/5/device/pci/0 n5 r0"));
-    after = itest_dump(e);
-    assert_string_equal(before, after);
+    itest_assert_store(e, before);
     free(before);
-    free(after);
 }
 
 /* A conflicting writer commits between our reads and our commit: the
@@ -280,7 +271,7 @@ static void test_retry_exhausted(void **state)
     xlpci_spec spec;
     xlpci_stats st;
     xlpci_ctx *ctx;
-    char err[128], *v, *before, *after;
+    char err[128], *v, *before;
 
     before = h_xs_dump(e->xs, "/libxl");
     assert_int_equal(xlpci_spec_parse("05:00.0", &spec, err, sizeof(err)), 0);
@@ -303,10 +294,8 @@ static void test_retry_exhausted(void **state)
     assert_null(v);
     v = itest_read(e, "/local/domain/0/backend/pci/5");
     assert_null(v);
-    after = h_xs_dump(e->xs, "/libxl");
-    assert_string_equal(before, after);
+    itest_assert_same(before, h_xs_dump(e->xs, "/libxl"), "/libxl changed");
     free(before);
-    free(after);
 }
 
 /* Multi-function: every function present in sysfs, function 0 last. */
@@ -357,7 +346,7 @@ static void test_command_help(void **state)
         { "pci-assignable-list", "--show-names" }, { "check", "--repair" },
         { "destroy", "--force" },
     };
-    char *before, *after, *want, usage[64];
+    char *before, *want, usage[64];
     size_t i;
 
     before = itest_dump(e);
@@ -380,10 +369,8 @@ static void test_command_help(void **state)
     assert_non_null(strstr(e->err, "at most one command"));
     assert_int_equal(itest_xlpci(e, "help", "nosuch", NULL), 2);
     assert_non_null(strstr(e->err, "unknown command \"nosuch\""));
-    after = itest_dump(e);
-    assert_string_equal(before, after);
+    itest_assert_store(e, before);
     free(before);
-    free(after);
 }
 
 /* Bad options and a PCI address where the domain goes: one message on
@@ -391,7 +378,7 @@ static void test_command_help(void **state)
 static void test_bad_options(void **state)
 {
     itest_env *e = *state;
-    char *before, *after, cfg[300];
+    char *before, cfg[300];
     FILE *f;
 
     snprintf(cfg, sizeof(cfg), "%s/guest7.cfg", e->dir);
@@ -445,11 +432,8 @@ static void test_bad_options(void **state)
         if (strstr(e->err, "invalid option") ||
             strstr(e->err, "unrecognized option"))
             fail_msg("case %zu: getopt's own message too: %s", i, e->err);
-        after = itest_dump(e);
-        if (strcmp(before, after))
-            fail_msg("case %zu changed the store:\n%s\n--- vs ---\n%s", i,
-                     before, after);
-        free(after);
+        itest_assert_same(before, itest_dump(e), "case %zu changed the store",
+                          i);
     }
     free(before);
 }
@@ -459,7 +443,7 @@ static void test_bad_options(void **state)
 static void test_attach_vslot_taken(void **state)
 {
     itest_env *e = *state;
-    char *before, *after;
+    char *before;
 
     assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0@3", "04:00.0",
                                  NULL), 0);
@@ -470,9 +454,7 @@ static void test_attach_vslot_taken(void **state)
     assert_int_equal(itest_xlpci(e, "pci-attach", "5", "06:00.0@3", NULL), 1);
     assert_non_null(strstr(e->err, "virtual slot 03.0 of domain 5 is taken "
                                    "by 0000:03:00.0"));
-    after = itest_dump(e);
-    assert_string_equal(before, after);
-    free(after);
+    itest_assert_store(e, before);
     free(before);
     /* another slot, or none, is fine */
     assert_int_equal(itest_xlpci(e, "pci-attach", "5", "06:00.0@4", NULL), 0);
