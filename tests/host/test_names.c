@@ -46,38 +46,27 @@ static int names_teardown(void **state)
     return itest_teardown(state);
 }
 
-static void assert_node(itest_env *e, const char *path, const char *want)
-{
-    char *v = itest_read(e, path);
-
-    if (!want)
-        assert_null(v);
-    else
-        assert_string_equal(v ? v : "(absent)", want);
-    free(v);
-}
-
 static void test_add_writes_name(void **state)
 {
     itest_env *e = *state;
 
     assert_int_equal(itest_xlpci(e, "pci-assignable-add", "-n", "nic",
                                  "03:00.0", NULL), 0);
-    assert_node(e, "/libxl/pci/0000-03-00-0/name", "nic");
+    itest_assert_node(e, "/libxl/pci/0000-03-00-0/name", "nic");
     /* another toolstack's node in the device's directory stays */
     itest_write(e, "/libxl/pci/0000-03-00-0/driver_path", "/x");
     assert_int_equal(itest_xlpci(e, "pci-assignable-remove", "-r", "nic",
                                  NULL), 0);
-    assert_node(e, "/libxl/pci/0000-03-00-0/name", NULL);
-    assert_node(e, "/libxl/pci/0000-03-00-0/driver_path", "/x");
+    itest_assert_node(e, "/libxl/pci/0000-03-00-0/name", NULL);
+    itest_assert_node(e, "/libxl/pci/0000-03-00-0/driver_path", "/x");
 
     /* by BDF too */
     assert_int_equal(itest_xlpci(e, "pci-assignable-add", "-n", "disk",
                                  "04:00.0", NULL), 0);
-    assert_node(e, "/libxl/pci/0000-04-00-0/name", "disk");
+    itest_assert_node(e, "/libxl/pci/0000-04-00-0/name", "disk");
     assert_int_equal(itest_xlpci(e, "pci-assignable-remove", "04:00.0",
                                  NULL), 0);
-    assert_node(e, "/libxl/pci/0000-04-00-0/name", NULL);
+    itest_assert_node(e, "/libxl/pci/0000-04-00-0/name", NULL);
 }
 
 static void test_remove_xl_name(void **state)
@@ -91,7 +80,7 @@ static void test_remove_xl_name(void **state)
                                  "04:00.0", NULL), 1);
     assert_non_null(strstr(e->err, "\"xlnic\" is already used by "
                            "0000:05:00.0"));
-    assert_node(e, "/libxl/pci/0000-04-00-0", NULL);
+    itest_assert_node(e, "/libxl/pci/0000-04-00-0", NULL);
     /* ours first: a name of ours on another device wins */
     assert_int_equal(itest_xlpci(e, "pci-assignable-add", "-n", "mine",
                                  "04:00.0", NULL), 0);
@@ -105,7 +94,7 @@ static void test_remove_xl_name(void **state)
                      0);
     assert_int_equal(itest_xlpci(e, "pci-assignable-list", NULL), 0);
     assert_string_equal(e->out, "");
-    assert_node(e, "/libxl/pci/0000-05-00-0/name", NULL);
+    itest_assert_node(e, "/libxl/pci/0000-05-00-0/name", NULL);
     assert_int_equal(itest_xlpci(e, "pci-assignable-remove", "xlnic", NULL),
                      1);
     assert_non_null(strstr(e->err, "no assignable PCI device is named "

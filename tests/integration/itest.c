@@ -374,6 +374,22 @@ void itest_assert_same_at(const char *file, int line, const char *before,
     _fail(file, line);
 }
 
+void itest_assert_node_at(const char *file, int line, itest_env *e,
+                          const char *path, const char *want)
+{
+    char *v = itest_read(e, path);
+
+    if (want ? v && !strcmp(v, want) : !v) {
+        free(v);
+        return;
+    }
+    print_error("%s = %s%s%s, expected %s%s%s\n", path, v ? "\"" : "",
+                v ? v : "(absent)", v ? "\"" : "", want ? "\"" : "",
+                want ? want : "(absent)", want ? "\"" : "");
+    free(v);
+    _fail(file, line);
+}
+
 void itest_put_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");

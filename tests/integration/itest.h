@@ -100,6 +100,12 @@ void itest_assert_same_at(const char *file, int line, const char *before,
     CMOCKA_PRINTF_ATTRIBUTE(5, 6);
 #define itest_assert_same(before, after, ...) \
     itest_assert_same_at(__FILE__, __LINE__, before, after, __VA_ARGS__)
+/* Fail the test, at the caller's file and line, unless path holds want
+ * (NULL: path absent), naming the path and what it holds. */
+void itest_assert_node_at(const char *file, int line, itest_env *e,
+                          const char *path, const char *want);
+#define itest_assert_node(e, path, want) \
+    itest_assert_node_at(__FILE__, __LINE__, e, path, want)
 /* The store (itest_dump) is before: "nothing changed".  before is kept. */
 #define itest_assert_store(e, before) \
     itest_assert_same(before, itest_dump(e), "the store changed")

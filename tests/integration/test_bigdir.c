@@ -25,16 +25,6 @@
 
 #define ORPHAN "/libxl/pci/0000-07-00-0/domid"
 
-static void assert_node(itest_env *e, const char *path, const char *want)
-{
-    char *v = itest_read(e, path);
-
-    if (want ? !v || strcmp(v, want) : v != NULL)
-        fail_msg("%s = %s, expected %s", path, v ?: "(absent)",
-                 want ?: "(absent)");
-    free(v);
-}
-
 /* Record i of the full host: /libxl/pci/0000-(40+i/256)-dd-f. */
 static void record_path(char *buf, size_t len, unsigned i, const char *leaf)
 {
@@ -66,9 +56,9 @@ static void assert_filled(itest_env *e, unsigned n)
     for (i = 0; i < n; i++) {
         record_path(path, sizeof(path), i, i % 2 ? "name" : "domid");
         snprintf(v, sizeof(v), i % 2 ? "dev%u" : "6", i);
-        assert_node(e, path, v);
+        itest_assert_node(e, path, v);
         record_path(path, sizeof(path), i, i % 2 ? "domid" : "name");
-        assert_node(e, path, NULL);
+        itest_assert_node(e, path, NULL);
     }
 }
 
@@ -88,10 +78,10 @@ static void destroy_round(itest_env *e, xlpci_stats *st)
     xlpci_ctx_get_stats(ctx, st);
     xlpci_ctx_free(ctx);
     assert_int_equal(released, 2);
-    assert_node(e, "/libxl/pci/0000-03-00-0/domid", NULL);
-    assert_node(e, "/libxl/pci/0000-04-00-0/domid", NULL);
-    assert_node(e, "/local/domain/0/backend/pci/5", NULL);
-    assert_node(e, "/local/domain/5", NULL);
+    itest_assert_node(e, "/libxl/pci/0000-03-00-0/domid", NULL);
+    itest_assert_node(e, "/libxl/pci/0000-04-00-0/domid", NULL);
+    itest_assert_node(e, "/local/domain/0/backend/pci/5", NULL);
+    itest_assert_node(e, "/local/domain/5", NULL);
 }
 
 /* destroy on a host with 1000 other records: exact, and the same
@@ -140,15 +130,15 @@ static void test_check_full_host(void **state)
         /* --repair repairs the rest, and still fails: it could not look */
         assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 1);
         assert_non_null(strstr(e->err, "XENSTORE_PAYLOAD_MAX"));
-        assert_node(e, "/libxl/pci/0000-03-00-0/domid", "5");
-        assert_node(e, ORPHAN, "5");
+        itest_assert_node(e, "/libxl/pci/0000-03-00-0/domid", "5");
+        itest_assert_node(e, ORPHAN, "5");
     } else {
         assert_non_null(strstr(e->err, ORPHAN " names it but its backend "
                                "does not list 0000:07:00.0"));
         assert_non_null(strstr(e->out, "2 problem(s)"));
         assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 0);
-        assert_node(e, "/libxl/pci/0000-03-00-0/domid", "5");
-        assert_node(e, ORPHAN, NULL);
+        itest_assert_node(e, "/libxl/pci/0000-03-00-0/domid", "5");
+        itest_assert_node(e, ORPHAN, NULL);
         assert_int_equal(itest_xlpci(e, "check", "5", NULL), 0);
         assert_non_null(strstr(e->out, "domain 5: consistent"));
     }
@@ -183,8 +173,8 @@ static void test_check_no_conflict(void **state)
     xlpci_ctx_get_stats(ctx, &st);
     xlpci_ctx_free(ctx);
     assert_int_equal(res.problems, 0);
-    assert_node(e, ORPHAN, NULL);
-    assert_node(e, "/libxl/pci/0000-03-00-0/domid", "5");
+    itest_assert_node(e, ORPHAN, NULL);
+    itest_assert_node(e, "/libxl/pci/0000-03-00-0/domid", "5");
     assert_int_equal(st.eagain, 0);
     assert_int_equal(st.transactions, 1);
 }
@@ -203,16 +193,16 @@ static void test_check_gone_full_host(void **state)
     assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 1);
     assert_non_null(strstr(e->err, "domain 5 (gone) still holds PCI device "
                            "0000:03:00.0"));
-    assert_node(e, "/libxl/pci/0000-03-00-0/domid", NULL);
-    assert_node(e, "/local/domain/0/backend/pci/5", NULL);
+    itest_assert_node(e, "/libxl/pci/0000-03-00-0/domid", NULL);
+    itest_assert_node(e, "/local/domain/0/backend/pci/5", NULL);
     if (e->xsd.ox) {
         assert_non_null(strstr(e->err, "XENSTORE_PAYLOAD_MAX"));
-        assert_node(e, ORPHAN, "5");
+        itest_assert_node(e, ORPHAN, "5");
     } else {
         assert_non_null(strstr(e->err, "domain 5 (gone) still holds PCI "
                                "device 0000:07:00.0 (named by its "
                                "/libxl/pci record)"));
-        assert_node(e, ORPHAN, NULL);
+        itest_assert_node(e, ORPHAN, NULL);
     }
     assert_filled(e, 700);
 }
@@ -229,7 +219,7 @@ static void test_name_full_host(void **state)
         assert_non_null(strstr(e->err, "XENSTORE_PAYLOAD_MAX"));
         assert_non_null(strstr(e->err, "could not look up the name \"nic\""));
         assert_null(strstr(e->err, "no PCI device is named"));
-        assert_node(e, "/local/domain/0/backend/pci/5", NULL);
+        itest_assert_node(e, "/local/domain/0/backend/pci/5", NULL);
     } else {
         assert_int_equal(itest_xlpci(e, "create", "5", "name=nic", NULL), 0);
         assert_int_equal(itest_find(e, 5, "0000:03:00.0"), 0);
@@ -258,7 +248,7 @@ static void test_assignable_name_full_host(void **state)
                                      "0000:03:00.0", NULL), 1);
         assert_non_null(strstr(e->err, "XENSTORE_PAYLOAD_MAX"));
         assert_string_equal(itest_driver_of(sys, "0000:03:00.0"), "e1000e");
-        assert_node(e, "/libxl/pci/0000-03-00-0/name", NULL);
+        itest_assert_node(e, "/libxl/pci/0000-03-00-0/name", NULL);
     } else {
         assert_int_equal(itest_xlpci(e, "pci-assignable-add", "-n", "dev1",
                                      "0000:03:00.0", NULL), 1);
@@ -269,7 +259,7 @@ static void test_assignable_name_full_host(void **state)
                                      "0000:03:00.0", NULL), 0);
         assert_string_equal(itest_driver_of(sys, "0000:03:00.0"),
                             "pciback");
-        assert_node(e, "/libxl/pci/0000-03-00-0/name", "nic");
+        itest_assert_node(e, "/libxl/pci/0000-03-00-0/name", "nic");
     }
     assert_filled(e, 700);
     unsetenv("XLPCI_SYSFS_ROOT");

@@ -11,16 +11,6 @@
 
 #include "itest.h"
 
-static void assert_node(itest_env *e, const char *path, const char *want)
-{
-    char *v = itest_read(e, path);
-
-    if (want ? !v || strcmp(v, want) : v != NULL)
-        fail_msg("%s = %s, expected %s", path, v ?: "(absent)",
-                 want ?: "(absent)");
-    free(v);
-}
-
 static void create3(itest_env *e)
 {
     assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", "04:00.0",
@@ -61,14 +51,14 @@ static void test_orphans_and_missing(void **state)
 
     assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 0);
     assert_int_equal(itest_check_backend(e, 5), 2);
-    assert_node(e, BE(5) "/dev-0", "0000:03:00.0");
-    assert_node(e, BE(5) "/dev-1", "0000:05:00.0");   /* moved down */
-    assert_node(e, BE(5) "/vdevfn-1", "28");           /* with its keys */
-    assert_node(e, BE(5) "/vdevfn-2", NULL);
-    assert_node(e, BE(5) "/dev-5", NULL);
-    assert_node(e, BE(5) "/vdev-3", NULL);
-    assert_node(e, "/libxl/pci/0000-04-00-0/domid", NULL);
-    assert_node(e, "/libxl/pci/0000-05-00-0/domid", "5");
+    itest_assert_node(e, BE(5) "/dev-0", "0000:03:00.0");
+    itest_assert_node(e, BE(5) "/dev-1", "0000:05:00.0");   /* moved down */
+    itest_assert_node(e, BE(5) "/vdevfn-1", "28");           /* with its keys */
+    itest_assert_node(e, BE(5) "/vdevfn-2", NULL);
+    itest_assert_node(e, BE(5) "/dev-5", NULL);
+    itest_assert_node(e, BE(5) "/vdev-3", NULL);
+    itest_assert_node(e, "/libxl/pci/0000-04-00-0/domid", NULL);
+    itest_assert_node(e, "/libxl/pci/0000-05-00-0/domid", "5");
     assert_int_equal(itest_xlpci(e, "check", "5", NULL), 0);
 }
 
@@ -81,15 +71,15 @@ static void test_bad_num_devs(void **state)
     assert_int_equal(itest_xlpci(e, "check", "5", NULL), 1);
     assert_non_null(strstr(e->err, "not a device count"));
     assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 0);
-    assert_node(e, BE(5) "/num_devs", "3");
+    itest_assert_node(e, BE(5) "/num_devs", "3");
     assert_int_equal(itest_check_backend(e, 5), 3);
 
     /* no num_devs and no device: both directories go */
     assert_true(xs_rm(e->xs, XBT_NULL, BE(5)));
     itest_write(e, BE(5) "/state", "1");
     assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 0);
-    assert_node(e, BE(5), NULL);
-    assert_node(e, "/local/domain/5/device/pci/0", NULL);
+    itest_assert_node(e, BE(5), NULL);
+    itest_assert_node(e, "/local/domain/5/device/pci/0", NULL);
 }
 
 static void test_interrupted_detach(void **state)
@@ -124,7 +114,7 @@ static void test_interrupted_detach(void **state)
     itest_write(e, BE(5) "/state", "4");
     assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 0);
     assert_int_equal(itest_check_backend(e, 5), 2);
-    assert_node(e, BE(5) "/dev-1", "0000:05:00.0");
+    itest_assert_node(e, BE(5) "/dev-1", "0000:05:00.0");
     assert_int_equal(itest_find(e, 5, "0000:04:00.0"), -1);
 }
 

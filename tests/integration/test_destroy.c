@@ -13,16 +13,6 @@
 
 #include "itest.h"
 
-static void assert_node(itest_env *e, const char *path, const char *want)
-{
-    char *v = itest_read(e, path);
-
-    if (want ? !v || strcmp(v, want) : v != NULL)
-        fail_msg("%s = %s, expected %s", path, v ?: "(absent)",
-                 want ?: "(absent)");
-    free(v);
-}
-
 static void assert_gone(itest_env *e, const char *what)
 {
     char *dump = itest_dump(e);
@@ -51,7 +41,7 @@ static void test_destroy_gone(void **state)
     assert_gone(e, "destroy");
     /* the other domain keeps its device */
     assert_int_equal(itest_check_backend(e, 6), 1);
-    assert_node(e, "/libxl/pci/0000-05-00-0/domid", "6");
+    itest_assert_node(e, "/libxl/pci/0000-05-00-0/domid", "6");
     /* idempotent */
     assert_int_equal(itest_xlpci(e, "destroy", "5", NULL), 0);
     assert_string_equal(e->out, "domain 5: nothing to do\n");
@@ -77,11 +67,11 @@ static void test_destroy_live(void **state)
     itest_assert_store(e, before);
     free(before);
     assert_int_equal(itest_xlpci(e, "destroy", "-f", "guest5", NULL), 0);
-    assert_node(e, BE(5), NULL);
-    assert_node(e, "/local/domain/0/backend/pci/5", NULL);
-    assert_node(e, "/local/domain/5/device/pci", NULL);
-    assert_node(e, "/libxl/pci/0000-03-00-0/domid", NULL);
-    assert_node(e, "/local/domain/5/name", "guest5");   /* not ours */
+    itest_assert_node(e, BE(5), NULL);
+    itest_assert_node(e, "/local/domain/0/backend/pci/5", NULL);
+    itest_assert_node(e, "/local/domain/5/device/pci", NULL);
+    itest_assert_node(e, "/libxl/pci/0000-03-00-0/domid", NULL);
+    itest_assert_node(e, "/local/domain/5/name", "guest5");   /* not ours */
     assert_int_equal(itest_xlpci(e, "destroy", "-f", "5", NULL), 0);
     assert_string_equal(e->out, "domain 5: nothing to do\n");
 }
@@ -127,14 +117,14 @@ static void test_stale_destroyed(void **state)
     assert_non_null(strstr(e->err, "xlpci check --repair 42"));
     assert_int_equal(itest_xlpci(e, "destroy", "42", NULL), 0);
     assert_string_equal(e->out, "domain 42: nothing to do\n");
-    assert_node(e, "/libxl/pci/0000-03-00-0/domid", "42");
+    itest_assert_node(e, "/libxl/pci/0000-03-00-0/domid", "42");
     assert_int_equal(itest_xlpci(e, "check", "42", NULL), 1);
     assert_non_null(strstr(e->err, "domain 42 (gone) still holds PCI device "
                            "0000:03:00.0 (named by its /libxl/pci record)"));
     assert_int_equal(itest_xlpci(e, "check", "--repair", "42", NULL), 1);
     assert_non_null(strstr(e->err, "released what it held"));
-    assert_node(e, "/libxl/pci/0000-03-00-0/domid", NULL);
-    assert_node(e, "/libxl/pci/0000-03-00-0/name", "nic");
+    itest_assert_node(e, "/libxl/pci/0000-03-00-0/domid", NULL);
+    itest_assert_node(e, "/libxl/pci/0000-03-00-0/name", "nic");
     assert_int_equal(itest_xlpci(e, "create", "6", "03:00.0", NULL), 0);
 }
 
@@ -152,13 +142,13 @@ static void test_detach_force_closed(void **state)
                                  NULL), 0);
     assert_non_null(strstr(e->err, "without the guest's cooperation"));
     assert_int_equal(itest_check_backend(e, 5), 1);
-    assert_node(e, BE(5) "/dev-0", "0000:04:00.0");
-    assert_node(e, "/libxl/pci/0000-03-00-0/domid", NULL);
-    assert_node(e, "/libxl/pci/0000-04-00-0/domid", "5");
+    itest_assert_node(e, BE(5) "/dev-0", "0000:04:00.0");
+    itest_assert_node(e, "/libxl/pci/0000-03-00-0/domid", NULL);
+    itest_assert_node(e, "/libxl/pci/0000-04-00-0/domid", "5");
     assert_int_equal(itest_xlpci(e, "pci-detach", "-f", "5", "04:00.0",
                                  NULL), 0);
-    assert_node(e, "/local/domain/0/backend/pci/5", NULL);
-    assert_node(e, "/libxl/pci/0000-04-00-0/domid", NULL);
+    itest_assert_node(e, "/local/domain/0/backend/pci/5", NULL);
+    itest_assert_node(e, "/libxl/pci/0000-04-00-0/domid", NULL);
 }
 
 int main(void)

@@ -30,16 +30,6 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void assert_node(itest_env *e, const char *path, const char *want)
-{
-    char *v = itest_read(e, path);
-
-    if (want ? !v || strcmp(v, want) : v != NULL)
-        fail_msg("%s = %s, expected %s", path, v ?: "(absent)",
-                 want ?: "(absent)");
-    free(v);
-}
-
 /* A guest rewriting path with the values in turn, as fast as the store
  * takes them, for at most limit_ms (so a test of an unbounded wait fails
  * instead of hanging).  Its own connection; stop with flood_stop. */
@@ -133,8 +123,8 @@ static void test_flood_detach(void **state)
                  took);
     assert_int_equal(rc, 1);
     assert_non_null(strstr(e->err, "nothing was changed"));
-    assert_node(e, BE(5) "/dev-0", "0000:03:00.0");
-    assert_node(e, BE(5) "/state-0", "3");
+    itest_assert_node(e, BE(5) "/dev-0", "0000:03:00.0");
+    itest_assert_node(e, BE(5) "/state-0", "3");
 }
 
 /* A guest writing garbage at every step: its frontend state flips
@@ -219,8 +209,8 @@ static void test_attach_no_num_devs(void **state)
     free(before);
     /* the way out it names */
     assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 0);
-    assert_node(e, BE(5) "/num_devs", "3");
-    assert_node(e, BE(5) "/dev-2", "0000:05:00.0");
+    itest_assert_node(e, BE(5) "/num_devs", "3");
+    itest_assert_node(e, BE(5) "/dev-2", "0000:05:00.0");
 }
 
 /* Both ends Connected with the devices exported, as pciback leaves them
@@ -330,7 +320,7 @@ static void test_detach_races_repair(void **state)
         fail_msg("pci-detach exit %d: %s", rc, err);
     free(err);
     assert_int_equal(itest_check_backend(e, 5), 1);
-    assert_node(e, BE(5) "/dev-0", "0000:04:00.0");
+    itest_assert_node(e, BE(5) "/dev-0", "0000:04:00.0");
     assert_int_equal(itest_xlpci(e, "check", "5", NULL), 0);
 }
 
@@ -404,9 +394,9 @@ static void test_past_256(void **state)
             strcmp(names[i], "frontend-id"))
             fail_msg("%s left after the repair", names[i]);
     free(names);
-    assert_node(e, BE(5) "/dev-03", NULL);
-    assert_node(e, BE(5) "/vdev-00", NULL);
-    assert_node(e, BE(5) "/dev-0", "0000:03:00.0");
+    itest_assert_node(e, BE(5) "/dev-03", NULL);
+    itest_assert_node(e, BE(5) "/vdev-00", NULL);
+    itest_assert_node(e, BE(5) "/dev-0", "0000:03:00.0");
     assert_int_equal(itest_check_backend(e, 5), 1);
     assert_int_equal(itest_xlpci(e, "check", "5", NULL), 0);
     assert_string_equal(e->out, "domain 5: consistent\n");
@@ -476,7 +466,7 @@ static void test_duplicates_by_address(void **state)
         assert_non_null(strstr(e->err, "are both"));
         assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 0);
         assert_int_equal(itest_check_backend(e, 5), 1);
-        assert_node(e, BE(5) "/dev-0", pairs[i][0]);
+        itest_assert_node(e, BE(5) "/dev-0", pairs[i][0]);
     }
 }
 

@@ -19,16 +19,6 @@
 
 #define NODE3 "/libxl/pci/0000-03-00-0/domid"
 
-static void assert_node(itest_env *e, const char *path, const char *want)
-{
-    char *v = itest_read(e, path);
-
-    if (want ? !v || strcmp(v, want) : v != NULL)
-        fail_msg("%s = %s, expected %s", path, v ?: "(absent)",
-                 want ?: "(absent)");
-    free(v);
-}
-
 static void parse(xlpci_spec *spec, const char *s)
 {
     char err[128];
@@ -49,11 +39,11 @@ static void seen_hook(void *arg, unsigned attempt)
     if (++s->calls > 1)
         return;     /* the backend root's own, after a last device */
     if (s->want) {
-        assert_node(s->e, NODE3, "5");
-        assert_node(s->e, BE(5) "/dev-0", "0000:03:00.0");
+        itest_assert_node(s->e, NODE3, "5");
+        itest_assert_node(s->e, BE(5) "/dev-0", "0000:03:00.0");
     } else {
-        assert_node(s->e, NODE3, NULL);
-        assert_node(s->e, BE(5) "/dev-0", NULL);
+        itest_assert_node(s->e, NODE3, NULL);
+        itest_assert_node(s->e, BE(5) "/dev-0", NULL);
     }
 }
 
@@ -71,8 +61,8 @@ static void test_node_with_backend(void **state)
     xlpci_ctx_set_txn_hook(ctx, seen_hook, &s);
     assert_int_equal(xlpci_create(ctx, 5, &spec, 1, NULL, 0), 0);
     assert_int_equal(s.calls, 1);
-    assert_node(e, NODE3, "5");
-    assert_node(e, BE(5) "/dev-0", "0000:03:00.0");
+    itest_assert_node(e, NODE3, "5");
+    itest_assert_node(e, BE(5) "/dev-0", "0000:03:00.0");
 
     /* no driver: the backend stays Initialising, detach removes it in one
      * transaction, with the record */
@@ -83,14 +73,14 @@ static void test_node_with_backend(void **state)
     assert_int_equal(s.calls, 2);
     xlpci_ctx_free(ctx);
     xlpci_spec_dispose(&spec);
-    assert_node(e, NODE3, NULL);
-    assert_node(e, BE(5), NULL);
-    assert_node(e, "/libxl/pci/0000-03-00-0/name", "nic");
+    itest_assert_node(e, NODE3, NULL);
+    itest_assert_node(e, BE(5), NULL);
+    itest_assert_node(e, "/libxl/pci/0000-03-00-0/name", "nic");
     /* the per-domain parents went with the last device, and the backend
      * root with them, empty (libxl leaves no empty parent either) */
-    assert_node(e, "/local/domain/0/backend/pci/5", NULL);
-    assert_node(e, "/local/domain/5/device/pci", NULL);
-    assert_node(e, "/local/domain/0/backend/pci", NULL);
+    itest_assert_node(e, "/local/domain/0/backend/pci/5", NULL);
+    itest_assert_node(e, "/local/domain/5/device/pci", NULL);
+    itest_assert_node(e, "/local/domain/0/backend/pci", NULL);
 }
 
 /* Another live domain's record refuses the device, whoever wrote it, and
@@ -101,7 +91,7 @@ static void test_other_domain_refused(void **state)
     char *before;
 
     assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", NULL), 0);
-    assert_node(e, NODE3, "5");
+    itest_assert_node(e, NODE3, "5");
     itest_write(e, "/libxl/pci/0000-04-00-0/domid", "7");  /* by xl */
     before = itest_dump(e);
     assert_int_equal(itest_xlpci(e, "create", "6", "05:00.0", "03:00.0",
@@ -123,9 +113,9 @@ static void test_other_domain_refused(void **state)
     assert_int_equal(itest_xlpci(e, "pci-attach", "5", "05:00.0", NULL), 0);
     assert_int_equal(itest_xlpci(e, "create", "-f", "5", "03:00.0",
                                  "06:00.0", NULL), 0);
-    assert_node(e, NODE3, "5");
-    assert_node(e, "/libxl/pci/0000-06-00-0/domid", "5");
-    assert_node(e, "/libxl/pci/0000-05-00-0/domid", NULL);
+    itest_assert_node(e, NODE3, "5");
+    itest_assert_node(e, "/libxl/pci/0000-06-00-0/domid", "5");
+    itest_assert_node(e, "/libxl/pci/0000-05-00-0/domid", NULL);
     assert_int_equal(itest_xlpci(e, "check", "5", NULL), 0);
 }
 
@@ -201,8 +191,8 @@ static void creates_disjoint(itest_env *e, bool warm)
     assert_int_equal(in.st.attempts, warm ? 1 : 2);
     assert_int_equal(itest_check_backend(e, 5), 1);
     assert_int_equal(itest_check_backend(e, 6), 1);
-    assert_node(e, NODE3, "5");
-    assert_node(e, "/libxl/pci/0000-04-00-0/domid", "6");
+    itest_assert_node(e, NODE3, "5");
+    itest_assert_node(e, "/libxl/pci/0000-04-00-0/domid", "6");
 }
 
 static void test_creates_disjoint(void **state)
@@ -257,10 +247,10 @@ static void same_device_inside(itest_env *e, bool warm)
     xlpci_spec_dispose(&spec);
     assert_int_equal(th.rc, 0);
     assert_int_equal(st.eagain, 1);
-    assert_node(e, NODE3, "6");
+    itest_assert_node(e, NODE3, "6");
     assert_int_equal(itest_check_backend(e, 6), 1);
-    assert_node(e, "/local/domain/0/backend/pci/5", NULL);
-    assert_node(e, "/local/domain/5/device/pci", NULL);
+    itest_assert_node(e, "/local/domain/0/backend/pci/5", NULL);
+    itest_assert_node(e, "/local/domain/5/device/pci", NULL);
 }
 
 static void test_same_device_inside(void **state)
@@ -292,7 +282,7 @@ static void test_empty_parent_cleared(void **state)
     assert_true(xs_mkdir(e->xs, XBT_NULL, "/local/domain/0/backend/pci/6"));
     assert_int_equal(itest_xlpci(e, "create", "6", "03:00.0", NULL), 1);
     assert_non_null(strstr(e->err, "already assigned to domain 5"));
-    assert_node(e, "/local/domain/0/backend/pci/6", NULL);
+    itest_assert_node(e, "/local/domain/0/backend/pci/6", NULL);
     itest_assert_store(e, before);
     free(before);
 }
@@ -322,16 +312,16 @@ static void test_backend_root(void **state)
     /* a second guest, then the first goes: the root stays for the second */
     assert_int_equal(itest_xlpci(e, "create", "6", "04:00.0", NULL), 0);
     assert_int_equal(itest_xlpci(e, "destroy", "-f", "5", NULL), 0);
-    assert_node(e, "/local/domain/0/backend/pci/5", NULL);
-    assert_node(e, "/local/domain/0/backend/pci/6/0/num_devs", "1");
+    itest_assert_node(e, "/local/domain/0/backend/pci/5", NULL);
+    itest_assert_node(e, "/local/domain/0/backend/pci/6/0/num_devs", "1");
     /* the last device of the last guest: the root goes, empty */
     assert_int_equal(itest_xlpci(e, "pci-detach", "6", "04:00.0", NULL), 0);
-    assert_node(e, "/local/domain/0/backend/pci/6", NULL);
-    assert_node(e, "/local/domain/0/backend/pci", NULL);
+    itest_assert_node(e, "/local/domain/0/backend/pci/6", NULL);
+    itest_assert_node(e, "/local/domain/0/backend/pci", NULL);
     /* left empty by someone else: the next failed create removes it */
     assert_true(xs_mkdir(e->xs, XBT_NULL, "/local/domain/0/backend/pci"));
     assert_int_equal(itest_xlpci(e, "create", "9", "03:00.0", NULL), 1);
-    assert_node(e, "/local/domain/0/backend/pci", NULL);
+    itest_assert_node(e, "/local/domain/0/backend/pci", NULL);
 }
 
 /* What one create costs, in requests (the library's count): the
@@ -431,7 +421,7 @@ static void test_one_device_many_domains(void **state)
         }
         assert_int_equal(wins, 1);
         snprintf(dom, sizeof(dom), "%u", winner);
-        assert_node(e, NODE3, dom);
+        itest_assert_node(e, NODE3, dom);
         for (d = 5; d <= 8; d++) {
             char want[80], *text = NULL;
             size_t len = 0;
@@ -451,14 +441,14 @@ static void test_one_device_many_domains(void **state)
             free(text);
             snprintf(path, sizeof(path), "/local/domain/0/backend/pci/%u",
                      d);
-            assert_node(e, path, NULL);
+            itest_assert_node(e, path, NULL);
             snprintf(path, sizeof(path), "/local/domain/%u/device/pci", d);
-            assert_node(e, path, NULL);
+            itest_assert_node(e, path, NULL);
         }
         assert_int_equal(itest_check_backend(e, winner), 1);
         assert_int_equal(itest_xlpci(e, "pci-detach", dom, "03:00.0", NULL),
                          0);
-        assert_node(e, NODE3, NULL);
+        itest_assert_node(e, NODE3, NULL);
     }
 }
 
@@ -478,7 +468,7 @@ static void test_check_records(void **state)
     assert_non_null(strstr(e->err, "its backend lists 0000:03:00.0 but "
                            "/libxl/pci/0000-03-00-0/domid is missing"));
     assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 0);
-    assert_node(e, NODE3, "5");
+    itest_assert_node(e, NODE3, "5");
     assert_int_equal(itest_xlpci(e, "check", "5", NULL), 0);
     assert_int_equal(itest_xlpci(e, "create", "6", "03:00.0", NULL), 1);
     assert_non_null(strstr(e->err, "already assigned to domain 5"));

@@ -14,15 +14,6 @@
 
 #define WAIT_MS (10000 * h_slow())
 
-static void assert_node(itest_env *e, const char *path, const char *want)
-{
-    char *v = itest_read(e, path);
-
-    if (!v || strcmp(v, want))
-        fail_msg("%s = %s, expected %s", path, v ?: "(absent)", want);
-    free(v);
-}
-
 /* Both ends Connected: the guest has scanned its bus. */
 static void wait_connected(itest_env *e, const char *be)
 {
@@ -173,19 +164,19 @@ static void test_hot_add_and_remove(void **state)
     wait_connected(e, BE(5));
     assert_int_equal(itest_xlpci(e, "pci-attach", "5", "04:00.0", NULL), 0);
     /* attach returns once the cycle is over and pciback exported it */
-    assert_node(e, BE(5) "/state", "4");
-    assert_node(e, BE(5) "/num_devs", "2");
-    assert_node(e, BE(5) "/state-1", "3");
+    itest_assert_node(e, BE(5) "/state", "4");
+    itest_assert_node(e, BE(5) "/num_devs", "2");
+    itest_assert_node(e, BE(5) "/state-1", "3");
     assert_int_equal(itest_guest_count(e, 5), 2);
     vdev_b = itest_read(e, BE(5) "/vdev-1");
     assert_non_null(vdev_b);
 
     assert_int_equal(itest_xlpci(e, "pci-detach", "5", "03:00.0", NULL), 0);
-    assert_node(e, BE(5) "/state", "4");
+    itest_assert_node(e, BE(5) "/state", "4");
     assert_int_equal(itest_check_backend(e, 5), 1);
-    assert_node(e, BE(5) "/dev-0", "0000:04:00.0");
-    assert_node(e, BE(5) "/vdev-0", vdev_b);       /* moved along */
-    assert_node(e, BE(5) "/state-0", "3");
+    itest_assert_node(e, BE(5) "/dev-0", "0000:04:00.0");
+    itest_assert_node(e, BE(5) "/vdev-0", vdev_b);       /* moved along */
+    itest_assert_node(e, BE(5) "/state-0", "3");
     assert_int_equal(itest_guest_count(e, 5), 1);
     free(vdev_b);
 
@@ -209,9 +200,9 @@ static void test_detach_middle(void **state)
     assert_int_equal(itest_xlpci(e, "pci-detach", "guest5", "04:00.0", NULL),
                      0);
     assert_int_equal(itest_check_backend(e, 5), 2);
-    assert_node(e, BE(5) "/dev-0", "0000:03:00.0");
-    assert_node(e, BE(5) "/dev-1", "0000:05:00.0");
-    assert_node(e, BE(5) "/vdev-1", vdev2);
+    itest_assert_node(e, BE(5) "/dev-0", "0000:03:00.0");
+    itest_assert_node(e, BE(5) "/dev-1", "0000:05:00.0");
+    itest_assert_node(e, BE(5) "/vdev-1", vdev2);
     assert_int_equal(itest_guest_count(e, 5), 2);
     assert_int_equal(itest_xlpci(e, "pci-list", "5", NULL), 0);
     assert_string_equal(e->out, "Vdev Device\n00.0 0000:03:00.0\n"
@@ -247,7 +238,7 @@ static void test_cycles(void **state)
         assert_int_equal(itest_xlpci(e, "pci-detach", "5", bdf, NULL), 0);
         assert_int_equal(itest_check_backend(e, 5), 1);
         assert_int_equal(itest_guest_count(e, 5), 1);
-        assert_node(e, BE(5) "/dev-0", "0000:03:00.0");
+        itest_assert_node(e, BE(5) "/dev-0", "0000:03:00.0");
     }
     /* and through an empty domain: the backend is recreated */
     assert_int_equal(itest_xlpci(e, "pci-detach", "5", "03:00.0", NULL), 0);
@@ -287,7 +278,7 @@ static void test_concurrent_attach(void **state)
     assert_int_equal(itest_check_backend(e, 5), 5);
     for (i = 0; i < 4; i++)
         assert_true(itest_find(e, 5, bdf[i]) > 0);
-    assert_node(e, BE(5) "/state", "4");
+    itest_assert_node(e, BE(5) "/state", "4");
     assert_int_equal(count_exported(e, 5), 5);
     assert_int_equal(itest_guest_count(e, 5), 5);
 }
@@ -322,8 +313,8 @@ static void test_concurrent_detach(void **state)
         assert_int_equal(WEXITSTATUS(status), 0);
     }
     assert_int_equal(itest_check_backend(e, 5), 1);
-    assert_node(e, BE(5) "/dev-0", "0000:03:00.0");
-    assert_node(e, BE(5) "/state", "4");
+    itest_assert_node(e, BE(5) "/dev-0", "0000:03:00.0");
+    itest_assert_node(e, BE(5) "/state", "4");
     assert_int_equal(itest_guest_count(e, 5), 1);
 }
 
@@ -390,7 +381,7 @@ static void test_detach_stuck_guest(void **state)
                                  "03:00.0", NULL), 0);
     assert_non_null(strstr(e->err, "removing it anyway"));
     assert_int_equal(itest_check_backend(e, 5), 1);
-    assert_node(e, BE(5) "/dev-0", "0000:04:00.0");
+    itest_assert_node(e, BE(5) "/dev-0", "0000:04:00.0");
 }
 
 /* The libxl way on an unpatched kernel leaves 2 of 3 indices never
@@ -411,11 +402,11 @@ static void test_detach_never_exported(void **state)
                                  "0000:81:10.2", NULL), 0);
     assert_null(itest_read(e, "/local/domain/0/error/backend/pci/5/0/error"));
     assert_null(itest_read(e, "/local/domain/5/error/device/pci/0/error"));
-    assert_node(e, BE(5) "/state", "4");
-    assert_node(e, "/local/domain/5/device/pci/0/state", "4");
+    itest_assert_node(e, BE(5) "/state", "4");
+    itest_assert_node(e, "/local/domain/5/device/pci/0/state", "4");
     assert_int_equal(itest_check_backend(e, 5), 2);
-    assert_node(e, BE(5) "/dev-0", "0000:81:10.0");
-    assert_node(e, BE(5) "/dev-1", "0000:81:10.4");
+    itest_assert_node(e, BE(5) "/dev-0", "0000:81:10.0");
+    itest_assert_node(e, BE(5) "/dev-1", "0000:81:10.4");
     assert_int_equal(itest_guest_count(e, 5), 1);
 }
 
@@ -453,15 +444,15 @@ static void test_detach_backend_stuck(void **state)
     assert_int_equal(itest_xlpci(e, "pci-detach", "-t", "2", "5", "03:00.0",
                                  NULL), 1);
     assert_null(strstr(e->err, "rolled back"));
-    assert_node(e, "/local/domain/5/device/pci/0/state", "7");
+    itest_assert_node(e, "/local/domain/5/device/pci/0/state", "7");
     assert_int_equal(itest_guest_count(e, 5), 1);      /* it is gone */
-    assert_node(e, BE(5) "/state", "7");
-    assert_node(e, BE(5) "/state-0", "5");
+    itest_assert_node(e, BE(5) "/state", "7");
+    itest_assert_node(e, BE(5) "/state-0", "5");
 
     assert_int_equal(itest_xlpci(e, "pci-detach", "-f", "-t", "0.5", "5",
                                  "03:00.0", NULL), 0);
     assert_int_equal(itest_check_backend(e, 5), 1);
-    assert_node(e, BE(5) "/dev-0", "0000:04:00.0");
+    itest_assert_node(e, BE(5) "/dev-0", "0000:04:00.0");
 }
 
 /* The same for a hot-add: the guest's pcifront is in Reconfiguring, so
@@ -479,10 +470,10 @@ static void test_attach_backend_stuck(void **state)
                                  NULL), 1);
     assert_null(strstr(e->err, "rolled back"));
     assert_non_null(strstr(e->err, "the guest reacted"));
-    assert_node(e, "/local/domain/5/device/pci/0/state", "7");
-    assert_node(e, BE(5) "/state", "7");
+    itest_assert_node(e, "/local/domain/5/device/pci/0/state", "7");
+    itest_assert_node(e, BE(5) "/state", "7");
     assert_int_equal(itest_check_backend(e, 5), 2);
-    assert_node(e, BE(5) "/dev-1", "0000:04:00.0");
+    itest_assert_node(e, BE(5) "/dev-1", "0000:04:00.0");
 }
 
 /* A detach killed after its first step left state-0 = 5 and state = 7
@@ -503,8 +494,8 @@ static void test_detach_retry_after_crash(void **state)
     itest_write(e, BE(5) "/state", "7");
     assert_int_equal(itest_xlpci(e, "pci-detach", "-t", "0.5", "5",
                                  "03:00.0", NULL), 1);
-    assert_node(e, BE(5) "/state", "7");
-    assert_node(e, BE(5) "/state-0", "5");
+    itest_assert_node(e, BE(5) "/state", "7");
+    itest_assert_node(e, BE(5) "/state-0", "5");
     assert_int_equal(itest_guest_count(e, 5), 2);
     /* not "released but never removed" */
     assert_int_equal(itest_xlpci(e, "check", "5", NULL), 0);
