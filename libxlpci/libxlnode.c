@@ -473,23 +473,42 @@ int xlpci_claim_retry(xlpci_ctx *ctx, const char *what, int rc,
 /* The directories prepared for a create/attach that then failed go
  * again, innermost first, each only if it is still empty: the store is
  * as it was. */
+/* Is child one level below parent? */
+static bool is_child(const char *child, const char *parent)
+{
+    size_t len = strlen(parent);
+
+    return !strncmp(child, parent, len) && child[len] == '/' &&
+           !strchr(child + len + 1, '/');
+}
+
 static int prune_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
                       void *varg)
 {
     const xlpci_prepared *p = varg;
+    bool *kept = calloc(p->n + 1, sizeof(*kept)); /* there, not removed */
     char **names;
     unsigned n, removed = 0;
-    size_t i, j;
-    int rc = 0;
+    size_t i, j, k;
+    int rc = kept ? 0 : XLPCI_ERR_NOMEM;
 
     for (i = p->n; !rc && i-- > 0;) {
+        /* a prepared child that stays: not empty, nothing to list (the
+         * backend root's ancestors, most of the time) */
+        for (k = i + 1; k < p->n && !(kept[k] &&
+                                      is_child(p->paths[k], p->paths[i]));
+             k++)
+            ;
+        if (k < p->n) {
+            kept[i] = true;
+            continue;
+        }
         names = NULL;
         n = 0;
         rc = xlpci_xs_directory(ctx, t, p->paths[i], &names, &n);
         /* a child is gone if it was removed just before (it comes after
          * its parent in p->paths) */
         for (j = 0; !rc && names && j < n; j++) {
-            size_t k;
             char child[XLPCI_PATH_MAX];
 
             snprintf(child, sizeof(child), "%s/%s", p->paths[i], names[j]);
@@ -501,9 +520,12 @@ static int prune_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
         if (!rc && names && j == n) {
             rc = xlpci_ops_rm(ops, p->paths[i]);
             removed++;
+        } else if (!rc && names) {
+            kept[i] = true;
         }
         free(names);
     }
+    free(kept);
     return rc ? rc : removed ? 0 : XLPCI_TXN_NOTHING;
 }
 
