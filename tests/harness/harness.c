@@ -29,14 +29,14 @@ int h_slow(void)
     return v && !strcmp(v, "1") ? 10 : 1;
 }
 
-static void sleep_ms(int ms)
+void h_sleep_ms(int ms)
 {
     struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
 
     nanosleep(&ts, NULL);
 }
 
-static long long now_ms(void)
+long long h_now_ms(void)
 {
     struct timespec ts;
 
@@ -244,8 +244,8 @@ int xsd_start(struct xsd *d, const struct xsd_opts *o)
         _exit(127);
     }
 
-    deadline = now_ms() + 10000;
-    while (now_ms() < deadline) {
+    deadline = h_now_ms() + 10000;
+    while (h_now_ms() < deadline) {
         if (d->ox ? ox_ready(d) : c_ready(d))
             return 0;
         if (!child_alive(d->pid, &status)) {
@@ -255,7 +255,7 @@ int xsd_start(struct xsd *d, const struct xsd_opts *o)
             d->pid = 0;
             goto fail;
         }
-        sleep_ms(5);
+        h_sleep_ms(5);
     }
     fprintf(stderr, "xsd_start: daemon not ready after 10 s:\n");
     cat_file(log);
@@ -267,15 +267,15 @@ fail:
 void xsd_stop(struct xsd *d)
 {
     if (d->pid > 0) {
-        long long deadline = now_ms() + 2000;
+        long long deadline = h_now_ms() + 2000;
         int status;
         pid_t r;
 
         /* oxenstored does not quit while a client holds a transaction. */
         kill(d->pid, SIGTERM);
         while ((r = waitpid(d->pid, &status, WNOHANG)) == 0 &&
-               now_ms() < deadline)
-            sleep_ms(5);
+               h_now_ms() < deadline)
+            h_sleep_ms(5);
         if (r == 0) {
             kill(d->pid, SIGKILL);
             waitpid(d->pid, &status, 0);
@@ -437,8 +437,8 @@ int h_spawn(pid_t *pid, char *const argv[], const char *ready_file,
     free(av);
     if (!ready_file)
         return 0;
-    deadline = now_ms() + (long long)timeout_ms * h_slow();
-    while (now_ms() < deadline) {
+    deadline = h_now_ms() + (long long)timeout_ms * h_slow();
+    while (h_now_ms() < deadline) {
         if (!stat(ready_file, &st))
             return 0;
         if (!child_alive(*pid, &status)) {
@@ -447,7 +447,7 @@ int h_spawn(pid_t *pid, char *const argv[], const char *ready_file,
             *pid = 0;
             return -1;
         }
-        sleep_ms(5);
+        h_sleep_ms(5);
     }
     fprintf(stderr, "h_spawn: %s not ready after %d ms\n", argv[0],
             timeout_ms * h_slow());
@@ -458,7 +458,7 @@ int h_spawn(pid_t *pid, char *const argv[], const char *ready_file,
 
 int h_stop(pid_t pid)
 {
-    long long deadline = now_ms() + 3000LL * h_slow();
+    long long deadline = h_now_ms() + 3000LL * h_slow();
     int status;
 
     kill(pid, SIGTERM);
@@ -469,12 +469,12 @@ int h_stop(pid_t pid)
             return status_code(status);
         if (r < 0)
             return -1;
-        if (now_ms() > deadline) {
+        if (h_now_ms() > deadline) {
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
             return status_code(status);
         }
-        sleep_ms(5);
+        h_sleep_ms(5);
     }
 }
 

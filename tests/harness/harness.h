@@ -76,5 +76,8 @@ void h_rmrf(const char *path);
  * error or a definite leak); this returns 10 then, else 1: multiply your
  * own timeouts by it. */
 int h_slow(void);
+/* The monotonic clock in milliseconds; sleep ms milliseconds. */
+long long h_now_ms(void);
+void h_sleep_ms(int ms);
 
 #endif

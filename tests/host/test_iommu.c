@@ -25,8 +25,7 @@
 
 typedef struct {
     itest_env *e;
-    pid_t fake;
-    char sys[300], state[300], log[300], iommu[300];
+    itest_host h;
 } iommu_env;
 
 static iommu_env g;
@@ -36,39 +35,15 @@ static int iommu_setup(void **state)
     if (itest_setup(state))
         return -1;
     g.e = *state;
-    snprintf(g.state, sizeof(g.state), "%s/state", g.e->dir);
-    snprintf(g.log, sizeof(g.log), "%s/xc.log", g.e->dir);
-    snprintf(g.iommu, sizeof(g.iommu), "%s/iommu", g.e->dir);
-    if (itest_fakesysfs(g.e, g.sys, sizeof(g.sys), &g.fake))
+    if (itest_host_setup(g.e, &g.h))
         return -1;
-    itest_set_xen(g.sys, true);
-    setenv("LD_LIBRARY_PATH", h_prog("fakexc"), 1);
-    setenv("XLPCI_SYSFS_ROOT", g.sys, 1);
-    setenv("XLPCI_STATE_DIR", g.state, 1);
-    setenv("FAKEXC_LOG", g.log, 1);
-    setenv("FAKEXC_STATE", g.iommu, 1);
     setenv("FAKEXC_PROBE", BE(5), 1);
-    unsetenv("FAKEXC_FAIL");
-    unsetenv("FAKEXC_DOMAINS");
-    unsetenv("FAKEXC_IOMMU");
-    unsetenv("XLPCI_HYPERVISOR");
     return 0;
 }
 
 static int iommu_teardown(void **state)
 {
-    static const char *vars[] = {
-        "LD_LIBRARY_PATH", "XLPCI_SYSFS_ROOT", "XLPCI_STATE_DIR",
-        "FAKEXC_LOG", "FAKEXC_STATE", "FAKEXC_PROBE", "FAKEXC_FAIL",
-        "FAKEXC_DOMAINS", "FAKEXC_IOMMU", "XLPCI_HYPERVISOR",
-    };
-    size_t i;
-
-    for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
-        unsetenv(vars[i]);
-    if (g.fake)
-        h_stop(g.fake);
-    g.fake = 0;
+    itest_host_teardown(&g.h);
     return itest_teardown(state);
 }
 
@@ -78,7 +53,7 @@ static char *iommu_calls(void)
 {
     char *out = NULL, line[2048];
     size_t len = 0;
-    FILE *f = fopen(g.log, "r"), *m = open_memstream(&out, &len);
+    FILE *f = fopen(g.h.log, "r"), *m = open_memstream(&out, &len);
 
     assert_non_null(m);
     while (f && fgets(line, sizeof(line), f))
@@ -88,7 +63,7 @@ static char *iommu_calls(void)
     if (f)
         fclose(f);
     fclose(m);
-    unlink(g.log);
+    unlink(g.h.log);
     return out;
 }
 
@@ -104,12 +79,12 @@ static void assert_iommu_calls(const char *want)
  * the IOMMU probe, physinfo). */
 static char *all_calls(void)
 {
-    return itest_xc_calls(g.log, false, NULL, NULL);
+    return itest_xc_calls(g.h.log, false, NULL, NULL);
 }
 
 static const char *driver_of(const char *bdf)
 {
-    return itest_driver_of(g.sys, bdf);
+    return itest_driver_of(g.h.sys, bdf);
 }
 
 /* The fake's contexts, the bookkeeping and the store, for "nothing
@@ -122,8 +97,8 @@ static char *snapshot(void)
     char err[256];
     size_t n, i;
 
-    a = itest_slurp(g.iommu);
-    snprintf(path, sizeof(path), "%s/devices.json", g.state);
+    a = itest_slurp(g.h.iommu);
+    snprintf(path, sizeof(path), "%s/devices.json", g.h.state);
     b = itest_slurp(path);
     /* normalized: a missing file is an empty one */
     if (!*b) {
@@ -171,7 +146,7 @@ static void test_quarantine(void **state)
     assert_iommu_calls("assign_device dom=io sbdf=0000:03:00.0 flag=1 "
                        "[be absent]\n");
     assert_string_equal(driver_of("0000:03:00.0"), "pciback");
-    log = itest_slurp(g.iommu);
+    log = itest_slurp(g.h.iommu);
     assert_string_equal(log, "0000:03:00.0 io q\n");
     free(log);
 
@@ -180,7 +155,7 @@ static void test_quarantine(void **state)
     assert_iommu_calls("deassign_device dom=io sbdf=0000:03:00.0 "
                        "[be absent]\n");
     assert_string_equal(driver_of("0000:03:00.0"), "e1000e");
-    log = itest_slurp(g.iommu);
+    log = itest_slurp(g.h.iommu);
     assert_string_equal(log, "");
     free(log);
 
@@ -231,7 +206,7 @@ static void test_assign_order(void **state)
         "test_assign_device dom=5 sbdf=0000:03:00.0\n"
         "assign_device dom=5 sbdf=0000:04:00.0 flag=0 [be absent]\n"
         "assign_device dom=5 sbdf=0000:03:00.0 flag=1 [be absent]\n");
-    log = itest_slurp(g.iommu);
+    log = itest_slurp(g.h.iommu);
     assert_string_equal(log, "0000:03:00.0 5 q\n0000:04:00.0 5\n");
     free(log);
     assert_true(itest_wait_value(e, BE(5) "/state", "4", 10000));
@@ -273,12 +248,12 @@ static void test_assign_order(void **state)
                        "[be absent]\n");
     assert_string_equal(driver_of("0000:03:00.0"), "e1000e");
     /* Xen 4.17 parks the released devices in dom_io */
-    log = itest_slurp(g.iommu);
+    log = itest_slurp(g.h.iommu);
     assert_string_equal(log, "0000:04:00.0 io\n0000:05:00.0 io\n");
     free(log);
     /* and they can be assigned again from there */
     assert_int_equal(itest_xlpci(e, "pci-attach", "5", "04:00.0", NULL), 0);
-    log = itest_slurp(g.iommu);
+    log = itest_slurp(g.h.iommu);
     assert_non_null(strstr(log, "0000:04:00.0 5\n"));
     free(log);
 }
@@ -346,7 +321,7 @@ static void test_already_assigned(void **state)
     itest_env *e = *state;
     char *before;
 
-    itest_put_file(g.iommu, "0000:04:00.0 7\n");
+    itest_put_file(g.h.iommu, "0000:04:00.0 7\n");
     before = snapshot();
     assert_int_equal(itest_xlpci(e, "create", "5", "05:00.0", "04:00.0",
                                  NULL), 1);
@@ -431,7 +406,7 @@ static void test_guest_type(void **state)
     free(before);
     assert_int_equal(itest_xlpci(e, "create", "5", "04:00.0", NULL), 0);
     /* without Xen (auto): no libxenctrl call at all */
-    itest_set_xen(g.sys, false);
+    itest_set_xen(g.h.sys, false);
     free(iommu_calls());
     assert_int_equal(itest_xlpci(e, "create", "7", "05:00.0", NULL), 0);
     assert_int_equal(itest_xlpci(e, "pci-assignable-add", "03:00.0", NULL),

@@ -190,18 +190,10 @@ char *itest_read(itest_env *e, const char *path)
     return xs_read(e->xs, XBT_NULL, path, &len);
 }
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 bool itest_wait_value(itest_env *e, const char *path, const char *value,
                       int timeout_ms)
 {
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = h_now_ms() + timeout_ms;
     struct xs_handle *w = xs_open(0);
     bool ok = false;
     char **ev;
@@ -215,7 +207,7 @@ bool itest_wait_value(itest_env *e, const char *path, const char *value,
 
         ok = v && !strcmp(v, value);
         free(v);
-        left = deadline - now_ms();
+        left = deadline - h_now_ms();
         if (ok || left <= 0)
             break;
         poll(&pfd, 1, (int)(left > 200 ? 200 : left));
@@ -388,6 +380,46 @@ void itest_assert_node_at(const char *file, int line, itest_env *e,
                 want ? want : "(absent)", want ? "\"" : "");
     free(v);
     _fail(file, line);
+}
+
+int itest_host_setup(itest_env *e, itest_host *h)
+{
+    static const char *knobs[] = {
+        "FAKEXC_FAIL", "FAKEXC_PROBE", "FAKEXC_DOMAINS", "FAKEXC_IOMMU",
+        "XLPCI_HYPERVISOR",
+    };
+    size_t i;
+
+    snprintf(h->state, sizeof(h->state), "%s/state", e->dir);
+    snprintf(h->log, sizeof(h->log), "%s/xc.log", e->dir);
+    snprintf(h->iommu, sizeof(h->iommu), "%s/iommu", e->dir);
+    if (itest_fakesysfs(e, h->sys, sizeof(h->sys), &h->fake))
+        return -1;
+    itest_set_xen(h->sys, true);
+    setenv("LD_LIBRARY_PATH", h_prog("fakexc"), 1);
+    setenv("XLPCI_SYSFS_ROOT", h->sys, 1);
+    setenv("XLPCI_STATE_DIR", h->state, 1);
+    setenv("FAKEXC_LOG", h->log, 1);
+    setenv("FAKEXC_STATE", h->iommu, 1);
+    for (i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++)
+        unsetenv(knobs[i]);
+    return 0;
+}
+
+void itest_host_teardown(itest_host *h)
+{
+    static const char *vars[] = {
+        "LD_LIBRARY_PATH", "XLPCI_SYSFS_ROOT", "XLPCI_STATE_DIR",
+        "FAKEXC_LOG", "FAKEXC_STATE", "FAKEXC_PROBE", "FAKEXC_FAIL",
+        "FAKEXC_DOMAINS", "FAKEXC_IOMMU", "XLPCI_HYPERVISOR",
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+        unsetenv(vars[i]);
+    if (h->fake)
+        h_stop(h->fake);
+    h->fake = 0;
 }
 
 void itest_put_file(const char *path, const char *text)

@@ -41,6 +41,19 @@ void itest_mkdomain(itest_env *e, unsigned domid, const char *name);
  * 0000:03:00.0 on e1000e, 0000:04:00.0 and 0000:05:00.0 on pciback.
  * *pid: the process (stop it with h_stop).  0, or -1. */
 int itest_fakesysfs(itest_env *e, char *sys, size_t len, pid_t *pid);
+/* A host for the library's host side, in e's directory: the fake sysfs
+ * (itest_fakesysfs) with Xen running, a state directory, the fake
+ * libxenctrl (LD_LIBRARY_PATH) logging its calls to log and keeping its
+ * IOMMU state in iommu, all in the environment the library and the CLI
+ * read; the fake's knobs (FAKEXC_FAIL, _PROBE, _DOMAINS, _IOMMU) and
+ * XLPCI_HYPERVISOR cleared.  0, or -1. */
+typedef struct {
+    pid_t fake;
+    char sys[300], state[300], log[300], iommu[300];
+} itest_host;
+int itest_host_setup(itest_env *e, itest_host *h);
+/* Unsets what itest_host_setup set (and the knobs), stops the fake sysfs. */
+void itest_host_teardown(itest_host *h);
 /* Write text to path (asserts). */
 void itest_put_file(const char *path, const char *text);
 /* The whole file, malloc'd; "" if it is absent or unreadable. */

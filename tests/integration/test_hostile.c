@@ -22,14 +22,6 @@
 
 #define FE(d) "/local/domain/" #d "/device/pci/0"
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A guest rewriting path with the values in turn, as fast as the store
  * takes them, for at most limit_ms (so a test of an unbounded wait fails
  * instead of hanging).  Its own connection; stop with flood_stop. */
@@ -41,12 +33,12 @@ static pid_t flood_start(const char *path, const char *const *values,
     assert_true(pid >= 0);
     if (pid == 0) {
         struct xs_handle *xs = xs_open(0);
-        long long end = now_ms() + limit_ms;
+        long long end = h_now_ms() + limit_ms;
         unsigned i = 0;
 
         if (!xs)
             _exit(2);
-        while (now_ms() < end) {
+        while (h_now_ms() < end) {
             const char *v = values[i++ % 2];
 
             if (!xs_write(xs, XBT_NULL, path, v, strlen(v)))
@@ -94,11 +86,11 @@ static void test_flood_attach(void **state)
 {
     itest_env *e = *state;
     pid_t guest = connected_backend_flooding_guest(e);
-    long long t0 = now_ms(), took;
+    long long t0 = h_now_ms(), took;
     int rc;
 
     rc = itest_xlpci(e, "pci-attach", "-t", "2", "5", "04:00.0", NULL);
-    took = now_ms() - t0;
+    took = h_now_ms() - t0;
     flood_stop(guest);
     if (took > bound_ms(2))
         fail_msg("pci-attach -t 2 took %lld ms under a flooding guest",
@@ -112,11 +104,11 @@ static void test_flood_detach(void **state)
 {
     itest_env *e = *state;
     pid_t guest = connected_backend_flooding_guest(e);
-    long long t0 = now_ms(), took;
+    long long t0 = h_now_ms(), took;
     int rc;
 
     rc = itest_xlpci(e, "pci-detach", "-t", "2", "5", "03:00.0", NULL);
-    took = now_ms() - t0;
+    took = h_now_ms() - t0;
     flood_stop(guest);
     if (took > bound_ms(2))
         fail_msg("pci-detach -t 2 took %lld ms under a flooding guest",
@@ -143,9 +135,9 @@ static void test_garbage_flood(void **state)
     itest_write(e, BE(5) "/state-0", "3");
     itest_write(e, BE(5) "/vdev-0", "0000:00:00.0");
     guest = flood_start(FE(5) "/state", junk, 15000);
-    t0 = now_ms();
+    t0 = h_now_ms();
     rc = itest_xlpci(e, "pci-attach", "-t", "1", "5", "04:00.0", NULL);
-    took = now_ms() - t0;
+    took = h_now_ms() - t0;
     flood_stop(guest);
     if (took > bound_ms(1))
         fail_msg("pci-attach -t 1 took %lld ms under a garbage flood", took);
@@ -168,14 +160,14 @@ static void test_thousands_of_guest_nodes(void **state)
         snprintf(path, sizeof(path), FE(5) "/junk-%u", i);
         itest_write(e, path, "0000:ff:1f.7");
     }
-    t0 = now_ms();
+    t0 = h_now_ms();
     assert_int_equal(itest_xlpci(e, "pci-attach", "5", "04:00.0", NULL), 0);
     assert_int_equal(itest_xlpci(e, "check", "5", NULL), 0);
     assert_int_equal(itest_xlpci(e, "pci-detach", "5", "03:00.0", NULL), 0);
     assert_int_equal(itest_check_backend(e, 5), 1);
-    if (now_ms() - t0 > 3000LL * h_slow())
+    if (h_now_ms() - t0 > 3000LL * h_slow())
         fail_msg("3 commands took %lld ms beside 3000 guest nodes",
-                 now_ms() - t0);
+                 h_now_ms() - t0);
 }
 
 /* 3. A backend without num_devs whose guest still has its devices:
@@ -543,16 +535,16 @@ static void test_detach_backend_fails(void **state)
     assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", "04:00.0",
                                  NULL), 0);
     connected_exported(e, 2);
-    t0 = now_ms();
+    t0 = h_now_ms();
     pid = bg_xlpci(e, "pci-detach", "-t", "10", "5", "03:00.0");
     assert_true(itest_wait_value(e, BE(5) "/state", "7", 10000 * h_slow()));
     itest_write(e, "/local/domain/0/error/backend/pci/5/0/error",
                 "12 out of memory");
     itest_write(e, BE(5) "/state", "5");
     assert_int_equal(bg_wait(e, pid, &err), 1);
-    if (now_ms() - t0 > 5000 * h_slow())
+    if (h_now_ms() - t0 > 5000 * h_slow())
         fail_msg("pci-detach took %lld ms after the backend failed",
-                 now_ms() - t0);
+                 h_now_ms() - t0);
     assert_non_null(strstr(err, "failed during the Reconfiguring cycle"));
     assert_non_null(strstr(err, "out of memory"));
     assert_null(strstr(err, "did not complete"));

@@ -33,27 +33,13 @@
 
 typedef struct {
     itest_env *e;
-    pid_t fake, peer;
-    char sys[300], state[300], log[300], iommu[300], run[300], sock[320];
+    itest_host h;
+    pid_t peer;
+    char run[300], sock[320];
     char qlog[320], qstate[320], qready[320];
 } hvm_env;
 
 static hvm_env g;
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-    nanosleep(&ts, NULL);
-}
 
 static int hvm_setup(void **state)
 {
@@ -61,29 +47,17 @@ static int hvm_setup(void **state)
         return -1;
     g.e = *state;
     g.peer = 0;
-    snprintf(g.state, sizeof(g.state), "%s/state", g.e->dir);
-    snprintf(g.log, sizeof(g.log), "%s/xc.log", g.e->dir);
-    snprintf(g.iommu, sizeof(g.iommu), "%s/iommu", g.e->dir);
     snprintf(g.run, sizeof(g.run), "%s/run", g.e->dir);
     snprintf(g.sock, sizeof(g.sock), "%s/qmp-libxl-5", g.run);
     snprintf(g.qlog, sizeof(g.qlog), "%s/qmp.log", g.e->dir);
     snprintf(g.qstate, sizeof(g.qstate), "%s/qmp.state", g.e->dir);
     snprintf(g.qready, sizeof(g.qready), "%s/qmp.ready", g.e->dir);
     mkdir(g.run, 0755);
-    if (itest_fakesysfs(g.e, g.sys, sizeof(g.sys), &g.fake))
+    if (itest_host_setup(g.e, &g.h))
         return -1;
-    itest_set_xen(g.sys, true);
-    setenv("LD_LIBRARY_PATH", h_prog("fakexc"), 1);
-    setenv("XLPCI_SYSFS_ROOT", g.sys, 1);
-    setenv("XLPCI_STATE_DIR", g.state, 1);
     setenv("XLPCI_RUN_DIR", g.run, 1);
-    setenv("FAKEXC_LOG", g.log, 1);
-    setenv("FAKEXC_STATE", g.iommu, 1);
     setenv("FAKEXC_PROBE", BE(5), 1);
     setenv("FAKEXC_DOMAINS", "5=hvm,6=pv,8=pvh", 1);
-    unsetenv("FAKEXC_FAIL");
-    unsetenv("FAKEXC_IOMMU");
-    unsetenv("XLPCI_HYPERVISOR");
     /* both pciback devices assignable as pci-assignable-add leaves them:
      * recorded and quarantined (in dom_io), where Xen 4.17 puts a device
      * back when a guest gives it up */
@@ -98,7 +72,7 @@ static int hvm_setup(void **state)
     if (itest_xlpci(g.e, "pci-assignable-add", "04:00.0", NULL) ||
         itest_xlpci(g.e, "pci-assignable-add", "05:00.0", NULL))
         return -1;
-    unlink(g.log);
+    unlink(g.h.log);
     return 0;
 }
 
@@ -111,19 +85,9 @@ static void peer_stop(void)
 
 static int hvm_teardown(void **state)
 {
-    static const char *vars[] = {
-        "LD_LIBRARY_PATH", "XLPCI_SYSFS_ROOT", "XLPCI_STATE_DIR",
-        "XLPCI_RUN_DIR", "FAKEXC_LOG", "FAKEXC_STATE", "FAKEXC_PROBE",
-        "FAKEXC_FAIL", "FAKEXC_DOMAINS", "FAKEXC_IOMMU", "XLPCI_HYPERVISOR",
-    };
-    size_t i;
-
-    for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
-        unsetenv(vars[i]);
+    unsetenv("XLPCI_RUN_DIR");
     peer_stop();
-    if (g.fake)
-        h_stop(g.fake);
-    g.fake = 0;
+    itest_host_teardown(&g.h);
     return itest_teardown(state);
 }
 
@@ -162,15 +126,15 @@ static char *qemu_devices(void)
 /* Wait (bounded) until QEMU's devices are want. */
 static void assert_qemu_devices(const char *want)
 {
-    long long end = now_ms() + 3000 * h_slow();
+    long long end = h_now_ms() + 3000 * h_slow();
     char *got;
 
     for (;;) {
         got = qemu_devices();
-        if (!strcmp(got, want) || now_ms() > end)
+        if (!strcmp(got, want) || h_now_ms() > end)
             break;
         free(got);
-        sleep_ms(20);
+        h_sleep_ms(20);
     }
     assert_string_equal(got, want);
     free(got);
@@ -189,7 +153,7 @@ static char *qemu_log(void)
  * physinfo and probes. */
 static char *xc_calls(bool probes)
 {
-    return itest_xc_calls(g.log, probes, NULL, NULL);
+    return itest_xc_calls(g.h.log, probes, NULL, NULL);
 }
 
 /* Store, bookkeeping, Xen's contexts: for "nothing changed". */
@@ -197,9 +161,9 @@ static char *snapshot(void)
 {
     char path[400], *a, *b, *c, *out;
 
-    snprintf(path, sizeof(path), "%s/devices.json", g.state);
+    snprintf(path, sizeof(path), "%s/devices.json", g.h.state);
     a = itest_slurp(path);
-    b = itest_slurp(g.iommu);
+    b = itest_slurp(g.h.iommu);
     c = itest_dump(g.e);
     assert_true(asprintf(&out, "== bookkeeping\n%s\n== iommu\n%s\n== "
                          "store\n%s", a, b, c) > 0);
@@ -423,10 +387,10 @@ static void test_busy_socket(void **state)
     assert_has(buf, "\"QMP\"");
 
     before = snapshot();
-    t0 = now_ms();
+    t0 = h_now_ms();
     assert_int_equal(itest_xlpci(e, "pci-attach", "-t", "1", "5", "04:00.0",
                                  NULL), 1);
-    dt = now_ms() - t0;
+    dt = h_now_ms() - t0;
     assert_has(e->err, "did not greet within 1000 ms");
     /* this process, by its pid and name (valgrind's, under valgrind) */
     snprintf(want, sizeof(want), "pid %d (%s) holds", (int)getpid(),
@@ -511,10 +475,10 @@ static void test_late_answer(void **state)
 
     peer_start("--late", "device_add:1500", NULL);
     before = snapshot();
-    t0 = now_ms();
+    t0 = h_now_ms();
     assert_int_equal(itest_xlpci(e, "pci-attach", "-t", "1", "5", "04:00.0",
                                  NULL), 1);
-    dt = now_ms() - t0;
+    dt = h_now_ms() - t0;
     assert_has(e->err, "the QEMU of domain 5 did not answer device_add "
                "within 1000 ms");
     /* the deadline, plus the rollback's bounded budget */
@@ -524,10 +488,10 @@ static void test_late_answer(void **state)
 
     /* a greeting that never comes in time: QEMU accepted, then hung */
     peer_start("--late", "greeting:3000", NULL);
-    t0 = now_ms();
+    t0 = h_now_ms();
     assert_int_equal(itest_xlpci(e, "pci-attach", "-t", "1", "5", "04:00.0",
                                  NULL), 1);
-    dt = now_ms() - t0;
+    dt = h_now_ms() - t0;
     assert_has(e->err, "accepted the connection on");
     assert_has(e->err, "but did not greet within 1000 ms");
     assert_true(dt >= 1000 && dt < 1000 + 1500 * h_slow());
@@ -601,10 +565,10 @@ static void test_detach_failures(void **state)
                NULL);
     before = snapshot();
     free(xc_calls(false));
-    t0 = now_ms();
+    t0 = h_now_ms();
     assert_int_equal(itest_xlpci(e, "pci-detach", "-t", "1", "5", "04:00.0",
                                  NULL), 1);
-    dt = now_ms() - t0;
+    dt = h_now_ms() - t0;
     assert_has(e->err, "still has PCI device 0000:04:00.0 (pci-pt-04_00.0) "
                "after 1000 ms: the guest did not release it");
     assert_has(e->err, "nothing was changed (use -f");

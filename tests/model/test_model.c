@@ -119,18 +119,10 @@ static void assert_node(ctx *c, const char *path, const char *want)
     free(v);
 }
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Wait (watch, re-read after every event) until path == value. */
 static void wait_node(ctx *c, const char *path, const char *value)
 {
-    long long deadline = now_ms() + (long long)WAIT_MS * h_slow();
+    long long deadline = h_now_ms() + (long long)WAIT_MS * h_slow();
     struct xs_handle *w = xs_open(0);
     char **ev, *v = NULL;
 
@@ -144,7 +136,7 @@ static void wait_node(ctx *c, const char *path, const char *value)
         v = rd(c, "%s", path);
         if (v && !strcmp(v, value))
             break;
-        left = deadline - now_ms();
+        left = deadline - h_now_ms();
         if (left <= 0) {
             xs_close(w);
             fail_msg("%s never became %s (is %s)", path, value,
