@@ -1,8 +1,28 @@
 /*
- * libxlpci benchmarks: what the sections share (bench.c) and their entry
- * points (create.c, observe.c, concurrent.c, scale.c).  Every section
- * runs on private real xenstored/oxenstored daemons (tests/harness) and
- * prints Markdown on stdout.
+ * libxlpci benchmarks: what the sections share (common.c) and their entry
+ * points (one file per group of sections).  Every section runs on private
+ * real xenstored/oxenstored daemons (tests/harness) and prints Markdown on
+ * stdout.
+ *
+ * Module map, by floor: a file calls only into its own floor or the
+ * floors above it in this list, and no files call each other round in a
+ * loop (tests/pkg/test-layers reads the "[N] floor" headings and the
+ * "<file>.c" lines under them, as it does for libxlpci/internal.h, and
+ * checks the objects' symbols with nm).  Every .c of bench/ has its line.
+ * A new section: a file of its own under [1], its entry point declared
+ * below, one call in main.
+ *
+ * [0] shared
+ *   common.c    numbers, the request accounting (ld --wrap, bench.mk),
+ *               the store helpers, the writers (xlpci_create, the floor,
+ *               libxl's per-device writer)
+ * [1] sections
+ *   create.c    (a) the create path against the floor and libxl's writer
+ *   observe.c   (b) what a watcher on the backend can observe
+ *   concurrent.c  (c) K processes running pci-attach on one domain
+ *   scale.c     (d) host-size scaling, (e) boot storm, (f) attach hot path
+ * [2] main
+ *   bench.c     main: the options, the report's heading, the sections
  */
 #ifndef XLPCI_BENCH_H
 #define XLPCI_BENCH_H
@@ -16,7 +36,7 @@
 #define DOMID 5
 #define BE_ROOT "/local/domain/0/backend/pci"
 
-/* ---- numbers --------------------------------------------------------------- */
+/* ---- common.c (floor [0]): numbers ---------------------------------------- */
 double now_us(void);
 /* Quantile q (0..1) of v[0..n-1], linear interpolation; sorts v. */
 double quantile(double *v, int n, double q);
@@ -88,7 +108,7 @@ unsigned run_floor(const xlpci_ops *ops);
 void run_per_device(unsigned domid, const xlpci_dev *devs, unsigned n,
                     commit_cb *cb, void *cbarg);
 
-/* ---- the sections, one file each ------------------------------------------------ */
+/* ---- the sections (floor [1]), called by main ------------------------------ */
 /* create.c: (a) the create path against the floor and libxl's writer. */
 void bench_create_section(struct xs_handle *xs, int runs);
 /* observe.c: (b) what a watcher on the backend can observe. */

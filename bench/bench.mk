@@ -12,15 +12,22 @@ BENCH_WRAP := xs_read xs_directory xs_write xs_mkdir xs_rm \
               xs_transaction_end xs_watch xs_unwatch
 BENCH_LDFLAGS := $(foreach f,$(BENCH_WRAP),-Wl,--wrap=$(f))
 
-BENCH_SRCS := bench/bench.c bench/create.c bench/observe.c bench/concurrent.c \
-              bench/scale.c
-$(B)/xlpci-bench: $(BENCH_SRCS) bench/bench.h $(LIB_A) $(HARNESS_LIB)
+# All of bench/*.c make one program; each is compiled to its own object so
+# that tests/pkg/test-layers can read the calls between them (nm) against
+# the module map in bench/bench.h.
+BENCH_SRCS := $(wildcard bench/*.c)
+BENCH_OBJS := $(patsubst bench/%.c,$(B)/bench/%.o,$(BENCH_SRCS))
+$(B)/bench/%.o: bench/%.c bench/bench.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(HARNESS_CFLAGS) $(LIB_DEPS_CFLAGS) -o $@ $(BENCH_SRCS) \
-	    $(LIB_A) $(HARNESS_LIB) $(LDFLAGS) $(BENCH_LDFLAGS) \
-	    $(LIB_DEPS_LIBS)
+	$(CC) $(CFLAGS) $(HARNESS_CFLAGS) $(LIB_DEPS_CFLAGS) -c -o $@ $<
+
+$(B)/xlpci-bench: $(BENCH_OBJS) $(LIB_A) $(HARNESS_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $(BENCH_OBJS) $(LIB_A) $(HARNESS_LIB) $(LDFLAGS) \
+	    $(BENCH_LDFLAGS) $(LIB_DEPS_LIBS)
 
 ALL_PROGS += $(B)/xlpci-bench
+check-layers: $(BENCH_OBJS)
 
 ifeq ($(BUILD),build/bench)
 bench: $(B)/xlpci-bench $(B)/pcimodel $(B)/libfakexen.so

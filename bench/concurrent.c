@@ -1,8 +1,8 @@
 /*
  * libxlpci benchmarks, (c) K processes running pci-attach on one domain,
  * with and without the pciback/pcifront model, on C xenstored and on
- * oxenstored with test-eagain (bench/README.md; the shared parts and main
- * are in bench.c).
+ * oxenstored with test-eagain (bench/README.md; the shared parts are in
+ * common.c, main in bench.c).
  */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -1,7 +1,8 @@
 /*
  * libxlpci benchmarks, (a) the create path: xlpci_create() against the
  * floor and against libxl's per-device writer, on an empty and on a busy
- * host (bench/README.md; the shared parts and main are in bench.c).
+ * host (bench/README.md; the shared parts are in common.c, main in
+ * bench.c).
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /*
  * libxlpci benchmarks, (b) what a watcher on the backend directory can
- * observe while each writer works (bench/README.md; the shared parts and
- * main are in bench.c).
+ * observe while each writer works (bench/README.md; the shared parts are
+ * in common.c, main in bench.c).
  */
 #define _GNU_SOURCE
 #include <errno.h>

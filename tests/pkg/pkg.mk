@@ -14,9 +14,10 @@ check-pkg: $(LIB_SO) $(LIB_A) $(B)/xlpci $(B)/inst/xlpci $(B)/xlpci.1 \
 	XLPCI_BUILD_DIR=$(B) XLPCI_SAN_FLAGS='$(SAN_FLAGS)' CC='$(CC)' \
 	    tests/run-tests pkg $(PKG_TESTS)
 
-# The library's layering (tests/pkg/test-layers: floors of the module map
-# in libxlpci/internal.h, calls read with nm), run by every check-unit.
+# The layering of the library and of the bench (tests/pkg/test-layers:
+# floors of the module maps in libxlpci/internal.h and bench/bench.h,
+# calls read with nm), run by every check-unit.
 .PHONY: check-layers
-check-layers: $(LIB_OBJS)
+check-layers: $(LIB_OBJS)        # and the bench's objects (bench.mk)
 	XLPCI_BUILD_DIR=$(B) tests/run-tests layers tests/pkg/test-layers
 check-unit: check-layers
