@@ -95,7 +95,7 @@ const char *const rq_names[RQ_NKINDS] = {
     "transaction_start", "transaction_end", "watch", "unwatch",
 };
 const char *const rd_names[RD_NCLASSES] = {
-    "the domain's name", "own backend", "the backend root " BE_ROOT,
+    "the domain's name", "own backend", ("the backend root " BE_ROOT),
     "other guests' backends", "the devices' /libxl/pci/<bdf>", "elsewhere",
 };
 

@@ -50,12 +50,22 @@ static int nwatches, ifd;
 
 static void on_signal(int sig) { (void)sig; stop = 1; }
 
+/* snprintf's result n into a buffer of size bytes: a path that does not
+ * fit ends the fake (the test sees it exit) instead of being used cut. */
+static void fits(int n, size_t size)
+{
+    if (n < 0 || (size_t)n >= size) {
+        fprintf(stderr, "fakesysfs: a path under %s is too long\n", root);
+        exit(2);
+    }
+}
+
 static void pathf(char *buf, const char *fmt, const char *a, const char *b)
 {
     char tail[PATH_MAX];
 
-    snprintf(tail, sizeof(tail), fmt, a, b);
-    snprintf(buf, PATH_MAX, "%s/bus/pci/%s", root, tail);
+    fits(snprintf(tail, sizeof(tail), fmt, a, b), sizeof(tail));
+    fits(snprintf(buf, PATH_MAX, "%s/bus/pci/%s", root, tail), PATH_MAX);
 }
 
 static int put(const char *path, const char *content)
@@ -81,7 +91,7 @@ static void add_pipe(const char *rel, const char *what, const char *bdf)
 
     if (npipes == MAXP)
         return;
-    snprintf(p, sizeof(p), "%s/bus/pci/%s", root, rel);
+    fits(snprintf(p, sizeof(p), "%s/bus/pci/%s", root, rel), sizeof(p));
     unlink(p);
     if (mkfifo(p, 0644))
         return;
@@ -190,11 +200,11 @@ static void do_bind(const char *drv, const char *bdf)
             return;
     }
     pathf(p, "drivers/%s/%s", drv, bdf);
-    snprintf(t, sizeof(t), "../../devices/%s", bdf);
+    fits(snprintf(t, sizeof(t), "../../devices/%s", bdf), sizeof(t));
     if (symlink(t, p))
         return;
     pathf(p, "devices/%s/driver%s", bdf, "");
-    snprintf(t, sizeof(t), "../../drivers/%s", drv);
+    fits(snprintf(t, sizeof(t), "../../drivers/%s", drv), sizeof(t));
     if (symlink(t, p))
         return;
 }
@@ -263,7 +273,8 @@ static void handle(const char *drv, const char *file)
     }
     fclose(f);
     bdf[strcspn(bdf, "\n")] = '\0';
-    truncate(p, 0);
+    if (truncate(p, 0))                /* the next write's BDF alone */
+        fprintf(stderr, "fakesysfs: truncate %s: %s\n", p, strerror(errno));
     if (!strcmp(file, "bind"))
         do_bind(drv, bdf);
     else if (!strcmp(file, "unbind"))
@@ -292,7 +303,9 @@ int main(int argc, char **argv)
 
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'r': snprintf(root, sizeof(root), "%s", optarg); break;
+        case 'r':
+            fits(snprintf(root, sizeof(root), "%s", optarg), sizeof(root));
+            break;
         case 'y': ready = optarg; break;
         case 'd': if (ndevs < 64) devs[ndevs++] = optarg; break;
         case 'f': if (nfail < 16) fail_bind[nfail++] = optarg; break;
@@ -307,8 +320,8 @@ int main(int argc, char **argv)
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
     ifd = inotify_init1(IN_CLOEXEC);
-    snprintf(p, sizeof(p), "mkdir -p '%s/bus/pci/devices' "
-             "'%s/bus/pci/drivers'", root, root);
+    fits(snprintf(p, sizeof(p), "mkdir -p '%s/bus/pci/devices' "
+                  "'%s/bus/pci/drivers'", root, root), sizeof(p));
     if (ifd < 0 || system(p))
         return 1;
     add_driver("pciback");
@@ -328,7 +341,8 @@ int main(int argc, char **argv)
         if (!no_reset) {
             char rel[PATH_MAX];
 
-            snprintf(rel, sizeof(rel), "devices/%s/reset", devs[i]);
+            fits(snprintf(rel, sizeof(rel), "devices/%s/reset", devs[i]),
+                 sizeof(rel));
             add_pipe(rel, "reset", devs[i]);
         }
         if (eq) {
