@@ -61,10 +61,27 @@ ifneq ($(filter deps,$(MAKECMDGOALS)),)
 .NOTPARALLEL:
 endif
 
+# ---- compiler flags ----------------------------------------------------------
+# A packager's CFLAGS, CPPFLAGS and LDFLAGS (dpkg-buildflags' -O2 and
+# hardening in a package build), from the environment or the command line,
+# come after the project's own, so that they win.  Sub-makes and the tests'
+# makes get them only from the command line (never the composed values).
+USER_CFLAGS   := $(CFLAGS)
+USER_CPPFLAGS := $(CPPFLAGS)
+USER_LDFLAGS  := $(LDFLAGS)
+unexport CFLAGS CPPFLAGS LDFLAGS
+# Warnings are errors in the project's builds (make, make check: every
+# optimisation level, gcc and clang; tests/pkg/test-warnings).  WERROR=0
+# leaves -Werror out for a build in the field (debian/rules), where a newer
+# compiler's new warning must not fail the build: Xen's tools do the same
+# (-Werror unless ./configure --disable-werror, which distributions pass).
+WERROR ?= 1
+
 # Flags for code that is never sanitized (the LD_PRELOAD shim loaded into
 # xenstored must not pull in the ASan runtime).
 BASE_OPT ?= -O1
-BASE_CFLAGS := -std=gnu11 -g $(BASE_OPT) -Wall -Wextra -Werror -Wshadow \
+BASE_CFLAGS := -std=gnu11 -g $(BASE_OPT) -Wall -Wextra \
+               $(if $(filter 1,$(WERROR)),-Werror) -Wshadow \
                -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
                -Wno-format-nonliteral -MMD -MP
 SAN_FLAGS :=
@@ -72,9 +89,10 @@ ifeq ($(SANITIZE),1)
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
              -fno-sanitize-recover=undefined
 endif
-CFLAGS  := $(BASE_CFLAGS) $(SAN_FLAGS) -I$(CURDIR)/libxlpci \
-           -DXLPCI_BUILD_DIR='"$(B)"' -DXLPCI_SRC_DIR='"$(CURDIR)"'
-LDFLAGS := $(SAN_FLAGS)
+override CFLAGS  := $(BASE_CFLAGS) $(SAN_FLAGS) -I$(CURDIR)/libxlpci \
+           -DXLPCI_BUILD_DIR='"$(B)"' -DXLPCI_SRC_DIR='"$(CURDIR)"' \
+           $(USER_CPPFLAGS) $(USER_CFLAGS)
+override LDFLAGS := $(SAN_FLAGS) $(USER_LDFLAGS)
 
 ALL_PROGS         :=
 UNIT_TESTS        :=
@@ -213,6 +231,11 @@ INSTALL_FILES = $(BINDIR)/xlpci $(LIBDIR)/libxlpci.so.$(VERSION) \
     $(MANDIR)/man1/xlpci.1 $(BASHCOMPDIR)/xlpci
 # In the .pc file, paths below PREFIX are written relative to ${prefix}.
 pc_path = $(patsubst $(PREFIX)/%,$${prefix}/%,$1)
+
+# `make installable`: build what `make install` copies (debian/rules runs
+# it, then `make install DESTDIR=debian/tmp`).
+.PHONY: installable
+installable: $(B)/inst/xlpci $(LIB_SO_REAL) $(LIB_A) $(B)/xlpci.1
 
 install: $(B)/inst/xlpci $(LIB_SO_REAL) $(LIB_A) $(B)/xlpci.1
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) \
