@@ -2,11 +2,11 @@
 # invocation (test-deps), the shared library's exports (test-symbols),
 # make install/uninstall and a client built with pkg-config (test-install),
 # the bash completion (test-completion), README's library example
-# (test-readme).
+# (test-readme), the complete example of examples/ (test-example).
 # Run by `make check` (check-asan), never under valgrind.
 PKG_TESTS := tests/pkg/test-symbols tests/pkg/test-install \
              tests/pkg/test-completion tests/pkg/test-readme \
-             tests/pkg/test-deps
+             tests/pkg/test-example tests/pkg/test-deps
 
 .PHONY: check-pkg
 check-pkg: $(LIB_SO) $(LIB_A) $(B)/xlpci $(B)/inst/xlpci $(B)/xlpci.1 \
