@@ -194,9 +194,12 @@ check-integration: $(ALL_PROGS) $(INTEGRATION_TESTS)
 	tests/run-tests integration $(INTEGRATION_TESTS)
 
 # `make check`: every test.  Unit + integration built with ASan/UBSan
-# (build/asan), then the same programs under valgrind (build/vg), then the
-# libFuzzer on the parsers (30 s), then the end-to-end test with the real
-# Xen and xen-pciback under QEMU.
+# (build/asan), then the whole tree built warning-free at every
+# optimisation level and with clang (check-warnings), the Debian packages
+# built, linted and installed into a throw-away root (check-deb), then the
+# same programs under valgrind (build/vg), then the libFuzzer on the
+# parsers (30 s), then the end-to-end test with the real Xen and
+# xen-pciback under QEMU (dom0 running the packages' xlpci).
 # CHECK_E2E=0 leaves the e2e test out.
 CHECK_E2E ?= 1
 ifeq ($(SANITIZE),1)
@@ -207,6 +210,8 @@ check-asan:
 endif
 
 check: check-asan
+	$(MAKE) check-warnings
+	$(MAKE) check-deb
 	$(MAKE) valgrind
 	$(MAKE) fuzz FUZZ_SECONDS=30
 ifeq ($(CHECK_E2E),1)

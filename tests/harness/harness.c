@@ -49,8 +49,12 @@ const char *h_prog(const char *name)
     static char bufs[16][512];
     static unsigned next;
     char *b = bufs[next++ % 16];
+    const char *cli = getenv("XLPCI_TEST_CLI");
 
-    snprintf(b, sizeof(bufs[0]), "%s/%s", XLPCI_BUILD_DIR, name);
+    if (cli && *cli && !strcmp(name, "xlpci"))
+        snprintf(b, sizeof(bufs[0]), "%s", cli);
+    else
+        snprintf(b, sizeof(bufs[0]), "%s/%s", XLPCI_BUILD_DIR, name);
     return b;
 }
 

@@ -41,7 +41,8 @@ int xsd_start(struct xsd *d, const struct xsd_opts *o);
 void xsd_stop(struct xsd *d);
 
 /* Absolute path of a built program (XLPCI_BUILD_DIR/name).  Points into
- * one of 16 rotating static buffers. */
+ * one of 16 rotating static buffers.  XLPCI_TEST_CLI in the environment
+ * names the "xlpci" to run instead (debian/tests: the installed one). */
 const char *h_prog(const char *name);
 
 /* Run argv (PATH searched) to completion, stdin from /dev/null; stdout and

@@ -263,6 +263,23 @@ static void test_run_and_spawn(void **state)
     assert_non_null(strstr(err, "cannot execute"));
     free(err);
     assert_string_equal(h_prog("x"), XLPCI_BUILD_DIR "/x");
+    /* XLPCI_TEST_CLI replaces the CLI only (debian/tests) */
+    {
+        char *was = getenv("XLPCI_TEST_CLI");
+
+        was = was ? strdup(was) : NULL;
+        unsetenv("XLPCI_TEST_CLI");
+        assert_string_equal(h_prog("xlpci"), XLPCI_BUILD_DIR "/xlpci");
+        setenv("XLPCI_TEST_CLI", "/usr/bin/xlpci", 1);
+        assert_string_equal(h_prog("xlpci"), "/usr/bin/xlpci");
+        assert_string_equal(h_prog("xlpci-test"),
+                            XLPCI_BUILD_DIR "/xlpci-test");
+        if (was)
+            setenv("XLPCI_TEST_CLI", was, 1);
+        else
+            unsetenv("XLPCI_TEST_CLI");
+        free(was);
+    }
 }
 
 /* Drift guard: every hypervisor symbol xenstored imports is defined by the
