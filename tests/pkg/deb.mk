@@ -36,13 +36,16 @@ check-warnings:
 # the installed one (debian/tests/integration, an autopkgtest).  The
 # build's own CLI and shared library are removed first, so that nothing
 # can fall back to them (a later make builds them again).
+# (The programs are made in the recipe: fragments read after this one add
+# to ALL_PROGS and INTEGRATION_TESTS.)
 XLPCI_TEST_CLI ?= /usr/bin/xlpci
 .PHONY: check-installed
-check-installed: $(ALL_PROGS) $(INTEGRATION_TESTS)
+check-installed:
 	@test -x $(XLPCI_TEST_CLI) || { echo "no $(XLPCI_TEST_CLI)" >&2; exit 2; }
+	$(MAKE) $(ALL_PROGS) $(INTEGRATION_TESTS)
 	rm -f $(B)/xlpci $(B)/inst/xlpci $(B)/libxlpci.so $(B)/libxlpci.so.*
 	XLPCI_TEST_CLI=$(XLPCI_TEST_CLI) \
-	    tests/run-tests integration-installed $(INTEGRATION_TESTS)
+	    $(RUN_TESTS) integration-installed $(INTEGRATION_TESTS)
 
 # `make check-autopkgtest`: debian/tests run directly (as root, from this
 # tree) in a throw-away root where the packages are installed
