@@ -187,11 +187,17 @@ lib: $(LIB_SO) $(LIB_A)
 all: $(ALL_PROGS) $(UNIT_TESTS) $(INTEGRATION_TESTS)
 
 # ---- tests -----------------------------------------------------------------
+# tests/run-tests runs TEST_JOBS programs at once (both cores of the CI
+# machine), the longest first by the times of the last run in
+# $(B)/test-times; each program's output is printed whole, in order.
+TEST_JOBS ?= 2
+RUN_TESTS = XLPCI_TEST_TIMES=$(B)/test-times tests/run-tests -j $(TEST_JOBS)
+
 check-unit: $(ALL_PROGS) $(UNIT_TESTS)
-	tests/run-tests unit $(UNIT_TESTS)
+	$(RUN_TESTS) unit $(UNIT_TESTS)
 
 check-integration: $(ALL_PROGS) $(INTEGRATION_TESTS)
-	tests/run-tests integration $(INTEGRATION_TESTS)
+	$(RUN_TESTS) integration $(INTEGRATION_TESTS)
 
 # `make check`: every test.  Unit + integration built with ASan/UBSan
 # (build/asan), then the whole tree built warning-free at every
@@ -221,7 +227,8 @@ endif
 # `make valgrind`: the same tests, plain build, every process under valgrind.
 valgrind:
 	$(MAKE) SANITIZE=0 BUILD=build/vg all
-	XLPCI_VALGRIND=1 tests/run-tests valgrind \
+	XLPCI_VALGRIND=1 XLPCI_TEST_TIMES=$(abspath build/vg)/test-times \
+	    tests/run-tests -j $(TEST_JOBS) valgrind \
 	    $(subst $(B),$(abspath build/vg),$(UNIT_TESTS) $(INTEGRATION_TESTS))
 
 clean:

@@ -12,7 +12,7 @@ PKG_TESTS := tests/pkg/test-symbols tests/pkg/test-install \
 check-pkg: $(LIB_SO) $(LIB_A) $(B)/xlpci $(B)/inst/xlpci $(B)/xlpci.1 \
         $(FAKEXEN_SO)
 	XLPCI_BUILD_DIR=$(B) XLPCI_SAN_FLAGS='$(SAN_FLAGS)' CC='$(CC)' \
-	    tests/run-tests pkg $(PKG_TESTS)
+	    $(RUN_TESTS) pkg $(PKG_TESTS)
 
 # The layering of the library and of the bench (tests/pkg/test-layers:
 # floors of the module maps in libxlpci/internal.h and bench/bench.h,
