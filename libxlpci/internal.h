@@ -21,6 +21,7 @@
  *             detach/remove/rollback/repair
  *   json.c    pci-list -l through yajl, yajl strings
  *   resource.c  sysfs "resource" and "irq" of a device, parsed
+ *   sriov.c   SR-IOV routing IDs: the BDF of a PF's VF k, and back
  *   qmpmsg.c  QMP messages (device_add, device_del, query-pci; replies,
  *             errors, events) through yajl
  * [1] I/O
