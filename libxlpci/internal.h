@@ -30,7 +30,9 @@
  *             read-only steps), checked reads (a listing that may pass
  *             one reply on a connection of its own), watch waits
  *   sysfs.c   which functions of a slot exist, is pciback loaded
- *             (xlpci_host_active), sysfs writes and waits
+ *             (xlpci_host_active), sysfs writes and waits; SR-IOV: a
+ *             PF's numbers, a VF's PF, the PF a missing BDF would be a
+ *             VF of
  *   bookkeeping.c  XLPCI_STATE_DIR/devices.json and its locks
  *   libxlnode.c  libxl's /libxl/pci/<bdf>/ nodes: the domid ownership
  *             record (shared with libxl/xl; xlpci_device_domain), claimed
@@ -289,6 +291,26 @@ _hidden bool xlpci_sysfs_in_slots(xlpci_ctx *ctx, const xlpci_bdf *bdf);
 /* Wait (up to 2 s) until path exists (or not): the kernel applies bind
  * and unbind synchronously, a test's fake kernel a moment later. */
 _hidden bool xlpci_sysfs_wait(const char *path, bool exists);
+/* SR-IOV.  Does the device exist (<root>/bus/pci/devices/<BDF>)? */
+_hidden bool xlpci_sysfs_exists(xlpci_ctx *ctx, const xlpci_bdf *bdf);
+/* Is the device an SR-IOV physical function (sriov_totalvfs above 0)?
+ * 1 with its numbers in *s, or 0 (not a PF, or numbers that do not
+ * parse: a warning). */
+_hidden int xlpci_sysfs_sriov(xlpci_ctx *ctx, const xlpci_bdf *bdf,
+                              xlpci_sriov *s);
+/* Is the device a virtual function (a physfn link)?  1 with its PF in
+ * *pf, or 0. */
+_hidden int xlpci_sysfs_physfn(xlpci_ctx *ctx, const xlpci_bdf *bdf,
+                               xlpci_bdf *pf);
+/* For a device that does not exist: the PF on its segment it would be VF
+ * k of (a scan of devices/).  1 with *s and *k_r, or 0. */
+_hidden int xlpci_sysfs_vf_slot(xlpci_ctx *ctx, const xlpci_bdf *bdf,
+                                xlpci_sriov *s, unsigned *k_r);
+/* The same, said: "virtual function K of PF, which has N of its T VFs
+ * enabled (<root>/.../PF/sriov_numvfs)" into buf; false (buf "") if bdf
+ * is no PF's VF. */
+_hidden bool xlpci_sysfs_vf_gone(xlpci_ctx *ctx, const xlpci_bdf *bdf,
+                                 char *buf, size_t len);
 
 /* ---- bookkeeping (bookkeeping.c) ----------------------------------------- */
 
