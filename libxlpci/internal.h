@@ -347,6 +347,12 @@ _hidden int xlpci_assignable_add_locked(xlpci_ctx *ctx, xlpci_bk *bk,
 _hidden int xlpci_assignable_remove_locked(xlpci_ctx *ctx, bool host,
                                            xlpci_bk *bk,
                                            const xlpci_bdf *bdf, bool rebind);
+/* An SR-IOV physical function with VFs enabled is never passed through
+ * or made assignable (what: "passed through", "made assignable"): 0 if
+ * bdf is no such PF, else XLPCI_ERR_BUSY, logged, naming its VFs and who
+ * has them. */
+_hidden int xlpci_pf_in_use(xlpci_ctx *ctx, const xlpci_bdf *bdf,
+                            const char *what);
 /* The domain the device's ownership record names, or -1 (libxlnode.c). */
 _hidden int xlpci_device_domain(xlpci_ctx *ctx, const xlpci_bdf *bdf);
 
