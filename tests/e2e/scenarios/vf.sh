@@ -330,6 +330,19 @@ vf_remove_add_v3() {
     vf_owners "dom_io=$V3"
 }
 
+vf_disable() {
+    for v in $V1 $V2 $V3; do X pci-assignable-remove $v || return 1; done
+    echo 0 > $SYSPCI/$PF/sriov_numvfs || return 1
+    for v in $V1 $V2 $V3; do [ ! -e $SYSPCI/$v ] || { echo "$v still there"; return 1; }; done
+    echo "sriov_numvfs=$(cat $SYSPCI/$PF/sriov_numvfs) offset=$(cat $SYSPCI/$PF/sriov_offset) stride=$(cat $SYSPCI/$PF/sriov_stride)"
+}
+vf_gone_refused() {
+    X pci-assignable-add $V2 > /tmp/vf-gone.log 2>&1; rc=$?
+    cat /tmp/vf-gone.log
+    [ $rc = 1 ] || { echo "exit status $rc, wanted 1"; return 1; }
+    grep -q "no PCI device $V2: it would be virtual function 1 of $PF, which has 0 of its 3 VFs enabled" /tmp/vf-gone.log
+}
+
 vf_main() {
 echo "E2E-MILESTONE vf-main-start"
 tstart
@@ -392,5 +405,10 @@ check "(vf) after detach: backend 08 0a 09 05, dense, all exported" vf_backend_i
 check "(vf) after detach: the guest sees its 4 again, at their vdev-N, frontend Connected" \
     vf_guest_at_vdevs $C $E $F $A
 check "(vf) Xen's PCI list: the 3 VFs quarantined (dom_io), still assignable" vf_owners "dom_io=$V1 $V2 $V3"
+
+# ---- SR-IOV disabled: a VF is named as what it was ---------------------------
+check "(vf) the 3 VFs given back, SR-IOV disabled (sriov_numvfs=0): they are gone" vf_disable
+check "(vf) pci-assignable-add 01:00.2 refused: named as VF 1 of the PF, 0 of its 3 VFs enabled (exit 1)" \
+    vf_gone_refused
 echo "E2E-MILESTONE vf-main-done"
 }
