@@ -304,6 +304,7 @@ static void put_num(int i, unsigned n)
 static void sriov_change(int i)
 {
     char p[PATH_MAX], t[PATH_MAX], vf[32], line[32] = "", drv[PATH_MAX];
+    char kn[16];
     unsigned n, k;
     FILE *f;
     ssize_t l;
@@ -337,8 +338,8 @@ static void sriov_change(int i)
         unlink(p);
         pathf(p, "devices/%s%s", vf, "");
         rmdir(p);
-        snprintf(t, sizeof(t), "devices/%s/virtfn%u", pfs[i].bdf, k);
-        pathf(p, "%s%s", t, "");
+        snprintf(kn, sizeof(kn), "%u", k);
+        pathf(p, "devices/%s/virtfn%s", pfs[i].bdf, kn);
         unlink(p);
     }
     for (k = 0; k < n; k++) {                     /* enable */
@@ -350,16 +351,17 @@ static void sriov_change(int i)
         pathf(p, "devices/%s/irq%s", vf, "");
         put(p, "0\n");
         pathf(p, "devices/%s/physfn%s", vf, "");
-        snprintf(t, sizeof(t), "../%s", pfs[i].bdf);
-        symlink(t, p);
-        snprintf(t, sizeof(t), "devices/%s/virtfn%u", pfs[i].bdf, k);
-        pathf(p, "%s%s", t, "");
-        snprintf(t, sizeof(t), "../%s", vf);
-        symlink(t, p);
+        fits(snprintf(t, sizeof(t), "../%s", pfs[i].bdf), sizeof(t));
+        if (symlink(t, p))
+            break;
+        snprintf(kn, sizeof(kn), "%u", k);
+        pathf(p, "devices/%s/virtfn%s", pfs[i].bdf, kn);
+        fits(snprintf(t, sizeof(t), "../%s", vf), sizeof(t));
+        if (symlink(t, p))
+            break;
     }
-    pfs[i].num = n;
-    snprintf(line, sizeof(line), "%u", n);
-    snprintf(t, sizeof(t), "%s %s", pfs[i].bdf, line);
+    pfs[i].num = k;                    /* the VFs made */
+    fits(snprintf(t, sizeof(t), "%s %u", pfs[i].bdf, k), sizeof(t));
     log_line("sriov_numvfs", t);
 }
 

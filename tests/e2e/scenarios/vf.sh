@@ -163,18 +163,27 @@ vf_nvme_on() {
     done
     dmesg -c > /dev/null
 }
-vf_msix_enabled_once() {   # pciback enabled MSI-X for the guest (its first enable)
-    grep -E "pciback $V1: (enable MSI-X|MSI-X\[0\])" /tmp/vf-dmesg || return 1
+# pciback's MSI messages for $V1, in order, one word each: enable (a
+# request to enable MSI-X), enabled (its success: "MSI-X[0]: <pirq>"),
+# disable_msix ("MSI-X: ..."), disable_msi ("MSI: ...")
+vf_msix_seq() {
+    sed -n "s/.*pciback $V1: xen_pciback: //p" /tmp/vf-dmesg |
+        sed -e 's/^enable MSI-X$/enable/' -e 's/^MSI-X\[[0-9]*\]: .*/enabled/' \
+            -e 's/^MSI-X: .*/disable_msix/' -e 's/^MSI: .*/disable_msi/' | tr '\n' ' '
 }
-vf_msix_wrong_disable() {  # the guest's teardown came as disable_msi: MSI-X stays on in dom0
-    grep -E "pciback $V1: (MSI|MSI-X): " /tmp/vf-dmesg
-    grep -q "pciback $V1: MSI: " /tmp/vf-dmesg || { echo "no disable_msi request for $V1"; return 1; }
-    ! grep -q "pciback $V1: MSI-X: " /tmp/vf-dmesg || { echo "a disable_msix request came"; return 1; }
-    ls $SYSPCI/$V1/msi_irqs 2>/dev/null | tr '\n' ' '; echo "(dom0's msi_irqs of $V1)"
-    [ -d $SYSPCI/$V1/msi_irqs ] || { echo "dom0 has no MSI-X vectors on $V1 any more"; return 1; }
+vf_msix_enabled_once() {   # the first request enabled MSI-X in dom0
+    seq=$(vf_msix_seq); echo "pciback, $V1: $seq"
+    case "$seq" in "enable enabled "*) ;; *) return 1;; esac
+}
+vf_msix_wrong_disable() {  # the guest's free came as disable_msi, then it enabled again
+    seq=$(vf_msix_seq); echo "pciback, $V1: $seq"
+    case "$seq" in "enable enabled disable_msi enable "*) ;; *) return 1;; esac
 }
 vf_msix_ealready() {       # the second enable: -EALREADY (-114) from pciback
-    grep -E "GUEST-NVME|enable msix|frontend error|nvme" $GLOG | tail -n 12
+    seq=$(vf_msix_seq)
+    case "$seq" in "enable enabled disable_msi enable enabled"*)
+        echo "pciback enabled MSI-X again: $seq"; return 1;; esac
+    grep -E "GUEST-NVME|enable msix|frontend error" $GLOG | tail -n 8
     grep -q "enable msix get err ffffff8e" $GLOG
 }
 vf_nvme_report() {
@@ -185,9 +194,9 @@ vf_nvme_report() {
     done
     dmesg > /tmp/vf-dmesg
     grep -E "pciback 0000:01:00" /tmp/vf-dmesg | tail -n 20
-    check "(seed/vf/msix) the guest's first MSI-X enable of a VF went through pcifront to pciback, which enabled it" vf_msix_enabled_once
-    check "(seed/vf/msix) the guest freed its vectors with a disable_msi request, not disable_msix: dom0 keeps MSI-X enabled on the VF" vf_msix_wrong_disable
-    check "(seed/vf/msix) the guest's second enable: -EALREADY from pciback (guest: enable msix get err ffffff8e)" vf_msix_ealready
+    check "(seed/vf/msix) the guest's first MSI-X enable of $V1 went through pcifront to pciback, which enabled it" vf_msix_enabled_once
+    check "(seed/vf/msix) the guest freed its MSI-X vectors with a disable_msi request (pciback: 'MSI: 0'), never disable_msix, before enabling again: dom0 kept MSI-X on" vf_msix_wrong_disable
+    check "(seed/vf/msix) the guest's second enable: -EALREADY from pciback, no MSI-X[0] (guest: enable msix get err ffffff8e)" vf_msix_ealready
 }
 
 vf_seed() {
