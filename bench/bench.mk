@@ -30,7 +30,8 @@ ALL_PROGS += $(B)/xlpci-bench
 check-layers: $(BENCH_OBJS)
 
 ifeq ($(BUILD),build/bench)
-bench: $(B)/xlpci-bench $(B)/pcimodel $(B)/libfakexen.so
+bench: $(B)/xlpci-bench $(B)/xlpci-floor $(B)/xlpci $(B)/pcimodel \
+        $(B)/libfakexen.so
 	$(B)/xlpci-bench $(BENCH_ARGS) > $(B)/RESULTS.md.tmp
 	mv $(B)/RESULTS.md.tmp bench/RESULTS.md
 	cat bench/RESULTS.md
@@ -38,3 +39,11 @@ else
 bench:
 	$(MAKE) BUILD=build/bench SANITIZE=0 BASE_OPT=-O2 bench
 endif
+
+# The floor of (f) as a program of its own (bench/floor.c alone, linked
+# with libxenstore only): the whole-process rows run it.
+$(B)/xlpci-floor: bench/floor.c bench/bench.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(HARNESS_CFLAGS) $(LIB_DEPS_CFLAGS) \
+	    -DXLPCI_FLOOR_MAIN -o $@ $< $(LDFLAGS) $(XS_LIBS)
+ALL_PROGS += $(B)/xlpci-floor
