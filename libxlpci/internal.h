@@ -41,6 +41,8 @@
  *   qmp.c     QMP client on <run dir>/qmp-libxl-<domid>: handshake,
  *             commands under the command's deadline, events
  *   qmpholder.c  who holds a busy QMP socket (sock_diag, /proc)
+ *   xclib.c   libxenctrl, dlopen'ed at the first hypervisor call
+ *             (xclib.h: the calls keep their names; nothing else loads it)
  * [2] host side
  *   assign.c  pci-assignable-add/-remove/-list (pciback binding)
  *   hypervisor.c  iomem/ioport/irq permissions via libxenctrl; the
