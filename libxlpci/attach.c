@@ -192,6 +192,7 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
                  const xlpci_defaults *defs)
 {
     attach_arg a;
+    xlpci_watch w;
     xlpci_prepared prep = { NULL, 0 };
     xlpci_dev *devs = NULL;
     xlpci_bdf *granted = NULL;
@@ -208,6 +209,7 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     /* One deadline for the whole command: every wait ends by it. */
     deadline = xlpci_now_ms() + ctx->timeout_ms;
     memset(&a, 0, sizeof(a));
+    memset(&w, 0, sizeof(w));
     a.domid = domid;
     rc = xlpci_check_domid(ctx, domid);
     if (rc)
@@ -243,12 +245,12 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
 
     rc = xlpci_backend_parent_prepare(ctx, domid, false, &prep);
     if (rc) goto out;
-    rc = xlpci_run_until_ready(ctx, domid, "pci-attach", attach_body, &a,
-                               deadline);
+    rc = xlpci_run_until_ready(ctx, &w, domid, "pci-attach", attach_body,
+                               &a, deadline);
     while ((rc = xlpci_claim_retry(ctx, "pci-attach", rc, &tries, devs, a.n,
                                    a.missing, &prep)) == XLPCI_TXN_PREPARE)
-        rc = xlpci_run_until_ready(ctx, domid, "pci-attach", attach_body,
-                                   &a, deadline);
+        rc = xlpci_run_until_ready(ctx, &w, domid, "pci-attach",
+                                   attach_body, &a, deadline);
     if (rc == XLPCI_TXN_WAIT && ctx->dry_run) {
         xlpci_wait_reason_text(&a.why, why, sizeof(why));
         fprintf(ctx->dry_run, "# pci-attach: %s; would wait up to %u ms, "
@@ -267,8 +269,8 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
         goto out;
 
     /* Hot-add: wait for Reconfiguring -> Reconfigured -> Connected. */
-    rc = xlpci_wait_backend(ctx, domid, xlpci_is_connected, NULL, deadline,
-                            &state);
+    rc = xlpci_wait_backend(ctx, &w, domid, xlpci_is_connected, NULL,
+                            deadline, &state);
     if (rc == XLPCI_ERR_TIMEDOUT) {
         int urc = xlpci_txn_run(ctx, "pci-attach rollback", undo_attach_body,
                                 &a);
@@ -285,6 +287,7 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
         rc = xlpci_txn_read(ctx, "pci-attach check", check_exported_body,
                             &a);
 out:
+    xlpci_watch_end(ctx, &w);
     if (rc)
         xlpci_parents_prune(ctx, &prep);
     xlpci_prepared_dispose(&prep);

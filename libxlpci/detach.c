@@ -258,6 +258,7 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
                  unsigned flags)
 {
     detach_arg a;
+    xlpci_watch w;
     long long deadline;
     char b[XLPCI_BDF_STRLEN], why[128];
     int rc, hrc, state;
@@ -268,6 +269,7 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
 
     deadline = xlpci_now_ms() + ctx->timeout_ms;
     memset(&a, 0, sizeof(a));
+    memset(&w, 0, sizeof(w));
     a.domid = domid;
     a.flags = flags;
     rc = xlpci_check_domid(ctx, domid);
@@ -293,8 +295,8 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     if (rc || type == XLPCI_GUEST_HVM)
         return rc;
 
-    rc = xlpci_run_until_ready(ctx, domid, "pci-detach", detach_begin_body, &a,
-                         deadline);
+    rc = xlpci_run_until_ready(ctx, &w, domid, "pci-detach",
+                               detach_begin_body, &a, deadline);
     if (!rc && a.mode == DETACH_PARTIAL && ctx->dry_run) {
         fprintf(ctx->dry_run, "# pci-detach: then the exported function(s) "
                 "go through a Reconfiguring cycle\n");
@@ -310,7 +312,7 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
             rc = xlpci_host_release(ctx, a.gone, a.ngone);
         if (rc)
             goto out;
-        rc = xlpci_run_until_ready(ctx, domid, "pci-detach",
+        rc = xlpci_run_until_ready(ctx, &w, domid, "pci-detach",
                                    detach_begin_body, &a, deadline);
     }
     if (rc == XLPCI_TXN_WAIT && ctx->dry_run) {
@@ -359,8 +361,8 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
         goto out;
 
     /* The guest releases the device: Reconfiguring -> ... -> Connected. */
-    rc = xlpci_wait_backend(ctx, domid, xlpci_is_connected, NULL, deadline,
-                            &state);
+    rc = xlpci_wait_backend(ctx, &w, domid, xlpci_is_connected, NULL,
+                            deadline, &state);
     if (rc == XLPCI_ERR_BACKEND && !force) {
         /* pciback gave up (said above): no cycle will end, and a later
          * pci-detach -f refuses a failed backend */
@@ -395,6 +397,7 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
         rc = 0;                        /* already removed */
     rc = rc ? rc : hrc;
 out:
+    xlpci_watch_end(ctx, &w);
     if (!rc && !ctx->dry_run && pciback)
         rc = xlpci_host_release(ctx, a.found, a.n);
     if (!rc && !ctx->dry_run)

@@ -27,7 +27,8 @@
  *   ctx.c     context, logging, error strings
  *   xs.c      transaction runner (xlpci_txn_run; xlpci_txn_read for
  *             read-only steps), checked reads (a listing that may pass
- *             one reply on a connection of its own), watch waits
+ *             one reply on a connection of its own), watch waits (on a
+ *             connection of their own, with a re-read budget)
  *   sysfs.c   which functions of a slot exist, is pciback loaded
  *             (xlpci_host_active), sysfs writes and waits
  *   bookkeeping.c  XLPCI_STATE_DIR/devices.json and its locks
@@ -99,6 +100,7 @@ _hidden int xlpci_json_take(struct yajl_gen_t *g, int r, int invalid_rc,
 struct xlpci_ctx {
     xentoollog_logger *lg;
     struct xs_handle *xsh;
+    struct xs_handle *wxsh;          /* the watches' (xs.c), or NULL */
     unsigned timeout_ms;
     unsigned max_attempts;
     char *sysfs_root;
@@ -228,31 +230,29 @@ _hidden int xlpci_xs_directory_alone(xlpci_ctx *ctx, const char *path,
 _hidden int xlpci_view_read(xlpci_ctx *ctx, xs_transaction_t t,
                             uint32_t domid, xlpci_view *view);
 
-/* Wait until pred(state) holds for the backend's state node, or the
- * backend fails (Closing/Closed state, error node: XLPCI_ERR_BACKEND), or
- * disappears (XLPCI_ERR_NOTFOUND), or timeout_ms passes
- * (XLPCI_ERR_TIMEDOUT).  *state_r gets the last state seen (-1 absent). */
-typedef bool xlpci_state_pred(int state, void *arg);
-_hidden int xlpci_wait_backend(xlpci_ctx *ctx, uint32_t domid,
-                               xlpci_state_pred *pred, void *arg,
-                               long long deadline_ms, int *state_r);
-
-/* The reading budget of every wait: after an event the store is re-read
- * at most once per XLPCI_REREAD_MS, so a guest rewriting its nodes in a
- * loop costs a bounded number of requests and never moves a deadline. */
-#define XLPCI_REREAD_MS 20
+/* The reading budget of every wait: the store is re-read after each
+ * batch of events, XLPCI_REREAD_BURST times at once and then at most once
+ * per XLPCI_REREAD_MS, so a guest rewriting its nodes in a loop costs a
+ * bounded number of requests and never moves a deadline, and one that
+ * behaves is never made to wait. */
+#define XLPCI_REREAD_MS    20
+#define XLPCI_REREAD_BURST 16
 
 /* A watch on the domain's backend directory and frontend state, held
- * across several
- * transactions so no change between them is missed. */
+ * across several transactions and the waits between them, so no change
+ * is missed.  The watches live on a connection of their own (ctx->wxsh):
+ * the transactions' connection never holds one (xs.c). */
 typedef struct {
     char path[XLPCI_PATH_MAX];       /* the backend directory */
     char fe_path[XLPCI_PATH_MAX];    /* the frontend's state node */
     char token[64];
     bool active, fe_active;
-    long long last_ms;               /* the last return of a wait */
+    unsigned tokens;                 /* re-reads left at once */
+    long long refill_ms;             /* when the last token was added */
 } xlpci_watch;
 
+/* Register w (zeroed, or ended) on the domain: then read what the wait is
+ * about, and wait for its changes with xlpci_watch_wait. */
 _hidden int xlpci_watch_begin(xlpci_ctx *ctx, uint32_t domid,
                               xlpci_watch *w);
 /* Wait for an event (0) until deadline_ms (CLOCK_MONOTONIC ms):
@@ -260,8 +260,20 @@ _hidden int xlpci_watch_begin(xlpci_ctx *ctx, uint32_t domid,
  * queued. */
 _hidden int xlpci_watch_wait(xlpci_ctx *ctx, xlpci_watch *w,
                              long long deadline_ms);
+/* Unregister (nothing if w was never begun). */
 _hidden void xlpci_watch_end(xlpci_ctx *ctx, xlpci_watch *w);
 _hidden long long xlpci_now_ms(void);
+
+/* Wait on w (begun here if it is not) until pred(state) holds for the
+ * backend's state node, or the backend fails (Closing/Closed state,
+ * error node: XLPCI_ERR_BACKEND), or disappears (XLPCI_ERR_NOTFOUND), or
+ * deadline_ms passes (XLPCI_ERR_TIMEDOUT).  *state_r gets the last state
+ * seen (-1 absent).  The caller ends w. */
+typedef bool xlpci_state_pred(int state, void *arg);
+_hidden int xlpci_wait_backend(xlpci_ctx *ctx, xlpci_watch *w,
+                               uint32_t domid, xlpci_state_pred *pred,
+                               void *arg, long long deadline_ms,
+                               int *state_r);
 
 /* ---- sysfs (sysfs.c) ----------------------------------------------------- */
 
@@ -603,12 +615,14 @@ _hidden void xlpci_wait_reason_text(const xlpci_wait_reason *w, char *buf,
 _hidden bool xlpci_frontend_ready(xlpci_ctx *ctx, xs_transaction_t t,
                                   uint32_t domid, xlpci_wait_reason *why,
                                   int *rc);
-/* Run body until it stops asking to wait (XLPCI_TXN_WAIT), waiting on a
- * watch of the backend between runs, until deadline (XLPCI_ERR_TIMEDOUT).
+/* Run body until it stops asking to wait (XLPCI_TXN_WAIT), waiting on w
+ * between runs (registered at the first wait; the caller ends it, and may
+ * wait on it again after the commit), until deadline (XLPCI_ERR_TIMEDOUT).
  * In dry-run mode the body runs once. */
-_hidden int xlpci_run_until_ready(xlpci_ctx *ctx, uint32_t domid,
-                                  const char *what, xlpci_txn_body *body,
-                                  void *arg, long long deadline);
+_hidden int xlpci_run_until_ready(xlpci_ctx *ctx, xlpci_watch *w,
+                                  uint32_t domid, const char *what,
+                                  xlpci_txn_body *body, void *arg,
+                                  long long deadline);
 /* For xlpci_wait_backend: the backend is Connected. */
 _hidden bool xlpci_is_connected(int state, void *arg);
 

@@ -114,31 +114,25 @@ bool xlpci_frontend_ready(xlpci_ctx *ctx, xs_transaction_t t,
 }
 
 /* Run body until it stops asking to wait; between runs wait for a change
- * of the backend (the watch is held across the runs, so none is missed),
- * until the flow's deadline. */
-int xlpci_run_until_ready(xlpci_ctx *ctx, uint32_t domid, const char *what,
-                          xlpci_txn_body *body, void *arg,
+ * of the backend or the frontend's state on w, until the flow's deadline.
+ * The first run goes without a watch (a guest that is ready costs none);
+ * when it asks to wait, w is registered and the body runs again at once,
+ * from reads made after the registration, so no change is missed. */
+int xlpci_run_until_ready(xlpci_ctx *ctx, xlpci_watch *w, uint32_t domid,
+                          const char *what, xlpci_txn_body *body, void *arg,
                           long long deadline)
 {
-    xlpci_watch w;
     int rc;
 
-    memset(&w, 0, sizeof(w));
-    if (!ctx->dry_run) {
-        rc = xlpci_watch_begin(ctx, domid, &w);
-        if (rc)
-            return rc;
-    }
     for (;;) {
         rc = xlpci_txn_run(ctx, what, body, arg);
         if (rc != XLPCI_TXN_WAIT || ctx->dry_run)
-            break;
-        rc = xlpci_watch_wait(ctx, &w, deadline);
+            return rc;
+        rc = w->active ? xlpci_watch_wait(ctx, w, deadline)
+                       : xlpci_watch_begin(ctx, domid, w);
         if (rc)
-            break;
+            return rc;
     }
-    xlpci_watch_end(ctx, &w);
-    return rc;
 }
 
 bool xlpci_is_connected(int state, void *arg)
