@@ -20,9 +20,18 @@ typedef struct {
     size_t n;
     attach_mode mode;
     xlpci_wait_reason why;
+    unsigned first;                    /* ATTACH_RECONF: index of devs[0] */
     bool undone;                       /* the rollback removed them */
     bool *missing;                     /* per device: no /libxl/pci/<bdf> */
+    bool need_parent;                  /* no backend: make its parent */
+    bool have_parent;                  /* made (xlpci_backend_parent_prepare) */
 } attach_arg;
+
+/* Of each row already there, what the transaction decides on (dev-N:
+ * attached already?  state-N: a removal pending?  vdevfn-N: a virtual
+ * slot taken?) and what makes a backend not trusted (opts-N): the keys
+ * check judges.  key-N and vdev-N of the others are not read. */
+#define ATTACH_KEYS XLPCI_KEYS_CHECKED
 
 static int attach_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
                        void *varg)
@@ -36,9 +45,16 @@ static int attach_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
     int rc;
 
     xlpci_view_init(&view);
+    a->need_parent = false;
     rc = xlpci_domain_read(ctx, t, a->domid, &name);
     if (rc) goto out;
-    rc = xlpci_read_checked_view(ctx, t, a->domid, &view);
+    /* The records first: a device assigned for the first time since boot
+     * has no /libxl/pci/<bdf> yet, and the transaction stops here, before
+     * it reads the backend, to run again once it is made. */
+    rc = xlpci_owner_claim(ctx, t, ops, a->domid, a->devs, a->n,
+                           a->missing);
+    if (rc) goto out;
+    rc = xlpci_read_checked_keys(ctx, t, a->domid, &view, ATTACH_KEYS);
     if (rc) goto out;
     a->why.state = view.state;
     a->why.pending = -1;
@@ -79,11 +95,15 @@ static int attach_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
             }
         }
     }
-    rc = xlpci_owner_claim(ctx, t, ops, a->domid, a->devs, a->n,
-                           a->missing);
-    if (rc) goto out;
 
-    if (!view.exists) {
+    if (!view.exists && !a->have_parent && !ctx->dry_run) {
+        /* No backend: backend/pci/<domid> is made outside the transaction
+         * first (so that creates of different domains do not conflict),
+         * then it runs again.  An attach to a backend that exists never
+         * pays for it. */
+        a->need_parent = true;
+        rc = XLPCI_TXN_PREPARE;
+    } else if (!view.exists) {
         /* No backend (or a leftover without num_devs, which pciback would
          * reject): the first device creates it, no waiting (libxl
          * 73ee2795aa). */
@@ -99,6 +119,7 @@ static int attach_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
     } else if (view.state == XenbusStateConnected) {
         if (xlpci_frontend_ready(ctx, t, a->domid, &a->why, &rc)) {
             a->mode = ATTACH_RECONF;
+            a->first = view.num_devs;
             rc = xlpci_layout_append(ops, a->domid, &view, a->devs, a->n,
                                      true);
         } else if (!rc) {
@@ -188,6 +209,37 @@ static int check_exported_body(xlpci_ctx *ctx, xs_transaction_t t,
     return rc;
 }
 
+/* After the cycle, the quick look: dev-N and state-N of the added
+ * indices (what the floor of a hot-add waits on too) say pciback exported
+ * them.  Anything else (an index moved by a detach meanwhile, a device
+ * not exported) is judged by check_exported_body, which reads the
+ * backend in one transaction and names the problem. */
+static bool exported(xlpci_ctx *ctx, const attach_arg *a)
+{
+    char path[XLPCI_PATH_MAX], err[128], *v = NULL;
+    xlpci_bdf bdf;
+    unsigned st;
+    size_t i;
+    bool ok = true;
+
+    for (i = 0; ok && i < a->n; i++) {
+        ok = !xlpci_be_key(path, a->domid, "dev-%zu", a->first + i) &&
+             !xlpci_xs_read(ctx, XBT_NULL, path, &v) && v &&
+             !xlpci_bdf_parse(v, &bdf, err, sizeof(err)) &&
+             !xlpci_bdf_cmp(&bdf, &a->devs[i].bdf);
+        free(v);
+        v = NULL;
+        ok = ok &&
+             !xlpci_be_key(path, a->domid, "state-%zu", a->first + i) &&
+             !xlpci_xs_read(ctx, XBT_NULL, path, &v) && v &&
+             !xlpci_parse_uint(v, XenbusStateReconfigured, &st) &&
+             st == XenbusStateInitialised;
+        free(v);
+        v = NULL;
+    }
+    return ok;
+}
+
 int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
                  const xlpci_defaults *defs)
 {
@@ -243,14 +295,26 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
         if (rc) goto out;
     }
 
-    rc = xlpci_backend_parent_prepare(ctx, domid, false, &prep);
-    if (rc) goto out;
-    rc = xlpci_run_until_ready(ctx, &w, domid, "pci-attach", attach_body,
-                               &a, deadline);
-    while ((rc = xlpci_claim_retry(ctx, "pci-attach", rc, &tries, devs, a.n,
-                                   a.missing, &prep)) == XLPCI_TXN_PREPARE)
+    /* The transaction, until the backend is ready for it; made ready to
+     * run first if it must be (the records' directories of devices never
+     * assigned since boot, or the parent of a backend it creates). */
+    for (;;) {
         rc = xlpci_run_until_ready(ctx, &w, domid, "pci-attach",
                                    attach_body, &a, deadline);
+        if (rc != XLPCI_TXN_PREPARE)
+            break;
+        if (a.need_parent) {
+            rc = xlpci_backend_parent_prepare(ctx, domid, false, &prep);
+            if (rc)
+                break;
+            a.have_parent = true;
+            continue;
+        }
+        rc = xlpci_claim_retry(ctx, "pci-attach", rc, &tries, devs, a.n,
+                               a.missing, &prep);
+        if (rc != XLPCI_TXN_PREPARE)
+            break;
+    }
     if (rc == XLPCI_TXN_WAIT && ctx->dry_run) {
         xlpci_wait_reason_text(&a.why, why, sizeof(why));
         fprintf(ctx->dry_run, "# pci-attach: %s; would wait up to %u ms, "
@@ -283,7 +347,7 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
                                "use pci-detach -f to remove them");
         goto out;
     }
-    if (!rc)
+    if (!rc && !exported(ctx, &a))
         rc = xlpci_txn_read(ctx, "pci-attach check", check_exported_body,
                             &a);
 out:

@@ -31,12 +31,21 @@ typedef struct {
     xlpci_wait_reason why;
     size_t n;                          /* devices found */
     xlpci_bdf found[DETACH_MAX];
+    unsigned at[DETACH_MAX];           /* their indices then */
     int prev[DETACH_MAX];              /* their state-N before Closing
                                         * (view.row_state) */
     bool undone;
     size_t ngone;                      /* DETACH_PARTIAL: removed ones */
     xlpci_bdf gone[DETACH_MAX];
 } detach_arg;
+
+/* What the first step reads of every row: the keys check judges (dev-N:
+ * which are ours; state-N: a removal pending, ours begun already), so a
+ * damaged backend is refused before anything is written; of ours vdev-N
+ * too.  The removal after the cycle reads dev-N where the first step
+ * found ours (every row's only if they moved), then what it moves
+ * (xlpci_remove_devices). */
+#define DETACH_KEYS XLPCI_KEYS_CHECKED
 
 /* The indices of the devices to remove, by BDF, in this view.  quiet: no
  * message when none is there. */
@@ -57,6 +66,7 @@ static int detach_find(xlpci_ctx *ctx, detach_arg *a, const xlpci_view *view,
                          : !xlpci_bdf_cmp(&e.dev.bdf, &a->bdf)) {
             if (a->n < DETACH_MAX) {
                 a->found[a->n] = e.dev.bdf;
+                a->at[a->n] = i;
                 idx[a->n++] = i;
             }
         }
@@ -82,7 +92,7 @@ static int detach_begin_body(xlpci_ctx *ctx, xs_transaction_t t,
     bool all_closing = true;
     int rc;
 
-    rc = xlpci_read_checked_view(ctx, t, a->domid, &view);
+    rc = xlpci_read_checked_keys(ctx, t, a->domid, &view, DETACH_KEYS);
     if (rc) goto out;
     if (!view.exists) {
         LOG(ctx, ERROR, "domain %u has no PCI devices", a->domid);
@@ -93,6 +103,10 @@ static int detach_begin_body(xlpci_ctx *ctx, xs_transaction_t t,
     a->why.pending = -1;
     a->why.fe_wait = false;
     rc = detach_find(ctx, a, &view, idx, false);
+    /* of the devices to remove, vdev-N too: was it ever exported? */
+    for (i = 0; !rc && i < a->n; i++)
+        rc = xlpci_view_read_rows(ctx, t, a->domid, &view, idx[i],
+                                  idx[i] + 1, XLPCI_KEY_BIT(XLPCI_KEY_VDEV));
     if (rc) goto out;
     ours = calloc(view.num_devs, sizeof(*ours));
     if (!ours) {
@@ -175,10 +189,31 @@ static int detach_remove_body(xlpci_ctx *ctx, xs_transaction_t t,
     detach_arg *a = varg, b;
     unsigned idx[DETACH_MAX];
     xlpci_view view;
+    size_t i;
     int rc;
 
     memset(&b, 0, sizeof(b));
-    rc = xlpci_read_checked_view(ctx, t, a->domid, &view);
+    /* The devices are most likely where the first step found them (only
+     * pciback wrote since, and it moves no row): their dev-N says so, and
+     * then nothing else of the other rows is read. */
+    rc = xlpci_view_read_keys(ctx, t, a->domid, &view, 0);
+    for (i = 0; !rc && i < a->n && view.exists && !view.num_bad; i++) {
+        if (a->at[i] >= view.num_devs)
+            break;
+        rc = xlpci_view_read_rows(ctx, t, a->domid, &view, a->at[i],
+                                  a->at[i] + 1, XLPCI_KEY_BIT(XLPCI_KEY_DEV));
+        if (rc || xlpci_view_find(&view, &a->found[i]) != (int)a->at[i])
+            break;
+    }
+    if (rc) goto out;
+    if (a->n && i == a->n) {
+        rc = xlpci_remove_devices(ctx, t, ops, a->domid, &view, a->at, a->n);
+        goto out;
+    }
+    /* Else dev-N of every row, checked, and the devices found by address */
+    rc = xlpci_view_read_rows(ctx, t, a->domid, &view, 0, view.num_devs,
+                              XLPCI_KEY_BIT(XLPCI_KEY_DEV));
+    if (!rc) rc = xlpci_view_check_logged(ctx, &view, a->domid);
     if (rc) goto out;
     /* Indices may have moved since the first step: find them again.  Ones
      * already gone were removed by someone else since the cycle (check

@@ -27,8 +27,9 @@
  *   ctx.c     context, logging, error strings
  *   xs.c      transaction runner (xlpci_txn_run; xlpci_txn_read for
  *             read-only steps), checked reads (a listing that may pass
- *             one reply on a connection of its own), watch waits (on a
- *             connection of their own, with a re-read budget)
+ *             one reply on a connection of its own), the backend's reader
+ *             (whole, or the keys a hot path decides on), watch waits (on
+ *             a connection of their own, with a re-read budget)
  *   sysfs.c   which functions of a slot exist, is pciback loaded
  *             (xlpci_host_active), sysfs writes and waits
  *   bookkeeping.c  XLPCI_STATE_DIR/devices.json and its locks
@@ -226,9 +227,19 @@ _hidden int xlpci_xs_directory(xlpci_ctx *ctx, xs_transaction_t t,
  * XS_DIRECTORY_PART for it). */
 _hidden int xlpci_xs_directory_alone(xlpci_ctx *ctx, const char *path,
                                      char ***list_r, unsigned *n_r);
-/* Read the domain's backend into view, in t. */
+/* Read the domain's backend into view, in t: every key of every row. */
 _hidden int xlpci_view_read(xlpci_ctx *ctx, xs_transaction_t t,
                             uint32_t domid, xlpci_view *view);
+/* The same with only the keys of each row that keys names (a mask of
+ * XLPCI_KEY_BIT): the hot paths read what they decide on (the other
+ * values stay NULL, xlpci_view_listed says which exist). */
+_hidden int xlpci_view_read_keys(xlpci_ctx *ctx, xs_transaction_t t,
+                                 uint32_t domid, xlpci_view *view,
+                                 unsigned keys);
+/* Then the keys of rows from..to-1 that keys names and were not read. */
+_hidden int xlpci_view_read_rows(xlpci_ctx *ctx, xs_transaction_t t,
+                                 uint32_t domid, xlpci_view *view,
+                                 unsigned from, unsigned to, unsigned keys);
 
 /* The reading budget of every wait: the store is re-read after each
  * batch of events, XLPCI_REREAD_BURST times at once and then at most once
@@ -523,10 +534,12 @@ _hidden int xlpci_owner_drop_view(xlpci_ctx *ctx, xs_transaction_t t,
 _hidden int xlpci_parents_cleanup(xlpci_ctx *ctx, xs_transaction_t t,
                                   xlpci_ops *ops, uint32_t domid);
 /* xlpci_layout_remove + the devices' ownership records + the per-domain
- * parents when the last device goes: every removal of indices. */
+ * parents when the last device goes: every removal of indices.  A view
+ * read light (xlpci_view_read_keys) gets, in t, the values the removal
+ * needs. */
 _hidden int xlpci_remove_devices(xlpci_ctx *ctx, xs_transaction_t t,
                                  xlpci_ops *ops, uint32_t domid,
-                                 const xlpci_view *view,
+                                 xlpci_view *view,
                                  const unsigned *idx, size_t n);
 /* Outside any transaction (mkdir of what is missing), so that creates of
  * different domains touch disjoint nodes (creating a child modifies its
@@ -594,6 +607,14 @@ _hidden const char *xlpci_state_name(int state);
 /* xlpci_view_read and xlpci_view_check, the problem logged. */
 _hidden int xlpci_read_checked_view(xlpci_ctx *ctx, xs_transaction_t t,
                                     uint32_t domid, xlpci_view *view);
+/* The same with only keys of each row (xlpci_view_read_keys): the check
+ * judges what was read. */
+_hidden int xlpci_read_checked_keys(xlpci_ctx *ctx, xs_transaction_t t,
+                                    uint32_t domid, xlpci_view *view,
+                                    unsigned keys);
+/* xlpci_view_check, the problem logged. */
+_hidden int xlpci_view_check_logged(xlpci_ctx *ctx, const xlpci_view *view,
+                                    uint32_t domid);
 /* A cycle must not start while an index is still Closing: index of the
  * first such device not in skip (a bitmap of our own indices), or -1. */
 _hidden int xlpci_pending_removal(const xlpci_view *view, const bool *skip);

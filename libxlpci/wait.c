@@ -31,14 +31,25 @@ const char *xlpci_state_name(int state)
 int xlpci_read_checked_view(xlpci_ctx *ctx, xs_transaction_t t,
                             uint32_t domid, xlpci_view *view)
 {
-    char err[256];
-    int rc = xlpci_view_read(ctx, t, domid, view);
+    return xlpci_read_checked_keys(ctx, t, domid, view, XLPCI_KEYS_ALL);
+}
 
-    if (!rc) {
-        rc = xlpci_view_check(view, domid, err, sizeof(err));
-        if (rc)
-            LOG(ctx, ERROR, "%s", err);
-    }
+int xlpci_read_checked_keys(xlpci_ctx *ctx, xs_transaction_t t,
+                            uint32_t domid, xlpci_view *view, unsigned keys)
+{
+    int rc = xlpci_view_read_keys(ctx, t, domid, view, keys);
+
+    return rc ? rc : xlpci_view_check_logged(ctx, view, domid);
+}
+
+int xlpci_view_check_logged(xlpci_ctx *ctx, const xlpci_view *view,
+                            uint32_t domid)
+{
+    char err[256];
+    int rc = xlpci_view_check(view, domid, err, sizeof(err));
+
+    if (rc)
+        LOG(ctx, ERROR, "%s", err);
     return rc;
 }
 

@@ -126,14 +126,15 @@ static int read_state(xlpci_ctx *ctx, xs_transaction_t t, const char *path,
 }
 
 /* The one reader of a backend: the listing, state and num_devs, then the
- * per-index values of the rows only (at most 256 rows whatever the store
- * holds; orphans are named, their values never read). */
-int xlpci_view_read(xlpci_ctx *ctx, xs_transaction_t t, uint32_t domid,
-                    xlpci_view *view)
+ * keys of each row that keys names (only those the listing shows; at most
+ * 256 rows whatever the store holds; orphans are named, their values never
+ * read).  A flow reads what it decides on: the others stay NULL, as if
+ * absent (xlpci_view_read_rows reads them later if a step needs them). */
+int xlpci_view_read_keys(xlpci_ctx *ctx, xs_transaction_t t, uint32_t domid,
+                         xlpci_view *view, unsigned keys)
 {
     char be[XLPCI_PATH_MAX], path[XLPCI_PATH_MAX];
-    enum xlpci_key k;
-    unsigned i, idx;
+    unsigned i;
     int rc;
 
     xlpci_view_init(view);
@@ -153,10 +154,23 @@ int xlpci_view_read(xlpci_ctx *ctx, xs_transaction_t t, uint32_t domid,
         if (!rc) rc = xlpci_xs_read(ctx, t, path, dst);
     }
     if (!rc) rc = xlpci_view_setup(view);
-    /* Read only the per-index keys the listing shows. */
+    return rc ? rc : xlpci_view_read_rows(ctx, t, domid, view, 0,
+                                          view->num_devs, keys);
+}
+
+int xlpci_view_read_rows(xlpci_ctx *ctx, xs_transaction_t t, uint32_t domid,
+                         xlpci_view *view, unsigned from, unsigned to,
+                         unsigned keys)
+{
+    char path[XLPCI_PATH_MAX];
+    enum xlpci_key k;
+    unsigned i, idx;
+    int rc = 0;
+
     for (i = 0; !rc && i < view->nnames; i++) {
         if (!xlpci_split_key(view->names[i], &k, &idx) ||
-            idx >= view->num_devs)
+            idx >= view->num_devs || idx < from || idx >= to ||
+            !(keys & XLPCI_KEY_BIT(k)) || view->keys[idx][k])
             continue;
         rc = xlpci_be_key(path, domid, "%s", view->names[i]);
         if (!rc) rc = xlpci_xs_read(ctx, t, path, &view->keys[idx][k]);
@@ -164,6 +178,12 @@ int xlpci_view_read(xlpci_ctx *ctx, xs_transaction_t t, uint32_t domid,
     if (!rc)
         xlpci_view_rows(view);
     return rc;
+}
+
+int xlpci_view_read(xlpci_ctx *ctx, xs_transaction_t t, uint32_t domid,
+                    xlpci_view *view)
+{
+    return xlpci_view_read_keys(ctx, t, domid, view, XLPCI_KEYS_ALL);
 }
 
 /* ---- transactions -------------------------------------------------------- */

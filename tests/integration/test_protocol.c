@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "itest.h"
+#include "internal.h"          /* the layout and the wait's budget: the cost */
 
 #define WAIT_MS (10000 * h_slow())
 
@@ -540,6 +541,109 @@ static void test_attach_not_assignable(void **state)
     assert_non_null(strstr(e->err, "perhaps already in-use"));
 }
 
+/* What a hot-add and a hot-remove cost, with m = 1 and 6 devices attached
+ * already (issue 22): every transaction reads the backend once, and of
+ * each device there only what the flow decides on and check judges
+ * (dev-N, state-N, opts-N: 3 reads; key-N and vdev-N are not read); the
+ * wait for the guest re-reads the backend state alone after each batch of
+ * events (r times, at least once, and never more than the re-read budget
+ * lets a guest that behaves), then dev-N and state-N of the new index;
+ * the removal after the cycle reads dev-N where the first step found the
+ * device, not the whole backend.  In process, warm (the device's
+ * /libxl/pci/<bdf> exists, as after any earlier assignment). */
+static void test_hot_cost(void **state)
+{
+    static const unsigned ms[] = { 1, 6 };
+    itest_env *e = *state;
+    unsigned k;
+
+    itest_model_start(e, NULL);
+    for (k = 0; k < 2; k++) {
+        unsigned m = ms[k], domid = 5 + k, i;
+        char bdf[16], path[XLPCI_PATH_MAX], err[128];
+        unsigned long fixed, r;
+        xlpci_view view;
+        xlpci_spec spec;
+        xlpci_dev dev;
+        xlpci_ops ops;
+        xlpci_stats st;
+        xlpci_ctx *ctx;
+
+        if (k == 0)
+            assert_int_equal(itest_xlpci(e, "create", "5", "30:00.0", NULL),
+                             0);
+        else
+            assert_int_equal(itest_xlpci(e, "create", "6", "31:00.0",
+                                         "31:01.0", "31:02.0", "31:03.0",
+                                         "31:04.0", "31:05.0", NULL), 0);
+        snprintf(path, sizeof(path), "/local/domain/0/backend/pci/%u/0",
+                 domid);
+        wait_connected(e, path);
+        for (i = 0; i < 1000 && count_exported(e, domid) != m; i++)
+            h_sleep_ms(10);
+        assert_int_equal(count_exported(e, domid), m);
+
+        snprintf(bdf, sizeof(bdf), "0000:4%u:00.0", k);
+        xlpci_spec_init(&spec);
+        assert_int_equal(xlpci_spec_parse(bdf, &spec, err, sizeof(err)), 0);
+        memset(&dev, 0, sizeof(dev));
+        dev.bdf = spec.bdf;
+        xlpci_libxl_path(path, &dev.bdf, NULL);
+        assert_true(xs_mkdir(e->xs, XBT_NULL, path));
+
+        /* pci-attach: the record and the row appended (ops), in one
+         * transaction: start, name, record's directory, listing, state,
+         * num_devs, 3 per device, the frontend's state, commit; the
+         * wait: two watches, r state reads, dev-m and state-m, two
+         * unwatches */
+        xlpci_ops_init(&ops);
+        xlpci_view_init(&view);
+        view.exists = true;
+        view.num_devs = m;
+        assert_int_equal(xlpci_layout_append(&ops, domid, &view, &dev, 1,
+                                             true), 0);
+        fixed = 1 + ops.n + 9 + 3 * m + 6;
+        xlpci_ops_dispose(&ops);
+        assert_int_equal(xlpci_ctx_alloc(&ctx, NULL), 0);
+        xlpci_ctx_set_hypervisor(ctx, XLPCI_HV_NONE);
+        assert_int_equal(xlpci_attach(ctx, domid, &spec, NULL), 0);
+        xlpci_ctx_get_stats(ctx, &st);
+        xlpci_ctx_free(ctx);
+        assert_int_equal(st.attempts, 1);
+        assert_true(st.requests > fixed);
+        r = st.requests - fixed;
+        if (r > XLPCI_REREAD_BURST)
+            fail_msg("pci-attach with %u attached: %lu requests, %lu beyond "
+                     "the %lu of its transaction and wait", m, st.requests,
+                     r, fixed);
+        snprintf(path, sizeof(path), "/local/domain/0/backend/pci/%u/0/"
+                 "state-%u", domid, m);
+        itest_assert_node(e, path, "3");
+
+        /* pci-detach: start, listing, state, num_devs, 3 per device (m +
+         * 1 now), its vdev-m, the frontend's state, state-m and state,
+         * commit; the wait (4 + r); start, listing, state, num_devs,
+         * dev-m, the record's domid, the 5 keys of row m removed,
+         * num_devs, the record's domid removed, commit */
+        fixed = 10 + 3 * (m + 1) + 4 + 13;
+        assert_int_equal(xlpci_ctx_alloc(&ctx, NULL), 0);
+        xlpci_ctx_set_hypervisor(ctx, XLPCI_HV_NONE);
+        assert_int_equal(xlpci_detach(ctx, domid, &spec, 0), 0);
+        xlpci_ctx_get_stats(ctx, &st);
+        xlpci_ctx_free(ctx);
+        assert_int_equal(st.attempts, 2);
+        assert_true(st.requests > fixed);
+        r = st.requests - fixed;
+        if (r > XLPCI_REREAD_BURST)
+            fail_msg("pci-detach with %u attached: %lu requests, %lu beyond "
+                     "the %lu of its transactions and wait", m, st.requests,
+                     r, fixed);
+        assert_int_equal(itest_check_backend(e, domid), m);
+        assert_int_equal(itest_guest_count(e, domid), (int)m);
+        xlpci_spec_dispose(&spec);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -581,6 +685,8 @@ int main(void)
                                         itest_setup, itest_teardown),
         cmocka_unit_test_setup_teardown(test_detach_dry_run,
                                         itest_setup, itest_teardown),
+        cmocka_unit_test_setup_teardown(test_hot_cost, itest_setup,
+                                        itest_teardown),
     };
 
     return cmocka_run_group_tests_name("protocol", tests, NULL, NULL);
