@@ -16,8 +16,8 @@ BENCH_LDFLAGS := $(foreach f,$(BENCH_WRAP),-Wl,--wrap=$(f))
 # that tests/pkg/test-layers can read the calls between them (nm) against
 # the module map in bench/bench.h.
 BENCH_SRCS := $(wildcard bench/*.c)
-BENCH_OBJS := $(patsubst bench/%.c,$(B)/bench/%.o,$(BENCH_SRCS))
-$(B)/bench/%.o: bench/%.c bench/bench.h
+BENCH_OBJS := $(patsubst bench/%.c,$(B)/bench-objs/%.o,$(BENCH_SRCS))
+$(B)/bench-objs/%.o: bench/%.c bench/bench.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(HARNESS_CFLAGS) $(LIB_DEPS_CFLAGS) -c -o $@ $<
 
