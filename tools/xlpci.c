@@ -246,18 +246,21 @@ static int cmd_getopt(const cmd_spec *c, int argc, char **argv, int *ret)
     char optstring[2 + 2 * CMD_MAX_OPTS + 2] = "+:";   /* +:, x:, h */
     struct option longopts[CMD_MAX_OPTS + 2];
     const cmd_opt *o;
-    size_t n = 0;
+    size_t n = 0, k = 2;
     int opt;
 
+    /* opts[] holds at most CMD_MAX_OPTS options before its end mark, so
+     * each letter (and its ':') has its place in optstring */
     for (o = c->opts; o->letter; o++, n++) {
         longopts[n] = (struct option){ o->name, o->arg ? required_argument
                                                        : no_argument,
                                        NULL, o->letter };
-        strncat(optstring, &o->letter, 1);
+        optstring[k++] = o->letter;
         if (o->arg)
-            strcat(optstring, ":");
+            optstring[k++] = ':';
     }
-    strcat(optstring, "h");
+    optstring[k++] = 'h';
+    optstring[k] = '\0';
     longopts[n++] = (struct option){ "help", no_argument, NULL, 'h' };
     longopts[n] = (struct option){ NULL, 0, NULL, 0 };
 

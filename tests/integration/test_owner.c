@@ -384,7 +384,7 @@ static void test_one_device_many_domains(void **state)
     unsigned round, d, winner, wins;
     pid_t pid[9];
     int status[9];
-    char path[400], dom[8];
+    char path[400], dom[12];   /* any unsigned */
 
     for (round = 0; round < 3; round++) {
         for (d = 5; d <= 8; d++) {
