@@ -4,9 +4,10 @@
  * it waits on, and does what any tool must do in the same way libxlpci
  * does it: the writes of a step in one transaction on its own connection
  * (redone on EAGAIN), then the wait for the guest on watches held on a
- * second connection (the backend directory and the frontend's state),
- * re-reading the nodes it waits on after every batch of events, in order,
- * until the first that does not hold.
+ * second connection (hotpath.c gives the backend's state node, as
+ * xlpci's wait for a cycle has it), re-reading the nodes it waits on
+ * after every batch of events, in order, until the first that does not
+ * hold.
  *
  * The plan is a list of words (argv), so that the very same code runs in
  * the bench's process (hotpath.c, xlpci_floor_run) and as a process of

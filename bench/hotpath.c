@@ -7,9 +7,9 @@
  *
  * Like for like: the floor (floor.c) writes the same nodes as xlpci, the
  * ownership record /libxl/pci/<bdf>/domid included, in one transaction
- * per step, and waits the same way (watches on the backend directory and
- * the frontend state held on a connection of their own, the nodes it
- * waits on re-read after every batch of events).  It is given its
+ * per step, and waits the same way (a watch on the backend's state node
+ * held on a connection of its own, the nodes it waits on re-read after
+ * every batch of events).  It is given its
  * operations (built with the library's own layout functions before the
  * clock starts) and reads nothing else.  *Warm* rows: the device was
  * assigned before (its /libxl/pci/<bdf> directory exists, as every
@@ -103,14 +103,13 @@ static char *own(hp_guest *g, const char *fmt, const char *dir, unsigned n)
     return g->own[g->nown++] = w;
 }
 
-/* The wait of a cycle: watches, then the backend Connected (and, for an
- * attach, the new index exported), as xlpci waits. */
+/* The wait of a cycle, as xlpci waits when it had not to wait before:
+ * a watch on the backend's state node, then the backend Connected (and,
+ * for an attach, the new index exported). */
 static void wait_words(hp_guest *g, int op, bool attach)
 {
     word(g, op, "watch");
-    word(g, op, g->be);
-    word(g, op, "watch");
-    word(g, op, own(g, "%s/state", g->fe, 0));
+    word(g, op, own(g, "%s/state", g->be, 0));
     word(g, op, "until");
     word(g, op, own(g, "%s/state", g->be, 0));
     word(g, op, "4");
@@ -467,10 +466,10 @@ void bench_hotpath_section(const char *dir, int runs)
            "model (tests/model/pcimodel, unpatched).  *Floor*: a bare "
            "libxenstore client (bench/floor.c) given its operations: the "
            "same writes as xlpci (the ownership record included) in one "
-           "transaction per step, waiting the same way (watches on the "
-           "backend directory and the frontend state, on a connection of "
-           "their own; the backend state, and for an attach the new "
-           "index, re-read after each batch of events).  *Warm*: the "
+           "transaction per step, waiting the same way (a watch on the "
+           "backend's state node, on a connection of its own; the backend "
+           "state, and for an attach the new index, re-read after each "
+           "batch of events).  *Warm*: the "
            "device was assigned before (its /libxl/pci/<bdf> directory "
            "exists); *cold*: first assignment since boot (the floor makes "
            "the directory with one mkdir outside its transaction).  *In "

@@ -251,10 +251,11 @@ _hidden int xlpci_view_read_rows(xlpci_ctx *ctx, xs_transaction_t t,
 
 /* A watch on the domain's backend directory and frontend state, held
  * across several transactions and the waits between them, so no change
- * is missed.  The watches live on a connection of their own (ctx->wxsh):
- * the transactions' connection never holds one (xs.c). */
+ * is missed (or, begun by xlpci_wait_backend, on the backend's state
+ * node).  The watches live on a connection of their own (ctx->wxsh): the
+ * transactions' connection never holds one (xs.c). */
 typedef struct {
-    char path[XLPCI_PATH_MAX];       /* the backend directory */
+    char path[XLPCI_PATH_MAX];       /* the backend directory (or state) */
     char fe_path[XLPCI_PATH_MAX];    /* the frontend's state node */
     char token[64];
     bool active, fe_active;
@@ -275,11 +276,11 @@ _hidden int xlpci_watch_wait(xlpci_ctx *ctx, xlpci_watch *w,
 _hidden void xlpci_watch_end(xlpci_ctx *ctx, xlpci_watch *w);
 _hidden long long xlpci_now_ms(void);
 
-/* Wait on w (begun here if it is not) until pred(state) holds for the
- * backend's state node, or the backend fails (Closing/Closed state,
- * error node: XLPCI_ERR_BACKEND), or disappears (XLPCI_ERR_NOTFOUND), or
- * deadline_ms passes (XLPCI_ERR_TIMEDOUT).  *state_r gets the last state
- * seen (-1 absent).  The caller ends w. */
+/* Wait on w (begun here, on the state node alone, if it is not) until
+ * pred(state) holds for the backend's state node, or the backend fails
+ * (Closing/Closed state, error node: XLPCI_ERR_BACKEND), or disappears
+ * (XLPCI_ERR_NOTFOUND), or deadline_ms passes (XLPCI_ERR_TIMEDOUT).
+ * *state_r gets the last state seen (-1 absent).  The caller ends w. */
 typedef bool xlpci_state_pred(int state, void *arg);
 _hidden int xlpci_wait_backend(xlpci_ctx *ctx, xlpci_watch *w,
                                uint32_t domid, xlpci_state_pred *pred,

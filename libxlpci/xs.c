@@ -429,6 +429,9 @@ static void sleep_until(long long ms, long long deadline)
     nanosleep(&ts, NULL);
 }
 
+static int watch_begin(xlpci_ctx *ctx, uint32_t domid, xlpci_watch *w,
+                       const char *path, bool fe);
+
 int xlpci_wait_backend(xlpci_ctx *ctx, xlpci_watch *w, uint32_t domid,
                        xlpci_state_pred *pred, void *arg, long long deadline,
                        int *state_r)
@@ -441,8 +444,11 @@ int xlpci_wait_backend(xlpci_ctx *ctx, xlpci_watch *w, uint32_t domid,
     xlpci_be_path(be, domid);
     xlpci_be_key(spath, domid, "state");
     xlpci_error_path(epath, domid);
+    /* what this wait is about is the state node alone: a watch of its own
+     * when the flow holds none yet (pciback's other writes of the cycle do
+     * not wake it) */
     if (!w->active)
-        rc = xlpci_watch_begin(ctx, domid, w);
+        rc = watch_begin(ctx, domid, w, spath, false);
     while (!rc) {
         /* Re-read after every event: an event only says "may have
          * changed" (and one fires when the watch is registered). */
@@ -476,13 +482,15 @@ int xlpci_wait_backend(xlpci_ctx *ctx, xlpci_watch *w, uint32_t domid,
     return rc;
 }
 
-int xlpci_watch_begin(xlpci_ctx *ctx, uint32_t domid, xlpci_watch *w)
+/* Register w on path (and on the frontend's state node of domid, if fe). */
+static int watch_begin(xlpci_ctx *ctx, uint32_t domid, xlpci_watch *w,
+                       const char *path, bool fe)
 {
     struct xs_handle *h = watch_conn(ctx);
 
     if (!h)
         return XLPCI_ERR_XENSTORE;
-    xlpci_be_path(w->path, domid);
+    snprintf(w->path, sizeof(w->path), "%s", path);
     snprintf(w->token, sizeof(w->token), "xlpci-%ld-%u", (long)getpid(),
              ++ctx->watch_seq);
     w->tokens = XLPCI_REREAD_BURST;
@@ -493,6 +501,8 @@ int xlpci_watch_begin(xlpci_ctx *ctx, uint32_t domid, xlpci_watch *w)
         LOGE(ctx, ERROR, "cannot watch %s", w->path);
         return XLPCI_ERR_XENSTORE;
     }
+    if (!fe)
+        return 0;
     xlpci_fe_path(w->fe_path, domid);
     strncat(w->fe_path, "/state", sizeof(w->fe_path) - strlen(w->fe_path) - 1);
     xlpci_request(ctx);
@@ -503,6 +513,14 @@ int xlpci_watch_begin(xlpci_ctx *ctx, uint32_t domid, xlpci_watch *w)
         return XLPCI_ERR_XENSTORE;
     }
     return 0;
+}
+
+int xlpci_watch_begin(xlpci_ctx *ctx, uint32_t domid, xlpci_watch *w)
+{
+    char be[XLPCI_PATH_MAX];
+
+    xlpci_be_path(be, domid);
+    return watch_begin(ctx, domid, w, be, true);
 }
 
 /* The reading budget: a return costs a token; XLPCI_REREAD_BURST of them

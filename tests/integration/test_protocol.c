@@ -545,9 +545,10 @@ static void test_attach_not_assignable(void **state)
  * already (issue 22): every transaction reads the backend once, and of
  * each device there only what the flow decides on and check judges
  * (dev-N, state-N, opts-N: 3 reads; key-N and vdev-N are not read); the
- * wait for the guest re-reads the backend state alone after each batch of
- * events (r times, at least once, and never more than the re-read budget
- * lets a guest that behaves), then dev-N and state-N of the new index;
+ * wait for the guest watches the backend state alone and re-reads it after
+ * each batch of events (r times, at least once, and never more than the
+ * re-read budget lets a guest that behaves), then dev-N and state-N of
+ * the new index;
  * the removal after the cycle reads dev-N where the first step found the
  * device, not the whole backend.  In process, warm (the device's
  * /libxl/pci/<bdf> exists, as after any earlier assignment). */
@@ -594,15 +595,15 @@ static void test_hot_cost(void **state)
         /* pci-attach: the record and the row appended (ops), in one
          * transaction: start, name, record's directory, listing, state,
          * num_devs, 3 per device, the frontend's state, commit; the
-         * wait: two watches, r state reads, dev-m and state-m, two
-         * unwatches */
+         * wait: a watch on the backend's state, r reads of it, dev-m and
+         * state-m, the unwatch */
         xlpci_ops_init(&ops);
         xlpci_view_init(&view);
         view.exists = true;
         view.num_devs = m;
         assert_int_equal(xlpci_layout_append(&ops, domid, &view, &dev, 1,
                                              true), 0);
-        fixed = 1 + ops.n + 9 + 3 * m + 6;
+        fixed = 1 + ops.n + 9 + 3 * m + 4;
         xlpci_ops_dispose(&ops);
         assert_int_equal(xlpci_ctx_alloc(&ctx, NULL), 0);
         xlpci_ctx_set_hypervisor(ctx, XLPCI_HV_NONE);
@@ -622,10 +623,10 @@ static void test_hot_cost(void **state)
 
         /* pci-detach: start, listing, state, num_devs, 3 per device (m +
          * 1 now), its vdev-m, the frontend's state, state-m and state,
-         * commit; the wait (4 + r); start, listing, state, num_devs,
+         * commit; the wait (2 + r); start, listing, state, num_devs,
          * dev-m, the record's domid, the 5 keys of row m removed,
          * num_devs, the record's domid removed, commit */
-        fixed = 10 + 3 * (m + 1) + 4 + 13;
+        fixed = 10 + 3 * (m + 1) + 2 + 13;
         assert_int_equal(xlpci_ctx_alloc(&ctx, NULL), 0);
         xlpci_ctx_set_hypervisor(ctx, XLPCI_HV_NONE);
         assert_int_equal(xlpci_detach(ctx, domid, &spec, 0), 0);
