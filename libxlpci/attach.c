@@ -46,16 +46,28 @@ static int attach_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
 
     xlpci_view_init(&view);
     a->need_parent = false;
-    rc = xlpci_domain_read(ctx, t, a->domid, &name);
-    if (rc) goto out;
     /* The records first: a device assigned for the first time since boot
      * has no /libxl/pci/<bdf> yet, and the transaction stops here, before
-     * it reads the backend, to run again once it is made. */
+     * it reads the backend, to run again once it is made (for a domain
+     * that exists). */
     rc = xlpci_owner_claim(ctx, t, ops, a->domid, a->devs, a->n,
                            a->missing);
+    if (rc == XLPCI_TXN_PREPARE) {
+        int drc = xlpci_domain_read(ctx, t, a->domid, &name);
+
+        rc = drc ? drc : rc;
+    }
     if (rc) goto out;
     rc = xlpci_read_checked_keys(ctx, t, a->domid, &view, ATTACH_KEYS);
     if (rc) goto out;
+    /* The domain must exist, and a backend it creates takes its name; a
+     * hot-add to both ends Connected needs neither: the guest's frontend
+     * is under /local/domain/<domid>. */
+    if (!view.exists || view.state != XenbusStateConnected ||
+        xlpci_pending_removal(&view, NULL) >= 0) {
+        rc = xlpci_domain_read(ctx, t, a->domid, &name);
+        if (rc) goto out;
+    }
     a->why.state = view.state;
     a->why.pending = -1;
     a->why.fe_wait = false;
@@ -122,6 +134,11 @@ static int attach_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
             a->first = view.num_devs;
             rc = xlpci_layout_append(ops, a->domid, &view, a->devs, a->n,
                                      true);
+        } else if (!rc && a->why.fe_state == -1) {
+            /* no frontend: is there a domain at all? */
+            rc = xlpci_domain_read(ctx, t, a->domid, &name);
+            if (!rc)
+                rc = XLPCI_TXN_WAIT;
         } else if (!rc) {
             rc = XLPCI_TXN_WAIT;
         }

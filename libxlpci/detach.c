@@ -41,10 +41,10 @@ typedef struct {
 
 /* What the first step reads of every row: the keys check judges (dev-N:
  * which are ours; state-N: a removal pending, ours begun already), so a
- * damaged backend is refused before anything is written; of ours vdev-N
- * too.  The removal after the cycle reads dev-N where the first step
- * found ours (every row's only if they moved), then what it moves
- * (xlpci_remove_devices). */
+ * damaged backend is refused before anything is written (whether ours
+ * have a vdev-N, were exported, the listing says).  The removal after the
+ * cycle reads dev-N where the first step found ours (every row's only if
+ * they moved), then what it moves (xlpci_remove_devices). */
 #define DETACH_KEYS XLPCI_KEYS_CHECKED
 
 /* The indices of the devices to remove, by BDF, in this view.  quiet: no
@@ -103,10 +103,6 @@ static int detach_begin_body(xlpci_ctx *ctx, xs_transaction_t t,
     a->why.pending = -1;
     a->why.fe_wait = false;
     rc = detach_find(ctx, a, &view, idx, false);
-    /* of the devices to remove, vdev-N too: was it ever exported? */
-    for (i = 0; !rc && i < a->n; i++)
-        rc = xlpci_view_read_rows(ctx, t, a->domid, &view, idx[i],
-                                  idx[i] + 1, XLPCI_KEY_BIT(XLPCI_KEY_VDEV));
     if (rc) goto out;
     ours = calloc(view.num_devs, sizeof(*ours));
     if (!ours) {
@@ -155,7 +151,7 @@ static int detach_begin_body(xlpci_ctx *ctx, xs_transaction_t t,
          * up by vdev-N and, without one, close the whole connection. */
         a->ngone = 0;
         for (i = 0; i < a->n; i++)
-            if (!view.keys[idx[i]][XLPCI_KEY_VDEV]) {
+            if (!xlpci_view_listed(&view, XLPCI_KEY_VDEV, idx[i])) {
                 a->gone[nun] = a->found[i];
                 un[nun++] = idx[i];
             }

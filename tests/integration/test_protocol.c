@@ -592,18 +592,18 @@ static void test_hot_cost(void **state)
         xlpci_libxl_path(path, &dev.bdf, NULL);
         assert_true(xs_mkdir(e->xs, XBT_NULL, path));
 
-        /* pci-attach: the record and the row appended (ops), in one
-         * transaction: start, name, record's directory, listing, state,
-         * num_devs, 3 per device, the frontend's state, commit; the
-         * wait: a watch on the backend's state, r reads of it, dev-m and
-         * state-m, the unwatch */
+        /* pci-attach: one transaction (start, the record's directory,
+         * the backend's listing, state and num_devs, 3 reads per device,
+         * the frontend's state, the writes: the record and the row
+         * appended, ops, commit); the wait: a watch on the backend's
+         * state, r reads of it, dev-m and state-m, the unwatch */
         xlpci_ops_init(&ops);
         xlpci_view_init(&view);
         view.exists = true;
         view.num_devs = m;
         assert_int_equal(xlpci_layout_append(&ops, domid, &view, &dev, 1,
                                              true), 0);
-        fixed = 1 + ops.n + 9 + 3 * m + 4;
+        fixed = 7 + 3 * m + 1 + ops.n + 4;
         xlpci_ops_dispose(&ops);
         assert_int_equal(xlpci_ctx_alloc(&ctx, NULL), 0);
         xlpci_ctx_set_hypervisor(ctx, XLPCI_HV_NONE);
@@ -622,11 +622,11 @@ static void test_hot_cost(void **state)
         itest_assert_node(e, path, "3");
 
         /* pci-detach: start, listing, state, num_devs, 3 per device (m +
-         * 1 now), its vdev-m, the frontend's state, state-m and state,
-         * commit; the wait (2 + r); start, listing, state, num_devs,
-         * dev-m, the record's domid, the 5 keys of row m removed,
-         * num_devs, the record's domid removed, commit */
-        fixed = 10 + 3 * (m + 1) + 2 + 13;
+         * 1 now), the frontend's state, state-m and state, commit; the
+         * wait (2 + r); start, listing, state, num_devs, dev-m, the
+         * record's domid, the 5 keys of row m removed, num_devs, the
+         * record's domid removed, commit */
+        fixed = 8 + 3 * (m + 1) + 2 + 14;
         assert_int_equal(xlpci_ctx_alloc(&ctx, NULL), 0);
         xlpci_ctx_set_hypervisor(ctx, XLPCI_HV_NONE);
         assert_int_equal(xlpci_detach(ctx, domid, &spec, 0), 0);
