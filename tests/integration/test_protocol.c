@@ -541,6 +541,29 @@ static void test_attach_not_assignable(void **state)
     assert_non_null(strstr(e->err, "perhaps already in-use"));
 }
 
+/* One pci-attach or pci-detach in process: it succeeds in attempts
+ * transactions, with fixed requests plus the wait's re-reads of the
+ * backend state (at least one, within the re-read budget). */
+static void hot_op(unsigned domid, const xlpci_spec *spec, bool detach,
+                   unsigned m, unsigned long attempts, unsigned long fixed)
+{
+    xlpci_stats st;
+    xlpci_ctx *ctx;
+
+    assert_int_equal(xlpci_ctx_alloc(&ctx, NULL), 0);
+    xlpci_ctx_set_hypervisor(ctx, XLPCI_HV_NONE);
+    assert_int_equal(detach ? xlpci_detach(ctx, domid, spec, 0)
+                            : xlpci_attach(ctx, domid, spec, NULL), 0);
+    xlpci_ctx_get_stats(ctx, &st);
+    xlpci_ctx_free(ctx);
+    assert_int_equal(st.attempts, attempts);
+    if (st.requests <= fixed || st.requests - fixed > XLPCI_REREAD_BURST)
+        fail_msg("%s with %u attached: %lu requests, %lu of its "
+                 "transactions and wait + the re-reads (1 to %u)",
+                 detach ? "pci-detach" : "pci-attach", m, st.requests,
+                 fixed, XLPCI_REREAD_BURST);
+}
+
 /* What a hot-add and a hot-remove cost, with m = 1 and 6 devices attached
  * already (issue 22): every transaction reads the backend once, and of
  * each device there only what the flow decides on and check judges
@@ -562,13 +585,11 @@ static void test_hot_cost(void **state)
     for (k = 0; k < 2; k++) {
         unsigned m = ms[k], domid = 5 + k, i;
         char bdf[16], path[XLPCI_PATH_MAX], err[128];
-        unsigned long fixed, r;
+        unsigned long fixed;
         xlpci_view view;
         xlpci_spec spec;
         xlpci_dev dev;
         xlpci_ops ops;
-        xlpci_stats st;
-        xlpci_ctx *ctx;
 
         if (k == 0)
             assert_int_equal(itest_xlpci(e, "create", "5", "30:00.0", NULL),
@@ -605,18 +626,7 @@ static void test_hot_cost(void **state)
                                              true), 0);
         fixed = 7 + 3 * m + 1 + ops.n + 4;
         xlpci_ops_dispose(&ops);
-        assert_int_equal(xlpci_ctx_alloc(&ctx, NULL), 0);
-        xlpci_ctx_set_hypervisor(ctx, XLPCI_HV_NONE);
-        assert_int_equal(xlpci_attach(ctx, domid, &spec, NULL), 0);
-        xlpci_ctx_get_stats(ctx, &st);
-        xlpci_ctx_free(ctx);
-        assert_int_equal(st.attempts, 1);
-        assert_true(st.requests > fixed);
-        r = st.requests - fixed;
-        if (r > XLPCI_REREAD_BURST)
-            fail_msg("pci-attach with %u attached: %lu requests, %lu beyond "
-                     "the %lu of its transaction and wait", m, st.requests,
-                     r, fixed);
+        hot_op(domid, &spec, false, m, 1, fixed);
         snprintf(path, sizeof(path), "/local/domain/0/backend/pci/%u/0/"
                  "state-%u", domid, m);
         itest_assert_node(e, path, "3");
@@ -627,18 +637,7 @@ static void test_hot_cost(void **state)
          * record's domid, the 5 keys of row m removed, num_devs, the
          * record's domid removed, commit */
         fixed = 8 + 3 * (m + 1) + 2 + 14;
-        assert_int_equal(xlpci_ctx_alloc(&ctx, NULL), 0);
-        xlpci_ctx_set_hypervisor(ctx, XLPCI_HV_NONE);
-        assert_int_equal(xlpci_detach(ctx, domid, &spec, 0), 0);
-        xlpci_ctx_get_stats(ctx, &st);
-        xlpci_ctx_free(ctx);
-        assert_int_equal(st.attempts, 2);
-        assert_true(st.requests > fixed);
-        r = st.requests - fixed;
-        if (r > XLPCI_REREAD_BURST)
-            fail_msg("pci-detach with %u attached: %lu requests, %lu beyond "
-                     "the %lu of its transactions and wait", m, st.requests,
-                     r, fixed);
+        hot_op(domid, &spec, true, m, 2, fixed);
         assert_int_equal(itest_check_backend(e, domid), m);
         assert_int_equal(itest_guest_count(e, domid), (int)m);
         xlpci_spec_dispose(&spec);
