@@ -26,7 +26,8 @@
  *   xlpci-bench [-r RUNS] [-b RUNS] [-c RUNS]   Markdown report on stdout
  *
  * This file: main, the options and the report's heading; the sections are
- * in create.c (a), observe.c (b), concurrent.c (c) and scale.c (d)(e)(f),
+ * in create.c (a), observe.c (b), concurrent.c (c), scale.c (d)(e) and
+ * hotpath.c (f),
  * what they share in common.c (the floors: bench.h).
  */
 #define _GNU_SOURCE
@@ -112,7 +113,9 @@ int main(int argc, char **argv)
 
     if (strchr(sections, 'c'))
         bench_concurrent_section(dir, runs_c, only_ox);
-    bench_scale(dir, sections, runs_d, runs_e, only_ox);
+    bench_scale(sections, runs_d, runs_e, only_ox);
+    if (strchr(sections, 'f'))
+        bench_hotpath_section(dir, runs_d);
     printf("\nWhole run: %.0f s.\n", (now_us() - t0) / 1e6);
     h_rmrf(dir);
     return 0;

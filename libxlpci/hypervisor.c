@@ -34,7 +34,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <xenctrl.h>
+#include "xclib.h"                  /* libxenctrl, loaded when needed */
 
 #include "internal.h"
 

@@ -27,7 +27,9 @@
  *   ctx.c     context, logging, error strings
  *   xs.c      transaction runner (xlpci_txn_run; xlpci_txn_read for
  *             read-only steps), checked reads (a listing that may pass
- *             one reply on a connection of its own), watch waits
+ *             one reply on a connection of its own), the backend's reader
+ *             (whole, or the keys a hot path decides on), watch waits (on
+ *             a connection of their own, with a re-read budget)
  *   sysfs.c   which functions of a slot exist, is pciback loaded
  *             (xlpci_host_active), sysfs writes and waits
  *   bookkeeping.c  XLPCI_STATE_DIR/devices.json and its locks
@@ -41,6 +43,8 @@
  *   qmp.c     QMP client on <run dir>/qmp-libxl-<domid>: handshake,
  *             commands under the command's deadline, events
  *   qmpholder.c  who holds a busy QMP socket (sock_diag, /proc)
+ *   xclib.c   libxenctrl, dlopen'ed at the first hypervisor call
+ *             (xclib.h: the calls keep their names; nothing else loads it)
  * [2] host side
  *   assign.c  pci-assignable-add/-remove/-list (pciback binding)
  *   hypervisor.c  iomem/ioport/irq permissions via libxenctrl; the
@@ -97,6 +101,7 @@ _hidden int xlpci_json_take(struct yajl_gen_t *g, int r, int invalid_rc,
 struct xlpci_ctx {
     xentoollog_logger *lg;
     struct xs_handle *xsh;
+    struct xs_handle *wxsh;          /* the watches' (xs.c), or NULL */
     unsigned timeout_ms;
     unsigned max_attempts;
     char *sysfs_root;
@@ -222,35 +227,44 @@ _hidden int xlpci_xs_directory(xlpci_ctx *ctx, xs_transaction_t t,
  * XS_DIRECTORY_PART for it). */
 _hidden int xlpci_xs_directory_alone(xlpci_ctx *ctx, const char *path,
                                      char ***list_r, unsigned *n_r);
-/* Read the domain's backend into view, in t. */
+/* Read the domain's backend into view, in t: every key of every row. */
 _hidden int xlpci_view_read(xlpci_ctx *ctx, xs_transaction_t t,
                             uint32_t domid, xlpci_view *view);
+/* The same with only the keys of each row that keys names (a mask of
+ * XLPCI_KEY_BIT): the hot paths read what they decide on (the other
+ * values stay NULL, xlpci_view_listed says which exist). */
+_hidden int xlpci_view_read_keys(xlpci_ctx *ctx, xs_transaction_t t,
+                                 uint32_t domid, xlpci_view *view,
+                                 unsigned keys);
+/* Then the keys of rows from..to-1 that keys names and were not read. */
+_hidden int xlpci_view_read_rows(xlpci_ctx *ctx, xs_transaction_t t,
+                                 uint32_t domid, xlpci_view *view,
+                                 unsigned from, unsigned to, unsigned keys);
 
-/* Wait until pred(state) holds for the backend's state node, or the
- * backend fails (Closing/Closed state, error node: XLPCI_ERR_BACKEND), or
- * disappears (XLPCI_ERR_NOTFOUND), or timeout_ms passes
- * (XLPCI_ERR_TIMEDOUT).  *state_r gets the last state seen (-1 absent). */
-typedef bool xlpci_state_pred(int state, void *arg);
-_hidden int xlpci_wait_backend(xlpci_ctx *ctx, uint32_t domid,
-                               xlpci_state_pred *pred, void *arg,
-                               long long deadline_ms, int *state_r);
-
-/* The reading budget of every wait: after an event the store is re-read
- * at most once per XLPCI_REREAD_MS, so a guest rewriting its nodes in a
- * loop costs a bounded number of requests and never moves a deadline. */
-#define XLPCI_REREAD_MS 20
+/* The reading budget of every wait: the store is re-read after each
+ * batch of events, XLPCI_REREAD_BURST times at once and then at most once
+ * per XLPCI_REREAD_MS, so a guest rewriting its nodes in a loop costs a
+ * bounded number of requests and never moves a deadline, and one that
+ * behaves is never made to wait. */
+#define XLPCI_REREAD_MS    20
+#define XLPCI_REREAD_BURST 16
 
 /* A watch on the domain's backend directory and frontend state, held
- * across several
- * transactions so no change between them is missed. */
+ * across several transactions and the waits between them, so no change
+ * is missed (or, begun by xlpci_wait_backend, on the backend's state
+ * node).  The watches live on a connection of their own (ctx->wxsh): the
+ * transactions' connection never holds one (xs.c). */
 typedef struct {
-    char path[XLPCI_PATH_MAX];       /* the backend directory */
+    char path[XLPCI_PATH_MAX];       /* the backend directory (or state) */
     char fe_path[XLPCI_PATH_MAX];    /* the frontend's state node */
     char token[64];
     bool active, fe_active;
-    long long last_ms;               /* the last return of a wait */
+    unsigned tokens;                 /* re-reads left at once */
+    long long refill_ms;             /* when the last token was added */
 } xlpci_watch;
 
+/* Register w (zeroed, or ended) on the domain: then read what the wait is
+ * about, and wait for its changes with xlpci_watch_wait. */
 _hidden int xlpci_watch_begin(xlpci_ctx *ctx, uint32_t domid,
                               xlpci_watch *w);
 /* Wait for an event (0) until deadline_ms (CLOCK_MONOTONIC ms):
@@ -258,8 +272,20 @@ _hidden int xlpci_watch_begin(xlpci_ctx *ctx, uint32_t domid,
  * queued. */
 _hidden int xlpci_watch_wait(xlpci_ctx *ctx, xlpci_watch *w,
                              long long deadline_ms);
+/* Unregister (nothing if w was never begun). */
 _hidden void xlpci_watch_end(xlpci_ctx *ctx, xlpci_watch *w);
 _hidden long long xlpci_now_ms(void);
+
+/* Wait on w (begun here, on the state node alone, if it is not) until
+ * pred(state) holds for the backend's state node, or the backend fails
+ * (Closing/Closed state, error node: XLPCI_ERR_BACKEND), or disappears
+ * (XLPCI_ERR_NOTFOUND), or deadline_ms passes (XLPCI_ERR_TIMEDOUT).
+ * *state_r gets the last state seen (-1 absent).  The caller ends w. */
+typedef bool xlpci_state_pred(int state, void *arg);
+_hidden int xlpci_wait_backend(xlpci_ctx *ctx, xlpci_watch *w,
+                               uint32_t domid, xlpci_state_pred *pred,
+                               void *arg, long long deadline_ms,
+                               int *state_r);
 
 /* ---- sysfs (sysfs.c) ----------------------------------------------------- */
 
@@ -509,10 +535,12 @@ _hidden int xlpci_owner_drop_view(xlpci_ctx *ctx, xs_transaction_t t,
 _hidden int xlpci_parents_cleanup(xlpci_ctx *ctx, xs_transaction_t t,
                                   xlpci_ops *ops, uint32_t domid);
 /* xlpci_layout_remove + the devices' ownership records + the per-domain
- * parents when the last device goes: every removal of indices. */
+ * parents when the last device goes: every removal of indices.  A view
+ * read light (xlpci_view_read_keys) gets, in t, the values the removal
+ * needs. */
 _hidden int xlpci_remove_devices(xlpci_ctx *ctx, xs_transaction_t t,
                                  xlpci_ops *ops, uint32_t domid,
-                                 const xlpci_view *view,
+                                 xlpci_view *view,
                                  const unsigned *idx, size_t n);
 /* Outside any transaction (mkdir of what is missing), so that creates of
  * different domains touch disjoint nodes (creating a child modifies its
@@ -580,6 +608,14 @@ _hidden const char *xlpci_state_name(int state);
 /* xlpci_view_read and xlpci_view_check, the problem logged. */
 _hidden int xlpci_read_checked_view(xlpci_ctx *ctx, xs_transaction_t t,
                                     uint32_t domid, xlpci_view *view);
+/* The same with only keys of each row (xlpci_view_read_keys): the check
+ * judges what was read. */
+_hidden int xlpci_read_checked_keys(xlpci_ctx *ctx, xs_transaction_t t,
+                                    uint32_t domid, xlpci_view *view,
+                                    unsigned keys);
+/* xlpci_view_check, the problem logged. */
+_hidden int xlpci_view_check_logged(xlpci_ctx *ctx, const xlpci_view *view,
+                                    uint32_t domid);
 /* A cycle must not start while an index is still Closing: index of the
  * first such device not in skip (a bitmap of our own indices), or -1. */
 _hidden int xlpci_pending_removal(const xlpci_view *view, const bool *skip);
@@ -601,12 +637,14 @@ _hidden void xlpci_wait_reason_text(const xlpci_wait_reason *w, char *buf,
 _hidden bool xlpci_frontend_ready(xlpci_ctx *ctx, xs_transaction_t t,
                                   uint32_t domid, xlpci_wait_reason *why,
                                   int *rc);
-/* Run body until it stops asking to wait (XLPCI_TXN_WAIT), waiting on a
- * watch of the backend between runs, until deadline (XLPCI_ERR_TIMEDOUT).
+/* Run body until it stops asking to wait (XLPCI_TXN_WAIT), waiting on w
+ * between runs (registered at the first wait; the caller ends it, and may
+ * wait on it again after the commit), until deadline (XLPCI_ERR_TIMEDOUT).
  * In dry-run mode the body runs once. */
-_hidden int xlpci_run_until_ready(xlpci_ctx *ctx, uint32_t domid,
-                                  const char *what, xlpci_txn_body *body,
-                                  void *arg, long long deadline);
+_hidden int xlpci_run_until_ready(xlpci_ctx *ctx, xlpci_watch *w,
+                                  uint32_t domid, const char *what,
+                                  xlpci_txn_body *body, void *arg,
+                                  long long deadline);
 /* For xlpci_wait_backend: the backend is Connected. */
 _hidden bool xlpci_is_connected(int state, void *arg);
 

@@ -34,7 +34,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include <xenctrl.h>
+#include "xclib.h"                  /* libxenctrl, loaded when needed */
 
 #include "internal.h"
 

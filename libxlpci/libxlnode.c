@@ -565,11 +565,26 @@ void xlpci_prepared_dispose(xlpci_prepared *p)
 }
 
 int xlpci_remove_devices(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
-                         uint32_t domid, const xlpci_view *view,
+                         uint32_t domid, xlpci_view *view,
                          const unsigned *idx, size_t n)
 {
-    int rc = xlpci_layout_remove(ops, domid, view, idx, n);
+    unsigned lo = view->num_devs;
+    size_t i;
+    int rc = 0;
 
+    /* What the removal needs of a view read light: the values of the rows
+     * that move down (those above the lowest removed) and the removed
+     * rows' dev-N (their records); nothing when the view was read whole. */
+    for (i = 0; i < n; i++)
+        if (idx[i] < lo)
+            lo = idx[i];
+    if (n < view->num_devs)
+        rc = xlpci_view_read_rows(ctx, t, domid, view, lo + 1,
+                                  view->num_devs, XLPCI_KEYS_ALL);
+    for (i = 0; !rc && i < n; i++)
+        rc = xlpci_view_read_rows(ctx, t, domid, view, idx[i], idx[i] + 1,
+                                  XLPCI_KEY_BIT(XLPCI_KEY_DEV));
+    if (!rc) rc = xlpci_layout_remove(ops, domid, view, idx, n);
     if (!rc) rc = xlpci_owner_drop_view(ctx, t, ops, domid, view, idx, n);
     if (!rc && view->num_devs <= n)
         rc = xlpci_parents_cleanup(ctx, t, ops, domid);

@@ -37,6 +37,9 @@ enum xlpci_key {
     XLPCI_NKEYS
 };
 _hidden extern const char *const xlpci_key_names[XLPCI_NKEYS];
+/* Sets of keys (of a row to read): XLPCI_KEY_BIT(XLPCI_KEY_DEV) | ... */
+#define XLPCI_KEY_BIT(k) (1u << (k))
+#define XLPCI_KEYS_ALL   ((1u << XLPCI_NKEYS) - 1)
 
 _hidden void xlpci_be_path(char *buf, uint32_t domid);   /* .../backend/pci/D/0 */
 _hidden void xlpci_fe_path(char *buf, uint32_t domid);   /* /local/domain/D/device/pci/0 */
@@ -150,10 +153,21 @@ typedef void xlpci_problem_fn(void *arg, enum xlpci_problem_kind kind,
 _hidden void xlpci_view_problems(const xlpci_view *view, uint32_t domid,
                                  xlpci_problem_fn *fn, void *arg);
 
+/* The keys of a row the problems are about (the others, key-N, name-N and
+ * vdev-N, are copied or removed, never judged): a flow that reads these of
+ * every row refuses a damaged backend as check would report it. */
+#define XLPCI_KEYS_CHECKED (XLPCI_KEY_BIT(XLPCI_KEY_DEV) |                   \
+                            XLPCI_KEY_BIT(XLPCI_KEY_STATE) |                 \
+                            XLPCI_KEY_BIT(XLPCI_KEY_VDEVFN) |                \
+                            XLPCI_KEY_BIT(XLPCI_KEY_OPTS))
 /* The first problem a flow cannot proceed on (all but ORPHAN) into err,
- * with the way out: XLPCI_ERR_CORRUPT; 0 if none. */
+ * with the way out: XLPCI_ERR_CORRUPT; 0 if none.  Of a view read with
+ * fewer keys (xlpci_view_read_keys), what was read. */
 _hidden int xlpci_view_check(const xlpci_view *view, uint32_t domid,
                              char *err, size_t errlen);
+/* Does the listing show key k of row i (read or not)? */
+_hidden bool xlpci_view_listed(const xlpci_view *view, enum xlpci_key k,
+                               unsigned i);
 /* Index whose dev-i is bdf (by parsed address), or -1. */
 _hidden int xlpci_view_find(const xlpci_view *view, const xlpci_bdf *bdf);
 /* Parse one row into an entry (pure). */
