@@ -394,7 +394,7 @@ static void crash_flow(flow f, const char *env)
         if (f == FLOW_DESTROY) {
             /* the domain dies: its guest and its xenstore directory go */
             itest_model_stop(c.e);
-            assert_true(xs_rm(c.e->xs, XBT_NULL, "/local/domain/5"));
+            itest_xen_kill(c.e, c.iommu, 5);
         }
         snprintf(num, sizeof(num), "%u", n);
         setenv(env, num, 1);

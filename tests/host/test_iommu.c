@@ -330,7 +330,7 @@ static void test_already_assigned(void **state)
     assert_iommu_calls("getinfolist first=5 found=pv\n"
                        "test_assign_device dom=5 sbdf=0000:05:00.0\n"
                        "test_assign_device dom=5 sbdf=0000:04:00.0 "
-                       "-> EBUSY\n");
+                       "-> EINVAL\n");
     itest_assert_same(before, snapshot(), "the snapshot changed");
     free(before);
 }

@@ -503,3 +503,33 @@ void itest_set_xen(const char *sys, bool on)
     else
         unlink(path);
 }
+
+void itest_xen_kill(itest_env *e, const char *iommu, unsigned domid)
+{
+    char path[64], dom[16], line[128], b[32], w[16], q[4];
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f, *m;
+
+    snprintf(path, sizeof(path), "/local/domain/%u", domid);
+    xs_rm(e->xs, XBT_NULL, path);
+    if (!iommu)
+        return;
+    snprintf(dom, sizeof(dom), "%u", domid);
+    f = fopen(iommu, "r");
+    m = open_memstream(&out, &len);
+    assert_non_null(m);
+    while (f && fgets(line, sizeof(line), f)) {
+        int k = sscanf(line, "%31s %15s %3s", b, w, q);
+
+        if (k >= 2 && !strcmp(w, dom))
+            fprintf(m, "%s io%s\n", b, k == 3 ? " q" : "");
+        else
+            fputs(line, m);
+    }
+    if (f)
+        fclose(f);
+    fclose(m);
+    itest_put_file(iommu, out);
+    free(out);
+}

@@ -64,6 +64,12 @@ const char *itest_driver_of(const char *sys, const char *bdf);
 /* Xen running (on) or not, as the library sees it in the sysfs root sys:
  * <sys>/hypervisor/type "xen", or absent. */
 void itest_set_xen(const char *sys, bool on);
+/* Domain domid dies as `xl destroy` leaves it: its /local/domain/<domid>
+ * goes, and (iommu: the fake libxenctrl's FAKEXC_STATE, or NULL) Xen
+ * 4.17's domain kill moves its devices out of its IOMMU context into
+ * dom_io (pci_release_devices, quarantine on).  Without FAKEXC_DOMAINS
+ * the fake's Xen no longer has the domain either. */
+void itest_xen_kill(itest_env *e, const char *iommu, unsigned domid);
 /* The fake libxenctrl's calls logged in log since the last call (log is
  * removed): without the open, close and physinfo lines, the lines that
  * start with one of skip_start (NULL-terminated, may be NULL) or contain
