@@ -23,6 +23,8 @@
  *   resource.c  sysfs "resource" and "irq" of a device, parsed
  *   qmpmsg.c  QMP messages (device_add, device_del, query-pci; replies,
  *             errors, events) through yajl
+ *   owner.c   who holds a device: THE decision, on the facts of the
+ *             record, the backends, liveness and Xen (docs/ownership.md)
  * [1] I/O
  *   ctx.c     context, logging, error strings
  *   xs.c      transaction runner (xlpci_txn_run; xlpci_txn_read for
