@@ -244,7 +244,7 @@ _hidden int xlpci_resource_parse(const char *text, xlpci_bar *bars,
 _hidden int xlpci_irq_parse(const char *text, unsigned *irq_r, char *err,
                             size_t errlen);
 
-/* ---- libxl's /libxl/pci names (libxlnode.c, pure) ---------------------- */
+/* ---- libxl's /libxl/pci names (owner.c, pure) --------------------------- */
 
 /* /libxl/pci/dddd-bb-dd-f[/leaf] (libxl's format) into buf
  * (XLPCI_PATH_MAX); leaf NULL: the device's directory. */

@@ -35,6 +35,32 @@
 
 #include "libxlpci_priv.h"
 
+/* ---- libxl's record, /libxl/pci/dddd-bb-dd-f (libxl_pci.c's format) ---- */
+
+void xlpci_libxl_path(char *buf, const xlpci_bdf *bdf, const char *leaf)
+{
+    snprintf(buf, XLPCI_PATH_MAX, "/libxl/pci/%04x-%02x-%02x-%01x%s%s",
+             bdf->seg, bdf->bus, bdf->dev, bdf->func, leaf ? "/" : "",
+             leaf ? leaf : "");
+}
+
+bool xlpci_libxl_name_bdf(const char *name, xlpci_bdf *bdf)
+{
+    char path[XLPCI_PATH_MAX], want[XLPCI_PATH_MAX];
+    int end = -1;
+
+    if (sscanf(name, "%4x-%2x-%2x-%1x%n", &bdf->seg, &bdf->bus, &bdf->dev,
+               &bdf->func, &end) != 4 || end < 0 || name[end] ||
+        bdf->dev > XLPCI_MAX_SLOT || bdf->func > XLPCI_MAX_FUNC)
+        return false;
+    /* exactly the canonical form: no sign, no short fields */
+    xlpci_libxl_path(path, bdf, NULL);
+    snprintf(want, sizeof(want), "/libxl/pci/%s", name);
+    return !strcmp(path, want);
+}
+
+/* ---- the decision --------------------------------------------------------- */
+
 void xlpci_owner_facts_init(xlpci_owner_facts *f, int self, int record,
                             bool record_bad, int bk)
 {

@@ -297,11 +297,13 @@ static void dom_text(uint32_t domid, char *buf, size_t len)
         snprintf(buf, len, "%u", domid);
 }
 
+static const char *dom_type(uint32_t domid, char *buf, size_t len);
+
 static size_t load(devctx *v)
 {
     const char *file = getenv("FAKEXC_STATE");
     unsigned seg, bus, dev, fn;
-    char line[128], where[16], q[4];
+    char line[128], where[16], q[4], t[32];
     size_t n = 0;
     FILE *f;
 
@@ -316,6 +318,15 @@ static size_t load(devctx *v)
         v[n].sbdf = seg << 16 | bus << 8 | dev << 3 | fn;
         v[n].ctx = !strcmp(where, "io") ? CTX_IO : atoi(where);
         v[n].quarantined = k == 6 && !strcmp(q, "q");
+        if (v[n].ctx != CTX_IO && v[n].ctx != CTX_DOM0 && v[n].ctx != 0 &&
+            !dom_type((uint32_t)v[n].ctx, t, sizeof(t))) {
+            /* Xen no longer has that domain: its kill released the device
+             * (pci_release_devices: deassigned, quarantined) */
+            const char *qe = getenv("FAKEXC_QUARANTINE");
+
+            v[n].ctx = !(qe && !strcmp(qe, "0")) || v[n].quarantined
+                       ? CTX_IO : CTX_DOM0;
+        }
         n++;
     }
     fclose(f);

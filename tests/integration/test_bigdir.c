@@ -7,10 +7,11 @@
  *  - destroy stays exact, and its cost (requests, by the library's count)
  *    does not depend on the other domains' records: it lists no
  *    /libxl/pci;
- *  - check finds the records naming the domain outside its transactions
- *    (where the listing can be had: C xenstored) or fails naming the
- *    limit (oxenstored), and its other steps still run on a usable
- *    connection; it never says "consistent" when it could not look;
+ *  - check lists nothing and works on both daemons: it costs what the
+ *    domain holds (issue 22); check --audit lists /libxl/pci outside its
+ *    transactions and finds the lone records naming the domain (where the
+ *    listing can be had: C xenstored) or fails naming the limit
+ *    (oxenstored), never saying "consistent" when it could not look;
  *  - name lookups (name=, pci-assignable-add -n) work, or fail naming the
  *    limit, never "no such name".
  */
@@ -118,37 +119,49 @@ static void test_check_full_host(void **state)
     itest_env *e = *state;
 
     check_setup(e);
+    /* the default check: what the domain holds, on both daemons; the lone
+     * record is not looked for */
     assert_int_equal(itest_xlpci(e, "check", "5", NULL), 1);
-    /* the step after the listing ran, on a usable connection */
     assert_non_null(strstr(e->err, "/libxl/pci/0000-03-00-0/domid is "
                            "missing"));
+    assert_null(strstr(e->err, ORPHAN));
+    assert_null(strstr(e->err, "XENSTORE_PAYLOAD_MAX"));
+    assert_non_null(strstr(e->out, "1 problem(s)"));
+    assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 0);
+    itest_assert_node(e, "/libxl/pci/0000-03-00-0/domid", "5");
+    itest_assert_node(e, ORPHAN, "5");
+    assert_int_equal(itest_xlpci(e, "check", "5", NULL), 0);
+    assert_non_null(strstr(e->out, "domain 5: consistent"));
+    /* --audit lists /libxl/pci */
     if (e->xsd.ox) {
+        assert_int_equal(itest_xlpci(e, "check", "--audit", "5", NULL), 1);
         assert_non_null(strstr(e->err, "XENSTORE_PAYLOAD_MAX"));
         assert_non_null(strstr(e->err, "could not look for ownership "
                                "records naming domain 5"));
         assert_null(strstr(e->out, "consistent"));
-        /* --repair repairs the rest, and still fails: it could not look */
-        assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 1);
+        assert_int_equal(itest_xlpci(e, "check", "--audit", "--repair", "5",
+                                     NULL), 1);
         assert_non_null(strstr(e->err, "XENSTORE_PAYLOAD_MAX"));
-        itest_assert_node(e, "/libxl/pci/0000-03-00-0/domid", "5");
         itest_assert_node(e, ORPHAN, "5");
     } else {
+        assert_int_equal(itest_xlpci(e, "check", "--audit", "5", NULL), 1);
         assert_non_null(strstr(e->err, ORPHAN " names it but its backend "
                                "does not list 0000:07:00.0"));
-        assert_non_null(strstr(e->out, "2 problem(s)"));
-        assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 0);
-        itest_assert_node(e, "/libxl/pci/0000-03-00-0/domid", "5");
+        assert_non_null(strstr(e->out, "1 problem(s)"));
+        assert_int_equal(itest_xlpci(e, "check", "--audit", "--repair", "5",
+                                     NULL), 0);
         itest_assert_node(e, ORPHAN, NULL);
-        assert_int_equal(itest_xlpci(e, "check", "5", NULL), 0);
+        assert_int_equal(itest_xlpci(e, "check", "--audit", "5", NULL), 0);
         assert_non_null(strstr(e->out, "domain 5: consistent"));
     }
     assert_filled(e, 700);
     assert_int_equal(itest_check_backend(e, 5), 1);
 }
 
-/* check --repair's ownership transaction reads no listing of /libxl/pci:
- * a create making its record directory meanwhile (what every first
- * assignment after boot does) does not make it start over. */
+/* check --repair's transaction reads no listing of /libxl/pci, not even
+ * with --audit (the listing is outside it): a create making its record
+ * directory meanwhile (what every first assignment after boot does) does
+ * not make it start over. */
 static void mkdir_hook(void *arg, unsigned attempt)
 {
     itest_env *e = arg;
@@ -169,7 +182,8 @@ static void test_check_no_conflict(void **state)
     itest_write(e, ORPHAN, "5");
     assert_int_equal(xlpci_ctx_alloc(&ctx, NULL), 0);
     xlpci_ctx_set_txn_hook(ctx, mkdir_hook, e);
-    assert_int_equal(xlpci_check_ex(ctx, 5, true, &res), 0);
+    assert_int_equal(xlpci_check_flags(ctx, 5, XLPCI_CHECK_REPAIR |
+                                       XLPCI_CHECK_AUDIT, &res), 0);
     xlpci_ctx_get_stats(ctx, &st);
     xlpci_ctx_free(ctx);
     assert_int_equal(res.problems, 0);
@@ -180,9 +194,9 @@ static void test_check_no_conflict(void **state)
 }
 
 /* check --repair of a gone domain on a full host: what its backend
- * listed is released on both daemons; the record naming it alone
- * (ORPHAN) where the listing can be had, else the check fails naming the
- * limit. */
+ * listed is released on both daemons, the lone record naming it
+ * (ORPHAN) left unseen; --audit finds it where the listing can be had,
+ * else fails naming the limit. */
 static void test_check_gone_full_host(void **state)
 {
     itest_env *e = *state;
@@ -190,15 +204,21 @@ static void test_check_gone_full_host(void **state)
     check_setup(e);
     itest_write(e, "/libxl/pci/0000-03-00-0/domid", "5");
     assert_true(xs_rm(e->xs, XBT_NULL, "/local/domain/5"));
-    assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 1);
+    assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 0);
     assert_non_null(strstr(e->err, "domain 5 (gone) still holds PCI device "
                            "0000:03:00.0"));
+    assert_non_null(strstr(e->out, "domain 5: gone; nothing of it is left"));
     itest_assert_node(e, "/libxl/pci/0000-03-00-0/domid", NULL);
     itest_assert_node(e, "/local/domain/0/backend/pci/5", NULL);
+    itest_assert_node(e, ORPHAN, "5");
     if (e->xsd.ox) {
+        assert_int_equal(itest_xlpci(e, "check", "--audit", "--repair", "5",
+                                     NULL), 1);
         assert_non_null(strstr(e->err, "XENSTORE_PAYLOAD_MAX"));
         itest_assert_node(e, ORPHAN, "5");
     } else {
+        assert_int_equal(itest_xlpci(e, "check", "--audit", "--repair", "5",
+                                     NULL), 0);
         assert_non_null(strstr(e->err, "domain 5 (gone) still holds PCI "
                                "device 0000:07:00.0 (named by its "
                                "/libxl/pci record)"));

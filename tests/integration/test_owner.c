@@ -119,22 +119,35 @@ static void test_other_domain_refused(void **state)
     assert_int_equal(itest_xlpci(e, "check", "5", NULL), 0);
 }
 
-/* A record naming a domain that no longer exists is refused, naming the
- * way out; the store stays as it was. */
+/* A record naming a domain that no longer exists holds nothing: the
+ * device is free at once, the record taken over in the claim's own
+ * transaction (a correction, said at -v); a live domain's is refused,
+ * naming it, that it is alive and the command that frees it. */
 static void test_stale_node(void **state)
 {
     itest_env *e = *state;
-    char *before;
 
     itest_write(e, NODE3, "42");
-    before = itest_dump(e);
-    assert_int_equal(itest_xlpci(e, "create", "6", "03:00.0", NULL), 1);
-    assert_non_null(strstr(e->err, "PCI device 0000:03:00.0 is still "
-                           "recorded as assigned to domain 42, which no "
-                           "longer exists"));
-    assert_non_null(strstr(e->err, "xlpci check --repair 42"));
-    itest_assert_store(e, before);
-    free(before);
+    assert_int_equal(itest_xlpci(e, "-v", "create", "6", "03:00.0", NULL),
+                     0);
+    assert_non_null(strstr(e->err, "correction: /libxl/pci record of "
+                           "0000:03:00.0 named domain 42, which is gone: it "
+                           "names domain 6 now"));
+    itest_assert_node(e, NODE3, "6");
+    assert_int_equal(itest_check_backend(e, 6), 1);
+    assert_int_equal(itest_xlpci(e, "check", "6", NULL), 0);
+    /* the same through pci-attach */
+    itest_write(e, "/libxl/pci/0000-04-00-0/domid", "43");
+    assert_int_equal(itest_xlpci(e, "pci-attach", "6", "04:00.0", NULL), 0);
+    itest_assert_node(e, "/libxl/pci/0000-04-00-0/domid", "6");
+    /* a live domain's record is its */
+    itest_write(e, "/libxl/pci/0000-05-00-0/domid", "7");
+    assert_int_equal(itest_xlpci(e, "create", "5", "05:00.0", NULL), 1);
+    assert_non_null(strstr(e->err, "PCI device 0000:05:00.0 is already "
+                           "assigned to domain 7 (domain 7 (alive) holds it: "
+                           "its /libxl/pci record names it): `xlpci "
+                           "pci-detach 7 0000:05:00.0` frees it"));
+    itest_assert_node(e, "/local/domain/0/backend/pci/5", NULL);
 }
 
 /* Two creates of different domains, one committing inside the other's
@@ -473,11 +486,15 @@ static void test_check_records(void **state)
     assert_int_equal(itest_xlpci(e, "create", "6", "03:00.0", NULL), 1);
     assert_non_null(strstr(e->err, "already assigned to domain 5"));
 
-    /* another toolstack put 04:00.0 in domain 6's backend too */
+    /* another toolstack put 04:00.0 in domain 6's backend too: only
+     * --audit looks at every backend (the default check costs what the
+     * domain holds) */
     itest_write(e, BE(6) "/dev-0", "0000:04:00.0");
     itest_write(e, BE(6) "/num_devs", "1");
     before = itest_dump(e);
-    assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 1);
+    assert_int_equal(itest_xlpci(e, "check", "5", NULL), 0);
+    assert_int_equal(itest_xlpci(e, "check", "--audit", "--repair", "5",
+                                 NULL), 1);
     assert_non_null(strstr(e->err, "0000:04:00.0 is also in the PCI backend "
                            "of domain 6"));
     itest_assert_store(e, before);
