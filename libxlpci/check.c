@@ -185,8 +185,8 @@ static int owner_of(xlpci_ctx *ctx, xs_transaction_t t, check_arg *a,
     xlpci_owner_facts_init(&c->f, (int)a->domid, record, bad, bk_of(a, bdf));
     oc = xlpci_owner_cand_find(&c->f, a->domid);
     oc->alive = 1;
-    rc = xlpci_owner_gather(ctx, a->tr, t, bdf, listed ? view : NULL, 0,
-                            &c->f, &c->v);
+    rc = xlpci_owner_gather(ctx, a->tr, t, bdf, listed ? view : NULL,
+                            a->audit ? XLPCI_FIND_STALE : 0, &c->f, &c->v);
     if (!listed)
         oc->lists = false;
     if (!rc && a->audit && listed) {
@@ -429,8 +429,10 @@ static int check_gone(xlpci_ctx *ctx, bool host, uint32_t domid,
     int rc;
 
     rc = xlpci_destroy_run(ctx, host, domid,
-                           repair ? XLPCI_DESTROY_RELEASE : 0, extra, nextra,
-                           &d);
+                           (repair ? XLPCI_DESTROY_RELEASE : 0) |
+                           (flags & XLPCI_CHECK_AUDIT ? XLPCI_DESTROY_AUDIT
+                                                      : 0),
+                           extra, nextra, &d);
     if (rc)
         return rc;
     if (repair && !ctx->dry_run && (d.held || d.entries || d.released))

@@ -54,6 +54,8 @@ typedef struct {
     bool plan;                         /* plan the removal (else look) */
     bool revoked;                      /* the domain, alive: access gone */
     bool refuse_live;                  /* alive: XLPCI_ERR_BUSY */
+    bool audit;                        /* search the backends for a live
+                                        * holder of what it named */
     int alive;                         /* the domain, found out */
     bool be_dir, fe;                   /* its backend, frontend directory */
     /* the bookkeeping (every device's domid: those naming the domain
@@ -154,8 +156,8 @@ static int held_add(xlpci_ctx *ctx, xs_transaction_t t, held_arg *a,
     /* a gone domain's device may be in another guest, which only Xen
      * knows (then named by searching the backends) */
     rc = xlpci_owner_gather(ctx, a->tr, t, bdf, view,
-                            a->alive ? 0 : XLPCI_FIND_XEN | XLPCI_FIND_SEARCH,
-                            &f, &v);
+                            (a->alive ? 0 : XLPCI_FIND_XEN | XLPCI_FIND_SEARCH)
+                            | (a->audit ? XLPCI_FIND_STALE : 0), &f, &v);
     if (rc)
         return rc;
     rc = held_grow(a, 1);
@@ -359,6 +361,7 @@ int xlpci_destroy_run(xlpci_ctx *ctx, bool host, uint32_t domid,
     a.domid = domid;
     a.tr = &tr;
     a.refuse_live = flags & XLPCI_DESTROY_ALIVE_REFUSED;
+    a.audit = flags & XLPCI_DESTROY_AUDIT;
     xlpci_truth_init(ctx, &tr, host);
     /* the candidates besides the backend: the bookkeeping's, the scan's */
     rc = bk_read(ctx, host, &bk_v, &bk_d, &bk_m, &a.nbk);

@@ -577,8 +577,9 @@ _hidden int xlpci_domain_exists(xlpci_ctx *ctx, xs_transaction_t t,
                                 uint32_t domid, bool *exists_r);
 /* In t: every device's node must be absent, name domid, or name a domain
  * the ownership decision (owner.c) finds holds nothing any more (gone,
- * its backend does not list it: the record is taken over); plan the
- * writes.  A live other domain's: XLPCI_ERR_EXISTS, logged ("already
+ * and no live domain's backend lists the device: the backends are
+ * searched then, xlpci_backend_search; the record is taken over); plan
+ * the writes.  A live other domain's: XLPCI_ERR_EXISTS, logged ("already
  * assigned to domain D (alive: ...): `xlpci pci-detach D B` frees it").
  * One request per device (the listing of /libxl/pci/<bdf>; domid is read
  * only if it is there); another domain's record costs its liveness
@@ -802,6 +803,10 @@ _hidden int xlpci_truth_alive(xlpci_ctx *ctx, xlpci_truth *tr,
                                       * (xlpci_backend_search) */
 #define XLPCI_FIND_SELF   4u         /* self's liveness (else only asked
                                       * when another candidate is there) */
+#define XLPCI_FIND_STALE  8u         /* only a gone domain names it (record
+                                      * or bookkeeping): search the
+                                      * backends too before it is let go
+                                      * (check --audit) */
 /* In t: complete the facts of bdf (xlpci_owner_facts_init done by the
  * caller: self, record, bk): each candidate's liveness (a value the
  * caller set is kept), whether its backend lists bdf (self's from
@@ -895,11 +900,15 @@ _hidden int xlpci_release(xlpci_ctx *ctx, bool host, uint32_t domid,
  *                                is not dying; without Xen:
  *                                /local/domain/<domid> exists) is refused,
  *                                XLPCI_ERR_BUSY (logged)
+ *   XLPCI_DESTROY_AUDIT          check --audit: a device only the gone
+ *                                domain names is looked for in every
+ *                                backend before it is let go
  * A domain Xen still has (destroy -f) loses its access first, from a
  * look-up, then the store is changed.  In a dry run the transaction and
  * the host's plan are printed. */
 #define XLPCI_DESTROY_RELEASE        (1u << 8)
 #define XLPCI_DESTROY_ALIVE_REFUSED  (1u << 9)
+#define XLPCI_DESTROY_AUDIT          (1u << 10)
 typedef struct {
     bool alive;                      /* the domain, as found out */
     bool entries;                    /* backend/frontend entries were there */

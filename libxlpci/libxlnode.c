@@ -283,6 +283,23 @@ static int claim_other(xlpci_ctx *ctx, xs_transaction_t t, uint32_t domid,
         return 0;
     c->alive = alive;
     xlpci_owner_decide(&f, &v);
+    if (v.held == XLPCI_HELD_NONE) {
+        /* a gone domain's record: before it is taken over, does a live
+         * domain's backend list the device (a record another tool
+         * damaged)?  The backends are searched, a cost that grows with
+         * the host, only on this path. */
+        int skip[2] = { (int)domid, owner }, found;
+
+        *rc_r = xlpci_backend_search(ctx, t, bdf, skip, 2, &found);
+        if (!*rc_r && found >= 0 &&
+            (c = xlpci_owner_cand_add(&f, (uint32_t)found))) {
+            c->lists = true;
+            *rc_r = xlpci_known_alive(ctx, t, c->domid, &c->alive);
+        }
+        if (*rc_r)
+            return 0;
+        xlpci_owner_decide(&f, &v);
+    }
     if (v.held == XLPCI_HELD_NONE || v.held == XLPCI_HELD_SELF)
         return 1;
     xlpci_bdf_format(bdf, b);

@@ -113,14 +113,21 @@ int xlpci_owner_gather(xlpci_ctx *ctx, xlpci_truth *tr, xs_transaction_t t,
     }
     if (rc)
         return rc;
-    if (how & XLPCI_FIND_XEN)
-        f->xen = xlpci_xenq_device(ctx, &tr->xq, bdf);
     xlpci_owner_decide(f, v);
-    if (v->held != XLPCI_HELD_XEN || !(how & XLPCI_FIND_SEARCH) ||
-        f->ncand == XLPCI_OWNER_MAXCAND)
+    /* Xen's word, unless a live domain is known to hold the device: then
+     * nothing of it, Xen's side included, is asked or touched */
+    if ((how & XLPCI_FIND_XEN) && v->held != XLPCI_HELD_OTHER) {
+        f->xen = xlpci_xenq_device(ctx, &tr->xq, bdf);
+        xlpci_owner_decide(f, v);
+    }
+    if (f->ncand == XLPCI_OWNER_MAXCAND ||
+        !((v->held == XLPCI_HELD_XEN && (how & XLPCI_FIND_SEARCH)) ||
+          (v->held == XLPCI_HELD_NONE && v->stale >= 0 &&
+           (how & XLPCI_FIND_STALE))))
         return 0;
-    /* Xen has it in a guest nobody named: which backend lists it?  (the
-     * one listing that grows with the host, only on this path) */
+    /* Xen has it in a guest nobody named, or (asked) only a gone domain
+     * names it: which backend lists it?  (the one listing that grows with
+     * the host, only on these paths) */
     for (i = 0; i < f->ncand; i++)
         skip[i] = (int)f->cand[i].domid;
     rc = xlpci_backend_search(ctx, t, bdf, skip, f->ncand, &found);

@@ -150,6 +150,39 @@ static void test_stale_node(void **state)
     itest_assert_node(e, "/local/domain/0/backend/pci/5", NULL);
 }
 
+/* Without xen-pciback (no bookkeeping to name the holder): a stale
+ * record naming a gone domain over a device a live domain's backend
+ * lists.  Before the record is taken over the backends are searched:
+ * create of another domain is refused naming the live one; check --audit
+ * --repair of the gone domain rewrites the record for the live one; the
+ * live domain keeps its device. */
+static void test_stale_node_live_backend(void **state)
+{
+    itest_env *e = *state;
+    char *before;
+
+    assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", "04:00.0",
+                                 NULL), 0);
+    itest_write(e, NODE3, "9");
+    before = itest_dump(e);
+    assert_int_equal(itest_xlpci(e, "create", "6", "03:00.0", NULL), 1);
+    assert_non_null(strstr(e->err, "PCI device 0000:03:00.0 is already "
+                           "assigned to domain 5 (domain 5 (alive) holds it: "
+                           "its PCI backend lists it; /libxl/pci/"
+                           "0000-03-00-0/domid names domain 9 (gone))"));
+    assert_int_equal(itest_xlpci(e, "pci-attach", "7", "03:00.0", NULL), 1);
+    itest_assert_store(e, before);
+    free(before);
+    /* nothing of 9 known without the host-wide look */
+    assert_int_equal(itest_xlpci(e, "check", "--repair", "9", NULL), 0);
+    itest_assert_node(e, NODE3, "9");
+    assert_int_equal(itest_xlpci(e, "check", "--audit", "--repair", "9",
+                                 NULL), 0);
+    itest_assert_node(e, NODE3, "5");
+    assert_int_equal(itest_check_backend(e, 5), 2);
+    assert_int_equal(itest_xlpci(e, "check", "5", NULL), 0);
+}
+
 /* Two creates of different domains, one committing inside the other's
  * transaction: the outer one still commits at its first attempt (they
  * share no node; the shared parents existed before).  warm: the devices'
@@ -513,6 +546,8 @@ int main(void)
                                         itest_setup, itest_teardown),
         cmocka_unit_test_setup_teardown(test_stale_node, itest_setup,
                                         itest_teardown),
+        cmocka_unit_test_setup_teardown(test_stale_node_live_backend,
+                                        itest_setup, itest_teardown),
         cmocka_unit_test_setup_teardown(test_creates_disjoint, itest_setup,
                                         itest_teardown),
         cmocka_unit_test_setup_teardown(test_creates_disjoint_cold,
