@@ -227,6 +227,73 @@ static void test_check_gone_full_host(void **state)
     assert_filled(e, 700);
 }
 
+/* check of one domain costs what that domain holds (issue 22): on a host
+ * of 64 guests x 8 devices (512 records: past one reply on oxenstored)
+ * check of one of them sends exactly the requests the same check sends on
+ * a host where that domain is alone, on both daemons; --repair of a
+ * consistent domain too. */
+static unsigned long check_requests(unsigned domid, unsigned flags)
+{
+    xlpci_check_result res;
+    xlpci_stats st;
+    xlpci_ctx *ctx;
+
+    assert_int_equal(xlpci_ctx_alloc(&ctx, NULL), 0);
+    assert_int_equal(xlpci_check_flags(ctx, domid, flags, &res), 0);
+    xlpci_ctx_get_stats(ctx, &st);
+    xlpci_ctx_free(ctx);
+    assert_int_equal(res.problems, 0);
+    assert_true(res.domain_exists);
+    return st.requests;
+}
+
+static void guests(itest_env *e, unsigned from, unsigned to)
+{
+    char spec[8][16], name[16];
+    xlpci_spec specs[8];
+    xlpci_ctx *ctx;
+    unsigned d, f;
+
+    assert_int_equal(xlpci_ctx_alloc(&ctx, NULL), 0);
+    for (d = from; d < to; d++) {
+        snprintf(name, sizeof(name), "g%u", d);
+        itest_mkdomain(e, d, name);
+        for (f = 0; f < 8; f++) {
+            char err[128];
+
+            snprintf(spec[f], sizeof(spec[f]), "%02x:00.%u", 0x80 + d, f);
+            xlpci_spec_init(&specs[f]);
+            assert_int_equal(xlpci_spec_parse(spec[f], &specs[f], err,
+                                              sizeof(err)), 0);
+        }
+        assert_int_equal(xlpci_create(ctx, d, specs, 8, NULL, 0), 0);
+        for (f = 0; f < 8; f++)
+            xlpci_spec_dispose(&specs[f]);
+    }
+    xlpci_ctx_free(ctx);
+}
+
+static void test_check_cost_big_host(void **state)
+{
+    itest_env *e = *state;
+    unsigned long alone, full, alone_r, full_r;
+
+    guests(e, 10, 11);
+    alone = check_requests(10, 0);
+    alone_r = check_requests(10, XLPCI_CHECK_REPAIR);
+    guests(e, 11, 74);
+    full = check_requests(10, 0);
+    full_r = check_requests(10, XLPCI_CHECK_REPAIR);
+    assert_int_equal(full, alone);
+    assert_int_equal(full_r, alone_r);
+    assert_int_equal(check_requests(73, 0), alone);
+    assert_int_equal(itest_xlpci(e, "check", "41", NULL), 0);
+    assert_string_equal(e->out, "domain 41: consistent\n");
+    fprintf(stderr, "check of one domain of 8 devices: %lu requests alone, "
+            "%lu on a host of 64 x 8 (%s)\n", alone, full,
+            e->xsd.ox ? "oxenstored" : "C xenstored");
+}
+
 /* name= on a full host: 700 records, the name asked for on the last. */
 static void test_name_full_host(void **state)
 {
@@ -298,6 +365,7 @@ int main(void)
         BOTH(test_destroy_full_host),
         BOTH(test_check_full_host),
         BOTH(test_check_no_conflict),
+        BOTH(test_check_cost_big_host),
         BOTH(test_check_gone_full_host),
         BOTH(test_name_full_host),
         BOTH(test_assignable_name_full_host),
