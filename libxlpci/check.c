@@ -159,8 +159,7 @@ static bool row_bdf(const xlpci_view *v, unsigned i, xlpci_bdf *bdf)
 /* In t: bdf's record, the facts and the decision; into a->dev.  listed:
  * the backend lists it (and keeps listing it after a repair). */
 static int owner_of(xlpci_ctx *ctx, xs_transaction_t t, check_arg *a,
-                    const xlpci_view *view, const xlpci_bdf *bdf,
-                    bool listed)
+                    const xlpci_bdf *bdf, bool listed)
 {
     xlpci_checked *c, *nv;
     xlpci_owner_cand *oc;
@@ -185,10 +184,8 @@ static int owner_of(xlpci_ctx *ctx, xs_transaction_t t, check_arg *a,
     xlpci_owner_facts_init(&c->f, (int)a->domid, record, bad, bk_of(a, bdf));
     oc = xlpci_owner_cand_find(&c->f, a->domid);
     oc->alive = 1;
-    rc = xlpci_owner_gather(ctx, a->tr, t, bdf, listed ? view : NULL,
+    rc = xlpci_owner_gather(ctx, a->tr, t, bdf, listed,
                             a->audit ? XLPCI_FIND_STALE : 0, &c->f, &c->v);
-    if (!listed)
-        oc->lists = false;
     if (!rc && a->audit && listed) {
         /* --audit: every other backend too */
         for (k = 0; k < c->f.ncand; k++)
@@ -349,7 +346,7 @@ owners:
     for (i = 0; !rc && i < v.num_devs; i++)
         if (!xlpci_idx_in(f.drop, f.ndrop, i) && row_bdf(&v, i, &bdf) &&
             !seen(a, &bdf))
-            rc = owner_of(ctx, t, a, &v, &bdf, true);
+            rc = owner_of(ctx, t, a, &bdf, true);
     for (k = 0; !rc && k < a->ndev; k++)
         rc = listed_problems(ctx, a, &a->dev[k], ops);
     /* and those it names no longer listed: the dropped rows' (by dev-N or
@@ -363,14 +360,14 @@ owners:
         ok = row_bdf(&v, i, &bdf) ||
              (key && !xlpci_bdf_parse(key, &bdf, err, sizeof(err)));
         if (ok && !seen(a, &bdf))
-            rc = owner_of(ctx, t, a, &v, &bdf, false);
+            rc = owner_of(ctx, t, a, &bdf, false);
     }
     for (k = 0; !rc && a->bk && k < a->bk->n; k++)
         if (a->bk->v[k].domid == (int)a->domid && !seen(a, &a->bk->v[k].bdf))
-            rc = owner_of(ctx, t, a, &v, &a->bk->v[k].bdf, false);
+            rc = owner_of(ctx, t, a, &a->bk->v[k].bdf, false);
     for (k = 0; !rc && k < a->nextra; k++)
         if (!seen(a, &a->extra[k]))
-            rc = owner_of(ctx, t, a, &v, &a->extra[k], false);
+            rc = owner_of(ctx, t, a, &a->extra[k], false);
     for (k = 0; !rc && k < a->ndev; k++)
         if (!a->dev[k].listed)
             rc = unlisted_problems(ctx, a, &a->dev[k], ops);

@@ -133,7 +133,7 @@ static bool known(const held_arg *a, const xlpci_bdf *bdf)
  * backend, listed; or its record names the domain) or the bookkeeping's
  * (bk: its domid there, -1 for the scan's).  Held devices come first. */
 static int held_add(xlpci_ctx *ctx, xs_transaction_t t, held_arg *a,
-                    const xlpci_view *view, const xlpci_bdf *bdf, bool listed)
+                    const xlpci_bdf *bdf, bool listed)
 {
     xlpci_owner_facts f;
     xlpci_owner_verdict v;
@@ -155,7 +155,7 @@ static int held_add(xlpci_ctx *ctx, xs_transaction_t t, held_arg *a,
     xlpci_owner_cand_find(&f, a->domid)->alive = a->alive;
     /* a gone domain's device may be in another guest, which only Xen
      * knows (then named by searching the backends) */
-    rc = xlpci_owner_gather(ctx, a->tr, t, bdf, view,
+    rc = xlpci_owner_gather(ctx, a->tr, t, bdf, listed,
                             (a->alive ? 0 : XLPCI_FIND_XEN | XLPCI_FIND_SEARCH)
                             | (a->audit ? XLPCI_FIND_STALE : 0), &f, &v);
     if (rc)
@@ -210,14 +210,13 @@ static int destroy_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
                         void *varg)
 {
     held_arg *a = varg;
-    char path[XLPCI_PATH_MAX], err[64];
-    xlpci_view view;
+    char path[XLPCI_PATH_MAX], err[64], **names = NULL;
+    unsigned nn = 0;
     xlpci_bdf bdf;
     size_t i;
     int rc;
 
     held_reset(a);
-    xlpci_view_init(&view);
     rc = xlpci_truth_alive(ctx, a->tr, t, a->domid, &a->alive);
     if (rc)
         goto out;
@@ -231,28 +230,36 @@ static int destroy_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
         rc = XLPCI_ERR_BUSY;
         goto out;
     }
-    rc = xlpci_view_read(ctx, t, a->domid, &view);
-    if (rc == XLPCI_ERR_CORRUPT)
-        rc = 0;                        /* removed wholesale all the same */
-    for (i = 0; !rc && view.keys && i < view.num_devs; i++) {
-        const char *dev = view.keys[i][XLPCI_KEY_DEV];
+    /* its backend: the listing and every dev-N listed (whatever
+     * num_devs says: it all goes), nothing else */
+    xlpci_be_path(path, a->domid);
+    rc = xlpci_xs_directory(ctx, t, path, &names, &nn);
+    a->be_dir = names != NULL;
+    for (i = 0; !rc && i < nn; i++) {
+        enum xlpci_key k;
+        unsigned idx;
+        char key[XLPCI_PATH_MAX], *dev = NULL;
 
-        if (dev && !xlpci_bdf_parse(dev, &bdf, err, sizeof(err)))
-            rc = held_add(ctx, t, a, &view, &bdf, true);
+        if (!xlpci_split_key(names[i], &k, &idx) || k != XLPCI_KEY_DEV)
+            continue;
+        rc = xlpci_be_key(key, a->domid, "%s", names[i]);
+        if (!rc) rc = xlpci_xs_read(ctx, t, key, &dev);
+        if (!rc && dev && !xlpci_bdf_parse(dev, &bdf, err, sizeof(err)))
+            rc = held_add(ctx, t, a, &bdf, true);
+        free(dev);
     }
     a->nbackend = a->n;
     for (i = 0; !rc && i < a->nbk; i++)
         if (a->bk_d[i] == (int)a->domid)
-            rc = held_add(ctx, t, a, &view, &a->bk_v[i], false);
+            rc = held_add(ctx, t, a, &a->bk_v[i], false);
     for (i = 0; !rc && i < a->nextra; i++)
-        rc = held_add(ctx, t, a, &view, &a->extra[i], false);
+        rc = held_add(ctx, t, a, &a->extra[i], false);
     if (rc)
         goto out;
     /* the frontend, only if the domain still has one: never create below
      * /local/domain/<domid> */
     xlpci_fe_path(path, a->domid);
     rc = xlpci_xs_exists(ctx, t, path, &a->fe);
-    a->be_dir = view.dir_exists;
     if (rc || !a->plan)
         goto out;
     /* a domain Xen still has: first its access (the caller), then this */
@@ -281,7 +288,7 @@ static int destroy_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
     if (!rc && !ops->n)
         rc = XLPCI_TXN_NOTHING;
 out:
-    xlpci_view_dispose(&view);
+    free(names);
     return rc;
 }
 

@@ -809,12 +809,13 @@ _hidden int xlpci_truth_alive(xlpci_ctx *ctx, xlpci_truth *tr,
                                       * (check --audit) */
 /* In t: complete the facts of bdf (xlpci_owner_facts_init done by the
  * caller: self, record, bk): each candidate's liveness (a value the
- * caller set is kept), whether its backend lists bdf (self's from
- * self_view when given; a live candidate's other than the record's, read:
- * xlpci_backend_lists), Xen's word (how); then the decision into v. */
+ * caller set is kept), whether its backend lists bdf (self's is
+ * self_lists, 0 or 1, as the caller read it, or -1 unknown: not read; a
+ * live candidate's other than the record's, read: xlpci_backend_lists),
+ * Xen's word (how); then the decision into v. */
 _hidden int xlpci_owner_gather(xlpci_ctx *ctx, xlpci_truth *tr,
                                xs_transaction_t t, const xlpci_bdf *bdf,
-                               const xlpci_view *self_view, unsigned how,
+                               int self_lists, unsigned how,
                                xlpci_owner_facts *f, xlpci_owner_verdict *v);
 /* The same for n devices in a read-only transaction of its own, each
  * record read there; bk[i] devices.json's domid (bk may be NULL);

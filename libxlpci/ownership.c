@@ -83,9 +83,8 @@ int xlpci_truth_alive(xlpci_ctx *ctx, xlpci_truth *tr, xs_transaction_t t,
 }
 
 int xlpci_owner_gather(xlpci_ctx *ctx, xlpci_truth *tr, xs_transaction_t t,
-                       const xlpci_bdf *bdf, const xlpci_view *self_view,
-                       unsigned how, xlpci_owner_facts *f,
-                       xlpci_owner_verdict *v)
+                       const xlpci_bdf *bdf, int self_lists, unsigned how,
+                       xlpci_owner_facts *f, xlpci_owner_verdict *v)
 {
     int skip[XLPCI_OWNER_MAXCAND], found, rc = 0;
     xlpci_owner_cand *c;
@@ -102,9 +101,8 @@ int xlpci_owner_gather(xlpci_ctx *ctx, xlpci_truth *tr, xs_transaction_t t,
         if (rc)
             break;
         if ((int)c->domid == f->self) {
-            if (self_view)
-                c->lists = self_view->keys &&
-                           xlpci_view_find(self_view, bdf) >= 0;
+            if (self_lists >= 0)
+                c->lists = self_lists;
         } else if (c->alive != 0 && (int)c->domid != f->record) {
             /* a live domain the record does not name holds the device
              * only if its backend lists it */
@@ -173,7 +171,7 @@ static int owners_body(xlpci_ctx *ctx, xs_transaction_t t, void *varg)
         if (a->self >= 0 && a->self_alive >= 0)
             xlpci_owner_cand_find(&a->f[i], (uint32_t)a->self)->alive =
                 a->self_alive;
-        rc = xlpci_owner_gather(ctx, a->tr, t, &a->bdfs[i], NULL, a->how,
+        rc = xlpci_owner_gather(ctx, a->tr, t, &a->bdfs[i], -1, a->how,
                                 &a->f[i], &a->v[i]);
     }
     return rc;
