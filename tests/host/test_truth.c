@@ -119,111 +119,22 @@ static int truth_teardown(void **state)
 /* The fake's IOMMU context of bdf: "0" (dom0), "io" or a domid. */
 static const char *iommu_of(const char *bdf)
 {
-    static char ctx[16];
-    char line[128], b[32], w[16];
-    FILE *f = fopen(g.iommu, "r");
-
-    snprintf(ctx, sizeof(ctx), "0");
-    while (f && fgets(line, sizeof(line), f))
-        if (sscanf(line, "%31s %15s", b, w) == 2 && !strcmp(b, bdf))
-            snprintf(ctx, sizeof(ctx), "%s", w);
-    if (f)
-        fclose(f);
-    return ctx;
+    return itest_iommu_of(g.iommu, bdf);
 }
 
-/* Xen moves bdf's IOMMU context to where (xc_assign_device of libxl). */
 static void xen_assign(const char *bdf, const char *where)
 {
-    char line[128], b[32], *out = NULL;
-    size_t len = 0;
-    FILE *f = fopen(g.iommu, "r"), *m = open_memstream(&out, &len);
-
-    assert_non_null(m);
-    while (f && fgets(line, sizeof(line), f))
-        if (sscanf(line, "%31s", b) != 1 || strcmp(b, bdf))
-            fputs(line, m);
-    if (f)
-        fclose(f);
-    if (strcmp(where, "0"))
-        fprintf(m, "%s %s\n", bdf, where);
-    fclose(m);
-    itest_put_file(g.iommu, out);
-    free(out);
+    itest_xen_assign(g.iommu, bdf, where);
 }
 
-/* `xl pci-attach D BDF` (libxl's do_pci_add then device_pci_add_xenstore):
- * Xen assigns the device; the record; then the backend entry, appended
- * (a new backend is created Initialising, as at domain creation). */
 static void xl_attach(unsigned domid, const char *bdf)
 {
-    char path[200], dom[16], *num;
-    unsigned n;
-    xlpci_bdf x;
-    char err[64], lib[64];
-
-    assert_int_equal(xlpci_bdf_parse(bdf, &x, err, sizeof(err)), 0);
-    xlpci_libxl_path(lib, &x, "domid");
-    snprintf(dom, sizeof(dom), "%u", domid);
-    xen_assign(bdf, dom);
-    itest_write(g.e, lib, dom);
-    snprintf(path, sizeof(path), "/local/domain/0/backend/pci/%u/0/num_devs",
-             domid);
-    num = itest_read(g.e, path);
-    n = num ? (unsigned)atoi(num) : 0;
-    if (!num) {
-        snprintf(path, sizeof(path), "/local/domain/%u/device/pci/0/state",
-                 domid);
-        itest_write(g.e, path, "1");
-        snprintf(path, sizeof(path), "/local/domain/0/backend/pci/%u/0/"
-                 "frontend-id", domid);
-        itest_write(g.e, path, dom);
-        snprintf(path, sizeof(path), "/local/domain/0/backend/pci/%u/0/"
-                 "state", domid);
-        itest_write(g.e, path, "1");
-    }
-    free(num);
-#define BEK(fmt, v) do { \
-        snprintf(path, sizeof(path), "/local/domain/0/backend/pci/%u/0/" fmt, \
-                 domid, n); \
-        itest_write(g.e, path, v); \
-    } while (0)
-    BEK("key-%u", bdf);
-    BEK("dev-%u", bdf);
-    BEK("opts-%u", "msitranslate=0,power_mgmt=0,permissive=0,"
-        "rdm_policy=strict");
-    BEK("state-%u", "1");
-#undef BEK
-    snprintf(path, sizeof(path), "/local/domain/0/backend/pci/%u/0/num_devs",
-             domid);
-    snprintf(dom, sizeof(dom), "%u", n + 1);
-    itest_write(g.e, path, dom);
+    itest_xl_attach(g.e, g.iommu, domid, bdf);
 }
 
-/* `xl destroy D` (libxl__destroy_domid): every device of its backend
- * released by libxl (Xen deassigns it: dom_io; the record goes), the
- * backend and frontend go, the domain dies (itest_xen_kill). */
 static void xl_destroy(unsigned domid)
 {
-    char path[200], *dev, lib[64], err[64];
-    unsigned i;
-    xlpci_bdf x;
-
-    for (i = 0;; i++) {
-        snprintf(path, sizeof(path), "/local/domain/0/backend/pci/%u/0/"
-                 "dev-%u", domid, i);
-        dev = itest_read(g.e, path);
-        if (!dev)
-            break;
-        assert_int_equal(xlpci_bdf_parse(dev, &x, err, sizeof(err)), 0);
-        xlpci_libxl_path(lib, &x, "domid");
-        assert_true(xs_rm(g.e->xs, XBT_NULL, lib));
-        xen_assign(dev, "io");
-        free(dev);
-    }
-    snprintf(path, sizeof(path), "/local/domain/0/backend/pci/%u", domid);
-    xs_rm(g.e->xs, XBT_NULL, path);
-    itest_xen_kill(g.e, g.iommu, domid);
+    itest_xl_destroy(g.e, g.iommu, domid);
 }
 
 /* ---- what "untouched" means -------------------------------------------------- */

@@ -70,6 +70,21 @@ void itest_set_xen(const char *sys, bool on);
  * dom_io (pci_release_devices, quarantine on).  Without FAKEXC_DOMAINS
  * the fake's Xen no longer has the domain either. */
 void itest_xen_kill(itest_env *e, const char *iommu, unsigned domid);
+/* The fake libxenctrl's IOMMU context of bdf in its FAKEXC_STATE file
+ * iommu: "0" (dom0), "io" or a domid (a static buffer). */
+const char *itest_iommu_of(const char *iommu, const char *bdf);
+/* Xen moves bdf's context to where ("0", "io", a domid), as libxl's
+ * xc_assign_device / xc_deassign_device do. */
+void itest_xen_assign(const char *iommu, const char *bdf, const char *where);
+/* xl as libxl 4.17 plays it (iommu: the fake's state, or NULL):
+ * `xl pci-attach D BDF`: Xen assigns the device, the record
+ * /libxl/pci/<bdf>/domid, then the backend entry appended (a backend and
+ * frontend made Initialising when there is none); `xl destroy D`: each
+ * device its backend lists deassigned (dom_io) and its record removed,
+ * the backend removed, the domain killed (itest_xen_kill). */
+void itest_xl_attach(itest_env *e, const char *iommu, unsigned domid,
+                     const char *bdf);
+void itest_xl_destroy(itest_env *e, const char *iommu, unsigned domid);
 /* The fake libxenctrl's calls logged in log since the last call (log is
  * removed): without the open, close and physinfo lines, the lines that
  * start with one of skip_start (NULL-terminated, may be NULL) or contain
