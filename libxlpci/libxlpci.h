@@ -293,17 +293,23 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
                  unsigned flags);
 
 /* Domain-destroy path (libxl__device_pci_destroy_all): release every
- * device of a domain that is gone or going, without asking the guest:
- * revoke its permissions (while the domain exists), remove the backend and
- * frontend entries, their empty per-domain parents and the ownership
- * records /libxl/pci/<bdf>/domid in ONE transaction, then mark the
- * devices assignable again (managed ones back to their drivers).  Works
- * when the domain is already gone; idempotent (*released_r = 0: nothing
- * was held).  A domain that still exists is refused (XLPCI_ERR_BUSY)
- * unless XLPCI_DESTROY_FORCE.  The devices are those of its backend and
- * of the bookkeeping: no listing of /libxl/pci, so the cost does not grow
- * with the host; a lone record naming the domain (left by another tool)
- * is xlpci_check's (repair). */
+ * device of a domain that is gone or going, without asking the guest.
+ * What it holds is what the shared state says (its backend, the records
+ * /libxl/pci/<bdf>/domid naming it); ONE transaction reads the backend
+ * once and removes the backend and frontend entries, their empty
+ * per-domain parents and those records; then every device no other live
+ * domain holds is reset and made assignable again (managed ones back to
+ * their drivers).  A device another live domain holds (its record, its
+ * backend, or Xen says so) is never touched; the bookkeeping is
+ * corrected to name that domain.  What the bookkeeping alone still gives
+ * the domain (after `xl destroy`) is corrected, a managed device given
+ * back to its driver.  Works when the domain is already gone; idempotent
+ * (*released_r = 0: "nothing to do").  A domain that is alive (Xen's
+ * answer when Xen runs, else /local/domain/<domid>) is refused
+ * (XLPCI_ERR_BUSY) unless XLPCI_DESTROY_FORCE (its permissions go first).
+ * No listing of /libxl/pci: the cost is what the domain holds; a lone
+ * record naming the domain (left by another tool) is found by
+ * xlpci_check_flags with XLPCI_CHECK_AUDIT. */
 #define XLPCI_DESTROY_FORCE   (1u << 0)
 int xlpci_destroy(xlpci_ctx *ctx, uint32_t domid, unsigned flags,
                   unsigned *released_r);
