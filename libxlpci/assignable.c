@@ -38,7 +38,7 @@ static int nobody_holds(xlpci_ctx *ctx, xlpci_bk *bk, const xlpci_bdf *bdf,
     xlpci_bdf_format(bdf, b);
     if (v.held != XLPCI_HELD_NONE) {
         xlpci_owner_text(bdf, &f, &v, why, sizeof(why));
-        xlpci_owner_way_out(bdf, &v, out, sizeof(out));
+        xlpci_owner_way_out(bdf, &f, &v, out, sizeof(out));
         if (v.holder >= 0)
             LOG(ctx, ERROR, "PCI device %s is assigned to domain %d (%s); "
                 "%s: detach it first (%s)", b, v.holder, why, what, out);

@@ -190,6 +190,25 @@ int xlpci_host_finish(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
  * already lists keeps its grants (the transaction then decides).  The
  * devices granted go to *sub_r (a malloc'd copy, *nsub_r of them) for a
  * rollback. */
+/* Xen refused a device (xc_test_assign_device: assigned to a guest it
+ * does not name): which guest, if a backend says so, and the way out. */
+static void name_xen_holder(xlpci_ctx *ctx, uint32_t domid,
+                            const xlpci_bdf *bdfs, size_t n)
+{
+    xlpci_owner_facts f;
+    xlpci_owner_verdict v;
+    xlpci_truth tr;
+    size_t i;
+
+    xlpci_truth_init(ctx, &tr, true);
+    for (i = 0; i < n; i++)
+        if (!xlpci_owners_read(ctx, &tr, (int)domid, 1, &bdfs[i], NULL, 1,
+                               XLPCI_FIND_XEN | XLPCI_FIND_SEARCH, &f, &v) &&
+            (v.held == XLPCI_HELD_OTHER || v.held == XLPCI_HELD_XEN))
+            xlpci_owner_refuse(ctx, &bdfs[i], &f, &v);
+    xlpci_truth_close(ctx, &tr);
+}
+
 int xlpci_host_grant(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
                      size_t n, const unsigned char *how,
                      xlpci_bdf **granted_r, size_t *ngranted_r)
@@ -221,6 +240,8 @@ int xlpci_host_grant(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
         *ngranted_r = k;
         bdfs = NULL;
     }
+    if (rc == XLPCI_ERR_EXISTS)
+        name_xen_holder(ctx, domid, bdfs, k);
     free(sub);
     free(bdfs);
     return rc;

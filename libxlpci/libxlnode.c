@@ -304,7 +304,7 @@ static int claim_other(xlpci_ctx *ctx, xs_transaction_t t, uint32_t domid,
         return 1;
     xlpci_bdf_format(bdf, b);
     xlpci_owner_text(bdf, &f, &v, why, sizeof(why));
-    xlpci_owner_way_out(bdf, &v, out, sizeof(out));
+    xlpci_owner_way_out(bdf, &f, &v, out, sizeof(out));
     LOG(ctx, ERROR, "PCI device %s is already assigned to domain %d (%s): "
         "%s", b, v.holder, why, out);
     *rc_r = XLPCI_ERR_EXISTS;

@@ -331,6 +331,7 @@ _hidden void xlpci_owner_text(const xlpci_bdf *bdf,
 /* The one command that frees it: "`xlpci pci-detach 5 0000:0a:00.0`
  * frees it". */
 _hidden void xlpci_owner_way_out(const xlpci_bdf *bdf,
+                                 const xlpci_owner_facts *f,
                                  const xlpci_owner_verdict *v, char *buf,
                                  size_t len);
 

@@ -265,8 +265,8 @@ void xlpci_owner_text(const xlpci_bdf *bdf, const xlpci_owner_facts *f,
         snprintf(buf + used, len - used, "; %s is not a domid", rec);
 }
 
-void xlpci_owner_way_out(const xlpci_bdf *bdf, const xlpci_owner_verdict *v,
-                         char *buf, size_t len)
+void xlpci_owner_way_out(const xlpci_bdf *bdf, const xlpci_owner_facts *f,
+                         const xlpci_owner_verdict *v, char *buf, size_t len)
 {
     char b[XLPCI_BDF_STRLEN];
 
@@ -275,9 +275,9 @@ void xlpci_owner_way_out(const xlpci_bdf *bdf, const xlpci_owner_verdict *v,
         snprintf(buf, len, "`xlpci pci-detach %d %s` frees it", v->holder,
                  b);
     else if (v->held == XLPCI_HELD_XEN && v->maybe_self)
-        snprintf(buf, len, "if it is this domain's own interrupted "
-                 "assignment, `xlpci check --repair` of it frees it; else "
-                 "`xl pci-detach` of the guest that has it");
+        snprintf(buf, len, "`xl pci-detach` of the guest that has it frees "
+                 "it (if that is domain %d, after an interrupted assignment: "
+                 "`xlpci check --repair %d`)", f->self, f->self);
     else if (v->held == XLPCI_HELD_XEN)
         snprintf(buf, len, "`xl pci-detach` of the guest that has it frees "
                  "it");

@@ -197,7 +197,7 @@ void xlpci_owner_refuse(xlpci_ctx *ctx, const xlpci_bdf *bdf,
 
     xlpci_bdf_format(bdf, b);
     xlpci_owner_text(bdf, f, v, why, sizeof(why));
-    xlpci_owner_way_out(bdf, v, out, sizeof(out));
+    xlpci_owner_way_out(bdf, f, v, out, sizeof(out));
     if (v->holder >= 0)
         LOG(ctx, ERROR, "PCI device %s is already assigned to domain %d "
             "(%s): %s", b, v->holder, why, out);

@@ -446,6 +446,12 @@ static void test_xen_only_holder(void **state)
     itest_assert_same(s4, device_state(DEV4, 7), "destroy 5");
     assert_int_equal(itest_xlpci(e, "create", "6", "04:00.0", NULL), 1);
     assert_has(e->err, "already assigned to a different guest");
+    assert_has(e->err, "PCI device " DEV4 " is assigned to another guest "
+               "(Xen has it assigned to a guest (xc_test_assign_device) that "
+               "neither /libxl/pci/0000-04-00-0/domid nor a PCI backend "
+               "names): `xl pci-detach` of the guest that has it frees it "
+               "(if that is domain 6, after an interrupted assignment: "
+               "`xlpci check --repair 6`)");
     itest_assert_same(s4, device_state(DEV4, 7), "create 6");
     /* its backend says so: named */
     assert_int_equal(itest_xlpci(e, "create", "8", "05:00.0", NULL), 0);

@@ -126,7 +126,7 @@ static void test_live_owner(void **state)
     xlpci_owner_text(&B, &f, &v, text, sizeof(text));
     assert_string_equal(text, "domain 3 (alive) holds it: its PCI backend "
                         "lists it and its /libxl/pci record names it");
-    xlpci_owner_way_out(&B, &v, out, sizeof(out));
+    xlpci_owner_way_out(&B, &f, &v, out, sizeof(out));
     assert_string_equal(out, "`xlpci pci-detach 3 0000:0a:00.0` frees it");
 }
 
@@ -227,7 +227,7 @@ static void test_xen_only(void **state)
     assert_false(v.record_fix);
     xlpci_owner_text(&B, &f, &v, text, sizeof(text));
     assert_non_null(strstr(text, "Xen has it assigned to a guest"));
-    xlpci_owner_way_out(&B, &v, out, sizeof(out));
+    xlpci_owner_way_out(&B, &f, &v, out, sizeof(out));
     assert_non_null(strstr(out, "xl pci-detach"));
     /* self alive: Xen's guest may be self (an interrupted attach) */
     xlpci_owner_facts_init(&f, 5, -1, false, 5);
@@ -237,8 +237,10 @@ static void test_xen_only(void **state)
     assert_int_equal(v.held, XLPCI_HELD_XEN);
     assert_true(v.maybe_self);
     assert_false(v.bk_fix);                    /* 5 is alive: left */
-    xlpci_owner_way_out(&B, &v, out, sizeof(out));
-    assert_non_null(strstr(out, "check --repair"));
+    xlpci_owner_way_out(&B, &f, &v, out, sizeof(out));
+    assert_string_equal(out, "`xl pci-detach` of the guest that has it "
+                        "frees it (if that is domain 5, after an interrupted "
+                        "assignment: `xlpci check --repair 5`)");
     /* a named live holder explains Xen's answer */
     xlpci_owner_facts_init(&f, 2, 3, false, -1);
     cand(&f, 2, 0, false);
