@@ -435,10 +435,12 @@ int xlpci_destroy_run(xlpci_ctx *ctx, bool host, uint32_t domid,
         res->corrected += c.corrected;
     }
     if (!rc && nleft) {
+        /* a domain still alive (destroy -f) may hold an interrupted
+         * grant of one in Xen: its access goes too (confirmed) */
         rc = xlpci_release_decided(ctx, host, domid, a.v + a.nheld,
                                    a.f + a.nheld, a.ver + a.nheld, nleft,
-                                   NULL, XLPCI_REL_BK | XLPCI_REL_LEFTOVER,
-                                   NULL, &c);
+                                   NULL, XLPCI_REL_BK | XLPCI_REL_LEFTOVER |
+                                   (a.alive ? XLPCI_REL_HV : 0), NULL, &c);
         res->released += c.released;
         res->kept += c.kept;
         res->corrected += c.corrected;
