@@ -318,7 +318,9 @@ static void test_assign_failure_leaves_nothing(void **state)
 }
 
 /* A device another guest holds in the IOMMU (behind xlpci's back):
- * refused by the test, before any change, with libxl's message. */
+ * refused by the test, before any change, with libxl's message, then
+ * who holds it, as far as Xen and the store tell (ownership.c: Xen asked
+ * about each device alone, DOMID_INVALID). */
 static void test_already_assigned(void **state)
 {
     itest_env *e = *state;
@@ -330,9 +332,14 @@ static void test_already_assigned(void **state)
                                  NULL), 1);
     assert_non_null(strstr(e->err, "PCI device 0000:04:00.0 already "
                            "assigned to a different guest"));
+    assert_non_null(strstr(e->err, "PCI device 0000:04:00.0 is assigned to "
+                           "another guest (Xen has it assigned to a guest"));
     assert_iommu_calls("getinfolist first=5 found=pv\n"
                        "test_assign_device dom=5 sbdf=0000:05:00.0\n"
                        "test_assign_device dom=5 sbdf=0000:04:00.0 "
+                       "-> EINVAL\n"
+                       "test_assign_device dom=invalid sbdf=0000:05:00.0\n"
+                       "test_assign_device dom=invalid sbdf=0000:04:00.0 "
                        "-> EINVAL\n");
     itest_assert_same(before, snapshot(), "the snapshot changed");
     free(before);
