@@ -50,25 +50,6 @@ typedef struct {
     char sys[300], state[300], log[300], iommu[300];
 } crash_env;
 
-/* Device 0000:0X:00.0: memory 0xfX000000 (16 pages), ports 0xX000, irq
- * 1X, so the fake's log tells the devices apart. */
-static void set_resources(crash_env *c, unsigned x)
-{
-    char path[400], text[400];
-
-    snprintf(path, sizeof(path), "%s/bus/pci/devices/0000:%02x:00.0/resource",
-             c->sys, x);
-    snprintf(text, sizeof(text),
-             "0x00000000f%x000000 0x00000000f%x00ffff 0x0000000000040200\n"
-             "0x000000000000%x000 0x000000000000%x03f 0x0000000000040101\n",
-             x, x, x, x);
-    itest_put_file(path, text);
-    snprintf(path, sizeof(path), "%s/bus/pci/devices/0000:%02x:00.0/irq",
-             c->sys, x);
-    snprintf(text, sizeof(text), "%u\n", 10 + x);
-    itest_put_file(path, text);
-}
-
 static void crash_setup(crash_env *c)
 {
     char ready[320];
@@ -86,8 +67,8 @@ static void crash_setup(crash_env *c)
     snprintf(c->iommu, sizeof(c->iommu), "%s/iommu", c->e->dir);
     snprintf(ready, sizeof(ready), "%s/sys.ready", c->e->dir);
     assert_int_equal(h_spawn(&c->fake, argv, ready, 5000 * h_slow()), 0);
-    set_resources(c, 3);
-    set_resources(c, 4);
+    itest_set_resources(c->sys, 3);
+    itest_set_resources(c->sys, 4);
     itest_set_xen(c->sys, true);
     setenv("LD_LIBRARY_PATH", h_prog("fakexc"), 1);
     setenv("XLPCI_SYSFS_ROOT", c->sys, 1);

@@ -38,24 +38,6 @@ typedef struct {
 
 static truth_env g;
 
-/* Device 0000:0X:00.0: memory 0xfX000000, ports 0xX000, irq 1X. */
-static void set_resources(unsigned x)
-{
-    char path[400], text[400];
-
-    snprintf(path, sizeof(path), "%s/bus/pci/devices/0000:%02x:00.0/resource",
-             g.sys, x);
-    snprintf(text, sizeof(text),
-             "0x00000000f%x000000 0x00000000f%x00ffff 0x0000000000040200\n"
-             "0x000000000000%x000 0x000000000000%x03f 0x0000000000040101\n",
-             x, x, x, x);
-    itest_put_file(path, text);
-    snprintf(path, sizeof(path), "%s/bus/pci/devices/0000:%02x:00.0/irq",
-             g.sys, x);
-    snprintf(text, sizeof(text), "%u\n", 10 + x);
-    itest_put_file(path, text);
-}
-
 static int truth_setup(void **state)
 {
     char ready[320];
@@ -76,9 +58,9 @@ static int truth_setup(void **state)
     snprintf(ready, sizeof(ready), "%s/sys.ready", g.e->dir);
     if (h_spawn(&g.fake, argv, ready, 5000 * h_slow()))
         return -1;
-    set_resources(3);
-    set_resources(4);
-    set_resources(5);
+    itest_set_resources(g.sys, 3);
+    itest_set_resources(g.sys, 4);
+    itest_set_resources(g.sys, 5);
     itest_set_xen(g.sys, true);
     setenv("LD_LIBRARY_PATH", h_prog("fakexc"), 1);
     setenv("XLPCI_SYSFS_ROOT", g.sys, 1);

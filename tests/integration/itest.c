@@ -654,3 +654,20 @@ void itest_xl_destroy(itest_env *e, const char *iommu, unsigned domid)
     xs_rm(e->xs, XBT_NULL, path);
     itest_xen_kill(e, iommu, domid);
 }
+
+void itest_set_resources(const char *sys, unsigned x)
+{
+    char path[400], text[400];
+
+    snprintf(path, sizeof(path), "%s/bus/pci/devices/0000:%02x:00.0/resource",
+             sys, x);
+    snprintf(text, sizeof(text),
+             "0x00000000f%x000000 0x00000000f%x00ffff 0x0000000000040200\n"
+             "0x000000000000%x000 0x000000000000%x03f 0x0000000000040101\n",
+             x, x, x, x);
+    itest_put_file(path, text);
+    snprintf(path, sizeof(path), "%s/bus/pci/devices/0000:%02x:00.0/irq",
+             sys, x);
+    snprintf(text, sizeof(text), "%u\n", 10 + x);
+    itest_put_file(path, text);
+}

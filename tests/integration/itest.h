@@ -61,6 +61,10 @@ char *itest_slurp(const char *path);
 /* The driver bound to device bdf in the sysfs root sys ("" if none), in
  * a static buffer. */
 const char *itest_driver_of(const char *sys, const char *bdf);
+/* Device 0000:0X:00.0 of the fake sysfs root sys: memory 0xfX000000 (16
+ * pages), ports 0xX000 (64), irq 1X, so the fake libxenctrl's log tells
+ * the devices apart. */
+void itest_set_resources(const char *sys, unsigned x);
 /* Xen running (on) or not, as the library sees it in the sysfs root sys:
  * <sys>/hypervisor/type "xen", or absent. */
 void itest_set_xen(const char *sys, bool on);
