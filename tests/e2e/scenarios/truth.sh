@@ -95,9 +95,12 @@ timeout 300 xl destroy "$T2" > /tmp/xl-destroy.log 2>&1; echo "(xl destroy $T2: 
 check "(truth/b) right after xl destroy t2: both tools list 05.0 08.0" truth_both_list $A $C
 check "(truth/b) xl create -p t3" truth_guest e2e-t3 || return
 T3=$T
-check "(truth/b) xl pci-attach t3 05.0 (t2's e1000)" timeout 300 xl pci-attach "$T3" $A
-check "(truth/b) xl pci-attach t3 08.0" timeout 300 xl pci-attach "$T3" $C
+# libxl adds to an existing backend only once it is Connected: the first
+# device while t3 is paused (the backend created), the second hot-added
+check "(truth/b) xl pci-attach t3 05.0 (t2's e1000), t3 paused" timeout 300 xl pci-attach "$T3" $A
 xl unpause "$T3"
+check "(truth/b) t3 sees the e1000" wait_guest 300 $A
+check "(truth/b) xl pci-attach t3 08.0 (hot-add)" timeout 300 xl pci-attach "$T3" $C
 check "(truth/b) t3 sees the e1000 and the ne2k" wait_guest 300 $A $C
 check "(truth/b) t3's e1000 pings dom0 (3/3)" wait_guest_ping 180 1
 check "(truth/b) Xen's PCI list: 05.0 08.0 in d$T3" owners_are "d$T3" $A $C
