@@ -336,11 +336,18 @@ int xlpci_release_decided(xlpci_ctx *ctx, bool host, uint32_t domid,
             continue;                  /* Xen said no: unchanged */
         if (!lets_go(&v[i])) {
             if (d && d->domid != v[i].bk_to) {
-                LOG(ctx, DETAIL, "correction: devices.json said %s was "
-                    "%s%d%s; now %s%d", b, d->domid < 0 ? "" : "domain ",
-                    d->domid, d->domid < 0 ? " (assignable)" : "'s",
-                    v[i].bk_to < 0 ? "assignable " : "domain ",
-                    v[i].bk_to);
+                char was[32], now[32];
+
+                if (d->domid < 0)
+                    snprintf(was, sizeof(was), "assignable");
+                else
+                    snprintf(was, sizeof(was), "domain %d's", d->domid);
+                if (v[i].bk_to < 0)
+                    snprintf(now, sizeof(now), "assignable");
+                else
+                    snprintf(now, sizeof(now), "domain %d's", v[i].bk_to);
+                LOG(ctx, DETAIL, "correction: devices.json said %s was %s; "
+                    "now %s", b, was, now);
                 d->domid = v[i].bk_to;
                 cnt->corrected++;
             }
