@@ -121,8 +121,18 @@ LIB_TEST_A := $(B)/libxlpci-test.a
 LIB_SONAME := libxlpci.so.$(VERSION_MAJOR)
 LIB_SO_REAL := $(B)/libxlpci.so.$(VERSION)
 LIB_SO     := $(B)/libxlpci.so
-LIB_DEPS_CFLAGS = $(XS_CFLAGS) $(XC_CFLAGS) $(XTL_CFLAGS) $(YAJL_CFLAGS)
-LIB_DEPS_LIBS   = $(XS_LIBS) $(XC_LIBS) $(XTL_LIBS) $(YAJL_LIBS)
+# libxenctrl is not linked: libxlpci/xclib.c dlopens it by its SONAME the
+# first time a hypervisor call needs it (libxlpci/xclib.h says why); its
+# headers are used as usual.  The SONAME is read from the library built
+# against, when first needed (as the pkg-config flags above).
+XC_SONAME = $(eval XC_SONAME := $$(shell readelf -d \
+    $$$$($$(PKG_CONFIG) --variable=libdir xencontrol)/libxenctrl.so \
+    2>/dev/null | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p'))$(XC_SONAME)
+XC_SONAME_CFLAGS = -DXLPCI_XENCTRL_SONAME='"$(or $(XC_SONAME),$(error \
+    cannot read the SONAME of libxenctrl.so (xencontrol's libdir)))"'
+LIB_DEPS_CFLAGS = $(XS_CFLAGS) $(XC_CFLAGS) $(XTL_CFLAGS) $(YAJL_CFLAGS) \
+                  $(XC_SONAME_CFLAGS)
+LIB_DEPS_LIBS   = $(XS_LIBS) $(XTL_LIBS) $(YAJL_LIBS)
 
 $(B)/libxlpci/%.o: libxlpci/%.c
 	@mkdir -p $(dir $@)

@@ -16,11 +16,17 @@
  *   common.c    numbers, the request accounting (ld --wrap, bench.mk),
  *               the store helpers, the writers (xlpci_create, the floor,
  *               libxl's per-device writer)
+ *   floor.c     the floor of a hot path (pci-attach, pci-detach) as a
+ *               plan of words: in the bench's process, and alone as
+ *               the program xlpci-floor (bench.mk)
  * [1] sections
  *   create.c    (a) the create path against the floor and libxl's writer
  *   observe.c   (b) what a watcher on the backend can observe
  *   concurrent.c  (c) K processes running pci-attach on one domain
- *   scale.c     (d) host-size scaling, (e) boot storm, (f) attach hot path
+ *   scale.c     (d) host-size scaling, (e) boot storm
+ *   hotpath.c   (f) pci-attach and pci-detach with a connected guest
+ *   ownership.c  (g) check and destroy: what the domain holds, alone and
+ *               on a host of 64 x 8, against their floors
  * [2] main
  *   bench.c     main: the options, the report's heading, the sections
  */
@@ -47,6 +53,12 @@ void *xcalloc(size_t n, size_t size);
 /* A private daemon (tests/harness; o NULL: C xenstored) and a connection
  * to it, or exit. */
 struct xs_handle *bench_daemon(struct xsd *d, const struct xsd_opts *o);
+/* The 1, 5 and 15 minute load averages (the machine is shared); a static
+ * buffer. */
+const char *loadavg(void);
+/* A context that logs errors only, without hypervisor calls, with a
+ * timeout; or exit. */
+xlpci_ctx *quiet_ctx(unsigned timeout_ms);
 
 /* ---- request accounting (ld --wrap around libxenstore, bench.mk) ----------- */
 enum { RQ_READ, RQ_DIR, RQ_WRITE, RQ_MKDIR, RQ_RM, RQ_PERMS, RQ_GETPERMS,
@@ -108,6 +120,11 @@ unsigned run_floor(const xlpci_ops *ops);
 void run_per_device(unsigned domid, const xlpci_dev *devs, unsigned n,
                     commit_cb *cb, void *cbarg);
 
+/* ---- floor.c (floor [0]) --------------------------------------------------- */
+/* Run a floor's plan (words: floor.c); 0, 1 failed (said on stderr), 2 a
+ * malformed plan. */
+int xlpci_floor_run(int argc, char **argv);
+
 /* ---- the sections (floor [1]), called by main ------------------------------ */
 /* create.c: (a) the create path against the floor and libxl's writer. */
 void bench_create_section(struct xs_handle *xs, int runs);
@@ -115,8 +132,13 @@ void bench_create_section(struct xs_handle *xs, int runs);
 void bench_observe_section(struct xs_handle *xs, const char *dir, int runs);
 /* concurrent.c: (c) K processes running pci-attach on one domain. */
 void bench_concurrent_section(const char *dir, int runs, bool only_ox);
-/* scale.c: (d) host-size scaling, (e) boot storm, (f) attach hot path. */
-void bench_scale(const char *dir, const char *sections, int runs, int storm_runs,
+/* scale.c: (d) host-size scaling, (e) boot storm. */
+void bench_scale(const char *sections, int runs, int storm_runs,
                  bool only_ox);
+/* hotpath.c: (f) pci-attach and pci-detach with a connected guest, in
+ * process and as whole processes. */
+void bench_hotpath_section(const char *dir, int runs);
+/* ownership.c: (g) check and destroy against their floors. */
+void bench_ownership_section(int runs);
 
 #endif

@@ -16,8 +16,8 @@ BENCH_LDFLAGS := $(foreach f,$(BENCH_WRAP),-Wl,--wrap=$(f))
 # that tests/pkg/test-layers can read the calls between them (nm) against
 # the module map in bench/bench.h.
 BENCH_SRCS := $(wildcard bench/*.c)
-BENCH_OBJS := $(patsubst bench/%.c,$(B)/bench/%.o,$(BENCH_SRCS))
-$(B)/bench/%.o: bench/%.c bench/bench.h
+BENCH_OBJS := $(patsubst bench/%.c,$(B)/bench-objs/%.o,$(BENCH_SRCS))
+$(B)/bench-objs/%.o: bench/%.c bench/bench.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(HARNESS_CFLAGS) $(LIB_DEPS_CFLAGS) -c -o $@ $<
 
@@ -30,7 +30,8 @@ ALL_PROGS += $(B)/xlpci-bench
 check-layers: $(BENCH_OBJS)
 
 ifeq ($(BUILD),build/bench)
-bench: $(B)/xlpci-bench $(B)/pcimodel $(B)/libfakexen.so
+bench: $(B)/xlpci-bench $(B)/xlpci-floor $(B)/xlpci $(B)/pcimodel \
+        $(B)/libfakexen.so
 	$(B)/xlpci-bench $(BENCH_ARGS) > $(B)/RESULTS.md.tmp
 	mv $(B)/RESULTS.md.tmp bench/RESULTS.md
 	cat bench/RESULTS.md
@@ -38,3 +39,11 @@ else
 bench:
 	$(MAKE) BUILD=build/bench SANITIZE=0 BASE_OPT=-O2 bench
 endif
+
+# The floor of (f) as a program of its own (bench/floor.c alone, linked
+# with libxenstore only): the whole-process rows run it.
+$(B)/xlpci-floor: bench/floor.c bench/bench.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(HARNESS_CFLAGS) $(LIB_DEPS_CFLAGS) \
+	    -DXLPCI_FLOOR_MAIN -o $@ $< $(LDFLAGS) $(XS_LIBS)
+ALL_PROGS += $(B)/xlpci-floor

@@ -84,6 +84,36 @@ struct xs_handle *bench_daemon(struct xsd *d, const struct xsd_opts *o)
     return xs;
 }
 
+/* The 1, 5 and 15 minute load averages (the machine is shared). */
+const char *loadavg(void)
+{
+    static char buf[64];
+    FILE *f = fopen("/proc/loadavg", "r");
+    double a = 0, b = 0, c = 0;
+
+    if (!f || fscanf(f, "%lf %lf %lf", &a, &b, &c) != 3)
+        snprintf(buf, sizeof(buf), "?");
+    else
+        snprintf(buf, sizeof(buf), "%.1f %.1f %.1f", a, b, c);
+    if (f)
+        fclose(f);
+    return buf;
+}
+
+xlpci_ctx *quiet_ctx(unsigned timeout_ms)
+{
+    static xentoollog_logger_stdiostream *lg;
+    xlpci_ctx *ctx;
+
+    if (!lg)
+        lg = xtl_createlogger_stdiostream(stderr, XTL_ERROR, 0);
+    if (xlpci_ctx_alloc(&ctx, (xentoollog_logger *)lg))
+        die("xlpci_ctx_alloc");
+    xlpci_ctx_set_hypervisor(ctx, XLPCI_HV_NONE);
+    xlpci_ctx_set_timeout(ctx, timeout_ms);
+    return ctx;
+}
+
 /* ---- request accounting ------------------------------------------------- */
 
 /* Every libxenstore request of this process goes through a wrapper

@@ -11,10 +11,6 @@
  *      against K concurrent floor writers, EAGAIN retries counted by the
  *      writers AND in the daemon's own trace, failures, and a full
  *      consistency check of the store afterwards.
- *  (f) the pci-attach hot path with a connected guest (the pciback /
- *      pcifront model): one attach (transaction + Reconfiguring cycle)
- *      against a floor doing the same transaction and waiting on the same
- *      watch for the same end state.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -72,36 +68,6 @@ static long file_size(const char *path)
     n = ftell(f);
     fclose(f);
     return n;
-}
-
-/* The 1, 5 and 15 minute load averages (the machine is shared). */
-static const char *loadavg(void)
-{
-    static char buf[64];
-    FILE *f = fopen("/proc/loadavg", "r");
-    double a = 0, b = 0, c = 0;
-
-    if (!f || fscanf(f, "%lf %lf %lf", &a, &b, &c) != 3)
-        snprintf(buf, sizeof(buf), "?");
-    else
-        snprintf(buf, sizeof(buf), "%.1f %.1f %.1f", a, b, c);
-    if (f)
-        fclose(f);
-    return buf;
-}
-
-static xlpci_ctx *quiet_ctx(unsigned timeout_ms)
-{
-    static xentoollog_logger_stdiostream *lg;
-    xlpci_ctx *ctx;
-
-    if (!lg)
-        lg = xtl_createlogger_stdiostream(stderr, XTL_ERROR, 0);
-    if (xlpci_ctx_alloc(&ctx, (xentoollog_logger *)lg))
-        die("xlpci_ctx_alloc");
-    xlpci_ctx_set_hypervisor(ctx, XLPCI_HV_NONE);
-    xlpci_ctx_set_timeout(ctx, timeout_ms);
-    return ctx;
 }
 
 /* ---- (d) host-size scaling ------------------------------------------------------ */
@@ -575,153 +541,10 @@ static void bench_storm(int runs, bool only_ox)
            "floor's.\n\n");
 }
 
-/* ---- (f) pci-attach hot path ------------------------------------------------------- */
-
-/* The floor of one hot-add: the same transaction (index num, num_devs,
- * state = 7), then wait on a watch until the backend is Connected again
- * with the index exported (state-num = 3). */
-static void floor_attach(unsigned domid, unsigned num, const xlpci_dev *dev)
-{
-    struct xs_handle *xs = xs_open(0);
-    char be[64], sp[96], ip[96];
-    xlpci_view view;
-    xlpci_ops ops;
-
-    if (!xs)
-        die("xs_open");
-    be_path(be, sizeof(be), domid);
-    snprintf(sp, sizeof(sp), "%s/state", be);
-    snprintf(ip, sizeof(ip), "%s/state-%u", be, num);
-    xlpci_view_init(&view);
-    view.exists = view.dir_exists = true;
-    view.state = XenbusStateConnected;
-    view.num_devs = num;
-    xlpci_ops_init(&ops);
-    if (xlpci_layout_append(&ops, domid, &view, dev, 1, true))
-        die("layout_append");
-    if (!xs_watch(xs, sp, "s"))
-        die("watch");
-    run_floor(&ops);                       /* its own connection */
-    for (;;) {
-        struct pollfd pfd = { .fd = xs_fileno(xs), .events = POLLIN };
-        unsigned n, len;
-        char **ev, *s, *i;
-        bool done;
-
-        if (poll(&pfd, 1, 20000) <= 0)
-            die("floor attach: no Connected within 20 s");
-        ev = xs_read_watch(xs, &n);
-        free(ev);
-        s = xs_read(xs, XBT_NULL, sp, &len);
-        i = xs_read(xs, XBT_NULL, ip, &len);
-        done = s && i && !strcmp(s, "4") && !strcmp(i, "3");
-        free(s);
-        free(i);
-        if (done)
-            break;
-    }
-    xs_unwatch(xs, sp, "s");
-    xlpci_ops_dispose(&ops);
-    xs_close(xs);
-}
-
-static void bench_attach_path(const char *dir, int runs)
-{
-    char ready[300], status[300], be[64], fe[64];
-    char *argv[] = { (char *)h_prog("pcimodel"), (char *)"--ready", ready,
-                     (char *)"--status-dir", status, NULL };
-    unsigned ndev = 1 + 2 * (unsigned)runs, num = 1, i;
-    xlpci_dev *devs = xcalloc(ndev, sizeof(*devs));
-    xlpci_spec *specs = xcalloc(ndev, sizeof(*specs));
-    double *ms[2], *ratio;
-    unsigned long reqs[2] = { 0, 0 };
-    struct xs_handle *xs;
-    struct xsd d;
-    pid_t model;
-    int r, w, seen;
-    char *v;
-
-    xs = bench_daemon(&d, NULL);
-    snprintf(ready, sizeof(ready), "%s/fmodel.ready", dir);
-    snprintf(status, sizeof(status), "%s/fstatus", dir);
-    unlink(ready);
-    if (h_spawn(&model, argv, ready, 10000))
-        die("pcimodel");
-    set_name(xs, DOMID);
-    make_devs(devs, specs, ndev, 0x10);
-    run_xlpci(DOMID, specs, 1, NULL);
-    be_path(be, sizeof(be), DOMID);
-    snprintf(fe, sizeof(fe), "/local/domain/%u/device/pci/0", DOMID);
-    if (!wait_state(xs, be, "4", 10000) || !wait_state(xs, fe, "4", 10000))
-        die("backend and frontend Connected");
-    for (w = 0; w < 2; w++)
-        ms[w] = xcalloc((size_t)runs, sizeof(double));
-    ratio = xcalloc((size_t)runs, sizeof(double));
-    for (r = 0; r < runs; r++) {
-        for (w = 0; w < 2; w++) {
-            int which = (r + w) % 2;        /* 0 floor, 1 xlpci */
-            reqstat before, diff;
-            double t0;
-
-            before = rq;
-            t0 = now_us();
-            if (which == 0) {
-                floor_attach(DOMID, num, &devs[num]);
-            } else {
-                xlpci_ctx *ctx = quiet_ctx(20000);
-
-                if (xlpci_attach(ctx, DOMID, &specs[num], NULL))
-                    die("xlpci_attach");
-                xlpci_ctx_free(ctx);
-            }
-            ms[which][r] = (now_us() - t0) / 1000;
-            rq_diff(&diff, &rq, &before);
-            reqs[which] = rq_total(&diff);
-            num++;
-        }
-        ratio[r] = ms[1][r] / ms[0][r];
-    }
-    /* the end state: every device exported and enumerated by the guest */
-    v = xread(xs, "%s/num_devs", be);
-    seen = guest_sees(status, DOMID);
-    printf("### (f) The pci-attach hot path (guest connected)\n\n"
-           "The pciback/pcifront model (tests/model/pcimodel, unpatched) "
-           "drives each hot-add's Reconfiguring cycle.  %d iterations; in "
-           "each a floor attach and an `xlpci_attach` run back to back in "
-           "rotating order, ratio per iteration, median (IQR).  *Floor*: the "
-           "same transaction (index, num_devs, state = 7) with no reads, then "
-           "a watch on the backend state until it is Connected with the new "
-           "index exported.  Requests of the last iteration.\n\n"
-           "| floor ms | xlpci ms | xlpci / floor (IQR) | requests floor / "
-           "xlpci | end state |\n|---|---|---|---|---|\n"
-           "| %.2f | %.2f | **%.2f** (%.2f-%.2f) | %lu / %lu | num_devs %s, "
-           "guest sees %d of %u |\n\n", runs, median(ms[0], runs),
-           median(ms[1], runs), median(ratio, runs), quantile(ratio, runs, .25),
-           quantile(ratio, runs, .75), reqs[0], reqs[1], v ? v : "(none)",
-           seen, num);
-    if (!v || (unsigned)atoi(v) != num || seen != (int)num)
-        printf("**The end state is wrong.**\n\n");
-    free(v);
-    fflush(stdout);
-    h_stop(model);
-    for (i = 0; i < ndev; i++)
-        xlpci_spec_dispose(&specs[i]);
-    free(specs);
-    free(devs);
-    for (w = 0; w < 2; w++)
-        free(ms[w]);
-    free(ratio);
-    xs_close(xs);
-    xsd_stop(&d);
-}
-
-void bench_scale(const char *dir, const char *sections, int runs,
-                 int storm_runs, bool only_ox)
+void bench_scale(const char *sections, int runs, int storm_runs, bool only_ox)
 {
     if (strchr(sections, 'd'))
         bench_hostsize(runs);
     if (strchr(sections, 'e'))
         bench_storm(storm_runs, only_ox);
-    if (strchr(sections, 'f'))
-        bench_attach_path(dir, runs);
 }

@@ -20,9 +20,18 @@ typedef struct {
     size_t n;
     attach_mode mode;
     xlpci_wait_reason why;
+    unsigned first;                    /* ATTACH_RECONF: index of devs[0] */
     bool undone;                       /* the rollback removed them */
     bool *missing;                     /* per device: no /libxl/pci/<bdf> */
+    bool need_parent;                  /* no backend: make its parent */
+    bool have_parent;                  /* made (xlpci_backend_parent_prepare) */
 } attach_arg;
+
+/* Of each row already there, what the transaction decides on (dev-N:
+ * attached already?  state-N: a removal pending?  vdevfn-N: a virtual
+ * slot taken?) and what makes a backend not trusted (opts-N): the keys
+ * check judges.  key-N and vdev-N of the others are not read. */
+#define ATTACH_KEYS XLPCI_KEYS_CHECKED
 
 static int attach_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
                        void *varg)
@@ -36,10 +45,29 @@ static int attach_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
     int rc;
 
     xlpci_view_init(&view);
-    rc = xlpci_domain_read(ctx, t, a->domid, &name);
+    a->need_parent = false;
+    /* The records first: a device assigned for the first time since boot
+     * has no /libxl/pci/<bdf> yet, and the transaction stops here, before
+     * it reads the backend, to run again once it is made (for a domain
+     * that exists). */
+    rc = xlpci_owner_claim(ctx, t, ops, a->domid, a->devs, a->n,
+                           a->missing);
+    if (rc == XLPCI_TXN_PREPARE) {
+        int drc = xlpci_domain_read(ctx, t, a->domid, &name);
+
+        rc = drc ? drc : rc;
+    }
     if (rc) goto out;
-    rc = xlpci_read_checked_view(ctx, t, a->domid, &view);
+    rc = xlpci_read_checked_keys(ctx, t, a->domid, &view, ATTACH_KEYS);
     if (rc) goto out;
+    /* The domain must exist, and a backend it creates takes its name; a
+     * hot-add to both ends Connected needs neither: the guest's frontend
+     * is under /local/domain/<domid>. */
+    if (!view.exists || view.state != XenbusStateConnected ||
+        xlpci_pending_removal(&view, NULL) >= 0) {
+        rc = xlpci_domain_read(ctx, t, a->domid, &name);
+        if (rc) goto out;
+    }
     a->why.state = view.state;
     a->why.pending = -1;
     a->why.fe_wait = false;
@@ -79,11 +107,15 @@ static int attach_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
             }
         }
     }
-    rc = xlpci_owner_claim(ctx, t, ops, a->domid, a->devs, a->n,
-                           a->missing);
-    if (rc) goto out;
 
-    if (!view.exists) {
+    if (!view.exists && !a->have_parent && !ctx->dry_run) {
+        /* No backend: backend/pci/<domid> is made outside the transaction
+         * first (so that creates of different domains do not conflict),
+         * then it runs again.  An attach to a backend that exists never
+         * pays for it. */
+        a->need_parent = true;
+        rc = XLPCI_TXN_PREPARE;
+    } else if (!view.exists) {
         /* No backend (or a leftover without num_devs, which pciback would
          * reject): the first device creates it, no waiting (libxl
          * 73ee2795aa). */
@@ -99,8 +131,14 @@ static int attach_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
     } else if (view.state == XenbusStateConnected) {
         if (xlpci_frontend_ready(ctx, t, a->domid, &a->why, &rc)) {
             a->mode = ATTACH_RECONF;
+            a->first = view.num_devs;
             rc = xlpci_layout_append(ops, a->domid, &view, a->devs, a->n,
                                      true);
+        } else if (!rc && a->why.fe_state == -1) {
+            /* no frontend: is there a domain at all? */
+            rc = xlpci_domain_read(ctx, t, a->domid, &name);
+            if (!rc)
+                rc = XLPCI_TXN_WAIT;
         } else if (!rc) {
             rc = XLPCI_TXN_WAIT;
         }
@@ -188,10 +226,42 @@ static int check_exported_body(xlpci_ctx *ctx, xs_transaction_t t,
     return rc;
 }
 
+/* After the cycle, the quick look: dev-N and state-N of the added
+ * indices (what the floor of a hot-add waits on too) say pciback exported
+ * them.  Anything else (an index moved by a detach meanwhile, a device
+ * not exported) is judged by check_exported_body, which reads the
+ * backend in one transaction and names the problem. */
+static bool exported(xlpci_ctx *ctx, const attach_arg *a)
+{
+    char path[XLPCI_PATH_MAX], err[128], *v = NULL;
+    xlpci_bdf bdf;
+    unsigned st;
+    size_t i;
+    bool ok = true;
+
+    for (i = 0; ok && i < a->n; i++) {
+        ok = !xlpci_be_key(path, a->domid, "dev-%zu", a->first + i) &&
+             !xlpci_xs_read(ctx, XBT_NULL, path, &v) && v &&
+             !xlpci_bdf_parse(v, &bdf, err, sizeof(err)) &&
+             !xlpci_bdf_cmp(&bdf, &a->devs[i].bdf);
+        free(v);
+        v = NULL;
+        ok = ok &&
+             !xlpci_be_key(path, a->domid, "state-%zu", a->first + i) &&
+             !xlpci_xs_read(ctx, XBT_NULL, path, &v) && v &&
+             !xlpci_parse_uint(v, XenbusStateReconfigured, &st) &&
+             st == XenbusStateInitialised;
+        free(v);
+        v = NULL;
+    }
+    return ok;
+}
+
 int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
                  const xlpci_defaults *defs)
 {
     attach_arg a;
+    xlpci_watch w;
     xlpci_prepared prep = { NULL, 0 };
     xlpci_dev *devs = NULL;
     xlpci_bdf *granted = NULL;
@@ -202,12 +272,14 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     unsigned tries = 0;
     bool pciback, host = false;
     xlpci_bk bk;
+    xlpci_truth tr;                    /* who is alive, for the claim */
     int rc, state, ops = -1;
     bool done;
 
     /* One deadline for the whole command: every wait ends by it. */
     deadline = xlpci_now_ms() + ctx->timeout_ms;
     memset(&a, 0, sizeof(a));
+    memset(&w, 0, sizeof(w));
     a.domid = domid;
     rc = xlpci_check_domid(ctx, domid);
     if (rc)
@@ -216,6 +288,7 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     rc = xlpci_resolve_devs(ctx, pciback, spec, 1, defs, &devs, &a.n);
     if (rc)
         return rc;
+    xlpci_truth_init(ctx, &tr, pciback);
     a.devs = devs;
     xlpci_bdf_format(&devs[0].bdf, b);
     /* the guest type decides the path: HVM guests' devices go through
@@ -237,18 +310,31 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
             host = false;
             goto out;
         }
-        rc = xlpci_host_grant(ctx, domid, devs, a.n, &granted, &ngranted);
+        rc = xlpci_host_grant(ctx, domid, devs, a.n, how, &granted,
+                              &ngranted);
         if (rc) goto out;
     }
 
-    rc = xlpci_backend_parent_prepare(ctx, domid, false, &prep);
-    if (rc) goto out;
-    rc = xlpci_run_until_ready(ctx, domid, "pci-attach", attach_body, &a,
-                               deadline);
-    while ((rc = xlpci_claim_retry(ctx, "pci-attach", rc, &tries, devs, a.n,
-                                   a.missing, &prep)) == XLPCI_TXN_PREPARE)
-        rc = xlpci_run_until_ready(ctx, domid, "pci-attach", attach_body,
-                                   &a, deadline);
+    /* The transaction, until the backend is ready for it; made ready to
+     * run first if it must be (the records' directories of devices never
+     * assigned since boot, or the parent of a backend it creates). */
+    for (;;) {
+        rc = xlpci_run_until_ready(ctx, &w, domid, "pci-attach",
+                                   attach_body, &a, deadline);
+        if (rc != XLPCI_TXN_PREPARE)
+            break;
+        if (a.need_parent) {
+            rc = xlpci_backend_parent_prepare(ctx, domid, false, &prep);
+            if (rc)
+                break;
+            a.have_parent = true;
+            continue;
+        }
+        rc = xlpci_claim_retry(ctx, "pci-attach", rc, &tries, devs, a.n,
+                               a.missing, &prep);
+        if (rc != XLPCI_TXN_PREPARE)
+            break;
+    }
     if (rc == XLPCI_TXN_WAIT && ctx->dry_run) {
         xlpci_wait_reason_text(&a.why, why, sizeof(why));
         fprintf(ctx->dry_run, "# pci-attach: %s; would wait up to %u ms, "
@@ -267,8 +353,8 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
         goto out;
 
     /* Hot-add: wait for Reconfiguring -> Reconfigured -> Connected. */
-    rc = xlpci_wait_backend(ctx, domid, xlpci_is_connected, NULL, deadline,
-                            &state);
+    rc = xlpci_wait_backend(ctx, &w, domid, xlpci_is_connected, NULL,
+                            deadline, &state);
     if (rc == XLPCI_ERR_TIMEDOUT) {
         int urc = xlpci_txn_run(ctx, "pci-attach rollback", undo_attach_body,
                                 &a);
@@ -281,10 +367,11 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
                                "use pci-detach -f to remove them");
         goto out;
     }
-    if (!rc)
+    if (!rc && !exported(ctx, &a))
         rc = xlpci_txn_read(ctx, "pci-attach check", check_exported_body,
                             &a);
 out:
+    xlpci_watch_end(ctx, &w);
     if (rc)
         xlpci_parents_prune(ctx, &prep);
     xlpci_prepared_dispose(&prep);
@@ -307,7 +394,8 @@ out:
         /* not assigned: the guest never saw it, its access goes before
          * a seized device goes back to its driver */
         if (!assigned && granted)
-            xlpci_hv_revoke(ctx, true, domid, granted, ngranted, false);
+            xlpci_hv_revoke(ctx, true, domid, granted, ngranted, false,
+                            NULL);
         hrc = xlpci_host_finish(ctx, domid, devs, a.n, &bk, how, assigned,
                                 &ops);
 
@@ -318,6 +406,7 @@ out:
     if (!rc && !ctx->dry_run)
         LOG(ctx, DETAIL, "domain %u: attached %zu device(s) starting with %s",
             domid, a.n, b);
+    xlpci_truth_close(ctx, &tr);
     xlpci_guest_forget(ctx);
     free(granted);
     free(how);

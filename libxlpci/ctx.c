@@ -141,6 +141,8 @@ void xlpci_ctx_free(xlpci_ctx *ctx)
         return;
     if (ctx->xsh)
         xs_close(ctx->xsh);
+    if (ctx->wxsh)
+        xs_close(ctx->wxsh);
     free(ctx->sysfs_root);
     free(ctx->state_dir);
     free(ctx->run_dir);

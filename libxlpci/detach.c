@@ -31,12 +31,21 @@ typedef struct {
     xlpci_wait_reason why;
     size_t n;                          /* devices found */
     xlpci_bdf found[DETACH_MAX];
+    unsigned at[DETACH_MAX];           /* their indices then */
     int prev[DETACH_MAX];              /* their state-N before Closing
                                         * (view.row_state) */
     bool undone;
     size_t ngone;                      /* DETACH_PARTIAL: removed ones */
     xlpci_bdf gone[DETACH_MAX];
 } detach_arg;
+
+/* What the first step reads of every row: the keys check judges (dev-N:
+ * which are ours; state-N: a removal pending, ours begun already), so a
+ * damaged backend is refused before anything is written (whether ours
+ * have a vdev-N, were exported, the listing says).  The removal after the
+ * cycle reads dev-N where the first step found ours (every row's only if
+ * they moved), then what it moves (xlpci_remove_devices). */
+#define DETACH_KEYS XLPCI_KEYS_CHECKED
 
 /* The indices of the devices to remove, by BDF, in this view.  quiet: no
  * message when none is there. */
@@ -57,6 +66,7 @@ static int detach_find(xlpci_ctx *ctx, detach_arg *a, const xlpci_view *view,
                          : !xlpci_bdf_cmp(&e.dev.bdf, &a->bdf)) {
             if (a->n < DETACH_MAX) {
                 a->found[a->n] = e.dev.bdf;
+                a->at[a->n] = i;
                 idx[a->n++] = i;
             }
         }
@@ -82,7 +92,7 @@ static int detach_begin_body(xlpci_ctx *ctx, xs_transaction_t t,
     bool all_closing = true;
     int rc;
 
-    rc = xlpci_read_checked_view(ctx, t, a->domid, &view);
+    rc = xlpci_read_checked_keys(ctx, t, a->domid, &view, DETACH_KEYS);
     if (rc) goto out;
     if (!view.exists) {
         LOG(ctx, ERROR, "domain %u has no PCI devices", a->domid);
@@ -141,7 +151,7 @@ static int detach_begin_body(xlpci_ctx *ctx, xs_transaction_t t,
          * up by vdev-N and, without one, close the whole connection. */
         a->ngone = 0;
         for (i = 0; i < a->n; i++)
-            if (!view.keys[idx[i]][XLPCI_KEY_VDEV]) {
+            if (!xlpci_view_listed(&view, XLPCI_KEY_VDEV, idx[i])) {
                 a->gone[nun] = a->found[i];
                 un[nun++] = idx[i];
             }
@@ -175,10 +185,31 @@ static int detach_remove_body(xlpci_ctx *ctx, xs_transaction_t t,
     detach_arg *a = varg, b;
     unsigned idx[DETACH_MAX];
     xlpci_view view;
+    size_t i;
     int rc;
 
     memset(&b, 0, sizeof(b));
-    rc = xlpci_read_checked_view(ctx, t, a->domid, &view);
+    /* The devices are most likely where the first step found them (only
+     * pciback wrote since, and it moves no row): their dev-N says so, and
+     * then nothing else of the other rows is read. */
+    rc = xlpci_view_read_keys(ctx, t, a->domid, &view, 0);
+    for (i = 0; !rc && i < a->n && view.exists && !view.num_bad; i++) {
+        if (a->at[i] >= view.num_devs)
+            break;
+        rc = xlpci_view_read_rows(ctx, t, a->domid, &view, a->at[i],
+                                  a->at[i] + 1, XLPCI_KEY_BIT(XLPCI_KEY_DEV));
+        if (rc || xlpci_view_find(&view, &a->found[i]) != (int)a->at[i])
+            break;
+    }
+    if (rc) goto out;
+    if (a->n && i == a->n) {
+        rc = xlpci_remove_devices(ctx, t, ops, a->domid, &view, a->at, a->n);
+        goto out;
+    }
+    /* Else dev-N of every row, checked, and the devices found by address */
+    rc = xlpci_view_read_rows(ctx, t, a->domid, &view, 0, view.num_devs,
+                              XLPCI_KEY_BIT(XLPCI_KEY_DEV));
+    if (!rc) rc = xlpci_view_check_logged(ctx, &view, a->domid);
     if (rc) goto out;
     /* Indices may have moved since the first step: find them again.  Ones
      * already gone were removed by someone else since the cycle (check
@@ -258,6 +289,7 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
                  unsigned flags)
 {
     detach_arg a;
+    xlpci_watch w;
     long long deadline;
     char b[XLPCI_BDF_STRLEN], why[128];
     int rc, hrc, state;
@@ -265,9 +297,13 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     bool pciback;
     int type = XLPCI_GUEST_PV;
     size_t ngone = 0;                  /* removed before the cycle */
+    bool kept[DETACH_MAX];             /* Xen has it in another guest */
+    xlpci_release_count cnt;
 
     deadline = xlpci_now_ms() + ctx->timeout_ms;
     memset(&a, 0, sizeof(a));
+    memset(&w, 0, sizeof(w));
+    memset(kept, 0, sizeof(kept));
     a.domid = domid;
     a.flags = flags;
     rc = xlpci_check_domid(ctx, domid);
@@ -293,8 +329,8 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     if (rc || type == XLPCI_GUEST_HVM)
         return rc;
 
-    rc = xlpci_run_until_ready(ctx, domid, "pci-detach", detach_begin_body, &a,
-                         deadline);
+    rc = xlpci_run_until_ready(ctx, &w, domid, "pci-detach",
+                               detach_begin_body, &a, deadline);
     if (!rc && a.mode == DETACH_PARTIAL && ctx->dry_run) {
         fprintf(ctx->dry_run, "# pci-detach: then the exported function(s) "
                 "go through a Reconfiguring cycle\n");
@@ -305,12 +341,17 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
          * had them; then the others, as usual */
         ngone = a.ngone;
         rc = xlpci_hv_revoke(ctx, pciback, domid, a.gone, a.ngone,
-                             true);
-        if (!rc && pciback)
-            rc = xlpci_host_release(ctx, a.gone, a.ngone);
+                             true, kept);
+        if ((!rc || rc == XLPCI_ERR_EXISTS) && pciback) {
+            int rrc = xlpci_release(ctx, pciback, domid, a.gone, a.ngone,
+                                    kept, XLPCI_REL_BK, &cnt);
+
+            rc = rc ? rc : rrc;
+        }
+        memset(kept, 0, sizeof(kept));
         if (rc)
             goto out;
-        rc = xlpci_run_until_ready(ctx, domid, "pci-detach",
+        rc = xlpci_run_until_ready(ctx, &w, domid, "pci-detach",
                                    detach_begin_body, &a, deadline);
     }
     if (rc == XLPCI_TXN_WAIT && ctx->dry_run) {
@@ -354,13 +395,14 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     }
     if (!rc && !ctx->dry_run && a.mode == DETACH_REMOVED)
         /* no cycle */
-        rc = xlpci_hv_revoke(ctx, pciback, domid, a.found, a.n, true);
+        rc = xlpci_hv_revoke(ctx, pciback, domid, a.found, a.n, true,
+                             kept);
     if (rc || ctx->dry_run || a.mode == DETACH_REMOVED)
         goto out;
 
     /* The guest releases the device: Reconfiguring -> ... -> Connected. */
-    rc = xlpci_wait_backend(ctx, domid, xlpci_is_connected, NULL, deadline,
-                            &state);
+    rc = xlpci_wait_backend(ctx, &w, domid, xlpci_is_connected, NULL,
+                            deadline, &state);
     if (rc == XLPCI_ERR_BACKEND && !force) {
         /* pciback gave up (said above): no cycle will end, and a later
          * pci-detach -f refuses a failed backend */
@@ -388,15 +430,22 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     /* The guest released the device: its access goes, then the index
      * (a crash in between leaves a released index, which check --repair
      * removes).  A failed revocation keeps the device recorded as
-     * assigned (no host_release), since the guest may still reach it. */
-    hrc = xlpci_hv_revoke(ctx, pciback, domid, a.found, a.n, true);
+     * assigned (no release), since the guest may still reach it. */
+    hrc = xlpci_hv_revoke(ctx, pciback, domid, a.found, a.n, true, kept);
     rc = xlpci_txn_run(ctx, "pci-detach", detach_remove_body, &a);
     if (rc == XLPCI_TXN_NOTHING)
         rc = 0;                        /* already removed */
     rc = rc ? rc : hrc;
 out:
-    if (!rc && !ctx->dry_run && pciback)
-        rc = xlpci_host_release(ctx, a.found, a.n);
+    xlpci_watch_end(ctx, &w);
+    /* the bookkeeping after the ownership decision (ownership.c): a device
+     * Xen found in another guest (kept) is not released */
+    if ((!rc || rc == XLPCI_ERR_EXISTS) && !ctx->dry_run && pciback) {
+        int rrc = xlpci_release(ctx, pciback, domid, a.found, a.n, kept,
+                                XLPCI_REL_BK, &cnt);
+
+        rc = rc ? rc : rrc;
+    }
     if (!rc && !ctx->dry_run)
         LOG(ctx, DETAIL, "domain %u: detached %s", domid, b);
     return rc;

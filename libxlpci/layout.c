@@ -194,7 +194,10 @@ int xlpci_layout_remove(xlpci_ops *ops, uint32_t domid,
             kept[nkept++] = i;
 
     /* Row p takes the keys of row kept[p]; a key the source lacks is
-     * removed from p.  Rows past the new end lose every key. */
+     * removed from p.  Rows past the new end lose every key.  A key is
+     * there if the view read it or its listing shows it (a hot path reads
+     * the values of the rows that move only); a source listed but not
+     * read cannot be moved. */
     for (p = 0; !rc && p < view->num_devs; p++) {
         unsigned k;
 
@@ -203,12 +206,18 @@ int xlpci_layout_remove(xlpci_ops *ops, uint32_t domid,
         for (k = 0; !rc && k < XLPCI_NKEYS; k++) {
             const char *src = p < nkept ? view->keys[kept[p]][k] : NULL;
 
+            if (!src && p < nkept &&
+                xlpci_view_listed(view, (enum xlpci_key)k, kept[p])) {
+                rc = XLPCI_ERR_INVAL;
+                break;
+            }
             rc = key_path(path, domid, (enum xlpci_key)k, p);
             if (rc)
                 break;
             if (src)
                 rc = xlpci_ops_write(ops, path, src);
-            else if (view->keys[p][k])
+            else if (view->keys[p][k] ||
+                     xlpci_view_listed(view, (enum xlpci_key)k, p))
                 rc = xlpci_ops_rm(ops, path);
         }
     }

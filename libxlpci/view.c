@@ -162,6 +162,14 @@ static bool has_name(const xlpci_view *view, const char *name)
     return false;
 }
 
+bool xlpci_view_listed(const xlpci_view *view, enum xlpci_key k, unsigned i)
+{
+    char name[32];
+
+    snprintf(name, sizeof(name), "%s-%u", xlpci_key_names[k], i);
+    return has_name(view, name);
+}
+
 int xlpci_view_setup(xlpci_view *view)
 {
     unsigned i, idx, st;

@@ -31,14 +31,25 @@ const char *xlpci_state_name(int state)
 int xlpci_read_checked_view(xlpci_ctx *ctx, xs_transaction_t t,
                             uint32_t domid, xlpci_view *view)
 {
-    char err[256];
-    int rc = xlpci_view_read(ctx, t, domid, view);
+    return xlpci_read_checked_keys(ctx, t, domid, view, XLPCI_KEYS_ALL);
+}
 
-    if (!rc) {
-        rc = xlpci_view_check(view, domid, err, sizeof(err));
-        if (rc)
-            LOG(ctx, ERROR, "%s", err);
-    }
+int xlpci_read_checked_keys(xlpci_ctx *ctx, xs_transaction_t t,
+                            uint32_t domid, xlpci_view *view, unsigned keys)
+{
+    int rc = xlpci_view_read_keys(ctx, t, domid, view, keys);
+
+    return rc ? rc : xlpci_view_check_logged(ctx, view, domid);
+}
+
+int xlpci_view_check_logged(xlpci_ctx *ctx, const xlpci_view *view,
+                            uint32_t domid)
+{
+    char err[256];
+    int rc = xlpci_view_check(view, domid, err, sizeof(err));
+
+    if (rc)
+        LOG(ctx, ERROR, "%s", err);
     return rc;
 }
 
@@ -114,31 +125,25 @@ bool xlpci_frontend_ready(xlpci_ctx *ctx, xs_transaction_t t,
 }
 
 /* Run body until it stops asking to wait; between runs wait for a change
- * of the backend (the watch is held across the runs, so none is missed),
- * until the flow's deadline. */
-int xlpci_run_until_ready(xlpci_ctx *ctx, uint32_t domid, const char *what,
-                          xlpci_txn_body *body, void *arg,
+ * of the backend or the frontend's state on w, until the flow's deadline.
+ * The first run goes without a watch (a guest that is ready costs none);
+ * when it asks to wait, w is registered and the body runs again at once,
+ * from reads made after the registration, so no change is missed. */
+int xlpci_run_until_ready(xlpci_ctx *ctx, xlpci_watch *w, uint32_t domid,
+                          const char *what, xlpci_txn_body *body, void *arg,
                           long long deadline)
 {
-    xlpci_watch w;
     int rc;
 
-    memset(&w, 0, sizeof(w));
-    if (!ctx->dry_run) {
-        rc = xlpci_watch_begin(ctx, domid, &w);
-        if (rc)
-            return rc;
-    }
     for (;;) {
         rc = xlpci_txn_run(ctx, what, body, arg);
         if (rc != XLPCI_TXN_WAIT || ctx->dry_run)
-            break;
-        rc = xlpci_watch_wait(ctx, &w, deadline);
+            return rc;
+        rc = w->active ? xlpci_watch_wait(ctx, w, deadline)
+                       : xlpci_watch_begin(ctx, domid, w);
         if (rc)
-            break;
+            return rc;
     }
-    xlpci_watch_end(ctx, &w);
-    return rc;
 }
 
 bool xlpci_is_connected(int state, void *arg)

@@ -126,14 +126,15 @@ static int read_state(xlpci_ctx *ctx, xs_transaction_t t, const char *path,
 }
 
 /* The one reader of a backend: the listing, state and num_devs, then the
- * per-index values of the rows only (at most 256 rows whatever the store
- * holds; orphans are named, their values never read). */
-int xlpci_view_read(xlpci_ctx *ctx, xs_transaction_t t, uint32_t domid,
-                    xlpci_view *view)
+ * keys of each row that keys names (only those the listing shows; at most
+ * 256 rows whatever the store holds; orphans are named, their values never
+ * read).  A flow reads what it decides on: the others stay NULL, as if
+ * absent (xlpci_view_read_rows reads them later if a step needs them). */
+int xlpci_view_read_keys(xlpci_ctx *ctx, xs_transaction_t t, uint32_t domid,
+                         xlpci_view *view, unsigned keys)
 {
     char be[XLPCI_PATH_MAX], path[XLPCI_PATH_MAX];
-    enum xlpci_key k;
-    unsigned i, idx;
+    unsigned i;
     int rc;
 
     xlpci_view_init(view);
@@ -153,10 +154,23 @@ int xlpci_view_read(xlpci_ctx *ctx, xs_transaction_t t, uint32_t domid,
         if (!rc) rc = xlpci_xs_read(ctx, t, path, dst);
     }
     if (!rc) rc = xlpci_view_setup(view);
-    /* Read only the per-index keys the listing shows. */
+    return rc ? rc : xlpci_view_read_rows(ctx, t, domid, view, 0,
+                                          view->num_devs, keys);
+}
+
+int xlpci_view_read_rows(xlpci_ctx *ctx, xs_transaction_t t, uint32_t domid,
+                         xlpci_view *view, unsigned from, unsigned to,
+                         unsigned keys)
+{
+    char path[XLPCI_PATH_MAX];
+    enum xlpci_key k;
+    unsigned i, idx;
+    int rc = 0;
+
     for (i = 0; !rc && i < view->nnames; i++) {
         if (!xlpci_split_key(view->names[i], &k, &idx) ||
-            idx >= view->num_devs)
+            idx >= view->num_devs || idx < from || idx >= to ||
+            !(keys & XLPCI_KEY_BIT(k)) || view->keys[idx][k])
             continue;
         rc = xlpci_be_key(path, domid, "%s", view->names[i]);
         if (!rc) rc = xlpci_xs_read(ctx, t, path, &view->keys[idx][k]);
@@ -164,6 +178,12 @@ int xlpci_view_read(xlpci_ctx *ctx, xs_transaction_t t, uint32_t domid,
     if (!rc)
         xlpci_view_rows(view);
     return rc;
+}
+
+int xlpci_view_read(xlpci_ctx *ctx, xs_transaction_t t, uint32_t domid,
+                    xlpci_view *view)
+{
+    return xlpci_view_read_keys(ctx, t, domid, view, XLPCI_KEYS_ALL);
 }
 
 /* ---- transactions -------------------------------------------------------- */
@@ -366,11 +386,30 @@ long long xlpci_now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The connection of the watches: a second one, opened at the first watch
+ * and kept with the context.  libxenstore reads a connection that holds a
+ * watch from a thread of its own, and every later request on it pays for
+ * the hand-over between the threads (about 4x a request's cost); the reads
+ * and transactions stay on ctx->xsh, which never holds a watch.  Nothing
+ * is missed across the two: xenstored queues a watch's event before it
+ * answers the request that changed the node, so once a watch is
+ * registered, every later change has its event on this connection. */
+static struct xs_handle *watch_conn(xlpci_ctx *ctx)
+{
+    if (!ctx->wxsh) {
+        ctx->wxsh = xs_open(0);
+        if (!ctx->wxsh)
+            LOGE(ctx, ERROR, "cannot open a xenstore connection for the "
+                 "watches");
+    }
+    return ctx->wxsh;
+}
+
 static void drain_watches(xlpci_ctx *ctx)
 {
     char **ev;
 
-    while ((ev = xs_check_watch(ctx->xsh)))
+    while (ctx->wxsh && (ev = xs_check_watch(ctx->wxsh)))
         free(ev);
 }
 
@@ -390,85 +429,52 @@ static void sleep_until(long long ms, long long deadline)
     nanosleep(&ts, NULL);
 }
 
-int xlpci_wait_backend(xlpci_ctx *ctx, uint32_t domid, xlpci_state_pred *pred,
-                       void *arg, long long deadline, int *state_r)
+static int watch_begin(xlpci_ctx *ctx, uint32_t domid, xlpci_watch *w,
+                       const char *path, bool fe);
+
+int xlpci_wait_backend(xlpci_ctx *ctx, xlpci_watch *w, uint32_t domid,
+                       xlpci_state_pred *pred, void *arg, long long deadline,
+                       int *state_r)
 {
     char be[XLPCI_PATH_MAX], spath[XLPCI_PATH_MAX], epath[XLPCI_PATH_MAX];
-    char token[64];
-    long long last = 0;
-    bool watching = false, exists;
+    bool exists;
     char *errtext = NULL;
-    int rc, state = -1;
+    int rc = 0, state = -1;
 
     xlpci_be_path(be, domid);
     xlpci_be_key(spath, domid, "state");
     xlpci_error_path(epath, domid);
-    snprintf(token, sizeof(token), "xlpci-%ld-%u", (long)getpid(),
-             ++ctx->watch_seq);
-
-    xlpci_request(ctx);
-    if (!xs_watch(ctx->xsh, spath, token)) {
-        LOGE(ctx, ERROR, "cannot watch %s", spath);
-        rc = XLPCI_ERR_XENSTORE;
-        goto out;
-    }
-    watching = true;
-
-    for (;;) {
-        struct pollfd pfd;
-        long long left;
-
+    /* what this wait is about is the state node alone: a watch of its own
+     * when the flow holds none yet (pciback's other writes of the cycle do
+     * not wake it) */
+    if (!w->active)
+        rc = watch_begin(ctx, domid, w, spath, false);
+    while (!rc) {
         /* Re-read after every event: an event only says "may have
          * changed" (and one fires when the watch is registered). */
         rc = read_state(ctx, XBT_NULL, spath, &state);
-        if (rc) goto out;
+        if (rc) break;
         if (state < 0) {
             rc = xlpci_xs_exists(ctx, XBT_NULL, be, &exists);
-            if (rc) goto out;
+            if (rc) break;
             if (!exists) {
                 LOG(ctx, ERROR, "backend %s disappeared", be);
                 rc = XLPCI_ERR_NOTFOUND;
-                goto out;
+                break;
             }
         }
-        if (pred(state, arg)) {
-            rc = 0;
-            goto out;
-        }
+        if (pred(state, arg))
+            break;
         if (state == XenbusStateClosing || state == XenbusStateClosed) {
             rc = xlpci_xs_read(ctx, XBT_NULL, epath, &errtext);
-            if (rc) goto out;
+            if (rc) break;
             LOG(ctx, ERROR, "backend %s went to state %d (%s)%s%s", be,
                 state, state == XenbusStateClosing ? "Closing" : "Closed",
                 errtext ? ": pciback reports: " : "", errtext ?: "");
             rc = XLPCI_ERR_BACKEND;
-            goto out;
+            break;
         }
-        left = deadline - xlpci_now_ms();
-        if (left <= 0) {
-            rc = XLPCI_ERR_TIMEDOUT;
-            goto out;
-        }
-        pfd.fd = xs_fileno(ctx->xsh);
-        pfd.events = POLLIN;
-        pfd.revents = 0;
-        if (poll(&pfd, 1, (int)(left > 1000 ? 1000 : left)) < 0 &&
-            errno != EINTR) {
-            LOGE(ctx, ERROR, "poll on the xenstore connection failed");
-            rc = XLPCI_ERR_XENSTORE;
-            goto out;
-        }
-        /* the reading budget: one re-read per XLPCI_REREAD_MS at most,
-         * however fast the node is rewritten */
-        sleep_until(last + XLPCI_REREAD_MS, deadline);
-        last = xlpci_now_ms();
-        drain_watches(ctx);
-    }
-out:
-    if (watching) {
-        xlpci_request(ctx);
-        xs_unwatch(ctx->xsh, spath, token);
-        drain_watches(ctx);
+        rc = xlpci_watch_wait(ctx, w, deadline);
     }
     free(errtext);
     if (state_r)
@@ -476,21 +482,31 @@ out:
     return rc;
 }
 
-int xlpci_watch_begin(xlpci_ctx *ctx, uint32_t domid, xlpci_watch *w)
+/* Register w on path (and on the frontend's state node of domid, if fe). */
+static int watch_begin(xlpci_ctx *ctx, uint32_t domid, xlpci_watch *w,
+                       const char *path, bool fe)
 {
-    xlpci_be_path(w->path, domid);
+    struct xs_handle *h = watch_conn(ctx);
+
+    if (!h)
+        return XLPCI_ERR_XENSTORE;
+    snprintf(w->path, sizeof(w->path), "%s", path);
     snprintf(w->token, sizeof(w->token), "xlpci-%ld-%u", (long)getpid(),
              ++ctx->watch_seq);
+    w->tokens = XLPCI_REREAD_BURST;
+    w->refill_ms = xlpci_now_ms();
     xlpci_request(ctx);
-    w->active = xs_watch(ctx->xsh, w->path, w->token);
+    w->active = xs_watch(h, w->path, w->token);
     if (!w->active) {
         LOGE(ctx, ERROR, "cannot watch %s", w->path);
         return XLPCI_ERR_XENSTORE;
     }
+    if (!fe)
+        return 0;
     xlpci_fe_path(w->fe_path, domid);
     strncat(w->fe_path, "/state", sizeof(w->fe_path) - strlen(w->fe_path) - 1);
     xlpci_request(ctx);
-    w->fe_active = xs_watch(ctx->xsh, w->fe_path, w->token);
+    w->fe_active = xs_watch(h, w->fe_path, w->token);
     if (!w->fe_active) {
         LOGE(ctx, ERROR, "cannot watch %s", w->fe_path);
         xlpci_watch_end(ctx, w);
@@ -499,15 +515,50 @@ int xlpci_watch_begin(xlpci_ctx *ctx, uint32_t domid, xlpci_watch *w)
     return 0;
 }
 
+int xlpci_watch_begin(xlpci_ctx *ctx, uint32_t domid, xlpci_watch *w)
+{
+    char be[XLPCI_PATH_MAX];
+
+    xlpci_be_path(be, domid);
+    return watch_begin(ctx, domid, w, be, true);
+}
+
+/* The reading budget: a return costs a token; XLPCI_REREAD_BURST of them
+ * to start with, one more every XLPCI_REREAD_MS.  A guest that behaves
+ * never runs out (a Reconfiguring cycle is a handful of events); one
+ * that floods waits for the next token, the events of the pause
+ * coalescing into one return. */
+static void reread_budget(xlpci_watch *w, long long deadline_ms)
+{
+    long long now = xlpci_now_ms(), n;
+
+    n = (now - w->refill_ms) / XLPCI_REREAD_MS;
+    if (n > 0) {
+        w->tokens = w->tokens + n > XLPCI_REREAD_BURST ? XLPCI_REREAD_BURST
+                                                       : w->tokens + (unsigned)n;
+        w->refill_ms += n * XLPCI_REREAD_MS;
+    }
+    if (!w->tokens) {
+        sleep_until(w->refill_ms + XLPCI_REREAD_MS, deadline_ms);
+        w->refill_ms += XLPCI_REREAD_MS;
+        w->tokens = 1;
+    }
+    w->tokens--;
+}
+
 int xlpci_watch_wait(xlpci_ctx *ctx, xlpci_watch *w, long long deadline_ms)
 {
+    struct xs_handle *h = ctx->wxsh;
+
+    if (!w->active || !h)
+        return XLPCI_ERR_XENSTORE;       /* xlpci_watch_begin first */
     for (;;) {
-        struct pollfd pfd = { .fd = xs_fileno(ctx->xsh), .events = POLLIN };
+        struct pollfd pfd = { .fd = xs_fileno(h), .events = POLLIN };
         long long left;
         char **ev;
         bool got = false;
 
-        while ((ev = xs_check_watch(ctx->xsh))) {
+        while ((ev = xs_check_watch(h))) {
             got = got || !strcmp(ev[XS_WATCH_TOKEN], w->token);
             free(ev);
         }
@@ -517,13 +568,9 @@ int xlpci_watch_wait(xlpci_ctx *ctx, xlpci_watch *w, long long deadline_ms)
         if (left <= 0)
             return XLPCI_ERR_TIMEDOUT;
         if (got) {
-            /* The reading budget: the caller re-reads the store after
-             * each return, so at most one return per XLPCI_REREAD_MS;
-             * the events of the pause coalesce into this one. */
-            sleep_until(w->last_ms + XLPCI_REREAD_MS, deadline_ms);
+            reread_budget(w, deadline_ms);
             drain_watches(ctx);
-            w->last_ms = xlpci_now_ms();
-            return w->last_ms >= deadline_ms ? XLPCI_ERR_TIMEDOUT : 0;
+            return xlpci_now_ms() >= deadline_ms ? XLPCI_ERR_TIMEDOUT : 0;
         }
         if (poll(&pfd, 1, (int)(left > 1000 ? 1000 : left)) < 0 &&
             errno != EINTR) {
@@ -537,13 +584,13 @@ void xlpci_watch_end(xlpci_ctx *ctx, xlpci_watch *w)
 {
     if (w->fe_active) {
         xlpci_request(ctx);
-        xs_unwatch(ctx->xsh, w->fe_path, w->token);
+        xs_unwatch(ctx->wxsh, w->fe_path, w->token);
         w->fe_active = false;
     }
     if (!w->active)
         return;
     xlpci_request(ctx);
-    xs_unwatch(ctx->xsh, w->path, w->token);
+    xs_unwatch(ctx->wxsh, w->path, w->token);
     drain_watches(ctx);
     w->active = false;
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "itest.h"
+#include "internal.h"          /* the layout and the wait's budget: the cost */
 
 #define WAIT_MS (10000 * h_slow())
 
@@ -540,6 +541,109 @@ static void test_attach_not_assignable(void **state)
     assert_non_null(strstr(e->err, "perhaps already in-use"));
 }
 
+/* One pci-attach or pci-detach in process: it succeeds in attempts
+ * transactions, with fixed requests plus the wait's re-reads of the
+ * backend state (at least one, within the re-read budget). */
+static void hot_op(unsigned domid, const xlpci_spec *spec, bool detach,
+                   unsigned m, unsigned long attempts, unsigned long fixed)
+{
+    xlpci_stats st;
+    xlpci_ctx *ctx;
+
+    assert_int_equal(xlpci_ctx_alloc(&ctx, NULL), 0);
+    xlpci_ctx_set_hypervisor(ctx, XLPCI_HV_NONE);
+    assert_int_equal(detach ? xlpci_detach(ctx, domid, spec, 0)
+                            : xlpci_attach(ctx, domid, spec, NULL), 0);
+    xlpci_ctx_get_stats(ctx, &st);
+    xlpci_ctx_free(ctx);
+    assert_int_equal(st.attempts, attempts);
+    if (st.requests <= fixed || st.requests - fixed > XLPCI_REREAD_BURST)
+        fail_msg("%s with %u attached: %lu requests, %lu of its "
+                 "transactions and wait + the re-reads (1 to %u)",
+                 detach ? "pci-detach" : "pci-attach", m, st.requests,
+                 fixed, XLPCI_REREAD_BURST);
+}
+
+/* What a hot-add and a hot-remove cost, with m = 1 and 6 devices attached
+ * already (issue 22): every transaction reads the backend once, and of
+ * each device there only what the flow decides on and check judges
+ * (dev-N, state-N, opts-N: 3 reads; key-N and vdev-N are not read); the
+ * wait for the guest watches the backend state alone and re-reads it after
+ * each batch of events (r times, at least once, and never more than the
+ * re-read budget lets a guest that behaves), then dev-N and state-N of
+ * the new index;
+ * the removal after the cycle reads dev-N where the first step found the
+ * device, not the whole backend.  In process, warm (the device's
+ * /libxl/pci/<bdf> exists, as after any earlier assignment). */
+static void test_hot_cost(void **state)
+{
+    static const unsigned ms[] = { 1, 6 };
+    itest_env *e = *state;
+    unsigned k;
+
+    itest_model_start(e, NULL);
+    for (k = 0; k < 2; k++) {
+        unsigned m = ms[k], domid = 5 + k, i;
+        char bdf[16], path[XLPCI_PATH_MAX], err[128];
+        unsigned long fixed;
+        xlpci_view view;
+        xlpci_spec spec;
+        xlpci_dev dev;
+        xlpci_ops ops;
+
+        if (k == 0)
+            assert_int_equal(itest_xlpci(e, "create", "5", "30:00.0", NULL),
+                             0);
+        else
+            assert_int_equal(itest_xlpci(e, "create", "6", "31:00.0",
+                                         "31:01.0", "31:02.0", "31:03.0",
+                                         "31:04.0", "31:05.0", NULL), 0);
+        snprintf(path, sizeof(path), "/local/domain/0/backend/pci/%u/0",
+                 domid);
+        wait_connected(e, path);
+        for (i = 0; i < 1000 && count_exported(e, domid) != m; i++)
+            h_sleep_ms(10);
+        assert_int_equal(count_exported(e, domid), m);
+
+        snprintf(bdf, sizeof(bdf), "0000:4%u:00.0", k);
+        xlpci_spec_init(&spec);
+        assert_int_equal(xlpci_spec_parse(bdf, &spec, err, sizeof(err)), 0);
+        memset(&dev, 0, sizeof(dev));
+        dev.bdf = spec.bdf;
+        xlpci_libxl_path(path, &dev.bdf, NULL);
+        assert_true(xs_mkdir(e->xs, XBT_NULL, path));
+
+        /* pci-attach: one transaction (start, the record's directory,
+         * the backend's listing, state and num_devs, 3 reads per device,
+         * the frontend's state, the writes: the record and the row
+         * appended, ops, commit); the wait: a watch on the backend's
+         * state, r reads of it, dev-m and state-m, the unwatch */
+        xlpci_ops_init(&ops);
+        xlpci_view_init(&view);
+        view.exists = true;
+        view.num_devs = m;
+        assert_int_equal(xlpci_layout_append(&ops, domid, &view, &dev, 1,
+                                             true), 0);
+        fixed = 7 + 3 * m + 1 + ops.n + 4;
+        xlpci_ops_dispose(&ops);
+        hot_op(domid, &spec, false, m, 1, fixed);
+        snprintf(path, sizeof(path), "/local/domain/0/backend/pci/%u/0/"
+                 "state-%u", domid, m);
+        itest_assert_node(e, path, "3");
+
+        /* pci-detach: start, listing, state, num_devs, 3 per device (m +
+         * 1 now), the frontend's state, state-m and state, commit; the
+         * wait (2 + r); start, listing, state, num_devs, dev-m, the
+         * record's domid, the 5 keys of row m removed, num_devs, the
+         * record's domid removed, commit */
+        fixed = 8 + 3 * (m + 1) + 2 + 14;
+        hot_op(domid, &spec, true, m, 2, fixed);
+        assert_int_equal(itest_check_backend(e, domid), m);
+        assert_int_equal(itest_guest_count(e, domid), (int)m);
+        xlpci_spec_dispose(&spec);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -581,6 +685,8 @@ int main(void)
                                         itest_setup, itest_teardown),
         cmocka_unit_test_setup_teardown(test_detach_dry_run,
                                         itest_setup, itest_teardown),
+        cmocka_unit_test_setup_teardown(test_hot_cost, itest_setup,
+                                        itest_teardown),
     };
 
     return cmocka_run_group_tests_name("protocol", tests, NULL, NULL);

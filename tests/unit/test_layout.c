@@ -101,8 +101,10 @@ static void tree_apply(tree *t, const xlpci_ops *ops)
 }
 
 /* Build the view a transaction would read from the tree (what
- * xlpci_view_read does through xenstore). */
-static void tree_view(const tree *t, xlpci_view *v)
+ * xlpci_view_read_keys does through xenstore): of rows below full only the
+ * keys in keys, of the others every key. */
+static void tree_view_keys(const tree *t, xlpci_view *v, unsigned keys,
+                           unsigned full)
 {
     const char *num = tree_get(t, BE "/num_devs");
     const char *st = tree_get(t, BE "/state");
@@ -122,13 +124,19 @@ static void tree_view(const tree *t, xlpci_view *v)
     v->state_raw = st ? strdup(st) : NULL;
     assert_int_equal(xlpci_view_setup(v), 0);
     for (i = 0; i < n; i++)
-        if (xlpci_split_key(v->names[i], &k, &idx) && idx < v->num_devs) {
+        if (xlpci_split_key(v->names[i], &k, &idx) && idx < v->num_devs &&
+            (idx >= full || (keys & XLPCI_KEY_BIT(k)))) {
             char p[XLPCI_PATH_MAX];
 
             snprintf(p, sizeof(p), BE "/%s", v->names[i]);
             v->keys[idx][k] = strdup(tree_get(t, p));
         }
     xlpci_view_rows(v);
+}
+
+static void tree_view(const tree *t, xlpci_view *v)
+{
+    tree_view_keys(t, v, XLPCI_KEYS_ALL, 0);
 }
 
 /* names are borrowed from the tree: free them as one array only. */
@@ -366,6 +374,66 @@ static void test_remove_first_two(void **state)
     xlpci_ops_dispose(&ops);
     view_free(&v);
     tree_free(&t);
+}
+
+/* A view read light (dev-N and state-N of every row, as a hot path reads
+ * it): the removal of the last index removes every key the listing shows
+ * there, values unread; a row that moves needs its values read (else the
+ * removal refuses, never writing what it does not know), and with them
+ * the result is the same as from a view read whole. */
+static void test_remove_light_view(void **state)
+{
+    const unsigned light = XLPCI_KEY_BIT(XLPCI_KEY_DEV) |
+                           XLPCI_KEY_BIT(XLPCI_KEY_STATE);
+    unsigned last = 2, first = 0, i;
+    xlpci_view v;
+    xlpci_ops ops;
+    tree t, whole;
+
+    (void)state;
+    three_devices(&t);
+    tree_view_keys(&t, &v, light, 3);
+    assert_null(v.keys[2][XLPCI_KEY_VDEV]);          /* not read */
+    assert_true(xlpci_view_listed(&v, XLPCI_KEY_VDEV, 2));
+    assert_false(xlpci_view_listed(&v, XLPCI_KEY_VDEVFN, 2));
+    xlpci_ops_init(&ops);
+    assert_int_equal(xlpci_layout_remove(&ops, 5, &v, &last, 1), 0);
+    tree_apply(&t, &ops);
+    assert_string_equal(tree_get(&t, BE "/num_devs"), "2");
+    assert_int_equal(count_index_keys(&t, 2), 0);
+    assert_string_equal(tree_get(&t, BE "/vdev-1"), "0000:00:01.00");
+    xlpci_ops_dispose(&ops);
+    view_free(&v);
+    tree_free(&t);
+
+    /* index 0 goes, rows 1 and 2 move down */
+    three_devices(&t);
+    three_devices(&whole);
+    tree_view_keys(&t, &v, light, 3);
+    xlpci_ops_init(&ops);
+    assert_int_equal(xlpci_layout_remove(&ops, 5, &v, &first, 1),
+                     XLPCI_ERR_INVAL);
+    xlpci_ops_dispose(&ops);
+    view_free(&v);
+    tree_view_keys(&t, &v, light, 1);                /* rows 1, 2 whole */
+    xlpci_ops_init(&ops);
+    assert_int_equal(xlpci_layout_remove(&ops, 5, &v, &first, 1), 0);
+    tree_apply(&t, &ops);
+    xlpci_ops_dispose(&ops);
+    view_free(&v);
+    tree_view(&whole, &v);
+    xlpci_ops_init(&ops);
+    assert_int_equal(xlpci_layout_remove(&ops, 5, &v, &first, 1), 0);
+    tree_apply(&whole, &ops);
+    xlpci_ops_dispose(&ops);
+    view_free(&v);
+    assert_int_equal(t.n, whole.n);
+    for (i = 0; i < t.n; i++) {
+        assert_string_equal(t.path[i], whole.path[i]);
+        assert_string_equal(t.value[i], whole.value[i]);
+    }
+    tree_free(&t);
+    tree_free(&whole);
 }
 
 static void test_remove_last_device(void **state)
@@ -699,6 +767,7 @@ int main(void)
         cmocka_unit_test(test_append_initialising),
         cmocka_unit_test(test_remove_middle),
         cmocka_unit_test(test_remove_first_two),
+        cmocka_unit_test(test_remove_light_view),
         cmocka_unit_test(test_remove_last_device),
         cmocka_unit_test(test_detach_begin),
         cmocka_unit_test(test_view_check),
