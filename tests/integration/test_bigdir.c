@@ -296,6 +296,12 @@ static void test_check_cost_big_host(void **state)
     guests(e, 11, 74);
     full = check_requests(10, 0);
     full_r = check_requests(10, XLPCI_CHECK_REPAIR);
+    /* exactly its floor (bench (g1)): whether the domain is there; in
+     * one transaction (start, end) the backend's listing, state and
+     * num_devs, each key listed (key-, dev-, opts-, state-N of 8
+     * devices as create leaves them), the frontend, the 8 records */
+    assert_int_equal(alone, 1 + 2 + 3 + 4 * 8 + 1 + 8);
+    assert_int_equal(alone_r, alone);
     assert_int_equal(full, alone);
     assert_int_equal(full_r, alone_r);
     assert_int_equal(check_requests(73, 0), alone);
