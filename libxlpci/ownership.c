@@ -383,11 +383,24 @@ int xlpci_release_decided(xlpci_ctx *ctx, bool host, uint32_t domid,
                 d->managed ? ": back to its driver" : "");
             cnt->corrected++;
         }
-        d->domid = -1;
         if (d->managed) {
-            cnt->released += (flags & XLPCI_REL_LEFTOVER) != 0;
+            int was = d->domid;
+
+            d->domid = -1;
             rc1 = xlpci_assignable_remove_locked(ctx, true, bk, &bdf, true);
+            if (rc1 == XLPCI_ERR_EXISTS) {
+                /* Xen has it in a guest by now (its way out of dom_io
+                 * refused): left on xen-pciback, still recorded */
+                d->domid = was;
+                cnt->kept++;
+                if (!(flags & XLPCI_REL_LEFTOVER))
+                    cnt->released--;
+            } else {
+                cnt->released += (flags & XLPCI_REL_LEFTOVER) != 0;
+            }
             rc = rc ? rc : rc1;
+        } else {
+            d->domid = -1;
         }
     }
     if (!locked) {

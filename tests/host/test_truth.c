@@ -493,7 +493,7 @@ static void test_reset_asks_xen_again(void **state)
     assert_string_equal(iommu_of(DEV4), "io");
     kernel_settle();
     unlink(g.klog);
-    setenv("FAKEXC_MOVE", "2:0000:04:00.0=7", 1);
+    setenv("FAKEXC_MOVE", "test_assign_device:2:0000:04:00.0=7", 1);
     assert_int_equal(itest_xlpci(e, "destroy", "5", NULL), 0);
     unsetenv("FAKEXC_MOVE");
     assert_has(e->err, DEV4 " is not reset: Xen has it assigned to a "
@@ -519,6 +519,22 @@ static void test_reset_asks_xen_again(void **state)
     assert_has(klog, DEV5);
     free(klog);
     assert_int_equal(bk_domid(DEV5), -1);
+
+    /* a device seize=1 took, given to guest 7 by Xen after its reset and
+     * before its way out of dom_io: left on xen-pciback, still recorded,
+     * not given back to its driver */
+    itest_mkdomain(e, 9, "guest9");
+    assert_int_equal(itest_xlpci(e, "create", "9", "03:00.0,seize=1", NULL),
+                     0);
+    assert_string_equal(itest_driver_of(g.sys, DEV3), "pciback");
+    itest_xen_kill(e, g.iommu, 9);
+    setenv("FAKEXC_MOVE", "deassign_device:1:0000:03:00.0=7", 1);
+    assert_int_equal(itest_xlpci(e, "destroy", "9", NULL), 0);
+    unsetenv("FAKEXC_MOVE");
+    assert_has(e->err, "Xen has it assigned to another guest");
+    assert_string_equal(iommu_of(DEV3), "7");
+    assert_string_equal(itest_driver_of(g.sys, DEV3), "pciback");
+    assert_int_equal(bk_domid(DEV3), 9);
 }
 
 /* PV guests across the tools: `xl pci-detach` of a device xlpci attached
