@@ -14,10 +14,12 @@
  *       `xl destroy` leaves it when the backend was not xl's) of N = 1,
  *       8, 32 devices, on an empty host and on one of 63 other guests x 8.
  *       Against its floor: a bare client doing the same work in one
- *       transaction: the backend's listing and dev-N, each device's
- *       record, then the same removals (backend and frontend directories,
- *       pciback's error node, the per-domain parent, the records); then,
- *       as libxl's path cleanup, the backend root if it is left empty.
+ *       transaction: that the domain is gone (/local/domain/<domid>), the
+ *       backend's listing and dev-N, each device's record, then the same
+ *       removals (backend/pci/<domid> whole, pciback's error node, the
+ *       records); then, as libxl's path cleanup, the backend root and
+ *       each parent left empty, up to /local/domain/0 (named, as on a
+ *       real host).
  *
  * Both run interleaved with their floor in one process, rotating order,
  * ratio per iteration, median (IQR); requests counted by the bench (ld
@@ -216,10 +218,16 @@ static void floor_destroy(struct xs_handle *xs, unsigned domid)
     for (;;) {
         xlpci_bdf bdf[XLPCI_MAX_DEVS];
         bool rec[XLPCI_MAX_DEVS];
+        char *dom;
 
         t = xs_transaction_start(xs);
         if (t == XBT_NULL)
             die("xs_transaction_start");
+        /* the domain is gone (a destroy never releases a running one) */
+        snprintf(path, sizeof(path), "/local/domain/%u", domid);
+        dom = xs_read(xs, t, path, &len);
+        if (dom)
+            die("floor_destroy: the domain is alive");
         names = xs_directory(xs, t, be, &n);
         ndev = 0;
         for (i = 0; names && i < n; i++) {
@@ -240,11 +248,11 @@ static void floor_destroy(struct xs_handle *xs, unsigned domid)
             free(dev);
         }
         free(names);
-        xs_rm(xs, t, be);
+        /* backend/pci/<domid> whole (its devid 0 with it) */
+        snprintf(path, sizeof(path), BE_ROOT "/%u", domid);
+        xs_rm(xs, t, path);
         snprintf(path, sizeof(path), "/local/domain/0/error/backend/pci/%u",
                  domid);
-        xs_rm(xs, t, path);
-        snprintf(path, sizeof(path), BE_ROOT "/%u", domid);
         xs_rm(xs, t, path);
         for (i = 0; i < ndev; i++)
             if (rec[i]) {
@@ -254,16 +262,28 @@ static void floor_destroy(struct xs_handle *xs, unsigned domid)
         if (xs_transaction_end(xs, t, false))
             break;
     }
-    /* as libxl's path cleanup (and xlpci's): the backend root goes once
-     * it is empty */
+    /* as libxl's path cleanup (libxl__xs_path_cleanup, and xlpci's): the
+     * backend root goes once it is empty, and each parent after it that
+     * is then empty, up to the first that is not (/local/domain/0 on a
+     * real host: it has its name) */
     for (;;) {
+        char up[sizeof(BE_ROOT)], *slash;
+
         t = xs_transaction_start(xs);
         if (t == XBT_NULL)
             die("xs_transaction_start");
-        names = xs_directory(xs, t, BE_ROOT, &n);
-        if (names && !n)
-            xs_rm(xs, t, BE_ROOT);
-        free(names);
+        snprintf(up, sizeof(up), "%s", BE_ROOT);
+        for (;;) {
+            names = xs_directory(xs, t, up, &n);
+            free(names);
+            if (!names || n)
+                break;
+            xs_rm(xs, t, up);
+            slash = strrchr(up, '/');
+            if (!slash || slash == up || !strcmp(up, "/local/domain/0"))
+                break;
+            *slash = '\0';
+        }
         if (xs_transaction_end(xs, t, false))
             return;
     }
@@ -288,6 +308,10 @@ static void destroy_rows(int runs)
     struct xsd d;
 
     xs = bench_daemon(&d, NULL);
+    /* dom0 has its name, as on every real host: the path cleanup stops
+     * there */
+    if (!xs_write(xs, XBT_NULL, "/local/domain/0/name", "Domain-0", 8))
+        die("xs_write");
     for (mi = 0; mi < 2; mi++) {
         others(xs, &have, Ms[mi]);
         for (ni = 0; ni < sizeof(Ns) / sizeof(Ns[0]); ni++) {
@@ -364,9 +388,13 @@ void bench_ownership_section(int runs)
            "(g2) `xlpci_destroy` of a gone domain of N devices (its backend "
            "and records left, /local/domain/<domid> gone), on an empty "
            "host and among M other guests of 8 devices, against its floor: "
-           "the same reads (the backend's listing and dev-N, each record) "
-           "and removals in one transaction, then the backend root if it "
-           "is left empty (libxl's path cleanup).\n\n"
+           "the same reads (that the domain is gone, the backend's "
+           "listing and dev-N, each record) and removals (backend/pci/"
+           "<domid> whole, pciback's error node, the records) in one "
+           "transaction, then the backend root and each parent left empty "
+           "up to /local/domain/0, named as on a real host (libxl's path "
+           "cleanup).  Requests: every request, transactions' start and "
+           "end included.\n\n"
            "| N | M | floor ms | destroy ms | destroy / floor (IQR) | "
            "requests floor / destroy |\n|---|---|---|---|---|---|\n");
     destroy_rows(runs);

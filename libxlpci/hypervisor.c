@@ -450,14 +450,30 @@ int xlpci_hv_hvm_check(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
  * context (confirmed: a device Xen has in another guest is kept, *kept),
  * then the reset if asked.  xch may be NULL (no hypervisor, or a domain
  * Xen no longer has): only the reset. */
-static int release_one(xlpci_ctx *ctx, xc_interface *xch, uint32_t domid,
-                       const xlpci_bdf *bdf, bool reset, bool *kept)
+static int release_one(xlpci_ctx *ctx, xc_interface *xch, bool gone,
+                       uint32_t domid, const xlpci_bdf *bdf, bool reset,
+                       bool *kept)
 {
     char b[XLPCI_BDF_STRLEN];
     dev_res res;
     int rc = 0;
 
     xlpci_bdf_format(bdf, b);
+    if (xch && gone) {
+        /* Xen took the gone domain's access; xch only asks whether the
+         * device is in a guest now (xl gave it to one since the release
+         * was decided): then it is that guest's, and is not reset */
+        if (reset && bdf->func == 0 &&
+            xlpci_iommu_device_free(ctx, xch, bdf) == XLPCI_XEN_ASSIGNED) {
+            LOG(ctx, NOTICE, "%s is not reset: Xen has it assigned to a "
+                "guest (xc_test_assign_device), which holds it now; left "
+                "as it is", b);
+            if (kept)
+                *kept = true;
+            return XLPCI_ERR_EXISTS;
+        }
+        xch = NULL;
+    }
     if (xch) {
         rc = read_res(ctx, bdf, &res);
         if (!rc)
@@ -487,6 +503,7 @@ int xlpci_hv_revoke(xlpci_ctx *ctx, bool host, uint32_t domid,
                     const xlpci_bdf *bdfs, size_t n, bool reset, bool *kept)
 {
     xc_interface *xch;
+    bool gone = false;
     int rc, rc1;
 
     if (kept)
@@ -510,15 +527,17 @@ int xlpci_hv_revoke(xlpci_ctx *ctx, bool host, uint32_t domid,
         if (!rc) {
             LOG(ctx, DETAIL, "domain %u is gone: Xen took its permissions "
                 "and IOMMU contexts back", domid);
-            xc_interface_close(xch);
-            xch = NULL;
+            gone = true;
         }
         rc = 0;
     }
-    if (!xch && (!reset || ctx->dry_run || !host))
+    if ((!xch || gone) && (!reset || ctx->dry_run || !host)) {
+        if (xch)
+            xc_interface_close(xch);
         return 0;
+    }
     while (n-- > 0) {
-        rc1 = release_one(ctx, xch, domid, &bdfs[n], reset,
+        rc1 = release_one(ctx, xch, gone, domid, &bdfs[n], reset,
                           kept ? &kept[n] : NULL);
         rc = rc ? rc : rc1;
     }

@@ -653,6 +653,13 @@ _hidden int xlpci_owner_drop_view(xlpci_ctx *ctx, xs_transaction_t t,
  * if it is then empty (xlpci_txn_after_commit). */
 _hidden int xlpci_parents_cleanup(xlpci_ctx *ctx, xs_transaction_t t,
                                   xlpci_ops *ops, uint32_t domid);
+/* The backend half of xlpci_parents_cleanup alone. */
+_hidden int xlpci_be_parent_cleanup(xlpci_ctx *ctx, xs_transaction_t t,
+                                    xlpci_ops *ops, uint32_t domid);
+/* After the commit of t: the backend root (and its empty ancestors below
+ * /local/domain) go if nothing else is in them; for a removal of
+ * backend/pci/<domid> planned without xlpci_parents_cleanup. */
+_hidden void xlpci_be_root_prune_after_commit(xlpci_ctx *ctx);
 /* xlpci_layout_remove + the devices' ownership records + the per-domain
  * parents when the last device goes: every removal of indices.  A view
  * read light (xlpci_view_read_keys) gets, in t, the values the removal
@@ -815,6 +822,7 @@ typedef struct {
     struct {
         uint32_t domid;
         int alive;
+        bool read;                     /* /local/domain/<domid> read in t */
     } xs[8];
 } xlpci_truth;
 _hidden void xlpci_truth_init(xlpci_ctx *ctx, xlpci_truth *tr, bool host);
@@ -825,6 +833,10 @@ _hidden void xlpci_truth_close(xlpci_ctx *ctx, xlpci_truth *tr);
 _hidden int xlpci_truth_alive(xlpci_ctx *ctx, xlpci_truth *tr,
                               xs_transaction_t t, uint32_t domid,
                               int *alive_r);
+/* Did t itself find /local/domain/<domid> absent (xlpci_truth_alive
+ * asked the store, not Xen)?  Then nothing below it exists in t. */
+_hidden bool xlpci_truth_store_gone(const xlpci_truth *tr,
+                                    xs_transaction_t t, uint32_t domid);
 /* What to gather besides the candidates' liveness and backends: */
 #define XLPCI_FIND_XEN    1u         /* Xen's word on the device */
 #define XLPCI_FIND_SEARCH 2u         /* Xen says assigned and nobody named

@@ -413,8 +413,13 @@ static int only_devid0(xlpci_ctx *ctx, xs_transaction_t t, const char *path,
 
 static void be_root_prune(xlpci_ctx *ctx);
 
-int xlpci_parents_cleanup(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
-                          uint32_t domid)
+void xlpci_be_root_prune_after_commit(xlpci_ctx *ctx)
+{
+    xlpci_txn_after_commit(ctx, be_root_prune);
+}
+
+int xlpci_be_parent_cleanup(xlpci_ctx *ctx, xs_transaction_t t,
+                            xlpci_ops *ops, uint32_t domid)
 {
     char path[XLPCI_PATH_MAX];
     bool only;
@@ -426,6 +431,17 @@ int xlpci_parents_cleanup(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
         rc = xlpci_ops_rm(ops, path);
         xlpci_txn_after_commit(ctx, be_root_prune);
     }
+    return rc;
+}
+
+int xlpci_parents_cleanup(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
+                          uint32_t domid)
+{
+    char path[XLPCI_PATH_MAX];
+    bool only;
+    int rc;
+
+    rc = xlpci_be_parent_cleanup(ctx, t, ops, domid);
     if (rc)
         return rc;
     xlpci_fe_parent_path(path, domid);

@@ -74,12 +74,30 @@ int xlpci_truth_alive(xlpci_ctx *ctx, xlpci_truth *tr, xs_transaction_t t,
             *alive_r = tr->xs[i].alive;
             return 0;
         }
+    /* known_alive answers from Xen's earlier word when it has one */
+    for (i = 0; i < ctx->nalive && ctx->alive_known[i].domid != domid; i++)
+        ;
     rc = xlpci_known_alive(ctx, t, domid, alive_r);
     if (!rc && tr->nxs < sizeof(tr->xs) / sizeof(tr->xs[0])) {
         tr->xs[tr->nxs].domid = domid;
+        tr->xs[tr->nxs].read = i == ctx->nalive ||
+                               ctx->alive_known[i].alive < 0;
         tr->xs[tr->nxs++].alive = *alive_r;
     }
     return rc;
+}
+
+bool xlpci_truth_store_gone(const xlpci_truth *tr, xs_transaction_t t,
+                            uint32_t domid)
+{
+    unsigned i;
+
+    if (tr->t != t)
+        return false;
+    for (i = 0; i < tr->nxs; i++)
+        if (tr->xs[i].domid == domid)
+            return tr->xs[i].read && !tr->xs[i].alive;
+    return false;
 }
 
 int xlpci_owner_gather(xlpci_ctx *ctx, xlpci_truth *tr, xs_transaction_t t,
@@ -365,11 +383,24 @@ int xlpci_release_decided(xlpci_ctx *ctx, bool host, uint32_t domid,
                 d->managed ? ": back to its driver" : "");
             cnt->corrected++;
         }
-        d->domid = -1;
         if (d->managed) {
-            cnt->released += (flags & XLPCI_REL_LEFTOVER) != 0;
+            int was = d->domid;
+
+            d->domid = -1;
             rc1 = xlpci_assignable_remove_locked(ctx, true, bk, &bdf, true);
+            if (rc1 == XLPCI_ERR_EXISTS) {
+                /* Xen has it in a guest by now (its way out of dom_io
+                 * refused): left on xen-pciback, still recorded */
+                d->domid = was;
+                cnt->kept++;
+                if (!(flags & XLPCI_REL_LEFTOVER))
+                    cnt->released--;
+            } else {
+                cnt->released += (flags & XLPCI_REL_LEFTOVER) != 0;
+            }
             rc = rc ? rc : rc1;
+        } else {
+            d->domid = -1;
         }
     }
     if (!locked) {

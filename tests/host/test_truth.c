@@ -78,7 +78,7 @@ static int truth_teardown(void **state)
     static const char *vars[] = {
         "LD_LIBRARY_PATH", "XLPCI_SYSFS_ROOT", "XLPCI_STATE_DIR",
         "FAKEXC_LOG", "FAKEXC_STATE", "FAKEXC_DOMAINS", "FAKEXC_FAIL",
-        "XLPCI_HYPERVISOR",
+        "XLPCI_HYPERVISOR", "FAKEXC_MOVE",
     };
     size_t i;
 
@@ -475,6 +475,68 @@ static void test_deassign_never_ignored(void **state)
     assert_string_equal(e->out, DEV5 " \n");
 }
 
+/* A release decides, then acts: domain 5 died with its backend left
+ * (Xen's kill put 04:00.0 in dom_io); destroy 5 finds nobody holding it
+ * (Xen: free).  Between that look-up and the reset, xl gives the device
+ * to guest 7 (Xen first, as libxl's pci-attach does: FAKEXC_MOVE acts
+ * just before Xen's second answer).  The reset asks Xen again: 04:00.0 is
+ * not reset, stays on pciback and in 7's context, and the bookkeeping is
+ * not dropped.  Without the move, the same destroy resets it. */
+static void test_reset_asks_xen_again(void **state)
+{
+    itest_env *e = *state;
+    char *klog;
+
+    itest_mkdomain(e, 7, "guest7");
+    assert_int_equal(itest_xlpci(e, "create", "5", "04:00.0", NULL), 0);
+    itest_xen_kill(e, g.iommu, 5);
+    assert_string_equal(iommu_of(DEV4), "io");
+    kernel_settle();
+    unlink(g.klog);
+    setenv("FAKEXC_MOVE", "test_assign_device:2:0000:04:00.0=7", 1);
+    assert_int_equal(itest_xlpci(e, "destroy", "5", NULL), 0);
+    unsetenv("FAKEXC_MOVE");
+    assert_has(e->err, DEV4 " is not reset: Xen has it assigned to a "
+                           "guest");
+    kernel_settle();
+    klog = itest_slurp(g.klog);
+    assert_string_equal(klog, "");
+    free(klog);
+    assert_string_equal(iommu_of(DEV4), "7");
+    assert_string_equal(itest_driver_of(g.sys, DEV4), "pciback");
+    assert_int_equal(bk_domid(DEV4), 5);
+    itest_assert_node(e, "/local/domain/0/backend/pci/5", NULL);
+
+    /* the control: Xen keeps it in dom_io, the reset happens */
+    assert_int_equal(itest_xlpci(e, "create", "8", "05:00.0", NULL), 0);
+    itest_xen_kill(e, g.iommu, 8);
+    kernel_settle();
+    unlink(g.klog);
+    assert_int_equal(itest_xlpci(e, "destroy", "8", NULL), 0);
+    assert_string_equal(e->out, "domain 8: released 1 PCI device(s)\n");
+    kernel_settle();
+    klog = itest_slurp(g.klog);
+    assert_has(klog, DEV5);
+    free(klog);
+    assert_int_equal(bk_domid(DEV5), -1);
+
+    /* a device seize=1 took, given to guest 7 by Xen after its reset and
+     * before its way out of dom_io: left on xen-pciback, still recorded,
+     * not given back to its driver */
+    itest_mkdomain(e, 9, "guest9");
+    assert_int_equal(itest_xlpci(e, "create", "9", "03:00.0,seize=1", NULL),
+                     0);
+    assert_string_equal(itest_driver_of(g.sys, DEV3), "pciback");
+    itest_xen_kill(e, g.iommu, 9);
+    setenv("FAKEXC_MOVE", "deassign_device:1:0000:03:00.0=7", 1);
+    assert_int_equal(itest_xlpci(e, "destroy", "9", NULL), 0);
+    unsetenv("FAKEXC_MOVE");
+    assert_has(e->err, "Xen has it assigned to another guest");
+    assert_string_equal(iommu_of(DEV3), "7");
+    assert_string_equal(itest_driver_of(g.sys, DEV3), "pciback");
+    assert_int_equal(bk_domid(DEV3), 9);
+}
+
 /* PV guests across the tools: `xl pci-detach` of a device xlpci attached
  * and `xlpci pci-detach` of one xl attached; both tools' lists right
  * after each step (xl's: the devices on pciback without a record). */
@@ -532,6 +594,7 @@ int main(void)
         T(test_xen_only_holder),
         T(test_deassign_never_ignored),
         T(test_detach_across_tools),
+        T(test_reset_asks_xen_again),
 #undef T
     };
 

@@ -92,12 +92,24 @@ static void test_destroy_full_host(void **state)
     itest_env *e = *state;
     xlpci_stats st0, st1;
 
+    /* dom0 has its name, as on a real host: the path cleanup stops there */
+    itest_write(e, "/local/domain/0/name", "Domain-0");
     destroy_round(e, &st0);
     fill(e, 0, 1000);
     destroy_round(e, &st1);
     assert_filled(e, 1000);
     assert_int_equal(st1.requests, st0.requests);
     assert_int_equal(st1.transactions, st0.transactions);
+    /* exactly its floor's (bench (g2)), 2 devices: start; that it is
+     * gone; its backend's listing and 2 dev-N; 2 records; rm of
+     * backend/pci/5 whole, pciback's error node and the 2 records; end.
+     * Then the path cleanup: start; the listings of the backend root,
+     * /local/domain/0/backend (both empty: removed) and /local/domain/0
+     * (named: kept); end. */
+    fprintf(stderr, "destroy of a gone domain of 2 devices: %lu requests "
+            "in %lu transactions\n", (unsigned long)st0.requests,
+            (unsigned long)st0.transactions);
+    assert_int_equal(st0.requests, (6 + 3 * 2) + (2 + 3 + 2));
     /* and again: nothing to do, still usable */
     assert_int_equal(itest_xlpci(e, "destroy", "5", NULL), 0);
     assert_string_equal(e->out, "domain 5: nothing to do\n");
@@ -284,6 +296,12 @@ static void test_check_cost_big_host(void **state)
     guests(e, 11, 74);
     full = check_requests(10, 0);
     full_r = check_requests(10, XLPCI_CHECK_REPAIR);
+    /* exactly its floor (bench (g1)): whether the domain is there; in
+     * one transaction (start, end) the backend's listing, state and
+     * num_devs, each key listed (key-, dev-, opts-, state-N of 8
+     * devices as create leaves them), the frontend, the 8 records */
+    assert_int_equal(alone, 1 + 2 + 3 + 4 * 8 + 1 + 8);
+    assert_int_equal(alone_r, alone);
     assert_int_equal(full, alone);
     assert_int_equal(full_r, alone_r);
     assert_int_equal(check_requests(73, 0), alone);
