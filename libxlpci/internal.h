@@ -20,6 +20,8 @@
  *   layout.c  the backend's operations for create/append/
  *             detach/remove/rollback/repair
  *   json.c    pci-list -l through yajl, yajl strings
+ *   watchplan.c  the watcher's decisions: domains born and gone,
+ *             watch events, device list paths, the action queue
  *   resource.c  sysfs "resource" and "irq" of a device, parsed
  *   qmpmsg.c  QMP messages (device_add, device_del, query-pci; replies,
  *             errors, events) through yajl
