@@ -35,7 +35,14 @@
  *                         the domains that exist (getinfolist) and their
  *                         type T: pv, hvm, pvh, or pv-nopt (built without
  *                         passthrough: the IOMMU calls for it fail with
- *                         EOPNOTSUPP).  Unset: every domain is pv.
+ *                         EOPNOTSUPP), each optionally followed by
+ *                         +dying or +shutdown (reason poweroff) or
+ *                         +suspend (shut down to be saved).  Unset: every
+ *                         domain is pv.
+ *   FAKEXC_DOMAINS_FILE=FILE
+ *                         the same list read from FILE at every call (a
+ *                         test makes domains come and go while a watcher
+ *                         runs); wins over FAKEXC_DOMAINS.
  *
  * Line format: "<call> dom=<d> <args> [<probe>]", failures end in
  * " -> <ERRNO NAME>" (EPERM for an injected failure).
@@ -351,8 +358,20 @@ static devctx *find(devctx *v, size_t *n, uint32_t sbdf)
  * domain. */
 static const char *dom_type(uint32_t domid, char *buf, size_t len)
 {
-    const char *spec = getenv("FAKEXC_DOMAINS"), *p;
+    const char *spec = getenv("FAKEXC_DOMAINS"), *file, *p;
+    char text[4096];
 
+    file = getenv("FAKEXC_DOMAINS_FILE");
+    if (file) {
+        int fd = open(file, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd < 0 ? 0 : read(fd, text, sizeof(text) - 1);
+
+        if (fd >= 0)
+            close(fd);
+        text[n > 0 ? n : 0] = '\0';
+        text[strcspn(text, "\n")] = '\0';
+        spec = text;
+    }
     if (!spec)
         return "pv";
     for (p = spec; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
@@ -383,7 +402,7 @@ static int iommu_domctl_err(uint32_t domid)
     t = dom_type(domid, buf, sizeof(buf));
     if (!t)
         return ESRCH;
-    if (!strcmp(t, "pv-nopt"))
+    if (!strncmp(t, "pv-nopt", 7))
         return EOPNOTSUPP;
     return 0;
 }
@@ -486,6 +505,31 @@ EXPORT int xc_deassign_device(xc_interface *xch, uint32_t domid,
 
 /* ---- domains ------------------------------------------------------------- */
 
+/* One domain's information from its type "T[+dying|+shutdown|+suspend]". */
+static void dom_info(uint32_t d, const char *t, xc_domaininfo_t *info)
+{
+    size_t k = strcspn(t, "+");
+
+    memset(info, 0, sizeof(*info));
+    info->domain = (domid_t)d;
+    if (!strncmp(t, "hvm", k) || !strncmp(t, "pvh", k))
+        info->flags |= XEN_DOMINF_hvm_guest;
+#if defined(__i386__) || defined(__x86_64__)
+    if (k == 3 && !strncmp(t, "hvm", 3))
+        info->arch_config.emulation_flags = XEN_X86_EMU_ALL;
+    else if (k == 3 && !strncmp(t, "pvh", 3))
+        info->arch_config.emulation_flags = XEN_X86_EMU_LAPIC;
+#endif
+    if (strstr(t, "+dying"))
+        info->flags |= XEN_DOMINF_dying;
+    if (strstr(t, "+shutdown"))
+        info->flags |= XEN_DOMINF_shutdown |
+                       (SHUTDOWN_poweroff << XEN_DOMINF_shutdownshift);
+    if (strstr(t, "+suspend"))
+        info->flags |= XEN_DOMINF_shutdown |
+                       (SHUTDOWN_suspend << XEN_DOMINF_shutdownshift);
+}
+
 EXPORT int xc_domain_getinfolist(xc_interface *xch, uint32_t first_domain,
                                  unsigned int max_domains,
                                  xc_domaininfo_t *info)
@@ -493,34 +537,28 @@ EXPORT int xc_domain_getinfolist(xc_interface *xch, uint32_t first_domain,
     int e = should_fail(9);
     char buf[32];
     const char *t = NULL;
-    uint32_t d;
+    unsigned n = 0;
+    uint32_t d = first_domain;
 
     (void)xch;
-    if (!e && max_domains) {
-        for (d = first_domain; d < DOMID_FIRST_RESERVED; d++)
-            if ((t = dom_type(d, buf, sizeof(buf))))
-                break;
-        if (t) {
-            memset(info, 0, sizeof(*info));
-            info->domain = (domid_t)d;
-            if (!strcmp(t, "hvm") || !strcmp(t, "pvh"))
-                info->flags |= XEN_DOMINF_hvm_guest;
-#if defined(__i386__) || defined(__x86_64__)
-            if (!strcmp(t, "hvm"))
-                info->arch_config.emulation_flags = XEN_X86_EMU_ALL;
-            else if (!strcmp(t, "pvh"))
-                info->arch_config.emulation_flags = XEN_X86_EMU_LAPIC;
-#endif
-        }
+    for (; !e && n < max_domains && d < DOMID_FIRST_RESERVED; d++) {
+        if (!(t = dom_type(d, buf, sizeof(buf))))
+            continue;
+        dom_info(d, t, &info[n++]);
+        if (max_domains == 1)
+            break;
     }
-    if (t && d != first_domain)
+    if (max_domains > 1)
+        record(e, 0, "getinfolist first=%u max=%u found=%u", first_domain,
+               max_domains, n);
+    else if (n && d != first_domain)
         record(e, 0, "getinfolist first=%u found=%u:%s", first_domain, d, t);
     else
         record(e, 0, "getinfolist first=%u found=%s", first_domain,
-               e ? "-" : t ? t : "none");
+               e ? "-" : n ? t : "none");
     if (e)
         return result_errno(e);
-    return t && max_domains ? 1 : 0;
+    return (int)n;
 }
 
 EXPORT int xc_physinfo(xc_interface *xch, xc_physinfo_t *info)
