@@ -449,7 +449,8 @@ static int consider(xlpci_watcher *w, uint32_t domid, long long now)
             rc = xlpci_wq_want(&w->q, domid, XLPCI_WK_CREATE, now, false);
         }
     } else {
-        LOG(w->ctx, DEBUG, "domain %u (%s): no %s", domid, name, path);
+        LOG(w->ctx, DETAIL, "domain %u (%s): no device list (%s)", domid,
+            name, path);
     }
     free(name);
     return rc;

@@ -271,6 +271,40 @@ static int wait_qemu(xlpci_ctx *ctx, uint32_t domid, const char *name,
     }
 }
 
+/* A create killed half way (a watcher killed, a crash) left its intent in
+ * the bookkeeping and maybe the hypervisor side, never a backend: put it
+ * right as check --repair does (reconcile.c) before creating again.
+ * Only for a PV guest, whose devices nothing can use without the
+ * backend; an HVM guest's QEMU may have them already (left to the HVM
+ * flow). */
+static int finish_interrupted(xlpci_ctx *ctx, bool host, uint32_t domid,
+                              const char *name)
+{
+    unsigned left = 0;
+    bool named = false;
+    xlpci_bk bk;
+    size_t i;
+    int rc;
+
+    if (!host || ctx->dry_run)
+        return 0;
+    rc = xlpci_bk_open(ctx, &bk);
+    if (rc)
+        return rc;
+    for (i = 0; i < bk.n; i++)
+        named |= bk.v[i].domid == (int)domid;
+    xlpci_bk_close(&bk);
+    if (!named)
+        return 0;
+    LOG(ctx, NOTICE, "domain %u (%s): an interrupted create left its "
+        "devices recorded without a backend; putting that right first (as "
+        "check --repair does)", domid, name);
+    rc = xlpci_host_reconcile(ctx, host, domid, true, &left);
+    if (!rc && left)
+        rc = XLPCI_ERR_BUSY;
+    return rc;
+}
+
 /* Xen refuses the devices of a domain built without an IOMMU context
  * (EOPNOTSUPP): say that its xl config needs passthrough="enabled". */
 static int passthrough_check(xlpci_ctx *ctx, bool host, uint32_t domid,
@@ -366,6 +400,8 @@ int xlpci_watch_act_create(xlpci_ctx *ctx, uint32_t domid, const char *dir,
     host = xlpci_host_active(ctx);
     rc = xlpci_guest_type(ctx, host, domid, &type);
     xlpci_guest_forget(ctx);
+    if (!rc && type == XLPCI_GUEST_PV)
+        rc = finish_interrupted(ctx, host, domid, name);
     if (rc)
         goto out;
     if (host && !ctx->dry_run) {
