@@ -42,7 +42,11 @@
  *   FAKEXC_DOMAINS_FILE=FILE
  *                         the same list read from FILE at every call (a
  *                         test makes domains come and go while a watcher
- *                         runs); wins over FAKEXC_DOMAINS.
+ *                         runs); wins over FAKEXC_DOMAINS.  With it, a
+ *                         device in the context of a domain that is gone
+ *                         or dying is in dom_io: Xen 4.17 takes a dying
+ *                         domain's devices back (pci_release_devices)
+ *                         into the quarantine.
  *
  * Line format: "<call> dom=<d> <args> [<probe>]", failures end in
  * " -> <ERRNO NAME>" (EPERM for an injected failure).
@@ -51,6 +55,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -289,6 +294,27 @@ static void dom_text(uint32_t domid, char *buf, size_t len)
         snprintf(buf, len, "%u", domid);
 }
 
+static const char *dom_type(uint32_t domid, char *buf, size_t len);
+
+/* FAKEXC_DOMAINS_FILE: the devices of a domain that is gone or dying are
+ * Xen's again, in dom_io. */
+static void reclaim(devctx *v, size_t n)
+{
+    char buf[32];
+    const char *t;
+    size_t i;
+
+    if (!getenv("FAKEXC_DOMAINS_FILE"))
+        return;
+    for (i = 0; i < n; i++) {
+        if (v[i].ctx == CTX_DOM0 || v[i].ctx == CTX_IO)
+            continue;
+        t = dom_type((uint32_t)v[i].ctx, buf, sizeof(buf));
+        if (!t || strstr(t, "+dying"))
+            v[i].ctx = CTX_IO;
+    }
+}
+
 static size_t load(devctx *v)
 {
     const char *file = getenv("FAKEXC_STATE");
@@ -311,6 +337,7 @@ static size_t load(devctx *v)
         n++;
     }
     fclose(f);
+    reclaim(v, n);
     return n;
 }
 
@@ -508,16 +535,17 @@ EXPORT int xc_deassign_device(xc_interface *xch, uint32_t domid,
 /* One domain's information from its type "T[+dying|+shutdown|+suspend]". */
 static void dom_info(uint32_t d, const char *t, xc_domaininfo_t *info)
 {
-    size_t k = strcspn(t, "+");
+    bool hvm = !strncmp(t, "hvm", 3) && (!t[3] || t[3] == '+');
+    bool pvh = !strncmp(t, "pvh", 3) && (!t[3] || t[3] == '+');
 
     memset(info, 0, sizeof(*info));
     info->domain = (domid_t)d;
-    if (!strncmp(t, "hvm", k) || !strncmp(t, "pvh", k))
+    if (hvm || pvh)
         info->flags |= XEN_DOMINF_hvm_guest;
 #if defined(__i386__) || defined(__x86_64__)
-    if (k == 3 && !strncmp(t, "hvm", 3))
+    if (hvm)
         info->arch_config.emulation_flags = XEN_X86_EMU_ALL;
-    else if (k == 3 && !strncmp(t, "pvh", 3))
+    else if (pvh)
         info->arch_config.emulation_flags = XEN_X86_EMU_LAPIC;
 #endif
     if (strstr(t, "+dying"))

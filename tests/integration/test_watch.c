@@ -405,6 +405,28 @@ static void test_start_reconcile(void **state)
     }
 }
 
+static void test_killed_during_reboot(void **state)
+{
+    int st;
+
+    (void)state;
+    guest_file("web", WEB_CFG);
+    watcher_start(NULL);
+    dom_new(100, "web");
+    assert_devices(100, web_devs, 3);
+    /* kill -9, and the guest reboots meanwhile */
+    assert_int_equal(kill(g.pid, SIGKILL), 0);
+    assert_int_equal(waitpid(g.pid, &st, 0), g.pid);
+    g.pid = 0;
+    dom_die(100);
+    dom_new(101, "web");
+    /* started again (systemd's Restart=on-failure): the same end state */
+    watcher_start(NULL);
+    assert_devices(101, web_devs, 3);
+    assert_released(100);
+    watcher_stop();
+}
+
 static void test_records_restored(void **state)
 {
     (void)state;
@@ -611,6 +633,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_name_comes_later, w_setup,
                                         w_teardown),
         cmocka_unit_test_setup_teardown(test_start_reconcile, w_setup,
+                                        w_teardown),
+        cmocka_unit_test_setup_teardown(test_killed_during_reboot, w_setup,
                                         w_teardown),
         cmocka_unit_test_setup_teardown(test_records_restored, w_setup,
                                         w_teardown),
