@@ -205,14 +205,18 @@ int xlpci_watch_guest_file(xlpci_ctx *ctx, uint32_t domid, const char *dir,
         free(name);
         return 0;
     }
+    *name_r = name;
     if (stat(path, &st)) {
         if (errno != ENOENT)
             LOGE(ctx, WARN, "domain %u (%s): cannot look at %s", domid,
                  name, path);
-        *name_r = name;
         return 0;
     }
-    *name_r = name;
+    if (!S_ISREG(st.st_mode)) {
+        LOG(ctx, ERROR, "domain %u (%s): %s is not a regular file; no "
+            "devices from it", domid, name, path);
+        return 0;
+    }
     return 1;
 }
 
