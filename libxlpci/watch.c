@@ -251,6 +251,12 @@ static int start(xlpci_watcher *w, uint32_t domid, int kind, long long now)
     }
     fflush(NULL);                      /* no buffered output twice */
     pid = fork();
+    if (pid < 0 && kind == XLPCI_WK_RECORDS) {
+        memcpy(w->records, w->run_records,
+               w->nrun_records * sizeof(w->records[0]));
+        w->nrecords = w->nrun_records;
+        w->records_all = w->run_records_all;
+    }
     if (pid < 0) {
         LOGE(w->ctx, ERROR, "cannot start %s (fork)",
              action_name(domid, kind, an, sizeof(an)));

@@ -24,6 +24,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -144,14 +145,56 @@ static int record_owners(xlpci_ctx *ctx, xlpci_domset *owners)
     return rc;
 }
 
+/* The domains the bookkeeping names, read as it is on disk without its
+ * lock (it is replaced whole, temp + rename: a read sees one version):
+ * the watcher's loop waits for no lock.  Trouble is said, not an error:
+ * the next reconcile reads it again. */
+#define BK_READ_MAX (4u << 20)
+static int bk_domains(xlpci_ctx *ctx, xlpci_domset *holders)
+{
+    char path[XLPCI_PATH_MAX + 16], err[256], *text = NULL;
+    xlpci_bk_dev *v = NULL;
+    size_t n = 0, j;
+    struct stat st;
+    ssize_t r;
+    int fd, rc = 0;
+
+    snprintf(path, sizeof(path), "%s/devices.json", ctx->state_dir);
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return 0;                      /* no bookkeeping: nothing held */
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > BK_READ_MAX ||
+        !(text = malloc((size_t)st.st_size + 1))) {
+        LOG(ctx, WARN, "%s cannot be read here; the domains only it names "
+            "are released at the next reconcile", path);
+        close(fd);
+        return 0;
+    }
+    r = read(fd, text, (size_t)st.st_size);
+    close(fd);
+    text[r > 0 ? r : 0] = '\0';
+    if (r == st.st_size && !xlpci_bk_from_json(text, &v, &n, err,
+                                               sizeof(err))) {
+        for (j = 0; !rc && j < n; j++)
+            if (v[j].domid > 0 && v[j].domid < (int)DOMID_FIRST_RESERVED)
+                rc = xlpci_domset_add(holders, (uint32_t)v[j].domid);
+    } else {
+        LOG(ctx, WARN, "%s: %s; the domains only it names are released at "
+            "the next reconcile", path, r == st.st_size ? err : "short read");
+    }
+    for (j = 0; j < n; j++)
+        xlpci_bk_dev_dispose(&v[j]);
+    free(v);
+    free(text);
+    return rc;
+}
+
 int xlpci_watch_holders(xlpci_ctx *ctx, bool host, xlpci_domset *holders)
 {
     char **names = NULL;
     unsigned n = 0, i;
     uint32_t d;
-    xlpci_bk bk;
-    size_t j;
-    int rc, r;
+    int rc;
 
     xlpci_domset_clear(holders);
     /* backends, frontends of domains xenstore still lists, records */
@@ -162,20 +205,10 @@ int xlpci_watch_holders(xlpci_ctx *ctx, bool host, xlpci_domset *holders)
     free(names);
     if (!rc)
         rc = record_owners(ctx, holders);
+    /* the bookkeeping: an interrupted operation may have left only that */
     if (rc || !host)
         return rc;
-    /* the bookkeeping: an interrupted operation may have left only that */
-    r = xlpci_bk_open(ctx, &bk);
-    if (r) {
-        LOG(ctx, WARN, "the bookkeeping could not be read; the domains "
-            "only it names are released at the next reconcile");
-        return 0;
-    }
-    for (j = 0; !rc && j < bk.n; j++)
-        if (bk.v[j].domid > 0 && bk.v[j].domid < (int)DOMID_FIRST_RESERVED)
-            rc = xlpci_domset_add(holders, (uint32_t)bk.v[j].domid);
-    xlpci_bk_close(&bk);
-    return rc;
+    return bk_domains(ctx, holders);
 }
 
 int xlpci_watch_has_backend(xlpci_ctx *ctx, uint32_t domid, bool *has_r)
