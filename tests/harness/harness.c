@@ -336,6 +336,7 @@ static char **wrap_argv(char *const argv[])
     static char *vg[] = {
         "valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
         "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite",
+        "--suppressions=" XLPCI_SRC_DIR "/tests/valgrind.supp",
     };
     size_t n = 0, nv = 0, i;
     char **out;
