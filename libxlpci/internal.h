@@ -800,10 +800,11 @@ _hidden int xlpci_watch_domains(xlpci_ctx *ctx,
 _hidden int xlpci_watch_alive(xlpci_ctx *ctx, struct xc_interface_core *xch,
                               uint32_t domid, bool *running_r);
 /* The domains something is held for: a backend, a /libxl/pci record,
- * with host a bookkeeping entry.  The records' listing grows with the
- * host: the start's reconcile only. */
+ * with host a bookkeeping entry; and (owners, may be NULL) who each
+ * record names.  The records' listing grows with the host: the start's
+ * reconcile only. */
 _hidden int xlpci_watch_holders(xlpci_ctx *ctx, bool host,
-                                xlpci_domset *holders);
+                                xlpci_domset *holders, xlpci_recmap *owners);
 _hidden int xlpci_watch_has_backend(xlpci_ctx *ctx, uint32_t domid,
                                     bool *has_r);
 /* The domain's name (*name_r, malloc'd; NULL: none yet) and its device
@@ -818,8 +819,10 @@ _hidden int xlpci_watch_act_create(xlpci_ctx *ctx, uint32_t domid,
                                    bool *did_r);
 _hidden int xlpci_watch_act_release(xlpci_ctx *ctx, uint32_t domid,
                                     bool scan, bool *did_r);
-/* The records of bdfs (all: of every device) that live backends list. */
-_hidden int xlpci_watch_act_records(xlpci_ctx *ctx, const xlpci_bdf *bdfs,
+/* The removed records recs[] (each with its former owner, whose backend
+ * alone is read; XLPCI_NO_OWNER: every running domain's), or with all
+ * every record of every running domain's backend. */
+_hidden int xlpci_watch_act_records(xlpci_ctx *ctx, const xlpci_recent *recs,
                                     size_t n, bool all,
                                     unsigned *restored_r);
 

@@ -358,6 +358,27 @@ enum {
 _hidden int xlpci_watch_event(const char *path, xlpci_bdf *bdf,
                               uint32_t *domid);
 
+/* Who each /libxl/pci/<bdf>/domid record names, as the watcher last read
+ * it (sorted by BDF): when a record is removed, only its former owner's
+ * backend may need it back (one domain to read, not the whole host). */
+#define XLPCI_NO_OWNER UINT32_MAX
+typedef struct {
+    xlpci_bdf bdf;
+    uint32_t domid;                  /* XLPCI_NO_OWNER: not known */
+} xlpci_recent;
+typedef struct {
+    xlpci_recent *v;
+    size_t n, cap;
+} xlpci_recmap;
+
+_hidden void xlpci_recmap_init(xlpci_recmap *m);
+_hidden void xlpci_recmap_dispose(xlpci_recmap *m);
+_hidden int xlpci_recmap_set(xlpci_recmap *m, const xlpci_bdf *bdf,
+                             uint32_t domid);
+/* The owner recorded for bdf, forgotten: true and *domid_r, or false. */
+_hidden bool xlpci_recmap_take(xlpci_recmap *m, const xlpci_bdf *bdf,
+                               uint32_t *domid_r);
+
 /* May the watcher write back row i's missing ownership record
  * (/libxl/pci/<bdf>/domid) for the live domain of view?  Only while
  * nobody is removing it: the backend Initialising..Connected (not in a

@@ -89,11 +89,12 @@ struct xlpci_watcher {
     xlpci_domset now, born, gone, susp; /* scratch */
     kid *kids;
     size_t nkids, capkids;
-    xlpci_bdf records[RECORDS_MAX];    /* pending record checks */
+    xlpci_recmap owners;               /* who each record names */
+    xlpci_recent records[RECORDS_MAX]; /* removed records to check */
     size_t nrecords;
     bool records_all;
     /* the records a running RECORDS action checks (its snapshot) */
-    xlpci_bdf run_records[RECORDS_MAX];
+    xlpci_recent run_records[RECORDS_MAX];
     size_t nrun_records;
     bool run_records_all;
     bool reconcile_due, scan_due;
@@ -528,8 +529,9 @@ static int scan(xlpci_watcher *w, bool reconcile, long long now)
     for (i = 0; !rc && i < w->gone.n; i++)
         rc = vanished(w, w->gone.v[i], now, false);
     if (!rc && reconcile) {
+        xlpci_recmap_dispose(&w->owners);
         rc = xlpci_watch_holders(w->ctx, xlpci_host_active(w->ctx),
-                                 &holders);
+                                 &holders, &w->owners);
         for (i = 0; !rc && i < holders.n; i++)
             if (!xlpci_domset_has(&w->now, holders.v[i]))
                 rc = xlpci_wq_want(&w->q, holders.v[i], XLPCI_WK_RELEASE,
@@ -570,25 +572,40 @@ static int scan(xlpci_watcher *w, bool reconcile, long long now)
     return 0;
 }
 
-/* A record event: worth a check only if the record is gone now. */
+/* A record event: its owner now (noted), or it is gone: a check of its
+ * former owner's backend, if that domain lives (a dead domain's records
+ * go with its release).  One read, whatever the host holds. */
 static void record_event(xlpci_watcher *w, const xlpci_bdf *bdf, bool all)
 {
+    uint32_t old = XLPCI_NO_OWNER;
     size_t i;
     int owner;
 
-    if (all || w->records_all) {
+    if (all) {
         w->records_all = true;
         return;
     }
-    if (!xlpci_owner_read(w->ctx, XBT_NULL, bdf, &owner) && owner >= 0)
-        return;                        /* still owned: nothing to restore */
+    if (xlpci_owner_read(w->ctx, XBT_NULL, bdf, &owner))
+        return;                        /* not a domid: check's */
+    if (owner >= 0) {
+        xlpci_recmap_set(&w->owners, bdf, (uint32_t)owner);
+        return;
+    }
+    if (xlpci_recmap_take(&w->owners, bdf, &old) &&
+        !xlpci_domset_has(&w->known, old))
+        return;
+    if (w->records_all)
+        return;
     for (i = 0; i < w->nrecords; i++)
-        if (!xlpci_bdf_cmp(&w->records[i], bdf))
+        if (!xlpci_bdf_cmp(&w->records[i].bdf, bdf) &&
+            w->records[i].domid == old)
             return;
-    if (w->nrecords == RECORDS_MAX)
+    if (w->nrecords == RECORDS_MAX) {
         w->records_all = true;
-    else
-        w->records[w->nrecords++] = *bdf;
+        return;
+    }
+    w->records[w->nrecords].bdf = *bdf;
+    w->records[w->nrecords++].domid = old;
 }
 
 static void drain(xlpci_watcher *w)
@@ -770,6 +787,7 @@ int xlpci_watcher_new(xlpci_ctx *ctx, const char *guests_dir,
     xlpci_domset_init(&w->born);
     xlpci_domset_init(&w->gone);
     xlpci_domset_init(&w->susp);
+    xlpci_recmap_init(&w->owners);
     snprintf(w->token, sizeof(w->token), "xlpci-watch-%ld", (long)getpid());
     w->dir = strdup(guests_dir && *guests_dir ? guests_dir
                                               : GUESTS_DIR_DEFAULT);
@@ -877,6 +895,7 @@ void xlpci_watcher_free(xlpci_watcher *w)
     xlpci_domset_dispose(&w->born);
     xlpci_domset_dispose(&w->gone);
     xlpci_domset_dispose(&w->susp);
+    xlpci_recmap_dispose(&w->owners);
     free(w->kids);
     free(w->dir);
     free(w);

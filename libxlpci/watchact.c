@@ -123,8 +123,10 @@ int xlpci_watch_alive(xlpci_ctx *ctx, xc_interface *xch, uint32_t domid,
     return 1;
 }
 
-/* The domids named by /libxl/pci/<bdf>/domid records. */
-static int record_owners(xlpci_ctx *ctx, xlpci_domset *owners)
+/* The domids named by /libxl/pci/<bdf>/domid records (and, in map, who
+ * each names). */
+static int record_owners(xlpci_ctx *ctx, xlpci_domset *owners,
+                         xlpci_recmap *map)
 {
     char **nodes = NULL;
     unsigned nn = 0, i;
@@ -138,8 +140,11 @@ static int record_owners(xlpci_ctx *ctx, xlpci_domset *owners)
         rc = xlpci_owner_read(ctx, XBT_NULL, &bdf, &owner);
         if (rc == XLPCI_ERR_CORRUPT)
             rc = 0;                    /* check reports it */
-        else if (!rc && owner > 0 && owner < (int)DOMID_FIRST_RESERVED)
+        else if (!rc && owner > 0 && owner < (int)DOMID_FIRST_RESERVED) {
             rc = xlpci_domset_add(owners, (uint32_t)owner);
+            if (!rc && map)
+                rc = xlpci_recmap_set(map, &bdf, (uint32_t)owner);
+        }
     }
     free(nodes);
     return rc;
@@ -189,7 +194,8 @@ static int bk_domains(xlpci_ctx *ctx, xlpci_domset *holders)
     return rc;
 }
 
-int xlpci_watch_holders(xlpci_ctx *ctx, bool host, xlpci_domset *holders)
+int xlpci_watch_holders(xlpci_ctx *ctx, bool host, xlpci_domset *holders,
+                        xlpci_recmap *owners)
 {
     char **names = NULL;
     unsigned n = 0, i;
@@ -204,7 +210,7 @@ int xlpci_watch_holders(xlpci_ctx *ctx, bool host, xlpci_domset *holders)
             rc = xlpci_domset_add(holders, d);
     free(names);
     if (!rc)
-        rc = record_owners(ctx, holders);
+        rc = record_owners(ctx, holders, owners);
     /* the bookkeeping: an interrupted operation may have left only that */
     if (rc || !host)
         return rc;
@@ -510,19 +516,22 @@ int xlpci_watch_act_release(xlpci_ctx *ctx, uint32_t domid, bool scan,
 
 /* ---- records ------------------------------------------------------------------ */
 
-static bool wanted(const xlpci_bdf *bdfs, size_t n, const xlpci_bdf *bdf)
+/* Is bdf one of the removed records to look at for domid? */
+static bool wanted(const xlpci_recent *recs, size_t n, uint32_t domid,
+                   const xlpci_bdf *bdf)
 {
     size_t i;
 
     for (i = 0; i < n; i++)
-        if (!xlpci_bdf_cmp(&bdfs[i], bdf))
+        if ((recs[i].domid == domid || recs[i].domid == XLPCI_NO_OWNER) &&
+            !xlpci_bdf_cmp(&recs[i].bdf, bdf))
             return true;
     return false;
 }
 
 typedef struct {
     uint32_t domid;
-    const xlpci_bdf *bdfs;
+    const xlpci_recent *recs;
     size_t n;
     bool all;
     unsigned restored;
@@ -554,7 +563,7 @@ static int restore_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
         const char *dev = view.keys[i][XLPCI_KEY_DEV];
 
         if (!dev || xlpci_bdf_parse(dev, &bdf, err, sizeof(err)) ||
-            (!a->all && !wanted(a->bdfs, a->n, &bdf)) ||
+            (!a->all && !wanted(a->recs, a->n, a->domid, &bdf)) ||
             !xlpci_watch_restorable(&view, i))
             continue;
         rc = xlpci_owner_read(ctx, t, &bdf, &owner);
@@ -580,56 +589,82 @@ static int restore_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
     return rc;
 }
 
-int xlpci_watch_act_records(xlpci_ctx *ctx, const xlpci_bdf *bdfs, size_t n,
-                            bool all, unsigned *restored_r)
+/* One running domain's backend: its removed records written back. */
+static int restore_domain(xlpci_ctx *ctx, xc_interface *xch, uint32_t d,
+                          const xlpci_recent *recs, size_t n, bool all,
+                          unsigned *restored_r)
+{
+    char b[XLPCI_BDF_STRLEN];
+    restore_arg *a;
+    bool running;
+    unsigned j;
+    int rc, alive;
+
+    /* alive and running: not dying, not shut down (xl is about to
+     * destroy it, or saves it) */
+    alive = xlpci_watch_alive(ctx, xch, d, &running);
+    if (alive <= 0 || !running)
+        return alive < 0 ? alive : 0;
+    a = calloc(1, sizeof(*a));
+    if (!a)
+        return XLPCI_ERR_NOMEM;
+    a->domid = d;
+    a->recs = recs;
+    a->n = n;
+    a->all = all;
+    rc = xlpci_txn_run(ctx, "restore the ownership records", restore_body,
+                       a);
+    if (rc == XLPCI_TXN_NOTHING) {
+        rc = 0;
+        a->restored = 0;
+    }
+    for (j = 0; !rc && !ctx->dry_run && j < a->restored; j++)
+        LOG(ctx, NOTICE, "domain %u's backend lists %s but its /libxl/pci "
+            "record was removed: written back (xl would offer the device "
+            "to another guest)", d, xlpci_bdf_format(&a->done[j], b));
+    if (!rc)
+        *restored_r += a->restored;
+    free(a);
+    return rc;
+}
+
+int xlpci_watch_act_records(xlpci_ctx *ctx, const xlpci_recent *recs,
+                            size_t n, bool all, unsigned *restored_r)
 {
     xc_interface *xch = NULL;
     char **doms = NULL;
     unsigned nd = 0, i;
+    bool anyone = all;
+    xlpci_domset owners;
     uint32_t d;
-    bool running;
-    int rc, alive;
+    size_t k;
+    int rc;
 
     *restored_r = 0;
+    xlpci_domset_init(&owners);
     rc = xlpci_hv_open_read(ctx, true, &xch);
-    if (!rc)
+    /* a removed record's former owner: its backend only */
+    for (k = 0; !rc && k < n; k++) {
+        if (recs[k].domid == XLPCI_NO_OWNER)
+            anyone = true;
+        else
+            rc = xlpci_domset_add(&owners, recs[k].domid);
+    }
+    for (k = 0; !rc && !all && k < owners.n; k++)
+        rc = restore_domain(ctx, xch, owners.v[k], recs, n, false,
+                            restored_r);
+    /* an owner not known (a record made and removed between two looks),
+     * or the reconcile: every backend */
+    if (!rc && anyone)
         rc = xlpci_xs_directory(ctx, XBT_NULL, XLPCI_BE_ROOT, &doms, &nd);
-    for (i = 0; !rc && i < nd; i++) {
-        char b[XLPCI_BDF_STRLEN];
-        restore_arg a;
-        unsigned j;
-
-        if (!xlpci_guest_domid(doms[i], &d))
+    for (i = 0; !rc && anyone && i < nd; i++) {
+        if (!xlpci_guest_domid(doms[i], &d) ||
+            (!all && xlpci_domset_has(&owners, d)))
             continue;
-        /* alive and running: not dying, not shut down (xl is about to
-         * destroy it, or saves it) */
-        alive = xlpci_watch_alive(ctx, xch, d, &running);
-        if (alive < 0) {
-            rc = alive;
-            break;
-        }
-        if (!alive || !running)
-            continue;
-        memset(&a, 0, sizeof(a));
-        a.domid = d;
-        a.bdfs = bdfs;
-        a.n = n;
-        a.all = all;
-        rc = xlpci_txn_run(ctx, "restore the ownership records",
-                           restore_body, &a);
-        if (rc == XLPCI_TXN_NOTHING) {
-            rc = 0;
-            a.restored = 0;
-        }
-        for (j = 0; !rc && !ctx->dry_run && j < a.restored; j++)
-            LOG(ctx, NOTICE, "domain %u's backend lists %s but its "
-                "/libxl/pci record was removed: written back (xl would "
-                "offer the device to another guest)", d,
-                xlpci_bdf_format(&a.done[j], b));
-        if (!rc)
-            *restored_r += a.restored;
+        rc = restore_domain(ctx, xch, d, recs, n, all, restored_r);
     }
     free(doms);
+    xlpci_domset_dispose(&owners);
     if (xch)
         xc_interface_close(xch);
     return rc;

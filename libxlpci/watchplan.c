@@ -148,6 +148,75 @@ int xlpci_domset_diff(const xlpci_domset *known, const xlpci_domset *now,
     return rc;
 }
 
+/* ---- record owners --------------------------------------------------------- */
+
+void xlpci_recmap_init(xlpci_recmap *m)
+{
+    memset(m, 0, sizeof(*m));
+}
+
+void xlpci_recmap_dispose(xlpci_recmap *m)
+{
+    free(m->v);
+    memset(m, 0, sizeof(*m));
+}
+
+static size_t recmap_find(const xlpci_recmap *m, const xlpci_bdf *bdf,
+                          bool *found)
+{
+    size_t lo = 0, hi = m->n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (xlpci_bdf_cmp(&m->v[mid].bdf, bdf) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = lo < m->n && !xlpci_bdf_cmp(&m->v[lo].bdf, bdf);
+    return lo;
+}
+
+int xlpci_recmap_set(xlpci_recmap *m, const xlpci_bdf *bdf, uint32_t domid)
+{
+    bool found;
+    size_t i = recmap_find(m, bdf, &found);
+
+    if (found) {
+        m->v[i].domid = domid;
+        return 0;
+    }
+    if (m->n == m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 16;
+        xlpci_recent *v = realloc(m->v, cap * sizeof(*v));
+
+        if (!v)
+            return XLPCI_ERR_NOMEM;
+        m->v = v;
+        m->cap = cap;
+    }
+    memmove(&m->v[i + 1], &m->v[i], (m->n - i) * sizeof(*m->v));
+    m->v[i].bdf = *bdf;
+    m->v[i].domid = domid;
+    m->n++;
+    return 0;
+}
+
+bool xlpci_recmap_take(xlpci_recmap *m, const xlpci_bdf *bdf,
+                       uint32_t *domid_r)
+{
+    bool found;
+    size_t i = recmap_find(m, bdf, &found);
+
+    if (!found)
+        return false;
+    *domid_r = m->v[i].domid;
+    memmove(&m->v[i], &m->v[i + 1], (m->n - i - 1) * sizeof(*m->v));
+    m->n--;
+    return true;
+}
+
 /* ---- names, paths, events ------------------------------------------------ */
 
 int xlpci_guest_cfg_path(const char *dir, const char *name, char *buf,

@@ -215,6 +215,44 @@ static void test_restorable(void **state)
     assert_false(xlpci_watch_restorable(&v, 0));
 }
 
+static void test_recmap(void **state)
+{
+    xlpci_bdf a = { 0, 3, 0, 0 }, b = { 0, 4, 0, 1 }, c = { 1, 0, 2, 0 };
+    xlpci_recmap m;
+    uint32_t d;
+    unsigned i;
+
+    (void)state;
+    xlpci_recmap_init(&m);
+    assert_false(xlpci_recmap_take(&m, &a, &d));
+    assert_int_equal(xlpci_recmap_set(&m, &c, 9), 0);
+    assert_int_equal(xlpci_recmap_set(&m, &a, 5), 0);
+    assert_int_equal(xlpci_recmap_set(&m, &b, 6), 0);
+    assert_int_equal(xlpci_recmap_set(&m, &a, 7), 0);   /* a new owner */
+    assert_int_equal(m.n, 3);
+    assert_int_equal(xlpci_bdf_cmp(&m.v[0].bdf, &a), 0);  /* sorted */
+    assert_int_equal(xlpci_bdf_cmp(&m.v[2].bdf, &c), 0);
+    assert_true(xlpci_recmap_take(&m, &a, &d));
+    assert_int_equal(d, 7);
+    assert_false(xlpci_recmap_take(&m, &a, &d));       /* forgotten */
+    assert_true(xlpci_recmap_take(&m, &c, &d));
+    assert_int_equal(d, 9);
+    assert_int_equal(m.n, 1);
+    /* many: still found */
+    for (i = 0; i < 300; i++) {
+        xlpci_bdf x = { i / 32, i % 32, i % 32, i % 8 };
+
+        assert_int_equal(xlpci_recmap_set(&m, &x, i + 1), 0);
+    }
+    for (i = 0; i < 300; i += 7) {
+        xlpci_bdf x = { i / 32, i % 32, i % 32, i % 8 };
+
+        assert_true(xlpci_recmap_take(&m, &x, &d));
+        assert_int_equal(d, i + 1);
+    }
+    xlpci_recmap_dispose(&m);
+}
+
 /* ---- the queue ------------------------------------------------------------- */
 
 static int next(xlpci_wq *q, long long now, uint32_t *d, int *k,
@@ -490,6 +528,7 @@ int main(void)
         cmocka_unit_test(test_guest_cfg_path),
         cmocka_unit_test(test_watch_event),
         cmocka_unit_test(test_restorable),
+        cmocka_unit_test(test_recmap),
         cmocka_unit_test(test_wq_basic),
         cmocka_unit_test(test_wq_releases_first),
         cmocka_unit_test(test_wq_limits_and_order),
