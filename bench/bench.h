@@ -25,6 +25,8 @@
  *   concurrent.c  (c) K processes running pci-attach on one domain
  *   scale.c     (d) host-size scaling, (e) boot storm
  *   hotpath.c   (f) pci-attach and pci-detach with a connected guest
+ *   watch.c     (g) the watcher's reaction: a domain appears -> backend,
+ *               dies -> released, against a floor, M other guests
  * [2] main
  *   bench.c     main: the options, the report's heading, the sections
  */
@@ -136,5 +138,8 @@ void bench_scale(const char *sections, int runs, int storm_runs,
 /* hotpath.c: (f) pci-attach and pci-detach with a connected guest, in
  * process and as whole processes. */
 void bench_hotpath_section(const char *dir, int runs);
+
+/* watch.c: (g) the watcher's reaction times against a floor. */
+void bench_watch_section(const char *dir, int runs);
 
 #endif
