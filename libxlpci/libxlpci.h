@@ -385,7 +385,8 @@ int xlpci_list(xlpci_ctx *ctx, uint32_t domid, xlpci_entry **list_r,
  * own reader thread is fine).  The context is the watcher's from
  * xlpci_watcher_new to xlpci_watcher_free: its xenstore connection
  * carries the watches.  Children the watcher forks are reaped by it
- * (waitpid on their pids, never -1).
+ * (waitpid on their pids, never -1): the process must not ignore SIGCHLD
+ * (SIG_IGN reaps them first, and every action then counts as failed).
  */
 typedef struct xlpci_watcher xlpci_watcher;
 
