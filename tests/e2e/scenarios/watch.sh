@@ -264,10 +264,14 @@ echo "E2E-MILESTONE watch-hvm-created domid=$D"
 check "(e) xl create: the watcher gave d$D the e1000 through QEMU (the record: 05.0)" wait_is_devs 600 $A
 watch_time watch-hvm-appear-to-record $D given
 check "(e) the guest boots and reports its PCI bus" hvm_up 900 || { xl destroy $D >/dev/null 2>&1; watch_stop; return; }
-first=$(grep -m 1 "GUEST-PCI" $GLOG)
-case $first in *8086:100e*) early=yes;; *) early=no;; esac
-echo "E2E-NOTE (e) the device was added before the guest's OS ran: its first report of its bus has the e1000: $early"
 check "(e) xl create: the guest sees the e1000 (8086:100e)" hvm_sees 300 $A
+hvm_when() {   # what the guest saw when: its kernel's clock at its init's first report, and at the first with the e1000
+    f=$(grep -m 1 "GUEST-PCI" $GLOG); e=$(grep -m 1 "GUEST-PCI.*8086:100e" $GLOG)
+    f=${f#*\[}; f=$(echo ${f%%\]*}); e=${e#*\[}; e=$(echo ${e%%\]*})
+    case $(grep -m 1 "GUEST-PCI" $GLOG) in *8086:100e*) at=boot;; *) at=later;; esac
+    echo "E2E-NOTE (e) $1: the watcher's device_add came before the guest ran; its init's first report of its bus (guest clock${f:+ $f s}) has the e1000: $([ $at = boot ] && echo yes || echo "no, it appears at${e:+ $e s} (ACPI hot-plug)")"
+}
+hvm_when "xl create"
 tend watch-hvm-create-to-guest-sees
 check "(e) guest slot = backend vdevfn-N = xl pci-list" same_slot $A
 check "(e) Xen's PCI list: 05.0 in d$D" owners_are "d$D" $A
@@ -284,6 +288,7 @@ check "(e) xl reboot: the new d$D has the e1000 (the record: 05.0)" wait_is_devs
 watch_time watch-hvm-appear-to-record-reboot $D given
 check "(e) xl reboot: the new guest boots" hvm_up 900
 check "(e) xl reboot: the new guest sees the e1000" hvm_sees 300 $A
+hvm_when "xl reboot"
 tend watch-hvm-reboot-to-guest-sees
 check "(e) Xen's PCI list: 05.0 in the new d$D" owners_are "d$D" $A
 check "(e) the old d$OLD left nothing" wait_left_nothing 60 $OLD
