@@ -46,7 +46,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <xenctrl.h>
+#include "xclib.h"                  /* libxenctrl, loaded when needed */
 
 #include "internal.h"
 

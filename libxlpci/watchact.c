@@ -33,7 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <xenctrl.h>
+#include "xclib.h"                  /* libxenctrl, loaded when needed */
 
 #include "internal.h"
 
