@@ -25,7 +25,9 @@
  *   concurrent.c  (c) K processes running pci-attach on one domain
  *   scale.c     (d) host-size scaling, (e) boot storm
  *   hotpath.c   (f) pci-attach and pci-detach with a connected guest
- *   watch.c     (g) the watcher's reaction: a domain appears -> backend,
+ *   ownership.c  (g) check and destroy: what the domain holds, alone and
+ *               on a host of 64 x 8, against their floors
+ *   watch.c     (h) the watcher's reaction: a domain appears -> backend,
  *               dies -> released, against a floor, M other guests
  * [2] main
  *   bench.c     main: the options, the report's heading, the sections
@@ -138,6 +140,8 @@ void bench_scale(const char *sections, int runs, int storm_runs,
 /* hotpath.c: (f) pci-attach and pci-detach with a connected guest, in
  * process and as whole processes. */
 void bench_hotpath_section(const char *dir, int runs);
+/* ownership.c: (g) check and destroy against their floors. */
+void bench_ownership_section(int runs);
 
 /* watch.c: (g) the watcher's reaction times against a floor. */
 void bench_watch_section(const char *dir, int runs);

@@ -1,5 +1,5 @@
 /*
- * libxlpci benchmarks, (g) the watcher's reaction (see bench/README.md):
+ * libxlpci benchmarks, (h) the watcher's reaction (see bench/README.md):
  * `xlpci watch` (the CLI as an admin runs it, XLPCI_HYPERVISOR=none, no
  * xen-pciback) against a floor process doing the least any watcher must
  * do: on @introduceDomain or @releaseDomain, one listing of /local/domain
@@ -177,7 +177,7 @@ static void life(struct xs_handle *xs, struct xs_handle *w, struct xsd *d,
     if (xsd_introduce(xs, domid))
         die("introduce");
     if (!wait_node(w, path, "3")) {
-        fprintf(stderr, "bench: (g) domain %u (%s) got no backend\n", domid,
+        fprintf(stderr, "bench: (h) domain %u (%s) got no backend\n", domid,
                 name);
         exit(1);
     }
@@ -188,7 +188,7 @@ static void life(struct xs_handle *xs, struct xs_handle *w, struct xsd *d,
         die("kill");
     snprintf(path, sizeof(path), BE_ROOT "/%u", domid);
     if (!wait_node(w, path, NULL)) {
-        fprintf(stderr, "bench: (g) domain %u (%s) was not released\n",
+        fprintf(stderr, "bench: (h) domain %u (%s) was not released\n",
                 domid, name);
         exit(1);
     }
@@ -275,7 +275,7 @@ void bench_watch_section(const char *dir, int runs)
     size_t h;
     int i;
 
-    printf("\n### (g) The watcher: a domain appears -> its backend "
+    printf("\n### (h) The watcher: a domain appears -> its backend "
            "committed; it dies -> released\n\n"
            "`xlpci watch` (the CLI, no hypervisor, no xen-pciback: the "
            "xenstore path only) against a floor process that does the "

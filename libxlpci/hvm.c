@@ -281,7 +281,7 @@ static int hvm_add(xlpci_ctx *ctx, bool host, uint32_t domid,
             for (size_t k = 0; bdfs && k < n; k++)
                 bdfs[k] = devs[k].bdf;
             if (bdfs)
-                xlpci_hv_revoke(ctx, true, domid, bdfs, n, false);
+                xlpci_hv_revoke(ctx, true, domid, bdfs, n, false, NULL);
             else
                 LOG(ctx, ERROR, "out of memory: domain %u keeps the "
                     "permissions of its devices", domid);
@@ -489,7 +489,9 @@ int xlpci_hvm_detach(xlpci_ctx *ctx, bool host, uint32_t domid,
     /* 3. hypervisor, 4. the record, 5. host */
     rc = 0;
     if (ngone) {
-        int hrc = xlpci_hv_revoke(ctx, host, domid, gone, ngone, true);
+        bool kept[HVM_DETACH_MAX];
+        xlpci_release_count cnt;
+        int hrc = xlpci_hv_revoke(ctx, host, domid, gone, ngone, true, kept);
 
         a.gone = gone;
         a.ngone = ngone;
@@ -497,9 +499,14 @@ int xlpci_hvm_detach(xlpci_ctx *ctx, bool host, uint32_t domid,
         if (rc == XLPCI_TXN_NOTHING)
             rc = 0;
         rc = rc ? rc : hrc;
-        /* a failed revocation keeps the device recorded as assigned */
-        if (!rc && host)
-            rc = xlpci_host_release(ctx, gone, ngone);
+        /* a failed revocation keeps the device recorded as assigned; one
+         * Xen has in another guest is left to it (ownership.c) */
+        if ((!rc || rc == XLPCI_ERR_EXISTS) && host)
+            hrc = xlpci_release(ctx, host, domid, gone, ngone, kept,
+                                XLPCI_REL_BK, &cnt);
+        else
+            hrc = 0;
+        rc = rc ? rc : hrc;
     }
     if (!rc && ngone < a.n) {
         rc = qrc ? qrc : XLPCI_ERR_FAIL;

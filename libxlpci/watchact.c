@@ -323,7 +323,7 @@ static int wait_qemu(xlpci_ctx *ctx, uint32_t domid, const char *name,
 static int finish_interrupted(xlpci_ctx *ctx, bool host, uint32_t domid,
                               const char *name)
 {
-    unsigned left = 0;
+    xlpci_check_result res;
     bool named = false;
     xlpci_bk bk;
     size_t i;
@@ -342,8 +342,11 @@ static int finish_interrupted(xlpci_ctx *ctx, bool host, uint32_t domid,
     LOG(ctx, NOTICE, "domain %u (%s): an interrupted create left its "
         "devices recorded without a backend; putting that right first (as "
         "check --repair does)", domid, name);
-    rc = xlpci_host_reconcile(ctx, host, domid, true, &left);
-    if (!rc && left)
+    /* check --repair itself: its transaction judges each device the
+     * bookkeeping gives the domain (owner.c), the reconcile releases what
+     * the domain does not hold; a device a live domain holds is left */
+    rc = xlpci_check_flags(ctx, domid, XLPCI_CHECK_REPAIR, &res);
+    if (!rc && (res.problems || res.unfixable))
         rc = XLPCI_ERR_BUSY;
     return rc;
 }
@@ -484,7 +487,7 @@ int xlpci_watch_act_release(xlpci_ctx *ctx, uint32_t domid, bool scan,
     xlpci_bdf *named = NULL;
     size_t nnamed = 0;
     xc_interface *xch = NULL;
-    unsigned held = 0;
+    xlpci_destroy_result res;
     bool host;
     int rc, alive;
 
@@ -508,9 +511,17 @@ int xlpci_watch_act_release(xlpci_ctx *ctx, uint32_t domid, bool scan,
     if (scan && xlpci_owner_scan(ctx, domid, &named, &nnamed))
         LOG(ctx, WARN, "domain %u: its lone /libxl/pci records are left "
             "to check --repair", domid);
-    rc = xlpci_destroy_run(ctx, host, domid, true, named, nnamed, &held);
+    /* destroy's release under the ownership rules (owner.c): what the
+     * dead domain held and no live domain holds is let go; a device a
+     * live domain holds (record, backend or Xen) is never touched.  A
+     * domain alive again by now (a domid used again) is refused there
+     * too, in the transaction that would release it. */
+    rc = xlpci_destroy_run(ctx, host, domid,
+                           XLPCI_DESTROY_RELEASE | XLPCI_DESTROY_ALIVE_REFUSED,
+                           named, nnamed, &res);
     free(named);
-    *did_r = held > 0;
+    *did_r = res.held || res.entries || res.released || res.corrected ||
+             res.records_fixed;
     return rc;
 }
 

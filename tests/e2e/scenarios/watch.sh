@@ -80,7 +80,7 @@ wait_boot_ping() {   # seconds realfile n: boot n's first GUEST-PING has 3/3
     l=$(grep GUEST-PING /tmp/boot.log | head -n 1); echo "${l#*GUEST-PING }"
     case $l in *" 3/3 "*) return 0;; esac; return 1
 }
-new_domid() {   # seconds name old: the domid of name once it is not old
+watch_new_domid() {   # seconds name old: the domid of name once it is not old
     deadline $1
     while :; do
         d=$(xl domid $2 2>/dev/null)
@@ -152,7 +152,7 @@ check "(watch) Xen's PCI list: 05.0 07.0 08.0 in d$D" owners_are "d$D" $A $B $C
 OLD=$D
 tstart
 timeout 300 xl reboot $OLD > /tmp/xl-reboot.log 2>&1 || { cat /tmp/xl-reboot.log; bad "(a) xl reboot $OLD"; }
-D=$(new_domid 300 e2e-guest $OLD) || { bad "(a) no new domain of e2e-guest after xl reboot"; watch_stop; return; }
+D=$(watch_new_domid 300 e2e-guest $OLD) || { bad "(a) no new domain of e2e-guest after xl reboot"; watch_stop; return; }
 tend watch-reboot-to-new-domain
 BE=/local/domain/0/backend/pci/$D/0; FE=/local/domain/$D/device/pci/0
 echo "E2E-MILESTONE watch-rebooted old=$OLD new=$D"
@@ -175,7 +175,7 @@ kill -9 $WPID; wait $WPID 2>/dev/null
 echo "--- kill -9" >> $WLOG
 OLD=$D
 timeout 300 xl reboot $OLD > /tmp/xl-reboot.log 2>&1 || { cat /tmp/xl-reboot.log; bad "(d) xl reboot $OLD"; }
-D=$(new_domid 300 e2e-guest $OLD) || { bad "(d) no new domain of e2e-guest after xl reboot"; return; }
+D=$(watch_new_domid 300 e2e-guest $OLD) || { bad "(d) no new domain of e2e-guest after xl reboot"; return; }
 BE=/local/domain/0/backend/pci/$D/0; FE=/local/domain/$D/device/pci/0
 echo "E2E-MILESTONE watch-rebooted-unwatched old=$OLD new=$D"
 check "(d) meanwhile (no watcher): d$D has no PCI backend" sh -c "! xenstore-exists $BE"
@@ -281,7 +281,7 @@ OLD=$D
 rm -f $HVMLOG
 tstart
 timeout 300 xl reboot -F $OLD > /tmp/xl-reboot.log 2>&1 || { cat /tmp/xl-reboot.log; bad "(e) xl reboot -F $OLD"; }
-D=$(new_domid 600 e2e-hvm $OLD) || { bad "(e) no new domain of e2e-hvm after xl reboot"; watch_stop; return; }
+D=$(watch_new_domid 600 e2e-hvm $OLD) || { bad "(e) no new domain of e2e-hvm after xl reboot"; watch_stop; return; }
 BE=/local/domain/0/backend/pci/$D/0
 echo "E2E-MILESTONE watch-hvm-rebooted old=$OLD new=$D"
 check "(e) xl reboot: the new d$D has the e1000 (the record: 05.0)" wait_is_devs 600 $A
