@@ -8,6 +8,10 @@
 #     (d) the watcher killed -9 while the guest reboots, started again:
 #         the same end state;
 #     (c) xl destroy: within 1 s both tools list the devices assignable;
+#     all the while a bystander, a second live guest given 0a.0 by plain
+#     `xl pci-attach` (no guests file), keeps it: Xen's PCI list, its
+#     record and its backend checked after every step, its guest sees
+#     it at the end; its own xl destroy releases it;
 #   watch_seed  (b) plain xl create on the reverted xen-pciback: 3 of 3;
 #   watch_hvm   (e) an HVM guest gets its device after xl create and
 #               after xl reboot, through QEMU.
@@ -123,6 +127,28 @@ assignable_both() {   # bdf...: both tools list them
     done
 }
 
+# The bystander: a second live guest, 0a.0 given by plain xl pci-attach
+# (no guests file): the watcher must never take anything from it.
+BYNAME=e2e-bystander
+by_start() {
+    timeout 300 xl create -p /etc/xen/guest.cfg "name=\"$BYNAME\"" > /tmp/xl-by.log 2>&1 ||
+        { cat /tmp/xl-by.log; return 1; }
+    BY=$(xl domid $BYNAME) || return 1
+    timeout 300 xl pci-attach $BY $E || return 1
+    xl unpause $BY
+    echo "the bystander is domain $BY"
+}
+by_holds() {   # Xen, the record, its backend: d$BY has 0a.0; pciback never removed a device in use
+    owners_are "d$BY" $E || return 1
+    records_name $BY $E || return 1
+    xenstore-ls /local/domain/0/backend/pci/$BY/0 2>/dev/null | grep -q "^ *dev-[0-9]* = \"$E\"" ||
+        { echo "d$BY's backend lacks $E: $(xenstore-ls /local/domain/0/backend/pci/$BY/0 2>&1 | grep dev- | tr '\n' ' ')"; return 1; }
+    ! dmesg | grep -q "while still in-use" || { dmesg | grep "while still in-use" | tail -n 3; return 1; }
+}
+by_sees() {   # seconds: the bystander's guest reports 0a.0
+    G=$GLOG; GLOG=/var/log/xen/console/guest-$BYNAME.log; wait_guest $1 $E; r=$?; GLOG=$G; return $r
+}
+
 # ---- main boot ------------------------------------------------------------------
 watch_main() {
 echo "E2E-MILESTONE watch-start"
@@ -130,6 +156,13 @@ mkdir -p $GUESTS
 cp /etc/xen/guest-pci.cfg $GUESTS/e2e-guest.cfg     # 05.0 07.0(permissive) 08.0
 check "(watch) xlpci watch runs in dom0, device list $GUESTS/e2e-guest.cfg" watch_start ||
     { bad "(watch) nothing run: no watcher"; return; }
+BY=""
+check "(watch) a bystander guest, 0a.0 by plain xl pci-attach (no guests file)" by_start || BY=""
+check_by() {   # step
+    [ -n "$BY" ] || return 0
+    check "($1) the bystander d$BY still holds 0a.0 (Xen, record, backend; nothing removed in use)" by_holds
+}
+check_by watch
 set_guest e2e-guest
 real=$GLOG; n0=$(boots $real); n0=${n0:-0}
 tstart
@@ -147,6 +180,7 @@ tend watch-create-to-guest-sees-3
 check "(watch) plain xl create: the guest's e1000 pings dom0 (3/3)" wait_boot_ping 180 $real $((n0 + 1))
 check "(watch) the ownership records name d$D" records_name $D $A $B $C
 check "(watch) Xen's PCI list: 05.0 07.0 08.0 in d$D" owners_are "d$D" $A $B $C
+check_by "watch: after xl create"
 
 # ---- (a) xl reboot ----------------------------------------------------------------
 OLD=$D
@@ -169,6 +203,7 @@ check "(a) Xen's PCI list: 05.0 07.0 08.0 in the new d$D" owners_are "d$D" $A $B
 check "(a) the records name the new d$D" records_name $D $A $B $C
 check "(a) xlpci check $D: consistent" X check $D
 check "(iommu) no DMA remapping fault after the reboot" no_dmar_fault
+check_by "a: after xl reboot"
 
 # ---- (d) the watcher killed -9 while the guest reboots --------------------------------
 kill -9 $WPID; wait $WPID 2>/dev/null
@@ -188,6 +223,7 @@ check "(d) the guest's e1000 pings dom0 (3/3)" wait_boot_ping 180 $real $((n0 + 
 check "(d) the old domain d$OLD left nothing" wait_left_nothing 30 $OLD
 check "(d) Xen's PCI list: 05.0 07.0 08.0 in d$D" owners_are "d$D" $A $B $C
 check "(d) the records name d$D" records_name $D $A $B $C
+check_by "d: after the watcher's restart"
 
 # ---- (c) xl destroy ----------------------------------------------------------------------
 tstart
@@ -211,6 +247,16 @@ check "(c) xl destroy: within 1 s both xl and xlpci list 05.0 07.0 08.0 as assig
 watch_time watch-death-to-released-destroy $D released
 check "(c) xl destroy: d$D left nothing" wait_left_nothing 30 $D
 check "(c) Xen's PCI list: 05.0 07.0 08.0 out of d$D (dom_io or dom0)" owners_are "dom_io d0" $A $B $C
+check_by "c: after xl destroy"
+if [ -n "$BY" ]; then
+    check "(watch) the bystander's guest sees 0a.0" by_sees 300
+    check "(watch) xlpci pci-list $BY (the bystander) lists 0a.0, as xl does" \
+        sh -c "$XLPCI pci-list $BY | grep -q $E && xl pci-list $BY | grep -q $E"
+    timeout 300 xl destroy $BY > /tmp/xl-destroy.log 2>&1 || { cat /tmp/xl-destroy.log; bad "(watch) xl destroy $BY (the bystander)"; }
+    check "(watch) xl destroy of the bystander: d$BY left nothing" wait_left_nothing 30 $BY
+    check "(watch) then both tools list 0a.0 as assignable" assignable_both $E
+    check "(watch) Xen's PCI list: 0a.0 out of d$BY (dom_io or dom0)" owners_are "dom_io d0" $E
+fi
 check "(watch) the watcher logged no error" no_watch_error
 check "(watch) SIGTERM: the watcher exits 0" watch_stop
 echo "--- the watcher's log ---"; grep -E "notice|warning|error" $WLOG | tail -n 30
