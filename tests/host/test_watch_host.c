@@ -430,6 +430,60 @@ static void test_isolation(void **state)
     watcher_stop();
 }
 
+/* The watcher's release is destroy's, under the ownership rules: domain 5
+ * (web) died with 04:00.0 and 05:00.0 while no watcher ran, and xl gave
+ * 05:00.0 to the live domain 6 meanwhile (`xl pci-attach`: Xen, the
+ * record, 6's backend).  The watcher's reconcile releases 04:00.0 and
+ * leaves 05:00.0 exactly as domain 6 has it; then domain 6 dies too and
+ * the running watcher releases what it held, xl's device included. */
+static void test_live_holder_untouched(void **state)
+{
+    char *before;
+
+    (void)state;
+    itest_mkdomain(g.e, 5, "web");
+    dom_new(6, "other");
+    if (itest_xlpci(g.e, "create", "5", "04:00.0", "05:00.0", NULL))
+        fail_msg("create 5: %s%s", g.e->out, g.e->err);
+    xen_domains("6=pv,7=pv,8=pv");
+    assert_true(xs_rm(g.e->xs, XBT_NULL, "/local/domain/5"));
+    itest_xl_attach(g.e, g.h.iommu, 6, DEV5);
+    assert_string_equal(iommu_of(DEV5), "6");
+    before = itest_read(g.e, BE(6) "/dev-0");
+    assert_string_equal(before, DEV5);
+    free(before);
+
+    if (itest_xlpci(g.e, "watch", "--once", "-g", g.dir, NULL))
+        fail_msg("watch --once: %s%s", g.e->out, g.e->err);
+    /* domain 5's own device: released */
+    assert_eventually(BE(5), NULL);
+    assert_eventually("/libxl/pci/0000-04-00-0/domid", NULL);
+    assert_int_equal(bk_domid(DEV4, NULL), -1);
+    /* (its IOMMU context: Xen took it back when the domain went, the
+     * fake's file says so at its next write) */
+    /* domain 6's (xl gave it): untouched (no deassignment: the fake's
+     * context file still says 6), the bookkeeping names 6 */
+    assert_string_equal(iommu_of(DEV5), "6");
+    assert_eventually("/libxl/pci/0000-05-00-0/domid", "6");
+    assert_eventually(BE(6) "/dev-0", DEV5);
+    assert_eventually(BE(6) "/num_devs", "1");
+    assert_int_equal(bk_domid(DEV5, NULL), 6);
+    assert_int_equal(itest_xlpci(g.e, "pci-assignable-list", NULL), 0);
+    assert_string_equal(g.e->out, DEV4 " \n");
+
+    /* domain 6 dies (killed, nothing of xl ran): released */
+    watcher_start(NULL);
+    xen_domains("7=pv,8=pv");
+    assert_int_equal(xsd_kill(&g.e->xsd, 6), 0);
+    assert_eventually(BE(6), NULL);
+    assert_eventually("/libxl/pci/0000-05-00-0/domid", NULL);
+    wait_log("domain 6: what it held is released");
+    assert_int_equal(bk_domid(DEV5, NULL), -1);
+    assert_int_equal(itest_xlpci(g.e, "pci-assignable-list", NULL), 0);
+    assert_string_equal(g.e->out, DEV4 " \n" DEV5 " \n");
+    watcher_stop();
+}
+
 /* ---- crash safety ------------------------------------------------------------ */
 
 /* A reboot seen by a watcher that was not running: domain 5 (web) died
@@ -544,6 +598,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hvm_waits_for_qemu, h_setup,
                                         h_teardown),
         cmocka_unit_test_setup_teardown(test_isolation, h_setup,
+                                        h_teardown),
+        cmocka_unit_test_setup_teardown(test_live_holder_untouched, h_setup,
                                         h_teardown),
         cmocka_unit_test(test_crash_requests),
         cmocka_unit_test(test_crash_host_steps),
