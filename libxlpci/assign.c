@@ -7,6 +7,13 @@
  * Steps are numbered; a failure undoes the earlier ones in reverse.  The
  * last step of an add is the quarantine (iommu.c: the device's DMA
  * context becomes dom_io), the first of a remove the way back (dom0).
+ *
+ * SR-IOV (docs/sriov.md): a virtual function is made assignable like any
+ * device, once its PF has it enabled (sriov_numvfs; VFs appear after
+ * xen-pciback has loaded, so they cannot be hidden at load time).  A PF
+ * with VFs enabled is refused (xlpci_pf_in_use).  A VF that no longer
+ * exists is named as the VF of its PF; its record is dropped at
+ * pci-assignable-remove, as nothing of it is left to give back.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -52,6 +59,68 @@ static int check_name(xlpci_ctx *ctx, const char *name)
     return 0;
 }
 
+/* Who has a virtual function, for xlpci_pf_in_use's message. */
+static const char *vf_state(xlpci_ctx *ctx, const xlpci_bdf *vf, char *buf,
+                            size_t len)
+{
+    int domid = xlpci_device_domain(ctx, vf);
+    char *driver;
+
+    if (domid >= 0) {
+        snprintf(buf, len, "assigned to domain %d", domid);
+    } else if (xlpci_sysfs_on_pciback(ctx, vf)) {
+        snprintf(buf, len, "assignable");
+    } else if ((driver = xlpci_sysfs_driver(ctx, vf))) {
+        snprintf(buf, len, "on %s", strrchr(driver, '/') + 1);
+        free(driver);
+    } else {
+        snprintf(buf, len, "on no driver");
+    }
+    return buf;
+}
+
+#define VFS_NAMED 4
+
+/* Why not: binding the PF to xen-pciback unbinds its driver (pci-pf-stub,
+ * or the NIC's own), and xen-pciback then lets go of the VFs it holds for
+ * no guest (its bus notifier); the NIC's driver may disable SR-IOV on its
+ * way out; and xen-pciback resets a device it takes (FLR), which clears
+ * the PF's VF Enable and so takes the VFs from under the guests that have
+ * them.  A guest given the PF could do the same. */
+int xlpci_pf_in_use(xlpci_ctx *ctx, const xlpci_bdf *bdf, const char *what)
+{
+    char b[XLPCI_BDF_STRLEN], v[XLPCI_BDF_STRLEN], st[64];
+    char list[VFS_NAMED * 48 + 32] = "";
+    xlpci_sriov sr;
+    xlpci_bdf vf;
+    unsigned k;
+    size_t len;
+
+    if (!xlpci_sysfs_sriov(ctx, bdf, &sr) || !sr.num)
+        return 0;
+    for (k = 0; k < sr.num && k < VFS_NAMED; k++) {
+        len = strlen(list);
+        if (!xlpci_sriov_vf_bdf(&sr, k, &vf))
+            break;
+        snprintf(list + len, sizeof(list) - len, "%s%s %s", k ? ", " : "",
+                 xlpci_bdf_format(&vf, v), vf_state(ctx, &vf, st,
+                                                     sizeof(st)));
+    }
+    if (sr.num > k) {
+        len = strlen(list);
+        snprintf(list + len, sizeof(list) - len, "%s%u more", k ? ", " : "",
+                 sr.num - k);
+    }
+    xlpci_bdf_format(bdf, b);
+    LOG(ctx, ERROR, "PCI device %s is an SR-IOV physical function with %u "
+        "virtual function(s) enabled (%s): it is not %s while they exist, "
+        "since unbinding its driver takes its VFs from xen-pciback and its "
+        "reset disables them; pass the VFs through instead, or disable "
+        "SR-IOV first (echo 0 > %s/bus/pci/devices/%s/sriov_numvfs)", b,
+        sr.num, list, what, ctx->sysfs_root, b);
+    return XLPCI_ERR_BUSY;
+}
+
 /* A new record for the device (NULL: out of memory). */
 static xlpci_bk_dev *record_new(xlpci_bk *bk, const xlpci_bdf *bdf,
                                 bool managed)
@@ -81,12 +150,21 @@ int xlpci_assignable_add_locked(xlpci_ctx *ctx, xlpci_bk *bk,
     rc = check_name(ctx, name);
     if (rc)
         return rc;
-    /* 1. the device exists */
+    /* 1. the device exists, and is not a PF with VFs enabled */
     xlpci_sysfs_path(ctx, path, sizeof(path), "devices/%s", b);
     if (lstat(path, &st)) {
-        LOG(ctx, ERROR, "no PCI device %s (%s does not exist)", b, path);
+        char why[XLPCI_PATH_MAX + 200];
+
+        if (xlpci_sysfs_vf_gone(ctx, bdf, why, sizeof(why)))
+            LOG(ctx, ERROR, "no PCI device %s: it would be %s; enable the "
+                "VFs first", b, why);
+        else
+            LOG(ctx, ERROR, "no PCI device %s (%s does not exist)", b, path);
         return XLPCI_ERR_NOTFOUND;
     }
+    rc = xlpci_pf_in_use(ctx, bdf, "made assignable");
+    if (rc)
+        return rc;
     d = xlpci_bk_find(bk, bdf);
     if (d && d->domid >= 0) {
         LOG(ctx, ERROR, "PCI device %s is assigned to domain %d", b,
@@ -231,6 +309,21 @@ int xlpci_assignable_remove_locked(xlpci_ctx *ctx, bool host, xlpci_bk *bk,
     }
     if (!xlpci_sysfs_on_pciback(ctx, bdf) && !d) {
         LOG(ctx, WARN, "PCI device %s is not assignable", b);
+        return 0;
+    }
+    if (d && !xlpci_sysfs_exists(ctx, bdf)) {
+        /* gone from the host (a VF whose PF's SR-IOV was disabled, a
+         * hot-unplug): no binding or IOMMU context is left to give back
+         * (the kernel removed it from Xen too) */
+        char why[XLPCI_PATH_MAX + 200];
+
+        if (xlpci_sysfs_vf_gone(ctx, bdf, why, sizeof(why)))
+            LOG(ctx, NOTICE, "PCI device %s no longer exists (it was %s): "
+                "its record is dropped", b, why);
+        else
+            LOG(ctx, NOTICE, "PCI device %s no longer exists: its record is "
+                "dropped", b);
+        xlpci_bk_del(bk, d);
         return 0;
     }
     /* 0. out of the quarantine, back into dom0's DMA context (not an

@@ -63,6 +63,7 @@ typedef struct {
     /* every device seen, with its verdict, for the host half */
     xlpci_checked *dev;
     size_t ndev;
+    bool host;                         /* xen-pciback loaded */
 } check_arg;
 
 static void problem(xlpci_ctx *ctx, check_arg *a, const char *fmt, ...)
@@ -122,6 +123,44 @@ static void found_problem(void *varg, enum xlpci_problem_kind kind,
         problem(f->ctx, f->a, "%s (not repairable: pciback writes it)", msg);
         f->a->unfixable++;
         return;
+    }
+}
+
+/* The host's side of the backend's devices (xen-pciback loaded),
+ * reported, never repaired (the guest still has the index: pci-detach
+ * it): a device gone from the host, such as an SR-IOV virtual function
+ * whose PF's sriov_numvfs dropped below it (a PF driver that allows it
+ * while VFs are assigned, which pci-pf-stub refuses, or the PF's driver
+ * unloaded); a VF whose PF is on xen-pciback, whose reset disables it. */
+static void host_problems(xlpci_ctx *ctx, check_arg *a, const xlpci_view *v)
+{
+    char why[XLPCI_PATH_MAX + 200], err[64], p[XLPCI_BDF_STRLEN];
+    xlpci_bdf bdf, pf;
+    unsigned i;
+
+    for (i = 0; i < v->num_devs; i++) {
+        const char *dev = v->keys[i][XLPCI_KEY_DEV];
+
+        if (!dev || xlpci_bdf_parse(dev, &bdf, err, sizeof(err)))
+            continue;                  /* the parser reported it */
+        if (!xlpci_sysfs_exists(ctx, &bdf)) {
+            if (xlpci_sysfs_vf_gone(ctx, &bdf, why, sizeof(why)))
+                problem(ctx, a, "%s (index %u) is no longer on the host: it "
+                        "was %s: SR-IOV was disabled under a VF that is "
+                        "assigned, and the guest has lost it (not repairable "
+                        "here: pci-detach it)", dev, i, why);
+            else
+                problem(ctx, a, "%s (index %u) is no longer on the host (not "
+                        "repairable here: pci-detach it)", dev, i);
+            a->unfixable++;
+        } else if (xlpci_sysfs_physfn(ctx, &bdf, &pf) &&
+                   xlpci_sysfs_on_pciback(ctx, &pf)) {
+            problem(ctx, a, "%s (index %u) is a virtual function of %s, "
+                    "which is bound to xen-pciback: the PF's reset disables "
+                    "its VFs (not repairable here: give the PF back to its "
+                    "driver)", dev, i, xlpci_bdf_format(&pf, p));
+            a->unfixable++;
+        }
     }
 }
 
@@ -299,6 +338,8 @@ static int check_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
     if (!v.num_raw && !v.num_bad)
         problem(ctx, a, "%s has no num_devs and lists no device (pciback "
                 "closes such a backend)", be);
+    if (a->host)
+        host_problems(ctx, a, &v);
     for (i = 0; i < v.num_devs; i++) {
         if (!xlpci_idx_in(f.drop, f.ndrop, i) &&
             v.row_state[i] == XenbusStateClosing &&
@@ -469,6 +510,7 @@ int xlpci_check_flags(xlpci_ctx *ctx, uint32_t domid, unsigned flags,
     a.audit = flags & XLPCI_CHECK_AUDIT;
     a.tr = &tr;
     host = xlpci_host_active(ctx);     /* once for the whole check */
+    a.host = host;
     xlpci_truth_init(ctx, &tr, host);
     rc = xlpci_truth_alive(ctx, &tr, XBT_NULL, domid, &alive);
     if (rc)

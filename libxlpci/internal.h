@@ -23,6 +23,7 @@
  *   watchplan.c  the watcher's decisions: domains born and gone,
  *             watch events, device list paths, the action queue
  *   resource.c  sysfs "resource" and "irq" of a device, parsed
+ *   sriov.c   SR-IOV routing IDs: the BDF of a PF's VF k, and back
  *   qmpmsg.c  QMP messages (device_add, device_del, query-pci; replies,
  *             errors, events) through yajl
  *   owner.c   who holds a device: THE decision, on the facts of the
@@ -35,7 +36,9 @@
  *             (whole, or the keys a hot path decides on), watch waits (on
  *             a connection of their own, with a re-read budget)
  *   sysfs.c   which functions of a slot exist, is pciback loaded
- *             (xlpci_host_active), sysfs writes and waits
+ *             (xlpci_host_active), sysfs writes and waits; SR-IOV: a
+ *             PF's numbers, a VF's PF, the PF a missing BDF would be a
+ *             VF of
  *   bookkeeping.c  XLPCI_STATE_DIR/devices.json and its locks
  *   libxlnode.c  libxl's /libxl/pci/<bdf>/ nodes: the domid ownership
  *             record (shared with libxl/xl; xlpci_device_domain), claimed
@@ -341,6 +344,26 @@ _hidden bool xlpci_sysfs_in_slots(xlpci_ctx *ctx, const xlpci_bdf *bdf);
 /* Wait (up to 2 s) until path exists (or not): the kernel applies bind
  * and unbind synchronously, a test's fake kernel a moment later. */
 _hidden bool xlpci_sysfs_wait(const char *path, bool exists);
+/* SR-IOV.  Does the device exist (<root>/bus/pci/devices/<BDF>)? */
+_hidden bool xlpci_sysfs_exists(xlpci_ctx *ctx, const xlpci_bdf *bdf);
+/* Is the device an SR-IOV physical function (sriov_totalvfs above 0)?
+ * 1 with its numbers in *s, or 0 (not a PF, or numbers that do not
+ * parse: a warning). */
+_hidden int xlpci_sysfs_sriov(xlpci_ctx *ctx, const xlpci_bdf *bdf,
+                              xlpci_sriov *s);
+/* Is the device a virtual function (a physfn link)?  1 with its PF in
+ * *pf, or 0. */
+_hidden int xlpci_sysfs_physfn(xlpci_ctx *ctx, const xlpci_bdf *bdf,
+                               xlpci_bdf *pf);
+/* For a device that does not exist: the PF on its segment it would be VF
+ * k of (a scan of devices/).  1 with *s and *k_r, or 0. */
+_hidden int xlpci_sysfs_vf_slot(xlpci_ctx *ctx, const xlpci_bdf *bdf,
+                                xlpci_sriov *s, unsigned *k_r);
+/* The same, said: "virtual function K of PF, which has N of its T VFs
+ * enabled (<root>/.../PF/sriov_numvfs)" into buf; false (buf "") if bdf
+ * is no PF's VF. */
+_hidden bool xlpci_sysfs_vf_gone(xlpci_ctx *ctx, const xlpci_bdf *bdf,
+                                 char *buf, size_t len);
 
 /* ---- bookkeeping (bookkeeping.c) ----------------------------------------- */
 
@@ -377,6 +400,12 @@ _hidden int xlpci_assignable_add_locked(xlpci_ctx *ctx, xlpci_bk *bk,
 _hidden int xlpci_assignable_remove_locked(xlpci_ctx *ctx, bool host,
                                            xlpci_bk *bk,
                                            const xlpci_bdf *bdf, bool rebind);
+/* An SR-IOV physical function with VFs enabled is never passed through
+ * or made assignable (what: "passed through", "made assignable"): 0 if
+ * bdf is no such PF, else XLPCI_ERR_BUSY, logged, naming its VFs and who
+ * has them. */
+_hidden int xlpci_pf_in_use(xlpci_ctx *ctx, const xlpci_bdf *bdf,
+                            const char *what);
 /* The domain the device's ownership record names, or -1 (libxlnode.c). */
 _hidden int xlpci_device_domain(xlpci_ctx *ctx, const xlpci_bdf *bdf);
 

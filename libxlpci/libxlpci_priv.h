@@ -244,6 +244,24 @@ _hidden int xlpci_resource_parse(const char *text, xlpci_bar *bars,
 _hidden int xlpci_irq_parse(const char *text, unsigned *irq_r, char *err,
                             size_t errlen);
 
+/* ---- SR-IOV routing IDs (sriov.c, pure) ---------------------------------- */
+
+/* A physical function's SR-IOV numbers, as its sysfs directory shows them
+ * (sysfs.c reads them). */
+typedef struct {
+    xlpci_bdf pf;
+    unsigned total;                  /* sriov_totalvfs */
+    unsigned num;                    /* sriov_numvfs: the VFs enabled */
+    unsigned offset, stride;         /* sriov_offset, sriov_stride */
+} xlpci_sriov;
+/* The BDF of VF k (0-based) of s, enabled or not: false if k is not below
+ * total, the routing is unknown (offset 0, or stride 0 for k > 0) or the
+ * VF would lie past bus 255. */
+_hidden bool xlpci_sriov_vf_bdf(const xlpci_sriov *s, unsigned k,
+                                xlpci_bdf *vf);
+/* Which VF of s bdf is (its k, below total), or -1. */
+_hidden int xlpci_sriov_vf_index(const xlpci_sriov *s, const xlpci_bdf *bdf);
+
 /* ---- libxl's /libxl/pci names (owner.c, pure) --------------------------- */
 
 /* /libxl/pci/dddd-bb-dd-f[/leaf] (libxl's format) into buf

@@ -146,6 +146,57 @@ int xlpci_name_to_bdf(xlpci_ctx *ctx, bool host, const char *name,
     return rc;
 }
 
+/* BB:DD.*: an SR-IOV physical function with VFs enabled is left out of
+ * its slot's functions (a notice says so): its VFs are what is passed
+ * through, and a PF never is while they exist (xlpci_pf_in_use).  Nothing
+ * left: an error. */
+static int sweep_pfs(xlpci_ctx *ctx, const xlpci_bdf *slot, unsigned *mask)
+{
+    char b[XLPCI_BDF_STRLEN];
+    xlpci_sriov sr;
+    xlpci_bdf fn = *slot;
+    unsigned f, left = 0;
+
+    for (f = 0; f <= XLPCI_MAX_FUNC; f++) {
+        fn.func = f;
+        if (!(*mask & (1u << f)) || !xlpci_sysfs_sriov(ctx, &fn, &sr) ||
+            !sr.num)
+            continue;
+        *mask &= ~(1u << f);
+        left++;
+        LOG(ctx, NOTICE, "%04x:%02x:%02x.*: %s left out: it is an SR-IOV "
+            "physical function with %u virtual function(s) enabled, which "
+            "is never passed through while they exist (its VFs are, each "
+            "on its own)", slot->seg, slot->bus, slot->dev,
+            xlpci_bdf_format(&fn, b), sr.num);
+    }
+    if (left && !*mask) {
+        LOG(ctx, ERROR, "%04x:%02x:%02x.*: nothing to pass through: the "
+            "slot's only function is an SR-IOV physical function with its "
+            "VFs enabled (name the VFs instead)", slot->seg, slot->bus,
+            slot->dev);
+        return XLPCI_ERR_BUSY;
+    }
+    return 0;
+}
+
+/* With the host side active, a device given by its BDF must exist (a VF
+ * whose PF has fewer VFs enabled now is named as such) and must not be a
+ * PF with VFs enabled. */
+static int device_usable(xlpci_ctx *ctx, const xlpci_bdf *bdf)
+{
+    char b[XLPCI_BDF_STRLEN], why[XLPCI_PATH_MAX + 200];
+
+    if (xlpci_sysfs_exists(ctx, bdf))
+        return xlpci_pf_in_use(ctx, bdf, "passed through");
+    if (!xlpci_sysfs_vf_gone(ctx, bdf, why, sizeof(why)))
+        return 0;                      /* the host steps say what is wrong */
+    LOG(ctx, ERROR, "PCI device %s does not exist: it would be %s; enable "
+        "the VFs first, then make them assignable", xlpci_bdf_format(bdf, b),
+        why);
+    return XLPCI_ERR_NOTFOUND;
+}
+
 static int opt(int v, bool dflt)
 {
     return v == -1 ? dflt : v;
@@ -189,8 +240,14 @@ int xlpci_resolve_devs(xlpci_ctx *ctx, bool host, const xlpci_spec *specs,
                 rc = XLPCI_ERR_NOTFOUND;
                 goto out;
             }
+            rc = sweep_pfs(ctx, &bdf, &mask);
+            if (rc) goto out;
         } else {
             mask = 1u << bdf.func;
+            if (host) {
+                rc = device_usable(ctx, &bdf);
+                if (rc) goto out;
+            }
         }
         for (f = XLPCI_MAX_FUNC + 1; f-- > 0;) {
             xlpci_dev *d;

@@ -10,6 +10,10 @@
  *                                     "permissive BDF", one a line)
  *             [--no-flr]             (no pciback/do_flr: an older kernel)
  *             [--no-reset]           (no devices/<bdf>/reset either)
+ *             [--sriov PF=TOTAL[,OFFSET,STRIDE]]...
+ *                                    (PF, also given with --device, is an
+ *                                     SR-IOV physical function of TOTAL
+ *                                     VFs; offset and stride default to 1)
  *
  * DIR/bus/pci/devices/<bdf>/          resource, irq, reset;
  *                                     driver -> ../../drivers/D
@@ -17,10 +21,22 @@
  * DIR/bus/pci/drivers/pciback/        also new_slot, remove_slot, slots,
  *                                     do_flr, permissive
  *
+ * DIR/bus/pci/devices/<pf>/           also sriov_totalvfs, sriov_numvfs,
+ *                                     sriov_offset, sriov_stride,
+ *                                     sriov_drivers_autoprobe, virtfnK ->
+ *                                     ../<vf K>
+ * DIR/bus/pci/devices/<vf>/           resource, irq (0: a VF has no INTx),
+ *                                     physfn -> ../<pf>
+ *
  * On close after a write (inotify IN_CLOSE_WRITE) it does what the kernel
  * does: unbind drops both links, bind makes them (pciback only for a BDF
  * in slots; never for a --fail-bind BDF), new_slot/remove_slot edit slots;
- * do_flr, reset and permissive are logged (--log).
+ * do_flr, reset and permissive are logged (--log).  sriov_numvfs: N > 0
+ * (from 0) makes the VFs, on no driver; 0 removes them, unbound from
+ * whatever driver had them (as a PF driver that does not refuse while
+ * VFs are assigned: pci-pf-stub refuses, with EPERM); a value it refuses
+ * (above TOTAL, or N > 0 while VFs exist) is put back.  Each change is
+ * logged: "sriov_numvfs <pf> N".
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -47,6 +63,15 @@ static int nfail;
 static volatile sig_atomic_t stop;
 static struct { int wd; char drv[64]; } watches[MAXW];
 static int nwatches, ifd;
+
+/* SR-IOV physical functions (--sriov), their directories watched */
+#define MAXPF 4
+static struct {
+    char bdf[32];
+    unsigned total, offset, stride, num;
+    int wd;
+} pfs[MAXPF];
+static int npfs;
 
 static void on_signal(int sig) { (void)sig; stop = 1; }
 
@@ -255,6 +280,123 @@ static void log_line(const char *what, const char *bdf)
     fclose(f);
 }
 
+/* VF k of PF i: its BDF (the kernel's pci_iov_virtfn_bus/_devfn) */
+static void vf_bdf(int i, unsigned k, char *out, size_t len)
+{
+    unsigned seg, bus, dev, fn, rid;
+
+    if (sscanf(pfs[i].bdf, "%x:%x:%x.%x", &seg, &bus, &dev, &fn) != 4)
+        seg = bus = dev = fn = 0;
+    rid = (bus << 8 | dev << 3 | fn) + pfs[i].offset + k * pfs[i].stride;
+    snprintf(out, len, "%04x:%02x:%02x.%x", seg, rid >> 8 & 0xff,
+             rid >> 3 & 0x1f, rid & 7);
+}
+
+static void put_num(int i, unsigned n)
+{
+    char p[PATH_MAX], v[16];
+
+    pathf(p, "devices/%s/sriov_numvfs%s", pfs[i].bdf, "");
+    snprintf(v, sizeof(v), "%u\n", n);
+    put(p, v);
+}
+
+static void sriov_change(int i)
+{
+    char p[PATH_MAX], t[PATH_MAX], vf[32], line[32] = "", drv[PATH_MAX];
+    char kn[16];
+    unsigned n, k;
+    FILE *f;
+    ssize_t l;
+
+    pathf(p, "devices/%s/sriov_numvfs%s", pfs[i].bdf, "");
+    f = fopen(p, "r");
+    if (!f)
+        return;
+    if (!fgets(line, sizeof(line), f) || sscanf(line, "%u", &n) != 1)
+        n = pfs[i].num;
+    fclose(f);
+    if (n == pfs[i].num)
+        return;
+    if (n > pfs[i].total || (n && pfs[i].num)) {
+        put_num(i, pfs[i].num);        /* -ERANGE, -EBUSY */
+        return;
+    }
+    for (k = 0; k < pfs[i].num && !n; k++) {      /* disable */
+        vf_bdf(i, k, vf, sizeof(vf));
+        pathf(p, "devices/%s/driver%s", vf, "");
+        l = readlink(p, drv, sizeof(drv) - 1);
+        if (l > 0) {
+            drv[l] = '\0';
+            do_unbind(strrchr(drv, '/') + 1, vf);
+        }
+        pathf(p, "devices/%s/physfn%s", vf, "");
+        unlink(p);
+        pathf(p, "devices/%s/resource%s", vf, "");
+        unlink(p);
+        pathf(p, "devices/%s/irq%s", vf, "");
+        unlink(p);
+        pathf(p, "devices/%s%s", vf, "");
+        rmdir(p);
+        snprintf(kn, sizeof(kn), "%u", k);
+        pathf(p, "devices/%s/virtfn%s", pfs[i].bdf, kn);
+        unlink(p);
+    }
+    for (k = 0; k < n; k++) {                     /* enable */
+        vf_bdf(i, k, vf, sizeof(vf));
+        pathf(p, "devices/%s%s", vf, "");
+        mkdir(p, 0755);
+        pathf(p, "devices/%s/resource%s", vf, "");
+        put(p, "0x00000000fe100000 0x00000000fe103fff 0x0000000000040200\n");
+        pathf(p, "devices/%s/irq%s", vf, "");
+        put(p, "0\n");
+        pathf(p, "devices/%s/physfn%s", vf, "");
+        fits(snprintf(t, sizeof(t), "../%s", pfs[i].bdf), sizeof(t));
+        if (symlink(t, p))
+            break;
+        snprintf(kn, sizeof(kn), "%u", k);
+        pathf(p, "devices/%s/virtfn%s", pfs[i].bdf, kn);
+        fits(snprintf(t, sizeof(t), "../%s", vf), sizeof(t));
+        if (symlink(t, p))
+            break;
+    }
+    pfs[i].num = k;                    /* the VFs made */
+    fits(snprintf(t, sizeof(t), "%s %u", pfs[i].bdf, k), sizeof(t));
+    log_line("sriov_numvfs", t);
+}
+
+static void add_pf(const char *spec)
+{
+    char p[PATH_MAX], v[16];
+    unsigned total = 0, off = 1, stride = 1;
+    const char *eq = strchr(spec, '=');
+
+    if (!eq || npfs == MAXPF || sscanf(eq + 1, "%u,%u,%u", &total, &off,
+                                       &stride) < 1)
+        return;
+    snprintf(pfs[npfs].bdf, sizeof(pfs[0].bdf), "%.*s", (int)(eq - spec),
+             spec);
+    pfs[npfs].total = total;
+    pfs[npfs].offset = off;
+    pfs[npfs].stride = stride;
+    pfs[npfs].num = 0;
+    snprintf(v, sizeof(v), "%u\n", total);
+    pathf(p, "devices/%s/sriov_totalvfs%s", pfs[npfs].bdf, "");
+    put(p, v);
+    snprintf(v, sizeof(v), "%u\n", off);
+    pathf(p, "devices/%s/sriov_offset%s", pfs[npfs].bdf, "");
+    put(p, v);
+    snprintf(v, sizeof(v), "%u\n", stride);
+    pathf(p, "devices/%s/sriov_stride%s", pfs[npfs].bdf, "");
+    put(p, v);
+    pathf(p, "devices/%s/sriov_drivers_autoprobe%s", pfs[npfs].bdf, "");
+    put(p, "1\n");
+    put_num(npfs, 0);
+    pathf(p, "devices/%s%s", pfs[npfs].bdf, "");
+    pfs[npfs].wd = inotify_add_watch(ifd, p, IN_CLOSE_WRITE);
+    npfs++;
+}
+
 static void handle(const char *drv, const char *file)
 {
     char p[PATH_MAX], bdf[64] = "";
@@ -295,9 +437,11 @@ int main(int argc, char **argv)
         { "log", required_argument, NULL, 'l' },
         { "no-flr", no_argument, NULL, 'F' },
         { "no-reset", no_argument, NULL, 'R' },
+        { "sriov", required_argument, NULL, 's' },
         { NULL, 0, NULL, 0 },
     };
-    char *devs[64], p[PATH_MAX];
+    char *devs[64], *sriov[MAXPF], p[PATH_MAX];
+    int nsriov = 0;
     const char *ready = NULL;
     int ndevs = 0, c, i;
 
@@ -312,6 +456,7 @@ int main(int argc, char **argv)
         case 'l': logfile = optarg; break;
         case 'F': no_flr = true; break;
         case 'R': no_reset = true; break;
+        case 's': if (nsriov < MAXPF) sriov[nsriov++] = optarg; break;
         default: return 2;
         }
     }
@@ -352,6 +497,8 @@ int main(int argc, char **argv)
             do_bind(eq + 1, devs[i]);
         }
     }
+    for (i = 0; i < nsriov; i++)
+        add_pf(sriov[i]);
     if (ready && put(ready, "") < 0)
         return 1;
     while (!stop) {
@@ -381,6 +528,10 @@ int main(int argc, char **argv)
             for (i = 0; i < nwatches; i++)
                 if (watches[i].wd == ev->wd && ev->len)
                     handle(watches[i].drv, ev->name);
+            for (i = 0; i < npfs; i++)
+                if (pfs[i].wd == ev->wd && ev->len &&
+                    !strcmp(ev->name, "sriov_numvfs"))
+                    sriov_change(i);
             q += sizeof(*ev) + ev->len;
         }
     }

@@ -87,8 +87,9 @@ void h_rmrf(const char *path);
 
 /* With XLPCI_VALGRIND=1, h_run/h_spawn run the project's programs (argv[0]
  * under XLPCI_BUILD_DIR; never xenstored) under valgrind (exit 99 on an
- * error or a definite leak); this returns 10 then, else 1: multiply your
- * own timeouts by it. */
+ * error or a definite leak), except runs with XLPCI_CRASH_AT or
+ * XLPCI_CRASH_HOST_AT set (they SIGKILL themselves, which valgrind cannot
+ * check); this returns 10 then, else 1: multiply your own timeouts by it. */
 int h_slow(void);
 /* The monotonic clock in milliseconds; sleep ms milliseconds. */
 long long h_now_ms(void);

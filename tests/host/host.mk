@@ -16,6 +16,7 @@ $(B)/tests/host/test_resource: tests/host/test_resource.c $(LIB_TEST_A)
 
 UNIT_TESTS        += $(B)/tests/host/test_resource
 INTEGRATION_TESTS += $(B)/tests/host/test_grants $(B)/tests/host/test_crash \
+                     $(B)/tests/host/test_sriov \
                      $(B)/tests/host/test_guest $(B)/tests/host/test_iommu \
                      $(B)/tests/host/test_reset $(B)/tests/host/test_names \
                      $(B)/tests/host/test_watch_host $(B)/tests/host/test_truth

@@ -1,7 +1,7 @@
 # Packaging tests (tests/pkg, shell scripts, quick): `make deps X` as one
 # invocation (test-deps), the shared library's exports (test-symbols),
 # make install/uninstall and a client built with pkg-config (test-install),
-# the bash completion (test-completion), README's library example
+# the bash completion (test-completion), docs/library.md's example
 # (test-readme), the complete example of examples/ (test-example).
 # Run by `make check` (check-asan), never under valgrind.
 PKG_TESTS := tests/pkg/test-symbols tests/pkg/test-install \
@@ -14,6 +14,10 @@ check-pkg: $(LIB_SO) $(LIB_A) $(B)/xlpci $(B)/inst/xlpci $(B)/xlpci.1 \
         $(FAKEXEN_SO)
 	XLPCI_BUILD_DIR=$(B) XLPCI_SAN_FLAGS='$(SAN_FLAGS)' CC='$(CC)' \
 	    $(RUN_TESTS) pkg $(PKG_TESTS)
+
+# test-symbols also looks into the test build (the crash injection and the
+# transaction hook are there and only there): a fresh build dir needs it.
+check-pkg: $(LIB_TEST_A) $(B)/xlpci-test
 
 # The layering of the library and of the bench (tests/pkg/test-layers:
 # floors of the module maps in libxlpci/internal.h and bench/bench.h,
