@@ -8,6 +8,8 @@
 #   make e2e             real Xen + dom0 + xen-pciback under QEMU (tests/e2e)
 #   make bench           benchmarks (bench/)
 #   make install         DESTDIR=... PREFIX=... (default /usr/local); uninstall
+#                        (SYSTEMDUNITDIR: the watcher's unit, default
+#                        $(PREFIX)/lib/systemd/system)
 #
 # Fragments tests/*/*.mk and bench/*.mk add their own programs and tests;
 # each appends to ALL_PROGS, UNIT_TESTS and INTEGRATION_TESTS.
@@ -23,6 +25,7 @@ INCDIR     ?= $(PREFIX)/include
 MANDIR     ?= $(PREFIX)/share/man
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 BASHCOMPDIR  ?= $(PREFIX)/share/bash-completion/completions
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 
 # The version lives in ONE place, libxlpci/libxlpci.h
 # (LIBXLPCI_VERSION_MAJOR/MINOR/PATCH); the SONAME, the .pc file and the
@@ -188,6 +191,13 @@ $(B)/xlpci.1: tools/xlpci.1.pod libxlpci/libxlpci.h
 	@mkdir -p $(dir $@)
 	pod2man --section=1 --center=libxlpci --release=$(VERSION) $< $@
 ALL_PROGS += $(B)/xlpci.1
+
+$(B)/xlpci-guests.5: tools/xlpci-guests.5.pod libxlpci/libxlpci.h
+	@mkdir -p $(dir $@)
+	pod2man --section=5 --center=libxlpci --release=$(VERSION) \
+	    --name=XLPCI-GUESTS $< $@
+ALL_PROGS += $(B)/xlpci-guests.5
+
 .PHONY: xlpci lib
 xlpci: $(B)/xlpci
 lib: $(LIB_SO) $(LIB_A)
@@ -250,19 +260,23 @@ clean:
 INSTALL_FILES = $(BINDIR)/xlpci $(LIBDIR)/libxlpci.so.$(VERSION) \
     $(LIBDIR)/$(LIB_SONAME) $(LIBDIR)/libxlpci.so $(LIBDIR)/libxlpci.a \
     $(INCDIR)/libxlpci.h $(PKGCONFIGDIR)/libxlpci.pc \
-    $(MANDIR)/man1/xlpci.1 $(BASHCOMPDIR)/xlpci
+    $(MANDIR)/man1/xlpci.1 $(MANDIR)/man5/xlpci-guests.5 \
+    $(BASHCOMPDIR)/xlpci $(SYSTEMDUNITDIR)/xlpci-watch.service
 # In the .pc file, paths below PREFIX are written relative to ${prefix}.
 pc_path = $(patsubst $(PREFIX)/%,$${prefix}/%,$1)
 
 # `make installable`: build what `make install` copies (debian/rules runs
 # it, then `make install DESTDIR=debian/tmp`).
 .PHONY: installable
-installable: $(B)/inst/xlpci $(LIB_SO_REAL) $(LIB_A) $(B)/xlpci.1
+installable: $(B)/inst/xlpci $(LIB_SO_REAL) $(LIB_A) $(B)/xlpci.1 \
+        $(B)/xlpci-guests.5
 
-install: $(B)/inst/xlpci $(LIB_SO_REAL) $(LIB_A) $(B)/xlpci.1
+install: $(B)/inst/xlpci $(LIB_SO_REAL) $(LIB_A) $(B)/xlpci.1 \
+        $(B)/xlpci-guests.5
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) \
 	    $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man1 \
-	    $(DESTDIR)$(BASHCOMPDIR)
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(BASHCOMPDIR) \
+	    $(DESTDIR)$(SYSTEMDUNITDIR)
 	install -m 755 $(B)/inst/xlpci $(DESTDIR)$(BINDIR)/xlpci
 	install -m 644 $(LIB_SO_REAL) $(DESTDIR)$(LIBDIR)/libxlpci.so.$(VERSION)
 	ln -sf libxlpci.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
@@ -277,6 +291,10 @@ install: $(B)/inst/xlpci $(LIB_SO_REAL) $(LIB_A) $(B)/xlpci.1
 	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/libxlpci.pc
 	install -m 644 $(B)/xlpci.1 $(DESTDIR)$(MANDIR)/man1/xlpci.1
 	install -m 644 tools/xlpci.bash-completion $(DESTDIR)$(BASHCOMPDIR)/xlpci
+	install -m 644 $(B)/xlpci-guests.5 $(DESTDIR)$(MANDIR)/man5/xlpci-guests.5
+	sed -e 's|@BINDIR@|$(BINDIR)|g' tools/xlpci-watch.service.in \
+	    > $(DESTDIR)$(SYSTEMDUNITDIR)/xlpci-watch.service
+	chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/xlpci-watch.service
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALL_FILES))

@@ -42,8 +42,8 @@
 #include "bench.h"
 
 static int runs_a = 31, runs_b = 15, runs_c = 5;
-static const char *sections = "abcdefg";
-static int runs_d = 15, runs_e = 3;
+static const char *sections = "abcdefgh";
+static int runs_d = 15, runs_e = 3, runs_h = 15;
 static bool only_ox;
 
 /* ---- main --------------------------------------------------------------- */
@@ -57,7 +57,7 @@ int main(int argc, char **argv)
     double t0 = now_us();
     int c;
 
-    while ((c = getopt(argc, argv, "r:b:c:d:e:s:o")) != -1) {
+    while ((c = getopt(argc, argv, "r:b:c:d:e:w:s:o")) != -1) {
         int v = optarg && atoi(optarg) > 0 ? atoi(optarg) : 1;
 
         switch (c) {
@@ -68,9 +68,11 @@ int main(int argc, char **argv)
         case 'c': runs_c = v > 32 ? 32 : v; break;
         case 'd': runs_d = v; break;
         case 'e': runs_e = v > 16 ? 16 : v; break;
+        case 'w': runs_h = v > 400 ? 400 : v; break;
         default:
             fprintf(stderr, "usage: xlpci-bench [-r RUNS] [-b RUNS] "
-                    "[-c RUNS] [-d RUNS] [-e RUNS] [-s SECTIONS (abcdefg)] [-o (c, "
+                    "[-c RUNS] [-d RUNS] [-e RUNS] [-w RUNS] [-s SECTIONS "
+                    "(abcdefgh)] [-o (c, "
                     "e: oxenstored only)]\n");
             return 2;
         }
@@ -118,6 +120,8 @@ int main(int argc, char **argv)
         bench_hotpath_section(dir, runs_d);
     if (strchr(sections, 'g'))
         bench_ownership_section(runs_d);
+    if (strchr(sections, 'h'))
+        bench_watch_section(dir, runs_h);
     printf("\nWhole run: %.0f s.\n", (now_us() - t0) / 1e6);
     h_rmrf(dir);
     return 0;

@@ -27,6 +27,8 @@
  *   hotpath.c   (f) pci-attach and pci-detach with a connected guest
  *   ownership.c  (g) check and destroy: what the domain holds, alone and
  *               on a host of 64 x 8, against their floors
+ *   watch.c     (h) the watcher's reaction: a domain appears -> backend,
+ *               dies -> released, against a floor, M other guests
  * [2] main
  *   bench.c     main: the options, the report's heading, the sections
  */
@@ -140,5 +142,8 @@ void bench_scale(const char *sections, int runs, int storm_runs,
 void bench_hotpath_section(const char *dir, int runs);
 /* ownership.c: (g) check and destroy against their floors. */
 void bench_ownership_section(int runs);
+
+/* watch.c: (g) the watcher's reaction times against a floor. */
+void bench_watch_section(const char *dir, int runs);
 
 #endif

@@ -20,6 +20,8 @@
  *   layout.c  the backend's operations for create/append/
  *             detach/remove/rollback/repair
  *   json.c    pci-list -l through yajl, yajl strings
+ *   watchplan.c  the watcher's decisions: domains born and gone,
+ *             watch events, device list paths, the action queue
  *   resource.c  sysfs "resource" and "irq" of a device, parsed
  *   sriov.c   SR-IOV routing IDs: the BDF of a PF's VF k, and back
  *   qmpmsg.c  QMP messages (device_add, device_del, query-pci; replies,
@@ -80,7 +82,13 @@
  *             first, then assign.c's steps
  *   check.c   check [--repair]: the store and ownership records
  *   reconcile.c  check: bookkeeping against xenstore, repair
- * [5] the CLI: tools/xlpci.c, through libxlpci.h only (libxlpci.so
+ *   watchact.c  the watcher's actions (create from the guests
+ *             directory, release, restore records) and the domains'
+ *             lives (Xen's list or xenstore's)
+ * [5] the watcher
+ *   watch.c   the loop: watches, scans, the actions' child processes
+ *             and deadlines (xlpci_watcher_*, docs/watch.md)
+ * [6] the CLI: tools/xlpci.c, through libxlpci.h only (libxlpci.so
  *     exports nothing else: tests/pkg/test-symbols)
  *
  * Headers: libxlpci.h (installed, the API); libxlpci_priv.h (what tests,
@@ -1051,5 +1059,46 @@ _hidden int xlpci_qmp_device_slot(xlpci_ctx *ctx, xlpci_qmp *q,
  * (logged: the guest did not release it). */
 _hidden int xlpci_qmp_device_del(xlpci_ctx *ctx, xlpci_qmp *q,
                                  const xlpci_bdf *bdf, long long deadline);
+
+/* ---- the watcher's actions (watchact.c) ----------------------------------- */
+
+/* The live domains (alive: not dying), from Xen's list with xch, else
+ * xenstore's /local/domain; suspended (may be NULL): those Xen has shut
+ * down to save them (SHUTDOWN_suspend).  One listing whatever the host
+ * holds. */
+_hidden int xlpci_watch_domains(xlpci_ctx *ctx,
+                                struct xc_interface_core *xch,
+                                xlpci_domset *live, xlpci_domset *suspended);
+/* 1: the domain is alive (Xen: exists, not dying; no xch: its
+ * /local/domain/<domid> exists), 0: gone, or an error.  *running_r (may
+ * be NULL): alive and not shut down. */
+_hidden int xlpci_watch_alive(xlpci_ctx *ctx, struct xc_interface_core *xch,
+                              uint32_t domid, bool *running_r);
+/* The domains something is held for: a backend, a /libxl/pci record,
+ * with host a bookkeeping entry; and (owners, may be NULL) who each
+ * record names.  The records' listing grows with the host: the start's
+ * reconcile only. */
+_hidden int xlpci_watch_holders(xlpci_ctx *ctx, bool host,
+                                xlpci_domset *holders, xlpci_recmap *owners);
+_hidden int xlpci_watch_has_backend(xlpci_ctx *ctx, uint32_t domid,
+                                    bool *has_r);
+/* The domain's name (*name_r, malloc'd; NULL: none yet) and its device
+ * list <dir>/<name>.cfg in path: 1 if that exists, else 0. */
+_hidden int xlpci_watch_guest_file(xlpci_ctx *ctx, uint32_t domid,
+                                   const char *dir, char *path, size_t len,
+                                   char **name_r);
+/* The actions (each in a child process of watch.c).  *did_r: something
+ * was changed. */
+_hidden int xlpci_watch_act_create(xlpci_ctx *ctx, uint32_t domid,
+                                   const char *dir, unsigned qemu_wait_ms,
+                                   bool *did_r);
+_hidden int xlpci_watch_act_release(xlpci_ctx *ctx, uint32_t domid,
+                                    bool scan, bool *did_r);
+/* The removed records recs[] (each with its former owner, whose backend
+ * alone is read; XLPCI_NO_OWNER: every running domain's), or with all
+ * every record of every running domain's backend. */
+_hidden int xlpci_watch_act_records(xlpci_ctx *ctx, const xlpci_recent *recs,
+                                    size_t n, bool all,
+                                    unsigned *restored_r);
 
 #endif /* LIBXLPCI_INTERNAL_H */

@@ -46,7 +46,7 @@ extern "C" {
  * for the SONAME (libxlpci.so.MAJOR), the pkg-config file and the man
  * page.  MAJOR changes when the ABI breaks. */
 #define LIBXLPCI_VERSION_MAJOR 0
-#define LIBXLPCI_VERSION_MINOR 1
+#define LIBXLPCI_VERSION_MINOR 2
 #define LIBXLPCI_VERSION_PATCH 0
 
 #define LIBXLPCI_STR_(x) #x
@@ -82,6 +82,12 @@ extern "C" {
 #define LIBXLPCI_HAVE_HYPERVISOR_MODE 1
 #define LIBXLPCI_HAVE_HVM 1
 #define LIBXLPCI_HAVE_CHECK_FLAGS 1
+/*
+ * LIBXLPCI_HAVE_WATCHER: xlpci_watcher_*() (follow every domain's life:
+ *   devices from a guests directory for every new domain of a name,
+ *   release of what dead domains hold).  Since 0.2.
+ */
+#define LIBXLPCI_HAVE_WATCHER 1
 
 /* Everything declared below is the library's ABI: the library is built
  * with -fvisibility=hidden and exports exactly these functions
@@ -380,6 +386,66 @@ void xlpci_host_dev_list_free(xlpci_host_dev *list, size_t n);
 /* The devices in the domain's backend, in index order. */
 int xlpci_list(xlpci_ctx *ctx, uint32_t domid, xlpci_entry **list_r,
                size_t *n_r);
+
+/* ---- the watcher: every domain's life (docs/watch.md) --------------------- */
+
+/*
+ * A host-side watcher, for a long-running process (`xlpci watch`) or a
+ * toolstack's own event loop:
+ *  - a domain that appears (@introduceDomain: xl create, the new domain
+ *    of xl reboot, xl restore) whose name has <guests_dir>/<name>.cfg
+ *    (the xl.cfg subset xlpci_config_read reads: pci = [ ... ] and the
+ *    pci_* defaults) gets all those devices in ONE transaction
+ *    (xlpci_create), an HVM guest's once its QEMU answers on QMP;
+ *  - a domain that dies (@releaseDomain; Xen says it is gone or dying,
+ *    or without a hypervisor its /local/domain/<domid> is gone) has
+ *    everything it still holds released, as xlpci_destroy does;
+ *  - a /libxl/pci/<bdf>/domid record another tool removed while a live
+ *    domain's backend still lists the device is written back;
+ *  - at the start (and xlpci_watcher_reconcile): the whole host once.
+ * Each action runs in a child process (fork, no exec) with its own
+ * xenstore connection and a deadline (the context's timeout; an HVM
+ * guest's QEMU is waited for beyond it): call it from a process whose
+ * other threads, if any, hold no lock the child needs (libxenstore's
+ * own reader thread is fine).  The context is the watcher's from
+ * xlpci_watcher_new to xlpci_watcher_free: its xenstore connection
+ * carries the watches.  Children the watcher forks are reaped by it
+ * (waitpid on their pids, never -1): the process must not ignore SIGCHLD
+ * (SIG_IGN reaps them first, and every action then counts as failed).
+ */
+typedef struct xlpci_watcher xlpci_watcher;
+
+/* Reconcile the host once and end (no watches): xlpci_watcher_dispatch
+ * returns 1 (or XLPCI_ERR_FAIL) when every action has ended.  The
+ * context's dry run needs it (each action prints its plan). */
+#define XLPCI_WATCH_ONCE      (1u << 0)
+
+/* guests_dir NULL: /etc/xlpci/guests.  Registers the watches, then reads
+ * the host (the start's reconcile; its actions start at the first
+ * dispatch). */
+int xlpci_watcher_new(xlpci_ctx *ctx, const char *guests_dir,
+                      unsigned flags, xlpci_watcher **w_r);
+/* A file descriptor that becomes readable whenever xlpci_watcher_dispatch
+ * has something to do (an event, an action that ended, a deadline, a
+ * backoff): poll it for POLLIN. */
+int xlpci_watcher_fd(const xlpci_watcher *w);
+/* Never blocks on a guest or a QEMU.  0: go on; 1: XLPCI_WATCH_ONCE and
+ * every action succeeded; < 0: XLPCI_WATCH_ONCE and some failed
+ * (XLPCI_ERR_FAIL, logged), or the watcher cannot go on (its xenstore
+ * connection is lost: XLPCI_ERR_XENSTORE; started again, it reconciles
+ * the host). */
+int xlpci_watcher_dispatch(xlpci_watcher *w);
+/* Reconcile the host again at the next dispatch (after SIGHUP: a device
+ * list added for a running guest, an action that was given up). */
+void xlpci_watcher_reconcile(xlpci_watcher *w);
+/* At most jobs releases and jobs creates at once (default 4). */
+void xlpci_watcher_set_jobs(xlpci_watcher *w, unsigned jobs);
+/* How long an HVM guest's create waits for its QEMU's QMP socket
+ * (default 60000 ms, libxl's device model start timeout). */
+void xlpci_watcher_set_qemu_wait(xlpci_watcher *w, unsigned ms);
+/* Waits for the running actions (each within its deadline), removes
+ * the watches.  NULL is fine. */
+void xlpci_watcher_free(xlpci_watcher *w);
 
 #pragma GCC visibility pop
 

@@ -410,4 +410,160 @@ _hidden int xlpci_qmp_pci_find(const struct yajl_val_s *ret,
                                const char *qdev_id, unsigned *devfn_r,
                                char *err, size_t errlen);
 
+/* ---- the watcher's decisions (watchplan.c, pure) ------------------------- */
+
+/* A set of domids, sorted. */
+typedef struct {
+    uint32_t *v;
+    size_t n, cap;
+} xlpci_domset;
+
+_hidden void xlpci_domset_init(xlpci_domset *s);
+_hidden void xlpci_domset_dispose(xlpci_domset *s);
+_hidden void xlpci_domset_clear(xlpci_domset *s);
+_hidden bool xlpci_domset_has(const xlpci_domset *s, uint32_t domid);
+/* 0 or XLPCI_ERR_NOMEM; adding a member again does nothing. */
+_hidden int xlpci_domset_add(xlpci_domset *s, uint32_t domid);
+_hidden bool xlpci_domset_del(xlpci_domset *s, uint32_t domid);
+_hidden int xlpci_domset_copy(xlpci_domset *dst, const xlpci_domset *src);
+/* A guest's domid, written canonically ("5"): not 0, not reserved. */
+_hidden bool xlpci_guest_domid(const char *s, uint32_t *domid);
+/* The guests among the children of /local/domain (anything that is not
+ * a guest's domid is left out). */
+_hidden int xlpci_domset_from_names(xlpci_domset *s, char *const *names,
+                                    unsigned n);
+/* born = now - known, gone = known - now. */
+_hidden int xlpci_domset_diff(const xlpci_domset *known,
+                              const xlpci_domset *now, xlpci_domset *born,
+                              xlpci_domset *gone);
+
+/* A guest's device list: <dir>/<name>.cfg into buf.  A name that is not
+ * one path component (empty, '/', a leading '.', control characters,
+ * longer than XLPCI_GUEST_NAME_MAX) has none: XLPCI_ERR_INVAL, the
+ * reason in err. */
+#define XLPCI_GUEST_NAME_MAX 200
+_hidden int xlpci_guest_cfg_path(const char *dir, const char *name,
+                                 char *buf, size_t len, char *err,
+                                 size_t errlen);
+
+/* What a watch event's path is about. */
+enum {
+    XLPCI_WEV_OTHER,                 /* nothing of the watcher's */
+    XLPCI_WEV_DOMAINS,               /* @introduceDomain, @releaseDomain */
+    XLPCI_WEV_RECORD,                /* /libxl/pci/<bdf>[/domid]: *bdf */
+    XLPCI_WEV_RECORDS_ALL,           /* /libxl/pci itself */
+    XLPCI_WEV_NAME,                  /* /local/domain/<d>/name: *domid */
+};
+_hidden int xlpci_watch_event(const char *path, xlpci_bdf *bdf,
+                              uint32_t *domid);
+
+/* Who each /libxl/pci/<bdf>/domid record names, as the watcher last read
+ * it (sorted by BDF): when a record is removed, only its former owner's
+ * backend may need it back (one domain to read, not the whole host). */
+#define XLPCI_NO_OWNER UINT32_MAX
+typedef struct {
+    xlpci_bdf bdf;
+    uint32_t domid;                  /* XLPCI_NO_OWNER: not known */
+} xlpci_recent;
+typedef struct {
+    xlpci_recent *v;
+    size_t n, cap;
+} xlpci_recmap;
+
+_hidden void xlpci_recmap_init(xlpci_recmap *m);
+_hidden void xlpci_recmap_dispose(xlpci_recmap *m);
+_hidden int xlpci_recmap_set(xlpci_recmap *m, const xlpci_bdf *bdf,
+                             uint32_t domid);
+/* The owner recorded for bdf, forgotten: true and *domid_r, or false. */
+_hidden bool xlpci_recmap_take(xlpci_recmap *m, const xlpci_bdf *bdf,
+                               uint32_t *domid_r);
+
+/* May the watcher write back row i's missing ownership record
+ * (/libxl/pci/<bdf>/domid) for the live domain of view?  Only while
+ * nobody is removing it: the backend Initialising..Connected (not in a
+ * Reconfiguring cycle, not closing) and the row to export or exported
+ * (1 or 3; not 5, being released, or 6).  libxl's pci-detach and
+ * destroy drop the record after the backend entries, and leave the
+ * entries at 5 / 7 when the guest does not answer. */
+_hidden bool xlpci_watch_restorable(const xlpci_view *view, unsigned i);
+
+/* The watcher's actions, per domain (RECORDS: for the whole host, under
+ * domid 0). */
+enum { XLPCI_WK_RELEASE, XLPCI_WK_CREATE, XLPCI_WK_RECORDS, XLPCI_WK_N };
+
+typedef struct {
+    uint32_t domid;
+    unsigned want;                   /* bit per kind: to do */
+    unsigned again;                  /* bit per kind: asked while running */
+    int running;                     /* the kind running, or -1 */
+    unsigned tries[XLPCI_WK_N];      /* attempts of the wanted action */
+    long long due[XLPCI_WK_N];       /* not before (ms, backoff) */
+    long long since[XLPCI_WK_N];     /* asked at (the event) */
+    unsigned reconcile;              /* bit per kind: asked by a reconcile
+                                      * (a RELEASE then also looks for
+                                      * lone records) */
+} xlpci_wq_entry;
+
+typedef struct {
+    xlpci_wq_entry *v;               /* domains with something to do */
+    size_t n, cap;
+    unsigned running[XLPCI_WK_N];
+    unsigned limit[XLPCI_WK_N];      /* at once: jobs, jobs, 1 */
+    unsigned max_tries[XLPCI_WK_N];  /* 0: until it is done */
+} xlpci_wq;
+
+/* jobs: releases at once, and creates at once (each: an action of its
+ * own domain).  once: every action tried once. */
+_hidden void xlpci_wq_init(xlpci_wq *q, unsigned jobs, bool once);
+_hidden void xlpci_wq_dispose(xlpci_wq *q);
+/* Ask for an action (now: the event's time, for its reaction time);
+ * asking again while it is wanted changes nothing, while it runs makes
+ * it run once more afterwards.  reconcile: asked by a reconcile, not by
+ * an event (a RELEASE then also looks for the lone /libxl/pci records
+ * naming the domain). */
+_hidden int xlpci_wq_want(xlpci_wq *q, uint32_t domid, int kind,
+                          long long now, bool reconcile);
+/* Not wanted any more; true if that action is running (the caller stops
+ * it). */
+_hidden bool xlpci_wq_cancel(xlpci_wq *q, uint32_t domid, int kind);
+_hidden bool xlpci_wq_wanted(const xlpci_wq *q, uint32_t domid, int kind);
+/* Was the wanted action of kind asked by a reconcile? */
+_hidden bool xlpci_wq_reconcile(const xlpci_wq *q, uint32_t domid, int kind);
+/* The next action to start: 1 and *domid_r, *kind_r; else 0 and *wake_r
+ * the time the next backoff ends (-1: none).  Releases first, then
+ * creates, then the records; the oldest first; one action per domain at
+ * a time, at most the limit of each kind; no create while a release
+ * runs or is due untried (the devices of a rebooting guest's old domain
+ * come back before its new domain asks for them). */
+_hidden int xlpci_wq_next(xlpci_wq *q, long long now, uint32_t *domid_r,
+                          int *kind_r, long long *wake_r);
+_hidden void xlpci_wq_start(xlpci_wq *q, uint32_t domid, int kind);
+/* The action ended: outcome XLPCI_WQ_DONE, _FAILED (not retried) or
+ * _RETRY (backoff 250 ms doubling up to 60 s; XLPCI_WQ_GAVE_UP returned
+ * past max_tries).  *since_r: when it was asked (0: unknown), *tries_r:
+ * its attempts. */
+enum { XLPCI_WQ_DONE, XLPCI_WQ_RETRY, XLPCI_WQ_FAILED, XLPCI_WQ_GAVE_UP };
+_hidden int xlpci_wq_finish(xlpci_wq *q, uint32_t domid, int kind,
+                            int outcome, long long now, long long *since_r,
+                            unsigned *tries_r);
+/* Nothing wanted, nothing running. */
+_hidden bool xlpci_wq_idle(const xlpci_wq *q);
+_hidden long long xlpci_wq_backoff_ms(unsigned tries);
+
+/* An action's child process exits with one of these (anything else, a
+ * signal included, is retried). */
+enum {
+    XLPCI_WEXIT_DONE = 0,
+    XLPCI_WEXIT_NOTHING = 10,        /* nothing was needed */
+    XLPCI_WEXIT_PERMANENT = 11,      /* failed; trying again changes
+                                      * nothing (a bad device list, the
+                                      * domain went) */
+    XLPCI_WEXIT_RETRY = 12,
+};
+/* The exit code of an action of kind that returned rc (did: it changed
+ * something). */
+_hidden int xlpci_watch_exit_code(int kind, int rc, bool did);
+/* The queue's outcome of an exit code. */
+_hidden int xlpci_watch_outcome(int exit_code);
+
 #endif /* LIBXLPCI_PRIV_H */

@@ -19,10 +19,17 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <libxlpci.h>
 
@@ -56,7 +63,7 @@ typedef struct {
     const char *help;       /* lines after the first are indented to it */
 } cmd_opt;
 
-#define CMD_MAX_OPTS 4
+#define CMD_MAX_OPTS 5
 #define CMD_ARGS_ANY (-1)
 
 typedef struct cmd_spec cmd_spec;
@@ -594,6 +601,151 @@ static int main_destroy(const cmd_spec *cmd, int argc, char **argv)
     return EXIT_SUCCESS;
 }
 
+/* ---- watch ----------------------------------------------------------------------- */
+
+/* systemd's readiness protocol (sd_notify(3), Type=notify): one datagram
+ * to $NOTIFY_SOCKET ("/path", or "@name" in the abstract namespace).
+ * Nothing without it. */
+static void notify_systemd(const char *msg)
+{
+    const char *path = getenv("NOTIFY_SOCKET");
+    struct sockaddr_un sa;
+    size_t len;
+    int fd;
+
+    if (!path || (path[0] != '/' && path[0] != '@'))
+        return;
+    len = strlen(path);
+    if (len >= sizeof(sa.sun_path))
+        return;
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, path, len);
+    if (path[0] == '@')
+        sa.sun_path[0] = '\0';
+    fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+               (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) < 0)
+        fprintf(stderr, "xlpci watch: cannot notify systemd on %s: %s\n",
+                path, strerror(errno));
+    close(fd);
+}
+
+static int parse_count(const char *cmd, const char *s, unsigned *n)
+{
+    char *end;
+    unsigned long v;
+
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (errno || end == s || *end || *s == '-' || v < 1 || v > 64)
+        return usage_error(cmd, "bad number \"%s\": give 1 to 64", s);
+    *n = (unsigned)v;
+    return 0;
+}
+
+static int main_watch(const cmd_spec *cmd, int argc, char **argv)
+{
+    const char *dir = getenv("XLPCI_GUESTS_DIR");
+    struct signalfd_siginfo si;
+    struct pollfd pfd[2];
+    xlpci_watcher *w = NULL;
+    unsigned jobs = 0, qemu_ms = 0;
+    bool once = false, stopping = false;
+    sigset_t sigs;
+    int opt, rc, ret, sfd = -1;
+
+    while ((opt = cmd_getopt(cmd, argc, argv, &ret))) {
+        switch (opt) {
+        case 'o': once = true; break;
+        case 'g': dir = optarg; break;
+        case 'j':
+            ret = parse_count(cmd->name, optarg, &jobs);
+            if (ret)
+                return ret;
+            break;
+        case 'q':
+            ret = parse_timeout(cmd->name, optarg, &qemu_ms);
+            if (ret)
+                return ret;
+            break;
+        }
+    }
+    if (ret != CMD_GO)
+        return ret;
+    if (g.dry_run && !once)
+        return usage_error(cmd->name, "-N (a dry run) needs --once: the "
+                           "watcher then prints what it would do and exits");
+    rc = cmd_open(cmd, NULL, NULL);
+    if (rc)
+        return exit_for(rc);
+    /* TERM and INT end it, HUP reconciles: read from a signalfd in the
+     * loop (the actions' children unblock them) */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    if (sigprocmask(SIG_BLOCK, &sigs, NULL) ||
+        (sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
+        fprintf(stderr, "xlpci watch: signalfd: %s\n", strerror(errno));
+        return EXIT_FAILURE;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    rc = xlpci_watcher_new(g.ctx, dir, once ? XLPCI_WATCH_ONCE : 0, &w);
+    if (rc) {
+        close(sfd);
+        return exit_for(rc);
+    }
+    if (jobs)
+        xlpci_watcher_set_jobs(w, jobs);
+    if (qemu_ms)
+        xlpci_watcher_set_qemu_wait(w, qemu_ms);
+    notify_systemd("READY=1\nSTATUS=watching the domains");
+    pfd[0].fd = xlpci_watcher_fd(w);
+    pfd[1].fd = sfd;
+    pfd[0].events = pfd[1].events = POLLIN;
+    for (;;) {
+        rc = xlpci_watcher_dispatch(w);
+        if (rc)
+            break;
+        if (poll(pfd, 2, -1) < 0 && errno != EINTR) {
+            fprintf(stderr, "xlpci watch: poll: %s\n", strerror(errno));
+            rc = XLPCI_ERR_FAIL;
+            break;
+        }
+        if (!(pfd[1].revents & POLLIN))
+            continue;
+        while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+            if (si.ssi_signo == SIGHUP) {
+                xlpci_watcher_reconcile(w);
+                continue;
+            }
+            stopping = true;
+        }
+        if (stopping)
+            break;
+    }
+    if (stopping) {
+        notify_systemd("STOPPING=1");
+        fprintf(stderr, "xlpci watch: stopping (a second signal kills it; "
+                "its running actions die with it and are redone at the "
+                "next start)\n");
+        /* a second TERM or INT while the running actions end */
+        sigdelset(&sigs, SIGHUP);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
+        sigprocmask(SIG_UNBLOCK, &sigs, NULL);
+        rc = 0;
+    }
+    xlpci_watcher_free(w);
+    close(sfd);
+    if (rc == 1)
+        return EXIT_SUCCESS;
+    return rc ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
 /* ---- table ------------------------------------------------------------------- */
 
 static int main_help(const cmd_spec *cmd, int argc, char **argv);
@@ -669,6 +821,26 @@ static const cmd_spec cmd_table[] = {
       "their drivers).  A device another live domain holds (its record,\n"
       "its backend, or Xen says so) is left as it is.  Idempotent:\n"
       "\"nothing to do\" the second time, and after xl destroy." },
+    { "watch", main_watch, DRY_PLAN, 0,
+      "Follow the domains: devices at every boot, released at death",
+      "[-o] [-g DIR] [-j N] [-q SECS] [-t SECS]",
+      { { 'o', "once", NULL, "reconcile the host once, then exit (with -N:\n"
+          "print what it would do)" },
+        { 'g', "guests", "DIR", "the guests' device lists <DIR>/<name>.cfg\n"
+          "(default /etc/xlpci/guests, or XLPCI_GUESTS_DIR)" },
+        { 'j', "jobs", "N", "at most N releases and N creates at once\n"
+          "(default 4)" },
+        { 'q', "qemu", "SECS", "how long an HVM guest's create waits "
+          "for its\nQEMU's QMP socket (default 60)" },
+        { 't', "timeout", "SECS", "each action's deadline (default 10)" } },
+      "A domain that appears (xl create, xl reboot's new domain, xl\n"
+      "restore) whose name has <DIR>/<name>.cfg (pci = [ ... ], as create\n"
+      "-c reads it; see xlpci-guests(5)) gets all those devices in one\n"
+      "transaction; a domain that dies has everything it held released;\n"
+      "a /libxl/pci record removed while a live backend lists the device\n"
+      "is written back.  At the start (and on SIGHUP) the whole host is\n"
+      "reconciled.  Runs in the foreground until SIGTERM or SIGINT;\n"
+      "systemd: xlpci-watch.service (Type=notify)." },
     { "help", main_help, DRY_READONLY, CMD_ARGS_ANY, "Show help",
       "[<command>]", { { 0 } }, NULL },
 };
@@ -723,7 +895,8 @@ static void help(FILE *f)
             "libxenctrl: auto skips them when Xen is not running, xen\n"
             "requires them, none never asks the hypervisor), XLPCI_RUN_DIR\n"
             "(default /var/run/xen: the QMP sockets qmp-libxl-<domid> of\n"
-            "HVM guests' QEMUs).\n"
+            "HVM guests' QEMUs), XLPCI_GUESTS_DIR (default\n"
+            "/etc/xlpci/guests: xlpci watch's device lists).\n"
             "Exit status: 0 ok, 1 failure, 2 usage error.\n");
 }
 

@@ -46,9 +46,20 @@
  *                         type T: pv, hvm, pvh, pv-nopt (built without
  *                         passthrough: the IOMMU calls for it fail with
  *                         EOPNOTSUPP) or dying (a pv domain being
- *                         destroyed).  Unset: the domains xenstore has
- *                         (/local/domain/<D>), every one pv: a test that
- *                         removes /local/domain/<D> kills D for Xen too.
+ *                         destroyed), each optionally followed by
+ *                         +dying or +shutdown (reason poweroff) or
+ *                         +suspend (shut down to be saved).  Unset: the
+ *                         domains xenstore has (/local/domain/<D>), every
+ *                         one pv: a test that removes /local/domain/<D>
+ *                         kills D for Xen too.
+ *   FAKEXC_DOMAINS_FILE=FILE
+ *                         the same list read from FILE at every call (a
+ *                         test makes domains come and go while a watcher
+ *                         runs); wins over FAKEXC_DOMAINS.  With it, a
+ *                         device in the context of a domain that is
+ *                         dying is in dom_io too (a gone one always is):
+ *                         Xen 4.17 takes a dying domain's devices back
+ *                         (pci_release_devices) into the quarantine.
  *
  * Line format: "<call> dom=<d> <args> [<probe>]", failures end in
  * " -> <ERRNO NAME>" (EPERM for an injected failure).
@@ -57,6 +68,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -299,6 +311,31 @@ static void dom_text(uint32_t domid, char *buf, size_t len)
 
 static const char *dom_type(uint32_t domid, char *buf, size_t len);
 
+/* A type that says the domain is being destroyed: "dying" or "T+dying". */
+static bool is_dying(const char *t)
+{
+    return t && (!strcmp(t, "dying") || strstr(t, "+dying"));
+}
+
+/* FAKEXC_DOMAINS_FILE: the devices of a domain that is gone or dying are
+ * Xen's again, in dom_io. */
+static void reclaim(devctx *v, size_t n)
+{
+    char buf[32];
+    const char *t;
+    size_t i;
+
+    if (!getenv("FAKEXC_DOMAINS_FILE"))
+        return;
+    for (i = 0; i < n; i++) {
+        if (v[i].ctx == CTX_DOM0 || v[i].ctx == CTX_IO)
+            continue;
+        t = dom_type((uint32_t)v[i].ctx, buf, sizeof(buf));
+        if (!t || is_dying(t))
+            v[i].ctx = CTX_IO;
+    }
+}
+
 static size_t load(devctx *v)
 {
     const char *file = getenv("FAKEXC_STATE");
@@ -330,6 +367,7 @@ static size_t load(devctx *v)
         n++;
     }
     fclose(f);
+    reclaim(v, n);
     return n;
 }
 
@@ -393,8 +431,20 @@ static int xs_has_domain(uint32_t domid)
  * domain. */
 static const char *dom_type(uint32_t domid, char *buf, size_t len)
 {
-    const char *spec = getenv("FAKEXC_DOMAINS"), *p;
+    const char *spec = getenv("FAKEXC_DOMAINS"), *file, *p;
+    char text[4096];
 
+    file = getenv("FAKEXC_DOMAINS_FILE");
+    if (file) {
+        int fd = open(file, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd < 0 ? 0 : read(fd, text, sizeof(text) - 1);
+
+        if (fd >= 0)
+            close(fd);
+        text[n > 0 ? n : 0] = '\0';
+        text[strcspn(text, "\n")] = '\0';
+        spec = text;
+    }
     if (!spec)
         return domid < DOMID_FIRST_RESERVED && xs_has_domain(domid)
                ? "pv" : NULL;
@@ -416,7 +466,9 @@ static const char *dom_type(uint32_t domid, char *buf, size_t len)
 static const char *next_domain(uint32_t first, uint32_t *d_r, char *buf,
                                size_t len)
 {
-    const char *spec = getenv("FAKEXC_DOMAINS");
+    const char *spec = getenv("FAKEXC_DOMAINS_FILE")
+                       ? getenv("FAKEXC_DOMAINS_FILE")
+                       : getenv("FAKEXC_DOMAINS");
     struct xs_handle *xs;
     char **list;
     unsigned n, i;
@@ -476,11 +528,9 @@ static int iommu_domctl_err(uint32_t domid, int test, int assign)
     }
     if (iommu && !strcmp(iommu, "0"))
         return ENOSYS;
-    if (domid == 0)
-        return EINVAL;                 /* no self-assignment */
-    if (t && !strcmp(t, "pv-nopt"))
+    if (t && !strncmp(t, "pv-nopt", 7))
         return EOPNOTSUPP;
-    if (t && assign && !strcmp(t, "dying"))
+    if (assign && is_dying(t))
         return EINVAL;
     return 0;
 }
@@ -608,6 +658,32 @@ EXPORT int xc_deassign_device(xc_interface *xch, uint32_t domid,
 
 /* ---- domains ------------------------------------------------------------- */
 
+/* One domain's information from its type "T[+dying|+shutdown|+suspend]". */
+static void dom_info(uint32_t d, const char *t, xc_domaininfo_t *info)
+{
+    bool hvm = !strncmp(t, "hvm", 3) && (!t[3] || t[3] == '+');
+    bool pvh = !strncmp(t, "pvh", 3) && (!t[3] || t[3] == '+');
+
+    memset(info, 0, sizeof(*info));
+    info->domain = (domid_t)d;
+    if (hvm || pvh)
+        info->flags |= XEN_DOMINF_hvm_guest;
+#if defined(__i386__) || defined(__x86_64__)
+    if (hvm)
+        info->arch_config.emulation_flags = XEN_X86_EMU_ALL;
+    else if (pvh)
+        info->arch_config.emulation_flags = XEN_X86_EMU_LAPIC;
+#endif
+    if (is_dying(t))
+        info->flags |= XEN_DOMINF_dying;
+    if (strstr(t, "+shutdown"))
+        info->flags |= XEN_DOMINF_shutdown |
+                       (SHUTDOWN_poweroff << XEN_DOMINF_shutdownshift);
+    if (strstr(t, "+suspend"))
+        info->flags |= XEN_DOMINF_shutdown |
+                       (SHUTDOWN_suspend << XEN_DOMINF_shutdownshift);
+}
+
 EXPORT int xc_domain_getinfolist(xc_interface *xch, uint32_t first_domain,
                                  unsigned int max_domains,
                                  xc_domaininfo_t *info)
@@ -615,34 +691,28 @@ EXPORT int xc_domain_getinfolist(xc_interface *xch, uint32_t first_domain,
     int e = should_fail(9);
     char buf[32];
     const char *t = NULL;
+    unsigned n = 0;
     uint32_t d = first_domain;
 
     (void)xch;
-    if (!e && max_domains) {
-        t = next_domain(first_domain, &d, buf, sizeof(buf));
-        if (t) {
-            memset(info, 0, sizeof(*info));
-            info->domain = (domid_t)d;
-            if (!strcmp(t, "hvm") || !strcmp(t, "pvh"))
-                info->flags |= XEN_DOMINF_hvm_guest;
-            if (!strcmp(t, "dying"))
-                info->flags |= XEN_DOMINF_dying;
-#if defined(__i386__) || defined(__x86_64__)
-            if (!strcmp(t, "hvm"))
-                info->arch_config.emulation_flags = XEN_X86_EMU_ALL;
-            else if (!strcmp(t, "pvh"))
-                info->arch_config.emulation_flags = XEN_X86_EMU_LAPIC;
-#endif
-        }
+    for (; !e && n < max_domains && d < DOMID_FIRST_RESERVED; d++) {
+        if (!(t = next_domain(d, &d, buf, sizeof(buf))))
+            break;
+        dom_info(d, t, &info[n++]);
+        if (max_domains == 1)
+            break;
     }
-    if (t && d != first_domain)
+    if (max_domains > 1)
+        record(e, 0, "getinfolist first=%u max=%u found=%u", first_domain,
+               max_domains, n);
+    else if (n && d != first_domain)
         record(e, 0, "getinfolist first=%u found=%u:%s", first_domain, d, t);
     else
         record(e, 0, "getinfolist first=%u found=%s", first_domain,
-               e ? "-" : t ? t : "none");
+               e ? "-" : n ? t : "none");
     if (e)
         return result_errno(e);
-    return t && max_domains ? 1 : 0;
+    return (int)n;
 }
 
 EXPORT int xc_physinfo(xc_interface *xch, xc_physinfo_t *info)

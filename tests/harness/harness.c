@@ -202,6 +202,8 @@ int xsd_start(struct xsd *d, const struct xsd_opts *o)
         goto fail;
     }
     setenv("XENSTORED_PATH", d->socket, 1);
+    if (o->dead_file)
+        snprintf(d->dead_file, sizeof(d->dead_file), "%s", o->dead_file);
 
     d->pid = fork();
     if (d->pid < 0) {
@@ -291,6 +293,34 @@ void xsd_stop(struct xsd *d)
     d->dir[0] = '\0';
 }
 
+int xsd_introduce(struct xs_handle *xs, unsigned domid)
+{
+    /* any frame and port: the shim maps an anonymous page, binds a fake
+     * event channel */
+    if (xs_introduce_domain(xs, domid, 1, 1))
+        return 0;
+    fprintf(stderr, "xsd_introduce(%u): %s\n", domid, strerror(errno));
+    return -1;
+}
+
+int xsd_kill(struct xsd *d, unsigned domid)
+{
+    FILE *f;
+
+    if (!d->dead_file[0] || d->pid <= 0) {
+        fprintf(stderr, "xsd_kill(%u): the daemon has no dead file\n",
+                domid);
+        return -1;
+    }
+    f = fopen(d->dead_file, "a");
+    if (!f || fprintf(f, "%u\n", domid) < 0 || fclose(f)) {
+        fprintf(stderr, "xsd_kill(%u): %s: %s\n", domid, d->dead_file,
+                strerror(errno));
+        return -1;
+    }
+    return kill(d->pid, SIGUSR2);
+}
+
 /* ---- processes -------------------------------------------------------- */
 
 static int project_prog(const char *path)
@@ -322,6 +352,7 @@ static char **wrap_argv(char *const argv[])
     static char *vg[] = {
         "valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
         "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite",
+        "--suppressions=" XLPCI_SRC_DIR "/tests/valgrind.supp",
     };
     size_t n = 0, nv = 0, i;
     char **out;
@@ -429,6 +460,12 @@ int h_run(char *const argv[], char **out, char **err)
 int h_spawn(pid_t *pid, char *const argv[], const char *ready_file,
             int timeout_ms)
 {
+    return h_spawn_to(pid, argv, ready_file, timeout_ms, NULL);
+}
+
+int h_spawn_to(pid_t *pid, char *const argv[], const char *ready_file,
+               int timeout_ms, const char *out)
+{
     char **av = wrap_argv(argv);
     pid_t parent = getpid();
     long long deadline;
@@ -449,6 +486,9 @@ int h_spawn(pid_t *pid, char *const argv[], const char *ready_file,
         if (getppid() != parent)
             _exit(127);
         redirect(0, "/dev/null", O_RDONLY);
+        if (out && (redirect(1, out, O_WRONLY | O_CREAT | O_APPEND) ||
+                    dup2(1, 2) < 0))
+            _exit(127);
         execvp(av[0], av);
         fprintf(stderr, "h_spawn: cannot execute %s: %s\n", av[0],
                 strerror(errno));

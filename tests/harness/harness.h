@@ -17,6 +17,7 @@ struct xsd {
     char socket[320];
     char trace[320];                 /* the trace file, "" if none; for
                                         oxenstored its access log */
+    char dead_file[320];             /* xsd_opts.dead_file, "" if none */
 };
 
 struct xsd_opts {
@@ -40,6 +41,15 @@ int xsd_start(struct xsd *d, const struct xsd_opts *o);
  * daemon also gets SIGKILL if the test process dies. */
 void xsd_stop(struct xsd *d);
 
+/* A guest's life as the daemon sees it (started with a dead_file).
+ * xsd_introduce: XS_INTRODUCE of domid over xs (the shim maps its ring as
+ * an anonymous page): the daemon fires @introduceDomain.  xsd_kill: the
+ * domain dies: domid appended to the dead file, SIGUSR2 to the daemon,
+ * which finds it gone (the shim's VIRQ_DOM_EXC), releases it and fires
+ * @releaseDomain.  0, or -1 (the reason on stderr). */
+int xsd_introduce(struct xs_handle *xs, unsigned domid);
+int xsd_kill(struct xsd *d, unsigned domid);
+
 /* Absolute path of a built program (XLPCI_BUILD_DIR/name).  Points into
  * one of 16 rotating static buffers.  XLPCI_TEST_CLI in the environment
  * names the "xlpci" to run instead (debian/tests: the installed one). */
@@ -55,6 +65,9 @@ int h_run(char *const argv[], char **out, char **err);
  * stopped and *pid is 0). */
 int h_spawn(pid_t *pid, char *const argv[], const char *ready_file,
             int timeout_ms);
+/* The same with stdout and stderr appended to the file out. */
+int h_spawn_to(pid_t *pid, char *const argv[], const char *ready_file,
+               int timeout_ms, const char *out);
 /* SIGTERM, wait (SIGKILL after 3 s times h_slow()); exit status or
  * 128+signal, -1 if pid is not our child. */
 int h_stop(pid_t pid);

@@ -19,7 +19,7 @@ INTEGRATION_TESTS += $(B)/tests/host/test_grants $(B)/tests/host/test_crash \
                      $(B)/tests/host/test_sriov \
                      $(B)/tests/host/test_guest $(B)/tests/host/test_iommu \
                      $(B)/tests/host/test_reset $(B)/tests/host/test_names \
-                     $(B)/tests/host/test_truth
+                     $(B)/tests/host/test_watch_host $(B)/tests/host/test_truth
 
 # `make fuzz-host`: libFuzzer (clang) on the host-side file parsers, bounded
 # time (FUZZ_SECONDS).  Seeds in tests/host/corpus.

@@ -1,7 +1,7 @@
 # Integration tests: the real xenstored (tests/harness), the xlpci CLI and
 # the pciback/pcifront model (tests/model).
 INTEG_NAMES := test_store test_protocol test_eagain test_check test_host \
-               test_hostile test_owner test_destroy test_bigdir
+               test_hostile test_owner test_destroy test_bigdir test_watch
 INTEGRATION_TESTS += $(patsubst %,$(B)/tests/integration/%,$(INTEG_NAMES))
 
 $(B)/tests/integration/itest.o: tests/integration/itest.c

@@ -44,6 +44,11 @@ int itest_setup(void **state)
     return setup(state, NULL);
 }
 
+int itest_setup_opts(void **state, const struct xsd_opts *o)
+{
+    return setup(state, o);
+}
+
 int itest_fakesysfs(itest_env *e, char *sys, size_t len, pid_t *pid)
 {
     char ready[320];

@@ -32,6 +32,8 @@ typedef struct {
 int itest_setup(void **state);
 int itest_setup_ox(void **state);        /* oxenstored, real conflicts */
 int itest_setup_ox_eagain(void **state);
+/* The same with the daemon's options (a dead file for xsd_kill). */
+int itest_setup_opts(void **state, const struct xsd_opts *o);
 int itest_teardown(void **state);
 
 void itest_mkdomain(itest_env *e, unsigned domid, const char *name);

@@ -10,6 +10,7 @@ PKG_TESTS := tests/pkg/test-symbols tests/pkg/test-install \
 
 .PHONY: check-pkg
 check-pkg: $(LIB_SO) $(LIB_A) $(B)/xlpci $(B)/inst/xlpci $(B)/xlpci.1 \
+        $(B)/xlpci-guests.5 \
         $(FAKEXEN_SO)
 	XLPCI_BUILD_DIR=$(B) XLPCI_SAN_FLAGS='$(SAN_FLAGS)' CC='$(CC)' \
 	    $(RUN_TESTS) pkg $(PKG_TESTS)
