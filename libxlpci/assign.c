@@ -297,6 +297,7 @@ int xlpci_assignable_remove_locked(xlpci_ctx *ctx, bool host, xlpci_bk *bk,
 int xlpci_assignable_add(xlpci_ctx *ctx, const xlpci_bdf *bdf,
                          const char *name)
 {
+    XLPCI_OP(ctx);
     char b[XLPCI_BDF_STRLEN], b2[XLPCI_BDF_STRLEN];
     xlpci_bdf other;
     xlpci_bk bk;
@@ -329,6 +330,7 @@ int xlpci_assignable_add(xlpci_ctx *ctx, const xlpci_bdf *bdf,
 int xlpci_assignable_remove(xlpci_ctx *ctx, const xlpci_bdf *bdf,
                             const char *name, bool rebind)
 {
+    XLPCI_OP(ctx);
     xlpci_bdf byname;
     xlpci_bk_dev *d;
     xlpci_bk bk;
@@ -382,6 +384,7 @@ static int cmp_host_dev(const void *a, const void *b)
 int xlpci_assignable_list(xlpci_ctx *ctx, xlpci_host_dev **list_r,
                           size_t *n_r)
 {
+    XLPCI_OP(ctx);
     char path[XLPCI_PATH_MAX + 64], sub[64];
     xlpci_host_dev *list = NULL;
     size_t n = 0;

@@ -260,6 +260,7 @@ static bool exported(xlpci_ctx *ctx, const attach_arg *a)
 int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
                  const xlpci_defaults *defs)
 {
+    XLPCI_OP(ctx);
     attach_arg a;
     xlpci_watch w;
     xlpci_prepared prep = { NULL, 0 };
@@ -276,7 +277,7 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     bool done;
 
     /* One deadline for the whole command: every wait ends by it. */
-    deadline = xlpci_now_ms() + ctx->timeout_ms;
+    deadline = ctx->deadline;
     memset(&a, 0, sizeof(a));
     memset(&w, 0, sizeof(w));
     a.domid = domid;

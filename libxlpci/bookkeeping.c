@@ -241,13 +241,12 @@ static void remove_stale_temps(xlpci_ctx *ctx)
         closedir(dir);
 }
 
-/* flock with a timeout: the holder may be another command, which holds
+/* flock with a limit: the holder may be another command, which holds
  * the bookkeeping lock only for host steps, never across a guest wait;
  * still, a wedged one must not hang every command.  0 or -1 (errno
- * EWOULDBLOCK on a timeout). */
-static int flock_timed(int fd, int how, unsigned timeout_ms)
+ * EWOULDBLOCK once the limit has passed). */
+static int flock_timed(int fd, int how, long long limit)
 {
-    long long deadline = xlpci_now_ms() + timeout_ms;
     struct timespec ts = { 0, 10 * 1000000L };
 
     for (;;) {
@@ -255,7 +254,7 @@ static int flock_timed(int fd, int how, unsigned timeout_ms)
             return 0;
         if (errno != EWOULDBLOCK && errno != EINTR)
             return -1;
-        if (xlpci_now_ms() >= deadline) {
+        if (xlpci_now_ms() >= limit) {
             errno = EWOULDBLOCK;
             return -1;
         }
@@ -263,15 +262,10 @@ static int flock_timed(int fd, int how, unsigned timeout_ms)
     }
 }
 
-/* The longest wait for a lock: the command's timeout, at least 1 s. */
-static unsigned lock_wait_ms(const xlpci_ctx *ctx)
-{
-    return ctx->timeout_ms > 1000 ? ctx->timeout_ms : 1000;
-}
-
 static int lock_file(xlpci_ctx *ctx, const char *leaf, int how, int *fd_r)
 {
     char path[XLPCI_PATH_MAX + 32];
+    long long start = xlpci_now_ms(), limit = xlpci_step_limit(ctx);
     int fd;
 
     *fd_r = -1;
@@ -286,11 +280,11 @@ static int lock_file(xlpci_ctx *ctx, const char *leaf, int how, int *fd_r)
         LOGE(ctx, ERROR, "cannot open %s", path);
         return XLPCI_ERR_FAIL;
     }
-    if (flock_timed(fd, how, lock_wait_ms(ctx))) {
+    if (flock_timed(fd, how, limit)) {
         if (errno == EWOULDBLOCK)
             LOG(ctx, ERROR, "%s is held by another xlpci command (waited "
-                "%u ms); try again when it is done", path,
-                lock_wait_ms(ctx));
+                "%lld ms, to the command's deadline); try again when it is "
+                "done", path, xlpci_now_ms() - start);
         else
             LOGE(ctx, ERROR, "cannot lock %s", path);
         close(fd);

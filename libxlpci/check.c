@@ -319,6 +319,7 @@ out:
 int xlpci_check_ex(xlpci_ctx *ctx, uint32_t domid, bool repair,
                    xlpci_check_result *res)
 {
+    XLPCI_OP(ctx);
     check_arg a = { domid, repair, 0, 0, 0, false, false, NULL, 0 };
     xlpci_bdf *named = NULL;
     size_t nnamed = 0;
@@ -404,6 +405,7 @@ int xlpci_check_ex(xlpci_ctx *ctx, uint32_t domid, bool repair,
 int xlpci_check(xlpci_ctx *ctx, uint32_t domid, bool repair,
                 unsigned *problems_r)
 {
+    XLPCI_OP(ctx);
     xlpci_check_result res;
     int rc = xlpci_check_ex(ctx, domid, repair, &res);
 

@@ -275,6 +275,7 @@ out:
 int xlpci_destroy(xlpci_ctx *ctx, uint32_t domid, unsigned flags,
                   unsigned *released_r)
 {
+    XLPCI_OP(ctx);
     bool exists;
     int rc;
 

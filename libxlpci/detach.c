@@ -288,6 +288,7 @@ out:
 int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
                  unsigned flags)
 {
+    XLPCI_OP(ctx);
     detach_arg a;
     xlpci_watch w;
     long long deadline;
@@ -298,7 +299,7 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     int type = XLPCI_GUEST_PV;
     size_t ngone = 0;                  /* removed before the cycle */
 
-    deadline = xlpci_now_ms() + ctx->timeout_ms;
+    deadline = ctx->deadline;
     memset(&a, 0, sizeof(a));
     memset(&w, 0, sizeof(w));
     a.domid = domid;

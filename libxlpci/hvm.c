@@ -55,8 +55,10 @@
 
 #include "internal.h"
 
-/* The rollback's budget beyond the command's deadline. */
-#define XLPCI_HVM_UNDO_MS 2000u
+/* The rollback through QEMU gets until this long past the command's
+ * deadline; the host steps after it take the rest of the 2 s by which a
+ * command involving QEMU ends (internal.h, XLPCI_OP). */
+#define XLPCI_HVM_UNDO_MS 1000
 
 /* ---- the record: backend entries + ownership, one transaction ------------ */
 
@@ -148,9 +150,9 @@ static void qemu_undo(xlpci_ctx *ctx, uint32_t domid, xlpci_qmp *q,
                       bool *qopen, const xlpci_dev *devs, const bool *added,
                       size_t n)
 {
-    long long deadline = xlpci_now_ms() +
-                         (ctx->timeout_ms < XLPCI_HVM_UNDO_MS
-                          ? ctx->timeout_ms : XLPCI_HVM_UNDO_MS);
+    long long deadline = ctx->deadline + XLPCI_HVM_UNDO_MS;
+    unsigned budget = (unsigned)(deadline > xlpci_now_ms()
+                                 ? deadline - xlpci_now_ms() : 0);
     char b[XLPCI_BDF_STRLEN];
     size_t i;
     int rc = 0;
@@ -162,6 +164,7 @@ static void qemu_undo(xlpci_ctx *ctx, uint32_t domid, xlpci_qmp *q,
             rc = xlpci_qmp_open(ctx, domid, deadline, q);
             *qopen = !rc;
         }
+        q->budget_ms = budget;         /* the rollback's, in messages */
         if (!rc)
             rc = xlpci_qmp_device_del(ctx, q, &devs[i].bdf, deadline);
         if (rc) {
@@ -169,7 +172,7 @@ static void qemu_undo(xlpci_ctx *ctx, uint32_t domid, xlpci_qmp *q,
                 "from this failed attach; remove it with pci-detach -f",
                 domid, xlpci_bdf_format(&devs[i].bdf, b));
             if (*qopen)
-                xlpci_qmp_close(q);
+                xlpci_qmp_close(ctx, q);
             *qopen = false;
             rc = 0;
         }
@@ -206,7 +209,7 @@ static int hvm_add(xlpci_ctx *ctx, bool host, uint32_t domid,
                    xlpci_dev *devs, size_t n, bool create)
 {
     const char *what = create ? "create" : "pci-attach";
-    long long deadline = xlpci_now_ms() + ctx->timeout_ms;
+    long long deadline = ctx->deadline;
     record_arg a = { domid, devs, n, create, true, NULL };
     xlpci_prepared prep = { NULL, 0 };
     unsigned char *how = NULL;
@@ -253,7 +256,7 @@ static int hvm_add(xlpci_ctx *ctx, bool host, uint32_t domid,
             devs[i].vdevfn = devfn;    /* QEMU's slot is the record's */
         else if (!refused) {
             /* the connection is in doubt: the undo opens a fresh one */
-            xlpci_qmp_close(&q);
+            xlpci_qmp_close(ctx, &q);
             qopen = false;
         }
     }
@@ -290,7 +293,7 @@ static int hvm_add(xlpci_ctx *ctx, bool host, uint32_t domid,
     }
     xlpci_prepared_dispose(&prep);
     if (qopen)
-        xlpci_qmp_close(&q);
+        xlpci_qmp_close(ctx, &q);
     if (host) {
         hrc = xlpci_host_finish(ctx, domid, devs, n, &bk, how, !rc, &ops);
         rc = rc ? rc : hrc;
@@ -428,7 +431,7 @@ static int remove_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
 int xlpci_hvm_detach(xlpci_ctx *ctx, bool host, uint32_t domid,
                      const xlpci_bdf *bdf, bool all_funcs, unsigned flags)
 {
-    long long deadline = xlpci_now_ms() + ctx->timeout_ms;
+    long long deadline = ctx->deadline;
     bool force = flags & XLPCI_DETACH_FORCE, qopen = false;
     char b[XLPCI_BDF_STRLEN], *json;
     xlpci_bdf gone[HVM_DETACH_MAX];
@@ -484,7 +487,7 @@ int xlpci_hvm_detach(xlpci_ctx *ctx, bool host, uint32_t domid,
         gone[ngone++] = a.found[i];
     }
     if (qopen)
-        xlpci_qmp_close(&q);
+        xlpci_qmp_close(ctx, &q);
 
     /* 3. hypervisor, 4. the record, 5. host */
     rc = 0;

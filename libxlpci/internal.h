@@ -24,7 +24,8 @@
  *   qmpmsg.c  QMP messages (device_add, device_del, query-pci; replies,
  *             errors, events) through yajl
  * [1] I/O
- *   ctx.c     context, logging, error strings
+ *   ctx.c     context, logging, error strings, the operation's one
+ *             deadline (XLPCI_OP)
  *   xs.c      transaction runner (xlpci_txn_run; xlpci_txn_read for
  *             read-only steps), checked reads (a listing that may pass
  *             one reply on a connection of its own), the backend's reader
@@ -103,7 +104,12 @@ struct xlpci_ctx {
     struct xs_handle *xsh;
     struct xs_handle *wxsh;          /* the watches' (xs.c), or NULL */
     unsigned timeout_ms;
-    unsigned max_attempts;
+    unsigned max_attempts;           /* 0: none, only the deadline */
+    /* The running operation's one deadline (XLPCI_OP): its start and
+     * start + timeout_ms, CLOCK_MONOTONIC ms; op_depth > 0 while one
+     * runs (public operations call each other). */
+    long long op_start, deadline;
+    unsigned op_depth;
     char *sysfs_root;
     char *state_dir;
     char *run_dir;                   /* QMP sockets: qmp-libxl-<domid> */
@@ -121,8 +127,11 @@ struct xlpci_ctx {
     xlpci_stats stats;
     xlpci_txn_hook *hook;            /* test builds: set by the tests */
     void *hook_arg;
+    xlpci_txn_hook *write_hook;      /* test builds: before the writes */
+    void *write_hook_arg;
     unsigned watch_seq;
     bool txn_eagain;                 /* a read in the transaction hit EAGAIN */
+    int txn_rm_conflict;             /* errno of an rm taken for a conflict */
     /* A step the body asks for once its transaction has committed
      * (xlpci_txn_after_commit): reset before every run of the body. */
     void (*after_commit)(xlpci_ctx *ctx);
@@ -166,6 +175,35 @@ static inline void xlpci_host_step(xlpci_ctx *ctx)
     ctx->host_steps++;
 }
 #endif
+
+/* ---- the operation's one deadline (ctx.c) --------------------------------- */
+
+/* Every public operation starts its one deadline (timeout_ms from now) on
+ * entry, with XLPCI_OP(ctx) as its first statement; it ends when the
+ * function returns (a cleanup attribute), and an operation called from
+ * another keeps the outer one's.  Every loop of the library - transaction
+ * retries, lock waits, watch waits, QMP reads - ends by it:
+ *
+ *   -t N ends a command within N + XLPCI_GRACE_MS: a step that starts
+ *   before the deadline (the command's own work) ends by it; a step that
+ *   starts after it (only the rollback or cleanup of a command that has
+ *   failed runs then) gets until deadline + XLPCI_GRACE_MS, and always at
+ *   least one attempt.  A rollback through QEMU gets XLPCI_HVM_UNDO_MS
+ *   (hvm.c): N + 2 s where QEMU is involved. */
+#define XLPCI_GRACE_MS 1000
+/* The longest timeout (xlpci_ctx_set_timeout clamps to it): an hour. */
+#define XLPCI_TIMEOUT_MAX_MS 3600000u
+typedef struct {
+    xlpci_ctx *ctx;
+} xlpci_op_scope;
+_hidden xlpci_op_scope xlpci_op_enter(xlpci_ctx *ctx);
+_hidden void xlpci_op_leave(xlpci_op_scope *s);
+#define XLPCI_OP(ctx) \
+    xlpci_op_scope xlpci_op_scope_ \
+        __attribute__((cleanup(xlpci_op_leave), unused)) = \
+        xlpci_op_enter(ctx)
+/* Until when the step starting now may retry or wait (see above). */
+_hidden long long xlpci_step_limit(const xlpci_ctx *ctx);
 
 /* Show (flush) or forget the messages held back during a body. */
 _hidden void xlpci_log_release(xlpci_ctx *ctx, bool show);
@@ -728,11 +766,19 @@ typedef struct {
     int fd;
     uint32_t domid;
     char path[XLPCI_PATH_MAX];
-    char *buf;                       /* bytes read, not yet a whole line */
-    size_t len, cap;
+    char *buf;                       /* bytes read: buf[off..len) not yet
+                                      * returned, no newline before scan */
+    size_t off, scan, len, cap;
     unsigned next_id;
-    char **deleted;                  /* DEVICE_DELETED device ids seen */
-    size_t ndeleted;
+    unsigned budget_ms;              /* what the messages call the time
+                                      * the command gave: -t, or a
+                                      * rollback's budget */
+    struct {                         /* device_del waits: DEVICE_DELETED */
+        char qid[XLPCI_QDEV_ID_LEN];
+        bool deleted;
+    } wanted[8];
+    size_t nwanted;
+    unsigned long ndropped;          /* events and replies not waited for */
 } xlpci_qmp;
 
 /* Why QEMU does not greet on the socket path we hold fd to (qmpholder.c):
@@ -750,7 +796,9 @@ _hidden int xlpci_qmp_path(xlpci_ctx *ctx, uint32_t domid, char *buf);
  * connection dropped or not QMP (XLPCI_ERR_FAIL). */
 _hidden int xlpci_qmp_open(xlpci_ctx *ctx, uint32_t domid,
                            long long deadline, xlpci_qmp *q);
-_hidden void xlpci_qmp_close(xlpci_qmp *q);
+/* Closes the connection (says, at -v, how many messages QEMU sent that
+ * nobody waited for: dropped). */
+_hidden void xlpci_qmp_close(xlpci_ctx *ctx, xlpci_qmp *q);
 /* Send json (built by xlpci_qmp_build* with id = q->next_id++) and read
  * until the reply carrying id; events met on the way are noted (their
  * names at -v).  0 with the reply in *reply (RETURN or ERROR: the caller

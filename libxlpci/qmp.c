@@ -70,25 +70,42 @@ static int read_line(xlpci_ctx *ctx, xlpci_qmp *q, long long deadline,
 
     *line_r = NULL;
     for (;;) {
-        nl = q->len ? memchr(q->buf, '\n', q->len) : NULL;
+        /* The deadline first, whatever is buffered or ready: a QEMU
+         * writing as fast as it can always has a line waiting, and
+         * poll(..., 0) reports data however late it is. */
+        if (xlpci_now_ms() >= deadline)
+            return XLPCI_ERR_TIMEDOUT;
+        /* buf[off..len): bytes not yet returned, no '\n' before scan */
+        nl = q->len > q->scan ? memchr(q->buf + q->scan, '\n',
+                                       q->len - q->scan) : NULL;
         if (nl) {
-            size_t n = (size_t)(nl - q->buf);
+            size_t n = (size_t)(nl - (q->buf + q->off));
 
             *line_r = malloc(n + 1);
             if (!*line_r)
                 return XLPCI_ERR_NOMEM;
-            memcpy(*line_r, q->buf, n);
+            memcpy(*line_r, q->buf + q->off, n);
             (*line_r)[n] = '\0';
             if (n && (*line_r)[n - 1] == '\r')
                 (*line_r)[n - 1] = '\0';
-            q->len -= n + 1;
-            memmove(q->buf, nl + 1, q->len);
+            q->off += n + 1;
+            q->scan = q->off;
+            if (q->off == q->len)
+                q->off = q->len = q->scan = 0;
             return 0;
         }
-        if (q->len >= XLPCI_QMP_LINE_MAX) {
-            LOG(ctx, ERROR, "QEMU of domain %u sent a message longer than "
-                "%u bytes on %s", q->domid, XLPCI_QMP_LINE_MAX, q->path);
+        q->scan = q->len;
+        if (q->len - q->off >= XLPCI_QMP_LINE_MAX) {
+            LOG(ctx, ERROR, "the QEMU of domain %u sent a message longer "
+                "than %u bytes on %s: refused", q->domid,
+                XLPCI_QMP_LINE_MAX, q->path);
             return XLPCI_ERR_FAIL;
+        }
+        if (q->off) {                  /* once per read, not per line */
+            memmove(q->buf, q->buf + q->off, q->len - q->off);
+            q->len -= q->off;
+            q->scan -= q->off;
+            q->off = 0;
         }
         if (q->cap - q->len < 4096) {
             size_t cap = q->cap ? q->cap * 2 : 8192;
@@ -124,20 +141,24 @@ static int read_line(xlpci_ctx *ctx, xlpci_qmp *q, long long deadline,
     }
 }
 
+/* An event: a DEVICE_DELETED of a device this command waits for
+ * (xlpci_qmp_device_del) is noted; every other one is dropped, and only
+ * counted, so a QEMU sending events as fast as it can costs no memory. */
 static void note_event(xlpci_ctx *ctx, xlpci_qmp *q, const xlpci_qmp_msg *m)
 {
-    char **v;
+    size_t i;
 
-    LOG(ctx, DEBUG, "QMP event %s%s%s from the QEMU of domain %u", m->event,
-        m->event_device ? " of " : "", m->event_device ?: "", q->domid);
-    if (strcmp(m->event, "DEVICE_DELETED") || !m->event_device)
-        return;
-    v = realloc(q->deleted, (q->ndeleted + 1) * sizeof(*v));
-    if (!v)
-        return;                        /* only an early wake-up is lost */
-    q->deleted = v;
-    if ((v[q->ndeleted] = strdup(m->event_device)))
-        q->ndeleted++;
+    if (q->ndropped < 8)
+        LOG(ctx, DEBUG, "QMP event %s%s%s from the QEMU of domain %u",
+            m->event, m->event_device ? " of " : "", m->event_device ?: "",
+            q->domid);
+    if (!strcmp(m->event, "DEVICE_DELETED") && m->event_device)
+        for (i = 0; i < q->nwanted; i++)
+            if (!strcmp(q->wanted[i].qid, m->event_device)) {
+                q->wanted[i].deleted = true;
+                return;
+            }
+    q->ndropped++;
 }
 
 /* The next message (events are noted and returned too).  0, or an error
@@ -222,9 +243,11 @@ static int send_all(xlpci_ctx *ctx, xlpci_qmp *q, const char *what,
 
 /* ---- commands --------------------------------------------------------------- */
 
-static unsigned timeout_of(xlpci_ctx *ctx)
+/* The budget the messages name: the command's timeout, or a rollback's
+ * own (xlpci_qmp.budget_ms). */
+static unsigned timeout_of(const xlpci_qmp *q)
 {
-    return ctx->timeout_ms;
+    return q->budget_ms;
 }
 
 int xlpci_qmp_exec(xlpci_ctx *ctx, xlpci_qmp *q, const char *what,
@@ -236,11 +259,11 @@ int xlpci_qmp_exec(xlpci_ctx *ctx, xlpci_qmp *q, const char *what,
     memset(reply, 0, sizeof(*reply));
     LOG(ctx, DEBUG, "QMP %s: %s", q->path, json);
     rc = send_all(ctx, q, what, json, strlen(json), deadline,
-                  timeout_of(ctx));
+                  timeout_of(q));
     if (!rc)
-        rc = send_all(ctx, q, what, "\r\n", 2, deadline, timeout_of(ctx));
+        rc = send_all(ctx, q, what, "\r\n", 2, deadline, timeout_of(q));
     while (!rc) {
-        rc = read_msg(ctx, q, what, deadline, timeout_of(ctx), reply);
+        rc = read_msg(ctx, q, what, deadline, timeout_of(q), reply);
         if (rc)
             break;
         if ((reply->kind == XLPCI_QMP_RETURN ||
@@ -254,33 +277,35 @@ int xlpci_qmp_exec(xlpci_ctx *ctx, xlpci_qmp *q, const char *what,
             LOG(ctx, ERROR, "the QEMU of domain %u greeted again during %s "
                 "(%s)", q->domid, what, q->path);
             rc = XLPCI_ERR_FAIL;
+        } else if (reply->kind != XLPCI_QMP_EVENT) {
+            q->ndropped++;             /* a reply to someone else's id */
         }
-        /* an event, or a reply to someone else's id: not ours */
         xlpci_qmp_msg_dispose(reply);
     }
     xlpci_qmp_msg_dispose(reply);
     return rc;
 }
 
-static void qmp_init(xlpci_qmp *q, uint32_t domid)
+static void qmp_init(xlpci_qmp *q, uint32_t domid, unsigned budget_ms)
 {
     memset(q, 0, sizeof(*q));
     q->fd = -1;
     q->domid = domid;
     q->next_id = 1;
+    q->budget_ms = budget_ms;
 }
 
-void xlpci_qmp_close(xlpci_qmp *q)
+void xlpci_qmp_close(xlpci_ctx *ctx, xlpci_qmp *q)
 {
-    size_t i;
-
+    if (q->ndropped)
+        xlpci_log(ctx, q->ndropped > 1000 ? XTL_WARN : XTL_DETAIL, -1,
+            "the QEMU of domain %u sent %lu message(s) xlpci did not wait "
+            "for (events, replies to other ids): dropped", q->domid,
+            q->ndropped);
     if (q->fd >= 0)
         close(q->fd);
-    for (i = 0; i < q->ndeleted; i++)
-        free(q->deleted[i]);
-    free(q->deleted);
     free(q->buf);
-    qmp_init(q, q->domid);
+    qmp_init(q, q->domid, q->budget_ms);
 }
 
 static int qmp_connect(xlpci_ctx *ctx, xlpci_qmp *q, long long deadline)
@@ -321,7 +346,7 @@ static int qmp_connect(xlpci_ctx *ctx, xlpci_qmp *q, long long deadline)
     case EAGAIN:
         LOG(ctx, ERROR, "the QEMU of domain %u accepted no connection on %s "
             "within %u ms (its backlog is full)", q->domid, q->path,
-            timeout_of(ctx));
+            timeout_of(q));
         return XLPCI_ERR_BUSY;
     default:
         LOGE(ctx, ERROR, "cannot connect to the QEMU of domain %u on %s",
@@ -338,7 +363,7 @@ int xlpci_qmp_open(xlpci_ctx *ctx, uint32_t domid, long long deadline,
     unsigned id;
     int rc;
 
-    qmp_init(q, domid);
+    qmp_init(q, domid, ctx->timeout_ms);
     rc = xlpci_qmp_path(ctx, domid, q->path);
     if (!rc)
         rc = qmp_connect(ctx, q, deadline);
@@ -353,12 +378,12 @@ int xlpci_qmp_open(xlpci_ctx *ctx, uint32_t domid, long long deadline,
         if (xlpci_qmp_holder(q->path, q->fd, who, sizeof(who), &qemu)) {
             LOG(ctx, ERROR, "the QEMU of domain %u (pid %d) accepted the "
                 "connection on %s but did not greet within %u ms (is it "
-                "hung?)", domid, qemu, q->path, timeout_of(ctx));
+                "hung?)", domid, qemu, q->path, timeout_of(q));
             rc = XLPCI_ERR_TIMEDOUT;
         } else {
             LOG(ctx, ERROR, "the QEMU of domain %u did not greet within %u "
                 "ms: %s holds %s (QEMU serves one QMP client at a time; "
-                "try again when it is done)", domid, timeout_of(ctx), who,
+                "try again when it is done)", domid, timeout_of(q), who,
                 q->path);
             rc = XLPCI_ERR_BUSY;
         }
@@ -393,18 +418,20 @@ int xlpci_qmp_open(xlpci_ctx *ctx, uint32_t domid, long long deadline,
     if (!rc)
         rc = xlpci_qmp_exec(ctx, q, "qmp_capabilities", json, id, deadline,
                             &msg);
-    if (!rc && msg.kind == XLPCI_QMP_ERROR) {
-        LOG(ctx, ERROR, "the QEMU of domain %u refused qmp_capabilities on "
-            "%s: %s: %s", domid, q->path, msg.err_class, msg.err_desc);
-        rc = XLPCI_ERR_FAIL;
-    }
-    if (!rc)
+    if (!rc) {
+        if (msg.kind == XLPCI_QMP_ERROR) {
+            LOG(ctx, ERROR, "the QEMU of domain %u refused qmp_capabilities "
+                "on %s: %s: %s", domid, q->path, msg.err_class,
+                msg.err_desc);
+            rc = XLPCI_ERR_FAIL;
+        }
         xlpci_qmp_msg_dispose(&msg);
+    }
 fail:
     free(line);
     free(json);
     if (rc)
-        xlpci_qmp_close(q);
+        xlpci_qmp_close(ctx, q);
     return rc;
 }
 
@@ -485,14 +512,31 @@ int xlpci_qmp_device_add(xlpci_ctx *ctx, xlpci_qmp *q, const xlpci_dev *dev,
     return 0;
 }
 
-static bool deleted_seen(xlpci_qmp *q, const char *qid)
+static bool deleted_seen(const xlpci_qmp *q, const char *qid)
 {
     size_t i;
 
-    for (i = 0; i < q->ndeleted; i++)
-        if (!strcmp(q->deleted[i], qid))
-            return true;
+    for (i = 0; i < q->nwanted; i++)
+        if (!strcmp(q->wanted[i].qid, qid))
+            return q->wanted[i].deleted;
     return false;
+}
+
+/* Wait for DEVICE_DELETED of qid: noted from now on (a bounded list: the
+ * oldest wait makes room). */
+static void want_deleted(xlpci_qmp *q, const char *qid)
+{
+    size_t n = sizeof(q->wanted) / sizeof(q->wanted[0]), i;
+
+    for (i = 0; i < q->nwanted; i++)
+        if (!strcmp(q->wanted[i].qid, qid))
+            return;
+    if (q->nwanted == n) {
+        memmove(&q->wanted[0], &q->wanted[1], (n - 1) * sizeof(q->wanted[0]));
+        q->nwanted--;
+    }
+    snprintf(q->wanted[q->nwanted].qid, sizeof(q->wanted[0].qid), "%s", qid);
+    q->wanted[q->nwanted++].deleted = false;
 }
 
 int xlpci_qmp_device_del(xlpci_ctx *ctx, xlpci_qmp *q, const xlpci_bdf *bdf,
@@ -506,6 +550,7 @@ int xlpci_qmp_device_del(xlpci_ctx *ctx, xlpci_qmp *q, const xlpci_bdf *bdf,
 
     xlpci_qdev_id(bdf, qid);
     xlpci_bdf_format(bdf, b);
+    want_deleted(q, qid);
     rc = xlpci_qmp_build_device_del(bdf, id, &json);
     if (!rc)
         rc = xlpci_qmp_exec(ctx, q, "device_del", json, id, deadline, &msg);
@@ -562,7 +607,7 @@ int xlpci_qmp_device_del(xlpci_ctx *ctx, xlpci_qmp *q, const xlpci_bdf *bdf,
             LOG(ctx, ERROR, "the QEMU of domain %u still has PCI device %s "
                 "(%s) after %u ms: the guest did not release it (QEMU "
                 "removes a device once the guest acknowledges the "
-                "hot-unplug)", q->domid, b, qid, timeout_of(ctx));
+                "hot-unplug)", q->domid, b, qid, timeout_of(q));
             return XLPCI_ERR_TIMEDOUT;
         }
     }

@@ -173,9 +173,11 @@ static int parse_timeout(const char *cmd, const char *s, unsigned *ms)
 
     errno = 0;
     v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v) || v < 0 || v > 86400)
+    /* an hour at most: every command ends by its -t, and nothing a
+     * passthrough waits for takes longer */
+    if (errno || end == s || *end || !isfinite(v) || v < 0 || v > 3600)
         return usage_error(cmd, "bad timeout \"%s\": give seconds from 0 "
-                           "to 86400, e.g. 10 or 0.5", s);
+                           "to 3600, e.g. 10 or 0.5", s);
     *ms = (unsigned)(v * 1000 + 0.5);
     return 0;
 }

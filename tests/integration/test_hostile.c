@@ -19,8 +19,11 @@
 #include <unistd.h>
 
 #include "itest.h"
+#include "libxlpci_priv.h"
 
 #define FE(d) "/local/domain/" #d "/device/pci/0"
+
+static void connected_exported(itest_env *e, unsigned n);
 
 /* A guest rewriting path with the values in turn, as fast as the store
  * takes them, for at most limit_ms (so a test of an unbounded wait fails
@@ -144,6 +147,106 @@ static void test_garbage_flood(void **state)
     assert_int_equal(rc, 1);
     assert_non_null(strstr(e->err, "not a xenbus state"));
     assert_int_equal(itest_check_backend(e, 5), 1);
+}
+
+/* Issue 21: a guest (or several writers) rewriting its frontend state
+ * with "4", Connected, as fast as the store takes it.  On C xenstored
+ * every transaction that read the node conflicts; the retries end by the
+ * command's deadline, not by a count: -t 2 ends within 3 s, nothing is
+ * written, and the message says why. */
+static void flood_connected(itest_env *e, unsigned writers, bool detach)
+{
+    static const char *const connected[2] = { "4", "4" };
+    pid_t guest[16];
+    char *before;
+    long long t0, took;
+    unsigned i;
+    int rc;
+
+    assert_int_equal(itest_xlpci(e, "create", "-f", "5", "03:00.0", NULL),
+                     0);
+    connected_exported(e, 1);
+    before = itest_dump(e);
+    for (i = 0; i < writers; i++)
+        guest[i] = flood_start(FE(5) "/state", connected, 20000);
+    h_sleep_ms(50);                    /* the writers are writing */
+    t0 = h_now_ms();
+    rc = detach ? itest_xlpci(e, "pci-detach", "-t", "2", "5", "03:00.0",
+                              NULL)
+                : itest_xlpci(e, "pci-attach", "-t", "2", "5", "04:00.0",
+                              NULL);
+    took = h_now_ms() - t0;
+    for (i = 0; i < writers; i++)
+        flood_stop(guest[i]);
+    if (took > bound_ms(2))
+        fail_msg("%s -t 2 took %lld ms beside %u writer(s) of \"4\": %s",
+                 detach ? "pci-detach" : "pci-attach", took, writers,
+                 e->err);
+    assert_int_equal(rc, 1);
+    /* what happened: every attempt conflicted, up to the deadline; or
+     * (oxenstored, which conflicts less) the cycle found no pcifront */
+    if (!strstr(e->err, "the store changed under each of its") &&
+        !strstr(e->err, "Reconfiguring cycle"))
+        fail_msg("%u writer(s): %s", writers, e->err);
+    if (strstr(e->err, "the store changed under each of its")) {
+        assert_non_null(strstr(e->err, "command's deadline (2000 ms)"));
+        assert_non_null(strstr(e->err, "wrote nothing"));
+    }
+    /* nothing written, or rolled back */
+    assert_int_equal(itest_check_backend(e, 5), 1);
+    itest_assert_node(e, BE(5) "/dev-0", "0000:03:00.0");
+    itest_assert_node(e, BE(5) "/state", "4");
+    itest_assert_node(e, BE(5) "/state-0", "3");
+    free(before);
+}
+
+static void test_flood_connected(void **state)
+{
+    itest_env *e = *state;
+
+    flood_connected(e, 1, false);
+    flood_connected(e, 4, false);
+    flood_connected(e, 1, true);
+    flood_connected(e, 4, true);
+}
+
+/* C xenstored answers an rm, inside a transaction, of a directory the
+ * transaction listed and someone else changed meanwhile (a child it
+ * listed but did not read went) with EIO instead of EAGAIN (destroy -f
+ * racing a pci-detach); the whole transaction is run again as for a
+ * conflict. */
+static unsigned changes;
+
+static void change_backend(void *arg, unsigned attempt)
+{
+    itest_env *e = arg;
+
+    (void)attempt;
+    if (!changes++)                    /* the first transaction's writes */
+        assert_true(xs_rm(e->xs, XBT_NULL, BE(5) "/online"));
+}
+
+static void test_rm_eio_is_a_conflict(void **state)
+{
+    itest_env *e = *state;
+    unsigned released = 0;
+    xlpci_stats st;
+    xlpci_ctx *ctx;
+
+    assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", "04:00.0",
+                                 NULL), 0);
+    connected_exported(e, 2);
+    assert_int_equal(xlpci_ctx_alloc(&ctx, NULL), 0);
+    changes = 0;
+    xlpci_ctx_set_txn_write_hook(ctx, change_backend, e);
+    assert_int_equal(xlpci_destroy(ctx, 5, XLPCI_DESTROY_FORCE, &released),
+                     0);
+    xlpci_ctx_get_stats(ctx, &st);
+    xlpci_ctx_free(ctx);
+    assert_int_equal(released, 2);
+    assert_true(st.eagain >= 1);
+    assert_int_equal(itest_check_backend(e, 5), 0);
+    itest_assert_node(e, "/libxl/pci/0000-03-00-0/domid", NULL);
 }
 
 /* A guest with thousands of nodes in its frontend directory: xlpci reads
@@ -576,6 +679,12 @@ int main(void)
                                         itest_teardown),
         cmocka_unit_test_setup_teardown(test_garbage_flood, itest_setup,
                                         itest_teardown),
+        cmocka_unit_test_setup_teardown(test_flood_connected, itest_setup,
+                                        itest_teardown),
+        cmocka_unit_test_setup_teardown(test_flood_connected,
+                                        itest_setup_ox, itest_teardown),
+        cmocka_unit_test_setup_teardown(test_rm_eio_is_a_conflict,
+                                        itest_setup, itest_teardown),
         cmocka_unit_test_setup_teardown(test_thousands_of_guest_nodes,
                                         itest_setup, itest_teardown),
         cmocka_unit_test_setup_teardown(test_attach_no_num_devs,

@@ -19,12 +19,15 @@
  *   - PVH refused, PV untouched by QMP, destroy without QEMU, dry run.
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -648,6 +651,150 @@ static void test_xl_attached_device(void **state)
     assert_node("/libxl/pci/0000-05-00-0/domid", NULL);
 }
 
+/* ---- hostile QEMUs (issue 21) ----------------------------------------------------- */
+
+/* build/xlpci with the arguments (NULL-terminated), at the given nice
+ * level, never under valgrind (its memory is measured): its exit status,
+ * e->err its stderr, *rss_kb its peak resident memory. */
+static int xlpci_measured(itest_env *e, int niceness, long *rss_kb, ...)
+{
+    char *argv[32], path[400];
+    struct rusage ru;
+    const char *a;
+    va_list ap;
+    pid_t pid;
+    int n = 0, st;
+
+    argv[n++] = (char *)h_prog("xlpci");
+    va_start(ap, rss_kb);
+    while ((a = va_arg(ap, const char *)) && n < 31)
+        argv[n++] = (char *)a;
+    va_end(ap);
+    argv[n] = NULL;
+    snprintf(path, sizeof(path), "%s/measured.err", e->dir);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int null = open("/dev/null", O_RDWR);
+
+        char asan[512];
+
+        /* ASan keeps what is freed in a quarantine of 256 MB: a small one
+         * here, so the peak is the program's own */
+        snprintf(asan, sizeof(asan), "%s%squarantine_size_mb=4",
+                 getenv("ASAN_OPTIONS") ?: "",
+                 getenv("ASAN_OPTIONS") ? ":" : "");
+        setenv("ASAN_OPTIONS", asan, 1);
+        if (fd < 0 || null < 0 || setpriority(PRIO_PROCESS, 0, niceness))
+            _exit(126);
+        dup2(null, 0);
+        dup2(null, 1);
+        dup2(fd, 2);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    assert_int_equal(wait4(pid, &st, 0, &ru), pid);
+    free(e->err);
+    e->err = itest_slurp(path);
+    *rss_kb = ru.ru_maxrss;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* The bound of -t N where QEMU is involved: N + 2 s (valgrind's start
+ * takes seconds more). */
+static long long qemu_bound_ms(int t)
+{
+    return (t + 2) * 1000LL + (h_slow() > 1 ? 8000 : 0);
+}
+
+/* A QEMU writing events or replies to other ids as fast as the socket
+ * takes them, and answering nothing: -t 2 ends within 4 s, also with
+ * xlpci at nice 19 beside it (and under valgrind in the valgrind suite);
+ * nothing changes. */
+static void test_qmp_flood(void **state)
+{
+    static const char *const kinds[] = { "events", "replies" };
+    itest_env *e = *state;
+    char *before;
+    long long t0, took;
+    long rss;
+    size_t k;
+    int rc, nice_run;
+
+    for (k = 0; k < 2; k++) {
+        for (nice_run = 0; nice_run < 2; nice_run++) {
+            peer_start("--flood", kinds[k], NULL);
+            before = snapshot();
+            t0 = h_now_ms();
+            rc = nice_run
+                 ? xlpci_measured(e, 19, &rss, "pci-attach", "-t", "2", "5",
+                                  "04:00.0", NULL)
+                 : itest_xlpci(e, "pci-attach", "-t", "2", "5", "04:00.0",
+                               NULL);
+            took = h_now_ms() - t0;
+            if (took > qemu_bound_ms(2))
+                fail_msg("pci-attach -t 2%s took %lld ms beside a QEMU "
+                         "flooding %s: %s", nice_run ? " at nice 19" : "",
+                         took, kinds[k], e->err);
+            assert_int_equal(rc, 1);
+            assert_has(e->err, "did not answer device_add within 2000 ms");
+            assert_unchanged(before);
+            free(before);
+            assert_qemu_devices("");
+        }
+    }
+
+    /* detach of a device QEMU has, from a QEMU that floods */
+    peer_start(NULL);
+    assert_int_equal(itest_xlpci(e, "pci-attach", "5", "04:00.0", NULL), 0);
+    for (k = 0; k < 2; k++) {
+        for (nice_run = 0; nice_run < 2; nice_run++) {
+            peer_start("--device", "pci-pt-04_00.0,0000:04:00.0,3",
+                       "--flood", kinds[k], NULL);
+            before = snapshot();
+            t0 = h_now_ms();
+            rc = nice_run
+                 ? xlpci_measured(e, 19, &rss, "pci-detach", "-t", "2", "5",
+                                  "04:00.0", NULL)
+                 : itest_xlpci(e, "pci-detach", "-t", "2", "5", "04:00.0",
+                               NULL);
+            took = h_now_ms() - t0;
+            if (took > qemu_bound_ms(2))
+                fail_msg("pci-detach -t 2%s took %lld ms beside a QEMU "
+                         "flooding %s: %s", nice_run ? " at nice 19" : "",
+                         took, kinds[k], e->err);
+            assert_int_equal(rc, 1);
+            assert_has(e->err, "did not answer device_del within 2000 ms");
+            assert_unchanged(before);
+            free(before);
+        }
+    }
+}
+
+/* Events nobody waits for are dropped, with a count: xlpci's memory stays
+ * bounded whatever QEMU sends (it grew by about 50 MB/s). */
+static void test_qmp_flood_memory(void **state)
+{
+    itest_env *e = *state;
+    long rss;
+
+    peer_start(NULL);
+    assert_int_equal(itest_xlpci(e, "pci-attach", "5", "04:00.0", NULL), 0);
+    peer_start("--device", "pci-pt-04_00.0,0000:04:00.0,3", "--flood",
+               "events", NULL);
+    assert_int_equal(xlpci_measured(e, 0, &rss, "-v", "pci-detach", "-t",
+                                    "4", "5", "04:00.0", NULL), 1);
+    assert_has(e->err, "did not wait for (events, replies to other ids): "
+               "dropped");
+    /* a few MB of its own, ASan's shadow and quarantine aside */
+    if (rss > 64 * 1024)
+        fail_msg("pci-detach -t 4 beside a QEMU flooding events peaked at "
+                 "%ld kB", rss);
+    fprintf(stderr, "pci-detach -t 4 beside a flood of events: peak %ld "
+            "kB\n", rss);
+}
+
 /* ---- the other guest types, destroy, dry run ------------------------------------ */
 
 static void test_guest_types(void **state)
@@ -729,6 +876,8 @@ int main(void)
         T(test_guest_types),
         T(test_destroy_without_qemu),
         T(test_dry_run),
+        T(test_qmp_flood),
+        T(test_qmp_flood_memory),
 #undef T
     };
 

@@ -401,10 +401,12 @@ static void test_bad_options(void **state)
         { "xlpci pci-detach: option --timeout needs an argument\n",
           { "pci-detach", "--timeout" } },
         { "xlpci create: option -c needs an argument\n", { "create", "-c" } },
-        { "xlpci pci-detach: bad timeout \"86401\": give seconds from 0 to "
-          "86400", { "pci-detach", "-t", "86401", "5", "03:00.0" } },
+        { "xlpci pci-detach: bad timeout \"3601\": give seconds from 0 to "
+          "3600", { "pci-detach", "-t", "3601", "5", "03:00.0" } },
+        { "xlpci pci-detach: bad timeout \"86400\": give seconds from 0 to "
+          "3600", { "pci-detach", "-t", "86400", "5", "03:00.0" } },
         { "xlpci pci-attach: bad timeout \"nan\": give seconds from 0 to "
-          "86400", { "pci-attach", "-t", "nan", "5", "04:00.0" } },
+          "3600", { "pci-attach", "-t", "nan", "5", "04:00.0" } },
         { "xlpci pci-attach: bad timeout \"-1\"",
           { "pci-attach", "--timeout=-1", "5", "04:00.0" } },
         { "xlpci: unknown option -x\n", { "-x", "pci-list", "5" } },
