@@ -126,6 +126,13 @@ int xlpci_bk_from_json(const char *text, xlpci_bk_dev **v_r, size_t *n_r,
 
     *v_r = NULL;
     *n_r = 0;
+    if (xlpci_json_depth(text, strlen(text), XLPCI_JSON_DEPTH_MAX) >
+        XLPCI_JSON_DEPTH_MAX) {
+        snprintf(err, errlen, "JSON nested deeper than %u levels: not "
+                 "parsed (a bookkeeping file nests 3)",
+                 XLPCI_JSON_DEPTH_MAX);
+        return XLPCI_ERR_CORRUPT;
+    }
     root = yajl_tree_parse(text, yerr, sizeof(yerr));
     if (!root) {
         snprintf(err, errlen, "not JSON: %s", yerr);
@@ -361,7 +368,8 @@ int xlpci_bk_open(xlpci_ctx *ctx, xlpci_bk *bk)
     }
     rc = xlpci_bk_from_json(text, &bk->v, &bk->n, err, sizeof(err));
     if (rc) {
-        LOG(ctx, ERROR, "%s: %s", path, err);
+        LOG(ctx, ERROR, "%s: %s; correct it or move it away (nothing was "
+            "changed)", path, err);
         goto fail;
     }
     close(fd);

@@ -254,6 +254,20 @@ _hidden void xlpci_libxl_path(char *buf, const xlpci_bdf *bdf,
  * false for anything else. */
 _hidden bool xlpci_libxl_name_bdf(const char *name, xlpci_bdf *bdf);
 
+/* ---- JSON input limits (json.c, pure) ----------------------------------- */
+
+/* yajl's tree parser, and yajl_tree_free, recurse once per level of
+ * nesting: ~300,000 levels of "[" fit a 1 MiB QMP line and crash them.
+ * Every JSON input is refused when it nests deeper than this, measured
+ * before yajl sees it (real ones nest at most about 10 levels: query-pci
+ * with a bridge or two, devices.json 3). */
+#define XLPCI_JSON_DEPTH_MAX 64
+/* How deep text (len bytes) nests arrays and objects, strings skipped;
+ * the scan stops once it passes max (returns max + 1 then).  Pure,
+ * linear, no recursion. */
+_hidden unsigned xlpci_json_depth(const char *text, size_t len,
+                                  unsigned max);
+
 /* ---- QMP messages (qmpmsg.c, pure) ---------------------------------------- */
 
 struct yajl_val_s;

@@ -147,6 +147,12 @@ int xlpci_qmp_parse(const char *line, xlpci_qmp_msg *msg, char *err,
         snprintf(err, errlen, "an empty message");
         return XLPCI_ERR_CORRUPT;
     }
+    if (xlpci_json_depth(p, strlen(p), XLPCI_JSON_DEPTH_MAX) >
+        XLPCI_JSON_DEPTH_MAX) {
+        snprintf(err, errlen, "JSON nested deeper than %u levels (not "
+                 "parsed)", XLPCI_JSON_DEPTH_MAX);
+        return XLPCI_ERR_CORRUPT;
+    }
     root = yajl_tree_parse(line, perr, sizeof(perr));
     if (!root) {
         /* yajl's text spans lines; keep the first */

@@ -795,6 +795,68 @@ static void test_qmp_flood_memory(void **state)
             "kB\n", rss);
 }
 
+/* One line nested 300,000 deep - in the greeting, as a reply, as an
+ * event - crashed xlpci (yajl's tree parser recurses; exit 139) after
+ * QEMU had the device: refused before it is parsed, said, and nothing
+ * changes. */
+static void test_qmp_deep(void **state)
+{
+    static const char *const where[] = { "greeting:300000", "reply:300000",
+                                         "event:300000" };
+    itest_env *e = *state;
+    char *before;
+    size_t i;
+
+    for (i = 0; i < 3; i++) {
+        peer_start("--deep", where[i], NULL);
+        before = snapshot();
+        assert_int_equal(itest_xlpci(e, "pci-attach", "5", "04:00.0", NULL),
+                         1);
+        assert_has(e->err, "nested deeper than 64 levels");
+        assert_unchanged(before);
+        free(before);
+        assert_qemu_devices("");
+    }
+    /* a detach answered so */
+    peer_start(NULL);
+    assert_int_equal(itest_xlpci(e, "pci-attach", "5", "04:00.0", NULL), 0);
+    peer_start("--device", "pci-pt-04_00.0,0000:04:00.0,3", "--deep",
+               "reply:300000", NULL);
+    before = snapshot();
+    assert_int_equal(itest_xlpci(e, "pci-detach", "5", "04:00.0", NULL), 1);
+    assert_has(e->err, "nested deeper than 64 levels");
+    assert_unchanged(before);
+    free(before);
+}
+
+/* A devices.json nested 400,000 deep crashed every command that read it:
+ * refused, naming the file and the way out. */
+static void test_deep_bookkeeping(void **state)
+{
+    itest_env *e = *state;
+    char path[400], *text;
+    size_t n = 400000, lh;
+    const char *head = "{\"version\": 1, \"devices\": ";
+
+    peer_start(NULL);
+    snprintf(path, sizeof(path), "%s/devices.json", g.h.state);
+    lh = strlen(head);
+    text = malloc(lh + 2 * n + 2);
+    assert_non_null(text);
+    memcpy(text, head, lh);
+    memset(text + lh, '[', n);
+    memset(text + lh + n, ']', n);
+    strcpy(text + lh + 2 * n, "}");
+    itest_put_file(path, text);
+    free(text);
+    assert_int_equal(itest_xlpci(e, "pci-attach", "5", "04:00.0", NULL), 1);
+    assert_has(e->err, "devices.json: JSON nested deeper than 64 levels");
+    assert_has(e->err, "nothing was changed");
+    assert_int_equal(itest_xlpci(e, "pci-assignable-list", NULL), 1);
+    assert_has(e->err, "nested deeper than 64 levels");
+    assert_qemu_devices("");
+}
+
 /* ---- the other guest types, destroy, dry run ------------------------------------ */
 
 static void test_guest_types(void **state)
@@ -878,6 +940,8 @@ int main(void)
         T(test_dry_run),
         T(test_qmp_flood),
         T(test_qmp_flood_memory),
+        T(test_qmp_deep),
+        T(test_deep_bookkeeping),
 #undef T
     };
 

@@ -87,11 +87,35 @@ static void test_malformed(void **state)
         "\"quarantining\": \"yes\"} ]}", "malformed");
 }
 
+/* Issue 21: a devices.json nested 400,000 deep crashed every command
+ * that read it (yajl's tree parser recurses); refused, with the reason. */
+static void test_deep(void **state)
+{
+    const char *head = "{\"version\": 1, \"devices\": ";
+    size_t n = 400000, lh = strlen(head);
+    char *text = malloc(lh + 2 * n + 3), err[256];
+    xlpci_bk_dev *out = NULL;
+    size_t nout = 0;
+
+    (void)state;
+    assert_non_null(text);
+    memcpy(text, head, lh);
+    memset(text + lh, '[', n);
+    memset(text + lh + n, ']', n);
+    strcpy(text + lh + 2 * n, "}");
+    assert_int_equal(xlpci_bk_from_json(text, &out, &nout, err, sizeof(err)),
+                     XLPCI_ERR_CORRUPT);
+    assert_null(out);
+    assert_non_null(strstr(err, "nested deeper than 64 levels"));
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_deep),
     };
 
     return cmocka_run_group_tests_name("bookkeeping", tests, NULL, NULL);
