@@ -183,7 +183,11 @@ static int undo_attach_body(xlpci_ctx *ctx, xs_transaction_t t,
         }
         idx[i] = (unsigned)k;
     }
-    if (!xlpci_frontend_ready(ctx, t, a->domid, &why, &rc)) {
+    /* the guest's node, read outside the transaction: a guest rewriting
+     * it as fast as it can must not keep the rollback from committing
+     * (it would conflict every attempt); the guest may react just after
+     * the read all the same, which the caller looks for afterwards */
+    if (!xlpci_frontend_ready(ctx, XBT_NULL, a->domid, &why, &rc)) {
         rc = rc ? rc : XLPCI_TXN_NOTHING;
         goto out;
     }

@@ -132,6 +132,8 @@ struct xlpci_ctx {
     unsigned watch_seq;
     bool txn_eagain;                 /* a read in the transaction hit EAGAIN */
     int txn_rm_conflict;             /* errno of an rm taken for a conflict */
+    bool watch_fired;                /* watch events dropped between the
+                                      * attempts of a transaction */
     /* A step the body asks for once its transaction has committed
      * (xlpci_txn_after_commit): reset before every run of the body. */
     void (*after_commit)(xlpci_ctx *ctx);
@@ -184,13 +186,14 @@ static inline void xlpci_host_step(xlpci_ctx *ctx)
  * another keeps the outer one's.  Every loop of the library - transaction
  * retries, lock waits, watch waits, QMP reads - ends by it:
  *
- *   -t N ends a command within N + XLPCI_GRACE_MS: a step that starts
+ *   -t N ends a command within N + 1 s: a step that starts
  *   before the deadline (the command's own work) ends by it; a step that
  *   starts after it (only the rollback or cleanup of a command that has
  *   failed runs then) gets until deadline + XLPCI_GRACE_MS, and always at
- *   least one attempt.  A rollback through QEMU gets XLPCI_HVM_UNDO_MS
- *   (hvm.c): N + 2 s where QEMU is involved. */
-#define XLPCI_GRACE_MS 1000
+ *   least one attempt (the rest of the second: the process's start and
+ *   end).  A rollback through QEMU gets XLPCI_HVM_UNDO_MS (hvm.c): N + 2 s
+ *   where QEMU is involved. */
+#define XLPCI_GRACE_MS 750
 /* The longest timeout (xlpci_ctx_set_timeout clamps to it): an hour. */
 #define XLPCI_TIMEOUT_MAX_MS 3600000u
 typedef struct {

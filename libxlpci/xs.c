@@ -188,6 +188,8 @@ int xlpci_view_read(xlpci_ctx *ctx, xs_transaction_t t, uint32_t domid,
 
 /* ---- transactions -------------------------------------------------------- */
 
+static bool drain_watches(xlpci_ctx *ctx);
+
 /* 0, or -1 with errno; EAGAIN for a conflict the daemon reported early.
  * C xenstored answers an rm inside a transaction of a directory it listed
  * and someone else changed meanwhile with EIO (or EINVAL when a parent
@@ -353,6 +355,11 @@ int xlpci_txn_run(xlpci_ctx *ctx, const char *what, xlpci_txn_body *body,
     conflict:
         xlpci_log_release(ctx, false);   /* said of torn reads */
         ctx->stats.eagain++;
+        /* a watch held across the attempts (xlpci_run_until_ready) is
+         * not waited on meanwhile: its events are dropped, and the next
+         * wait told that some came */
+        if (drain_watches(ctx))
+            ctx->watch_fired = true;
         if (ctx->max_attempts && attempt >= ctx->max_attempts) {
             LOG(ctx, ERROR, "%s: gave up after %u conflicting attempts (the "
                 "limit set); this step wrote nothing", what, attempt);
@@ -442,12 +449,20 @@ static struct xs_handle *watch_conn(xlpci_ctx *ctx)
     return ctx->wxsh;
 }
 
-static void drain_watches(xlpci_ctx *ctx)
+/* Forget the queued watch events: libxenstore queues every one, without
+ * bound, until it is read, and a guest rewriting its frontend state as
+ * fast as the store takes it makes tens of thousands a second.  true if
+ * there were some.  Bounded, so it never outlives its step. */
+static bool drain_watches(xlpci_ctx *ctx)
 {
+    unsigned n = 0;
     char **ev;
 
-    while (ctx->wxsh && (ev = xs_check_watch(ctx->wxsh)))
+    while (ctx->wxsh && n < 1000000 && (ev = xs_check_watch(ctx->wxsh))) {
         free(ev);
+        n++;
+    }
+    return n > 0;
 }
 
 /* Sleep until ms (CLOCK_MONOTONIC), at most until deadline. */
@@ -592,10 +607,12 @@ int xlpci_watch_wait(xlpci_ctx *ctx, xlpci_watch *w, long long deadline_ms)
     for (;;) {
         struct pollfd pfd = { .fd = xs_fileno(h), .events = POLLIN };
         long long left;
+        unsigned n = 0;
         char **ev;
-        bool got = false;
+        bool got = ctx->watch_fired;   /* dropped between attempts */
 
-        while ((ev = xs_check_watch(h))) {
+        ctx->watch_fired = false;
+        while (n++ < 1000000 && (ev = xs_check_watch(h))) {
             got = got || !strcmp(ev[XS_WATCH_TOKEN], w->token);
             free(ev);
         }

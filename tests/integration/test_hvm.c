@@ -653,54 +653,6 @@ static void test_xl_attached_device(void **state)
 
 /* ---- hostile QEMUs (issue 21) ----------------------------------------------------- */
 
-/* build/xlpci with the arguments (NULL-terminated), at the given nice
- * level, never under valgrind (its memory is measured): its exit status,
- * e->err its stderr, *rss_kb its peak resident memory. */
-static int xlpci_measured(itest_env *e, int niceness, long *rss_kb, ...)
-{
-    char *argv[32], path[400];
-    struct rusage ru;
-    const char *a;
-    va_list ap;
-    pid_t pid;
-    int n = 0, st;
-
-    argv[n++] = (char *)h_prog("xlpci");
-    va_start(ap, rss_kb);
-    while ((a = va_arg(ap, const char *)) && n < 31)
-        argv[n++] = (char *)a;
-    va_end(ap);
-    argv[n] = NULL;
-    snprintf(path, sizeof(path), "%s/measured.err", e->dir);
-    pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int null = open("/dev/null", O_RDWR);
-
-        char asan[512];
-
-        /* ASan keeps what is freed in a quarantine of 256 MB: a small one
-         * here, so the peak is the program's own */
-        snprintf(asan, sizeof(asan), "%s%squarantine_size_mb=4",
-                 getenv("ASAN_OPTIONS") ?: "",
-                 getenv("ASAN_OPTIONS") ? ":" : "");
-        setenv("ASAN_OPTIONS", asan, 1);
-        if (fd < 0 || null < 0 || setpriority(PRIO_PROCESS, 0, niceness))
-            _exit(126);
-        dup2(null, 0);
-        dup2(null, 1);
-        dup2(fd, 2);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    assert_int_equal(wait4(pid, &st, 0, &ru), pid);
-    free(e->err);
-    e->err = itest_slurp(path);
-    *rss_kb = ru.ru_maxrss;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 /* The bound of -t N where QEMU is involved: N + 2 s (valgrind's start
  * takes seconds more). */
 static long long qemu_bound_ms(int t)
@@ -728,7 +680,7 @@ static void test_qmp_flood(void **state)
             before = snapshot();
             t0 = h_now_ms();
             rc = nice_run
-                 ? xlpci_measured(e, 19, &rss, "pci-attach", "-t", "2", "5",
+                 ? itest_xlpci_measured(e, 19, &rss, "pci-attach", "-t", "2", "5",
                                   "04:00.0", NULL)
                  : itest_xlpci(e, "pci-attach", "-t", "2", "5", "04:00.0",
                                NULL);
@@ -755,7 +707,7 @@ static void test_qmp_flood(void **state)
             before = snapshot();
             t0 = h_now_ms();
             rc = nice_run
-                 ? xlpci_measured(e, 19, &rss, "pci-detach", "-t", "2", "5",
+                 ? itest_xlpci_measured(e, 19, &rss, "pci-detach", "-t", "2", "5",
                                   "04:00.0", NULL)
                  : itest_xlpci(e, "pci-detach", "-t", "2", "5", "04:00.0",
                                NULL);
@@ -783,7 +735,7 @@ static void test_qmp_flood_memory(void **state)
     assert_int_equal(itest_xlpci(e, "pci-attach", "5", "04:00.0", NULL), 0);
     peer_start("--device", "pci-pt-04_00.0,0000:04:00.0,3", "--flood",
                "events", NULL);
-    assert_int_equal(xlpci_measured(e, 0, &rss, "-v", "pci-detach", "-t",
+    assert_int_equal(itest_xlpci_measured(e, 0, &rss, "-v", "pci-detach", "-t",
                                     "4", "5", "04:00.0", NULL), 1);
     assert_has(e->err, "did not wait for (events, replies to other ids): "
                "dropped");
