@@ -660,6 +660,48 @@ static long long qemu_bound_ms(int t)
     return (t + 2) * 1000LL + (h_slow() > 1 ? 8000 : 0);
 }
 
+/* One pci-attach (detach: pci-detach of the device QEMU and the record
+ * have) of 04:00.0 with -t t beside a QEMU flooding kind, xlpci at nice
+ * niceness (0: itest_xlpci, under valgrind in the valgrind suite): it
+ * fails saying QEMU did not answer, nothing changes; its wall time. */
+static long long qmp_flood_run(itest_env *e, const char *kind, bool detach,
+                               int niceness, const char *t)
+{
+    char *before, want[96];
+    long long t0, took;
+    long rss;
+    int rc;
+
+    if (detach && itest_find(e, 5, "0000:04:00.0") < 0) {
+        peer_start(NULL);
+        assert_int_equal(itest_xlpci(e, "pci-attach", "5", "04:00.0", NULL),
+                         0);
+    }
+    if (detach)
+        peer_start("--device", "pci-pt-04_00.0,0000:04:00.0,3", "--flood",
+                   kind, NULL);
+    else
+        peer_start("--flood", kind, NULL);
+    before = snapshot();
+    t0 = h_now_ms();
+    rc = niceness
+         ? itest_xlpci_measured(e, niceness, &rss, detach ? "pci-detach"
+                                : "pci-attach", "-t", t, "5", "04:00.0",
+                                NULL)
+         : itest_xlpci(e, detach ? "pci-detach" : "pci-attach", "-t", t,
+                       "5", "04:00.0", NULL);
+    took = h_now_ms() - t0;
+    assert_int_equal(rc, 1);
+    snprintf(want, sizeof(want), "did not answer %s within %.0f ms",
+             detach ? "device_del" : "device_add", atof(t) * 1000);
+    assert_has(e->err, want);
+    assert_unchanged(before);
+    free(before);
+    if (!detach)
+        assert_qemu_devices("");
+    return took;
+}
+
 /* A QEMU writing events or replies to other ids as fast as the socket
  * takes them, and answering nothing: -t 2 ends within 4 s, also with
  * xlpci at nice 19 beside it (and under valgrind in the valgrind suite);
@@ -668,60 +710,56 @@ static void test_qmp_flood(void **state)
 {
     static const char *const kinds[] = { "events", "replies" };
     itest_env *e = *state;
-    char *before;
-    long long t0, took;
-    long rss;
+    long long took;
     size_t k;
-    int rc, nice_run;
+    int detach, niceness;
 
-    for (k = 0; k < 2; k++) {
-        for (nice_run = 0; nice_run < 2; nice_run++) {
-            peer_start("--flood", kinds[k], NULL);
-            before = snapshot();
-            t0 = h_now_ms();
-            rc = nice_run
-                 ? itest_xlpci_measured(e, 19, &rss, "pci-attach", "-t", "2", "5",
-                                  "04:00.0", NULL)
-                 : itest_xlpci(e, "pci-attach", "-t", "2", "5", "04:00.0",
-                               NULL);
-            took = h_now_ms() - t0;
-            if (took > qemu_bound_ms(2))
-                fail_msg("pci-attach -t 2%s took %lld ms beside a QEMU "
-                         "flooding %s: %s", nice_run ? " at nice 19" : "",
-                         took, kinds[k], e->err);
-            assert_int_equal(rc, 1);
-            assert_has(e->err, "did not answer device_add within 2000 ms");
-            assert_unchanged(before);
-            free(before);
-            assert_qemu_devices("");
-        }
-    }
+    for (detach = 0; detach < 2; detach++)
+        for (k = 0; k < 2; k++)
+            for (niceness = 0; niceness <= 19; niceness += 19) {
+                took = qmp_flood_run(e, kinds[k], detach, niceness, "2");
+                if (took > qemu_bound_ms(2))
+                    fail_msg("%s -t 2%s took %lld ms beside a QEMU "
+                             "flooding %s: %s", detach ? "pci-detach"
+                             : "pci-attach", niceness ? " at nice 19" : "",
+                             took, kinds[k], e->err);
+            }
+}
 
-    /* detach of a device QEMU has, from a QEMU that floods */
-    peer_start(NULL);
-    assert_int_equal(itest_xlpci(e, "pci-attach", "5", "04:00.0", NULL), 0);
-    for (k = 0; k < 2; k++) {
-        for (nice_run = 0; nice_run < 2; nice_run++) {
-            peer_start("--device", "pci-pt-04_00.0,0000:04:00.0,3",
-                       "--flood", kinds[k], NULL);
-            before = snapshot();
-            t0 = h_now_ms();
-            rc = nice_run
-                 ? itest_xlpci_measured(e, 19, &rss, "pci-detach", "-t", "2", "5",
-                                  "04:00.0", NULL)
-                 : itest_xlpci(e, "pci-detach", "-t", "2", "5", "04:00.0",
-                               NULL);
-            took = h_now_ms() - t0;
-            if (took > qemu_bound_ms(2))
-                fail_msg("pci-detach -t 2%s took %lld ms beside a QEMU "
-                         "flooding %s: %s", nice_run ? " at nice 19" : "",
-                         took, kinds[k], e->err);
-            assert_int_equal(rc, 1);
-            assert_has(e->err, "did not answer device_del within 2000 ms");
-            assert_unchanged(before);
-            free(before);
-        }
-    }
+/* FLOOD_TABLE=FILE (tests/flood-table): the wall times, the max of 5 runs
+ * per row, appended as "qemu|flood|command|t|nice|max ms|bound ms". */
+static void test_qmp_flood_table(void **state)
+{
+    static const char *const kinds[] = { "events", "replies" };
+    static const char *const ts[] = { "2", "5" };
+    itest_env *e = *state;
+    const char *file = getenv("FLOOD_TABLE");
+    long long took, max;
+    size_t k, i;
+    int detach, niceness, run;
+    FILE *f;
+
+    assert_non_null(file);
+    for (detach = 0; detach < 2; detach++)
+        for (k = 0; k < 2; k++)
+            for (i = 0; i < 2; i++)
+                for (niceness = 0; niceness <= 19; niceness += 19) {
+                    for (max = 0, run = 0; run < 5; run++) {
+                        took = qmp_flood_run(e, kinds[k], detach, niceness,
+                                             ts[i]);
+                        max = took > max ? took : max;
+                    }
+                    f = fopen(file, "a");
+                    assert_non_null(f);
+                    fprintf(f, "qemu|%s|%s|%s|%d|%lld|%lld\n", kinds[k],
+                            detach ? "pci-detach" : "pci-attach", ts[i],
+                            niceness, max, qemu_bound_ms(atoi(ts[i])));
+                    fclose(f);
+                    if (max > qemu_bound_ms(atoi(ts[i])))
+                        fail_msg("%s -t %s beside a QEMU flooding %s took "
+                                 "%lld ms", detach ? "pci-detach"
+                                 : "pci-attach", ts[i], kinds[k], max);
+                }
 }
 
 /* Events nobody waits for are dropped, with a count: xlpci's memory stays
@@ -874,6 +912,10 @@ static void test_dry_run(void **state)
 
 int main(void)
 {
+    const struct CMUnitTest table[] = {
+        cmocka_unit_test_setup_teardown(test_qmp_flood_table, hvm_setup,
+                                        hvm_teardown),
+    };
     const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, hvm_setup, hvm_teardown)
         T(test_attach_detach),
@@ -897,5 +939,8 @@ int main(void)
 #undef T
     };
 
+    if (getenv("FLOOD_TABLE"))
+        return cmocka_run_group_tests_name("hvm: flood table", table, NULL,
+                                           NULL);
     return cmocka_run_group_tests_name("hvm", tests, NULL, NULL);
 }
