@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -171,6 +172,14 @@ void xlpci_ctx_set_timeout(xlpci_ctx *ctx, unsigned timeout_ms)
 {
     ctx->timeout_ms = timeout_ms < XLPCI_TIMEOUT_MAX_MS
                       ? timeout_ms : XLPCI_TIMEOUT_MAX_MS;
+}
+
+long long xlpci_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 xlpci_op_scope xlpci_op_enter(xlpci_ctx *ctx)

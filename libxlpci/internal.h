@@ -205,6 +205,8 @@ _hidden void xlpci_op_leave(xlpci_op_scope *s);
     xlpci_op_scope xlpci_op_scope_ \
         __attribute__((cleanup(xlpci_op_leave), unused)) = \
         xlpci_op_enter(ctx)
+/* CLOCK_MONOTONIC in milliseconds. */
+_hidden long long xlpci_now_ms(void);
 /* Until when the step starting now may retry or wait (see above). */
 _hidden long long xlpci_step_limit(const xlpci_ctx *ctx);
 
@@ -315,7 +317,6 @@ _hidden int xlpci_watch_wait(xlpci_ctx *ctx, xlpci_watch *w,
                              long long deadline_ms);
 /* Unregister (nothing if w was never begun). */
 _hidden void xlpci_watch_end(xlpci_ctx *ctx, xlpci_watch *w);
-_hidden long long xlpci_now_ms(void);
 
 /* Wait on w (begun here, on the state node alone, if it is not) until
  * pred(state) holds for the backend's state node, or the backend fails

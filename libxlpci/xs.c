@@ -422,14 +422,6 @@ int xlpci_txn_read(xlpci_ctx *ctx, const char *what, xlpci_read_body *body,
 
 /* ---- waits --------------------------------------------------------------- */
 
-long long xlpci_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The connection of the watches: a second one, opened at the first watch
  * and kept with the context.  libxenstore reads a connection that holds a
  * watch from a thread of its own, and every later request on it pays for
