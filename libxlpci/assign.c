@@ -316,7 +316,9 @@ int xlpci_assignable_add(xlpci_ctx *ctx, const xlpci_bdf *bdf,
     rc = xlpci_bk_open(ctx, &bk);
     if (rc)
         return rc;
-    rc = xlpci_assignable_add_locked(ctx, &bk, bdf, name, false);
+    rc = xlpci_bk_probe(ctx);
+    if (!rc)
+        rc = xlpci_assignable_add_locked(ctx, &bk, bdf, name, false);
     if (!rc)
         rc = xlpci_bk_commit(ctx, &bk);
     xlpci_bk_close(&bk);
@@ -339,6 +341,11 @@ int xlpci_assignable_remove(xlpci_ctx *ctx, const xlpci_bdf *bdf,
     rc = xlpci_bk_open(ctx, &bk);
     if (rc)
         return rc;
+    rc = xlpci_bk_probe(ctx);
+    if (rc) {
+        xlpci_bk_close(&bk);
+        return rc;
+    }
     if (name) {
         /* our names first, then those xl gave (/libxl/pci/<bdf>/name) */
         d = xlpci_bk_find_name(&bk, name);

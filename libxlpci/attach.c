@@ -107,6 +107,16 @@ static int attach_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
             }
         }
     }
+    if (view.exists) {
+        char err[400];
+
+        rc = xlpci_view_check_append(&view, a->domid, a->n, err,
+                                     sizeof(err));
+        if (rc) {
+            LOG(ctx, ERROR, "%s", err);
+            goto out;
+        }
+    }
 
     if (!view.exists && !a->have_parent && !ctx->dry_run) {
         /* No backend: backend/pci/<domid> is made outside the transaction
@@ -357,6 +367,16 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     /* Hot-add: wait for Reconfiguring -> Reconfigured -> Connected. */
     rc = xlpci_wait_backend(ctx, &w, domid, xlpci_is_connected, NULL,
                             deadline, &state);
+    if (rc == XLPCI_ERR_BACKEND) {
+        /* pciback gave up (said above): no cycle will end, no rollback
+         * can run against a backend that is Closing */
+        LOG(ctx, ERROR, "pci-attach %s: the PCI backend of domain %u failed "
+            "during the Reconfiguring cycle (state %s): the device stays "
+            "listed in it, whether the guest got it or not; recreate the "
+            "backend with create -f, or destroy the domain", b, domid,
+            xlpci_state_name(state));
+        goto out;
+    }
     if (rc == XLPCI_ERR_TIMEDOUT) {
         int urc = xlpci_txn_run(ctx, "pci-attach rollback", undo_attach_body,
                                 &a);

@@ -17,7 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+
+#include <linux/fs.h>                  /* FS_IOC_GETFLAGS */
 #include <time.h>
 #include <unistd.h>
 
@@ -238,7 +241,8 @@ static void remove_stale_temps(xlpci_ctx *ctx)
     DIR *dir = opendir(ctx->state_dir);
 
     while (dir && (de = readdir(dir))) {
-        if (strncmp(de->d_name, ".devices.json.", 14))
+        if (strncmp(de->d_name, ".devices.json.", 14) &&
+            strncmp(de->d_name, ".probe.", 7))
             continue;
         snprintf(path, sizeof(path), "%s/%s", ctx->state_dir, de->d_name);
         if (!unlink(path))
@@ -282,7 +286,12 @@ static int lock_file(xlpci_ctx *ctx, const char *leaf, int how, int *fd_r)
         return XLPCI_ERR_FAIL;
     }
     snprintf(path, sizeof(path), "%s/%s", ctx->state_dir, leaf);
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    /* a lock is taken as well through a descriptor open for reading: a
+     * read-only state directory still lets the bookkeeping be read, and
+     * a command that would write it says why it cannot (xlpci_bk_probe) */
+    if (fd < 0 && (errno == EROFS || errno == EACCES || errno == EPERM))
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
         LOGE(ctx, ERROR, "cannot open %s", path);
         return XLPCI_ERR_FAIL;
@@ -299,6 +308,82 @@ static int lock_file(xlpci_ctx *ctx, const char *leaf, int how, int *fd_r)
     }
     *fd_r = fd;
     return 0;
+}
+
+/* Why a state directory cannot be written, for the message. */
+static const char *unwritable_why(int err)
+{
+    switch (err) {
+    case EROFS:
+        return "it is on a read-only file system";
+    case EPERM:
+    case EACCES:
+        return "is it or devices.json immutable (lsattr), or not writable?";
+    case ENOSPC:
+    case EDQUOT:
+        return "its file system is full";
+    default:
+        return "see the error";
+    }
+}
+
+int xlpci_bk_probe(xlpci_ctx *ctx)
+{
+    char path[XLPCI_PATH_MAX + 32], tmp[XLPCI_PATH_MAX + 48];
+    const char *what = NULL;
+    struct stat st;
+    off_t need = 4096;
+    int fd, err = 0, flags = 0;
+
+    if (mkdir_p(ctx->state_dir)) {
+        err = errno;
+        what = "cannot create it";
+        goto bad;
+    }
+    snprintf(path, sizeof(path), "%s/devices.json", ctx->state_dir);
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+    if (fd >= 0) {
+        /* the commit renames a new file over it: refused if it is
+         * immutable or append-only */
+        if (!fstat(fd, &st))
+            need += st.st_size;
+        if (!ioctl(fd, FS_IOC_GETFLAGS, &flags) &&
+            (flags & (FS_IMMUTABLE_FL | FS_APPEND_FL))) {
+            err = EPERM;
+            what = "devices.json is immutable or append-only";
+        }
+        close(fd);
+        if (err)
+            goto bad;
+    }
+    /* a new file as large as the next devices.json, its blocks allocated
+     * (a full file system says so now, not at the commit), then gone */
+    snprintf(tmp, sizeof(tmp), "%s/.probe.%ld", ctx->state_dir,
+             (long)getpid());
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+              0644);
+    if (fd < 0 && errno == EEXIST) {   /* left by a crash of this pid */
+        unlink(tmp);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+                  0644);
+    }
+    if (fd < 0) {
+        err = errno;
+        what = "cannot create a file in it";
+        goto bad;
+    }
+    err = posix_fallocate(fd, 0, need);
+    close(fd);
+    if (unlink(tmp) && !err)
+        err = errno;
+    if (!err)
+        return 0;
+    what = "cannot write a file in it";
+bad:
+    LOG(ctx, ERROR, "the state directory %s cannot be written: %s (%s; %s); "
+        "nothing was changed", ctx->state_dir, what, strerror(err),
+        unwritable_why(err));
+    return XLPCI_ERR_FAIL;
 }
 
 int xlpci_bk_op_begin(xlpci_ctx *ctx, int *fd_r)
@@ -337,6 +422,14 @@ int xlpci_bk_open(xlpci_ctx *ctx, xlpci_bk *bk)
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
     if (fd < 0 && errno == ENOENT)
         return 0;                      /* nothing recorded yet */
+    if (fd < 0 && errno == ELOOP) {
+        LOG(ctx, ERROR, "%s is a symbolic link: xlpci does not follow one "
+            "(whoever can write the link could point it anywhere); move it "
+            "away and put the file itself there (nothing was changed)",
+            path);
+        rc = XLPCI_ERR_CORRUPT;
+        goto fail;
+    }
     if (fd < 0 || fstat(fd, &st)) {
         LOGE(ctx, ERROR, "cannot read %s", path);
         rc = XLPCI_ERR_FAIL;
@@ -397,7 +490,8 @@ int xlpci_bk_commit(xlpci_ctx *ctx, xlpci_bk *bk)
     snprintf(path, sizeof(path), "%s/devices.json", ctx->state_dir);
     snprintf(tmp, sizeof(tmp), "%s/.devices.json.%ld", ctx->state_dir,
              (long)getpid());
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+              0644);
     if (fd < 0)
         goto io_error;
     len = strlen(json);

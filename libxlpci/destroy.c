@@ -239,6 +239,13 @@ int xlpci_destroy_run(xlpci_ctx *ctx, bool host, uint32_t domid,
     report(ctx, &a);
     if (!release)
         goto out;
+    /* the release ends with a commit of the bookkeeping: a state
+     * directory that cannot take it is found before anything changes */
+    if (host && !ctx->dry_run) {
+        rc = xlpci_bk_probe(ctx);
+        if (rc)
+            goto out;
+    }
     /* 1. the hypervisor side: permissions and IOMMU contexts, also when
      * the domain's xenstore directory is gone but Xen still has the
      * domain (dying); xlpci_hv_revoke skips what Xen already took back

@@ -95,7 +95,15 @@ static int detach_begin_body(xlpci_ctx *ctx, xs_transaction_t t,
     rc = xlpci_read_checked_keys(ctx, t, a->domid, &view, DETACH_KEYS);
     if (rc) goto out;
     if (!view.exists) {
-        LOG(ctx, ERROR, "domain %u has no PCI devices", a->domid);
+        bool exists = true;
+
+        rc = xlpci_domain_exists(ctx, t, a->domid, &exists);
+        if (rc) goto out;
+        if (!exists)
+            LOG(ctx, ERROR, "domain %u does not exist (no /local/domain/%u "
+                "in xenstore)", a->domid, a->domid);
+        else
+            LOG(ctx, ERROR, "domain %u has no PCI devices", a->domid);
         rc = XLPCI_ERR_NOTFOUND;
         goto out;
     }
@@ -320,6 +328,13 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
             return rc;
     }
     xlpci_bdf_format(&a.bdf, b);
+    /* the release at the end is a commit of the bookkeeping: a state
+     * directory that cannot take it is found before the guest is asked */
+    if (pciback && !ctx->dry_run) {
+        rc = xlpci_bk_probe(ctx);
+        if (rc)
+            return rc;
+    }
     /* the guest type decides the path: HVM guests' devices go through
      * QEMU (hvm.c); PVH guests are refused.  The release after the
      * guest's cycle asks Xen afresh (the domain may be gone by then). */

@@ -56,6 +56,14 @@ int xlpci_host_prepare(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
         xlpci_bk_op_end(ops);
         return rc;
     }
+    /* the intent and the finish are commits: a state directory that
+     * cannot take them is found before a device is seized */
+    rc = xlpci_bk_probe(ctx);
+    if (rc) {
+        xlpci_bk_close(bk);
+        xlpci_bk_op_end(ops);
+        return rc;
+    }
     for (i = 0; i < n; i++) {
         xlpci_bk_dev *d = xlpci_bk_find(bk, &devs[i].bdf);
 

@@ -108,6 +108,16 @@ static int record_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
             goto out;
         }
     }
+    if (view.exists) {
+        char err[400];
+
+        rc = xlpci_view_check_append(&view, a->domid, a->n, err,
+                                     sizeof(err));
+        if (rc) {
+            LOG(ctx, ERROR, "%s", err);
+            goto out;
+        }
+    }
     rc = xlpci_owner_claim(ctx, t, ops, a->domid, a->devs, a->n,
                            a->missing);
     if (rc == XLPCI_TXN_PREPARE && a->check_only)
@@ -166,7 +176,8 @@ static void qemu_undo(xlpci_ctx *ctx, uint32_t domid, xlpci_qmp *q,
         }
         q->budget_ms = budget;         /* the rollback's, in messages */
         if (!rc)
-            rc = xlpci_qmp_device_del(ctx, q, &devs[i].bdf, deadline);
+            rc = xlpci_qmp_device_del(ctx, q, &devs[i].bdf, deadline,
+                                      NULL);
         if (rc) {
             LOG(ctx, ERROR, "domain %u: QEMU may still have PCI device %s "
                 "from this failed attach; remove it with pci-detach -f",
@@ -433,6 +444,7 @@ int xlpci_hvm_detach(xlpci_ctx *ctx, bool host, uint32_t domid,
 {
     long long deadline = ctx->deadline;
     bool force = flags & XLPCI_DETACH_FORCE, qopen = false;
+    bool accepted = false, asked = false;
     char b[XLPCI_BDF_STRLEN], *json;
     xlpci_bdf gone[HVM_DETACH_MAX];
     detach_arg a;
@@ -474,10 +486,14 @@ int xlpci_hvm_detach(xlpci_ctx *ctx, bool host, uint32_t domid,
     qrc = xlpci_qmp_open(ctx, domid, deadline, &q);
     qopen = !qrc;
     for (i = 0; i < a.n; i++) {
-        rc = qopen ? xlpci_qmp_device_del(ctx, &q, &a.found[i], deadline)
+        accepted = false;
+        rc = qopen ? xlpci_qmp_device_del(ctx, &q, &a.found[i], deadline,
+                                          &accepted)
                    : qrc;
         if (rc && !force) {
             qrc = qrc ? qrc : rc;
+            /* asked: QEMU may still act on it (accepted, or no answer) */
+            asked = qopen && (accepted || rc == XLPCI_ERR_TIMEDOUT);
             break;                     /* the rest stays as it is */
         }
         if (rc)
@@ -506,14 +522,29 @@ int xlpci_hvm_detach(xlpci_ctx *ctx, bool host, uint32_t domid,
     }
     if (!rc && ngone < a.n) {
         rc = qrc ? qrc : XLPCI_ERR_FAIL;
-        if (ngone)
+        xlpci_bdf_format(&a.found[ngone], b);
+        if (asked && accepted)
+            LOG(ctx, ERROR, "pci-detach %s: QEMU accepted the removal but "
+                "the guest did not release the device in time; QEMU removes "
+                "it once the guest acknowledges the unplug.  Its record, "
+                "grants and IOMMU context stay with domain %u until then: "
+                "run pci-detach again to finish (or -f to release it "
+                "without QEMU's confirmation)%s", b, domid,
+                ngone ? "; the functions before it were released" : "");
+        else if (asked)
+            LOG(ctx, ERROR, "pci-detach %s: QEMU did not answer the removal "
+                "(device_del), so it may still act on it.  The record, "
+                "grants and IOMMU context stay with domain %u: run "
+                "pci-detach again (or -f to release it without QEMU's "
+                "confirmation)%s", b, domid,
+                ngone ? "; the functions before it were released" : "");
+        else if (ngone)
             LOG(ctx, ERROR, "pci-detach: %zu of %zu function(s) were "
                 "released; the others stay with domain %u (use -f to "
                 "remove them anyway)", ngone, a.n, domid);
         else
             LOG(ctx, ERROR, "pci-detach %s: nothing was changed (use -f to "
-                "remove it without QEMU's confirmation)",
-                xlpci_bdf_format(&a.found[0], b));
+                "remove it without QEMU's confirmation)", b);
     }
     if (!rc)
         LOG(ctx, DETAIL, "domain %u: detached %zu PCI device(s) through its "

@@ -378,6 +378,12 @@ _hidden int xlpci_bk_op_begin(xlpci_ctx *ctx, int *fd_r);
 _hidden int xlpci_bk_quiesce(xlpci_ctx *ctx, int *fd_r);
 _hidden void xlpci_bk_op_end(int *fd);
 _hidden int xlpci_bk_commit(xlpci_ctx *ctx, xlpci_bk *bk);
+/* Can the state directory be written (a file as large as the next
+ * devices.json made and removed; devices.json not immutable)?  Every
+ * command that will commit the bookkeeping asks first, before it changes
+ * anything: a read-only, immutable or full state directory is said
+ * (naming which) and nothing is done.  0 or XLPCI_ERR_FAIL (logged). */
+_hidden int xlpci_bk_probe(xlpci_ctx *ctx);
 _hidden void xlpci_bk_close(xlpci_bk *bk);
 _hidden xlpci_bk_dev *xlpci_bk_find(xlpci_bk *bk, const xlpci_bdf *bdf);
 _hidden xlpci_bk_dev *xlpci_bk_find_name(xlpci_bk *bk, const char *name);
@@ -791,6 +797,15 @@ typedef struct {
  * connection: it is slow or hung, not busy. */
 _hidden bool xlpci_qmp_holder(const char *path, int fd, char *buf,
                               size_t len, int *qemu_r);
+/* The process serving our connection fd to the socket at path (it holds
+ * the other end: QEMU, once it greeted us), through sock_diag and /proc
+ * (qmpholder.c); 0 if none is found. */
+_hidden int xlpci_qmp_server(const char *path, int fd);
+/* The "-xen-domid D" of pid's command line (QEMU's, as libxl starts it):
+ * 1 and *domid_r, 0 if it has none, -1 if it cannot be read. */
+_hidden int xlpci_proc_xen_domid(int pid, long *domid_r);
+/* /proc/<pid>/comm into buf ("?" if unknown). */
+_hidden void xlpci_proc_comm(int pid, char *buf, size_t len);
 /* <run dir>/qmp-libxl-<domid> into buf (XLPCI_PATH_MAX). */
 _hidden int xlpci_qmp_path(xlpci_ctx *ctx, uint32_t domid, char *buf);
 /* Connect, read the greeting, qmp_capabilities.  Errors (logged, naming
@@ -825,8 +840,11 @@ _hidden int xlpci_qmp_device_slot(xlpci_ctx *ctx, xlpci_qmp *q,
 /* device_del, then wait until query-pci no longer lists it (woken early by
  * DEVICE_DELETED).  A device QEMU does not have (DeviceNotFound, or not in
  * query-pci) is gone already: 0.  Past the deadline: XLPCI_ERR_TIMEDOUT
- * (logged: the guest did not release it). */
+ * (logged: the guest did not release it).  *accepted_r (may be NULL):
+ * QEMU answered device_del with success, so it may still remove the
+ * device later, when the guest acknowledges the unplug. */
 _hidden int xlpci_qmp_device_del(xlpci_ctx *ctx, xlpci_qmp *q,
-                                 const xlpci_bdf *bdf, long long deadline);
+                                 const xlpci_bdf *bdf, long long deadline,
+                                 bool *accepted_r);
 
 #endif /* LIBXLPCI_INTERNAL_H */

@@ -168,6 +168,13 @@ _hidden int xlpci_view_check(const xlpci_view *view, uint32_t domid,
 /* Does the listing show key k of row i (read or not)? */
 _hidden bool xlpci_view_listed(const xlpci_view *view, enum xlpci_key k,
                                unsigned i);
+/* An append of n devices writes indices num_devs..num_devs + n - 1: an
+ * orphan key at one of them (left by an interrupted operation or another
+ * tool; what it names may be a device the domain has) is refused like
+ * every damaged backend, never written over: the message into err,
+ * XLPCI_ERR_CORRUPT; 0 if there is none. */
+_hidden int xlpci_view_check_append(const xlpci_view *view, uint32_t domid,
+                                    size_t n, char *err, size_t errlen);
 /* Index whose dev-i is bdf (by parsed address), or -1. */
 _hidden int xlpci_view_find(const xlpci_view *view, const xlpci_bdf *bdf);
 /* Parse one row into an entry (pure). */

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -311,7 +312,20 @@ void xlpci_qmp_close(xlpci_ctx *ctx, xlpci_qmp *q)
 static int qmp_connect(xlpci_ctx *ctx, xlpci_qmp *q, long long deadline)
 {
     struct sockaddr_un sa;
+    struct stat st;
 
+    /* the socket libxl made for the domain, never a link to another:
+     * connect() would follow it (to another domain's QEMU, say) */
+    if (!lstat(q->path, &st) && S_ISLNK(st.st_mode)) {
+        char to[XLPCI_PATH_MAX];
+        ssize_t n = readlink(q->path, to, sizeof(to) - 1);
+
+        to[n > 0 ? n : 0] = '\0';
+        LOG(ctx, ERROR, "%s is a symbolic link (to %s), not the QMP socket "
+            "of domain %u's QEMU: refused, nothing was handed to it", q->path,
+            n > 0 ? to : "?", q->domid);
+        return XLPCI_ERR_FAIL;
+    }
     memset(&sa, 0, sizeof(sa));
     sa.sun_family = AF_UNIX;
     memcpy(sa.sun_path, q->path, strlen(q->path));
@@ -353,6 +367,41 @@ static int qmp_connect(xlpci_ctx *ctx, xlpci_qmp *q, long long deadline)
              q->domid, q->path);
         return XLPCI_ERR_FAIL;
     }
+}
+
+/* Once QEMU greeted us: the process serving the connection must be the
+ * QEMU of this domain (its command line's -xen-domid, as libxl starts
+ * it): a socket of another domain's QEMU, or of anything else, put at
+ * the domain's path must never get its devices. */
+static int qmp_verify_server(xlpci_ctx *ctx, xlpci_qmp *q)
+{
+    char comm[64];
+    long other = -1;
+    int pid = xlpci_qmp_server(q->path, q->fd), has;
+
+    if (!pid) {
+        LOG(ctx, ERROR, "cannot tell which process serves %s (sock_diag and "
+            "/proc name none): refused, nothing was handed to it", q->path);
+        return XLPCI_ERR_FAIL;
+    }
+    xlpci_proc_comm(pid, comm, sizeof(comm));
+    has = xlpci_proc_xen_domid(pid, &other);
+    if (has == 1 && other == (long)q->domid) {
+        LOG(ctx, DEBUG, "QMP %s: served by pid %d (%s), -xen-domid %ld",
+            q->path, pid, comm, other);
+        return 0;
+    }
+    if (has == 1)
+        LOG(ctx, ERROR, "%s is served by pid %d (%s), the QEMU of domain "
+            "%ld, not of domain %u: refused, nothing was handed to it",
+            q->path, pid, comm, other, q->domid);
+    else
+        LOG(ctx, ERROR, "%s is served by pid %d (%s), whose command line "
+            "%s: not the QEMU of domain %u (libxl starts it with -xen-domid "
+            "%u); refused, nothing was handed to it", q->path, pid, comm,
+            has ? "cannot be read" : "names no -xen-domid", q->domid,
+            q->domid);
+    return XLPCI_ERR_FAIL;
 }
 
 int xlpci_qmp_open(xlpci_ctx *ctx, uint32_t domid, long long deadline,
@@ -412,6 +461,9 @@ int xlpci_qmp_open(xlpci_ctx *ctx, uint32_t domid, long long deadline,
     LOG(ctx, DEBUG, "QMP %s: QEMU %lld.%lld.%lld", q->path, msg.ver_major,
         msg.ver_minor, msg.ver_micro);
     xlpci_qmp_msg_dispose(&msg);
+    rc = qmp_verify_server(ctx, q);
+    if (rc)
+        goto fail;
 
     id = q->next_id++;
     rc = xlpci_qmp_build("qmp_capabilities", id, NULL, 0, &json);
@@ -540,7 +592,7 @@ static void want_deleted(xlpci_qmp *q, const char *qid)
 }
 
 int xlpci_qmp_device_del(xlpci_ctx *ctx, xlpci_qmp *q, const xlpci_bdf *bdf,
-                         long long deadline)
+                         long long deadline, bool *accepted_r)
 {
     char qid[XLPCI_QDEV_ID_LEN], b[XLPCI_BDF_STRLEN], *json = NULL;
     char err[160];
@@ -548,6 +600,8 @@ int xlpci_qmp_device_del(xlpci_ctx *ctx, xlpci_qmp *q, const xlpci_bdf *bdf,
     unsigned id = q->next_id++, devfn;
     int rc;
 
+    if (accepted_r)
+        *accepted_r = false;
     xlpci_qdev_id(bdf, qid);
     xlpci_bdf_format(bdf, b);
     want_deleted(q, qid);
@@ -571,6 +625,8 @@ int xlpci_qmp_device_del(xlpci_ctx *ctx, xlpci_qmp *q, const xlpci_bdf *bdf,
         return XLPCI_ERR_FAIL;
     }
     xlpci_qmp_msg_dispose(&msg);
+    if (accepted_r)
+        *accepted_r = true;
     /* The guest acknowledges the hot-unplug (ACPI) before QEMU removes the
      * device: query-pci until it is gone, woken early by DEVICE_DELETED.
      * The last answer that still listed it stands at the deadline. */

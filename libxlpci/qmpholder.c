@@ -1,5 +1,16 @@
 /*
- * Who holds an HVM guest's QMP socket when QEMU does not greet us: QEMU
+ * Who serves and who holds an HVM guest's QMP socket.
+ *
+ * Who serves our connection (xlpci_qmp_server): the process holding the
+ * other end once it greeted us, found through sock_diag and /proc, whose
+ * command line must name the domain (QEMU's "-xen-domid D", as libxl
+ * starts it) before a device is handed to it.  SO_PEERCRED alone does not
+ * tell: it names the process that called listen(), and libxl 4.17 makes
+ * the socket itself and hands QEMU the listening descriptor
+ * (libxl__pre_open_qmp_socket), so that is an xl that may have exited; it
+ * is only the first place looked.
+ *
+ * Who holds it when QEMU does not greet us: QEMU
  * serves one client at a time, so the others wait in the listen backlog.
  * sock_diag (NETLINK_SOCK_DIAG, AF_UNIX) lists the connected sockets bound
  * to the path, QEMU's ends, with their peers; one scan of /proc/<pid>/fd
@@ -140,7 +151,91 @@ static void find_pids(sock_pair *pairs, size_t n)
         closedir(proc);
 }
 
-static void proc_comm(int pid, char *buf, size_t len)
+/* Does process pid hold the socket inode ino? */
+static bool pid_holds(int pid, unsigned long ino)
+{
+    char path[600], link[64], want[64];
+    struct dirent *f;
+    DIR *fds;
+    bool found = false;
+
+    snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+    snprintf(want, sizeof(want), "socket:[%lu]", ino);
+    fds = opendir(path);
+    while (fds && !found && (f = readdir(fds))) {
+        ssize_t len;
+
+        snprintf(path, sizeof(path), "/proc/%d/fd/%s", pid, f->d_name);
+        len = readlink(path, link, sizeof(link) - 1);
+        if (len <= 0)
+            continue;
+        link[len] = '\0';
+        found = !strcmp(link, want);
+    }
+    if (fds)
+        closedir(fds);
+    return found;
+}
+
+int xlpci_qmp_server(const char *path, int fd)
+{
+    sock_pair pairs[32];
+    struct ucred cred;
+    socklen_t clen = sizeof(cred);
+    struct stat st;
+    size_t n, i;
+
+    if (fstat(fd, &st))
+        return 0;
+    n = unix_pairs(path, pairs, sizeof(pairs) / sizeof(pairs[0]));
+    for (i = 0; i < n; i++) {
+        if (pairs[i].peer != (unsigned long)st.st_ino)
+            continue;
+        /* the process that listen()ed, if it serves it too (QEMU made the
+         * socket itself), else whoever has that end */
+        if (!getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) &&
+            cred.pid > 0 && cred.pid != getpid() &&
+            pid_holds(cred.pid, pairs[i].srv))
+            return cred.pid;
+        find_pids(&pairs[i], 1);
+        return pairs[i].srv_pid;
+    }
+    return 0;
+}
+
+/* The "-xen-domid" argument of pid's command line into *domid_r: 1, 0 if
+ * it has none, -1 if the command line cannot be read. */
+int xlpci_proc_xen_domid(int pid, long *domid_r)
+{
+    char path[64], buf[8192];
+    size_t len = 0;
+    ssize_t r;
+    char *p, *end;
+    int fd, found = 0;
+
+    snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    while (len < sizeof(buf) - 1 &&
+           (r = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+        len += (size_t)r;
+    close(fd);
+    buf[len] = '\0';
+    /* the last one counts, as for QEMU's own option parsing */
+    for (p = buf; p < buf + len; p += strlen(p) + 1) {
+        if (strcmp(p, "-xen-domid"))
+            continue;
+        p += strlen(p) + 1;
+        if (p >= buf + len)
+            break;
+        *domid_r = strtol(p, &end, 10);
+        found = !*end && end != p && *domid_r >= 0;
+    }
+    return found;
+}
+
+void xlpci_proc_comm(int pid, char *buf, size_t len)
 {
     char path[64];
     ssize_t n;
@@ -157,6 +252,11 @@ static void proc_comm(int pid, char *buf, size_t len)
     }
     buf[n] = '\0';
     buf[strcspn(buf, "\n")] = '\0';
+}
+
+static void proc_comm(int pid, char *buf, size_t len)
+{
+    xlpci_proc_comm(pid, buf, len);
 }
 
 bool xlpci_qmp_holder(const char *path, int fd, char *buf, size_t len,

@@ -125,7 +125,11 @@ int xlpci_host_reconcile(xlpci_ctx *ctx, bool host, uint32_t domid,
     if (rc)
         return rc;
     rc = xlpci_bk_open(ctx, &bk);
+    if (!rc && repair)
+        rc = xlpci_bk_probe(ctx);
     if (rc) {
+        if (bk.lockfd >= 0)
+            xlpci_bk_close(&bk);
         xlpci_bk_op_end(&ops);
         return rc;
     }

@@ -193,18 +193,24 @@ static int parse_spec(const char *cmd, const char *s, xlpci_spec *spec)
     return 0;
 }
 
-/* <domain>: a domid or a name; a PCI address there is a misplaced
- * argument (create -c CFG BDF, with the domain left out), not a name. */
-static int resolve_domain(const char *cmd, const char *dom, uint32_t *domid)
+/* Is s a PCI_SPEC_STRING with an address (not a domain name)? */
+static bool looks_like_pci(const char *s)
 {
     xlpci_spec spec;
     char err[256];
     bool is_pci;
 
     xlpci_spec_init(&spec);
-    is_pci = !xlpci_spec_parse(dom, &spec, err, sizeof(err)) && spec.has_bdf;
+    is_pci = !xlpci_spec_parse(s, &spec, err, sizeof(err)) && spec.has_bdf;
     xlpci_spec_dispose(&spec);
-    if (is_pci) {
+    return is_pci;
+}
+
+/* <domain>: a domid or a name; a PCI address there is a misplaced
+ * argument (create -c CFG BDF, with the domain left out), not a name. */
+static int resolve_domain(const char *cmd, const char *dom, uint32_t *domid)
+{
+    if (looks_like_pci(dom)) {
         usage_error(cmd, "\"%s\" is a PCI address where the domain was "
                     "expected (the domain comes first)", dom);
         return XLPCI_ERR_INVAL;
@@ -349,6 +355,13 @@ static int main_create(const cmd_spec *cmd, int argc, char **argv)
     for (; optind < argc; optind++, nspecs++) {
         ret = parse_spec(cmd->name, argv[optind], &specs[nspecs]);
         if (ret) goto out;
+    }
+    if (!nspecs && looks_like_pci(dom)) {
+        /* `create 03:00.0`: the device took the domain's place */
+        ret = usage_error(cmd->name, "no domain given: \"%s\" is a PCI "
+                          "address where the domain was expected (the "
+                          "domain comes first)", dom);
+        goto out;
     }
     if (!nspecs) {
         ret = usage_error(cmd->name, "no PCI devices given (on the command "

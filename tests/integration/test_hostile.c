@@ -573,6 +573,33 @@ static void test_past_256(void **state)
     assert_string_equal(e->out, "domain 5: consistent\n");
 }
 
+/* Issue 21: pci-attach wrote over orphan keys past num_devs (num_devs 2,
+ * dev-2 = a device its record gives to the domain): its rolled-back cycle
+ * then removed them and the device was listed nowhere.  Refused like every
+ * damaged backend, naming the key and the way out; check reports it. */
+static void test_attach_over_orphans(void **state)
+{
+    itest_env *e = *state;
+    char *before;
+
+    assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", "04:00.0",
+                                 NULL), 0);
+    connected_exported(e, 2);
+    itest_write(e, BE(5) "/dev-2", "0000:05:00.0");
+    itest_write(e, BE(5) "/state-2", "3");
+    itest_write(e, "/libxl/pci/0000-05-00-0/domid", "5");
+    before = itest_dump(e);
+    assert_int_equal(itest_xlpci(e, "pci-attach", "-t", "1", "5", "06:00.0",
+                                 NULL), 1);
+    assert_non_null(strstr(e->err, "lies at index 2, past num_devs 2"));
+    assert_non_null(strstr(e->err, "not written over"));
+    assert_non_null(strstr(e->err, "check --repair 5"));
+    itest_assert_store(e, before);
+    free(before);
+    assert_int_equal(itest_xlpci(e, "check", "5", NULL), 1);
+    assert_non_null(strstr(e->err, "index 2 lies past num_devs 2"));
+}
+
 /* 7. A malformed per-index value: detach and attach refuse naming it,
  * check reports it (never "consistent"), --repair says it cannot fix it
  * and changes nothing. */
@@ -647,6 +674,14 @@ static void test_duplicates_by_address(void **state)
 static void test_no_such_domain(void **state)
 {
     itest_env *e = *state;
+
+    /* issue 21: a record that names no domain, of a device no backend
+     * lists, is no concern of domain 6's check: it used to print an
+     * error about it, then "consistent" */
+    itest_write(e, "/libxl/pci/0000-09-00-0/domid", "garbage");
+    assert_int_equal(itest_xlpci(e, "check", "6", NULL), 0);
+    assert_string_equal(e->out, "domain 6: consistent\n");
+    assert_string_equal(e->err, "");
 
     assert_int_equal(itest_xlpci(e, "check", "99", NULL), 1);
     assert_non_null(strstr(e->err, "domain 99 does not exist"));
@@ -777,6 +812,8 @@ int main(void)
                                         itest_teardown),
         cmocka_unit_test_setup_teardown(test_malformed_values, itest_setup,
                                         itest_teardown),
+        cmocka_unit_test_setup_teardown(test_attach_over_orphans,
+                                        itest_setup, itest_teardown),
         cmocka_unit_test_setup_teardown(test_duplicates_by_address,
                                         itest_setup, itest_teardown),
         cmocka_unit_test_setup_teardown(test_no_such_domain, itest_setup,

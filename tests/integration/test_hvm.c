@@ -112,6 +112,8 @@ static void peer_start(const char *opt, ...)
     argv[n++] = g.qlog;
     argv[n++] = (char *)"--state";
     argv[n++] = g.qstate;
+    argv[n++] = (char *)"-xen-domid";  /* as libxl starts QEMU */
+    argv[n++] = (char *)"5";
     va_start(ap, opt);
     for (o = opt; o && n < 31; o = va_arg(ap, const char *))
         argv[n++] = (char *)o;
@@ -200,6 +202,13 @@ static void assert_has(const char *text, const char *what)
 {
     if (!strstr(text, what))
         fail_msg("\"%s\" not in:\n%s", what, text);
+}
+
+/* The bound of -t N where QEMU is involved: N + 2 s (valgrind's start
+ * takes seconds more). */
+static long long qemu_bound_ms(int t)
+{
+    return (t + 2) * 1000LL + (h_slow() > 1 ? 8000 : 0);
 }
 
 /* ---- success paths -------------------------------------------------------- */
@@ -502,6 +511,34 @@ static void test_late_answer(void **state)
     free(before);
 }
 
+/* The rollback's messages name the rollback's budget (it said "within
+ * 3000 ms" of a 2000 ms budget): QEMU answers device_add late, then does
+ * not answer the rollback's device_del in time. */
+static void test_rollback_budget_said(void **state)
+{
+    itest_env *e = *state;
+    const char *p;
+    long long t0, dt;
+    int ms;
+
+    peer_start("--late", "device_add:3300", "--late", "device_del:5000",
+               NULL);
+    t0 = h_now_ms();
+    assert_int_equal(itest_xlpci(e, "pci-attach", "-t", "3", "5", "04:00.0",
+                                 NULL), 1);
+    dt = h_now_ms() - t0;
+    assert_has(e->err, "did not answer device_add within 3000 ms");
+    p = strstr(e->err, "did not answer device_del within ");
+    if (!p || sscanf(p, "did not answer device_del within %d ms", &ms) != 1)
+        fail_msg("no message of the rollback: %s", e->err);
+    if (ms > 1000)
+        fail_msg("the rollback's budget is 1000 ms past the deadline: %s",
+                 e->err);
+    assert_has(e->err, "QEMU may still have PCI device 0000:04:00.0");
+    if (dt > qemu_bound_ms(3))
+        fail_msg("pci-attach -t 3 took %lld ms", dt);
+}
+
 /* The connection drops: before QEMU acted, after QEMU acted (the reply is
  * lost), or QEMU answers something that is not JSON. */
 static void test_dropped_connection(void **state)
@@ -574,7 +611,12 @@ static void test_detach_failures(void **state)
     dt = h_now_ms() - t0;
     assert_has(e->err, "still has PCI device 0000:04:00.0 (pci-pt-04_00.0) "
                "after 1000 ms: the guest did not release it");
-    assert_has(e->err, "nothing was changed (use -f");
+    /* QEMU accepted the removal: it may still act, which is said (it
+     * said "nothing was changed") */
+    assert_has(e->err, "QEMU accepted the removal but the guest did not "
+               "release the device in time");
+    assert_has(e->err, "run pci-detach again to finish");
+    assert_null(strstr(e->err, "nothing was changed"));
     assert_true(dt >= 1000 && dt < 1000 + 1500 * h_slow());
     assert_unchanged(before);
     log = xc_calls(false);
@@ -653,12 +695,6 @@ static void test_xl_attached_device(void **state)
 
 /* ---- hostile QEMUs (issue 21) ----------------------------------------------------- */
 
-/* The bound of -t N where QEMU is involved: N + 2 s (valgrind's start
- * takes seconds more). */
-static long long qemu_bound_ms(int t)
-{
-    return (t + 2) * 1000LL + (h_slow() > 1 ? 8000 : 0);
-}
 
 /* One pci-attach (detach: pci-detach of the device QEMU and the record
  * have) of 04:00.0 with -t t beside a QEMU flooding kind, xlpci at nice
@@ -847,6 +883,75 @@ static void test_deep_bookkeeping(void **state)
     assert_qemu_devices("");
 }
 
+/* The socket at qmp-libxl-5 must be served by domain 5's QEMU: a link to
+ * domain 7's socket gave the device to QEMU 7 while the record and the
+ * IOMMU went to domain 5.  A link is refused; a socket whose server names
+ * another domain, or none, on its command line (-xen-domid) too; nothing
+ * changes, nothing is handed over. */
+static void test_qmp_socket_verified(void **state)
+{
+    itest_env *e = *state;
+    char sock7[400], ready7[400], state7[400], *before;
+    char *argv[] = { (char *)h_prog("qmppeer"), sock7, (char *)"--ready",
+                     ready7, (char *)"--state", state7,
+                     (char *)"-xen-domid", (char *)"7", NULL };
+    pid_t peer7;
+
+    snprintf(sock7, sizeof(sock7), "%s/qmp-libxl-7", g.run);
+    snprintf(ready7, sizeof(ready7), "%s/qmp7.ready", e->dir);
+    snprintf(state7, sizeof(state7), "%s/qmp7.state", e->dir);
+    assert_int_equal(h_spawn(&peer7, argv, ready7, 5000 * h_slow()), 0);
+    assert_int_equal(symlink(sock7, g.sock), 0);
+    before = snapshot();
+    assert_int_equal(itest_xlpci(e, "pci-attach", "5", "04:00.0", NULL), 1);
+    assert_has(e->err, "is a symbolic link (to ");
+    assert_has(e->err, "refused, nothing was handed to it");
+    assert_unchanged(before);
+    {
+        char *q7 = itest_slurp(state7);
+
+        assert_string_equal(q7, "");
+        free(q7);
+    }
+    unlink(g.sock);
+
+    /* a peer at domain 5's path that says it is domain 7's */
+    peer_start("-xen-domid", "7", NULL);
+    assert_int_equal(itest_xlpci(e, "pci-attach", "5", "04:00.0", NULL), 1);
+    assert_has(e->err, "the QEMU of domain 7, not of domain 5");
+    assert_unchanged(before);
+    assert_qemu_devices("");
+    /* a detach too: nothing is asked of a QEMU that is not the domain's */
+    h_stop(peer7);
+    peer_start(NULL);
+    assert_int_equal(itest_xlpci(e, "pci-attach", "5", "04:00.0", NULL), 0);
+    free(before);
+    before = snapshot();
+    peer_start("--device", "pci-pt-04_00.0,0000:04:00.0,3", "-xen-domid",
+               "7", NULL);
+    assert_int_equal(itest_xlpci(e, "pci-detach", "5", "04:00.0", NULL), 1);
+    assert_has(e->err, "the QEMU of domain 7, not of domain 5");
+    assert_unchanged(before);
+    assert_qemu_devices("pci-pt-04_00.0 3.0 0000:04:00.0\n");
+    free(before);
+}
+
+/* QEMU refuses qmp_capabilities: the error says so, and the reply is
+ * freed (304 bytes leaked, seen by LeakSanitizer: exit 23). */
+static void test_capabilities_refused(void **state)
+{
+    itest_env *e = *state;
+    char *before;
+
+    peer_start("--refuse", "qmp_capabilities", NULL);
+    before = snapshot();
+    assert_int_equal(itest_xlpci(e, "pci-attach", "5", "04:00.0", NULL), 1);
+    assert_has(e->err, "refused qmp_capabilities");
+    assert_null(strstr(e->err, "LeakSanitizer"));
+    assert_unchanged(before);
+    free(before);
+}
+
 /* ---- the other guest types, destroy, dry run ------------------------------------ */
 
 static void test_guest_types(void **state)
@@ -925,6 +1030,7 @@ int main(void)
         T(test_qmp_error_reply),
         T(test_device_refused_duplicate),
         T(test_late_answer),
+        T(test_rollback_budget_said),
         T(test_dropped_connection),
         T(test_grant_failure_after_qemu),
         T(test_detach_failures),
@@ -936,6 +1042,8 @@ int main(void)
         T(test_qmp_flood_memory),
         T(test_qmp_deep),
         T(test_deep_bookkeeping),
+        T(test_qmp_socket_verified),
+        T(test_capabilities_refused),
 #undef T
     };
 

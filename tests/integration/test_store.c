@@ -120,6 +120,11 @@ static void test_bad_input_changes_nothing(void **state)
         { 2, "out of range", { "create", "99999999999999999999", "05:00.0" } },
         { 1, "not attached to domain 5", { "pci-detach", "5", "09:00.0" } },
         { 1, "has no PCI devices", { "pci-detach", "7", "03:00.0" } },
+        /* issue 21: what is missing is said */
+        { 1, "domain 4242 does not exist",
+          { "pci-detach", "4242", "03:00.0" } },
+        { 2, "no domain given: \"03:00.0\" is a PCI address",
+          { "create", "03:00.0" } },
         { 2, "domain 0 is the backend", { "create", "0", "05:00.0" } },
         { 2, "expected <domain>", { "pci-attach", "5" } },
         { 2, "unknown command", { "frobnicate" } },

@@ -41,7 +41,8 @@
  *                       what xl pci-attach left)
  *   --late CMD:MS       answer CMD (or "greeting") MS ms late
  *   --refuse CMD        answer CMD with GenericError (QEMU's realize
- *                       failure of xen-pci-passthrough for device_add)
+ *                       failure of xen-pci-passthrough for device_add;
+ *                       qmp_capabilities too)
  *   --drop CMD          close the connection when CMD arrives, no answer
  *   --drop-after CMD    do CMD, then close the connection, no answer
  *   --garbage CMD       answer CMD with a line that is not JSON
@@ -729,7 +730,11 @@ static void handle_line(char *line)
         goto out;
     }
     if (!g.negotiated) {
-        if (!strcmp(cmd, "qmp_capabilities")) {
+        if (!strcmp(cmd, "qmp_capabilities") &&
+            listed(g.refuse, g.nrefuse, cmd)) {
+            reply_error(id, "GenericError", "qmp_capabilities refused by "
+                        "qmppeer");
+        } else if (!strcmp(cmd, "qmp_capabilities")) {
             g.negotiated = true;
             reply_empty(id);
         } else {
