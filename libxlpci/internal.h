@@ -797,10 +797,10 @@ typedef struct {
  * connection: it is slow or hung, not busy. */
 _hidden bool xlpci_qmp_holder(const char *path, int fd, char *buf,
                               size_t len, int *qemu_r);
-/* The process serving our connection fd to the socket at path (it holds
- * the other end: QEMU, once it greeted us), through sock_diag and /proc
- * (qmpholder.c); 0 if none is found. */
-_hidden int xlpci_qmp_server(const char *path, int fd);
+/* The process serving our connection fd (it holds the other end: QEMU,
+ * once it greeted us), through sock_diag and /proc (qmpholder.c); 0 if
+ * none is found. */
+_hidden int xlpci_qmp_server(int fd);
 /* The "-xen-domid D" of pid's command line (QEMU's, as libxl starts it):
  * 1 and *domid_r, 0 if it has none, -1 if it cannot be read. */
 _hidden int xlpci_proc_xen_domid(int pid, long *domid_r);

@@ -377,7 +377,7 @@ static int qmp_verify_server(xlpci_ctx *ctx, xlpci_qmp *q)
 {
     char comm[64];
     long other = -1;
-    int pid = xlpci_qmp_server(q->path, q->fd), has;
+    int pid = xlpci_qmp_server(q->fd), has;
 
     if (!pid) {
         LOG(ctx, ERROR, "cannot tell which process serves %s (sock_diag and "

@@ -177,30 +177,76 @@ static bool pid_holds(int pid, unsigned long ino)
     return found;
 }
 
-int xlpci_qmp_server(const char *path, int fd)
+/* The peer of the socket inode ino (sock_diag's exact lookup: no name
+ * to match, whatever path the server bound, /var/run or /run), or 0. */
+static unsigned long peer_of(unsigned long ino)
 {
-    sock_pair pairs[32];
+    struct {
+        struct nlmsghdr nlh;
+        struct unix_diag_req req;
+    } msg;
+    char buf[4096];
+    unsigned long peer = 0;
+    struct nlmsghdr *h;
+    ssize_t len;
+    int fd;
+
+    fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+    if (fd < 0)
+        return 0;
+    memset(&msg, 0, sizeof(msg));
+    msg.nlh.nlmsg_len = sizeof(msg);
+    msg.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+    msg.nlh.nlmsg_flags = NLM_F_REQUEST;
+    msg.req.sdiag_family = AF_UNIX;
+    msg.req.udiag_states = ~0u;
+    msg.req.udiag_ino = (unsigned)ino;
+    msg.req.udiag_show = UDIAG_SHOW_PEER;
+    msg.req.udiag_cookie[0] = msg.req.udiag_cookie[1] = ~0u;
+    if (send(fd, &msg, sizeof(msg), 0) < 0 ||
+        (len = recv(fd, buf, sizeof(buf), 0)) <= 0)
+        goto out;
+    for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)len);
+         h = NLMSG_NEXT(h, len)) {
+        struct unix_diag_msg *m;
+        struct rtattr *a;
+        int alen;
+
+        if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY)
+            break;
+        m = NLMSG_DATA(h);
+        a = (struct rtattr *)(m + 1);
+        alen = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof(*m)));
+        for (; RTA_OK(a, alen); a = RTA_NEXT(a, alen))
+            if (a->rta_type == UNIX_DIAG_PEER &&
+                RTA_PAYLOAD(a) >= sizeof(uint32_t))
+                peer = *(uint32_t *)RTA_DATA(a);
+    }
+out:
+    close(fd);
+    return peer;
+}
+
+int xlpci_qmp_server(int fd)
+{
+    sock_pair pair;
     struct ucred cred;
     socklen_t clen = sizeof(cred);
     struct stat st;
-    size_t n, i;
 
     if (fstat(fd, &st))
         return 0;
-    n = unix_pairs(path, pairs, sizeof(pairs) / sizeof(pairs[0]));
-    for (i = 0; i < n; i++) {
-        if (pairs[i].peer != (unsigned long)st.st_ino)
-            continue;
-        /* the process that listen()ed, if it serves it too (QEMU made the
-         * socket itself), else whoever has that end */
-        if (!getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) &&
-            cred.pid > 0 && cred.pid != getpid() &&
-            pid_holds(cred.pid, pairs[i].srv))
-            return cred.pid;
-        find_pids(&pairs[i], 1);
-        return pairs[i].srv_pid;
-    }
-    return 0;
+    memset(&pair, 0, sizeof(pair));
+    pair.srv = peer_of((unsigned long)st.st_ino);
+    if (!pair.srv)
+        return 0;
+    /* the process that listen()ed, if it serves it too (QEMU made the
+     * socket itself), else whoever has that end */
+    if (!getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) &&
+        cred.pid > 0 && cred.pid != getpid() && pid_holds(cred.pid, pair.srv))
+        return cred.pid;
+    find_pids(&pair, 1);
+    return pair.srv_pid;
 }
 
 /* The "-xen-domid" argument of pid's command line into *domid_r: 1, 0 if

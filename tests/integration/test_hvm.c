@@ -934,6 +934,21 @@ static void test_qmp_socket_verified(void **state)
     assert_unchanged(before);
     assert_qemu_devices("pci-pt-04_00.0 3.0 0000:04:00.0\n");
     free(before);
+
+    /* the run directory reached through a link, as /var/run is one to
+     * /run: the socket is the domain's whatever path names it */
+    {
+        char link[400];
+
+        snprintf(link, sizeof(link), "%s/run-link", e->dir);
+        assert_int_equal(symlink(g.run, link), 0);
+        setenv("XLPCI_RUN_DIR", link, 1);
+        peer_start("--device", "pci-pt-04_00.0,0000:04:00.0,3", NULL);
+        assert_int_equal(itest_xlpci(e, "pci-detach", "5", "04:00.0",
+                                     NULL), 0);
+        setenv("XLPCI_RUN_DIR", g.run, 1);
+        assert_qemu_devices("");
+    }
 }
 
 /* QEMU refuses qmp_capabilities: the error says so, and the reply is
