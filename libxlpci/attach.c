@@ -210,6 +210,78 @@ out:
     return rc;
 }
 
+/* The guest is in the cycle and it did not end within the grace: the
+ * entries stay (a rollback under the guest would wedge it). */
+static int attach_joined(xlpci_ctx *ctx, const attach_arg *a, const char *b,
+                         int state)
+{
+    LOG(ctx, ERROR, "pci-attach %s: the guest reacted to domain %u's "
+        "Reconfiguring cycle, which did not end in %u ms (backend %s): the "
+        "entries stay, not undone under the guest; check %u tells when the "
+        "cycle has ended (pci-detach -f removes the device)", b, a->domid,
+        ctx->timeout_ms, xlpci_state_name(state), a->domid);
+    return XLPCI_ERR_TIMEDOUT;
+}
+
+/* The cycle did not end by the deadline (cycle.c): it ended late (the
+ * attach goes on), the guest is in it (its end waited for within the
+ * grace, not undone under it), or nobody reacted: rolled back, then the
+ * guest watched a moment for having acted on it after all. */
+static int attach_late(xlpci_ctx *ctx, attach_arg *a, const char *b,
+                       int state)
+{
+    long long until = xlpci_step_limit(ctx);
+    long long settle = xlpci_now_ms() + XLPCI_SETTLE_MS;
+    int j, urc, after;
+
+    j = xlpci_cycle_joined(ctx, a->domid, until, &state);
+    if (j == 1) {
+        urc = xlpci_txn_run(ctx, "pci-attach rollback", undo_attach_body, a);
+        /* the guest acted between the look and the rollback: its cycle
+         * is waited for, as when it had joined */
+        if (urc >= 0 && !a->undone)
+            j = xlpci_cycle_joined(ctx, a->domid, until, &state);
+        else if (urc < 0)
+            j = urc;
+    }
+    if (j == 0) {
+        LOG(ctx, DETAIL, "pci-attach %s: the Reconfiguring cycle of domain "
+            "%u ended just after the deadline", b, a->domid);
+        return 0;
+    }
+    if (j == XLPCI_CYCLE_JOINED)
+        return attach_joined(ctx, a, b, state);
+    if (j < 0 || !a->undone) {
+        LOG(ctx, ERROR, "pci-attach %s: the backend of domain %u did not "
+            "complete the Reconfiguring cycle in %u ms (state %s), and %s: "
+            "the entries stay; check %u tells how the cycle ends, "
+            "pci-detach -f removes the device", b, a->domid,
+            ctx->timeout_ms, xlpci_state_name(state),
+            j < 0 ? "its rollback failed (see above)"
+                  : "the guest reacted meanwhile", a->domid);
+        return j < 0 ? j : XLPCI_ERR_TIMEDOUT;
+    }
+    after = xlpci_cycle_after_rollback(ctx, a->domid,
+                                       settle < until ? settle : until);
+    if (after < 0)
+        LOG(ctx, ERROR, "pci-attach %s: the backend of domain %u did not "
+            "complete the Reconfiguring cycle in %u ms; the addition was "
+            "rolled back, but the guest had reacted to the cycle and the "
+            "resumed cycle did not end: its frontend stays Reconfiguring; "
+            "check %u reports it, check --repair %u resumes it", b,
+            a->domid, ctx->timeout_ms, a->domid, a->domid);
+    else
+        LOG(ctx, ERROR, "pci-attach %s: the backend of domain %u did not "
+            "complete the Reconfiguring cycle in %u ms (state %s); the "
+            "addition was rolled back%s", b, a->domid, ctx->timeout_ms,
+            xlpci_state_name(state), after
+            ? " (the guest had reacted to the cycle: it was resumed and "
+              "ended)"
+            : " (should the guest still act on the cycle, check sees "
+              "its frontend stay Reconfiguring)");
+    return XLPCI_ERR_TIMEDOUT;
+}
+
 /* After the cycle: every added device must have been exported by pciback
  * (state-N = Initialised). */
 static int check_exported_body(xlpci_ctx *ctx, xs_transaction_t t,
@@ -377,18 +449,8 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
             xlpci_state_name(state));
         goto out;
     }
-    if (rc == XLPCI_ERR_TIMEDOUT) {
-        int urc = xlpci_txn_run(ctx, "pci-attach rollback", undo_attach_body,
-                                &a);
-
-        LOG(ctx, ERROR, "pci-attach %s: the backend of domain %u did not "
-            "complete the Reconfiguring cycle in %u ms (state %s); %s", b,
-            domid, ctx->timeout_ms, xlpci_state_name(state),
-            !urc && a.undone ? "the addition was rolled back"
-                             : "the guest reacted, so the entries stay: "
-                               "use pci-detach -f to remove them");
-        goto out;
-    }
+    if (rc == XLPCI_ERR_TIMEDOUT)
+        rc = attach_late(ctx, &a, b, state);
     if (!rc && !exported(ctx, &a))
         rc = xlpci_txn_read(ctx, "pci-attach check", check_exported_body,
                             &a);

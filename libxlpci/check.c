@@ -36,6 +36,8 @@ typedef struct {
     bool domain_exists;
     const xlpci_bdf *named;            /* records naming it (the scan, */
     size_t nnamed;                     /* outside the transaction) */
+    bool stuck;                        /* frontend Reconfiguring, backend
+                                        * Connected: --repair resumes */
 } check_arg;
 
 static void problem(xlpci_ctx *ctx, check_arg *a, const char *fmt, ...)
@@ -98,6 +100,52 @@ static void found_problem(void *varg, enum xlpci_problem_kind kind,
     }
 }
 
+/* Issue 21: states every command refuses, or waits on for ever, are
+ * problems too (check says "consistent" only when no command would
+ * refuse):
+ *   - the backend Closing or Closed: pciback gave up (its error node
+ *     says why); attach and detach refuse it.  Not repairable here:
+ *     create -f replaces it, destroy releases it;
+ *   - the frontend Reconfiguring while the backend is Connected: the guest
+ *     acted on a cycle that was rolled back under it (cycle.c) and waits
+ *     for a Reconfigured that never comes; every cycle waits for its
+ *     frontend.  --repair resumes the cycle (then repairs the rest). */
+static int wedged_problems(xlpci_ctx *ctx, xs_transaction_t t,
+                           check_arg *a, const xlpci_view *v, bool fe_exists)
+{
+    char be[XLPCI_PATH_MAX], epath[XLPCI_PATH_MAX], *err = NULL;
+    xlpci_wait_reason why;
+    int rc = 0;
+
+    xlpci_be_path(be, a->domid);
+    if (v->state == XenbusStateClosing || v->state == XenbusStateClosed) {
+        xlpci_error_path(epath, a->domid);
+        rc = xlpci_xs_read(ctx, t, epath, &err);
+        if (rc)
+            return rc;
+        problem(ctx, a, "the PCI backend %s is %s (pciback gave up%s%s): "
+                "pci-attach and pci-detach refuse it (not repairable here: "
+                "create -f replaces it, destroy releases its devices)", be,
+                xlpci_state_name(v->state), err ? ": " : "", err ?: "");
+        a->unfixable++;
+        free(err);
+        return 0;
+    }
+    if (!fe_exists || v->state != XenbusStateConnected)
+        return 0;
+    memset(&why, 0, sizeof(why));
+    xlpci_frontend_ready(ctx, t, a->domid, &why, &rc);
+    if (rc || why.fe_state != XenbusStateReconfiguring)
+        return rc;
+    a->stuck = true;
+    problem(ctx, a, "its frontend is Reconfiguring while the backend %s is "
+            "Connected: the guest acted on a Reconfiguring cycle that was "
+            "rolled back under it and waits for its end; every pci-attach "
+            "and pci-detach waits for it (check --repair resumes the "
+            "cycle)", be);
+    return 0;
+}
+
 static int check_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
                       void *varg)
 {
@@ -111,6 +159,7 @@ static int check_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
 
     a->problems = a->repaired = a->unfixable = 0;
     a->busy = false;
+    a->stuck = false;
     memset(&f, 0, sizeof(f));
     xlpci_be_path(be, a->domid);
     xlpci_fe_path(fe, a->domid);
@@ -168,13 +217,18 @@ static int check_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
         }
     }
 
+    rc = wedged_problems(ctx, t, a, &v, fe_exists);
+    if (rc) goto out;
     if (state == XenbusStateReconfiguring ||
         state == XenbusStateReconfigured) {
         a->busy = true;
         LOG(ctx, WARN, "domain %u: a Reconfiguring cycle is in progress "
             "(backend state %d); not repairing", a->domid, state);
     }
-    if (!a->repair || a->busy || a->problems == a->unfixable) {
+    /* a stuck frontend: the cycle is resumed first (outside this
+     * transaction, xlpci_check_ex), the rest repaired after it */
+    if (!a->repair || a->busy || a->stuck ||
+        a->problems == a->unfixable) {
         rc = XLPCI_TXN_NOTHING;
         goto out;
     }
@@ -316,11 +370,29 @@ out:
     return rc;
 }
 
+/* --repair of a stuck frontend (wedged_problems): the cycle resumed and
+ * waited for (by the deadline), then the check run again for the rest. */
+static int check_resume(xlpci_ctx *ctx, check_arg *a)
+{
+    int rc;
+
+    if (!a->repair || !a->stuck)
+        return 0;
+    rc = xlpci_cycle_resume(ctx, a->domid, xlpci_step_limit(ctx));
+    if (rc < 0 || ctx->dry_run)
+        return rc == XLPCI_ERR_TIMEDOUT ? 0 : rc;   /* left: counted */
+    if (rc == 1)
+        LOG(ctx, NOTICE, "domain %u: resumed the Reconfiguring cycle its "
+            "guest was waiting in: both ends are Connected again", a->domid);
+    rc = xlpci_txn_run(ctx, "check --repair", check_body, a);
+    return rc == XLPCI_TXN_NOTHING ? 0 : rc;
+}
+
 int xlpci_check_ex(xlpci_ctx *ctx, uint32_t domid, bool repair,
                    xlpci_check_result *res)
 {
     XLPCI_OP(ctx);
-    check_arg a = { domid, repair, 0, 0, 0, false, false, NULL, 0 };
+    check_arg a = { domid, repair, 0, 0, 0, false, false, NULL, 0, false };
     xlpci_bdf *named = NULL;
     size_t nnamed = 0;
     bool exists, host;
@@ -365,6 +437,9 @@ int xlpci_check_ex(xlpci_ctx *ctx, uint32_t domid, bool repair,
         rc = 0;
     if (rc)
         return rc;
+    rc = check_resume(ctx, &a);
+    if (rc)
+        return rc;
     scan_rc = a.busy ? 0 : xlpci_owner_scan(ctx, domid, &named, &nnamed);
     if (a.repaired && !ctx->dry_run)
         LOG(ctx, NOTICE, "domain %u: repaired %u problem(s)", domid,
@@ -374,7 +449,7 @@ int xlpci_check_ex(xlpci_ctx *ctx, uint32_t domid, bool repair,
     res->unfixable = a.unfixable;
     if (!a.busy) {
         check_arg o = { domid, repair, 0, 0, 0, false, false, named,
-                        nnamed };
+                        nnamed, false };
 
         rc = xlpci_txn_run(ctx, repair ? "check --repair (ownership)"
                                        : "check (ownership)", owners_body,

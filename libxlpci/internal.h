@@ -59,6 +59,9 @@
  *             (keep or undo), release
  *   wait.c    waiting on the guest: wait reasons, frontend ready,
  *             backend failed, run a body until it stops waiting
+ *   cycle.c   a Reconfiguring cycle past the deadline: ended late,
+ *             joined by the guest, or rolled back; the guest that acted
+ *             on it after all (the cycle resumed)
  * [4] the flows (each a file that reads like the protocol it drives)
  *   create.c  create: the whole backend in one transaction
  *   attach.c  pci-attach (hot-add, Reconfiguring cycle, rollback)
@@ -695,6 +698,36 @@ _hidden int xlpci_run_until_ready(xlpci_ctx *ctx, xlpci_watch *w,
                                   long long deadline);
 /* For xlpci_wait_backend: the backend is Connected. */
 _hidden bool xlpci_is_connected(int state, void *arg);
+
+/* ---- a cycle past the deadline (cycle.c) -------------------------------- */
+
+/* A cycle that did not end by the deadline, before its rollback (read
+ * outside any transaction): 0 it ended late (the backend is Connected:
+ * go on as if in time); 1 nobody acted on it (roll it back); the guest
+ * joined it (its frontend Reconfiguring, or the backend Reconfigured): its
+ * end is waited for until until: 0 if it came, XLPCI_CYCLE_JOINED if not
+ * (never rolled back under the guest); or an error.  *state_r: the
+ * backend's state last seen. */
+#define XLPCI_CYCLE_JOINED 2
+/* How long a flow watches the frontend after its rollback. */
+#define XLPCI_SETTLE_MS 250
+_hidden int xlpci_cycle_joined(xlpci_ctx *ctx, uint32_t domid,
+                               long long until, int *state_r);
+/* After a rollback committed: watch the frontend until until; if it goes
+ * Reconfiguring (the guest acted on the cycle just before), resume the
+ * cycle and wait for its end (until the step's limit).  0: the frontend
+ * stayed (the rollback stands); 1: the guest had acted, the resumed cycle
+ * ended (the guest has what the backend lists); or an error (logged). */
+_hidden int xlpci_cycle_after_rollback(xlpci_ctx *ctx, uint32_t domid,
+                                       long long until);
+/* The frontend Reconfiguring while the backend is Connected (a guest that
+ * acted on a cycle rolled back under it): the backend says Reconfiguring
+ * again and the frontend's state is written again, in one transaction, so
+ * pciback and pcifront end the cycle; waited for until until.  0 if it
+ * was not so (nothing written), 1 when the cycle ended, or an error
+ * (logged). */
+_hidden int xlpci_cycle_resume(xlpci_ctx *ctx, uint32_t domid,
+                               long long until);
 
 /* ---- the host side of an assignment (hostside.c) ------------------------ */
 

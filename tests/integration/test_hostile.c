@@ -764,6 +764,16 @@ static void test_detach_backend_fails(void **state)
     assert_null(strstr(err, "did not complete"));
     assert_null(strstr(err, "use -f"));
     free(err);
+    /* issue 21: check reports what every command refuses (it said
+     * "consistent"), and --repair says it cannot repair it */
+    assert_int_equal(itest_xlpci(e, "check", "5", NULL), 1);
+    assert_non_null(strstr(e->err, "is Closing (pciback gave up: 12 out of "
+                           "memory)"));
+    assert_non_null(strstr(e->err, "refuse it"));
+    assert_non_null(strstr(e->out, "--repair cannot fix them"));
+    assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 1);
+    assert_non_null(strstr(e->out, "problem(s) left"));
+    itest_assert_node(e, BE(5) "/state", "5");
 }
 
 /* A frontend state that is not a xenbus state is called that, not
@@ -779,6 +789,144 @@ static void test_garbage_frontend_state(void **state)
                                  "04:00.0", NULL), 1);
     assert_non_null(strstr(e->err, "frontend is not a xenbus state"));
     assert_null(strstr(e->err, "absent"));
+}
+
+/* ---- a rollback racing the guest (issue 21, 4) --------------------------- */
+
+/* Both ends Connected and the guest seeing what the backend lists, or the
+ * wedge (frontend Reconfiguring, backend Connected), within 5 s: true if
+ * settled, false for the wedge. */
+static bool settle(itest_env *e)
+{
+    long long end = h_now_ms() + 5000 * h_slow();
+
+    for (;;) {
+        char *be = itest_read(e, BE(5) "/state");
+        char *fe = itest_read(e, FE(5) "/state");
+        bool up = be && fe && !strcmp(be, "4") && !strcmp(fe, "4");
+        bool wedged = be && fe && !strcmp(be, "4") && !strcmp(fe, "7");
+        unsigned n = up ? itest_check_backend(e, 5) : 0;
+
+        free(be);
+        free(fe);
+        if (up && itest_guest_count(e, 5) == (int)n)
+            return true;
+        if (wedged && h_now_ms() > end - 4000 * h_slow())
+            return false;              /* it stayed so for a second */
+        if (h_now_ms() > end)
+            fail_msg("domain 5 did not settle");
+        h_sleep_ms(20);
+    }
+}
+
+/* The invariant after any pci-attach/-detach that ends: guest and store
+ * agree (settled), or they do not and check says so, and check --repair
+ * makes them agree.  Returns whether check had to repair. */
+static bool agree_or_check_sees(itest_env *e, const char *what)
+{
+    if (settle(e)) {
+        if (itest_xlpci(e, "check", "5", NULL))
+            fail_msg("%s: settled, but check: %s%s", what, e->out, e->err);
+        return false;
+    }
+    if (itest_xlpci(e, "check", "5", NULL) != 1 ||
+        !strstr(e->err, "frontend is Reconfiguring while the backend"))
+        fail_msg("%s: the guest waits in Reconfiguring, check said: %s%s",
+                 what, e->out, e->err);
+    if (itest_xlpci(e, "check", "--repair", "5", NULL))
+        fail_msg("%s: check --repair: %s%s", what, e->out, e->err);
+    assert_non_null(strstr(e->err, "resumed the Reconfiguring cycle"));
+    if (!settle(e))
+        fail_msg("%s: still wedged after check --repair", what);
+    assert_int_equal(itest_xlpci(e, "check", "5", NULL), 0);
+    return true;
+}
+
+/* A guest that says Reconfiguring 1.5 s after it removed the devices
+ * Closing (pcimodel --frontend-lag-ms): the rollback commits first.  The
+ * detach said "rolled back" and the guest had lost the device the
+ * backend still lists, frontend Reconfiguring for ever, check
+ * "consistent".  Now the detach says it cannot be sure, check sees the
+ * wedge, check --repair resumes the cycle and the guest finds the device
+ * again; the same for an attach. */
+static void test_rollback_late_guest(void **state)
+{
+    itest_env *e = *state;
+
+    itest_model_start(e, "--frontend-lag-ms", "1500", NULL);
+    assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", "04:00.0",
+                                 NULL), 0);
+    assert_true(settle(e));
+    assert_int_equal(itest_guest_count(e, 5), 2);
+
+    assert_int_equal(itest_xlpci(e, "pci-detach", "-t", "1", "5", "03:00.0",
+                                 NULL), 1);
+    assert_non_null(strstr(e->err, "the detach was rolled back"));
+    assert_non_null(strstr(e->err, "should the guest still act on the "
+                           "cycle, check sees"));
+    assert_true(itest_wait_value(e, FE(5) "/state", "7", 5000 * h_slow()));
+    h_sleep_ms(100);
+    /* the wedge: the guest lost 03:00.0, the backend lists it */
+    itest_assert_node(e, BE(5) "/state", "4");
+    assert_int_equal(itest_check_backend(e, 5), 2);
+    assert_int_equal(itest_guest_count(e, 5), 1);
+    assert_true(agree_or_check_sees(e, "detach"));
+    assert_int_equal(itest_guest_count(e, 5), 2);
+
+    assert_int_equal(itest_xlpci(e, "pci-attach", "-t", "1", "5", "05:00.0",
+                                 NULL), 1);
+    assert_non_null(strstr(e->err, "the addition was rolled back"));
+    assert_true(itest_wait_value(e, FE(5) "/state", "7", 5000 * h_slow()));
+    h_sleep_ms(100);
+    assert_true(agree_or_check_sees(e, "attach"));
+    assert_int_equal(itest_check_backend(e, 5), 2);
+    assert_int_equal(itest_guest_count(e, 5), 2);
+}
+
+/* pci-detach -t 0.001 again and again (the rollback races the guest:
+ * "rolled back" while the guest lost the device, 2 in 6 tries on the real
+ * driver), and guests that lag about as long as the deadline: whatever
+ * each command says, guest and store agree afterwards or check sees that
+ * they do not, and --repair makes them agree. */
+static void test_rollback_races_guest(void **state)
+{
+    static const char *const lags[] = { "0", "950", "1000", "1050", "1100",
+                                        "1150" };
+    itest_env *e = *state;
+    unsigned i, repaired = 0, detached = 0, rolled = 0, resumed = 0;
+    char what[64];
+    size_t l;
+
+    for (l = 0; l < sizeof(lags) / sizeof(lags[0]); l++) {
+        itest_model_start(e, "--frontend-lag-ms", lags[l], NULL);
+        assert_int_equal(itest_xlpci(e, "create", "-f", "5", "03:00.0",
+                                     "04:00.0", NULL), 0);
+        assert_true(settle(e));
+        for (i = 0; i < (l ? 2u : 10u); i++) {
+            const char *t = l ? "1" : "0.001";
+            int rc;
+
+            if (itest_find(e, 5, "0000:03:00.0") < 0)
+                assert_int_equal(itest_xlpci(e, "pci-attach", "5",
+                                             "03:00.0", NULL), 0);
+            assert_true(settle(e));
+            rc = itest_xlpci(e, "pci-detach", "-t", t, "5", "03:00.0",
+                             NULL);
+            snprintf(what, sizeof(what), "lag %s, pci-detach -t %s #%u",
+                     lags[l], t, i);
+            if (rc != 0 && rc != 1)
+                fail_msg("%s: exit %d: %s", what, rc, e->err);
+            detached += !rc;
+            rolled += rc != 0;
+            resumed += strstr(e->err, "the cycle was resumed") != NULL;
+            h_sleep_ms(atoi(lags[l]) + 50);
+            repaired += agree_or_check_sees(e, what);
+        }
+        itest_model_stop(e);
+    }
+    fprintf(stderr, "rollback races: %u detached, %u not (%u resumed by the "
+            "command itself), %u repaired by check --repair\n", detached,
+            rolled, resumed, repaired);
 }
 
 int main(void)
@@ -813,6 +961,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_malformed_values, itest_setup,
                                         itest_teardown),
         cmocka_unit_test_setup_teardown(test_attach_over_orphans,
+                                        itest_setup, itest_teardown),
+        cmocka_unit_test_setup_teardown(test_rollback_late_guest,
+                                        itest_setup, itest_teardown),
+        cmocka_unit_test_setup_teardown(test_rollback_races_guest,
                                         itest_setup, itest_teardown),
         cmocka_unit_test_setup_teardown(test_duplicates_by_address,
                                         itest_setup, itest_teardown),
