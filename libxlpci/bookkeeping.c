@@ -86,6 +86,11 @@ int xlpci_bk_to_json(const xlpci_bk_dev *v, size_t n, char **json_r)
             r = xlpci_json_str(g, "quarantining");
             if (!r) r = yajl_gen_bool(g, 1);
         }
+        if (!r && v[i].pending) {
+            r = xlpci_json_str(g, "pending");
+            if (!r) r = xlpci_json_str(g, v[i].pending == XLPCI_PENDING_ADD
+                                          ? "device_add" : "device_del");
+        }
         if (!r) r = yajl_gen_map_close(g);
     }
     if (!r) r = yajl_gen_array_close(g);
@@ -156,7 +161,7 @@ int xlpci_bk_from_json(const char *text, xlpci_bk_dev **v_r, size_t *n_r,
     }
     for (i = 0; i < devs->u.array.len; i++, n++) {
         yajl_val d = devs->u.array.values[i], m, id, q;
-        const char *bdf, *name, *drv;
+        const char *bdf, *name, *drv, *pend;
         bool bad = false;
         char sub[128];
 
@@ -164,6 +169,13 @@ int xlpci_bk_from_json(const char *text, xlpci_bk_dev **v_r, size_t *n_r,
         bdf = opt_string(d, "bdf", &bad);
         name = opt_string(d, "name", &bad);
         drv = opt_string(d, "driver_path", &bad);
+        pend = opt_string(d, "pending", &bad);
+        if (pend && !strcmp(pend, "device_add"))
+            v[i].pending = XLPCI_PENDING_ADD;
+        else if (pend && !strcmp(pend, "device_del"))
+            v[i].pending = XLPCI_PENDING_DEL;
+        else if (pend)
+            bad = true;
         m = yajl_tree_get(d, p_managed, yajl_t_any);
         id = yajl_tree_get(d, p_domid, yajl_t_any);
         q = yajl_tree_get(d, p_quar, yajl_t_any);

@@ -370,6 +370,22 @@ out:
     return rc;
 }
 
+/* An HVM guest (issue 21): its QEMU is asked which devices it has, and
+ * compared with the record and the bookkeeping (xlpci_hvm_check_qemu),
+ * before the bookkeeping's own check, which leaves a device with a QEMU
+ * step pending to this one. */
+static int check_hvm(xlpci_ctx *ctx, bool host, uint32_t domid, bool repair,
+                     unsigned *found_r, unsigned *left_r)
+{
+    int type = XLPCI_GUEST_PV, rc;
+
+    *found_r = *left_r = 0;
+    rc = xlpci_guest_type_of(ctx, host, domid, &type);
+    if (rc || type != XLPCI_GUEST_HVM)
+        return 0;                      /* PV (or unknown): nothing more */
+    return xlpci_hvm_check_qemu(ctx, host, domid, repair, found_r, left_r);
+}
+
 /* --repair of a stuck frontend (wedged_problems): the cycle resumed and
  * waited for (by the deadline), then the check run again for the rest. */
 static int check_resume(xlpci_ctx *ctx, check_arg *a)
@@ -462,6 +478,14 @@ int xlpci_check_ex(xlpci_ctx *ctx, uint32_t domid, bool repair,
                 "problem(s)", domid, o.problems - o.unfixable);
         res->problems += repair && !ctx->dry_run ? o.unfixable : o.problems;
         res->unfixable += o.unfixable;
+    }
+    if (!a.busy && host && a.domain_exists) {
+        unsigned found, left;
+
+        rc = check_hvm(ctx, host, domid, repair, &found, &left);
+        if (rc)
+            return rc;
+        res->problems += repair && !ctx->dry_run ? left : found;
     }
     if (!a.busy) {
         unsigned left;

@@ -195,8 +195,8 @@ xlpci_op_scope xlpci_op_enter(xlpci_ctx *ctx)
 
 void xlpci_op_leave(xlpci_op_scope *s)
 {
-    if (s->ctx && s->ctx->op_depth)
-        s->ctx->op_depth--;
+    if (s->ctx && s->ctx->op_depth && !--s->ctx->op_depth)
+        s->ctx->dominfo_cached = false;  /* the operation's, not the next's */
 }
 
 long long xlpci_step_limit(const xlpci_ctx *ctx)

@@ -26,6 +26,7 @@ static void host_undo(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
         if (how[i] == XLPCI_HOST_KEPT || !d || d->domid != (int)domid)
             continue;
         d->domid = -1;
+        d->pending = XLPCI_PENDING_NONE;
         if (how[i] == XLPCI_HOST_SEIZED)
             xlpci_assignable_remove_locked(ctx, true, bk, &devs[i].bdf,
                                            true);
@@ -43,6 +44,14 @@ static void host_undo(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
  * reconcile does not take the intent for a leftover meanwhile. */
 int xlpci_host_prepare(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
                        size_t n, xlpci_bk *bk, unsigned char *how, int *ops)
+{
+    return xlpci_host_prepare_pending(ctx, domid, devs, n, bk, how, ops,
+                                      XLPCI_PENDING_NONE);
+}
+
+int xlpci_host_prepare_pending(xlpci_ctx *ctx, uint32_t domid,
+                               const xlpci_dev *devs, size_t n, xlpci_bk *bk,
+                               unsigned char *how, int *ops, int pending)
 {
     char b[XLPCI_BDF_STRLEN];
     size_t i;
@@ -91,10 +100,12 @@ int xlpci_host_prepare(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
     for (i = 0; !rc && i < n; i++) {
         xlpci_bk_dev *d = xlpci_bk_find(bk, &devs[i].bdf);
 
-        if (!d && !(d = xlpci_bk_add(bk, &devs[i].bdf)))
+        if (!d && !(d = xlpci_bk_add(bk, &devs[i].bdf))) {
             rc = XLPCI_ERR_NOMEM;
-        else
+        } else {
             d->domid = (int)domid;
+            d->pending = pending;
+        }
     }
     if (!rc)
         rc = xlpci_bk_commit(ctx, bk);
@@ -128,6 +139,42 @@ int xlpci_host_finish(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
     return rc;
 }
 
+int xlpci_host_pending(xlpci_ctx *ctx, uint32_t domid, const xlpci_bdf *bdfs,
+                       size_t n, int pending)
+{
+    return xlpci_host_pending_each(ctx, domid, bdfs, n, pending, NULL, NULL);
+}
+
+int xlpci_host_pending_each(xlpci_ctx *ctx, uint32_t domid,
+                            const xlpci_bdf *bdfs, size_t n, int pending,
+                            const int *each, int *prev)
+{
+    bool changed = false;
+    xlpci_bk bk;
+    size_t i;
+    int rc;
+
+    rc = xlpci_bk_open(ctx, &bk);
+    if (rc)
+        return rc;
+    for (i = 0; i < n; i++) {
+        xlpci_bk_dev *d = xlpci_bk_find(&bk, &bdfs[i]);
+        int want = each ? each[i] : pending;
+
+        if (prev)
+            prev[i] = d && d->domid == (int)domid ? d->pending
+                                                   : XLPCI_PENDING_NONE;
+        if (!d || d->domid != (int)domid || d->pending == want)
+            continue;
+        d->pending = want;
+        changed = true;
+    }
+    if (changed)
+        rc = xlpci_bk_commit(ctx, &bk);
+    xlpci_bk_close(&bk);
+    return rc;
+}
+
 /* After a detach: the device is assignable again; a managed one goes back
  * to its driver. */
 int xlpci_host_release(xlpci_ctx *ctx, const xlpci_bdf *bdfs, size_t n)
@@ -145,6 +192,7 @@ int xlpci_host_release(xlpci_ctx *ctx, const xlpci_bdf *bdfs, size_t n)
         if (!d)
             continue;
         d->domid = -1;
+        d->pending = XLPCI_PENDING_NONE;
         if (d->managed)
             rc = xlpci_assignable_remove_locked(ctx, true, &bk, &bdfs[i],
                                                 true);

@@ -123,6 +123,7 @@ struct xlpci_ctx {
     /* The domain's information read by xlpci_guest_type at the start of
      * an operation, used once by its first domain check (iommu.c). */
     bool dominfo_cached;
+    bool guest_type_quiet;           /* xlpci_guest_type_of */
     uint32_t dominfo_domid;
     int dominfo_found;
     uint32_t dominfo_flags, dominfo_emu;
@@ -478,6 +479,9 @@ _hidden int xlpci_hv_domain_alive(xlpci_ctx *ctx,
 enum { XLPCI_GUEST_PV, XLPCI_GUEST_HVM, XLPCI_GUEST_PVH };
 _hidden int xlpci_guest_type(xlpci_ctx *ctx, bool host, uint32_t domid,
                              int *type_r);
+/* The type only (check): a PVH guest is XLPCI_GUEST_PVH, not refused. */
+_hidden int xlpci_guest_type_of(xlpci_ctx *ctx, bool host, uint32_t domid,
+                                int *type_r);
 /* The same through the handle xch (iommu.c; xlpci_guest_type, in
  * hypervisor.c, opens it). */
 _hidden int xlpci_iommu_guest_type(xlpci_ctx *ctx,
@@ -743,6 +747,22 @@ enum { XLPCI_HOST_KEPT, XLPCI_HOST_MARKED, XLPCI_HOST_SEIZED };
 _hidden int xlpci_host_prepare(xlpci_ctx *ctx, uint32_t domid,
                                const xlpci_dev *devs, size_t n, xlpci_bk *bk,
                                unsigned char *how, int *ops);
+/* The same, recording the QEMU step about to be asked (XLPCI_PENDING_*)
+ * in the intent: an HVM guest's create/attach. */
+_hidden int xlpci_host_prepare_pending(xlpci_ctx *ctx, uint32_t domid,
+                                       const xlpci_dev *devs, size_t n,
+                                       xlpci_bk *bk, unsigned char *how,
+                                       int *ops, int pending);
+/* The QEMU step recorded for the devices bdfs assigned to domid
+ * (XLPCI_PENDING_*), committed before QEMU is asked, cleared once its
+ * outcome is known. */
+_hidden int xlpci_host_pending(xlpci_ctx *ctx, uint32_t domid,
+                               const xlpci_bdf *bdfs, size_t n, int pending);
+/* The same with each device's own value (each, if not NULL), the ones
+ * they had into prev (if not NULL). */
+_hidden int xlpci_host_pending_each(xlpci_ctx *ctx, uint32_t domid,
+                                    const xlpci_bdf *bdfs, size_t n,
+                                    int pending, const int *each, int *prev);
 /* The last step: keep the assignment (ok) or undo xlpci_host_prepare;
  * releases *ops. */
 _hidden int xlpci_host_finish(xlpci_ctx *ctx, uint32_t domid,
@@ -798,6 +818,18 @@ _hidden int xlpci_hvm_add(xlpci_ctx *ctx, bool host, uint32_t domid,
 _hidden int xlpci_hvm_detach(xlpci_ctx *ctx, bool host, uint32_t domid,
                              const xlpci_bdf *bdf, bool all_funcs,
                              unsigned flags);
+
+/* check of an HVM guest (check.c): its QEMU (query-pci), its record (the
+ * backend) and the bookkeeping compared, device by device, and with
+ * repair settled: a device QEMU does not have is released (a pci-detach
+ * or an attach that QEMU did not carry out); one QEMU has that the record
+ * does not list is removed from QEMU (an interrupted attach), then
+ * released.  QEMU's steps recorded as pending (an interrupted attach or
+ * detach) are settled by what QEMU says.  *problems_r found, *left_r not
+ * repaired (logged); a QEMU that cannot be asked is one problem left. */
+_hidden int xlpci_hvm_check_qemu(xlpci_ctx *ctx, bool host, uint32_t domid,
+                                 bool repair, unsigned *problems_r,
+                                 unsigned *left_r);
 
 /* ---- QMP client (qmp.c) ----------------------------------------------------- */
 
@@ -861,11 +893,17 @@ _hidden int xlpci_qmp_exec(xlpci_ctx *ctx, xlpci_qmp *q, const char *what,
                            xlpci_qmp_msg *reply);
 /* device_add of dev, then query-pci: *devfn_r = the slot QEMU gave it.
  * A refusal (error reply: *refused_r, QEMU does not have the device) is
- * logged with QEMU's class and text; "Duplicate" ids are XLPCI_ERR_EXISTS.
+ * logged with QEMU's class and text; "Duplicate" ids are XLPCI_ERR_EXISTS
+ * (said at -v only: the caller says what it makes of it).
  * Any other error leaves it unknown whether QEMU has the device. */
 _hidden int xlpci_qmp_device_add(xlpci_ctx *ctx, xlpci_qmp *q,
                                  const xlpci_dev *dev, long long deadline,
                                  unsigned *devfn_r, bool *refused_r);
+/* query-pci: the passed-through devices QEMU has (by libxl's ids:
+ * xlpci_qmp_pci_passthrough), or an error (logged). */
+_hidden int xlpci_qmp_passthrough(xlpci_ctx *ctx, xlpci_qmp *q,
+                                  long long deadline, xlpci_bdf **bdfs_r,
+                                  size_t *n_r);
 /* query-pci for bdf's id: 1 (in QEMU, *devfn_r), 0 (not), or an error. */
 _hidden int xlpci_qmp_device_slot(xlpci_ctx *ctx, xlpci_qmp *q,
                                   const xlpci_bdf *bdf, long long deadline,
@@ -879,5 +917,10 @@ _hidden int xlpci_qmp_device_slot(xlpci_ctx *ctx, xlpci_qmp *q,
 _hidden int xlpci_qmp_device_del(xlpci_ctx *ctx, xlpci_qmp *q,
                                  const xlpci_bdf *bdf, long long deadline,
                                  bool *accepted_r);
+/* The wait of xlpci_qmp_device_del alone, for a removal QEMU accepted
+ * before (a pci-detach that was interrupted): 0 once QEMU no longer lists
+ * bdf, XLPCI_ERR_TIMEDOUT (logged) at the deadline, or an error. */
+_hidden int xlpci_qmp_device_gone(xlpci_ctx *ctx, xlpci_qmp *q,
+                                  const xlpci_bdf *bdf, long long deadline);
 
 #endif /* LIBXLPCI_INTERNAL_H */

@@ -228,7 +228,18 @@ typedef struct {
                                       * half done: check --repair puts it
                                       * (back) in dom_io if it stays on
                                       * xen-pciback */
+    int pending;                     /* an HVM guest's QEMU step begun
+                                      * (XLPCI_PENDING_*): QEMU may have
+                                      * acted, whatever the record says */
 } xlpci_bk_dev;
+
+/* The intent of a QEMU step, recorded before it is asked (hvm.c): its
+ * outcome is QEMU's to tell (check asks query-pci), never guessed. */
+enum {
+    XLPCI_PENDING_NONE = 0,
+    XLPCI_PENDING_ADD = 1,           /* "device_add" */
+    XLPCI_PENDING_DEL = 2,           /* "device_del" */
+};
 
 _hidden void xlpci_bk_dev_dispose(xlpci_bk_dev *d);
 _hidden int xlpci_bk_to_json(const xlpci_bk_dev *v, size_t n, char **json_r);
@@ -331,5 +342,14 @@ _hidden void xlpci_qmp_msg_dispose(xlpci_qmp_msg *msg);
 _hidden int xlpci_qmp_pci_find(const struct yajl_val_s *ret,
                                const char *qdev_id, unsigned *devfn_r,
                                char *err, size_t errlen);
+
+/* The devices of query-pci's return value whose qdev_id is libxl's
+ * "pci-pt-BB_DD.F" (xen-pci-passthrough, as xl and xlpci name them):
+ * bus, slot and function (the id has no segment: 0) in *bdfs_r, malloc'd,
+ * *n_r of them.  XLPCI_ERR_CORRUPT (reason in err) if the reply is not
+ * query-pci's. */
+_hidden int xlpci_qmp_pci_passthrough(const struct yajl_val_s *ret,
+                                      xlpci_bdf **bdfs_r, size_t *n_r,
+                                      char *err, size_t errlen);
 
 #endif /* LIBXLPCI_PRIV_H */

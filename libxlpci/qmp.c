@@ -259,6 +259,7 @@ int xlpci_qmp_exec(xlpci_ctx *ctx, xlpci_qmp *q, const char *what,
 
     memset(reply, 0, sizeof(*reply));
     LOG(ctx, DEBUG, "QMP %s: %s", q->path, json);
+    xlpci_host_step(ctx);              /* the crash tests stop here too */
     rc = send_all(ctx, q, what, json, strlen(json), deadline,
                   timeout_of(q));
     if (!rc)
@@ -520,6 +521,37 @@ int xlpci_qmp_device_slot(xlpci_ctx *ctx, xlpci_qmp *q, const xlpci_bdf *bdf,
     return rc;
 }
 
+int xlpci_qmp_passthrough(xlpci_ctx *ctx, xlpci_qmp *q, long long deadline,
+                          xlpci_bdf **bdfs_r, size_t *n_r)
+{
+    char err[160], *json = NULL;
+    xlpci_qmp_msg msg;
+    unsigned id = q->next_id++;
+    int rc;
+
+    *bdfs_r = NULL;
+    *n_r = 0;
+    rc = xlpci_qmp_build("query-pci", id, NULL, 0, &json);
+    if (!rc)
+        rc = xlpci_qmp_exec(ctx, q, "query-pci", json, id, deadline, &msg);
+    free(json);
+    if (rc)
+        return rc;
+    if (msg.kind == XLPCI_QMP_ERROR) {
+        LOG(ctx, ERROR, "the QEMU of domain %u refused query-pci: %s: %s",
+            q->domid, msg.err_class, msg.err_desc);
+        rc = XLPCI_ERR_FAIL;
+    } else {
+        rc = xlpci_qmp_pci_passthrough(msg.ret, bdfs_r, n_r, err,
+                                       sizeof(err));
+        if (rc == XLPCI_ERR_CORRUPT)
+            LOG(ctx, ERROR, "the QEMU of domain %u sent an unexpected reply "
+                "(%s)", q->domid, err);
+    }
+    xlpci_qmp_msg_dispose(&msg);
+    return rc;
+}
+
 int xlpci_qmp_device_add(xlpci_ctx *ctx, xlpci_qmp *q, const xlpci_dev *dev,
                          long long deadline, unsigned *devfn_r,
                          bool *refused_r)
@@ -541,11 +573,12 @@ int xlpci_qmp_device_add(xlpci_ctx *ctx, xlpci_qmp *q, const xlpci_dev *dev,
     if (msg.kind == XLPCI_QMP_ERROR) {
         bool dup = strstr(msg.err_desc, "Duplicate") != NULL;
 
-        LOG(ctx, ERROR, "the QEMU of domain %u refused PCI device %s "
-            "(device_add of xen-pci-passthrough, id %s): %s: %s%s",
-            q->domid, b, qid, msg.err_class, msg.err_desc,
-            dup ? " (QEMU has a device with that id already: attached by xl,"
-                  " or by an interrupted attach; pci-detach it first)" : "");
+        /* a duplicate id: the caller decides (QEMU may have this very
+         * device from an interrupted attach) and says it */
+        xlpci_log(ctx, dup ? XTL_DETAIL : XTL_ERROR, -1, "the QEMU of domain "
+                  "%u refused PCI device %s (device_add of "
+                  "xen-pci-passthrough, id %s): %s: %s", q->domid, b, qid,
+                  msg.err_class, msg.err_desc);
         xlpci_qmp_msg_dispose(&msg);
         *refused_r = true;
         return dup ? XLPCI_ERR_EXISTS : XLPCI_ERR_FAIL;
@@ -595,9 +628,8 @@ int xlpci_qmp_device_del(xlpci_ctx *ctx, xlpci_qmp *q, const xlpci_bdf *bdf,
                          long long deadline, bool *accepted_r)
 {
     char qid[XLPCI_QDEV_ID_LEN], b[XLPCI_BDF_STRLEN], *json = NULL;
-    char err[160];
     xlpci_qmp_msg msg;
-    unsigned id = q->next_id++, devfn;
+    unsigned id = q->next_id++;
     int rc;
 
     if (accepted_r)
@@ -627,15 +659,37 @@ int xlpci_qmp_device_del(xlpci_ctx *ctx, xlpci_qmp *q, const xlpci_bdf *bdf,
     xlpci_qmp_msg_dispose(&msg);
     if (accepted_r)
         *accepted_r = true;
+    return xlpci_qmp_device_gone(ctx, q, bdf, deadline);
+}
+
+int xlpci_qmp_device_gone(xlpci_ctx *ctx, xlpci_qmp *q, const xlpci_bdf *bdf,
+                          long long deadline)
+{
+    char qid[XLPCI_QDEV_ID_LEN], b[XLPCI_BDF_STRLEN], err[160];
+    xlpci_qmp_msg msg;
+    unsigned devfn;
+    bool query = true;
+    int rc;
+
+    xlpci_qdev_id(bdf, qid);
+    xlpci_bdf_format(bdf, b);
+    want_deleted(q, qid);
     /* The guest acknowledges the hot-unplug (ACPI) before QEMU removes the
-     * device: query-pci until it is gone, woken early by DEVICE_DELETED.
-     * The last answer that still listed it stands at the deadline. */
+     * device: query-pci until it is gone, woken early by DEVICE_DELETED
+     * (which alone tells once QEMU refuses query-pci).  The last answer
+     * that still listed it stands at the deadline. */
     for (;;) {
         long long until;
 
-        rc = xlpci_qmp_device_slot(ctx, q, bdf, deadline, &devfn);
-        if (rc <= 0)
-            return rc;
+        if (deleted_seen(q, qid))
+            return 0;
+        if (query) {
+            rc = xlpci_qmp_device_slot(ctx, q, bdf, deadline, &devfn);
+            if (rc == XLPCI_ERR_FAIL && q->fd >= 0)
+                query = false;         /* refused or not understood */
+            else if (rc <= 0)
+                return rc;
+        }
         until = xlpci_now_ms() + QMP_POLL_MS;
         if (until > deadline)
             until = deadline;

@@ -147,6 +147,12 @@ int xlpci_host_reconcile(xlpci_ctx *ctx, bool host, uint32_t domid,
         xlpci_bdf bdf = d->bdf;
 
         xlpci_bdf_format(&bdf, b);
+        if (d->domid == (int)domid && d->pending) {
+            /* a QEMU step whose outcome only QEMU can tell: the check of
+             * the HVM guest settles it (xlpci_hvm_check_qemu), never a
+             * release under QEMU's feet */
+            continue;
+        }
         if (d->domid == (int)domid && !listed(&a, &bdf)) {
             found++;
             LOG(ctx, WARN, "domain %u: %s is recorded as assigned to it but "
@@ -163,6 +169,7 @@ int xlpci_host_reconcile(xlpci_ctx *ctx, bool host, uint32_t domid,
                 continue;
             }
             d->domid = -1;
+            d->pending = XLPCI_PENDING_NONE;
             changed = true;
             if (!d->managed)
                 continue;

@@ -635,15 +635,20 @@ static const cmd_spec cmd_table[] = {
       { { 'n', "show-names", NULL, "print the names too" } }, NULL },
     { "check", main_check, DRY_PLAN, 1,
       "Verify a domain's PCI backend; --repair fixes it",
-      "[--repair] <domain>",
-      { { 'r', "repair", NULL, "fix what it can, in one transaction" } },
+      "[--repair] [-t SECS] <domain>",
+      { { 'r', "repair", NULL, "fix what it can, in one transaction" },
+        OPT_TIMEOUT },
       "Checks: num_devs is the true count, indices dense, no orphan keys\n"
       "(at any index, or spelled like dev-03), no device twice (by\n"
       "address), no malformed per-index value, frontend present, no index\n"
-      "left Closing by an interrupted detach.  Also reports (never\n"
-      "repairs) devices pciback never exported though both ends are\n"
-      "Connected, and malformed values.  Exit 0 when consistent; 1 when\n"
-      "problems are left or the domain does not exist." },
+      "left Closing by an interrupted detach, no backend Closing, no\n"
+      "frontend waiting in Reconfiguring under a Connected backend\n"
+      "(--repair resumes the cycle); an HVM guest's QEMU is asked which\n"
+      "devices it has (query-pci) and compared with the record and the\n"
+      "bookkeeping.  Also reports (never repairs) devices pciback never\n"
+      "exported though both ends are Connected, and malformed values.\n"
+      "Exit 0 when consistent; 1 when problems are left or the domain\n"
+      "does not exist." },
     { "destroy", main_destroy, DRY_PLAN, 1,
       "Release every PCI device of a domain that is gone or going",
       "[-f] <domain>",

@@ -183,6 +183,54 @@ static char *snapshot(void)
     itest_assert_same(before, snapshot(), "the bookkeeping, IOMMU or " \
                       "store changed")
 
+/* Store and Xen's contexts only: for "nothing changed there" where the
+ * bookkeeping keeps a QEMU step's intent (assert_intent). */
+static char *snapshot_xen_store(void)
+{
+    char *b = itest_slurp(g.h.iommu), *c = itest_dump(g.e), *out;
+
+    assert_true(asprintf(&out, "== iommu\n%s\n== store\n%s", b, c) > 0);
+    free(b);
+    free(c);
+    return out;
+}
+
+#define assert_xen_store_unchanged(before) \
+    itest_assert_same(before, snapshot_xen_store(), "the IOMMU or store " \
+                      "changed")
+
+/* The bookkeeping's record of bdf: assigned to domid (-1: none) with the
+ * QEMU step pending (XLPCI_PENDING_*). */
+static void assert_intent(const char *bdf, int domid, int pending)
+{
+    char path[400], err[256], *text;
+    xlpci_bk_dev *v = NULL;
+    xlpci_bdf want;
+    size_t n = 0, i;
+    bool found = false;
+
+    snprintf(path, sizeof(path), "%s/devices.json", g.h.state);
+    text = itest_slurp(path);
+    if (xlpci_bk_from_json(text, &v, &n, err, sizeof(err)))
+        fail_msg("devices.json: %s", err);
+    assert_int_equal(xlpci_bdf_parse(bdf, &want, err, sizeof(err)), 0);
+    for (i = 0; i < n; i++) {
+        if (xlpci_bdf_cmp(&v[i].bdf, &want))
+            continue;
+        found = true;
+        if (v[i].domid != domid || v[i].pending != pending)
+            fail_msg("%s: recorded for domain %d, pending %d; expected %d, "
+                     "%d:\n%s", bdf, v[i].domid, v[i].pending, domid,
+                     pending, text);
+    }
+    if (!found && domid >= 0)
+        fail_msg("%s: no record:\n%s", bdf, text);
+    for (i = 0; i < n; i++)
+        xlpci_bk_dev_dispose(&v[i]);
+    free(v);
+    free(text);
+}
+
 static void assert_node(const char *path, const char *want)
 {
     char *v = itest_read(g.e, path);
@@ -452,24 +500,27 @@ static void test_qmp_error_reply(void **state)
     free(before);
 }
 
-/* QEMU already has a device with the id (xl attached it, or a crash):
- * "Duplicate device ID"; xlpci does not take that device away. */
+/* QEMU already has a device with the id xl and xlpci give 04:00.0, and no
+ * record lists it (an interrupted attach, a pci-detach -f that went on
+ * without QEMU): the attach takes it as its own ("Duplicate device ID"
+ * refused every re-attach, with advice that did not work). */
 static void test_device_refused_duplicate(void **state)
 {
     itest_env *e = *state;
-    char *before, *log;
+    char *log;
 
     peer_start("--device", "pci-pt-04_00.0,0000:04:00.0,4", NULL);
-    before = snapshot();
-    assert_int_equal(itest_xlpci(e, "pci-attach", "5", "04:00.0", NULL), 1);
-    assert_has(e->err, "Duplicate device ID 'pci-pt-04_00.0'");
-    assert_has(e->err, "pci-detach it first");
-    assert_unchanged(before);
-    free(before);
+    assert_int_equal(itest_xlpci(e, "pci-attach", "5", "04:00.0", NULL), 0);
+    assert_has(e->err, "its QEMU has PCI device 0000:04:00.0 already");
+    assert_has(e->err, "taken as this attach's");
     assert_qemu_devices("pci-pt-04_00.0 4.0 0000:04:00.0\n");
     log = qemu_log();
     assert_null(strstr(log, "device_del"));
     free(log);
+    assert_node(BE(5) "/vdevfn-0", "20");
+    assert_node("/libxl/pci/0000-04-00-0/domid", "5");
+    assert_intent("0000:04:00.0", 5, XLPCI_PENDING_NONE);
+    assert_int_equal(itest_xlpci(e, "check", "5", NULL), 0);
     /* a slot that is taken */
     assert_int_equal(itest_xlpci(e, "pci-attach", "5", "05:00.0@2", NULL),
                      1);
@@ -618,15 +669,20 @@ static void test_detach_failures(void **state)
     assert_has(e->err, "run pci-detach again to finish");
     assert_null(strstr(e->err, "nothing was changed"));
     assert_true(dt >= 1000 && dt < 1000 + 1500 * h_slow());
-    assert_unchanged(before);
+    /* the store and Xen as they were; the bookkeeping keeps the step
+     * QEMU may still carry out (check asks QEMU) */
+    free(before);
+    before = snapshot_xen_store();
+    assert_intent("0000:04:00.0", 5, XLPCI_PENDING_DEL);
     log = xc_calls(false);
     assert_null(strstr(log, "deassign"));
     free(log);
-    /* no QEMU: refused, nothing changed */
+    /* no QEMU: refused, nothing changed, the intent as it was */
     peer_stop();
     assert_int_equal(itest_xlpci(e, "pci-detach", "5", "04:00.0", NULL), 1);
     assert_has(e->err, "no QEMU to talk to");
-    assert_unchanged(before);
+    assert_xen_store_unchanged(before);
+    assert_intent("0000:04:00.0", 5, XLPCI_PENDING_DEL);
     free(before);
     /* -f: without QEMU's confirmation */
     assert_int_equal(itest_xlpci(e, "pci-detach", "-f", "5", "04:00.0",
@@ -718,7 +774,7 @@ static long long qmp_flood_run(itest_env *e, const char *kind, bool detach,
                    kind, NULL);
     else
         peer_start("--flood", kind, NULL);
-    before = snapshot();
+    before = snapshot_xen_store();
     t0 = h_now_ms();
     rc = niceness
          ? itest_xlpci_measured(e, niceness, &rss, detach ? "pci-detach"
@@ -731,8 +787,12 @@ static long long qmp_flood_run(itest_env *e, const char *kind, bool detach,
     snprintf(want, sizeof(want), "did not answer %s within %.0f ms",
              detach ? "device_del" : "device_add", atof(t) * 1000);
     assert_has(e->err, want);
-    assert_unchanged(before);
+    assert_xen_store_unchanged(before);
     free(before);
+    /* QEMU did not answer: it may have acted, so the device stays the
+     * domain's on the host, its step pending for check to settle */
+    assert_intent("0000:04:00.0", 5, detach ? XLPCI_PENDING_DEL
+                                            : XLPCI_PENDING_ADD);
     if (!detach)
         assert_qemu_devices("");
     return took;
@@ -951,6 +1011,95 @@ static void test_qmp_socket_verified(void **state)
     }
 }
 
+/* Issue 21: QEMU accepts device_add, then hangs.  The attach fails, and
+ * every advice it gives works when followed: the device stays the
+ * domain's on the host (create 6 of it is refused: QEMU 5 may have it),
+ * check says it cannot ask QEMU, pci-detach -f releases it; a QEMU that
+ * comes back with the device makes check say so and a re-attach takes it
+ * (it failed "Duplicate device ID"). */
+static void test_silent_qemu_advice(void **state)
+{
+    itest_env *e = *state;
+    char *before;
+
+    peer_start("--hang-after", "device_add", NULL);
+    before = snapshot_xen_store();
+    assert_int_equal(itest_xlpci(e, "pci-attach", "-t", "1", "5", "04:00.0",
+                                 NULL), 1);
+    assert_has(e->err, "did not answer device_add within 1000 ms");
+    assert_has(e->err, "QEMU may still have PCI device 0000:04:00.0");
+    assert_has(e->err, "pci-detach -f 5 0000:04:00.0 releases it");
+    assert_xen_store_unchanged(before);
+    free(before);
+    assert_intent("0000:04:00.0", 5, XLPCI_PENDING_ADD);
+    assert_qemu_devices("pci-pt-04_00.0 3.0 0000:04:00.0\n");
+
+    /* no other domain gets it meanwhile */
+    assert_int_equal(itest_xlpci(e, "create", "6", "04:00.0", NULL), 1);
+    assert_has(e->err, "assigned to domain 5");
+    /* check cannot ask the hung QEMU: it says so, never "consistent" */
+    assert_int_equal(itest_xlpci(e, "check", "-t", "1", "5", NULL), 1);
+    assert_has(e->err, "could not ask its QEMU");
+    assert_null(strstr(e->out, "consistent"));
+    /* the advice */
+    assert_int_equal(itest_xlpci(e, "pci-detach", "-f", "-t", "1", "5",
+                                 "04:00.0", NULL), 0);
+    assert_has(e->err, "without QEMU's confirmation");
+    assert_intent("0000:04:00.0", -1, XLPCI_PENDING_NONE);
+
+    /* QEMU comes back, with the device */
+    peer_start("--device", "pci-pt-04_00.0,0000:04:00.0,3", NULL);
+    assert_int_equal(itest_xlpci(e, "check", "5", NULL), 1);
+    assert_has(e->err, "its QEMU has PCI device 0000:04:00.0 "
+               "(pci-pt-04_00.0), which its backend does not list");
+    assert_int_equal(itest_xlpci(e, "pci-attach", "5", "04:00.0", NULL), 0);
+    assert_has(e->err, "taken as this attach's");
+    assert_int_equal(itest_xlpci(e, "check", "5", NULL), 0);
+    assert_qemu_devices("pci-pt-04_00.0 3.0 0000:04:00.0\n");
+    assert_intent("0000:04:00.0", 5, XLPCI_PENDING_NONE);
+}
+
+/* A detach whose device_del QEMU accepted, carried out only after the
+ * command gave up: check (it said "consistent") sees QEMU no longer has
+ * the device the record lists, and --repair finishes the detach. */
+static void test_check_asks_qemu(void **state)
+{
+    itest_env *e = *state;
+    char *log;
+
+    peer_start(NULL);
+    assert_int_equal(itest_xlpci(e, "pci-attach", "5", "04:00.0", NULL), 0);
+    assert_int_equal(itest_xlpci(e, "check", "5", NULL), 0);
+    peer_start("--device", "pci-pt-04_00.0,0000:04:00.0,3", "--del-delay",
+               "1500", NULL);
+    assert_int_equal(itest_xlpci(e, "pci-detach", "-t", "0.5", "5",
+                                 "04:00.0", NULL), 1);
+    assert_has(e->err, "QEMU accepted the removal");
+    assert_intent("0000:04:00.0", 5, XLPCI_PENDING_DEL);
+    assert_qemu_devices("");            /* QEMU removed it, late */
+    free(xc_calls(false));
+    assert_int_equal(itest_xlpci(e, "check", "5", NULL), 1);
+    assert_has(e->err, "its backend lists 0000:04:00.0 but its QEMU does "
+               "not have it (a pci-detach QEMU carried out did not finish)");
+    assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 0);
+    assert_int_equal(itest_check_backend(e, 5), 0);
+    assert_node("/libxl/pci/0000-04-00-0/domid", NULL);
+    assert_intent("0000:04:00.0", -1, XLPCI_PENDING_NONE);
+    log = xc_calls(false);
+    assert_has(log, "deassign_device dom=5 sbdf=0000:04:00.0");
+    free(log);
+    assert_int_equal(itest_xlpci(e, "check", "5", NULL), 0);
+
+    /* and a device QEMU has that nothing records: --repair removes it
+     * from QEMU */
+    peer_start("--device", "pci-pt-05_00.0,0000:05:00.0,4", NULL);
+    assert_int_equal(itest_xlpci(e, "check", "5", NULL), 1);
+    assert_has(e->err, "recorded nowhere");
+    assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 0);
+    assert_qemu_devices("");
+    assert_int_equal(itest_xlpci(e, "check", "5", NULL), 0);
+}
+
 /* QEMU refuses qmp_capabilities: the error says so, and the reply is
  * freed (304 bytes leaked, seen by LeakSanitizer: exit 23). */
 static void test_capabilities_refused(void **state)
@@ -1059,6 +1208,8 @@ int main(void)
         T(test_deep_bookkeeping),
         T(test_qmp_socket_verified),
         T(test_capabilities_refused),
+        T(test_silent_qemu_advice),
+        T(test_check_asks_qemu),
 #undef T
     };
 

@@ -45,6 +45,9 @@
  *                       qmp_capabilities too)
  *   --drop CMD          close the connection when CMD arrives, no answer
  *   --drop-after CMD    do CMD, then close the connection, no answer
+ *   --hang-after CMD    do CMD, answer nothing, then serve nobody again
+ *                       (a QEMU that hung: its socket still accepts into
+ *                       the backlog, no greeting ever comes)
  *   --garbage CMD       answer CMD with a line that is not JSON
  *   --del-delay MS      see device_del (default 50)
  *   --del-never         device_del is accepted, the device never leaves
@@ -95,9 +98,10 @@ typedef struct {
 static struct {
     const char *sock, *ready, *log, *state;
     const char *refuse[MAX_OPTS], *drop[MAX_OPTS], *drop_after[MAX_OPTS];
-    const char *garbage[MAX_OPTS];
+    const char *garbage[MAX_OPTS], *hang_after[MAX_OPTS];
     struct { char cmd[32]; unsigned ms; } late[MAX_OPTS];
-    size_t nrefuse, ndrop, ndrop_after, ngarbage, nlate;
+    size_t nrefuse, ndrop, ndrop_after, ngarbage, nlate, nhang_after;
+    bool hung;
     unsigned del_delay;
     bool del_never;
     int flood;                       /* 0, FLOOD_EVENTS, FLOOD_REPLIES */
@@ -743,6 +747,18 @@ static void handle_line(char *line)
         }
         goto out;
     }
+    if (listed(g.hang_after, g.nhang_after, cmd)) {
+        int fd = g.client;
+
+        g.client = -1;                 /* do it, answer nobody, ever */
+        if (!strcmp(cmd, "device_add"))
+            cmd_device_add(id, args);
+        else if (!strcmp(cmd, "device_del"))
+            cmd_device_del(id, args);
+        g.client = fd;
+        g.hung = true;
+        goto out;
+    }
     if (listed(g.drop_after, g.ndrop_after, cmd)) {
         int fd = g.client;
 
@@ -811,7 +827,8 @@ static int usage(void)
 {
     fprintf(stderr, "usage: qmppeer SOCKET [--ready F] [--log F] [--state F]"
             " [--device ID,HOST,SLOT] [--late CMD:MS] [--refuse CMD] [--drop"
-            " CMD] [--drop-after CMD] [--garbage CMD] [--del-delay MS] "
+            " CMD] [--drop-after CMD] [--hang-after CMD] [--garbage CMD] "
+            "[--del-delay MS] "
             "[--del-never] [--flood events|replies] [--deep WHERE:N] "
             "[-xen-domid D]\n");
     return 2;
@@ -867,6 +884,8 @@ static int parse_args(int argc, char **argv)
             if (add_opt(g.refuse, &g.nrefuse, a)) return -1;
         } else if (!strcmp(o, "--drop")) {
             if (add_opt(g.drop, &g.ndrop, a)) return -1;
+        } else if (!strcmp(o, "--hang-after")) {
+            if (add_opt(g.hang_after, &g.nhang_after, a)) return -1;
         } else if (!strcmp(o, "--drop-after")) {
             if (add_opt(g.drop_after, &g.ndrop_after, a)) return -1;
         } else if (!strcmp(o, "--garbage")) {
@@ -958,6 +977,10 @@ int main(int argc, char **argv)
             if (g.flood && g.negotiated)
                 p[n].events |= POLLOUT;
             p[n++].revents = 0;
+        }
+        if (g.hung) {                  /* serves nobody: only SIGTERM */
+            sleep_ms(1000);
+            continue;
         }
         r = poll(p, (nfds_t)n, timeout);
         if (r < 0 && errno != EINTR)
