@@ -349,6 +349,41 @@ static void test_json_depth(void **state)
     assert_int_equal(xlpci_json_depth("[[[[[[", 6, 3), 4);
 }
 
+/* Issue 21: check's view of QEMU, the devices by libxl's ids only. */
+static void test_pci_passthrough(void **state)
+{
+    const char *reply =
+        "{\"return\": [{\"bus\": 0, \"devices\": ["
+        "{\"qdev_id\": \"\", \"slot\": 1, \"function\": 0},"
+        "{\"qdev_id\": \"pci-pt-04_00.0\", \"slot\": 3, \"function\": 0},"
+        "{\"qdev_id\": \"pci-pt-81_10.7\", \"slot\": 4, \"function\": 0},"
+        "{\"qdev_id\": \"pci-pt-4_0.0\", \"slot\": 5, \"function\": 0},"
+        "{\"qdev_id\": \"pci-pt-04_00.0x\", \"slot\": 6, \"function\": 0},"
+        "{\"qdev_id\": \"nic0\", \"slot\": 7, \"function\": 0}]}], "
+        "\"id\": 3}";
+    xlpci_qmp_msg m;
+    xlpci_bdf *v;
+    char err[160];
+    size_t n;
+
+    (void)state;
+    assert_int_equal(xlpci_qmp_parse(reply, &m, err, sizeof(err)), 0);
+    assert_int_equal(xlpci_qmp_pci_passthrough(m.ret, &v, &n, err,
+                                               sizeof(err)), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(xlpci_bdf_cmp(&v[0], &(xlpci_bdf){ 0, 4, 0, 0 }), 0);
+    assert_int_equal(xlpci_bdf_cmp(&v[1], &(xlpci_bdf){ 0, 0x81, 0x10, 7 }),
+                     0);
+    free(v);
+    xlpci_qmp_msg_dispose(&m);
+    assert_int_equal(xlpci_qmp_parse("{\"return\": {}, \"id\": 3}", &m, err,
+                                     sizeof(err)), 0);
+    assert_int_equal(xlpci_qmp_pci_passthrough(m.ret, &v, &n, err,
+                                               sizeof(err)),
+                     XLPCI_ERR_CORRUPT);
+    xlpci_qmp_msg_dispose(&m);
+}
+
 static void test_pci_find(void **state)
 {
     xlpci_qmp_msg m;
@@ -421,6 +456,7 @@ int main(void)
         cmocka_unit_test(test_parse_malformed),
         cmocka_unit_test(test_parse_deep),
         cmocka_unit_test(test_json_depth),
+        cmocka_unit_test(test_pci_passthrough),
         cmocka_unit_test(test_pci_find),
         cmocka_unit_test(test_pci_find_malformed),
     };
