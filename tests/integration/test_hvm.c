@@ -570,7 +570,7 @@ static void test_rollback_budget_said(void **state)
     itest_env *e = *state;
     const char *p;
     long long t0, dt;
-    int ms;
+    int ms = 0;
 
     peer_start("--late", "device_add:3300", "--late", "device_del:5000",
                NULL);
