@@ -135,6 +135,14 @@ static int wedged_problems(xlpci_ctx *ctx, xs_transaction_t t,
         return 0;
     memset(&why, 0, sizeof(why));
     xlpci_frontend_ready(ctx, t, a->domid, &why, &rc);
+    if (!rc && why.fe_state == -2) {
+        problem(ctx, a, "its frontend's state is not a xenbus state (the "
+                "guest wrote it): every pci-attach and pci-detach waits for "
+                "a Connected frontend (not repairable here: the guest's "
+                "node)");
+        a->unfixable++;
+        return 0;
+    }
     if (rc || why.fe_state != XenbusStateReconfiguring)
         return rc;
     a->stuck = true;

@@ -789,6 +789,10 @@ static void test_garbage_frontend_state(void **state)
                                  "04:00.0", NULL), 1);
     assert_non_null(strstr(e->err, "frontend is not a xenbus state"));
     assert_null(strstr(e->err, "absent"));
+    /* issue 21: check says what every cycle waits for */
+    assert_int_equal(itest_xlpci(e, "check", "5", NULL), 1);
+    assert_non_null(strstr(e->err, "its frontend's state is not a xenbus "
+                           "state"));
 }
 
 /* ---- a rollback racing the guest (issue 21, 4) --------------------------- */
