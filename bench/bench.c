@@ -42,7 +42,7 @@
 #include "bench.h"
 
 static int runs_a = 31, runs_b = 15, runs_c = 5;
-static const char *sections = "abcdef";
+static const char *sections = "abcdefg";
 static int runs_d = 15, runs_e = 3;
 static bool only_ox;
 
@@ -70,7 +70,7 @@ int main(int argc, char **argv)
         case 'e': runs_e = v > 16 ? 16 : v; break;
         default:
             fprintf(stderr, "usage: xlpci-bench [-r RUNS] [-b RUNS] "
-                    "[-c RUNS] [-d RUNS] [-e RUNS] [-s SECTIONS (abcdef)] [-o (c, "
+                    "[-c RUNS] [-d RUNS] [-e RUNS] [-s SECTIONS (abcdefg)] [-o (c, "
                     "e: oxenstored only)]\n");
             return 2;
         }
@@ -116,6 +116,8 @@ int main(int argc, char **argv)
     bench_scale(sections, runs_d, runs_e, only_ox);
     if (strchr(sections, 'f'))
         bench_hotpath_section(dir, runs_d);
+    if (strchr(sections, 'g'))
+        bench_ownership_section(runs_d);
     printf("\nWhole run: %.0f s.\n", (now_us() - t0) / 1e6);
     h_rmrf(dir);
     return 0;

@@ -25,6 +25,8 @@
  *   concurrent.c  (c) K processes running pci-attach on one domain
  *   scale.c     (d) host-size scaling, (e) boot storm
  *   hotpath.c   (f) pci-attach and pci-detach with a connected guest
+ *   ownership.c  (g) check and destroy: what the domain holds, alone and
+ *               on a host of 64 x 8, against their floors
  * [2] main
  *   bench.c     main: the options, the report's heading, the sections
  */
@@ -136,5 +138,7 @@ void bench_scale(const char *sections, int runs, int storm_runs,
 /* hotpath.c: (f) pci-attach and pci-detach with a connected guest, in
  * process and as whole processes. */
 void bench_hotpath_section(const char *dir, int runs);
+/* ownership.c: (g) check and destroy against their floors. */
+void bench_ownership_section(int runs);
 
 #endif

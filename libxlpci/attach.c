@@ -359,6 +359,7 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     unsigned tries = 0;
     bool pciback, host = false;
     xlpci_bk bk;
+    xlpci_truth tr;                    /* who is alive, for the claim */
     int rc, state, ops = -1;
     bool done;
 
@@ -374,6 +375,7 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     rc = xlpci_resolve_devs(ctx, pciback, spec, 1, defs, &devs, &a.n);
     if (rc)
         return rc;
+    xlpci_truth_init(ctx, &tr, pciback);
     a.devs = devs;
     xlpci_bdf_format(&devs[0].bdf, b);
     /* the guest type decides the path: HVM guests' devices go through
@@ -395,7 +397,8 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
             host = false;
             goto out;
         }
-        rc = xlpci_host_grant(ctx, domid, devs, a.n, &granted, &ngranted);
+        rc = xlpci_host_grant(ctx, domid, devs, a.n, how, &granted,
+                              &ngranted);
         if (rc) goto out;
     }
 
@@ -478,7 +481,8 @@ out:
         /* not assigned: the guest never saw it, its access goes before
          * a seized device goes back to its driver */
         if (!assigned && granted)
-            xlpci_hv_revoke(ctx, true, domid, granted, ngranted, false);
+            xlpci_hv_revoke(ctx, true, domid, granted, ngranted, false,
+                            NULL);
         hrc = xlpci_host_finish(ctx, domid, devs, a.n, &bk, how, assigned,
                                 &ops);
 
@@ -489,6 +493,7 @@ out:
     if (!rc && !ctx->dry_run)
         LOG(ctx, DETAIL, "domain %u: attached %zu device(s) starting with %s",
             domid, a.n, b);
+    xlpci_truth_close(ctx, &tr);
     xlpci_guest_forget(ctx);
     free(granted);
     free(how);

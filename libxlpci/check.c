@@ -1,24 +1,47 @@
 /*
- * `xlpci check [--repair]`: verify a domain's PCI backend and put right
- * what an interrupted operation or another toolstack left behind.
+ * `xlpci check [--repair] [--audit]`: verify a domain's PCI backend and
+ * who holds its devices, and put right what an interrupted operation or
+ * another toolstack left behind.
  *
- * Invariants: the backend has num_devs (pciback closes it otherwise);
- * num_devs is the number of devices and every dev-0..dev-(num_devs-1)
- * holds a valid BDF; no per-index key lies past num_devs; no device is
- * listed twice; the frontend directory exists; no index is left Closing
- * with the backend Connected (a detach whose Reconfiguring cycle finished
- * but which never removed the index, libxl's own failure mode).
- * Reported but not repaired: an index pciback never exported although
- * both ends are Connected (state-N still Initialising, no vdev-N: the
- * guest does not have the device; libxl's one-transaction-per-device
- * create on a pciback that read num_devs once).  The next Reconfiguring
- * cycle exports it: pciback's reconfigure exports every index still
- * Initialising.
+ * Invariants of the backend: it has num_devs (pciback closes it
+ * otherwise); num_devs is the number of devices and every
+ * dev-0..dev-(num_devs-1) holds a valid BDF; no per-index key lies past
+ * num_devs; no device is listed twice; the frontend directory exists; no
+ * index is left Closing with the backend Connected (a detach whose
+ * Reconfiguring cycle finished but which never removed the index,
+ * libxl's own failure mode).  Reported but not repaired: an index pciback
+ * never exported although both ends are Connected (state-N still
+ * Initialising, no vdev-N: the guest does not have the device; libxl's
+ * one-transaction-per-device create on a pciback that read num_devs
+ * once).  The next Reconfiguring cycle exports it: pciback's reconfigure
+ * exports every index still Initialising.
+ *
+ * Who holds each device (owner.c, the facts gathered in the same
+ * transaction: ownership.c): a device its backend lists is the domain's,
+ * and its record /libxl/pci/<bdf>/domid must name the domain (written
+ * when missing, unreadable, or naming a gone domain); another live
+ * domain holding it too (its record, or the backend of the domain the
+ * bookkeeping names) is reported, never repaired: one of them must let
+ * go.  A record naming the domain for a device its backend does not list
+ * (an interrupted operation) goes, and the host half releases the device
+ * unless another live domain holds it.
  *
  * Repair, in one transaction: drop every bad or released index and the
- * orphans, compact the rest (vdev-N moving along), recount num_devs;
- * nothing left: remove both directories.  A backend in the middle of a
- * Reconfiguring cycle is reported, never touched.
+ * orphans, compact the rest (vdev-N moving along), recount num_devs
+ * (nothing left: remove both directories), the records.  A backend in
+ * the middle of a Reconfiguring cycle is reported, never touched.  Then,
+ * with xen-pciback, the host half (reconcile.c), under the operations
+ * lock and the bookkeeping's, taken before the transaction so that both
+ * see one state.
+ *
+ * Cost: what the domain holds.  The backend is read once, the records of
+ * its devices, the bookkeeping; no listing that grows with the host.
+ * --audit also looks host-wide, and says so: the listing of /libxl/pci
+ * for records naming the domain that nothing else knows (on a connection
+ * of its own: past about 315 records oxenstored cannot send it, and the
+ * check fails naming the 4096-byte limit), and every other PCI backend
+ * for its devices.  A gone domain is destroy's (xlpci_destroy_run):
+ * reported, released by --repair.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -29,13 +52,17 @@
 
 typedef struct {
     uint32_t domid;
-    bool repair;
+    bool repair, audit;
+    xlpci_truth *tr;
+    const xlpci_bk *bk;                /* host: locked by the caller */
+    const xlpci_bdf *extra;            /* --audit: records naming it */
+    size_t nextra;
     unsigned problems, repaired;
     unsigned unfixable;                /* problems a repair leaves alone */
     bool busy;                         /* a cycle is in progress */
-    bool domain_exists;
-    const xlpci_bdf *named;            /* records naming it (the scan, */
-    size_t nnamed;                     /* outside the transaction) */
+    /* every device seen, with its verdict, for the host half */
+    xlpci_checked *dev;
+    size_t ndev;
     bool stuck;                        /* frontend Reconfiguring, backend
                                         * Connected: --repair resumes */
 } check_arg;
@@ -154,6 +181,141 @@ static int wedged_problems(xlpci_ctx *ctx, xs_transaction_t t,
     return 0;
 }
 
+/* devices.json's domid of bdf (host), or -1. */
+static int bk_of(const check_arg *a, const xlpci_bdf *bdf)
+{
+    xlpci_bk_dev *d;
+
+    if (!a->bk)
+        return -1;
+    d = xlpci_bk_find((xlpci_bk *)a->bk, bdf);
+    return d ? d->domid : -1;
+}
+
+static bool seen(const check_arg *a, const xlpci_bdf *bdf)
+{
+    size_t i;
+
+    for (i = 0; i < a->ndev; i++)
+        if (!xlpci_bdf_cmp(&a->dev[i].bdf, bdf))
+            return true;
+    return false;
+}
+
+/* The BDF of the row that stays listed after the repair (not dropped), or
+ * false. */
+static bool row_bdf(const xlpci_view *v, unsigned i, xlpci_bdf *bdf)
+{
+    char err[64];
+    const char *dev = v->keys[i][XLPCI_KEY_DEV];
+
+    return dev && !xlpci_bdf_parse(dev, bdf, err, sizeof(err));
+}
+
+/* In t: bdf's record, the facts and the decision; into a->dev.  listed:
+ * the backend lists it (and keeps listing it after a repair). */
+static int owner_of(xlpci_ctx *ctx, xs_transaction_t t, check_arg *a,
+                    const xlpci_bdf *bdf, bool listed)
+{
+    xlpci_checked *c, *nv;
+    xlpci_owner_cand *oc;
+    int rc, record, found, skip[XLPCI_OWNER_MAXCAND];
+    bool bad;
+    unsigned k;
+
+    rc = xlpci_owner_read(ctx, t, bdf, &record);
+    bad = rc == XLPCI_ERR_CORRUPT;
+    if (bad)
+        rc = 0;
+    if (rc)
+        return rc;
+    nv = realloc(a->dev, (a->ndev + 1) * sizeof(*nv));
+    if (!nv)
+        return XLPCI_ERR_NOMEM;
+    a->dev = nv;
+    c = &a->dev[a->ndev];
+    memset(c, 0, sizeof(*c));
+    c->bdf = *bdf;
+    c->listed = listed;
+    xlpci_owner_facts_init(&c->f, (int)a->domid, record, bad, bk_of(a, bdf));
+    oc = xlpci_owner_cand_find(&c->f, a->domid);
+    oc->alive = 1;
+    rc = xlpci_owner_gather(ctx, a->tr, t, bdf, listed,
+                            a->audit ? XLPCI_FIND_STALE : 0, &c->f, &c->v);
+    if (!rc && a->audit && listed) {
+        /* --audit: every other backend too */
+        for (k = 0; k < c->f.ncand; k++)
+            skip[k] = (int)c->f.cand[k].domid;
+        rc = xlpci_backend_search(ctx, t, bdf, skip, c->f.ncand, &found);
+        if (!rc && found >= 0 &&
+            (oc = xlpci_owner_cand_add(&c->f, (uint32_t)found))) {
+            oc->lists = true;
+            rc = xlpci_truth_alive(ctx, a->tr, t, oc->domid, &oc->alive);
+        }
+    }
+    if (rc)
+        return rc;
+    xlpci_owner_decide(&c->f, &c->v);
+    a->ndev++;
+    return 0;
+}
+
+/* The ownership problems of a device the backend lists, and the record's
+ * repair. */
+static int listed_problems(xlpci_ctx *ctx, check_arg *a,
+                           const xlpci_checked *c, xlpci_ops *ops)
+{
+    char path[XLPCI_PATH_MAX], b[XLPCI_BDF_STRLEN], why[300];
+    const xlpci_owner_facts *f = &c->f;
+    const xlpci_owner_verdict *v = &c->v;
+
+    xlpci_bdf_format(&c->bdf, b);
+    xlpci_libxl_path(path, &c->bdf, "domid");
+    if (v->held == XLPCI_HELD_OTHER || v->rival >= 0) {
+        int other = v->held == XLPCI_HELD_OTHER ? v->holder : v->rival;
+
+        xlpci_owner_text(&c->bdf, f, v, why, sizeof(why));
+        if (f->record == other)
+            problem(ctx, a, "its backend lists %s, which %s gives to "
+                    "domain %d (%s; not repaired: one of them must release "
+                    "it, `xlpci pci-detach %d %s` or `xlpci pci-detach %u "
+                    "%s`)", b, path, other, why, other, b, a->domid, b);
+        else
+            problem(ctx, a, "%s is also in the PCI backend of domain %d "
+                    "(%s; not repaired: one of them must release it, "
+                    "`xlpci pci-detach %d %s` or `xlpci pci-detach %u %s`)",
+                    b, other, why, other, b, a->domid, b);
+        a->unfixable++;
+        return 0;
+    }
+    if (v->held != XLPCI_HELD_SELF || !v->record_fix)
+        return 0;
+    if (f->record_bad)
+        problem(ctx, a, "%s is not a domid", path);
+    else if (f->record < 0)
+        problem(ctx, a, "its backend lists %s but %s is missing (xl would "
+                "offer the device again)", b, path);
+    else
+        problem(ctx, a, "its backend lists %s but %s names domain %d, which "
+                "is gone", b, path, f->record);
+    return a->repair ? xlpci_ops_writef(ops, path, "%u", a->domid) : 0;
+}
+
+/* A record naming the domain for a device its backend does not list. */
+static int unlisted_problems(xlpci_ctx *ctx, check_arg *a,
+                             const xlpci_checked *c, xlpci_ops *ops)
+{
+    char path[XLPCI_PATH_MAX], b[XLPCI_BDF_STRLEN];
+
+    if (c->f.record != (int)a->domid)
+        return 0;                      /* the host half reports the rest */
+    xlpci_bdf_format(&c->bdf, b);
+    xlpci_libxl_path(path, &c->bdf, "domid");
+    problem(ctx, a, "%s names it but its backend does not list %s (an "
+            "interrupted operation)", path, b);
+    return a->repair ? xlpci_ops_rm(ops, path) : 0;
+}
+
 static int check_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
                       void *varg)
 {
@@ -161,21 +323,22 @@ static int check_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
     char be[XLPCI_PATH_MAX], fe[XLPCI_PATH_MAX];
     found_arg f;
     xlpci_view v;
+    xlpci_bdf bdf;
     unsigned i;
-    bool fe_exists, recount;
-    int rc, state;
+    size_t k;
+    bool fe_exists = false, recount, ok;
+    int rc, state = -1;
 
     a->problems = a->repaired = a->unfixable = 0;
     a->busy = false;
     a->stuck = false;
+    a->ndev = 0;
     memset(&f, 0, sizeof(f));
     xlpci_be_path(be, a->domid);
     xlpci_fe_path(fe, a->domid);
-    rc = xlpci_domain_exists(ctx, t, a->domid, &a->domain_exists);
-    if (!rc) rc = xlpci_view_read(ctx, t, a->domid, &v);
-    if (rc || !v.dir_exists)
-        goto out;                      /* no backend: nothing to check */
-    state = v.state;
+    rc = xlpci_view_read(ctx, t, a->domid, &v);
+    if (rc)
+        goto out;
     f.ctx = ctx;
     f.a = a;
     f.drop = calloc(v.num_devs + 1, sizeof(*f.drop));
@@ -183,6 +346,9 @@ static int check_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
         rc = XLPCI_ERR_NOMEM;
         goto out;
     }
+    if (!v.dir_exists)
+        goto owners;                   /* no backend: nothing listed */
+    state = v.state;
     xlpci_view_problems(&v, a->domid, found_problem, &f);
     if (f.norphan > ORPHANS_NAMED)
         LOG(ctx, WARN, "domain %u: and %u more orphan key(s)", a->domid,
@@ -232,16 +398,52 @@ static int check_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
         a->busy = true;
         LOG(ctx, WARN, "domain %u: a Reconfiguring cycle is in progress "
             "(backend state %d); not repairing", a->domid, state);
+        rc = XLPCI_TXN_NOTHING;
+        goto out;
     }
+owners:
+    /* who holds the devices it lists (after the repair: the rows kept) */
+    for (i = 0; !rc && i < v.num_devs; i++)
+        if (!xlpci_idx_in(f.drop, f.ndrop, i) && row_bdf(&v, i, &bdf) &&
+            !seen(a, &bdf))
+            rc = owner_of(ctx, t, a, &bdf, true);
+    for (k = 0; !rc && k < a->ndev; k++)
+        rc = listed_problems(ctx, a, &a->dev[k], ops);
+    /* and those it names no longer listed: the dropped rows' (by dev-N or
+     * key-N), the bookkeeping's, --audit's records */
+    for (i = 0; !rc && i < v.num_devs; i++) {
+        const char *key = v.keys[i][XLPCI_KEY_KEY];
+        char err[64];
+
+        if (!xlpci_idx_in(f.drop, f.ndrop, i))
+            continue;
+        ok = row_bdf(&v, i, &bdf) ||
+             (key && !xlpci_bdf_parse(key, &bdf, err, sizeof(err)));
+        if (ok && !seen(a, &bdf))
+            rc = owner_of(ctx, t, a, &bdf, false);
+    }
+    for (k = 0; !rc && a->bk && k < a->bk->n; k++)
+        if (a->bk->v[k].domid == (int)a->domid && !seen(a, &a->bk->v[k].bdf))
+            rc = owner_of(ctx, t, a, &a->bk->v[k].bdf, false);
+    for (k = 0; !rc && k < a->nextra; k++)
+        if (!seen(a, &a->extra[k]))
+            rc = owner_of(ctx, t, a, &a->extra[k], false);
+    for (k = 0; !rc && k < a->ndev; k++)
+        if (!a->dev[k].listed)
+            rc = unlisted_problems(ctx, a, &a->dev[k], ops);
+    if (rc) goto out;
+
     /* a stuck frontend: the cycle is resumed first (outside this
-     * transaction, xlpci_check_ex), the rest repaired after it */
-    if (!a->repair || a->busy || a->stuck ||
-        a->problems == a->unfixable) {
+     * transaction, xlpci_check_flags), the rest repaired after it */
+    if (!a->repair || a->stuck || a->problems == a->unfixable) {
         rc = XLPCI_TXN_NOTHING;
         goto out;
     }
     /* The repair: drop the bad rows, compact, recount num_devs (nothing
-     * left: both directories go), remove every orphan key. */
+     * left: both directories go), remove every orphan key; the records
+     * were planned above. */
+    if (!v.dir_exists)
+        goto done;
     recount = v.num_bad || !v.num_raw;
     if (f.ndrop || recount) {
         rc = xlpci_layout_remove(ops, a->domid, &v, f.drop, f.ndrop);
@@ -264,249 +466,208 @@ static int check_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
         if (!rc) rc = xlpci_ops_writef(ops, p2, "%d", XenbusStateInitialising);
         if (rc) goto out;
     }
+done:
     a->repaired = a->problems - a->unfixable;
+    if (!ops->n)
+        rc = XLPCI_TXN_NOTHING;
 out:
     free(f.drop);
     xlpci_view_dispose(&v);
     return rc;
 }
 
-/* ---- the ownership records (/libxl/pci/<bdf>/domid) ----------------------- */
-
-/* The records must match the backend: every device it lists has a node
- * naming the domain, and every node naming the domain is a device it
- * lists.  The records naming it were found before the transaction
- * (xlpci_owner_scan: /libxl/pci may be too large for one reply); each one
- * the backend does not list is read again here, and reported (removed)
- * only if it still names the domain.  The only scan of the other backends
- * is here, to find a device that another toolstack, which keeps no such
- * record, put in a second backend (reported, not repaired: one of them
- * must let go). */
-static int owners_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
-                       void *varg)
+/* A gone domain: what it still holds, released by --repair (destroy's
+ * release); then the host-wide leftovers of the bookkeeping. */
+static int check_gone(xlpci_ctx *ctx, bool host, uint32_t domid,
+                      unsigned flags, const xlpci_bdf *extra, size_t nextra,
+                      xlpci_check_result *res)
 {
-    check_arg *a = varg;
-    char path[XLPCI_PATH_MAX], b[XLPCI_BDF_STRLEN], err[128];
-    char **doms = NULL;
-    unsigned nd = 0, j, other;
-    xlpci_view view, ov;
-    xlpci_bdf *listed = NULL, bdf;
-    size_t nl = 0, i, k;
-    int rc, owner;
+    bool repair = flags & XLPCI_CHECK_REPAIR;
+    xlpci_destroy_result d;
+    unsigned left = 0;
+    int rc;
 
-    a->problems = a->unfixable = 0;
-    xlpci_view_init(&view);
-    rc = xlpci_view_read(ctx, t, a->domid, &view);
-    if (rc == XLPCI_ERR_CORRUPT) {
-        rc = XLPCI_TXN_NOTHING;        /* the backend check reports it */
-        goto out;
-    }
-    if (rc) goto out;
-    listed = calloc(view.num_devs + 1, sizeof(*listed));
-    if (!listed) {
-        rc = XLPCI_ERR_NOMEM;
-        goto out;
-    }
-    for (i = 0; i < view.num_devs; i++) {
-        const char *dev = view.keys[i][XLPCI_KEY_DEV];
-
-        if (dev && !xlpci_bdf_parse(dev, &bdf, err, sizeof(err)))
-            listed[nl++] = bdf;
-    }
-    /* records naming the domain that its backend does not list */
-    for (i = 0; !rc && i < a->nnamed; i++) {
-        bdf = a->named[i];
-        for (k = 0; k < nl && xlpci_bdf_cmp(&listed[k], &bdf); k++)
-            ;
-        if (k < nl)
-            continue;
-        rc = xlpci_owner_read(ctx, t, &bdf, &owner);
-        if (rc == XLPCI_ERR_CORRUPT)
-            rc = 0;                    /* rewritten since the scan */
-        if (rc || owner != (int)a->domid)
-            continue;
-        xlpci_libxl_path(path, &bdf, "domid");
-        problem(ctx, a, "%s names it but its backend does not list %s (an "
-                "interrupted operation)", path, xlpci_bdf_format(&bdf, b));
-        if (a->repair)
-            rc = xlpci_ops_rm(ops, path);
-    }
-    if (rc) goto out;
-    /* the backend's devices: their records, and other backends */
-    rc = xlpci_xs_directory(ctx, t, XLPCI_BE_ROOT, &doms,
-                            &nd);
-    for (k = 0; !rc && k < nl; k++) {
-        xlpci_bdf_format(&listed[k], b);
-        xlpci_libxl_path(path, &listed[k], "domid");
-        rc = xlpci_owner_read(ctx, t, &listed[k], &owner);
-        if (rc == XLPCI_ERR_CORRUPT) {
-            problem(ctx, a, "%s is not a domid", path);
-            rc = a->repair ? xlpci_ops_writef(ops, path, "%u", a->domid) : 0;
-        } else if (!rc && owner < 0) {
-            problem(ctx, a, "its backend lists %s but %s is missing (xl "
-                    "would offer the device again)", b, path);
-            if (a->repair)
-                rc = xlpci_ops_writef(ops, path, "%u", a->domid);
-        } else if (!rc && owner != (int)a->domid) {
-            problem(ctx, a, "its backend lists %s, which %s gives to "
-                    "domain %d (not repaired: one of them must release it)",
-                    b, path, owner);
-            a->unfixable++;
-        }
-        for (j = 0; !rc && j < nd; j++) {
-            if (xlpci_parse_uint(doms[j], DOMID_FIRST_RESERVED - 1,
-                                 &other) || other == a->domid)
-                continue;
-            rc = xlpci_view_read(ctx, t, other, &ov);
-            if (rc == XLPCI_ERR_CORRUPT)
-                rc = 0;
-            else if (!rc && xlpci_view_find(&ov, &listed[k]) >= 0) {
-                problem(ctx, a, "%s is also in the PCI backend of domain %u "
-                        "(not repaired: one of them must release it)", b,
-                        other);
-                a->unfixable++;
-            }
-            xlpci_view_dispose(&ov);
-        }
-    }
-    if (!rc && (!a->repair || a->problems == a->unfixable || !ops->n))
-        rc = XLPCI_TXN_NOTHING;
-out:
-    free(listed);
-    free(doms);
-    xlpci_view_dispose(&view);
+    rc = xlpci_destroy_run(ctx, host, domid,
+                           (repair ? XLPCI_DESTROY_RELEASE : 0) |
+                           (flags & XLPCI_CHECK_AUDIT ? XLPCI_DESTROY_AUDIT
+                                                      : 0),
+                           extra, nextra, &d);
+    if (rc)
+        return rc;
+    if (repair && !ctx->dry_run && (d.held || d.entries || d.released))
+        LOG(ctx, NOTICE, "domain %u is gone: released what it held",
+            domid);
+    /* what is left to do: without --repair, what it holds and the
+     * bookkeeping's leftovers (a correction); a dry run, all of it */
+    if (!repair || ctx->dry_run)
+        res->problems = d.held + (d.entries && !d.held) + d.leftovers;
+    if (repair && !ctx->dry_run && host)
+        rc = xlpci_host_reconcile(ctx, host, domid, NULL, NULL, 0, true,
+                                  &left);
+    res->problems += left;
     return rc;
 }
 
-/* An HVM guest (issue 21): its QEMU is asked which devices it has, and
- * compared with the record and the bookkeeping (xlpci_hvm_check_qemu),
- * before the bookkeeping's own check, which leaves a device with a QEMU
- * step pending to this one. */
-static int check_hvm(xlpci_ctx *ctx, bool host, uint32_t domid, bool repair,
-                     unsigned *found_r, unsigned *left_r)
+/* The operations lock (no create/attach between its intent and its
+ * finish) and the bookkeeping, as they are while the store is read. */
+static int check_lock(xlpci_ctx *ctx, int *ops, xlpci_bk *bk)
 {
-    int type = XLPCI_GUEST_PV, rc;
+    int rc = xlpci_bk_quiesce(ctx, ops);
 
-    *found_r = *left_r = 0;
-    rc = xlpci_guest_type_of(ctx, host, domid, &type);
-    if (rc || type != XLPCI_GUEST_HVM)
-        return 0;                      /* PV (or unknown): nothing more */
-    return xlpci_hvm_check_qemu(ctx, host, domid, repair, found_r, left_r);
+    if (rc)
+        return rc;
+    rc = xlpci_bk_open(ctx, bk);
+    if (rc)
+        xlpci_bk_op_end(ops);
+    return rc;
 }
 
-/* --repair of a stuck frontend (wedged_problems): the cycle resumed and
- * waited for (by the deadline), then the check run again for the rest. */
-static int check_resume(xlpci_ctx *ctx, check_arg *a)
+static void check_unlock(int *ops, xlpci_bk *bk)
 {
-    int rc;
+    xlpci_bk_close(bk);
+    xlpci_bk_op_end(ops);
+}
 
-    if (!a->repair || !a->stuck)
-        return 0;
-    rc = xlpci_cycle_resume(ctx, a->domid, xlpci_step_limit(ctx));
-    if (rc < 0 || ctx->dry_run)
-        return rc == XLPCI_ERR_TIMEDOUT ? 0 : rc;   /* left: counted */
-    if (rc == 1)
-        LOG(ctx, NOTICE, "domain %u: resumed the Reconfiguring cycle its "
-            "guest was waiting in: both ends are Connected again", a->domid);
+/* The check's transaction again, the locks taken again (the steps that
+ * wait on a guest or ask QEMU run without them). */
+static int check_again(xlpci_ctx *ctx, bool host, check_arg *a, int *ops,
+                       xlpci_bk *bk)
+{
+    int rc = host ? check_lock(ctx, ops, bk) : 0;
+
+    if (rc)
+        return rc;
     rc = xlpci_txn_run(ctx, "check --repair", check_body, a);
     return rc == XLPCI_TXN_NOTHING ? 0 : rc;
+}
+
+int xlpci_check_flags(xlpci_ctx *ctx, uint32_t domid, unsigned flags,
+                      xlpci_check_result *res)
+{
+    XLPCI_OP(ctx);
+    check_arg a;
+    xlpci_truth tr;
+    xlpci_bdf *named = NULL;
+    size_t nnamed = 0;
+    bool host, repair;
+    int rc, alive, ops = -1, type = XLPCI_GUEST_PV;
+    xlpci_bk bk;
+    unsigned left = 0, hfound = 0, hleft = 0;
+
+    memset(res, 0, sizeof(*res));
+    memset(&a, 0, sizeof(a));
+    memset(&bk, 0, sizeof(bk));
+    bk.lockfd = -1;                    /* closing it twice is harmless */
+    if (domid == 0) {
+        LOG(ctx, ERROR, "domain 0 is the backend domain");
+        return XLPCI_ERR_INVAL;
+    }
+    a.domid = domid;
+    a.repair = flags & XLPCI_CHECK_REPAIR;
+    a.audit = flags & XLPCI_CHECK_AUDIT;
+    a.tr = &tr;
+    repair = a.repair && !ctx->dry_run;
+    host = xlpci_host_active(ctx);     /* once for the whole check */
+    xlpci_truth_init(ctx, &tr, host);
+    rc = xlpci_truth_alive(ctx, &tr, XBT_NULL, domid, &alive);
+    if (rc)
+        goto out;
+    res->domain_exists = alive;
+    /* --audit: the records naming it that nothing else knows (a listing
+     * that grows with the host, on a connection of its own) */
+    if (a.audit) {
+        rc = xlpci_owner_scan(ctx, domid, &named, &nnamed);
+        if (rc)
+            goto out;                  /* logged: it could not look */
+        a.extra = named;
+        a.nextra = nnamed;
+    }
+    if (!alive) {
+        rc = check_gone(ctx, host, domid, flags, named, nnamed, res);
+        goto out;
+    }
+    if (host && repair) {
+        /* the repair ends with a commit of the bookkeeping: a state
+         * directory that cannot take it is found before anything
+         * changes */
+        rc = xlpci_bk_probe(ctx);
+        if (rc)
+            goto out;
+    }
+    if (host) {
+        rc = check_lock(ctx, &ops, &bk);
+        if (rc)
+            goto out;
+        a.bk = &bk;
+    }
+    rc = xlpci_txn_run(ctx, a.repair ? "check --repair" : "check",
+                       check_body, &a);
+    if (rc == XLPCI_TXN_NOTHING)
+        rc = 0;
+    /* a frontend stuck in Reconfiguring (wedged_problems): --repair
+     * resumes the cycle, waiting for the guest by the deadline without
+     * the locks, then checks the rest */
+    if (!rc && a.repair && a.stuck) {
+        if (host)
+            check_unlock(&ops, &bk);
+        rc = xlpci_cycle_resume(ctx, domid, xlpci_step_limit(ctx));
+        if (rc == 1)
+            LOG(ctx, NOTICE, "domain %u: resumed the Reconfiguring cycle "
+                "its guest was waiting in: both ends are Connected again",
+                domid);
+        if (rc == XLPCI_ERR_TIMEDOUT || rc > 0)
+            rc = 0;                    /* what is left is counted */
+        if (!rc && !ctx->dry_run)
+            rc = check_again(ctx, host, &a, &ops, &bk);
+        else if (!rc && host)
+            rc = check_lock(ctx, &ops, &bk);
+    }
+    /* An HVM guest: its QEMU is asked which devices it has and compared
+     * with the record and the bookkeeping (xlpci_hvm_check_qemu), before
+     * the host half, which leaves a device with a QEMU step pending to
+     * it; without the locks (QEMU may take the deadline), the check run
+     * again after a repair */
+    if (!rc && host && !a.busy &&
+        !xlpci_guest_type_of(ctx, host, domid, &type) &&
+        type == XLPCI_GUEST_HVM) {
+        check_unlock(&ops, &bk);
+        rc = xlpci_hvm_check_qemu(ctx, host, domid, repair, &hfound,
+                                  &hleft);
+        if (!rc && repair && hfound)
+            rc = check_again(ctx, host, &a, &ops, &bk);
+        else if (!rc)
+            rc = check_lock(ctx, &ops, &bk);
+    }
+    if (!rc && a.repaired && !ctx->dry_run)
+        LOG(ctx, NOTICE, "domain %u: repaired %u problem(s)", domid,
+            a.repaired);
+    if (!rc) {
+        res->problems = a.problems - (ctx->dry_run ? 0 : a.repaired);
+        res->unfixable = a.unfixable;
+        res->problems += repair ? hleft : hfound;
+    }
+    if (!rc && host && !a.busy)
+        rc = xlpci_host_reconcile(ctx, host, domid, &bk, a.dev, a.ndev,
+                                  repair, &left);
+    res->problems += left;
+    if (host)
+        check_unlock(&ops, &bk);
+    if (!rc && a.busy && res->problems)
+        rc = XLPCI_ERR_BUSY;
+out:
+    xlpci_truth_close(ctx, &tr);
+    free(named);
+    free(a.dev);
+    return rc;
 }
 
 int xlpci_check_ex(xlpci_ctx *ctx, uint32_t domid, bool repair,
                    xlpci_check_result *res)
 {
     XLPCI_OP(ctx);
-    check_arg a = { domid, repair, 0, 0, 0, false, false, NULL, 0, false };
-    xlpci_bdf *named = NULL;
-    size_t nnamed = 0;
-    bool exists, host;
-    int rc, scan_rc;
 
-    memset(res, 0, sizeof(*res));
-    if (domid == 0) {
-        LOG(ctx, ERROR, "domain 0 is the backend domain");
-        return XLPCI_ERR_INVAL;
-    }
-    /* A gone domain: nothing of it is ever re-created; what it still
-     * holds is reported, and released by --repair (as destroy). */
-    rc = xlpci_domain_exists(ctx, XBT_NULL, domid, &exists);
-    if (rc)
-        return rc;
-    host = xlpci_host_active(ctx);     /* once for the whole check */
-    if (!exists) {
-        unsigned held, left = 0;
-
-        /* the records naming it that nothing else knows of; a scan that
-         * cannot be had still lets the rest be released (and fails the
-         * check: it could not look) */
-        scan_rc = xlpci_owner_scan(ctx, domid, &named, &nnamed);
-        rc = xlpci_destroy_run(ctx, host, domid, repair, named, nnamed,
-                               &held);
-        free(named);
-        if (rc)
-            return rc;
-        if (repair && held && !ctx->dry_run)
-            LOG(ctx, NOTICE, "domain %u is gone: released what it held",
-                domid);
-        if (!repair || ctx->dry_run)
-            res->problems = held;
-        if (repair && !ctx->dry_run)
-            rc = xlpci_host_reconcile(ctx, host, domid, true, &left);
-        res->problems += left;
-        return rc ? rc : scan_rc;
-    }
-    rc = xlpci_txn_run(ctx, repair ? "check --repair" : "check", check_body,
-                       &a);
-    if (rc == XLPCI_TXN_NOTHING)
-        rc = 0;
-    if (rc)
-        return rc;
-    rc = check_resume(ctx, &a);
-    if (rc)
-        return rc;
-    scan_rc = a.busy ? 0 : xlpci_owner_scan(ctx, domid, &named, &nnamed);
-    if (a.repaired && !ctx->dry_run)
-        LOG(ctx, NOTICE, "domain %u: repaired %u problem(s)", domid,
-            a.repaired);
-    res->domain_exists = a.domain_exists;
-    res->problems = a.problems - (ctx->dry_run ? 0 : a.repaired);
-    res->unfixable = a.unfixable;
-    if (!a.busy) {
-        check_arg o = { domid, repair, 0, 0, 0, false, false, named,
-                        nnamed, false };
-
-        rc = xlpci_txn_run(ctx, repair ? "check --repair (ownership)"
-                                       : "check (ownership)", owners_body,
-                           &o);
-        free(named);
-        if (rc < 0)
-            return rc;
-        if (repair && !ctx->dry_run && o.problems > o.unfixable)
-            LOG(ctx, NOTICE, "domain %u: ownership records: repaired %u "
-                "problem(s)", domid, o.problems - o.unfixable);
-        res->problems += repair && !ctx->dry_run ? o.unfixable : o.problems;
-        res->unfixable += o.unfixable;
-    }
-    if (!a.busy && host && a.domain_exists) {
-        unsigned found, left;
-
-        rc = check_hvm(ctx, host, domid, repair, &found, &left);
-        if (rc)
-            return rc;
-        res->problems += repair && !ctx->dry_run ? left : found;
-    }
-    if (!a.busy) {
-        unsigned left;
-
-        rc = xlpci_host_reconcile(ctx, host, domid,
-                                  repair && !ctx->dry_run, &left);
-        if (rc)
-            return rc;
-        res->problems += left;
-    }
-    if (scan_rc)
-        return scan_rc;                /* logged: it could not look */
-    return a.busy && res->problems ? XLPCI_ERR_BUSY : 0;
+    return xlpci_check_flags(ctx, domid, repair ? XLPCI_CHECK_REPAIR : 0,
+                             res);
 }
 
 int xlpci_check(xlpci_ctx *ctx, uint32_t domid, bool repair,

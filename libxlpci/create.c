@@ -85,6 +85,7 @@ int xlpci_create(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *specs,
     unsigned tries = 0;
     bool pciback, host;
     xlpci_bk bk;
+    xlpci_truth tr;                    /* who is alive, for the claim */
     int rc, ops = -1;
     bool done;
 
@@ -96,9 +97,10 @@ int xlpci_create(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *specs,
         return XLPCI_ERR_INVAL;
     }
     pciback = xlpci_host_active(ctx);  /* once for the whole operation */
+    xlpci_truth_init(ctx, &tr, pciback);
     rc = xlpci_resolve_devs(ctx, pciback, specs, nspecs, defs, &devs, &a.n);
     if (rc)
-        return rc;
+        goto out;
     a.devs = devs;
     if (a.n > XLPCI_MAX_DEVS) {
         LOG(ctx, ERROR, "create: %zu devices given; a PCI backend holds at "
@@ -122,7 +124,8 @@ int xlpci_create(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *specs,
     if (host) {
         rc = xlpci_host_prepare(ctx, domid, devs, a.n, &bk, how, &ops);
         if (rc) goto out;
-        rc = xlpci_host_grant(ctx, domid, devs, a.n, &granted, &ngranted);
+        rc = xlpci_host_grant(ctx, domid, devs, a.n, how, &granted,
+                              &ngranted);
     }
     if (!rc)
         rc = xlpci_backend_parent_prepare(ctx, domid, true, &prep);
@@ -135,7 +138,7 @@ int xlpci_create(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *specs,
         xlpci_parents_prune(ctx, &prep);
     xlpci_prepared_dispose(&prep);
     if (rc && granted)
-        xlpci_hv_revoke(ctx, true, domid, granted, ngranted, false);
+        xlpci_hv_revoke(ctx, true, domid, granted, ngranted, false, NULL);
     if (host) {
         int hrc = xlpci_host_finish(ctx, domid, devs, a.n, &bk, how, !rc,
                                     &ops);
@@ -148,6 +151,7 @@ int xlpci_create(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *specs,
         LOG(ctx, DETAIL, "domain %u: PCI backend created with %zu device(s) "
             "in one transaction", domid, a.n);
 out:
+    xlpci_truth_close(ctx, &tr);
     xlpci_guest_forget(ctx);
     free(granted);
     free(how);

@@ -380,10 +380,13 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     bool pciback;
     int type = XLPCI_GUEST_PV;
     size_t ngone = 0;                  /* removed before the cycle */
+    bool kept[DETACH_MAX];             /* Xen has it in another guest */
+    xlpci_release_count cnt;
 
     deadline = ctx->deadline;
     memset(&a, 0, sizeof(a));
     memset(&w, 0, sizeof(w));
+    memset(kept, 0, sizeof(kept));
     a.domid = domid;
     a.flags = flags;
     rc = xlpci_check_domid(ctx, domid);
@@ -428,9 +431,14 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
          * had them; then the others, as usual */
         ngone = a.ngone;
         rc = xlpci_hv_revoke(ctx, pciback, domid, a.gone, a.ngone,
-                             true);
-        if (!rc && pciback)
-            rc = xlpci_host_release(ctx, a.gone, a.ngone);
+                             true, kept);
+        if ((!rc || rc == XLPCI_ERR_EXISTS) && pciback) {
+            int rrc = xlpci_release(ctx, pciback, domid, a.gone, a.ngone,
+                                    kept, XLPCI_REL_BK, &cnt);
+
+            rc = rc ? rc : rrc;
+        }
+        memset(kept, 0, sizeof(kept));
         if (rc)
             goto out;
         rc = xlpci_run_until_ready(ctx, &w, domid, "pci-detach",
@@ -477,7 +485,8 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     }
     if (!rc && !ctx->dry_run && a.mode == DETACH_REMOVED)
         /* no cycle */
-        rc = xlpci_hv_revoke(ctx, pciback, domid, a.found, a.n, true);
+        rc = xlpci_hv_revoke(ctx, pciback, domid, a.found, a.n, true,
+                             kept);
     if (rc || ctx->dry_run || a.mode == DETACH_REMOVED)
         goto out;
 
@@ -506,16 +515,22 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     /* The guest released the device: its access goes, then the index
      * (a crash in between leaves a released index, which check --repair
      * removes).  A failed revocation keeps the device recorded as
-     * assigned (no host_release), since the guest may still reach it. */
-    hrc = xlpci_hv_revoke(ctx, pciback, domid, a.found, a.n, true);
+     * assigned (no release), since the guest may still reach it. */
+    hrc = xlpci_hv_revoke(ctx, pciback, domid, a.found, a.n, true, kept);
     rc = xlpci_txn_run(ctx, "pci-detach", detach_remove_body, &a);
     if (rc == XLPCI_TXN_NOTHING)
         rc = 0;                        /* already removed */
     rc = rc ? rc : hrc;
 out:
     xlpci_watch_end(ctx, &w);
-    if (!rc && !ctx->dry_run && pciback)
-        rc = xlpci_host_release(ctx, a.found, a.n);
+    /* the bookkeeping after the ownership decision (ownership.c): a device
+     * Xen found in another guest (kept) is not released */
+    if ((!rc || rc == XLPCI_ERR_EXISTS) && !ctx->dry_run && pciback) {
+        int rrc = xlpci_release(ctx, pciback, domid, a.found, a.n, kept,
+                                XLPCI_REL_BK, &cnt);
+
+        rc = rc ? rc : rrc;
+    }
     if (!rc && !ctx->dry_run)
         LOG(ctx, DETAIL, "domain %u: detached %s", domid, b);
     return rc;

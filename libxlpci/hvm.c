@@ -359,7 +359,7 @@ static int hvm_add(xlpci_ctx *ctx, bool host, uint32_t domid,
             for (size_t k = 0; bdfs && k < n; k++)
                 bdfs[k] = devs[k].bdf;
             if (bdfs)
-                xlpci_hv_revoke(ctx, true, domid, bdfs, n, false);
+                xlpci_hv_revoke(ctx, true, domid, bdfs, n, false, NULL);
             else
                 LOG(ctx, ERROR, "out of memory: domain %u keeps the "
                     "permissions of its devices", domid);
@@ -612,7 +612,9 @@ int xlpci_hvm_detach(xlpci_ctx *ctx, bool host, uint32_t domid,
     /* 3. hypervisor, 4. the record, 5. host */
     rc = 0;
     if (ngone) {
-        int hrc = xlpci_hv_revoke(ctx, host, domid, gone, ngone, true);
+        bool kept[HVM_DETACH_MAX];
+        xlpci_release_count cnt;
+        int hrc = xlpci_hv_revoke(ctx, host, domid, gone, ngone, true, kept);
 
         a.gone = gone;
         a.ngone = ngone;
@@ -620,9 +622,14 @@ int xlpci_hvm_detach(xlpci_ctx *ctx, bool host, uint32_t domid,
         if (rc == XLPCI_TXN_NOTHING)
             rc = 0;
         rc = rc ? rc : hrc;
-        /* a failed revocation keeps the device recorded as assigned */
-        if (!rc && host)
-            rc = xlpci_host_release(ctx, gone, ngone);
+        /* a failed revocation keeps the device recorded as assigned; one
+         * Xen has in another guest is left to it (ownership.c) */
+        if ((!rc || rc == XLPCI_ERR_EXISTS) && host)
+            hrc = xlpci_release(ctx, host, domid, gone, ngone, kept,
+                                XLPCI_REL_BK, &cnt);
+        else
+            hrc = 0;
+        rc = rc ? rc : hrc;
     }
     if (!rc && ngone < a.n && host && !asked) {
         /* QEMU was not asked, or refused: what was pending before is */
@@ -793,7 +800,9 @@ static int hvm_devs_read(xlpci_ctx *ctx, hvm_devs *d, xlpci_qmp *q)
  * it): as a detach after QEMU's confirmation (hypervisor, record, host). */
 static int hvm_release(xlpci_ctx *ctx, uint32_t domid, const hvm_dev *h)
 {
+    xlpci_release_count cnt;
     detach_arg a;
+    bool kept = false;
     int rc, hrc;
 
     memset(&a, 0, sizeof(a));
@@ -801,13 +810,18 @@ static int hvm_release(xlpci_ctx *ctx, uint32_t domid, const hvm_dev *h)
     a.bdf = h->bdf;
     a.gone = &h->bdf;
     a.ngone = 1;
-    hrc = xlpci_hv_revoke(ctx, true, domid, &h->bdf, 1, true);
+    hrc = xlpci_hv_revoke(ctx, true, domid, &h->bdf, 1, true, &kept);
     rc = xlpci_txn_run(ctx, "check --repair (HVM)", remove_body, &a);
     if (rc == XLPCI_TXN_NOTHING)
         rc = 0;
     rc = rc ? rc : hrc;
-    if (!rc && h->recorded)
-        rc = xlpci_host_release(ctx, &h->bdf, 1);
+    /* as pci-detach: one Xen has in another guest is left to it
+     * (ownership.c) */
+    if ((!rc || rc == XLPCI_ERR_EXISTS) && h->recorded) {
+        hrc = xlpci_release(ctx, true, domid, &h->bdf, 1, &kept,
+                            XLPCI_REL_BK, &cnt);
+        rc = rc ? rc : hrc;
+    }
     return rc;
 }
 

@@ -446,11 +446,12 @@ int xlpci_hv_hvm_check(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
     return rc;
 }
 
-/* The reverse of xlpci_hv_grant for one device: the grants, then (reset
- * if asked) the IOMMU context.  xch may be NULL (no hypervisor): only the
- * reset. */
+/* The reverse of xlpci_hv_grant for one device: the grants, the IOMMU
+ * context (confirmed: a device Xen has in another guest is kept, *kept),
+ * then the reset if asked.  xch may be NULL (no hypervisor, or a domain
+ * Xen no longer has): only the reset. */
 static int release_one(xlpci_ctx *ctx, xc_interface *xch, uint32_t domid,
-                       const xlpci_bdf *bdf, bool reset)
+                       const xlpci_bdf *bdf, bool reset, bool *kept)
 {
     char b[XLPCI_BDF_STRLEN];
     dev_res res;
@@ -467,28 +468,41 @@ static int release_one(xlpci_ctx *ctx, xc_interface *xch, uint32_t domid,
         else
             LOG(ctx, DETAIL, "domain %u: access to %s revoked", domid, b);
     }
-    /* function 0 of the slot only (reset.c) */
-    if (reset && bdf->func == 0)
-        xlpci_reset(ctx, bdf);
     /* a device whose grants could not all be revoked stays in the guest's
-     * context, as it stays recorded as the guest's */
-    if (xch && !rc)
+     * context, as it stays recorded as the guest's; one that Xen has in
+     * another guest is that guest's: neither is reset */
+    if (xch && !rc) {
         rc = xlpci_iommu_deassign(ctx, xch, domid, bdf);
+        if (rc == XLPCI_ERR_EXISTS && kept)
+            *kept = true;
+    }
+    /* function 0 of the slot only (reset.c) */
+    if (!rc && reset && bdf->func == 0)
+        xlpci_reset(ctx, bdf);
     return rc;
 }
 
 /* In reverse order; every device is tried, the first error returned. */
 int xlpci_hv_revoke(xlpci_ctx *ctx, bool host, uint32_t domid,
-                    const xlpci_bdf *bdfs, size_t n, bool reset)
+                    const xlpci_bdf *bdfs, size_t n, bool reset, bool *kept)
 {
     xc_interface *xch;
     int rc, rc1;
 
+    if (kept)
+        memset(kept, 0, n * sizeof(*kept));
     rc = xlpci_hv_open(ctx, host, &xch);
     if (rc)
         return rc;
     if (xch) {
-        rc = xlpci_hv_domain_alive(ctx, xch, domid);
+        unsigned i;
+
+        /* a domain Xen said is gone earlier in this operation stays gone */
+        for (i = 0; i < ctx->nalive; i++)
+            if (ctx->alive_known[i].domid == domid &&
+                !ctx->alive_known[i].alive)
+                break;
+        rc = i < ctx->nalive ? 0 : xlpci_hv_domain_alive(ctx, xch, domid);
         if (rc < 0) {
             xc_interface_close(xch);
             return rc;
@@ -504,13 +518,90 @@ int xlpci_hv_revoke(xlpci_ctx *ctx, bool host, uint32_t domid,
     if (!xch && (!reset || ctx->dry_run || !host))
         return 0;
     while (n-- > 0) {
-        rc1 = release_one(ctx, xch, domid, &bdfs[n], reset);
+        rc1 = release_one(ctx, xch, domid, &bdfs[n], reset,
+                          kept ? &kept[n] : NULL);
         rc = rc ? rc : rc1;
     }
     xc_interface_close(xch);
     return rc;
 }
 
+/* ---- what Xen says, for the ownership facts ------------------------------- */
+
+void xlpci_xenq_init(xlpci_xenq *q, bool host)
+{
+    memset(q, 0, sizeof(*q));
+    q->host = host;
+}
+
+/* The handle, opened at the first question (read only: also in a dry
+ * run); NULL: Xen is not asked. */
+static xc_interface *xenq_handle(xlpci_ctx *ctx, xlpci_xenq *q, int *rc)
+{
+    *rc = 0;
+    if (!q->tried) {
+        q->tried = true;
+        *rc = xlpci_hv_open_read(ctx, q->host, &q->xch);
+    }
+    return q->xch;
+}
+
+int xlpci_xenq_alive(xlpci_ctx *ctx, xlpci_xenq *q, uint32_t domid,
+                     int *alive_r)
+{
+    xc_interface *xch;
+    unsigned i;
+    int rc;
+
+    *alive_r = -1;
+    for (i = 0; i < q->n; i++)
+        if (q->dom[i].domid == domid) {
+            *alive_r = q->dom[i].alive;
+            return 0;
+        }
+    xch = xenq_handle(ctx, q, &rc);
+    /* what Xen said earlier in this operation (another xlpci_xenq) */
+    for (i = 0; xch && i < ctx->nalive; i++)
+        if (ctx->alive_known[i].domid == domid) {
+            *alive_r = ctx->alive_known[i].alive;
+            return 0;
+        }
+    if (rc || !xch)
+        return rc;
+    rc = xlpci_hv_domain_alive(ctx, xch, domid);
+    if (rc < 0)
+        return rc;
+    *alive_r = rc;
+    if (q->n < sizeof(q->dom) / sizeof(q->dom[0])) {
+        q->dom[q->n].domid = domid;
+        q->dom[q->n++].alive = rc;
+    }
+    return 0;
+}
+
+bool xlpci_xenq_asked(xlpci_ctx *ctx, xlpci_xenq *q)
+{
+    int rc;
+
+    return xenq_handle(ctx, q, &rc) != NULL;
+}
+
+int xlpci_xenq_device(xlpci_ctx *ctx, xlpci_xenq *q, const xlpci_bdf *bdf)
+{
+    xc_interface *xch;
+    int rc;
+
+    xch = xenq_handle(ctx, q, &rc);
+    return xch ? xlpci_iommu_device_free(ctx, xch, bdf) : XLPCI_XEN_UNKNOWN;
+}
+
+void xlpci_xenq_close(xlpci_xenq *q)
+{
+    xc_interface_close(q->xch);
+    q->xch = NULL;
+    q->tried = false;
+    q->n = 0;
+}
 
 /* pci-assignable-add / -remove: into / out of the quarantine (dom_io),
  * with a handle of its own. */

@@ -23,6 +23,8 @@
  *   resource.c  sysfs "resource" and "irq" of a device, parsed
  *   qmpmsg.c  QMP messages (device_add, device_del, query-pci; replies,
  *             errors, events) through yajl
+ *   owner.c   who holds a device: THE decision, on the facts of the
+ *             record, the backends, liveness and Xen (docs/ownership.md)
  * [1] I/O
  *   ctx.c     context, logging, error strings, the operation's one
  *             deadline (XLPCI_OP)
@@ -47,7 +49,8 @@
  *   xclib.c   libxenctrl, dlopen'ed at the first hypervisor call
  *             (xclib.h: the calls keep their names; nothing else loads it)
  * [2] host side
- *   assign.c  pci-assignable-add/-remove/-list (pciback binding)
+ *   assign.c  the steps of pci-assignable-add/-remove (pciback binding,
+ *             quarantine, the way back)
  *   hypervisor.c  iomem/ioport/irq permissions via libxenctrl; the
  *             grant and release sequences of a device (IOMMU, reset,
  *             permissive, permissions), the quarantine's handle
@@ -55,6 +58,9 @@
  *   reset.c   device reset (do_flr / reset) and pciback permissive
  * [3] the flows' shared steps
  *   resolve.c   domain and device resolution (spec -> devices)
+ *   ownership.c  who holds a device, asked of owner.c on the facts
+ *             gathered (record, backends, liveness, Xen, bookkeeping):
+ *             the checks before a claim, THE release of devices
  *   hostside.c  host side of an assignment: prepare, grant, finish
  *             (keep or undo), release
  *   wait.c    waiting on the guest: wait reasons, frontend ready,
@@ -69,7 +75,10 @@
  *   list.c    pci-list
  *   hvm.c     HVM guests: create/attach/detach through QEMU (QMP) and
  *             the same record as PV (backend entries, ownership)
- *   destroy.c destroy: release all a gone/going domain holds
+ *   destroy.c destroy: release all a gone/going domain holds (THE
+ *             release of a domain: xlpci_destroy_run, the watcher's too)
+ *   assignable.c  pci-assignable-add/-remove/-list: who holds the device
+ *             first, then assign.c's steps
  *   check.c   check [--repair]: the store and ownership records
  *   reconcile.c  check: bookkeeping against xenstore, repair
  * [5] the CLI: tools/xlpci.c, through libxlpci.h only (libxlpci.so
@@ -127,6 +136,16 @@ struct xlpci_ctx {
     uint32_t dominfo_domid;
     int dominfo_found;
     uint32_t dominfo_flags, dominfo_emu;
+    /* Who is alive, as Xen said it during this operation (ownership.c,
+     * xlpci_truth_alive), for the claim inside a transaction
+     * (libxlnode.c), which cannot ask Xen, and so that Xen is asked once
+     * per domain (xlpci_xenq_alive, xlpci_hv_revoke); emptied when the
+     * operation's outermost xlpci_truth is closed (truth_depth). */
+    unsigned nalive, truth_depth;
+    struct {
+        uint32_t domid;
+        int alive;
+    } alive_known[8];
     FILE *dry_run;
     xlpci_stats stats;
     xlpci_txn_hook *hook;            /* test builds: set by the tests */
@@ -427,16 +446,46 @@ _hidden int xlpci_hv_open_read(xlpci_ctx *ctx, bool host,
 _hidden int xlpci_hv_grant(xlpci_ctx *ctx, uint32_t domid,
                            const xlpci_dev *devs, size_t n, bool *granted_r);
 /* THE release of devices a guest no longer uses (pci-detach, check
- * --repair, destroy): in reverse order, per device the permissions, the
- * reset (function 0 only, reset.c), the IOMMU context (deassigned: Xen
- * parks it in dom_io).  Idempotent; every step is tried, errors logged.
- * A domain Xen no longer has (or that is dying) gets only the resets: Xen
- * took its permissions and IOMMU contexts back when it killed it.
- * !reset: the rollback of xlpci_hv_grant's result when the create/attach
- * fails later (xlpci_host_grant's devices), the same without the reset
- * (the guest never saw the devices). */
+ * --repair, destroy, the rollbacks), for the devices the ownership
+ * decision lets go (ownership.c): in reverse order, per device the
+ * permissions, the IOMMU context (deassigned: Xen parks it in dom_io;
+ * never taken on trust, xlpci_iommu_deassign: a device Xen has in
+ * another guest is kept, kept[i] set, and not reset), then the reset
+ * (function 0 only, reset.c).  Idempotent; every step is tried, errors
+ * logged.  A domain Xen no longer has (or that is dying) gets only the
+ * resets: Xen took its permissions and IOMMU contexts back when it killed
+ * it.  !reset: the rollback of xlpci_hv_grant's result when the
+ * create/attach fails later (xlpci_host_grant's devices), the same
+ * without the reset (the guest never saw the devices).  kept may be
+ * NULL. */
 _hidden int xlpci_hv_revoke(xlpci_ctx *ctx, bool host, uint32_t domid,
-                            const xlpci_bdf *bdfs, size_t n, bool reset);
+                            const xlpci_bdf *bdfs, size_t n, bool reset,
+                            bool *kept);
+/* What Xen says, for the ownership facts of one operation: a read-only
+ * libxenctrl handle (also in a dry run) opened at the first question,
+ * the domains' answers kept.  Xen is not asked (alive -1, the device
+ * XLPCI_XEN_UNKNOWN) when the hypervisor side is skipped: no Xen,
+ * XLPCI_HYPERVISOR=none, no xen-pciback (!host). */
+typedef struct {
+    bool host, tried;
+    struct xc_interface_core *xch;
+    unsigned n;
+    struct {
+        uint32_t domid;
+        int alive;
+    } dom[16];
+} xlpci_xenq;
+_hidden void xlpci_xenq_init(xlpci_xenq *q, bool host);
+/* Is Xen asked at all (the handle opened)? */
+_hidden bool xlpci_xenq_asked(xlpci_ctx *ctx, xlpci_xenq *q);
+/* *alive_r: 1 Xen has the domain and it is not dying, 0 not, -1 Xen is
+ * not asked.  0, or an error (logged). */
+_hidden int xlpci_xenq_alive(xlpci_ctx *ctx, xlpci_xenq *q, uint32_t domid,
+                             int *alive_r);
+/* XLPCI_XEN_FREE / _ASSIGNED / _UNKNOWN (xlpci_iommu_device_free). */
+_hidden int xlpci_xenq_device(xlpci_ctx *ctx, xlpci_xenq *q,
+                              const xlpci_bdf *bdf);
+_hidden void xlpci_xenq_close(xlpci_xenq *q);
 /* HVM guests (hvm.c), in libxl's order: before QEMU's device_add, the
  * domain is HVM, Xen has an IOMMU and every device is assignable
  * (xc_test_assign_device); once QEMU has the devices, xlpci_hv_grant_hvm:
@@ -503,7 +552,16 @@ _hidden int xlpci_iommu_test(xlpci_ctx *ctx, struct xc_interface_core *xch,
 _hidden int xlpci_iommu_assign(xlpci_ctx *ctx, struct xc_interface_core *xch,
                                uint32_t domid, const xlpci_dev *dev,
                                bool *assigned_r);
-/* Idempotent: a device not in domid's context is not an error. */
+/* Xen's word on a device (xc_test_assign_device with DOMID_INVALID, as
+ * Xen 4.17 answers it: 0 in dom0 or dom_io, EINVAL assigned to a guest or
+ * unknown to Xen): XLPCI_XEN_FREE, _ASSIGNED, or _UNKNOWN (no IOMMU, or
+ * no answer). */
+_hidden int xlpci_iommu_device_free(xlpci_ctx *ctx,
+                                    struct xc_interface_core *xch,
+                                    const xlpci_bdf *bdf);
+/* Idempotent: a device not in domid's context is not an error when Xen
+ * then says it is free (dom0, dom_io); in another guest: XLPCI_ERR_EXISTS
+ * (logged), never taken for a release. */
 _hidden int xlpci_iommu_deassign(xlpci_ctx *ctx,
                                  struct xc_interface_core *xch,
                                  uint32_t domid, const xlpci_bdf *bdf);
@@ -532,12 +590,23 @@ _hidden int xlpci_permissive(xlpci_ctx *ctx, const xlpci_bdf *bdf);
 
 /* ---- check: bookkeeping against xenstore (reconcile.c) ------------------- */
 
-/* Compare the records with domid's backend and repair what an interrupted
- * operation left (see reconcile.c); *left_r: problems not repaired.  Only
- * with the host side active. */
+/* A device check's transaction found for the domain, with its verdict. */
+typedef struct {
+    xlpci_bdf bdf;
+    bool listed;                     /* its backend lists it (after the
+                                      * repair too) */
+    xlpci_owner_facts f;
+    xlpci_owner_verdict v;
+} xlpci_checked;
+/* The bookkeeping against what check found (dev, n: the domain's devices,
+ * may be none) and the host-wide leftovers of interrupted operations;
+ * with repair, put right from the shared state (see reconcile.c);
+ * *left_r: problems not repaired.  locked: the bookkeeping, opened by the
+ * caller under the operations lock (xlpci_bk_quiesce), or NULL: both
+ * taken here.  Only with the host side active. */
 _hidden int xlpci_host_reconcile(xlpci_ctx *ctx, bool host, uint32_t domid,
-                                 bool repair,
-                                 unsigned *left_r);
+                                 xlpci_bk *locked, const xlpci_checked *dev,
+                                 size_t n, bool repair, unsigned *left_r);
 
 /* ---- ownership record /libxl/pci/<bdf>/domid (libxlnode.c) -------------- */
 
@@ -561,18 +630,39 @@ _hidden int xlpci_owner_scan(xlpci_ctx *ctx, uint32_t domid,
 /* /local/domain/<domid> exists, in t. */
 _hidden int xlpci_domain_exists(xlpci_ctx *ctx, xs_transaction_t t,
                                 uint32_t domid, bool *exists_r);
-/* In t: every device's node must be absent or name domid; plan the
- * writes of the absent ones.  Another domain's (live or gone: stale):
- * XLPCI_ERR_EXISTS, logged ("already assigned to domain D").  One
- * request per device (the listing of /libxl/pci/<bdf>; domid is read
- * only if it is there).  XLPCI_TXN_PREPARE if some device's directory
- * does not exist (and none is another domain's), missing_r[i] (n of them,
- * may be NULL) saying which: xlpci_claim_retry, then run the transaction
- * again. */
+/* In t: every device's node must be absent, name domid, or name a domain
+ * the ownership decision (owner.c) finds holds nothing any more (gone,
+ * and no live domain's backend lists the device: the backends are
+ * searched then, xlpci_backend_search; the record is taken over); plan
+ * the writes.  A live other domain's: XLPCI_ERR_EXISTS, logged ("already
+ * assigned to domain D (alive: ...): `xlpci pci-detach D B` frees it").
+ * One request per device (the listing of /libxl/pci/<bdf>; domid is read
+ * only if it is there); another domain's record costs its liveness
+ * (xlpci_known_alive).
+ * XLPCI_TXN_PREPARE if some device's directory does not exist (and none
+ * is another live domain's), missing_r[i] (n of them, may be NULL)
+ * saying which: xlpci_claim_retry, then run the transaction again. */
 _hidden int xlpci_owner_claim(xlpci_ctx *ctx, xs_transaction_t t,
                               xlpci_ops *ops, uint32_t domid,
                               const xlpci_dev *devs, size_t n,
                               bool *missing_r);
+/* Is domid alive, in t: Xen's answer of this operation if one was had
+ * (ctx->alive_known), else /local/domain/<domid>.  *alive_r 1 or 0 (-1
+ * with an error). */
+_hidden int xlpci_known_alive(xlpci_ctx *ctx, xs_transaction_t t,
+                              uint32_t domid, int *alive_r);
+/* In t: does domid's PCI backend list bdf (num_devs, then dev-N until
+ * found: at most num_devs + 1 reads)? */
+_hidden int xlpci_backend_lists(xlpci_ctx *ctx, xs_transaction_t t,
+                                uint32_t domid, const xlpci_bdf *bdf,
+                                bool *lists_r);
+/* In t: the first domain (not in skip) whose backend lists bdf, or -1:
+ * the listing of the backend root and every backend's dev-N, a cost that
+ * grows with the host: only to name the guest Xen has a device in when
+ * no record or known backend says (ownership.c). */
+_hidden int xlpci_backend_search(xlpci_ctx *ctx, xs_transaction_t t,
+                                 const xlpci_bdf *bdf, const int *skip,
+                                 size_t nskip, int *domid_r);
 /* In t: plan the removal of the domid leaf of each device whose node
  * names domid (another domain's node is left alone). */
 _hidden int xlpci_owner_drop(xlpci_ctx *ctx, xs_transaction_t t,
@@ -738,12 +828,18 @@ _hidden int xlpci_cycle_resume(xlpci_ctx *ctx, uint32_t domid,
 /* Called only when the operation found the host side active. */
 
 /* What xlpci_host_prepare did to each device, for xlpci_host_finish to
- * undo. */
+ * undo (how & XLPCI_HOST_HOW), and whether the domain holds it already
+ * (XLPCI_HOST_OWNED: its record names the domain; not granted again). */
 enum { XLPCI_HOST_KEPT, XLPCI_HOST_MARKED, XLPCI_HOST_SEIZED };
-/* Step 1 of create/attach: every device assignable (seize=1 makes it
- * so) and not another domain's, then recorded as domid's and committed
- * before xenstore is touched (how[i] says what was done).  *ops, the
- * shared operations lock, is held until xlpci_host_finish. */
+#define XLPCI_HOST_HOW   0x0f
+#define XLPCI_HOST_OWNED 0x10
+/* Step 1 of create/attach: who holds each device (xlpci_owners_read: a
+ * device another live domain holds is refused, naming it and the way
+ * out; the bookkeeping of one only a gone domain named is corrected),
+ * every device assignable (seize=1 makes it so), then recorded as
+ * domid's and committed before xenstore is touched (how[i] says what was
+ * done).  *ops, the shared operations lock, is held until
+ * xlpci_host_finish. */
 _hidden int xlpci_host_prepare(xlpci_ctx *ctx, uint32_t domid,
                                const xlpci_dev *devs, size_t n, xlpci_bk *bk,
                                unsigned char *how, int *ops);
@@ -763,36 +859,174 @@ _hidden int xlpci_host_pending(xlpci_ctx *ctx, uint32_t domid,
 _hidden int xlpci_host_pending_each(xlpci_ctx *ctx, uint32_t domid,
                                     const xlpci_bdf *bdfs, size_t n,
                                     int pending, const int *each, int *prev);
-/* The last step: keep the assignment (ok) or undo xlpci_host_prepare;
- * releases *ops. */
+/* The last step: keep the assignment (ok) or undo xlpci_host_prepare
+ * (a seized device goes back to its driver unless a live domain holds it
+ * by then); releases *ops. */
 _hidden int xlpci_host_finish(xlpci_ctx *ctx, uint32_t domid,
                               const xlpci_dev *devs, size_t n, xlpci_bk *bk,
                               const unsigned char *how, bool ok, int *ops);
-/* Step 2 of create/attach: the hypervisor grants for the devices no
- * backend lists yet; the devices granted in *granted_r (malloc'd) for a
- * rollback (xlpci_hv_revoke without the reset). */
+/* Step 2 of create/attach: the hypervisor grants for the devices the
+ * domain does not hold yet (how, from xlpci_host_prepare); the devices
+ * granted in *granted_r (malloc'd) for a rollback (xlpci_hv_revoke
+ * without the reset). */
 _hidden int xlpci_host_grant(xlpci_ctx *ctx, uint32_t domid,
                              const xlpci_dev *devs, size_t n,
+                             const unsigned char *how,
                              xlpci_bdf **granted_r, size_t *ngranted_r);
-/* The host side of devices no guest has any more (pci-detach after the
- * guest released them, destroy): the records say assignable, managed
- * devices go back to their drivers. */
-_hidden int xlpci_host_release(xlpci_ctx *ctx, const xlpci_bdf *bdfs,
-                               size_t n);
 /* Without xen-pciback only xenstore is written: a notice says so. */
 _hidden void xlpci_host_absent_notice(xlpci_ctx *ctx, uint32_t domid);
 
+/* ---- who holds a device, in the flows (ownership.c) ---------------------- */
+
+/* One operation's sources of facts: Xen (asked once per domain) and, per
+ * transaction, the /local/domain answers when Xen is not asked. */
+typedef struct {
+    xlpci_xenq xq;
+    xs_transaction_t t;
+    unsigned nxs;
+    struct {
+        uint32_t domid;
+        int alive;
+    } xs[8];
+} xlpci_truth;
+_hidden void xlpci_truth_init(xlpci_ctx *ctx, xlpci_truth *tr, bool host);
+_hidden void xlpci_truth_close(xlpci_ctx *ctx, xlpci_truth *tr);
+/* Is domid alive: Xen's answer when Xen is asked (kept in ctx for the
+ * claim, xlpci_known_alive), else /local/domain/<domid> in t.  *alive_r
+ * 1 or 0. */
+_hidden int xlpci_truth_alive(xlpci_ctx *ctx, xlpci_truth *tr,
+                              xs_transaction_t t, uint32_t domid,
+                              int *alive_r);
+/* What to gather besides the candidates' liveness and backends: */
+#define XLPCI_FIND_XEN    1u         /* Xen's word on the device */
+#define XLPCI_FIND_SEARCH 2u         /* Xen says assigned and nobody named
+                                      * explains it: search the backends
+                                      * (xlpci_backend_search) */
+#define XLPCI_FIND_SELF   4u         /* self's liveness (else only asked
+                                      * when another candidate is there) */
+#define XLPCI_FIND_STALE  8u         /* only a gone domain names it (record
+                                      * or bookkeeping): search the
+                                      * backends too before it is let go
+                                      * (check --audit) */
+/* In t: complete the facts of bdf (xlpci_owner_facts_init done by the
+ * caller: self, record, bk): each candidate's liveness (a value the
+ * caller set is kept), whether its backend lists bdf (self's is
+ * self_lists, 0 or 1, as the caller read it, or -1 unknown: not read; a
+ * live candidate's other than the record's, read: xlpci_backend_lists),
+ * Xen's word (how); then the decision into v. */
+_hidden int xlpci_owner_gather(xlpci_ctx *ctx, xlpci_truth *tr,
+                               xs_transaction_t t, const xlpci_bdf *bdf,
+                               int self_lists, unsigned how,
+                               xlpci_owner_facts *f, xlpci_owner_verdict *v);
+/* The same for n devices in a read-only transaction of its own, each
+ * record read there; bk[i] devices.json's domid (bk may be NULL);
+ * self_alive (1, 0, or -1: found out when needed). */
+_hidden int xlpci_owners_read(xlpci_ctx *ctx, xlpci_truth *tr, int self,
+                              int self_alive, const xlpci_bdf *bdfs,
+                              const int *bk, size_t n, unsigned how,
+                              xlpci_owner_facts *f, xlpci_owner_verdict *v);
+/* A claim refused: "PCI device B is already assigned to domain D (alive:
+ * ...): `xlpci pci-detach D B` frees it", logged. */
+_hidden void xlpci_owner_refuse(xlpci_ctx *ctx, const xlpci_bdf *bdf,
+                                const xlpci_owner_facts *f,
+                                const xlpci_owner_verdict *v);
+
+/* THE release of devices on behalf of domid (destroy, check --repair,
+ * pci-detach, the rollbacks, the watcher), device by device after its
+ * verdict v[i]:
+ *   nobody live holds it, or domid does (NONE, SELF): with XLPCI_REL_HV
+ *     the hypervisor's side (xlpci_hv_revoke: permissions while Xen has
+ *     the domain, the IOMMU context confirmed, the reset), with
+ *     XLPCI_REL_BK the bookkeeping (assignable; a managed device back to
+ *     its driver);
+ *   another live domain holds it, or Xen has it in an unnamed guest
+ *     (OTHER, XEN), or Xen says so while its context is taken back
+ *     (kept): nothing of the device is touched; the bookkeeping is
+ *     corrected to name that domain (said at -v), the fact reported.
+ * kept_in (may be NULL): devices the caller's own xlpci_hv_revoke found
+ * in another guest.  locked: the bookkeeping, opened by the caller (who
+ * commits it), or NULL (opened and committed here).  In a dry run: the
+ * plan, one "# host:" line a device.
+ * A failed revocation changes nothing in the bookkeeping (the domain may
+ * still reach the device) and is returned. */
+#define XLPCI_REL_HV 1u
+#define XLPCI_REL_BK 2u
+/* The bookkeeping's leftovers of a gone domain (no record or backend
+ * gives it the device any more): only the bookkeeping; released counts
+ * the managed ones given back, corrected the others. */
+#define XLPCI_REL_LEFTOVER 4u
+typedef struct {
+    unsigned released;               /* let go (host side done) */
+    unsigned kept;                   /* left with a live holder */
+    unsigned corrected;              /* bookkeeping corrections */
+} xlpci_release_count;
+_hidden int xlpci_release_decided(xlpci_ctx *ctx, bool host, uint32_t domid,
+                                  const xlpci_bdf *bdfs,
+                                  const xlpci_owner_facts *f,
+                                  const xlpci_owner_verdict *v, size_t n,
+                                  const bool *kept_in, unsigned flags,
+                                  xlpci_bk *locked,
+                                  xlpci_release_count *cnt);
+/* The same, the facts gathered here: the bookkeeping's domid of each
+ * device; the records, other domains' liveness and backends only when
+ * the bookkeeping names another domain (the caller removed domid's own
+ * entries and records: pci-detach). */
+_hidden int xlpci_release(xlpci_ctx *ctx, bool host, uint32_t domid,
+                          const xlpci_bdf *bdfs, size_t n, const bool *kept,
+                          unsigned flags, xlpci_release_count *cnt);
+
 /* ---- destroy (destroy.c) ------------------------------------------------ */
 
-/* What domid holds (its backend's devices, the bookkeeping records
- * naming it, the devices of extra (nextra, may be NULL: check's
- * xlpci_owner_scan) whose ownership record names it, its
- * backend/frontend entries) is reported (warnings) and counted in
- * *held_r; with release, it is all released as xlpci_destroy does,
- * whether the domain exists or not.  No listing of /libxl/pci. */
+/* THE release of a domain that is gone or going, for destroy, destroy
+ * -f, check (--repair) of a gone domain and the host-side watcher (which
+ * calls it for each domain xenstore's @releaseDomain says is gone).  What
+ * domid holds is what the shared state says: the devices its backend
+ * lists and those whose /libxl/pci record names it, looked for among its
+ * backend's, the bookkeeping's devices naming it and extra (nextra, may
+ * be NULL: check --all-records's scan, xlpci_owner_scan); each is put to
+ * the ownership decision (owner.c) in the one transaction that reads the
+ * backend once and (XLPCI_DESTROY_RELEASE) removes the domain's backend
+ * and frontend entries, their empty parents and its records (rewritten
+ * for a live holder whose backend lists the device).  Then the host side
+ * (xlpci_release_decided): what nobody live holds is reset and made
+ * assignable (managed devices back to their drivers); a device a live
+ * domain holds by record, backend or Xen is never touched (the
+ * bookkeeping names that domain).  The bookkeeping's devices that the
+ * shared state no longer gives the domain (after `xl destroy`) are
+ * corrected, a managed one goes back to its driver.  Idempotent;
+ * nothing is ever written below /local/domain/<domid>.  No listing of
+ * /libxl/pci: its cost is what the domain holds.
+ *   XLPCI_DESTROY_RELEASE        release (else only look and report, as
+ *                                check does)
+ *   XLPCI_DESTROY_ALIVE_REFUSED  a domain that is alive (Xen has it and it
+ *                                is not dying; without Xen:
+ *                                /local/domain/<domid> exists) is refused,
+ *                                XLPCI_ERR_BUSY (logged)
+ *   XLPCI_DESTROY_AUDIT          check --audit: a device only the gone
+ *                                domain names is looked for in every
+ *                                backend before it is let go
+ * A domain Xen still has (destroy -f) loses its access first, from a
+ * look-up, then the store is changed.  In a dry run the transaction and
+ * the host's plan are printed. */
+#define XLPCI_DESTROY_RELEASE        (1u << 8)
+#define XLPCI_DESTROY_ALIVE_REFUSED  (1u << 9)
+#define XLPCI_DESTROY_AUDIT          (1u << 10)
+typedef struct {
+    bool alive;                      /* the domain, as found out */
+    bool entries;                    /* backend/frontend entries were there */
+    unsigned held;                   /* devices it held (backend, record) */
+    unsigned leftovers;              /* the bookkeeping's alone: free
+                                      * devices seize=1 took for it, still
+                                      * on xen-pciback */
+    unsigned released;               /* let go: host side done, or a
+                                      * leftover managed device given back */
+    unsigned kept;                   /* held by a live domain: untouched */
+    unsigned corrected;              /* bookkeeping corrections */
+    unsigned records_fixed;          /* records rewritten for a live holder */
+} xlpci_destroy_result;
 _hidden int xlpci_destroy_run(xlpci_ctx *ctx, bool host, uint32_t domid,
-                              bool release, const xlpci_bdf *extra,
-                              size_t nextra, unsigned *held_r);
+                              unsigned flags, const xlpci_bdf *extra,
+                              size_t nextra, xlpci_destroy_result *res);
 
 /* ---- HVM guests through QEMU (hvm.c) ------------------------------------ */
 

@@ -23,9 +23,12 @@
  * -v says so once.  (libxl 4.17 refuses to create a domain with PCI
  * devices on such a host; a PV guest of this tool keeps working, without
  * DMA isolation, as it did before these steps existed.)  A deassignment is
- * idempotent here (check --repair and an interrupted detach call it again):
- * ENODEV means the device is not in that context (any more), EOPNOTSUPP
- * that the domain has no IOMMU context (nothing was ever assigned to it).
+ * idempotent here (check --repair and an interrupted detach call it again)
+ * but never taken on trust: when Xen says the device is not in that
+ * context (ENODEV; EOPNOTSUPP: the domain has no IOMMU context; ESRCH: no
+ * such domain), Xen is asked where it is (xc_test_assign_device for no
+ * domain, DOMID_INVALID: dom0 or dom_io, or some guest); in another guest
+ * it is refused (XLPCI_ERR_EXISTS) and the caller leaves the device alone.
  *
  * Only with a libxenctrl handle (hypervisor.c's xlpci_hv_open: Xen
  * present, XLPCI_HYPERVISOR not none, host side active).
@@ -296,11 +299,33 @@ int xlpci_iommu_assign(xlpci_ctx *ctx, xc_interface *xch, uint32_t domid,
     return XLPCI_ERR_FAIL;
 }
 
+int xlpci_iommu_device_free(xlpci_ctx *ctx, xc_interface *xch,
+                            const xlpci_bdf *bdf)
+{
+    char b[XLPCI_BDF_STRLEN];
+    int r;
+
+    if (ctx->iommu_absent)
+        return XLPCI_XEN_UNKNOWN;
+    xlpci_host_step(ctx);
+    r = xc_test_assign_device(xch, DOMID_INVALID, xlpci_sbdf(bdf));
+    if (r >= 0)
+        return XLPCI_XEN_FREE;
+    if (errno == EINVAL)
+        return XLPCI_XEN_ASSIGNED;
+    if (errno == ENOSYS)
+        no_iommu(ctx, "ENOSYS");
+    else
+        LOGE(ctx, DEBUG, "IOMMU: cannot ask Xen about %s "
+             "(xc_test_assign_device)", xlpci_bdf_format(bdf, b));
+    return XLPCI_XEN_UNKNOWN;
+}
+
 int xlpci_iommu_deassign(xlpci_ctx *ctx, xc_interface *xch, uint32_t domid,
                          const xlpci_bdf *bdf)
 {
     char b[XLPCI_BDF_STRLEN], who[16];
-    int r;
+    int r, e;
 
     if (ctx->iommu_absent)
         return 0;
@@ -315,15 +340,29 @@ int xlpci_iommu_deassign(xlpci_ctx *ctx, xc_interface *xch, uint32_t domid,
         LOG(ctx, DETAIL, "IOMMU: %s taken from %s", b, who);
         return 0;
     }
-    switch (errno) {
+    e = errno;
+    switch (e) {
     case ENOSYS:
         no_iommu(ctx, "ENOSYS");
         return 0;
-    case ENODEV:                       /* not (any more) in that context */
+    case ENODEV:                       /* not in that context */
     case EOPNOTSUPP:                   /* the domain has no IOMMU context */
-        LOG(ctx, DEBUG, "IOMMU: %s is not in %s's context", b, who);
+    case ESRCH:                        /* no such domain (any more) */
+        /* never taken for a release: where is it?  In dom0 or dom_io it
+         * is free (an earlier release, Xen's own at the domain's death);
+         * in a guest it is that guest's */
+        if (xlpci_iommu_device_free(ctx, xch, bdf) == XLPCI_XEN_ASSIGNED) {
+            LOG(ctx, ERROR, "cannot take %s from %s: Xen has it assigned "
+                "to another guest (xc_deassign_device: %s; "
+                "xc_test_assign_device: assigned); left as it is", b, who,
+                strerror(e));
+            return XLPCI_ERR_EXISTS;
+        }
+        LOG(ctx, DEBUG, "IOMMU: %s is not in %s's context (%s): free", b,
+            who, strerror(e));
         return 0;
     default:
+        errno = e;
         LOGE(ctx, ERROR, "cannot take %s from %s (xc_deassign_device)", b,
              who);
         return XLPCI_ERR_FAIL;

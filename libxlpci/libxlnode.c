@@ -80,28 +80,6 @@ static bool ops_removes(const xlpci_ops *ops, const char *path)
     return false;
 }
 
-void xlpci_libxl_path(char *buf, const xlpci_bdf *bdf, const char *leaf)
-{
-    snprintf(buf, XLPCI_PATH_MAX, "/libxl/pci/%04x-%02x-%02x-%01x%s%s",
-             bdf->seg, bdf->bus, bdf->dev, bdf->func, leaf ? "/" : "",
-             leaf ? leaf : "");
-}
-
-bool xlpci_libxl_name_bdf(const char *name, xlpci_bdf *bdf)
-{
-    char path[XLPCI_PATH_MAX], want[XLPCI_PATH_MAX];
-    int end = -1;
-
-    if (sscanf(name, "%4x-%2x-%2x-%1x%n", &bdf->seg, &bdf->bus, &bdf->dev,
-               &bdf->func, &end) != 4 || end < 0 || name[end] ||
-        bdf->dev > XLPCI_MAX_SLOT || bdf->func > XLPCI_MAX_FUNC)
-        return false;
-    /* exactly the canonical form: no sign, no short fields */
-    xlpci_libxl_path(path, bdf, NULL);
-    snprintf(want, sizeof(want), "/libxl/pci/%s", name);
-    return !strcmp(path, want);
-}
-
 void xlpci_be_parent_path(char *buf, uint32_t domid)
 {
     snprintf(buf, XLPCI_PATH_MAX, XLPCI_BE_ROOT "/%u", domid);
@@ -218,6 +196,130 @@ static int claim_read(xlpci_ctx *ctx, xs_transaction_t t,
     return has ? xlpci_owner_read(ctx, t, bdf, owner_r) : 0;
 }
 
+int xlpci_backend_lists(xlpci_ctx *ctx, xs_transaction_t t, uint32_t domid,
+                        const xlpci_bdf *bdf, bool *lists_r)
+{
+    char path[XLPCI_PATH_MAX], err[64], *v = NULL;
+    unsigned num = 0, i;
+    xlpci_bdf got;
+    int rc;
+
+    *lists_r = false;
+    rc = xlpci_be_key(path, domid, "num_devs");
+    if (!rc) rc = xlpci_xs_read(ctx, t, path, &v);
+    if (rc || !v)
+        return rc;
+    if (xlpci_parse_uint(v, XLPCI_MAX_DEVS, &num))
+        num = 0;                       /* not a count: nothing listed */
+    free(v);
+    for (i = 0; !rc && !*lists_r && i < num; i++) {
+        rc = xlpci_be_key(path, domid, "dev-%u", i);
+        if (!rc) rc = xlpci_xs_read(ctx, t, path, &v);
+        if (!rc && v && !xlpci_bdf_parse(v, &got, err, sizeof(err)) &&
+            !xlpci_bdf_cmp(&got, bdf))
+            *lists_r = true;
+        free(v);
+        v = NULL;
+    }
+    return rc;
+}
+
+int xlpci_backend_search(xlpci_ctx *ctx, xs_transaction_t t,
+                         const xlpci_bdf *bdf, const int *skip, size_t nskip,
+                         int *domid_r)
+{
+    char **doms = NULL;
+    unsigned nd = 0, j, d;
+    bool lists = false;
+    size_t k;
+    int rc;
+
+    *domid_r = -1;
+    rc = xlpci_xs_directory(ctx, t, XLPCI_BE_ROOT, &doms, &nd);
+    for (j = 0; !rc && !lists && j < nd; j++) {
+        if (xlpci_parse_uint(doms[j], DOMID_FIRST_RESERVED - 1, &d))
+            continue;
+        for (k = 0; k < nskip && skip[k] != (int)d; k++)
+            ;
+        if (k < nskip)
+            continue;
+        rc = xlpci_backend_lists(ctx, t, d, bdf, &lists);
+        if (!rc && lists)
+            *domid_r = (int)d;
+    }
+    free(doms);
+    return rc;
+}
+
+int xlpci_known_alive(xlpci_ctx *ctx, xs_transaction_t t, uint32_t domid,
+                      int *alive_r)
+{
+    unsigned i;
+    bool exists;
+    int rc;
+
+    for (i = 0; i < ctx->nalive; i++)
+        if (ctx->alive_known[i].domid == domid &&
+            ctx->alive_known[i].alive >= 0) {
+            *alive_r = ctx->alive_known[i].alive;
+            return 0;
+        }
+    rc = xlpci_domain_exists(ctx, t, domid, &exists);
+    *alive_r = rc ? -1 : exists;
+    return rc;
+}
+
+/* A record naming another domain than domid: the decision (owner.c) on
+ * what the transaction can see: whether that domain is alive
+ * (xlpci_known_alive) and its backend lists the device.  0: refused
+ * (logged); 1: free (the record is stale: taken over). */
+static int claim_other(xlpci_ctx *ctx, xs_transaction_t t, uint32_t domid,
+                       const xlpci_bdf *bdf, int owner, int *rc_r)
+{
+    char b[XLPCI_BDF_STRLEN], why[300], out[160];
+    xlpci_owner_facts f;
+    xlpci_owner_verdict v;
+    xlpci_owner_cand *c;
+    int alive;
+
+    xlpci_owner_facts_init(&f, (int)domid, owner, false, -1);
+    xlpci_owner_cand_find(&f, domid)->alive = 1;   /* it was read */
+    c = xlpci_owner_cand_find(&f, (uint32_t)owner);
+    /* alive, its record makes it the holder; gone, what its backend
+     * lists holds nothing */
+    *rc_r = xlpci_known_alive(ctx, t, (uint32_t)owner, &alive);
+    if (*rc_r)
+        return 0;
+    c->alive = alive;
+    xlpci_owner_decide(&f, &v);
+    if (v.held == XLPCI_HELD_NONE) {
+        /* a gone domain's record: before it is taken over, does a live
+         * domain's backend list the device (a record another tool
+         * damaged)?  The backends are searched, a cost that grows with
+         * the host, only on this path. */
+        int skip[2] = { (int)domid, owner }, found;
+
+        *rc_r = xlpci_backend_search(ctx, t, bdf, skip, 2, &found);
+        if (!*rc_r && found >= 0 &&
+            (c = xlpci_owner_cand_add(&f, (uint32_t)found))) {
+            c->lists = true;
+            *rc_r = xlpci_known_alive(ctx, t, c->domid, &c->alive);
+        }
+        if (*rc_r)
+            return 0;
+        xlpci_owner_decide(&f, &v);
+    }
+    if (v.held == XLPCI_HELD_NONE || v.held == XLPCI_HELD_SELF)
+        return 1;
+    xlpci_bdf_format(bdf, b);
+    xlpci_owner_text(bdf, &f, &v, why, sizeof(why));
+    xlpci_owner_way_out(bdf, &f, &v, out, sizeof(out));
+    LOG(ctx, ERROR, "PCI device %s is already assigned to domain %d (%s): "
+        "%s", b, v.holder, why, out);
+    *rc_r = XLPCI_ERR_EXISTS;
+    return 0;
+}
+
 int xlpci_owner_claim(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
                       uint32_t domid, const xlpci_dev *devs, size_t n,
                       bool *missing_r)
@@ -228,32 +330,27 @@ int xlpci_owner_claim(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
     int rc = 0, owner;
 
     for (i = 0; !rc && i < n; i++) {
-        bool live, absent;
+        bool absent, stale = false;
 
         xlpci_bdf_format(&devs[i].bdf, b);
         rc = claim_read(ctx, t, &devs[i].bdf, &owner, &absent);
         if (rc == XLPCI_ERR_CORRUPT) {
+            /* unreadable: nobody can say whose it is; check --repair of
+             * the domain whose backend lists it rewrites it */
             LOG(ctx, ERROR, "PCI device %s has an unreadable ownership "
-                "record; check --repair of the domain holding it, or "
-                "remove the node", b);
+                "record; `xlpci check --repair` of the domain holding it "
+                "rewrites it, or remove the node", b);
             break;
         }
         if (rc)
             break;
         if (owner >= 0 && (uint32_t)owner != domid) {
-            rc = xlpci_domain_exists(ctx, t, (uint32_t)owner, &live);
-            if (rc)
+            if (!claim_other(ctx, t, domid, &devs[i].bdf, owner, &rc))
                 break;
-            if (live)
-                LOG(ctx, ERROR, "PCI device %s is already assigned to "
-                    "domain %d", b, owner);
-            else
-                LOG(ctx, ERROR, "PCI device %s is still recorded as "
-                    "assigned to domain %d, which no longer exists (a "
-                    "stale /libxl/pci/.../domid): run `xlpci check "
-                    "--repair %d` to release what it held", b, owner, owner);
-            rc = XLPCI_ERR_EXISTS;
-            break;
+            stale = true;              /* a gone domain's: ours now */
+            LOG(ctx, DETAIL, "correction: /libxl/pci record of %s named "
+                "domain %d, which is gone: it names domain %u now", b,
+                owner, domid);
         }
         /* a missing directory is made outside the transaction (dry run:
          * the printed transaction makes it) */
@@ -261,7 +358,7 @@ int xlpci_owner_claim(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
         if (missing_r)
             missing_r[i] = absent;
         missing |= absent;
-        if (owner < 0) {
+        if (owner < 0 || stale) {
             xlpci_libxl_path(path, &devs[i].bdf, "domid");
             rc = xlpci_ops_writef(ops, path, "%u", domid);
         }

@@ -74,11 +74,14 @@ extern "C" {
  * LIBXLPCI_HAVE_HVM: HVM guests: create, attach, detach and destroy talk
  *   to the guest's QEMU over QMP; xlpci_ctx_set_run_dir() (where its
  *   socket qmp-libxl-<domid> is).
+ * LIBXLPCI_HAVE_CHECK_FLAGS: xlpci_check_flags() (XLPCI_CHECK_REPAIR,
+ *   XLPCI_CHECK_AUDIT: the host-wide look that lists).
  */
 #define LIBXLPCI_HAVE_CHECK 1
 #define LIBXLPCI_HAVE_ASSIGNABLE 1
 #define LIBXLPCI_HAVE_HYPERVISOR_MODE 1
 #define LIBXLPCI_HAVE_HVM 1
+#define LIBXLPCI_HAVE_CHECK_FLAGS 1
 
 /* Everything declared below is the library's ABI: the library is built
  * with -fvisibility=hidden and exports exactly these functions
@@ -294,43 +297,65 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
                  unsigned flags);
 
 /* Domain-destroy path (libxl__device_pci_destroy_all): release every
- * device of a domain that is gone or going, without asking the guest:
- * revoke its permissions (while the domain exists), remove the backend and
- * frontend entries, their empty per-domain parents and the ownership
- * records /libxl/pci/<bdf>/domid in ONE transaction, then mark the
- * devices assignable again (managed ones back to their drivers).  Works
- * when the domain is already gone; idempotent (*released_r = 0: nothing
- * was held).  A domain that still exists is refused (XLPCI_ERR_BUSY)
- * unless XLPCI_DESTROY_FORCE.  The devices are those of its backend and
- * of the bookkeeping: no listing of /libxl/pci, so the cost does not grow
- * with the host; a lone record naming the domain (left by another tool)
- * is xlpci_check's (repair). */
+ * device of a domain that is gone or going, without asking the guest.
+ * What it holds is what the shared state says (its backend, the records
+ * /libxl/pci/<bdf>/domid naming it); ONE transaction reads the backend
+ * once and removes the backend and frontend entries, their empty
+ * per-domain parents and those records; then every device no other live
+ * domain holds is reset and made assignable again (managed ones back to
+ * their drivers).  A device another live domain holds (its record, its
+ * backend, or Xen says so) is never touched; the bookkeeping is
+ * corrected to name that domain.  What the bookkeeping alone still gives
+ * the domain (after `xl destroy`) is corrected, a managed device given
+ * back to its driver.  Works when the domain is already gone; idempotent
+ * (*released_r = 0: "nothing to do").  A domain that is alive (Xen's
+ * answer when Xen runs, else /local/domain/<domid>) is refused
+ * (XLPCI_ERR_BUSY) unless XLPCI_DESTROY_FORCE (its permissions go first).
+ * No listing of /libxl/pci: the cost is what the domain holds; a lone
+ * record naming the domain (left by another tool) is found by
+ * xlpci_check_flags with XLPCI_CHECK_AUDIT. */
 #define XLPCI_DESTROY_FORCE   (1u << 0)
 int xlpci_destroy(xlpci_ctx *ctx, uint32_t domid, unsigned flags,
                   unsigned *released_r);
 
 /* Verify the domain's backend (num_devs is the true count, indices dense,
  * no orphan keys, no duplicates, frontend present, no index left Closing
- * by an interrupted detach); each problem is logged as a warning and
- * counted in *problems_r.  With repair, fix them in one transaction and
- * count what is left.  XLPCI_ERR_BUSY: a Reconfiguring cycle is running,
- * nothing was repaired.  XLPCI_ERR_XENSTORE (logged, naming the 4096-byte
- * reply limit) when /libxl/pci could not be listed to find the records
- * naming the domain (oxenstored past about 315 records): the other steps
- * ran, and *problems_r counts what they found. */
+ * by an interrupted detach) and who holds its devices (their records
+ * /libxl/pci/<bdf>/domid name it; no other live domain holds them; the
+ * bookkeeping agrees, corrected from the store); each problem is logged
+ * as a warning and counted in *problems_r.  With repair, fix them in one
+ * transaction and count what is left; nothing of a device another live
+ * domain holds is ever touched.  XLPCI_ERR_BUSY: a Reconfiguring cycle is
+ * running, nothing was repaired.  Its cost is what the domain holds (no
+ * listing that grows with the host; xlpci_check_flags's
+ * XLPCI_CHECK_AUDIT looks host-wide). */
 int xlpci_check(xlpci_ctx *ctx, uint32_t domid, bool repair,
                 unsigned *problems_r);
 
 /* xlpci_check, telling more: how many of the problems (left) a repair
  * cannot fix, and whether the domain exists (a check of a domain that is
- * gone still reconciles its bookkeeping records). */
+ * gone reports what it still holds; --repair releases it as
+ * xlpci_destroy does, and then nothing of it is left: problems 0). */
 typedef struct {
     unsigned problems;               /* found (left, after a repair) */
     unsigned unfixable;              /* of those, what --repair cannot fix */
-    bool domain_exists;
+    bool domain_exists;              /* alive (Xen's answer when Xen runs) */
 } xlpci_check_result;
 int xlpci_check_ex(xlpci_ctx *ctx, uint32_t domid, bool repair,
                    xlpci_check_result *res);
+
+/* xlpci_check_ex with flags.  XLPCI_CHECK_AUDIT looks host-wide as well,
+ * at a cost that grows with the host: the listing of /libxl/pci for
+ * records naming the domain that neither its backend nor the bookkeeping
+ * knows (on a xenstore connection of its own; where the daemon cannot
+ * send it, oxenstored past about 315 records, 4096 bytes, the check
+ * fails with XLPCI_ERR_XENSTORE, logged naming the limit), and every
+ * other PCI backend for the domain's devices.  Without it the check costs
+ * what the domain holds. */
+#define XLPCI_CHECK_REPAIR  (1u << 0)
+#define XLPCI_CHECK_AUDIT   (1u << 1)
+int xlpci_check_flags(xlpci_ctx *ctx, uint32_t domid, unsigned flags,
+                      xlpci_check_result *res);
 
 /* ---- host side: devices made assignable (bound to xen-pciback) ----------- */
 

@@ -262,7 +262,7 @@ _hidden int xlpci_resource_parse(const char *text, xlpci_bar *bars,
 _hidden int xlpci_irq_parse(const char *text, unsigned *irq_r, char *err,
                             size_t errlen);
 
-/* ---- libxl's /libxl/pci names (libxlnode.c, pure) ---------------------- */
+/* ---- libxl's /libxl/pci names (owner.c, pure) --------------------------- */
 
 /* /libxl/pci/dddd-bb-dd-f[/leaf] (libxl's format) into buf
  * (XLPCI_PATH_MAX); leaf NULL: the device's directory. */
@@ -285,6 +285,87 @@ _hidden bool xlpci_libxl_name_bdf(const char *name, xlpci_bdf *bdf);
  * linear, no recursion. */
 _hidden unsigned xlpci_json_depth(const char *text, size_t len,
                                   unsigned max);
+
+/* ---- who holds a device (owner.c, pure) ----------------------------------- */
+
+/* What Xen says of a device (xc_test_assign_device): in dom0 or dom_io,
+ * or assigned to some guest; unknown when Xen was not asked (no Xen,
+ * XLPCI_HYPERVISOR=none, no IOMMU). */
+enum { XLPCI_XEN_UNKNOWN, XLPCI_XEN_FREE, XLPCI_XEN_ASSIGNED };
+
+#define XLPCI_OWNER_MAXCAND 4
+
+/* A domain that may hold the device. */
+typedef struct {
+    uint32_t domid;
+    int alive;                       /* 1, 0 (gone, or dying), -1 not
+                                      * known: counted as alive */
+    bool lists;                      /* its PCI backend lists the device */
+} xlpci_owner_cand;
+
+/* The facts of one device, as gathered (ownership.c). */
+typedef struct {
+    int self;                        /* the domain the command acts for
+                                      * (claims or releases), -1: none */
+    int record;                      /* /libxl/pci/<bdf>/domid, -1 absent
+                                      * (or unreadable: record_bad) */
+    bool record_bad;
+    int bk;                          /* devices.json's domid, -1: none or
+                                      * not read */
+    int xen;                         /* XLPCI_XEN_* */
+    xlpci_owner_cand cand[XLPCI_OWNER_MAXCAND];  /* distinct domids */
+    unsigned ncand;
+} xlpci_owner_facts;
+
+typedef enum {
+    XLPCI_HELD_NONE,                 /* no live domain: free */
+    XLPCI_HELD_SELF,                 /* self, alive, holds it */
+    XLPCI_HELD_OTHER,                /* another live domain does: holder */
+    XLPCI_HELD_XEN,                  /* Xen has it in a guest that no
+                                      * record or backend read names */
+} xlpci_held;
+
+typedef struct {
+    xlpci_held held;
+    int holder;                      /* SELF, OTHER: the domain; else -1 */
+    bool by_record, by_backend;      /* how the holder holds it */
+    int rival;                       /* another live domain holding it
+                                      * too (record or backend), or -1 */
+    bool maybe_self;                 /* XEN: self is alive; Xen's guest
+                                      * may be self */
+    int stale;                       /* a gone domain the record or the
+                                      * bookkeeping names, or -1 */
+    int record_to;                   /* what the record should say (-1:
+                                      * absent) ... */
+    bool record_fix;                 /* ... and it does not */
+    int bk_to;                       /* what devices.json should say ... */
+    bool bk_fix;                     /* ... and it does not */
+} xlpci_owner_verdict;
+
+/* The candidates self, record and bk (distinct, alive unknown, listing
+ * nothing): the gatherer fills in alive, lists and xen. */
+_hidden void xlpci_owner_facts_init(xlpci_owner_facts *f, int self,
+                                    int record, bool record_bad, int bk);
+_hidden xlpci_owner_cand *xlpci_owner_cand_find(xlpci_owner_facts *f,
+                                                uint32_t domid);
+/* Added (alive unknown) unless there already, or NULL when full. */
+_hidden xlpci_owner_cand *xlpci_owner_cand_add(xlpci_owner_facts *f,
+                                               uint32_t domid);
+/* The decision (owner.c's comment has the rules). */
+_hidden void xlpci_owner_decide(const xlpci_owner_facts *f,
+                                xlpci_owner_verdict *v);
+/* Who holds it and why, for messages: "domain 5 (alive) holds it: its
+ * PCI backend lists it and its /libxl/pci record names it; ...". */
+_hidden void xlpci_owner_text(const xlpci_bdf *bdf,
+                              const xlpci_owner_facts *f,
+                              const xlpci_owner_verdict *v, char *buf,
+                              size_t len);
+/* The one command that frees it: "`xlpci pci-detach 5 0000:0a:00.0`
+ * frees it". */
+_hidden void xlpci_owner_way_out(const xlpci_bdf *bdf,
+                                 const xlpci_owner_facts *f,
+                                 const xlpci_owner_verdict *v, char *buf,
+                                 size_t len);
 
 /* ---- QMP messages (qmpmsg.c, pure) ---------------------------------------- */
 

@@ -1,21 +1,23 @@
 /*
  * The host half of `xlpci check [--repair] <domain>`: the bookkeeping
- * (bookkeeping.c) must agree with the domain's backend in xenstore, and
- * every record must describe a finished state.  What an interrupted
- * operation leaves, and what the repair does (every create/attach commits
- * its records as the intent BEFORE xenstore or the hypervisor is touched,
- * so these are the only leftovers):
+ * (bookkeeping.c) is corrected FROM the shared state, never the reverse,
+ * and every record must describe a finished state.  check's transaction
+ * found the domain's devices and who holds each (owner.c); here:
  *
+ *   listed in its backend, the domain holds it
+ *       the bookkeeping must say so: recorded (a device another toolstack
+ *       attached, or a lost state file), or corrected (it named a domain
+ *       that holds it no more);
  *   recorded for the domain, not in its backend
  *       an attach/create that never committed, or a detach that removed
- *       the index but not the record: revoke the hypervisor grants
- *       (idempotent), mark it assignable, a managed device goes back to
- *       its driver;
- *   in the backend, not recorded for the domain
- *       written by another toolstack, or the state file was lost: record
- *       it (if no other domain has it; that conflict is only reported);
+ *       the index but not the record: released after its verdict
+ *       (ownership.c): the hypervisor's grants revoked, reset, assignable,
+ *       a managed device back to its driver; a device another live
+ *       domain holds (xl gave it away meanwhile) is not touched, the
+ *       bookkeeping names that domain;
  *   managed but assigned to nobody
- *       seize=1 stopped half way: back to its driver;
+ *       seize=1 stopped half way: back to its driver, unless a live
+ *       domain holds it (then recorded as that domain's);
  *   recorded as assignable but not bound to xen-pciback
  *       pci-assignable-add stopped half way: back to its driver;
  *   recorded as assignable, on xen-pciback, "quarantining"
@@ -26,76 +28,14 @@
  * Runs with the operations lock held exclusively (a create/attach holds
  * it shared from its intent to its finish, across its guest wait) and
  * under the bookkeeping lock, so a running xlpci operation is never seen
- * half way; both are taken with a timeout.
- * Only when the host side is active (xen-pciback in the sysfs root).
+ * half way; both are taken with a timeout (by check, before its
+ * transaction, for a live domain).  Only when the host side is active
+ * (xen-pciback in the sysfs root).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
-
-typedef struct {
-    uint32_t domid;
-    xlpci_bdf *v;
-    size_t n;
-    bool corrupt;
-    bool domain_exists;
-} listed_arg;
-
-static int listed_body(xlpci_ctx *ctx, xs_transaction_t t, void *varg)
-{
-    listed_arg *a = varg;
-    char err[256];
-    xlpci_view view;
-    xlpci_entry e;
-    unsigned i;
-    int rc;
-
-    free(a->v);
-    a->v = NULL;
-    a->n = 0;
-    a->corrupt = false;
-    snprintf(err, sizeof(err), "/local/domain/%u", a->domid);
-    rc = xlpci_xs_exists(ctx, t, err, &a->domain_exists);
-    if (rc)
-        return rc;
-    rc = xlpci_view_read(ctx, t, a->domid, &view);
-    if (rc) {
-        xlpci_view_dispose(&view);
-        return rc;
-    }
-    if (xlpci_view_check(&view, a->domid, err, sizeof(err))) {
-        a->corrupt = true;
-        goto out;
-    }
-    a->v = calloc(view.num_devs + 1, sizeof(*a->v));
-    if (!a->v) {
-        rc = XLPCI_ERR_NOMEM;
-        goto out;
-    }
-    for (i = 0; i < view.num_devs; i++) {
-        if (xlpci_view_entry(&view, i, &e, err, sizeof(err))) {
-            a->corrupt = true;
-            break;
-        }
-        a->v[a->n++] = e.dev.bdf;
-        xlpci_dev_dispose(&e.dev);
-        free(e.vdev);
-    }
-out:
-    xlpci_view_dispose(&view);
-    return rc;
-}
-
-static bool listed(const listed_arg *a, const xlpci_bdf *bdf)
-{
-    size_t i;
-
-    for (i = 0; i < a->n; i++)
-        if (!xlpci_bdf_cmp(&a->v[i], bdf))
-            return true;
-    return false;
-}
 
 /* Give a device back to the driver it came from, forgetting the record. */
 static int give_back(xlpci_ctx *ctx, xlpci_bk *bk, const xlpci_bdf *bdf)
@@ -105,80 +45,150 @@ static int give_back(xlpci_ctx *ctx, xlpci_bk *bk, const xlpci_bdf *bdf)
     return xlpci_assignable_remove_locked(ctx, true, bk, &copy, true);
 }
 
-int xlpci_host_reconcile(xlpci_ctx *ctx, bool host, uint32_t domid,
-                         bool repair,
-                         unsigned *left_r)
+/* The domain's devices, as check found them. */
+static int domain_devices(xlpci_ctx *ctx, uint32_t domid, xlpci_bk *bk,
+                          const xlpci_checked *dev, size_t n, bool repair,
+                          bool *changed, unsigned *found, unsigned *left)
 {
-    listed_arg a = { domid, NULL, 0, false, false };
+    char b[XLPCI_BDF_STRLEN];
+    xlpci_release_count cnt;
+    size_t i;
+    int rc = 0;
+
+    for (i = 0; !rc && i < n; i++) {
+        const xlpci_checked *c = &dev[i];
+        xlpci_bk_dev *d = xlpci_bk_find(bk, &c->bdf);
+
+        xlpci_bdf_format(&c->bdf, b);
+        if (c->listed) {
+            if (c->v.held != XLPCI_HELD_SELF || c->v.rival >= 0 ||
+                (d && d->domid == (int)domid))
+                continue;              /* fine, or check said (unfixable) */
+            (*found)++;
+            if (d && d->domid >= 0)
+                LOG(ctx, WARN, "domain %u: its backend lists %s, which "
+                    "devices.json gives to domain %d (%s)", domid, b,
+                    d->domid, c->v.stale == d->domid
+                    ? "gone" : "which holds it no more");
+            else
+                LOG(ctx, WARN, "domain %u: its backend lists %s, which is "
+                    "not recorded as assigned to it", domid, b);
+            if (!repair) {
+                (*left)++;
+                continue;
+            }
+            if (!d && !(d = xlpci_bk_add(bk, &c->bdf)))
+                return XLPCI_ERR_NOMEM;
+            d->domid = (int)domid;
+            *changed = true;
+            continue;
+        }
+        if (!d || d->domid != (int)domid)
+            continue;                  /* a record only: check's */
+        if (d->pending)
+            continue;                  /* a QEMU step whose outcome only
+                                        * QEMU can tell: the check of the
+                                        * HVM guest settles it
+                                        * (xlpci_hvm_check_qemu), never a
+                                        * release under QEMU's feet */
+        (*found)++;
+        LOG(ctx, WARN, "domain %u: %s is recorded as assigned to it but "
+            "its backend does not list it (an interrupted attach or "
+            "detach)", domid, b);
+        if (!repair) {
+            (*left)++;
+            continue;
+        }
+        /* released after its verdict: nothing of a device a live domain
+         * holds is touched */
+        rc = xlpci_release_decided(ctx, true, domid, &c->bdf, &c->f, &c->v,
+                                   1, NULL, XLPCI_REL_HV | XLPCI_REL_BK, bk,
+                                   &cnt);
+        *changed = true;
+        if (rc == XLPCI_ERR_EXISTS) {
+            rc = 0;                    /* Xen has it in another guest */
+            (*left)++;
+        } else if (rc) {
+            rc = 0;                    /* the guest may still reach it */
+            (*left)++;
+        }
+    }
+    return rc;
+}
+
+/* May the host take back a device the bookkeeping gives to nobody?  Not
+ * if a live domain holds it (xl assigned it meanwhile): then it is
+ * recorded as that domain's (*holder_r). */
+static bool nobody_holds(xlpci_ctx *ctx, const xlpci_bdf *bdf,
+                         int *holder_r)
+{
+    xlpci_owner_facts f;
+    xlpci_owner_verdict v;
+    xlpci_truth tr;
+    char b[XLPCI_BDF_STRLEN], why[300];
+    int rc;
+
+    *holder_r = -1;
+    xlpci_truth_init(ctx, &tr, true);
+    rc = xlpci_owners_read(ctx, &tr, -1, -1, bdf, NULL, 1,
+                           XLPCI_FIND_XEN | XLPCI_FIND_SEARCH, &f, &v);
+    xlpci_truth_close(ctx, &tr);
+    if (rc)
+        return false;                  /* cannot tell: leave it */
+    if (v.held == XLPCI_HELD_NONE)
+        return true;
+    xlpci_owner_text(bdf, &f, &v, why, sizeof(why));
+    LOG(ctx, NOTICE, "%s is left on xen-pciback: %s",
+        xlpci_bdf_format(bdf, b), why);
+    *holder_r = v.holder;
+    return false;
+}
+
+int xlpci_host_reconcile(xlpci_ctx *ctx, bool host, uint32_t domid,
+                         xlpci_bk *locked, const xlpci_checked *dev,
+                         size_t n, bool repair, unsigned *left_r)
+{
     unsigned found = 0, left = 0;
     char b[XLPCI_BDF_STRLEN];
     bool changed = false;
-    xlpci_bk bk;
+    xlpci_bk own, *bk = locked ? locked : &own;
     size_t i;
-    int rc, ops = -1;
+    int rc, ops = -1, holder;
 
     *left_r = 0;
     if (!host)
         return 0;
-    /* no create/attach between its intent and its finish */
-    rc = xlpci_bk_quiesce(ctx, &ops);
-    if (rc)
-        return rc;
-    rc = xlpci_bk_open(ctx, &bk);
-    if (!rc && repair)
-        rc = xlpci_bk_probe(ctx);
-    if (rc) {
-        if (bk.lockfd >= 0)
-            xlpci_bk_close(&bk);
-        xlpci_bk_op_end(&ops);
-        return rc;
-    }
-    rc = xlpci_txn_read(ctx, "check (bookkeeping)", listed_body, &a);
-    if (rc)
-        goto out;
-    if (a.corrupt) {
-        /* the xenstore half reported it; nothing to compare with */
-        goto out;
+    if (!locked) {
+        /* no create/attach between its intent and its finish */
+        rc = xlpci_bk_quiesce(ctx, &ops);
+        if (rc)
+            return rc;
+        rc = xlpci_bk_open(ctx, bk);
+        if (!rc && repair)
+            rc = xlpci_bk_probe(ctx);
+        if (rc) {
+            if (bk->lockfd >= 0)
+                xlpci_bk_close(bk);
+            xlpci_bk_op_end(&ops);
+            return rc;
+        }
     }
 
-    /* 1. the records: restart after each give-back (it deletes one) */
-    for (i = 0; i < bk.n; i++) {
-        xlpci_bk_dev *d = &bk.v[i];
+    /* 1. the domain's devices */
+    rc = domain_devices(ctx, domid, bk, dev, n, repair, &changed, &found,
+                        &left);
+    if (rc)
+        goto out;
+
+    /* 2. the host-wide leftovers: restart after each give-back (it
+     * deletes one) */
+    for (i = 0; i < bk->n; i++) {
+        xlpci_bk_dev *d = &bk->v[i];
         xlpci_bdf bdf = d->bdf;
 
         xlpci_bdf_format(&bdf, b);
-        if (d->domid == (int)domid && d->pending) {
-            /* a QEMU step whose outcome only QEMU can tell: the check of
-             * the HVM guest settles it (xlpci_hvm_check_qemu), never a
-             * release under QEMU's feet */
-            continue;
-        }
-        if (d->domid == (int)domid && !listed(&a, &bdf)) {
-            found++;
-            LOG(ctx, WARN, "domain %u: %s is recorded as assigned to it but "
-                "its backend does not list it (an interrupted attach or "
-                "detach)", domid, b);
-            if (!repair) {
-                left++;
-                continue;
-            }
-            /* a domain that is gone took its permissions with it */
-            if (a.domain_exists && xlpci_hv_revoke(ctx, true, domid, &bdf, 1,
-                                                   true)) {
-                left++;                /* the guest may still reach it */
-                continue;
-            }
-            d->domid = -1;
-            d->pending = XLPCI_PENDING_NONE;
-            changed = true;
-            if (!d->managed)
-                continue;
-            if (give_back(ctx, &bk, &bdf))
-                left++;
-            else
-                i = (size_t)-1;        /* the record went: start over */
-        } else if (d->domid < 0 &&
-                   (d->managed || !xlpci_sysfs_on_pciback(ctx, &bdf))) {
+        if (d->domid < 0 &&
+            (d->managed || !xlpci_sysfs_on_pciback(ctx, &bdf))) {
             found++;
             LOG(ctx, WARN, "%s is recorded as %s but %s (an interrupted "
                 "%s)", b, d->managed ? "managed" : "assignable",
@@ -189,10 +199,17 @@ int xlpci_host_reconcile(xlpci_ctx *ctx, bool host, uint32_t domid,
                 continue;
             }
             changed = true;
-            if (give_back(ctx, &bk, &bdf))
+            if (d->managed && !nobody_holds(ctx, &bdf, &holder)) {
+                if (holder >= 0)
+                    d->domid = holder; /* a correction: it is that one's */
+                else
+                    left++;
+                continue;
+            }
+            if (give_back(ctx, bk, &bdf))
                 left++;
             else
-                i = (size_t)-1;
+                i = (size_t)-1;        /* the record went: start over */
         } else if (d->domid < 0 && d->quarantining) {
             found++;
             LOG(ctx, WARN, "%s is assignable but may be out of the IOMMU "
@@ -206,44 +223,16 @@ int xlpci_host_reconcile(xlpci_ctx *ctx, bool host, uint32_t domid,
             changed = true;
         }
     }
-
-    /* 2. the backend's devices */
-    for (i = 0; i < a.n; i++) {
-        xlpci_bk_dev *d = xlpci_bk_find(&bk, &a.v[i]);
-
-        if (d && d->domid == (int)domid)
-            continue;
-        found++;
-        xlpci_bdf_format(&a.v[i], b);
-        if (d && d->domid >= 0) {
-            LOG(ctx, WARN, "domain %u: its backend lists %s, which is "
-                "recorded as assigned to domain %d (not repaired: check "
-                "that domain)", domid, b, d->domid);
-            left++;
-            continue;
-        }
-        LOG(ctx, WARN, "domain %u: its backend lists %s, which is not "
-            "recorded as assigned to it", domid, b);
-        if (!repair) {
-            left++;
-            continue;
-        }
-        if (!d && !(d = xlpci_bk_add(&bk, &a.v[i]))) {
-            rc = XLPCI_ERR_NOMEM;
-            goto out;
-        }
-        d->domid = (int)domid;
-        changed = true;
-    }
     if (changed)
-        rc = xlpci_bk_commit(ctx, &bk);
+        rc = xlpci_bk_commit(ctx, bk);
     if (!rc && found > left)
         LOG(ctx, NOTICE, "domain %u: bookkeeping: repaired %u problem(s)",
             domid, found - left);
     *left_r = left;
 out:
-    xlpci_bk_close(&bk);
-    xlpci_bk_op_end(&ops);
-    free(a.v);
+    if (!locked) {
+        xlpci_bk_close(bk);
+        xlpci_bk_op_end(&ops);
+    }
     return rc;
 }

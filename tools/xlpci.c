@@ -515,18 +515,21 @@ static int main_assignable_list(const cmd_spec *cmd, int argc, char **argv)
 
 static int main_check(const cmd_spec *cmd, int argc, char **argv)
 {
-    bool repair = false;
+    unsigned flags = 0;
     xlpci_check_result res;
     uint32_t domid;
     int opt, rc, ret;
 
-    while ((opt = cmd_getopt(cmd, argc, argv, &ret)))
+    while ((opt = cmd_getopt(cmd, argc, argv, &ret))) {
         if (opt == 'r')
-            repair = true;
+            flags |= XLPCI_CHECK_REPAIR;
+        else if (opt == 'a')
+            flags |= XLPCI_CHECK_AUDIT;
+    }
     if (ret != CMD_GO)
         return ret;
     rc = cmd_open(cmd, argv[optind], &domid);
-    if (!rc) rc = xlpci_check_ex(g.ctx, domid, repair, &res);
+    if (!rc) rc = xlpci_check_flags(g.ctx, domid, flags, &res);
     if (rc == XLPCI_ERR_BUSY) {
         printf("domain %u: %u problem(s); a Reconfiguring cycle or "
                "another xlpci command is in progress (see above), try "
@@ -535,11 +538,33 @@ static int main_check(const cmd_spec *cmd, int argc, char **argv)
     }
     if (rc)
         return exit_for(rc);
-    if (!res.problems && res.domain_exists)
+    if (!res.domain_exists) {
+        /* the domain is gone: what it held is released by --repair (or
+         * destroy); nothing left is success */
+        fprintf(stderr, "xlpci: domain %u does not exist\n", domid);
+        if (!res.problems)
+            printf("domain %u: gone; nothing of it is left\n", domid);
+        else if ((flags & XLPCI_CHECK_REPAIR) && g.dry_run)
+            printf("domain %u: gone; %u problem(s): the repair above "
+                   "releases what it still holds\n", domid, res.problems);
+        else if (flags & XLPCI_CHECK_REPAIR)
+            printf("domain %u: gone; %u problem(s) left (see above)\n",
+                   domid, res.problems);
+        else
+            printf("domain %u: gone; %u problem(s): xlpci check --repair "
+                   "(or destroy) releases what it still holds\n", domid,
+                   res.problems);
+        return res.problems && !((flags & XLPCI_CHECK_REPAIR) && g.dry_run)
+               ? EXIT_FAILURE : EXIT_SUCCESS;
+    }
+    if (!res.problems)
         printf("domain %u: consistent\n", domid);
-    else if (!res.problems)
-        ;                              /* said below */
-    else if (repair)
+    else if ((flags & XLPCI_CHECK_REPAIR) && g.dry_run)
+        printf("domain %u: %u problem(s); the repair above fixes %u of "
+               "them%s\n", domid, res.problems,
+               res.problems - res.unfixable,
+               res.unfixable ? ", not the ones marked not repairable" : "");
+    else if (flags & XLPCI_CHECK_REPAIR)
         printf("domain %u: %u problem(s) left (xlpci cannot repair them; "
                "see above)\n", domid, res.problems);
     else if (!res.unfixable)
@@ -552,13 +577,9 @@ static int main_check(const cmd_spec *cmd, int argc, char **argv)
         printf("domain %u: %u problem(s); xlpci check --repair fixes %u "
                "of them, not the %u marked not repairable\n", domid,
                res.problems, res.problems - res.unfixable, res.unfixable);
-    if (!res.domain_exists) {
-        fprintf(stderr, "xlpci: domain %u does not exist (no "
-                "/local/domain/%u in xenstore)%s\n", domid, domid,
-                res.problems ? "" : "; nothing of it is left in xenstore "
-                "or in the bookkeeping");
-        return EXIT_FAILURE;
-    }
+    /* -N --repair: the exit status the real run would have */
+    if ((flags & XLPCI_CHECK_REPAIR) && g.dry_run)
+        return res.unfixable ? EXIT_FAILURE : EXIT_SUCCESS;
     return res.problems ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
@@ -635,30 +656,39 @@ static const cmd_spec cmd_table[] = {
       { { 'n', "show-names", NULL, "print the names too" } }, NULL },
     { "check", main_check, DRY_PLAN, 1,
       "Verify a domain's PCI backend; --repair fixes it",
-      "[--repair] [-t SECS] <domain>",
+      "[--repair] [--audit] [-t SECS] <domain>",
       { { 'r', "repair", NULL, "fix what it can, in one transaction" },
+        { 'a', "audit", NULL, "also look host-wide: list /libxl/pci and "
+          "every PCI\nbackend (the cost grows with the host; on\n"
+          "oxenstored the listing fails past about 315\nrecords, the "
+          "4096-byte reply limit)" },
         OPT_TIMEOUT },
       "Checks: num_devs is the true count, indices dense, no orphan keys\n"
       "(at any index, or spelled like dev-03), no device twice (by\n"
       "address), no malformed per-index value, frontend present, no index\n"
       "left Closing by an interrupted detach, no backend Closing, no\n"
       "frontend waiting in Reconfiguring under a Connected backend\n"
-      "(--repair resumes the cycle); an HVM guest's QEMU is asked which\n"
-      "devices it has (query-pci) and compared with the record and the\n"
-      "bookkeeping.  Also reports (never repairs) devices pciback never\n"
-      "exported though both ends are Connected, and malformed values.\n"
-      "Exit 0 when consistent; 1 when problems are left or the domain\n"
-      "does not exist." },
+      "(--repair resumes the cycle); who holds each device: its\n"
+      "/libxl/pci record names the domain, no other live domain holds it,\n"
+      "the bookkeeping agrees (corrected from the store); an HVM guest's\n"
+      "QEMU is asked which devices it has (query-pci) and compared with\n"
+      "the record and the bookkeeping.  Also reports (never repairs)\n"
+      "devices pciback never exported though both ends are Connected, and\n"
+      "malformed values.  A gone domain: what it still holds, released by\n"
+      "--repair as destroy does.  Nothing of a device another live domain\n"
+      "holds is ever touched.  Exit 0 when consistent (a gone domain:\n"
+      "nothing of it left); 1 when problems are left." },
     { "destroy", main_destroy, DRY_PLAN, 1,
       "Release every PCI device of a domain that is gone or going",
       "[-f] <domain>",
       { { 'f', "force", NULL, "also for a domain that still exists (while "
           "it\nis being destroyed)" } },
-      "No guest handshake: revokes the permissions, removes the backend\n"
-      "and frontend entries and the /libxl/pci/<bdf>/domid records in one\n"
-      "transaction, makes the devices assignable again (managed ones go\n"
-      "back to their drivers).  Idempotent: \"nothing to do\" the second\n"
-      "time." },
+      "No guest handshake: removes the backend and frontend entries and\n"
+      "the /libxl/pci/<bdf>/domid records in one transaction, resets the\n"
+      "devices and makes them assignable again (managed ones go back to\n"
+      "their drivers).  A device another live domain holds (its record,\n"
+      "its backend, or Xen says so) is left as it is.  Idempotent:\n"
+      "\"nothing to do\" the second time, and after xl destroy." },
     { "help", main_help, DRY_READONLY, CMD_ARGS_ANY, "Show help",
       "[<command>]", { { 0 } }, NULL },
 };

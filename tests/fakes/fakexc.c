@@ -24,18 +24,31 @@
  *   FAKEXC_STATE=FILE     one line per device not in dom0:
  *                         "<dddd:bb:dd.f> <io|domid> [q]" (q: quarantined
  *                         explicitly, by an assignment to dom_io)
- * assign_device(d) moves a device from dom0 or io to d (d = io too), else
- * EBUSY; test_assign_device: 0 if in dom0 or io, else EBUSY;
- * deassign_device(d) needs the device in d (else ENODEV): from io it goes
- * to dom0, from a guest to io (quarantine on, as 4.17 by default; with
+ * The three domctls answer as Xen 4.17's do_domctl and iommu_do_pci_domctl
+ * (xen/common/domctl.c, xen/drivers/passthrough/pci.c):
+ *   - the domain first: DOMID_INVALID is no domain (test_assign_device
+ *     only: the device alone is asked about), dom_io (assign/deassign
+ *     only), else a domain that does not exist is ESRCH; the caller's own
+ *     domain (dom0) is EINVAL ("no self-assignment");
+ *   - assign_device(d) moves a device from dom0 or io to d (d = io too),
+ *     else EBUSY; a dying d is EINVAL;
+ *   - test_assign_device: 0 if the device is in dom0 or io, else EINVAL
+ *     (4.17 turns device_assigned's EBUSY and ENODEV into EINVAL: "already
+ *     assigned, or non-existent"), whatever domain is named;
+ *   - deassign_device(d) needs the device in d (else ENODEV): from io it
+ *     goes to dom0, from a guest to io (quarantine on, as 4.17 by default;
+ *     with
  *   FAKEXC_QUARANTINE=0   only a device quarantined explicitly goes to io)
  *   FAKEXC_IOMMU=0        no IOMMU: physinfo has no directio capability,
  *                         the three calls fail with ENOSYS
  *   FAKEXC_DOMAINS=D=T,...
  *                         the domains that exist (getinfolist) and their
- *                         type T: pv, hvm, pvh, or pv-nopt (built without
+ *                         type T: pv, hvm, pvh, pv-nopt (built without
  *                         passthrough: the IOMMU calls for it fail with
- *                         EOPNOTSUPP).  Unset: every domain is pv.
+ *                         EOPNOTSUPP) or dying (a pv domain being
+ *                         destroyed).  Unset: the domains xenstore has
+ *                         (/local/domain/<D>), every one pv: a test that
+ *                         removes /local/domain/<D> kills D for Xen too.
  *
  * Line format: "<call> dom=<d> <args> [<probe>]", failures end in
  * " -> <ERRNO NAME>" (EPERM for an injected failure).
@@ -278,15 +291,19 @@ static void dom_text(uint32_t domid, char *buf, size_t len)
 {
     if (domid == DOMID_IO)
         snprintf(buf, len, "io");
+    else if (domid == DOMID_INVALID)
+        snprintf(buf, len, "invalid");
     else
         snprintf(buf, len, "%u", domid);
 }
+
+static const char *dom_type(uint32_t domid, char *buf, size_t len);
 
 static size_t load(devctx *v)
 {
     const char *file = getenv("FAKEXC_STATE");
     unsigned seg, bus, dev, fn;
-    char line[128], where[16], q[4];
+    char line[128], where[16], q[4], t[32];
     size_t n = 0;
     FILE *f;
 
@@ -301,6 +318,15 @@ static size_t load(devctx *v)
         v[n].sbdf = seg << 16 | bus << 8 | dev << 3 | fn;
         v[n].ctx = !strcmp(where, "io") ? CTX_IO : atoi(where);
         v[n].quarantined = k == 6 && !strcmp(q, "q");
+        if (v[n].ctx != CTX_IO && v[n].ctx != CTX_DOM0 && v[n].ctx != 0 &&
+            !dom_type((uint32_t)v[n].ctx, t, sizeof(t))) {
+            /* Xen no longer has that domain: its kill released the device
+             * (pci_release_devices: deassigned, quarantined) */
+            const char *qe = getenv("FAKEXC_QUARANTINE");
+
+            v[n].ctx = !(qe && !strcmp(qe, "0")) || v[n].quarantined
+                       ? CTX_IO : CTX_DOM0;
+        }
         n++;
     }
     fclose(f);
@@ -347,6 +373,22 @@ static devctx *find(devctx *v, size_t *n, uint32_t sbdf)
     return &v[(*n)++];
 }
 
+/* Does xenstore have /local/domain/<domid>? (FAKEXC_DOMAINS unset) */
+static int xs_has_domain(uint32_t domid)
+{
+    struct xs_handle *xs = xs_open(0);
+    char path[64], *v;
+    unsigned n;
+
+    if (!xs)
+        return 0;
+    snprintf(path, sizeof(path), "/local/domain/%u", domid);
+    v = xs_read(xs, XBT_NULL, path, &n);
+    xs_close(xs);
+    free(v);
+    return v != NULL;
+}
+
 /* The type of domid from FAKEXC_DOMAINS: "pv", "hvm", ...; NULL: no such
  * domain. */
 static const char *dom_type(uint32_t domid, char *buf, size_t len)
@@ -354,7 +396,8 @@ static const char *dom_type(uint32_t domid, char *buf, size_t len)
     const char *spec = getenv("FAKEXC_DOMAINS"), *p;
 
     if (!spec)
-        return "pv";
+        return domid < DOMID_FIRST_RESERVED && xs_has_domain(domid)
+               ? "pv" : NULL;
     for (p = spec; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
         char *end;
         unsigned long d = strtoul(p, &end, 10);
@@ -369,22 +412,76 @@ static const char *dom_type(uint32_t domid, char *buf, size_t len)
     return NULL;
 }
 
-/* errno of an IOMMU domctl on domid before the device is looked at. */
-static int iommu_domctl_err(uint32_t domid)
+/* The smallest domain >= first that exists, its type in buf; or NULL. */
+static const char *next_domain(uint32_t first, uint32_t *d_r, char *buf,
+                               size_t len)
+{
+    const char *spec = getenv("FAKEXC_DOMAINS");
+    struct xs_handle *xs;
+    char **list;
+    unsigned n, i;
+    long best = -1;
+
+    if (spec) {
+        uint32_t d;
+        const char *t;
+
+        for (d = first; d < DOMID_FIRST_RESERVED; d++)
+            if ((t = dom_type(d, buf, len))) {
+                *d_r = d;
+                return t;
+            }
+        return NULL;
+    }
+    /* one listing of /local/domain */
+    if (!(xs = xs_open(0)))
+        return NULL;
+    list = xs_directory(xs, XBT_NULL, "/local/domain", &n);
+    xs_close(xs);
+    for (i = 0; list && i < n; i++) {
+        char *end;
+        unsigned long d = strtoul(list[i], &end, 10);
+
+        if (*end || end == list[i] || d < first || d >= DOMID_FIRST_RESERVED)
+            continue;
+        if (best < 0 || (long)d < best)
+            best = (long)d;
+    }
+    free(list);
+    if (best < 0)
+        return NULL;
+    *d_r = (uint32_t)best;
+    snprintf(buf, len, "pv");
+    return buf;
+}
+
+/* errno of an IOMMU domctl on domid before the device is looked at:
+ * do_domctl's lookup of the domain, then iommu_do_domctl's IOMMU check.
+ * DOMID_INVALID (test only) and dom_io (assign/deassign only) are no
+ * domain lookup; the caller's own domain (dom0) is refused. */
+static int iommu_domctl_err(uint32_t domid, int test, int assign)
 {
     const char *iommu = getenv("FAKEXC_IOMMU");
     char buf[32];
     const char *t;
 
+    if ((domid == DOMID_IO && test) || (domid == DOMID_INVALID && !test))
+        return ESRCH;
+    if (domid != DOMID_IO && domid != DOMID_INVALID) {
+        t = dom_type(domid, buf, sizeof(buf));
+        if (!t)
+            return ESRCH;
+    } else {
+        t = NULL;
+    }
     if (iommu && !strcmp(iommu, "0"))
         return ENOSYS;
-    if (domid == DOMID_IO)
-        return 0;
-    t = dom_type(domid, buf, sizeof(buf));
-    if (!t)
-        return ESRCH;
-    if (!strcmp(t, "pv-nopt"))
+    if (domid == 0)
+        return EINVAL;                 /* no self-assignment */
+    if (t && !strcmp(t, "pv-nopt"))
         return EOPNOTSUPP;
+    if (t && assign && !strcmp(t, "dying"))
+        return EINVAL;
     return 0;
 }
 
@@ -406,13 +503,12 @@ EXPORT int xc_test_assign_device(xc_interface *xch, uint32_t domid,
 
     (void)xch;
     if (!e)
-        e = iommu_domctl_err(domid);
+        e = iommu_domctl_err(domid, 1, 0);
     if (!e) {
+        /* device_assigned(): ENODEV or EBUSY, both EINVAL for the test */
         d = find(v, &n, machine_sbdf);
-        if (!d)
-            e = ENODEV;
-        else if (d->ctx != CTX_DOM0 && d->ctx != CTX_IO)
-            e = EBUSY;
+        if (!d || (d->ctx != CTX_DOM0 && d->ctx != CTX_IO))
+            e = EINVAL;
     }
     sbdf_text(machine_sbdf, b, sizeof(b));
     dom_text(domid, w, sizeof(w));
@@ -430,7 +526,7 @@ EXPORT int xc_assign_device(xc_interface *xch, uint32_t domid,
 
     (void)xch;
     if (!e)
-        e = iommu_domctl_err(domid);
+        e = iommu_domctl_err(domid, 0, 1);
     if (!e) {
         d = find(v, &n, machine_sbdf);
         if (!d)
@@ -461,7 +557,7 @@ EXPORT int xc_deassign_device(xc_interface *xch, uint32_t domid,
 
     (void)xch;
     if (!e)
-        e = iommu_domctl_err(domid);
+        e = iommu_domctl_err(domid, 0, 0);
     if (!e) {
         d = find(v, &n, machine_sbdf);
         if (!d || d->ctx != (int)domid)
@@ -493,18 +589,18 @@ EXPORT int xc_domain_getinfolist(xc_interface *xch, uint32_t first_domain,
     int e = should_fail(9);
     char buf[32];
     const char *t = NULL;
-    uint32_t d;
+    uint32_t d = first_domain;
 
     (void)xch;
     if (!e && max_domains) {
-        for (d = first_domain; d < DOMID_FIRST_RESERVED; d++)
-            if ((t = dom_type(d, buf, sizeof(buf))))
-                break;
+        t = next_domain(first_domain, &d, buf, sizeof(buf));
         if (t) {
             memset(info, 0, sizeof(*info));
             info->domain = (domid_t)d;
             if (!strcmp(t, "hvm") || !strcmp(t, "pvh"))
                 info->flags |= XEN_DOMINF_hvm_guest;
+            if (!strcmp(t, "dying"))
+                info->flags |= XEN_DOMINF_dying;
 #if defined(__i386__) || defined(__x86_64__)
             if (!strcmp(t, "hvm"))
                 info->arch_config.emulation_flags = XEN_X86_EMU_ALL;

@@ -17,7 +17,8 @@ $(B)/tests/host/test_resource: tests/host/test_resource.c $(LIB_TEST_A)
 UNIT_TESTS        += $(B)/tests/host/test_resource
 INTEGRATION_TESTS += $(B)/tests/host/test_grants $(B)/tests/host/test_crash \
                      $(B)/tests/host/test_guest $(B)/tests/host/test_iommu \
-                     $(B)/tests/host/test_reset $(B)/tests/host/test_names
+                     $(B)/tests/host/test_reset $(B)/tests/host/test_names \
+                     $(B)/tests/host/test_truth
 
 # `make fuzz-host` (part of `make fuzz`): libFuzzer (clang) on the
 # host-side file parsers, bounded time (FUZZ_SECONDS).  Seeds in

@@ -50,25 +50,6 @@ typedef struct {
     char sys[300], state[300], log[300], iommu[300];
 } crash_env;
 
-/* Device 0000:0X:00.0: memory 0xfX000000 (16 pages), ports 0xX000, irq
- * 1X, so the fake's log tells the devices apart. */
-static void set_resources(crash_env *c, unsigned x)
-{
-    char path[400], text[400];
-
-    snprintf(path, sizeof(path), "%s/bus/pci/devices/0000:%02x:00.0/resource",
-             c->sys, x);
-    snprintf(text, sizeof(text),
-             "0x00000000f%x000000 0x00000000f%x00ffff 0x0000000000040200\n"
-             "0x000000000000%x000 0x000000000000%x03f 0x0000000000040101\n",
-             x, x, x, x);
-    itest_put_file(path, text);
-    snprintf(path, sizeof(path), "%s/bus/pci/devices/0000:%02x:00.0/irq",
-             c->sys, x);
-    snprintf(text, sizeof(text), "%u\n", 10 + x);
-    itest_put_file(path, text);
-}
-
 static void crash_setup(crash_env *c)
 {
     char ready[320];
@@ -86,8 +67,8 @@ static void crash_setup(crash_env *c)
     snprintf(c->iommu, sizeof(c->iommu), "%s/iommu", c->e->dir);
     snprintf(ready, sizeof(ready), "%s/sys.ready", c->e->dir);
     assert_int_equal(h_spawn(&c->fake, argv, ready, 5000 * h_slow()), 0);
-    set_resources(c, 3);
-    set_resources(c, 4);
+    itest_set_resources(c->sys, 3);
+    itest_set_resources(c->sys, 4);
     itest_set_xen(c->sys, true);
     setenv("LD_LIBRARY_PATH", h_prog("fakexc"), 1);
     setenv("XLPCI_SYSFS_ROOT", c->sys, 1);
@@ -113,6 +94,12 @@ static void crash_teardown(crash_env *c)
 static const char *driver_of(crash_env *c, const char *bdf)
 {
     return itest_driver_of(c->sys, bdf);
+}
+
+/* The fake IOMMU's context of bdf: "0" (dom0), "io" or a domid. */
+static const char *iommu_of(crash_env *c, const char *bdf)
+{
+    return itest_iommu_of(c->iommu, bdf);
 }
 
 /* The record of bdf in the state file (NULL: none); *v to free. */
@@ -151,17 +138,28 @@ static void free_records(xlpci_bk_dev *v, size_t n)
     free(v);
 }
 
-/* Net state of domain 5's grants for device 0X, from the fake's log: the
- * memory, the ports and the irq must agree; returns whether held. */
-static bool granted(crash_env *c, unsigned x)
+/* devices.json's domid of bdf, -2 without a record. */
+static int record_domid(crash_env *c, const char *bdf)
+{
+    size_t n_unused;
+    xlpci_bk_dev *v, *d = record(c, bdf, &v, &n_unused);
+    int r = d ? d->domid : -2;
+
+    free_records(v, n_unused);
+    return r;
+}
+
+/* Net state of domain dom's grants for device 0X, from the fake's log:
+ * the memory, the ports and the irq must agree; returns whether held. */
+static bool granted_to(crash_env *c, unsigned dom, unsigned x)
 {
     char line[2048], mem[64], io[64], irq[64];
     int held[3] = { 0, 0, 0 }, k;
     FILE *f = fopen(c->log, "r");
 
-    snprintf(mem, sizeof(mem), "dom=5 first=0xf%x000 nr=16 allow=", x);
-    snprintf(io, sizeof(io), "dom=5 first=0x%x000 nr=64 allow=", x);
-    snprintf(irq, sizeof(irq), "dom=5 pirq=%u allow=", 10 + x);
+    snprintf(mem, sizeof(mem), "dom=%u first=0xf%x000 nr=16 allow=", dom, x);
+    snprintf(io, sizeof(io), "dom=%u first=0x%x000 nr=64 allow=", dom, x);
+    snprintf(irq, sizeof(irq), "dom=%u pirq=%u allow=", dom, 10 + x);
     while (f && fgets(line, sizeof(line), f)) {
         const char *keys[3] = { mem, io, irq };
 
@@ -182,20 +180,9 @@ static bool granted(crash_env *c, unsigned x)
     return held[0];
 }
 
-/* The fake IOMMU's context of bdf: "0" (dom0), "io" or a domid. */
-static const char *iommu_of(crash_env *c, const char *bdf)
+static bool granted(crash_env *c, unsigned x)
 {
-    static char ctx[16];
-    char line[128], b[32], w[16];
-    FILE *f = fopen(c->iommu, "r");
-
-    snprintf(ctx, sizeof(ctx), "0");
-    while (f && fgets(line, sizeof(line), f))
-        if (sscanf(line, "%31s %15s", b, w) == 2 && !strcmp(b, bdf))
-            snprintf(ctx, sizeof(ctx), "%s", w);
-    if (f)
-        fclose(f);
-    return ctx;
+    return granted_to(c, 5, x);
 }
 
 static void wait_quiet(itest_env *e)
@@ -294,13 +281,14 @@ static void released(crash_env *c, const char *what)
     size_t n, i;
     char *dump;
 
-    /* check of a gone domain exits 1 ("does not exist"); --repair
-     * releases what it held first */
-    if (itest_xlpci(e, "check", "--repair", "5", NULL) != 1 ||
-        !strstr(e->err, "domain 5 does not exist"))
+    /* check --repair of a gone domain releases what it held: then
+     * nothing of it is left, exit 0 (saying it does not exist) */
+    if (itest_xlpci(e, "check", "--repair", "5", NULL) != 0 ||
+        !strstr(e->err, "domain 5 does not exist") ||
+        strcmp(e->out, "domain 5: gone; nothing of it is left\n"))
         fail_msg("%s: check --repair: %s%s", what, e->out, e->err);
-    if (itest_xlpci(e, "check", "5", NULL) != 1 ||
-        !strstr(e->err, "nothing of it is left"))
+    if (itest_xlpci(e, "check", "5", NULL) != 0 ||
+        strcmp(e->out, "domain 5: gone; nothing of it is left\n"))
         fail_msg("%s: check after repair: %s%s", what, e->out, e->err);
     dump = itest_dump(e);
     if (strstr(dump, "/domid = \"5\"") || strstr(dump, "/local/domain/5") ||
@@ -394,7 +382,7 @@ static void crash_flow(flow f, const char *env)
         if (f == FLOW_DESTROY) {
             /* the domain dies: its guest and its xenstore directory go */
             itest_model_stop(c.e);
-            assert_true(xs_rm(c.e->xs, XBT_NULL, "/local/domain/5"));
+            itest_xen_kill(c.e, c.iommu, 5);
         }
         snprintf(num, sizeof(num), "%u", n);
         setenv(env, num, 1);
@@ -503,8 +491,8 @@ static void hvm_crash_setup(hvm_crash_env *h)
     snprintf(h->qready, sizeof(h->qready), "%s/qmp.ready", c->e->dir);
     mkdir(h->run, 0755);
     assert_int_equal(h_spawn(&c->fake, argv, ready, 5000 * h_slow()), 0);
-    set_resources(c, 3);
-    set_resources(c, 4);
+    itest_set_resources(c->sys, 3);
+    itest_set_resources(c->sys, 4);
     itest_set_xen(c->sys, true);
     setenv("LD_LIBRARY_PATH", h_prog("fakexc"), 1);
     setenv("XLPCI_SYSFS_ROOT", c->sys, 1);
@@ -658,6 +646,147 @@ static void test_hvm_detach_requests(void **state)
     crash_flow_hvm(true, "XLPCI_CRASH_AT");
 }
 
+/* ---- the ownership corrections (issue 19) ---------------------------------- */
+
+/* takeover: after `xl destroy 5` of a guest xlpci gave 03:00.0 (seize=1)
+ * and 04:00.0, `create 6` of both (devices.json said 5: corrected, the
+ * devices free at once) killed at every point; keep: after `xl destroy
+ * 5`, xl gave both to 6 (`xl pci-attach`), `destroy 5` killed at every
+ * point (nothing of 6's may be touched; devices.json corrected to 6). */
+typedef enum { TRUTH_TAKEOVER, TRUTH_KEEP } truth_flow;
+
+/* After the repair, one device: in 6's backend with everything that goes
+ * with it, or free; never 5's, never half. */
+static bool truth_device(crash_env *c, const char *bdf, unsigned x,
+                         const char *free_driver, const char *what)
+{
+    itest_env *e = c->e;
+    xlpci_bk_dev *v, *d;
+    char rec[64];
+    char *r;
+    size_t n;
+    bool in6 = itest_find(e, 6, bdf) >= 0;
+
+    snprintf(rec, sizeof(rec), "/libxl/pci/0000-0%x-00-0/domid", x);
+    r = itest_read(e, rec);
+    d = record(c, bdf, &v, &n);
+    if (in6) {
+        if (!r || strcmp(r, "6") || strcmp(iommu_of(c, bdf), "6") ||
+            strcmp(driver_of(c, bdf), "pciback") || (d && d->domid != 6))
+            fail_msg("%s: %s in 6's backend: record %s, IOMMU %s, driver "
+                     "%s, devices.json %d", what, bdf, r ? r : "-",
+                     iommu_of(c, bdf), driver_of(c, bdf),
+                     d ? d->domid : -2);
+    } else if (r || !strcmp(iommu_of(c, bdf), "5") ||
+               !strcmp(iommu_of(c, bdf), "6") ||
+               strcmp(driver_of(c, bdf), free_driver) ||
+               (d && d->domid >= 0) || granted_to(c, 6, x)) {
+        fail_msg("%s: %s free: record %s, IOMMU %s, driver %s (want %s), "
+                 "devices.json %d, granted to 6 %d", what, bdf, r ? r : "-",
+                 iommu_of(c, bdf), driver_of(c, bdf), free_driver,
+                 d ? d->domid : -2, granted_to(c, 6, x));
+    }
+    free(r);
+    free_records(v, n);
+    return in6;
+}
+
+static void truth_crash_flow(truth_flow f, const char *env)
+{
+    unsigned stride = h_slow() > 1 ? 3 : 1, n, killed = 0;
+    char num[16], what[96];
+    bool done = false;
+
+    for (n = 1; !done && n < 300; n += stride) {
+        crash_env c;
+        char *klog = NULL, *s6 = NULL;
+        int rc;
+
+        memset(&c, 0, sizeof(c));
+        crash_setup(&c);
+        assert_int_equal(itest_xlpci(c.e, "create", "5", "03:00.0,seize=1",
+                                     "04:00.0", NULL), 0);
+        wait_quiet(c.e);
+        itest_model_stop(c.e);
+        itest_xl_destroy(c.e, c.iommu, 5);
+        if (f == TRUTH_KEEP) {
+            itest_xl_attach(c.e, c.iommu, 6, DEV3);
+            itest_xl_attach(c.e, c.iommu, 6, DEV4);
+            s6 = h_xs_dump(c.e->xs, "/local/domain/0/backend/pci/6");
+        }
+        klog = itest_slurp(c.log);
+        snprintf(num, sizeof(num), "%u", n);
+        setenv(env, num, 1);
+        rc = f == TRUTH_KEEP
+             ? itest_xlpci(c.e, "destroy", "5", NULL)
+             : itest_xlpci(c.e, "create", "6", "03:00.0", "04:00.0", NULL);
+        unsetenv(env);
+        snprintf(what, sizeof(what), "%s, %s=%u",
+                 f == TRUTH_KEEP ? "destroy 5 (6 holds them)"
+                                 : "create 6 (5 gone)", env, n);
+        if (rc == 0)
+            done = true;
+        else if (rc == 128 + 9)
+            killed++;
+        else
+            fail_msg("%s: exit %d: %s", what, rc, c.e->err);
+        /* converge: nothing of 5 left, 6 consistent */
+        if (itest_xlpci(c.e, "check", "--repair", "5", NULL) ||
+            strcmp(c.e->out, "domain 5: gone; nothing of it is left\n"))
+            fail_msg("%s: check --repair 5: %s%s", what, c.e->out,
+                     c.e->err);
+        if (itest_xlpci(c.e, "check", "--repair", "6", NULL) ||
+            itest_xlpci(c.e, "check", "6", NULL))
+            fail_msg("%s: check 6: %s%s", what, c.e->out, c.e->err);
+        if (f == TRUTH_KEEP) {
+            char *log = itest_slurp(c.log), *p;
+
+            /* nothing of 6's devices touched: its backend, records,
+             * contexts, drivers; no libxenctrl call changed anything */
+            itest_assert_same(s6, h_xs_dump(c.e->xs, "/local/domain/0/"
+                                            "backend/pci/6"), "%s", what);
+            for (p = log + strlen(klog); *p; p = strchr(p, '\n') + 1) {
+                if (strncmp(p, "getinfolist ", 12) &&
+                    strncmp(p, "open ", 5) && strncmp(p, "close", 5) &&
+                    strncmp(p, "physinfo ", 9))
+                    fail_msg("%s: libxenctrl: %.*s", what,
+                             (int)strcspn(p, "\n"), p);
+                if (!strchr(p, '\n'))
+                    break;
+            }
+            free(log);
+            if (!truth_device(&c, DEV3, 3, "pciback", what) ||
+                !truth_device(&c, DEV4, 4, "pciback", what))
+                fail_msg("%s: 6 lost a device", what);
+            if (record_domid(&c, DEV3) != 6 || record_domid(&c, DEV4) != 6)
+                fail_msg("%s: devices.json not corrected to 6", what);
+        } else {
+            bool in3 = truth_device(&c, DEV3, 3, "e1000e", what);
+            bool in4 = truth_device(&c, DEV4, 4, "pciback", what);
+
+            if (done && (!in3 || !in4))
+                fail_msg("%s: the create that ran through lost a device",
+                         what);
+        }
+        free(klog);
+        free(s6);
+        crash_teardown(&c);
+    }
+    assert_true(done);
+    assert_true(killed * stride > 3);
+    fprintf(stderr, "host crash test: %s killed at %u points (%s)\n",
+            f == TRUTH_KEEP ? "destroy (kept)" : "create (takeover)", killed,
+            env);
+}
+
+#define T(name, f, env) \
+    static void name(void **state) { (void)state; truth_crash_flow(f, env); }
+T(test_takeover_host_steps, TRUTH_TAKEOVER, "XLPCI_CRASH_HOST_AT")
+T(test_takeover_requests, TRUTH_TAKEOVER, "XLPCI_CRASH_AT")
+T(test_keep_host_steps, TRUTH_KEEP, "XLPCI_CRASH_HOST_AT")
+T(test_keep_requests, TRUTH_KEEP, "XLPCI_CRASH_AT")
+#undef T
+
 #define T(name, f, env) \
     static void name(void **state) { (void)state; crash_flow(f, env); }
 T(test_create_host_steps, FLOW_CREATE, "XLPCI_CRASH_HOST_AT")
@@ -685,6 +814,10 @@ int main(void)
         cmocka_unit_test(test_detach_requests),
         cmocka_unit_test(test_destroy_host_steps),
         cmocka_unit_test(test_destroy_requests),
+        cmocka_unit_test(test_takeover_host_steps),
+        cmocka_unit_test(test_takeover_requests),
+        cmocka_unit_test(test_keep_host_steps),
+        cmocka_unit_test(test_keep_requests),
         cmocka_unit_test(test_hvm_attach_host_steps),
         cmocka_unit_test(test_hvm_detach_host_steps),
         cmocka_unit_test(test_hvm_attach_requests),

@@ -179,8 +179,11 @@ static void test_quarantine(void **state)
     assert_int_equal(itest_xlpci(e, "pci-assignable-remove", "05:00.0",
                                  NULL), 0);
     bind = iommu_calls();
+    /* not in dom_io: where is it?  Xen says free (dom0): no error */
     assert_string_equal(bind, "deassign_device dom=io sbdf=0000:05:00.0 "
-                              "[be absent] -> ENODEV\n");
+                              "[be absent] -> ENODEV\n"
+                              "test_assign_device dom=invalid "
+                              "sbdf=0000:05:00.0\n");
     free(bind);
 }
 
@@ -315,7 +318,9 @@ static void test_assign_failure_leaves_nothing(void **state)
 }
 
 /* A device another guest holds in the IOMMU (behind xlpci's back):
- * refused by the test, before any change, with libxl's message. */
+ * refused by the test, before any change, with libxl's message, then
+ * who holds it, as far as Xen and the store tell (ownership.c: Xen asked
+ * about each device alone, DOMID_INVALID). */
 static void test_already_assigned(void **state)
 {
     itest_env *e = *state;
@@ -327,10 +332,15 @@ static void test_already_assigned(void **state)
                                  NULL), 1);
     assert_non_null(strstr(e->err, "PCI device 0000:04:00.0 already "
                            "assigned to a different guest"));
+    assert_non_null(strstr(e->err, "PCI device 0000:04:00.0 is assigned to "
+                           "another guest (Xen has it assigned to a guest"));
     assert_iommu_calls("getinfolist first=5 found=pv\n"
                        "test_assign_device dom=5 sbdf=0000:05:00.0\n"
                        "test_assign_device dom=5 sbdf=0000:04:00.0 "
-                       "-> EBUSY\n");
+                       "-> EINVAL\n"
+                       "test_assign_device dom=invalid sbdf=0000:05:00.0\n"
+                       "test_assign_device dom=invalid sbdf=0000:04:00.0 "
+                       "-> EINVAL\n");
     itest_assert_same(before, snapshot(), "the snapshot changed");
     free(before);
 }
@@ -364,7 +374,9 @@ static void test_no_iommu(void **state)
     assert_int_equal(itest_xlpci(e, "pci-detach", "6", "05:00.0", NULL), 0);
     assert_int_equal(itest_xlpci(e, "pci-assignable-list", NULL), 0);
     assert_string_equal(e->out, "0000:05:00.0 \n");
+    /* the list: is domain 6, which devices.json gives 04:00.0, alive? */
     assert_iommu_calls("getinfolist first=6 found=pv\n"
+                       "getinfolist first=6 found=pv\n"
                        "getinfolist first=6 found=pv\n"
                        "getinfolist first=6 found=pv\n");
 
@@ -416,7 +428,8 @@ static void test_guest_type(void **state)
 
 /* The release of a domain Xen no longer has (the destroy and repair
  * path): Xen took its permissions and IOMMU contexts back; only the
- * records and the resets are left to do. */
+ * records and the resets are left to do, once Xen says the device is in
+ * no guest (asked once; the domain's death asked once). */
 static void test_release_gone_domain(void **state)
 {
     itest_env *e = *state;
@@ -428,7 +441,9 @@ static void test_release_gone_domain(void **state)
     setenv("FAKEXC_DOMAINS", "6=pv", 1);
     assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 0);
     log = all_calls();
-    assert_string_equal(log, "getinfolist first=5 found=6:pv\n");
+    assert_string_equal(log, "getinfolist first=5 found=6:pv\n"
+                             "test_assign_device dom=invalid "
+                             "sbdf=0000:04:00.0\n");
     free(log);
     assert_int_equal(itest_xlpci(e, "pci-assignable-list", NULL), 0);
     assert_string_equal(e->out, "0000:04:00.0 \n0000:05:00.0 \n");

@@ -551,3 +551,171 @@ void itest_set_xen(const char *sys, bool on)
     else
         unlink(path);
 }
+
+void itest_xen_kill(itest_env *e, const char *iommu, unsigned domid)
+{
+    char path[64], dom[16], line[128], b[32], w[16], q[4];
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f, *m;
+
+    snprintf(path, sizeof(path), "/local/domain/%u", domid);
+    xs_rm(e->xs, XBT_NULL, path);
+    if (!iommu)
+        return;
+    snprintf(dom, sizeof(dom), "%u", domid);
+    f = fopen(iommu, "r");
+    m = open_memstream(&out, &len);
+    assert_non_null(m);
+    while (f && fgets(line, sizeof(line), f)) {
+        int k = sscanf(line, "%31s %15s %3s", b, w, q);
+
+        if (k >= 2 && !strcmp(w, dom))
+            fprintf(m, "%s io%s\n", b, k == 3 ? " q" : "");
+        else
+            fputs(line, m);
+    }
+    if (f)
+        fclose(f);
+    fclose(m);
+    itest_put_file(iommu, out);
+    free(out);
+}
+
+const char *itest_iommu_of(const char *iommu, const char *bdf)
+{
+    static char ctx[16];
+    char line[128], b[32], w[16];
+    FILE *f = fopen(iommu, "r");
+
+    snprintf(ctx, sizeof(ctx), "0");
+    while (f && fgets(line, sizeof(line), f))
+        if (sscanf(line, "%31s %15s", b, w) == 2 && !strcmp(b, bdf))
+            snprintf(ctx, sizeof(ctx), "%s", w);
+    if (f)
+        fclose(f);
+    return ctx;
+}
+
+void itest_xen_assign(const char *iommu, const char *bdf, const char *where)
+{
+    char line[128], b[32], *out = NULL;
+    size_t len = 0;
+    FILE *f = fopen(iommu, "r"), *m = open_memstream(&out, &len);
+
+    assert_non_null(m);
+    while (f && fgets(line, sizeof(line), f))
+        if (sscanf(line, "%31s", b) != 1 || strcmp(b, bdf))
+            fputs(line, m);
+    if (f)
+        fclose(f);
+    if (strcmp(where, "0"))
+        fprintf(m, "%s %s\n", bdf, where);
+    fclose(m);
+    itest_put_file(iommu, out);
+    free(out);
+}
+
+/* The record's path of bdf ("dddd:bb:dd.f"), leaf domid. */
+static void record_of(char *buf, size_t len, const char *bdf)
+{
+    unsigned s, b, d, f;
+
+    assert_int_equal(sscanf(bdf, "%x:%x:%x.%x", &s, &b, &d, &f), 4);
+    snprintf(buf, len, "/libxl/pci/%04x-%02x-%02x-%01x/domid", s, b, d, f);
+}
+
+void itest_xl_attach(itest_env *e, const char *iommu, unsigned domid,
+                     const char *bdf)
+{
+    char path[200], dom[16], rec[64], *num;
+    unsigned n;
+
+    record_of(rec, sizeof(rec), bdf);
+    snprintf(dom, sizeof(dom), "%u", domid);
+    if (iommu)
+        itest_xen_assign(iommu, bdf, dom);
+    itest_write(e, rec, dom);
+    snprintf(path, sizeof(path), "/local/domain/0/backend/pci/%u/0/num_devs",
+             domid);
+    num = itest_read(e, path);
+    n = num ? (unsigned)atoi(num) : 0;
+#define PUT(fmt, ...) do { \
+        snprintf(path, sizeof(path), fmt, __VA_ARGS__); \
+        itest_write(e, path, v); \
+    } while (0)
+    if (!num) {
+        const char *v;
+        char fe[80], be[80];
+
+        snprintf(fe, sizeof(fe), "/local/domain/%u/device/pci/0", domid);
+        snprintf(be, sizeof(be), "/local/domain/0/backend/pci/%u/0", domid);
+        v = be;
+        PUT("%s/backend", fe);
+        v = "0";
+        PUT("%s/backend-id", fe);
+        v = "1";
+        PUT("%s/state", fe);
+        v = fe;
+        PUT("%s/frontend", be);
+        v = dom;
+        PUT("%s/frontend-id", be);
+        v = "1";
+        PUT("%s/online", be);
+        PUT("%s/state", be);
+    }
+    free(num);
+    {
+        const char *v = bdf;
+
+        PUT("/local/domain/0/backend/pci/%u/0/key-%u", domid, n);
+        PUT("/local/domain/0/backend/pci/%u/0/dev-%u", domid, n);
+        v = "msitranslate=0,power_mgmt=0,permissive=0,rdm_policy=strict";
+        PUT("/local/domain/0/backend/pci/%u/0/opts-%u", domid, n);
+        v = "1";
+        PUT("/local/domain/0/backend/pci/%u/0/state-%u", domid, n);
+        snprintf(dom, sizeof(dom), "%u", n + 1);
+        v = dom;
+        PUT("/local/domain/0/backend/pci/%u/0/num_devs%s", domid, "");
+    }
+#undef PUT
+}
+
+void itest_xl_destroy(itest_env *e, const char *iommu, unsigned domid)
+{
+    char path[200], rec[64], *dev;
+    unsigned i;
+
+    for (i = 0;; i++) {
+        snprintf(path, sizeof(path), "/local/domain/0/backend/pci/%u/0/"
+                 "dev-%u", domid, i);
+        dev = itest_read(e, path);
+        if (!dev)
+            break;
+        record_of(rec, sizeof(rec), dev);
+        xs_rm(e->xs, XBT_NULL, rec);
+        if (iommu)
+            itest_xen_assign(iommu, dev, "io");
+        free(dev);
+    }
+    snprintf(path, sizeof(path), "/local/domain/0/backend/pci/%u", domid);
+    xs_rm(e->xs, XBT_NULL, path);
+    itest_xen_kill(e, iommu, domid);
+}
+
+void itest_set_resources(const char *sys, unsigned x)
+{
+    char path[400], text[400];
+
+    snprintf(path, sizeof(path), "%s/bus/pci/devices/0000:%02x:00.0/resource",
+             sys, x);
+    snprintf(text, sizeof(text),
+             "0x00000000f%x000000 0x00000000f%x00ffff 0x0000000000040200\n"
+             "0x000000000000%x000 0x000000000000%x03f 0x0000000000040101\n",
+             x, x, x, x);
+    itest_put_file(path, text);
+    snprintf(path, sizeof(path), "%s/bus/pci/devices/0000:%02x:00.0/irq",
+             sys, x);
+    snprintf(text, sizeof(text), "%u\n", 10 + x);
+    itest_put_file(path, text);
+}

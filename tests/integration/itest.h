@@ -61,9 +61,34 @@ char *itest_slurp(const char *path);
 /* The driver bound to device bdf in the sysfs root sys ("" if none), in
  * a static buffer. */
 const char *itest_driver_of(const char *sys, const char *bdf);
+/* Device 0000:0X:00.0 of the fake sysfs root sys: memory 0xfX000000 (16
+ * pages), ports 0xX000 (64), irq 1X, so the fake libxenctrl's log tells
+ * the devices apart. */
+void itest_set_resources(const char *sys, unsigned x);
 /* Xen running (on) or not, as the library sees it in the sysfs root sys:
  * <sys>/hypervisor/type "xen", or absent. */
 void itest_set_xen(const char *sys, bool on);
+/* Domain domid dies as `xl destroy` leaves it: its /local/domain/<domid>
+ * goes, and (iommu: the fake libxenctrl's FAKEXC_STATE, or NULL) Xen
+ * 4.17's domain kill moves its devices out of its IOMMU context into
+ * dom_io (pci_release_devices, quarantine on).  Without FAKEXC_DOMAINS
+ * the fake's Xen no longer has the domain either. */
+void itest_xen_kill(itest_env *e, const char *iommu, unsigned domid);
+/* The fake libxenctrl's IOMMU context of bdf in its FAKEXC_STATE file
+ * iommu: "0" (dom0), "io" or a domid (a static buffer). */
+const char *itest_iommu_of(const char *iommu, const char *bdf);
+/* Xen moves bdf's context to where ("0", "io", a domid), as libxl's
+ * xc_assign_device / xc_deassign_device do. */
+void itest_xen_assign(const char *iommu, const char *bdf, const char *where);
+/* xl as libxl 4.17 plays it (iommu: the fake's state, or NULL):
+ * `xl pci-attach D BDF`: Xen assigns the device, the record
+ * /libxl/pci/<bdf>/domid, then the backend entry appended (a backend and
+ * frontend made Initialising when there is none); `xl destroy D`: each
+ * device its backend lists deassigned (dom_io) and its record removed,
+ * the backend removed, the domain killed (itest_xen_kill). */
+void itest_xl_attach(itest_env *e, const char *iommu, unsigned domid,
+                     const char *bdf);
+void itest_xl_destroy(itest_env *e, const char *iommu, unsigned domid);
 /* The fake libxenctrl's calls logged in log since the last call (log is
  * removed): without the open, close and physinfo lines, the lines that
  * start with one of skip_start (NULL-terminated, may be NULL) or contain

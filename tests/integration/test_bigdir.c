@@ -7,10 +7,11 @@
  *  - destroy stays exact, and its cost (requests, by the library's count)
  *    does not depend on the other domains' records: it lists no
  *    /libxl/pci;
- *  - check finds the records naming the domain outside its transactions
- *    (where the listing can be had: C xenstored) or fails naming the
- *    limit (oxenstored), and its other steps still run on a usable
- *    connection; it never says "consistent" when it could not look;
+ *  - check lists nothing and works on both daemons: it costs what the
+ *    domain holds (issue 22); check --audit lists /libxl/pci outside its
+ *    transactions and finds the lone records naming the domain (where the
+ *    listing can be had: C xenstored) or fails naming the limit
+ *    (oxenstored), never saying "consistent" when it could not look;
  *  - name lookups (name=, pci-assignable-add -n) work, or fail naming the
  *    limit, never "no such name".
  */
@@ -118,37 +119,49 @@ static void test_check_full_host(void **state)
     itest_env *e = *state;
 
     check_setup(e);
+    /* the default check: what the domain holds, on both daemons; the lone
+     * record is not looked for */
     assert_int_equal(itest_xlpci(e, "check", "5", NULL), 1);
-    /* the step after the listing ran, on a usable connection */
     assert_non_null(strstr(e->err, "/libxl/pci/0000-03-00-0/domid is "
                            "missing"));
+    assert_null(strstr(e->err, ORPHAN));
+    assert_null(strstr(e->err, "XENSTORE_PAYLOAD_MAX"));
+    assert_non_null(strstr(e->out, "1 problem(s)"));
+    assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 0);
+    itest_assert_node(e, "/libxl/pci/0000-03-00-0/domid", "5");
+    itest_assert_node(e, ORPHAN, "5");
+    assert_int_equal(itest_xlpci(e, "check", "5", NULL), 0);
+    assert_non_null(strstr(e->out, "domain 5: consistent"));
+    /* --audit lists /libxl/pci */
     if (e->xsd.ox) {
+        assert_int_equal(itest_xlpci(e, "check", "--audit", "5", NULL), 1);
         assert_non_null(strstr(e->err, "XENSTORE_PAYLOAD_MAX"));
         assert_non_null(strstr(e->err, "could not look for ownership "
                                "records naming domain 5"));
         assert_null(strstr(e->out, "consistent"));
-        /* --repair repairs the rest, and still fails: it could not look */
-        assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 1);
+        assert_int_equal(itest_xlpci(e, "check", "--audit", "--repair", "5",
+                                     NULL), 1);
         assert_non_null(strstr(e->err, "XENSTORE_PAYLOAD_MAX"));
-        itest_assert_node(e, "/libxl/pci/0000-03-00-0/domid", "5");
         itest_assert_node(e, ORPHAN, "5");
     } else {
+        assert_int_equal(itest_xlpci(e, "check", "--audit", "5", NULL), 1);
         assert_non_null(strstr(e->err, ORPHAN " names it but its backend "
                                "does not list 0000:07:00.0"));
-        assert_non_null(strstr(e->out, "2 problem(s)"));
-        assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 0);
-        itest_assert_node(e, "/libxl/pci/0000-03-00-0/domid", "5");
+        assert_non_null(strstr(e->out, "1 problem(s)"));
+        assert_int_equal(itest_xlpci(e, "check", "--audit", "--repair", "5",
+                                     NULL), 0);
         itest_assert_node(e, ORPHAN, NULL);
-        assert_int_equal(itest_xlpci(e, "check", "5", NULL), 0);
+        assert_int_equal(itest_xlpci(e, "check", "--audit", "5", NULL), 0);
         assert_non_null(strstr(e->out, "domain 5: consistent"));
     }
     assert_filled(e, 700);
     assert_int_equal(itest_check_backend(e, 5), 1);
 }
 
-/* check --repair's ownership transaction reads no listing of /libxl/pci:
- * a create making its record directory meanwhile (what every first
- * assignment after boot does) does not make it start over. */
+/* check --repair's transaction reads no listing of /libxl/pci, not even
+ * with --audit (the listing is outside it): a create making its record
+ * directory meanwhile (what every first assignment after boot does) does
+ * not make it start over. */
 static void mkdir_hook(void *arg, unsigned attempt)
 {
     itest_env *e = arg;
@@ -169,7 +182,8 @@ static void test_check_no_conflict(void **state)
     itest_write(e, ORPHAN, "5");
     assert_int_equal(xlpci_ctx_alloc(&ctx, NULL), 0);
     xlpci_ctx_set_txn_hook(ctx, mkdir_hook, e);
-    assert_int_equal(xlpci_check_ex(ctx, 5, true, &res), 0);
+    assert_int_equal(xlpci_check_flags(ctx, 5, XLPCI_CHECK_REPAIR |
+                                       XLPCI_CHECK_AUDIT, &res), 0);
     xlpci_ctx_get_stats(ctx, &st);
     xlpci_ctx_free(ctx);
     assert_int_equal(res.problems, 0);
@@ -180,9 +194,9 @@ static void test_check_no_conflict(void **state)
 }
 
 /* check --repair of a gone domain on a full host: what its backend
- * listed is released on both daemons; the record naming it alone
- * (ORPHAN) where the listing can be had, else the check fails naming the
- * limit. */
+ * listed is released on both daemons, the lone record naming it
+ * (ORPHAN) left unseen; --audit finds it where the listing can be had,
+ * else fails naming the limit. */
 static void test_check_gone_full_host(void **state)
 {
     itest_env *e = *state;
@@ -190,21 +204,94 @@ static void test_check_gone_full_host(void **state)
     check_setup(e);
     itest_write(e, "/libxl/pci/0000-03-00-0/domid", "5");
     assert_true(xs_rm(e->xs, XBT_NULL, "/local/domain/5"));
-    assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 1);
+    assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 0);
     assert_non_null(strstr(e->err, "domain 5 (gone) still holds PCI device "
                            "0000:03:00.0"));
+    assert_non_null(strstr(e->out, "domain 5: gone; nothing of it is left"));
     itest_assert_node(e, "/libxl/pci/0000-03-00-0/domid", NULL);
     itest_assert_node(e, "/local/domain/0/backend/pci/5", NULL);
+    itest_assert_node(e, ORPHAN, "5");
     if (e->xsd.ox) {
+        assert_int_equal(itest_xlpci(e, "check", "--audit", "--repair", "5",
+                                     NULL), 1);
         assert_non_null(strstr(e->err, "XENSTORE_PAYLOAD_MAX"));
         itest_assert_node(e, ORPHAN, "5");
     } else {
+        assert_int_equal(itest_xlpci(e, "check", "--audit", "--repair", "5",
+                                     NULL), 0);
         assert_non_null(strstr(e->err, "domain 5 (gone) still holds PCI "
                                "device 0000:07:00.0 (named by its "
                                "/libxl/pci record)"));
         itest_assert_node(e, ORPHAN, NULL);
     }
     assert_filled(e, 700);
+}
+
+/* check of one domain costs what that domain holds (issue 22): on a host
+ * of 64 guests x 8 devices (512 records: past one reply on oxenstored)
+ * check of one of them sends exactly the requests the same check sends on
+ * a host where that domain is alone, on both daemons; --repair of a
+ * consistent domain too. */
+static unsigned long check_requests(unsigned domid, unsigned flags)
+{
+    xlpci_check_result res;
+    xlpci_stats st;
+    xlpci_ctx *ctx;
+
+    assert_int_equal(xlpci_ctx_alloc(&ctx, NULL), 0);
+    assert_int_equal(xlpci_check_flags(ctx, domid, flags, &res), 0);
+    xlpci_ctx_get_stats(ctx, &st);
+    xlpci_ctx_free(ctx);
+    assert_int_equal(res.problems, 0);
+    assert_true(res.domain_exists);
+    return st.requests;
+}
+
+static void guests(itest_env *e, unsigned from, unsigned to)
+{
+    char spec[8][16], name[16];
+    xlpci_spec specs[8];
+    xlpci_ctx *ctx;
+    unsigned d, f;
+
+    assert_int_equal(xlpci_ctx_alloc(&ctx, NULL), 0);
+    for (d = from; d < to; d++) {
+        snprintf(name, sizeof(name), "g%u", d);
+        itest_mkdomain(e, d, name);
+        for (f = 0; f < 8; f++) {
+            char err[128];
+
+            snprintf(spec[f], sizeof(spec[f]), "%02x:00.%u", 0x80 + d, f);
+            xlpci_spec_init(&specs[f]);
+            assert_int_equal(xlpci_spec_parse(spec[f], &specs[f], err,
+                                              sizeof(err)), 0);
+        }
+        assert_int_equal(xlpci_create(ctx, d, specs, 8, NULL, 0), 0);
+        for (f = 0; f < 8; f++)
+            xlpci_spec_dispose(&specs[f]);
+    }
+    xlpci_ctx_free(ctx);
+}
+
+static void test_check_cost_big_host(void **state)
+{
+    itest_env *e = *state;
+    unsigned long alone, full, alone_r, full_r;
+
+    guests(e, 10, 11);
+    alone = check_requests(10, 0);
+    alone_r = check_requests(10, XLPCI_CHECK_REPAIR);
+    guests(e, 11, 74);
+    full = check_requests(10, 0);
+    full_r = check_requests(10, XLPCI_CHECK_REPAIR);
+    assert_int_equal(full, alone);
+    assert_int_equal(full_r, alone_r);
+    assert_int_equal(check_requests(73, 0), alone);
+    assert_int_equal(itest_xlpci(e, "check", "41", NULL), 0);
+    assert_string_equal(e->out, "domain 41: consistent\n");
+    fprintf(stderr, "check of one domain of 8 devices: %lu requests alone, "
+            "%lu on a host of 64 x 8 (%s)\n", alone, full,
+            e->xsd.ox ? "oxenstored" : "C xenstored");
 }
 
 /* name= on a full host: 700 records, the name asked for on the last. */
@@ -278,6 +365,7 @@ int main(void)
         BOTH(test_destroy_full_host),
         BOTH(test_check_full_host),
         BOTH(test_check_no_conflict),
+        BOTH(test_check_cost_big_host),
         BOTH(test_check_gone_full_host),
         BOTH(test_name_full_host),
         BOTH(test_assignable_name_full_host),

@@ -76,7 +76,9 @@ static void test_destroy_live(void **state)
     assert_string_equal(e->out, "domain 5: nothing to do\n");
 }
 
-/* check of a gone domain: reports, never re-creates; --repair releases. */
+/* check of a gone domain: reports, never re-creates; --repair releases,
+ * and with nothing of it left exits 0 (the message says it is gone); -N
+ * --repair prints the plan and the exit status of the real run. */
 static void test_check_gone(void **state)
 {
     itest_env *e = *state;
@@ -87,41 +89,47 @@ static void test_check_gone(void **state)
     assert_int_equal(itest_xlpci(e, "check", "5", NULL), 1);
     assert_non_null(strstr(e->err, "domain 5 (gone) still holds PCI device "
                            "0000:03:00.0"));
+    assert_non_null(strstr(e->err, "domain 5 does not exist"));
     assert_non_null(strstr(e->out, "2 problem(s)"));
     assert_int_equal(itest_xlpci(e, "-N", "check", "--repair", "5", NULL),
-                     1);
+                     0);
+    assert_non_null(strstr(e->out, "rm " BE(5) "\n"));
+    assert_non_null(strstr(e->out, "rm /libxl/pci/0000-03-00-0/domid\n"));
+    assert_non_null(strstr(e->out, "the repair above releases what it "
+                           "still holds"));
     itest_assert_store(e, before);
     free(before);
-    /* released, but the domain still does not exist: exit 1 says so */
-    assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 1);
+    assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 0);
     assert_non_null(strstr(e->err, "released what it held"));
     assert_non_null(strstr(e->err, "domain 5 does not exist"));
+    assert_string_equal(e->out, "domain 5: gone; nothing of it is left\n");
     assert_gone(e, "check --repair");
-    assert_int_equal(itest_xlpci(e, "check", "5", NULL), 1);
-    assert_non_null(strstr(e->err, "nothing of it is left"));
+    assert_int_equal(itest_xlpci(e, "check", "5", NULL), 0);
+    assert_string_equal(e->out, "domain 5: gone; nothing of it is left\n");
     assert_gone(e, "check");
 }
 
-/* A lone stale record (its domain is gone, nothing else left): destroy
- * knows only the devices of the backend and the bookkeeping, and lists no
+/* A lone stale record (its domain is gone, nothing else left) holds
+ * nothing: create takes the device at once (test_owner.c).  destroy knows
+ * only the devices of the backend and the bookkeeping, and lists no
  * /libxl/pci (its cost must not grow with the host), so it has nothing
- * to do; check finds the record and --repair releases it, as the refusal
- * says; then the device can be assigned. */
+ * to do; check --audit lists /libxl/pci, finds the record and --repair
+ * removes it (the name stays, xl's). */
 static void test_stale_destroyed(void **state)
 {
     itest_env *e = *state;
 
     itest_write(e, "/libxl/pci/0000-03-00-0/domid", "42");
     itest_write(e, "/libxl/pci/0000-03-00-0/name", "nic");
-    assert_int_equal(itest_xlpci(e, "create", "6", "03:00.0", NULL), 1);
-    assert_non_null(strstr(e->err, "xlpci check --repair 42"));
     assert_int_equal(itest_xlpci(e, "destroy", "42", NULL), 0);
     assert_string_equal(e->out, "domain 42: nothing to do\n");
     itest_assert_node(e, "/libxl/pci/0000-03-00-0/domid", "42");
-    assert_int_equal(itest_xlpci(e, "check", "42", NULL), 1);
+    assert_int_equal(itest_xlpci(e, "check", "42", NULL), 0);
+    assert_int_equal(itest_xlpci(e, "check", "--audit", "42", NULL), 1);
     assert_non_null(strstr(e->err, "domain 42 (gone) still holds PCI device "
                            "0000:03:00.0 (named by its /libxl/pci record)"));
-    assert_int_equal(itest_xlpci(e, "check", "--repair", "42", NULL), 1);
+    assert_int_equal(itest_xlpci(e, "check", "--audit", "--repair", "42",
+                                 NULL), 0);
     assert_non_null(strstr(e->err, "released what it held"));
     itest_assert_node(e, "/libxl/pci/0000-03-00-0/domid", NULL);
     itest_assert_node(e, "/libxl/pci/0000-03-00-0/name", "nic");

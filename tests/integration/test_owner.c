@@ -119,22 +119,68 @@ static void test_other_domain_refused(void **state)
     assert_int_equal(itest_xlpci(e, "check", "5", NULL), 0);
 }
 
-/* A record naming a domain that no longer exists is refused, naming the
- * way out; the store stays as it was. */
+/* A record naming a domain that no longer exists holds nothing: the
+ * device is free at once, the record taken over in the claim's own
+ * transaction (a correction, said at -v); a live domain's is refused,
+ * naming it, that it is alive and the command that frees it. */
 static void test_stale_node(void **state)
+{
+    itest_env *e = *state;
+
+    itest_write(e, NODE3, "42");
+    assert_int_equal(itest_xlpci(e, "-v", "create", "6", "03:00.0", NULL),
+                     0);
+    assert_non_null(strstr(e->err, "correction: /libxl/pci record of "
+                           "0000:03:00.0 named domain 42, which is gone: it "
+                           "names domain 6 now"));
+    itest_assert_node(e, NODE3, "6");
+    assert_int_equal(itest_check_backend(e, 6), 1);
+    assert_int_equal(itest_xlpci(e, "check", "6", NULL), 0);
+    /* the same through pci-attach */
+    itest_write(e, "/libxl/pci/0000-04-00-0/domid", "43");
+    assert_int_equal(itest_xlpci(e, "pci-attach", "6", "04:00.0", NULL), 0);
+    itest_assert_node(e, "/libxl/pci/0000-04-00-0/domid", "6");
+    /* a live domain's record is its */
+    itest_write(e, "/libxl/pci/0000-05-00-0/domid", "7");
+    assert_int_equal(itest_xlpci(e, "create", "5", "05:00.0", NULL), 1);
+    assert_non_null(strstr(e->err, "PCI device 0000:05:00.0 is already "
+                           "assigned to domain 7 (domain 7 (alive) holds it: "
+                           "its /libxl/pci record names it): `xlpci "
+                           "pci-detach 7 0000:05:00.0` frees it"));
+    itest_assert_node(e, "/local/domain/0/backend/pci/5", NULL);
+}
+
+/* Without xen-pciback (no bookkeeping to name the holder): a stale
+ * record naming a gone domain over a device a live domain's backend
+ * lists.  Before the record is taken over the backends are searched:
+ * create of another domain is refused naming the live one; check --audit
+ * --repair of the gone domain rewrites the record for the live one; the
+ * live domain keeps its device. */
+static void test_stale_node_live_backend(void **state)
 {
     itest_env *e = *state;
     char *before;
 
-    itest_write(e, NODE3, "42");
+    assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", "04:00.0",
+                                 NULL), 0);
+    itest_write(e, NODE3, "9");
     before = itest_dump(e);
     assert_int_equal(itest_xlpci(e, "create", "6", "03:00.0", NULL), 1);
-    assert_non_null(strstr(e->err, "PCI device 0000:03:00.0 is still "
-                           "recorded as assigned to domain 42, which no "
-                           "longer exists"));
-    assert_non_null(strstr(e->err, "xlpci check --repair 42"));
+    assert_non_null(strstr(e->err, "PCI device 0000:03:00.0 is already "
+                           "assigned to domain 5 (domain 5 (alive) holds it: "
+                           "its PCI backend lists it; /libxl/pci/"
+                           "0000-03-00-0/domid names domain 9 (gone))"));
+    assert_int_equal(itest_xlpci(e, "pci-attach", "7", "03:00.0", NULL), 1);
     itest_assert_store(e, before);
     free(before);
+    /* nothing of 9 known without the host-wide look */
+    assert_int_equal(itest_xlpci(e, "check", "--repair", "9", NULL), 0);
+    itest_assert_node(e, NODE3, "9");
+    assert_int_equal(itest_xlpci(e, "check", "--audit", "--repair", "9",
+                                 NULL), 0);
+    itest_assert_node(e, NODE3, "5");
+    assert_int_equal(itest_check_backend(e, 5), 2);
+    assert_int_equal(itest_xlpci(e, "check", "5", NULL), 0);
 }
 
 /* Two creates of different domains, one committing inside the other's
@@ -473,11 +519,15 @@ static void test_check_records(void **state)
     assert_int_equal(itest_xlpci(e, "create", "6", "03:00.0", NULL), 1);
     assert_non_null(strstr(e->err, "already assigned to domain 5"));
 
-    /* another toolstack put 04:00.0 in domain 6's backend too */
+    /* another toolstack put 04:00.0 in domain 6's backend too: only
+     * --audit looks at every backend (the default check costs what the
+     * domain holds) */
     itest_write(e, BE(6) "/dev-0", "0000:04:00.0");
     itest_write(e, BE(6) "/num_devs", "1");
     before = itest_dump(e);
-    assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 1);
+    assert_int_equal(itest_xlpci(e, "check", "5", NULL), 0);
+    assert_int_equal(itest_xlpci(e, "check", "--audit", "--repair", "5",
+                                 NULL), 1);
     assert_non_null(strstr(e->err, "0000:04:00.0 is also in the PCI backend "
                            "of domain 6"));
     itest_assert_store(e, before);
@@ -496,6 +546,8 @@ int main(void)
                                         itest_setup, itest_teardown),
         cmocka_unit_test_setup_teardown(test_stale_node, itest_setup,
                                         itest_teardown),
+        cmocka_unit_test_setup_teardown(test_stale_node_live_backend,
+                                        itest_setup, itest_teardown),
         cmocka_unit_test_setup_teardown(test_creates_disjoint, itest_setup,
                                         itest_teardown),
         cmocka_unit_test_setup_teardown(test_creates_disjoint_cold,

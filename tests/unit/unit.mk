@@ -1,5 +1,6 @@
 # Unit tests: pure logic (parsing, layout, JSON), no xenstore, no fakes.
-UNIT_NAMES := test_bdf test_cfg test_layout test_json test_bookkeeping
+UNIT_NAMES := test_bdf test_cfg test_layout test_json test_bookkeeping \
+              test_owner
 UNIT_TESTS += $(patsubst %,$(B)/tests/unit/%,$(UNIT_NAMES))
 
 $(B)/tests/unit/%: tests/unit/%.c $(LIB_TEST_A)
