@@ -170,8 +170,25 @@ static int wedged_problems(xlpci_ctx *ctx, xs_transaction_t t,
         a->unfixable++;
         return 0;
     }
-    if (rc || why.fe_state != XenbusStateReconfiguring)
+    if (rc || why.fe_state == XenbusStateConnected)
         return rc;
+    if (why.fe_state != XenbusStateReconfiguring) {
+        /* any other state (or none): the guest left Connected, or never
+         * got there; every cycle waits for a Connected frontend */
+        if (why.fe_state < 0)
+            problem(ctx, a, "its frontend has no state while the backend %s "
+                    "is Connected: every pci-attach and pci-detach waits for "
+                    "a Connected frontend (not repairable here: the guest's "
+                    "node)", be);
+        else
+            problem(ctx, a, "its frontend is %s while the backend %s is "
+                    "Connected: every pci-attach and pci-detach waits for a "
+                    "Connected frontend (not repairable here: the guest's "
+                    "node; the guest reconnects, or xl destroy ends it)",
+                    xlpci_state_name(why.fe_state), be);
+        a->unfixable++;
+        return 0;
+    }
     a->stuck = true;
     problem(ctx, a, "its frontend is Reconfiguring while the backend %s is "
             "Connected: the guest acted on a Reconfiguring cycle that was "

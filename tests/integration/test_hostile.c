@@ -795,6 +795,46 @@ static void test_garbage_frontend_state(void **state)
                            "state"));
 }
 
+/* Issue 21: a guest that left Connected under a Connected backend
+ * (pcifront shutting down: Closing, Closed; or no state at all) wedges
+ * every cycle as a stuck Reconfiguring does.  check says so, never
+ * "consistent"; --repair cannot (the guest's node) and changes nothing;
+ * the attach that check warns of does wait for it. */
+static void test_frontend_left_connected(void **state)
+{
+    static const char *const states[] = { "5", "6", "1", NULL };
+    itest_env *e = *state;
+    char *before, *after;
+    unsigned k;
+
+    assert_int_equal(itest_xlpci(e, "create", "5", "03:00.0", NULL), 0);
+    connected_exported(e, 1);
+    assert_int_equal(itest_xlpci(e, "check", "5", NULL), 0);
+    assert_non_null(strstr(e->out, "consistent"));
+    for (k = 0; states[k]; k++) {
+        itest_write(e, FE(5) "/state", states[k]);
+        assert_int_equal(itest_xlpci(e, "check", "5", NULL), 1);
+        assert_non_null(strstr(e->err, "while the backend"));
+        assert_non_null(strstr(e->err, "waits for a Connected frontend"));
+        assert_null(strstr(e->out, "consistent"));
+        before = h_xs_dump(e->xs, "/local/domain");
+        assert_int_equal(itest_xlpci(e, "check", "--repair", "5", NULL), 1);
+        assert_non_null(strstr(e->out, "problem(s) left"));
+        after = h_xs_dump(e->xs, "/local/domain");
+        assert_string_equal(before, after);
+        free(before);
+        free(after);
+    }
+    /* what check warned of: the attach waits for the guest, in vain */
+    assert_int_equal(itest_xlpci(e, "pci-attach", "-t", "0.3", "5",
+                                 "04:00.0", NULL), 1);
+    assert_true(xs_rm(e->xs, XBT_NULL, FE(5) "/state"));
+    assert_int_equal(itest_xlpci(e, "check", "5", NULL), 1);
+    assert_non_null(strstr(e->err, "its frontend has no state"));
+    itest_write(e, FE(5) "/state", "4");
+    assert_int_equal(itest_xlpci(e, "check", "5", NULL), 0);
+}
+
 /* ---- a rollback racing the guest (issue 21, 4) --------------------------- */
 
 /* Both ends Connected and the guest seeing what the backend lists, or the
@@ -979,6 +1019,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_detach_backend_fails,
                                         itest_setup, itest_teardown),
         cmocka_unit_test_setup_teardown(test_garbage_frontend_state,
+                                        itest_setup, itest_teardown),
+        cmocka_unit_test_setup_teardown(test_frontend_left_connected,
                                         itest_setup, itest_teardown),
     };
 
