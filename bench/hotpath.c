@@ -441,7 +441,7 @@ void bench_hotpath_section(const char *dir, int runs)
                 hp_iterate(xs, &g[i], c, whole, runs, errfile,
                            s[i][whole][c]);
         {
-            char *num = NULL, path[96];
+            char *num = NULL, path[XLPCI_PATH_MAX + 16];
             unsigned len;
             bool rec;
             int seen = guest_sees(status, g[i].domid);
