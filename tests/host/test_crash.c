@@ -6,6 +6,7 @@
  *   create 5 03:00.0,seize=1 04:00.0
  *   pci-attach 5 03:00.0,seize=1        (04:00.0 attached before)
  *   pci-detach 5 03:00.0                (03:00.0 seized by a create)
+ *   create 5 04:00.0 03:00.0,seize=1    (nothing before)
  *   destroy 5                           (both, after domain 5 is gone)
  *   pci-assignable-add 03:00.0
  *   pci-assignable-remove -r 03:00.0    (added before)
@@ -581,8 +582,12 @@ static bool hvm_settled(hvm_crash_env *h, const char *what)
     return in3;
 }
 
-static void crash_flow_hvm(bool detach, const char *env)
+typedef enum { HVM_ATTACH, HVM_DETACH, HVM_CREATE } hvm_flow;
+
+static void crash_flow_hvm(hvm_flow f, const char *env)
 {
+    static const char *const names[] = { "pci-attach", "pci-detach",
+                                         "create" };
     unsigned stride = h_slow() > 1 ? 3 : 1, n, killed = 0;
     char num[16], what[96];
     bool done = false;
@@ -594,17 +599,22 @@ static void crash_flow_hvm(bool detach, const char *env)
 
         memset(&h, 0, sizeof(h));
         hvm_crash_setup(&h);
-        assert_int_equal(itest_xlpci(h.c.e, "create", "5", "04:00.0",
-                                     detach ? "03:00.0,seize=1" : NULL,
-                                     NULL), 0);
+        if (f != HVM_CREATE)
+            assert_int_equal(itest_xlpci(h.c.e, "create", "5", "04:00.0",
+                                         f == HVM_DETACH ? "03:00.0,seize=1"
+                                                         : NULL, NULL), 0);
         snprintf(num, sizeof(num), "%u", n);
         setenv(env, num, 1);
-        rc = detach ? itest_xlpci(h.c.e, "pci-detach", "5", "03:00.0", NULL)
-                    : itest_xlpci(h.c.e, "pci-attach", "5",
-                                  "03:00.0,seize=1", NULL);
+        if (f == HVM_DETACH)
+            rc = itest_xlpci(h.c.e, "pci-detach", "5", "03:00.0", NULL);
+        else if (f == HVM_ATTACH)
+            rc = itest_xlpci(h.c.e, "pci-attach", "5", "03:00.0,seize=1",
+                             NULL);
+        else
+            rc = itest_xlpci(h.c.e, "create", "5", "04:00.0",
+                             "03:00.0,seize=1", NULL);
         unsetenv(env);
-        snprintf(what, sizeof(what), "HVM %s, %s=%u",
-                 detach ? "pci-detach" : "pci-attach", env, n);
+        snprintf(what, sizeof(what), "HVM %s, %s=%u", names[f], env, n);
         if (rc == 0)
             done = true;
         else if (rc == 128 + 9)
@@ -613,37 +623,49 @@ static void crash_flow_hvm(bool detach, const char *env)
             fail_msg("%s: exit %d: %s", what, rc, h.c.e->err);
         in3 = hvm_settled(&h, what);
         if (done)
-            assert_int_equal(in3, !detach);
+            assert_int_equal(in3, f != HVM_DETACH);
         hvm_crash_teardown(&h);
     }
     assert_true(done);
     assert_true(killed * stride > 3);
     fprintf(stderr, "host crash test: HVM %s killed at %u points (%s)\n",
-            detach ? "pci-detach" : "pci-attach", killed, env);
+            names[f], killed, env);
 }
 
 static void test_hvm_attach_host_steps(void **state)
 {
     (void)state;
-    crash_flow_hvm(false, "XLPCI_CRASH_HOST_AT");
+    crash_flow_hvm(HVM_ATTACH, "XLPCI_CRASH_HOST_AT");
 }
 
 static void test_hvm_detach_host_steps(void **state)
 {
     (void)state;
-    crash_flow_hvm(true, "XLPCI_CRASH_HOST_AT");
+    crash_flow_hvm(HVM_DETACH, "XLPCI_CRASH_HOST_AT");
 }
 
 static void test_hvm_attach_requests(void **state)
 {
     (void)state;
-    crash_flow_hvm(false, "XLPCI_CRASH_AT");
+    crash_flow_hvm(HVM_ATTACH, "XLPCI_CRASH_AT");
 }
 
 static void test_hvm_detach_requests(void **state)
 {
     (void)state;
-    crash_flow_hvm(true, "XLPCI_CRASH_AT");
+    crash_flow_hvm(HVM_DETACH, "XLPCI_CRASH_AT");
+}
+
+static void test_hvm_create_host_steps(void **state)
+{
+    (void)state;
+    crash_flow_hvm(HVM_CREATE, "XLPCI_CRASH_HOST_AT");
+}
+
+static void test_hvm_create_requests(void **state)
+{
+    (void)state;
+    crash_flow_hvm(HVM_CREATE, "XLPCI_CRASH_AT");
 }
 
 /* ---- the ownership corrections (issue 19) ---------------------------------- */
@@ -822,6 +844,8 @@ int main(void)
         cmocka_unit_test(test_hvm_detach_host_steps),
         cmocka_unit_test(test_hvm_attach_requests),
         cmocka_unit_test(test_hvm_detach_requests),
+        cmocka_unit_test(test_hvm_create_host_steps),
+        cmocka_unit_test(test_hvm_create_requests),
     };
 
     /* CRASH_TEST_FILTER=test_add_* runs only those (a long test) */
