@@ -1027,5 +1027,8 @@ int main(void)
     if (getenv("FLOOD_TABLE"))
         return cmocka_run_group_tests_name("flood table", table, NULL,
                                            NULL);
+    /* HOSTILE_TEST_FILTER=test_frontend_* runs only those (valgrind) */
+    if (getenv("HOSTILE_TEST_FILTER"))
+        cmocka_set_test_filter(getenv("HOSTILE_TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
