@@ -59,6 +59,7 @@ static int nobody_holds(xlpci_ctx *ctx, xlpci_bk *bk, const xlpci_bdf *bdf,
 int xlpci_assignable_add(xlpci_ctx *ctx, const xlpci_bdf *bdf,
                          const char *name)
 {
+    XLPCI_OP(ctx);
     char b[XLPCI_BDF_STRLEN], b2[XLPCI_BDF_STRLEN];
     xlpci_bdf other;
     xlpci_bk bk;
@@ -77,7 +78,9 @@ int xlpci_assignable_add(xlpci_ctx *ctx, const xlpci_bdf *bdf,
     rc = xlpci_bk_open(ctx, &bk);
     if (rc)
         return rc;
-    rc = nobody_holds(ctx, &bk, bdf, "it cannot be made assignable");
+    rc = xlpci_bk_probe(ctx);
+    if (!rc)
+        rc = nobody_holds(ctx, &bk, bdf, "it cannot be made assignable");
     if (!rc)
         rc = xlpci_assignable_add_locked(ctx, &bk, bdf, name, false);
     if (!rc)
@@ -93,6 +96,7 @@ int xlpci_assignable_add(xlpci_ctx *ctx, const xlpci_bdf *bdf,
 int xlpci_assignable_remove(xlpci_ctx *ctx, const xlpci_bdf *bdf,
                             const char *name, bool rebind)
 {
+    XLPCI_OP(ctx);
     xlpci_bdf byname;
     xlpci_bk_dev *d;
     xlpci_bk bk;
@@ -102,6 +106,11 @@ int xlpci_assignable_remove(xlpci_ctx *ctx, const xlpci_bdf *bdf,
     rc = xlpci_bk_open(ctx, &bk);
     if (rc)
         return rc;
+    rc = xlpci_bk_probe(ctx);
+    if (rc) {
+        xlpci_bk_close(&bk);
+        return rc;
+    }
     if (name) {
         /* our names first, then those xl gave (/libxl/pci/<bdf>/name) */
         d = xlpci_bk_find_name(&bk, name);
@@ -149,6 +158,7 @@ static int cmp_host_dev(const void *a, const void *b)
 int xlpci_assignable_list(xlpci_ctx *ctx, xlpci_host_dev **list_r,
                           size_t *n_r)
 {
+    XLPCI_OP(ctx);
     char path[XLPCI_PATH_MAX + 64], sub[64];
     xlpci_owner_facts *f = NULL;
     xlpci_owner_verdict *v = NULL;

@@ -107,6 +107,16 @@ static int attach_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
             }
         }
     }
+    if (view.exists) {
+        char err[400];
+
+        rc = xlpci_view_check_append(&view, a->domid, a->n, err,
+                                     sizeof(err));
+        if (rc) {
+            LOG(ctx, ERROR, "%s", err);
+            goto out;
+        }
+    }
 
     if (!view.exists && !a->have_parent && !ctx->dry_run) {
         /* No backend: backend/pci/<domid> is made outside the transaction
@@ -183,7 +193,11 @@ static int undo_attach_body(xlpci_ctx *ctx, xs_transaction_t t,
         }
         idx[i] = (unsigned)k;
     }
-    if (!xlpci_frontend_ready(ctx, t, a->domid, &why, &rc)) {
+    /* the guest's node, read outside the transaction: a guest rewriting
+     * it as fast as it can must not keep the rollback from committing
+     * (it would conflict every attempt); the guest may react just after
+     * the read all the same, which the caller looks for afterwards */
+    if (!xlpci_frontend_ready(ctx, XBT_NULL, a->domid, &why, &rc)) {
         rc = rc ? rc : XLPCI_TXN_NOTHING;
         goto out;
     }
@@ -194,6 +208,78 @@ static int undo_attach_body(xlpci_ctx *ctx, xs_transaction_t t,
 out:
     xlpci_view_dispose(&view);
     return rc;
+}
+
+/* The guest is in the cycle and it did not end within the grace: the
+ * entries stay (a rollback under the guest would wedge it). */
+static int attach_joined(xlpci_ctx *ctx, const attach_arg *a, const char *b,
+                         int state)
+{
+    LOG(ctx, ERROR, "pci-attach %s: the guest reacted to domain %u's "
+        "Reconfiguring cycle, which did not end in %u ms (backend %s): the "
+        "entries stay, not undone under the guest; check %u tells when the "
+        "cycle has ended (pci-detach -f removes the device)", b, a->domid,
+        ctx->timeout_ms, xlpci_state_name(state), a->domid);
+    return XLPCI_ERR_TIMEDOUT;
+}
+
+/* The cycle did not end by the deadline (cycle.c): it ended late (the
+ * attach goes on), the guest is in it (its end waited for within the
+ * grace, not undone under it), or nobody reacted: rolled back, then the
+ * guest watched a moment for having acted on it after all. */
+static int attach_late(xlpci_ctx *ctx, attach_arg *a, const char *b,
+                       int state)
+{
+    long long until = xlpci_step_limit(ctx);
+    long long settle = xlpci_now_ms() + XLPCI_SETTLE_MS;
+    int j, urc, after;
+
+    j = xlpci_cycle_joined(ctx, a->domid, until, &state);
+    if (j == 1) {
+        urc = xlpci_txn_run(ctx, "pci-attach rollback", undo_attach_body, a);
+        /* the guest acted between the look and the rollback: its cycle
+         * is waited for, as when it had joined */
+        if (urc >= 0 && !a->undone)
+            j = xlpci_cycle_joined(ctx, a->domid, until, &state);
+        else if (urc < 0)
+            j = urc;
+    }
+    if (j == 0) {
+        LOG(ctx, DETAIL, "pci-attach %s: the Reconfiguring cycle of domain "
+            "%u ended just after the deadline", b, a->domid);
+        return 0;
+    }
+    if (j == XLPCI_CYCLE_JOINED)
+        return attach_joined(ctx, a, b, state);
+    if (j < 0 || !a->undone) {
+        LOG(ctx, ERROR, "pci-attach %s: the backend of domain %u did not "
+            "complete the Reconfiguring cycle in %u ms (state %s), and %s: "
+            "the entries stay; check %u tells how the cycle ends, "
+            "pci-detach -f removes the device", b, a->domid,
+            ctx->timeout_ms, xlpci_state_name(state),
+            j < 0 ? "its rollback failed (see above)"
+                  : "the guest reacted meanwhile", a->domid);
+        return j < 0 ? j : XLPCI_ERR_TIMEDOUT;
+    }
+    after = xlpci_cycle_after_rollback(ctx, a->domid,
+                                       settle < until ? settle : until);
+    if (after < 0)
+        LOG(ctx, ERROR, "pci-attach %s: the backend of domain %u did not "
+            "complete the Reconfiguring cycle in %u ms; the addition was "
+            "rolled back, but the guest had reacted to the cycle and the "
+            "resumed cycle did not end: its frontend stays Reconfiguring; "
+            "check %u reports it, check --repair %u resumes it", b,
+            a->domid, ctx->timeout_ms, a->domid, a->domid);
+    else
+        LOG(ctx, ERROR, "pci-attach %s: the backend of domain %u did not "
+            "complete the Reconfiguring cycle in %u ms (state %s); the "
+            "addition was rolled back%s", b, a->domid, ctx->timeout_ms,
+            xlpci_state_name(state), after
+            ? " (the guest had reacted to the cycle: it was resumed and "
+              "ended)"
+            : " (should the guest still act on the cycle, check sees "
+              "its frontend stay Reconfiguring)");
+    return XLPCI_ERR_TIMEDOUT;
 }
 
 /* After the cycle: every added device must have been exported by pciback
@@ -260,6 +346,7 @@ static bool exported(xlpci_ctx *ctx, const attach_arg *a)
 int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
                  const xlpci_defaults *defs)
 {
+    XLPCI_OP(ctx);
     attach_arg a;
     xlpci_watch w;
     xlpci_prepared prep = { NULL, 0 };
@@ -277,7 +364,7 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     bool done;
 
     /* One deadline for the whole command: every wait ends by it. */
-    deadline = xlpci_now_ms() + ctx->timeout_ms;
+    deadline = ctx->deadline;
     memset(&a, 0, sizeof(a));
     memset(&w, 0, sizeof(w));
     a.domid = domid;
@@ -355,18 +442,18 @@ int xlpci_attach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     /* Hot-add: wait for Reconfiguring -> Reconfigured -> Connected. */
     rc = xlpci_wait_backend(ctx, &w, domid, xlpci_is_connected, NULL,
                             deadline, &state);
-    if (rc == XLPCI_ERR_TIMEDOUT) {
-        int urc = xlpci_txn_run(ctx, "pci-attach rollback", undo_attach_body,
-                                &a);
-
-        LOG(ctx, ERROR, "pci-attach %s: the backend of domain %u did not "
-            "complete the Reconfiguring cycle in %u ms (state %s); %s", b,
-            domid, ctx->timeout_ms, xlpci_state_name(state),
-            !urc && a.undone ? "the addition was rolled back"
-                             : "the guest reacted, so the entries stay: "
-                               "use pci-detach -f to remove them");
+    if (rc == XLPCI_ERR_BACKEND) {
+        /* pciback gave up (said above): no cycle will end, no rollback
+         * can run against a backend that is Closing */
+        LOG(ctx, ERROR, "pci-attach %s: the PCI backend of domain %u failed "
+            "during the Reconfiguring cycle (state %s): the device stays "
+            "listed in it, whether the guest got it or not; recreate the "
+            "backend with create -f, or destroy the domain", b, domid,
+            xlpci_state_name(state));
         goto out;
     }
+    if (rc == XLPCI_ERR_TIMEDOUT)
+        rc = attach_late(ctx, &a, b, state);
     if (!rc && !exported(ctx, &a))
         rc = xlpci_txn_read(ctx, "pci-attach check", check_exported_body,
                             &a);

@@ -17,7 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+
+#include <linux/fs.h>                  /* FS_IOC_GETFLAGS */
 #include <time.h>
 #include <unistd.h>
 
@@ -83,6 +86,11 @@ int xlpci_bk_to_json(const xlpci_bk_dev *v, size_t n, char **json_r)
             r = xlpci_json_str(g, "quarantining");
             if (!r) r = yajl_gen_bool(g, 1);
         }
+        if (!r && v[i].pending) {
+            r = xlpci_json_str(g, "pending");
+            if (!r) r = xlpci_json_str(g, v[i].pending == XLPCI_PENDING_ADD
+                                          ? "device_add" : "device_del");
+        }
         if (!r) r = yajl_gen_map_close(g);
     }
     if (!r) r = yajl_gen_array_close(g);
@@ -126,6 +134,13 @@ int xlpci_bk_from_json(const char *text, xlpci_bk_dev **v_r, size_t *n_r,
 
     *v_r = NULL;
     *n_r = 0;
+    if (xlpci_json_depth(text, strlen(text), XLPCI_JSON_DEPTH_MAX) >
+        XLPCI_JSON_DEPTH_MAX) {
+        snprintf(err, errlen, "JSON nested deeper than %u levels: not "
+                 "parsed (a bookkeeping file nests 3)",
+                 XLPCI_JSON_DEPTH_MAX);
+        return XLPCI_ERR_CORRUPT;
+    }
     root = yajl_tree_parse(text, yerr, sizeof(yerr));
     if (!root) {
         snprintf(err, errlen, "not JSON: %s", yerr);
@@ -146,7 +161,7 @@ int xlpci_bk_from_json(const char *text, xlpci_bk_dev **v_r, size_t *n_r,
     }
     for (i = 0; i < devs->u.array.len; i++, n++) {
         yajl_val d = devs->u.array.values[i], m, id, q;
-        const char *bdf, *name, *drv;
+        const char *bdf, *name, *drv, *pend;
         bool bad = false;
         char sub[128];
 
@@ -154,6 +169,13 @@ int xlpci_bk_from_json(const char *text, xlpci_bk_dev **v_r, size_t *n_r,
         bdf = opt_string(d, "bdf", &bad);
         name = opt_string(d, "name", &bad);
         drv = opt_string(d, "driver_path", &bad);
+        pend = opt_string(d, "pending", &bad);
+        if (pend && !strcmp(pend, "device_add"))
+            v[i].pending = XLPCI_PENDING_ADD;
+        else if (pend && !strcmp(pend, "device_del"))
+            v[i].pending = XLPCI_PENDING_DEL;
+        else if (pend)
+            bad = true;
         m = yajl_tree_get(d, p_managed, yajl_t_any);
         id = yajl_tree_get(d, p_domid, yajl_t_any);
         q = yajl_tree_get(d, p_quar, yajl_t_any);
@@ -231,7 +253,8 @@ static void remove_stale_temps(xlpci_ctx *ctx)
     DIR *dir = opendir(ctx->state_dir);
 
     while (dir && (de = readdir(dir))) {
-        if (strncmp(de->d_name, ".devices.json.", 14))
+        if (strncmp(de->d_name, ".devices.json.", 14) &&
+            strncmp(de->d_name, ".probe.", 7))
             continue;
         snprintf(path, sizeof(path), "%s/%s", ctx->state_dir, de->d_name);
         if (!unlink(path))
@@ -241,13 +264,12 @@ static void remove_stale_temps(xlpci_ctx *ctx)
         closedir(dir);
 }
 
-/* flock with a timeout: the holder may be another command, which holds
+/* flock with a limit: the holder may be another command, which holds
  * the bookkeeping lock only for host steps, never across a guest wait;
  * still, a wedged one must not hang every command.  0 or -1 (errno
- * EWOULDBLOCK on a timeout). */
-static int flock_timed(int fd, int how, unsigned timeout_ms)
+ * EWOULDBLOCK once the limit has passed). */
+static int flock_timed(int fd, int how, long long limit)
 {
-    long long deadline = xlpci_now_ms() + timeout_ms;
     struct timespec ts = { 0, 10 * 1000000L };
 
     for (;;) {
@@ -255,7 +277,7 @@ static int flock_timed(int fd, int how, unsigned timeout_ms)
             return 0;
         if (errno != EWOULDBLOCK && errno != EINTR)
             return -1;
-        if (xlpci_now_ms() >= deadline) {
+        if (xlpci_now_ms() >= limit) {
             errno = EWOULDBLOCK;
             return -1;
         }
@@ -263,15 +285,10 @@ static int flock_timed(int fd, int how, unsigned timeout_ms)
     }
 }
 
-/* The longest wait for a lock: the command's timeout, at least 1 s. */
-static unsigned lock_wait_ms(const xlpci_ctx *ctx)
-{
-    return ctx->timeout_ms > 1000 ? ctx->timeout_ms : 1000;
-}
-
 static int lock_file(xlpci_ctx *ctx, const char *leaf, int how, int *fd_r)
 {
     char path[XLPCI_PATH_MAX + 32];
+    long long start = xlpci_now_ms(), limit = xlpci_step_limit(ctx);
     int fd;
 
     *fd_r = -1;
@@ -281,16 +298,21 @@ static int lock_file(xlpci_ctx *ctx, const char *leaf, int how, int *fd_r)
         return XLPCI_ERR_FAIL;
     }
     snprintf(path, sizeof(path), "%s/%s", ctx->state_dir, leaf);
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    /* a lock is taken as well through a descriptor open for reading: a
+     * read-only state directory still lets the bookkeeping be read, and
+     * a command that would write it says why it cannot (xlpci_bk_probe) */
+    if (fd < 0 && (errno == EROFS || errno == EACCES || errno == EPERM))
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
         LOGE(ctx, ERROR, "cannot open %s", path);
         return XLPCI_ERR_FAIL;
     }
-    if (flock_timed(fd, how, lock_wait_ms(ctx))) {
+    if (flock_timed(fd, how, limit)) {
         if (errno == EWOULDBLOCK)
             LOG(ctx, ERROR, "%s is held by another xlpci command (waited "
-                "%u ms); try again when it is done", path,
-                lock_wait_ms(ctx));
+                "%lld ms, to the command's deadline); try again when it is "
+                "done", path, xlpci_now_ms() - start);
         else
             LOGE(ctx, ERROR, "cannot lock %s", path);
         close(fd);
@@ -298,6 +320,82 @@ static int lock_file(xlpci_ctx *ctx, const char *leaf, int how, int *fd_r)
     }
     *fd_r = fd;
     return 0;
+}
+
+/* Why a state directory cannot be written, for the message. */
+static const char *unwritable_why(int err)
+{
+    switch (err) {
+    case EROFS:
+        return "it is on a read-only file system";
+    case EPERM:
+    case EACCES:
+        return "is it or devices.json immutable (lsattr), or not writable?";
+    case ENOSPC:
+    case EDQUOT:
+        return "its file system is full";
+    default:
+        return "see the error";
+    }
+}
+
+int xlpci_bk_probe(xlpci_ctx *ctx)
+{
+    char path[XLPCI_PATH_MAX + 32], tmp[XLPCI_PATH_MAX + 48];
+    const char *what = NULL;
+    struct stat st;
+    off_t need = 4096;
+    int fd, err = 0, flags = 0;
+
+    if (mkdir_p(ctx->state_dir)) {
+        err = errno;
+        what = "cannot create it";
+        goto bad;
+    }
+    snprintf(path, sizeof(path), "%s/devices.json", ctx->state_dir);
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+    if (fd >= 0) {
+        /* the commit renames a new file over it: refused if it is
+         * immutable or append-only */
+        if (!fstat(fd, &st))
+            need += st.st_size;
+        if (!ioctl(fd, FS_IOC_GETFLAGS, &flags) &&
+            (flags & (FS_IMMUTABLE_FL | FS_APPEND_FL))) {
+            err = EPERM;
+            what = "devices.json is immutable or append-only";
+        }
+        close(fd);
+        if (err)
+            goto bad;
+    }
+    /* a new file as large as the next devices.json, its blocks allocated
+     * (a full file system says so now, not at the commit), then gone */
+    snprintf(tmp, sizeof(tmp), "%s/.probe.%ld", ctx->state_dir,
+             (long)getpid());
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+              0644);
+    if (fd < 0 && errno == EEXIST) {   /* left by a crash of this pid */
+        unlink(tmp);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+                  0644);
+    }
+    if (fd < 0) {
+        err = errno;
+        what = "cannot create a file in it";
+        goto bad;
+    }
+    err = posix_fallocate(fd, 0, need);
+    close(fd);
+    if (unlink(tmp) && !err)
+        err = errno;
+    if (!err)
+        return 0;
+    what = "cannot write a file in it";
+bad:
+    LOG(ctx, ERROR, "the state directory %s cannot be written: %s (%s; %s); "
+        "nothing was changed", ctx->state_dir, what, strerror(err),
+        unwritable_why(err));
+    return XLPCI_ERR_FAIL;
 }
 
 int xlpci_bk_op_begin(xlpci_ctx *ctx, int *fd_r)
@@ -336,6 +434,14 @@ int xlpci_bk_open(xlpci_ctx *ctx, xlpci_bk *bk)
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
     if (fd < 0 && errno == ENOENT)
         return 0;                      /* nothing recorded yet */
+    if (fd < 0 && errno == ELOOP) {
+        LOG(ctx, ERROR, "%s is a symbolic link: xlpci does not follow one "
+            "(whoever can write the link could point it anywhere); move it "
+            "away and put the file itself there (nothing was changed)",
+            path);
+        rc = XLPCI_ERR_CORRUPT;
+        goto fail;
+    }
     if (fd < 0 || fstat(fd, &st)) {
         LOGE(ctx, ERROR, "cannot read %s", path);
         rc = XLPCI_ERR_FAIL;
@@ -367,7 +473,8 @@ int xlpci_bk_open(xlpci_ctx *ctx, xlpci_bk *bk)
     }
     rc = xlpci_bk_from_json(text, &bk->v, &bk->n, err, sizeof(err));
     if (rc) {
-        LOG(ctx, ERROR, "%s: %s", path, err);
+        LOG(ctx, ERROR, "%s: %s; correct it or move it away (nothing was "
+            "changed)", path, err);
         goto fail;
     }
     close(fd);
@@ -395,7 +502,8 @@ int xlpci_bk_commit(xlpci_ctx *ctx, xlpci_bk *bk)
     snprintf(path, sizeof(path), "%s/devices.json", ctx->state_dir);
     snprintf(tmp, sizeof(tmp), "%s/.devices.json.%ld", ctx->state_dir,
              (long)getpid());
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+              0644);
     if (fd < 0)
         goto io_error;
     len = strlen(json);

@@ -64,6 +64,8 @@ typedef struct {
     xlpci_checked *dev;
     size_t ndev;
     bool host;                         /* xen-pciback loaded */
+    bool stuck;                        /* frontend Reconfiguring, backend
+                                        * Connected: --repair resumes */
 } check_arg;
 
 static void problem(xlpci_ctx *ctx, check_arg *a, const char *fmt, ...)
@@ -162,6 +164,77 @@ static void host_problems(xlpci_ctx *ctx, check_arg *a, const xlpci_view *v)
             a->unfixable++;
         }
     }
+}
+
+/* Issue 21: states every command refuses, or waits on for ever, are
+ * problems too (check says "consistent" only when no command would
+ * refuse):
+ *   - the backend Closing or Closed: pciback gave up (its error node
+ *     says why); attach and detach refuse it.  Not repairable here:
+ *     create -f replaces it, destroy releases it;
+ *   - the frontend Reconfiguring while the backend is Connected: the guest
+ *     acted on a cycle that was rolled back under it (cycle.c) and waits
+ *     for a Reconfigured that never comes; every cycle waits for its
+ *     frontend.  --repair resumes the cycle (then repairs the rest). */
+static int wedged_problems(xlpci_ctx *ctx, xs_transaction_t t,
+                           check_arg *a, const xlpci_view *v, bool fe_exists)
+{
+    char be[XLPCI_PATH_MAX], epath[XLPCI_PATH_MAX], *err = NULL;
+    xlpci_wait_reason why;
+    int rc = 0;
+
+    xlpci_be_path(be, a->domid);
+    if (v->state == XenbusStateClosing || v->state == XenbusStateClosed) {
+        xlpci_error_path(epath, a->domid);
+        rc = xlpci_xs_read(ctx, t, epath, &err);
+        if (rc)
+            return rc;
+        problem(ctx, a, "the PCI backend %s is %s (pciback gave up%s%s): "
+                "pci-attach and pci-detach refuse it (not repairable here: "
+                "create -f replaces it, destroy releases its devices)", be,
+                xlpci_state_name(v->state), err ? ": " : "", err ?: "");
+        a->unfixable++;
+        free(err);
+        return 0;
+    }
+    if (!fe_exists || v->state != XenbusStateConnected)
+        return 0;
+    memset(&why, 0, sizeof(why));
+    xlpci_frontend_ready(ctx, t, a->domid, &why, &rc);
+    if (!rc && why.fe_state == -2) {
+        problem(ctx, a, "its frontend's state is not a xenbus state (the "
+                "guest wrote it): every pci-attach and pci-detach waits for "
+                "a Connected frontend (not repairable here: the guest's "
+                "node)");
+        a->unfixable++;
+        return 0;
+    }
+    if (rc || why.fe_state == XenbusStateConnected)
+        return rc;
+    if (why.fe_state != XenbusStateReconfiguring) {
+        /* any other state (or none): the guest left Connected, or never
+         * got there; every cycle waits for a Connected frontend */
+        if (why.fe_state < 0)
+            problem(ctx, a, "its frontend has no state while the backend %s "
+                    "is Connected: every pci-attach and pci-detach waits for "
+                    "a Connected frontend (not repairable here: the guest's "
+                    "node)", be);
+        else
+            problem(ctx, a, "its frontend is %s while the backend %s is "
+                    "Connected: every pci-attach and pci-detach waits for a "
+                    "Connected frontend (not repairable here: the guest's "
+                    "node; the guest reconnects, or xl destroy ends it)",
+                    xlpci_state_name(why.fe_state), be);
+        a->unfixable++;
+        return 0;
+    }
+    a->stuck = true;
+    problem(ctx, a, "its frontend is Reconfiguring while the backend %s is "
+            "Connected: the guest acted on a Reconfiguring cycle that was "
+            "rolled back under it and waits for its end; every pci-attach "
+            "and pci-detach waits for it (check --repair resumes the "
+            "cycle)", be);
+    return 0;
 }
 
 /* devices.json's domid of bdf (host), or -1. */
@@ -314,6 +387,7 @@ static int check_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
 
     a->problems = a->repaired = a->unfixable = 0;
     a->busy = false;
+    a->stuck = false;
     a->ndev = 0;
     memset(&f, 0, sizeof(f));
     xlpci_be_path(be, a->domid);
@@ -374,6 +448,9 @@ static int check_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
             a->unfixable++;
         }
     }
+
+    rc = wedged_problems(ctx, t, a, &v, fe_exists);
+    if (rc) goto out;
     if (state == XenbusStateReconfiguring ||
         state == XenbusStateReconfigured) {
         a->busy = true;
@@ -414,7 +491,9 @@ owners:
             rc = unlisted_problems(ctx, a, &a->dev[k], ops);
     if (rc) goto out;
 
-    if (!a->repair || a->problems == a->unfixable) {
+    /* a stuck frontend: the cycle is resumed first (outside this
+     * transaction, xlpci_check_flags), the rest repaired after it */
+    if (!a->repair || a->stuck || a->problems == a->unfixable) {
         rc = XLPCI_TXN_NOTHING;
         goto out;
     }
@@ -487,20 +566,56 @@ static int check_gone(xlpci_ctx *ctx, bool host, uint32_t domid,
     return rc;
 }
 
+/* The operations lock (no create/attach between its intent and its
+ * finish) and the bookkeeping, as they are while the store is read. */
+static int check_lock(xlpci_ctx *ctx, int *ops, xlpci_bk *bk)
+{
+    int rc = xlpci_bk_quiesce(ctx, ops);
+
+    if (rc)
+        return rc;
+    rc = xlpci_bk_open(ctx, bk);
+    if (rc)
+        xlpci_bk_op_end(ops);
+    return rc;
+}
+
+static void check_unlock(int *ops, xlpci_bk *bk)
+{
+    xlpci_bk_close(bk);
+    xlpci_bk_op_end(ops);
+}
+
+/* The check's transaction again, the locks taken again (the steps that
+ * wait on a guest or ask QEMU run without them). */
+static int check_again(xlpci_ctx *ctx, bool host, check_arg *a, int *ops,
+                       xlpci_bk *bk)
+{
+    int rc = host ? check_lock(ctx, ops, bk) : 0;
+
+    if (rc)
+        return rc;
+    rc = xlpci_txn_run(ctx, "check --repair", check_body, a);
+    return rc == XLPCI_TXN_NOTHING ? 0 : rc;
+}
+
 int xlpci_check_flags(xlpci_ctx *ctx, uint32_t domid, unsigned flags,
                       xlpci_check_result *res)
 {
+    XLPCI_OP(ctx);
     check_arg a;
     xlpci_truth tr;
     xlpci_bdf *named = NULL;
     size_t nnamed = 0;
-    bool host;
-    int rc, alive, ops = -1;
+    bool host, repair;
+    int rc, alive, ops = -1, type = XLPCI_GUEST_PV;
     xlpci_bk bk;
-    unsigned left = 0;
+    unsigned left = 0, hfound = 0, hleft = 0;
 
     memset(res, 0, sizeof(*res));
     memset(&a, 0, sizeof(a));
+    memset(&bk, 0, sizeof(bk));
+    bk.lockfd = -1;                    /* closing it twice is harmless */
     if (domid == 0) {
         LOG(ctx, ERROR, "domain 0 is the backend domain");
         return XLPCI_ERR_INVAL;
@@ -509,6 +624,7 @@ int xlpci_check_flags(xlpci_ctx *ctx, uint32_t domid, unsigned flags,
     a.repair = flags & XLPCI_CHECK_REPAIR;
     a.audit = flags & XLPCI_CHECK_AUDIT;
     a.tr = &tr;
+    repair = a.repair && !ctx->dry_run;
     host = xlpci_host_active(ctx);     /* once for the whole check */
     a.host = host;
     xlpci_truth_init(ctx, &tr, host);
@@ -529,38 +645,72 @@ int xlpci_check_flags(xlpci_ctx *ctx, uint32_t domid, unsigned flags,
         rc = check_gone(ctx, host, domid, flags, named, nnamed, res);
         goto out;
     }
-    /* no create/attach between its intent and its finish; the
-     * bookkeeping as it is while the store is read */
-    if (host) {
-        rc = xlpci_bk_quiesce(ctx, &ops);
+    if (host && repair) {
+        /* the repair ends with a commit of the bookkeeping: a state
+         * directory that cannot take it is found before anything
+         * changes */
+        rc = xlpci_bk_probe(ctx);
         if (rc)
             goto out;
-        rc = xlpci_bk_open(ctx, &bk);
-        if (rc) {
-            xlpci_bk_op_end(&ops);
+    }
+    if (host) {
+        rc = check_lock(ctx, &ops, &bk);
+        if (rc)
             goto out;
-        }
         a.bk = &bk;
     }
     rc = xlpci_txn_run(ctx, a.repair ? "check --repair" : "check",
                        check_body, &a);
     if (rc == XLPCI_TXN_NOTHING)
         rc = 0;
+    /* a frontend stuck in Reconfiguring (wedged_problems): --repair
+     * resumes the cycle, waiting for the guest by the deadline without
+     * the locks, then checks the rest */
+    if (!rc && a.repair && a.stuck) {
+        if (host)
+            check_unlock(&ops, &bk);
+        rc = xlpci_cycle_resume(ctx, domid, xlpci_step_limit(ctx));
+        if (rc == 1)
+            LOG(ctx, NOTICE, "domain %u: resumed the Reconfiguring cycle "
+                "its guest was waiting in: both ends are Connected again",
+                domid);
+        if (rc == XLPCI_ERR_TIMEDOUT || rc > 0)
+            rc = 0;                    /* what is left is counted */
+        if (!rc && !ctx->dry_run)
+            rc = check_again(ctx, host, &a, &ops, &bk);
+        else if (!rc && host)
+            rc = check_lock(ctx, &ops, &bk);
+    }
+    /* An HVM guest: its QEMU is asked which devices it has and compared
+     * with the record and the bookkeeping (xlpci_hvm_check_qemu), before
+     * the host half, which leaves a device with a QEMU step pending to
+     * it; without the locks (QEMU may take the deadline), the check run
+     * again after a repair */
+    if (!rc && host && !a.busy &&
+        !xlpci_guest_type_of(ctx, host, domid, &type) &&
+        type == XLPCI_GUEST_HVM) {
+        check_unlock(&ops, &bk);
+        rc = xlpci_hvm_check_qemu(ctx, host, domid, repair, &hfound,
+                                  &hleft);
+        if (!rc && repair && hfound)
+            rc = check_again(ctx, host, &a, &ops, &bk);
+        else if (!rc)
+            rc = check_lock(ctx, &ops, &bk);
+    }
     if (!rc && a.repaired && !ctx->dry_run)
         LOG(ctx, NOTICE, "domain %u: repaired %u problem(s)", domid,
             a.repaired);
     if (!rc) {
         res->problems = a.problems - (ctx->dry_run ? 0 : a.repaired);
         res->unfixable = a.unfixable;
+        res->problems += repair ? hleft : hfound;
     }
     if (!rc && host && !a.busy)
         rc = xlpci_host_reconcile(ctx, host, domid, &bk, a.dev, a.ndev,
-                                  a.repair && !ctx->dry_run, &left);
+                                  repair, &left);
     res->problems += left;
-    if (host) {
-        xlpci_bk_close(&bk);
-        xlpci_bk_op_end(&ops);
-    }
+    if (host)
+        check_unlock(&ops, &bk);
     if (!rc && a.busy && res->problems)
         rc = XLPCI_ERR_BUSY;
 out:
@@ -573,6 +723,8 @@ out:
 int xlpci_check_ex(xlpci_ctx *ctx, uint32_t domid, bool repair,
                    xlpci_check_result *res)
 {
+    XLPCI_OP(ctx);
+
     return xlpci_check_flags(ctx, domid, repair ? XLPCI_CHECK_REPAIR : 0,
                              res);
 }
@@ -580,6 +732,7 @@ int xlpci_check_ex(xlpci_ctx *ctx, uint32_t domid, bool repair,
 int xlpci_check(xlpci_ctx *ctx, uint32_t domid, bool repair,
                 unsigned *problems_r)
 {
+    XLPCI_OP(ctx);
     xlpci_check_result res;
     int rc = xlpci_check_ex(ctx, domid, repair, &res);
 

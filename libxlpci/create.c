@@ -75,6 +75,7 @@ out:
 int xlpci_create(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *specs,
                  size_t nspecs, const xlpci_defaults *defs, unsigned flags)
 {
+    XLPCI_OP(ctx);
     create_arg a = { domid, NULL, 0, flags, NULL };
     xlpci_prepared prep = { NULL, 0 };
     xlpci_dev *devs = NULL;

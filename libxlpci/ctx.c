@@ -6,12 +6,12 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
 
 #define XLPCI_DEFAULT_TIMEOUT_MS   10000   /* libxl__wait_for_backend: 10 s */
-#define XLPCI_DEFAULT_MAX_ATTEMPTS 1000
 #define XLPCI_DEFAULT_STATE_DIR    "/var/lib/xlpci"
 #define XLPCI_DEFAULT_RUN_DIR      "/var/run/xen"  /* libxl's run dir */
 
@@ -100,7 +100,6 @@ int xlpci_ctx_alloc(xlpci_ctx **ctx_r, xentoollog_logger *lg)
         return XLPCI_ERR_NOMEM;
     ctx->lg = lg;
     ctx->timeout_ms = XLPCI_DEFAULT_TIMEOUT_MS;
-    ctx->max_attempts = XLPCI_DEFAULT_MAX_ATTEMPTS;
 #ifdef XLPCI_TESTING
     ctx->crash_at = getenv("XLPCI_CRASH_AT")
                     ? strtoul(getenv("XLPCI_CRASH_AT"), NULL, 10) : 0;
@@ -171,7 +170,43 @@ int xlpci_ctx_set_state_dir(xlpci_ctx *ctx, const char *dir)
 
 void xlpci_ctx_set_timeout(xlpci_ctx *ctx, unsigned timeout_ms)
 {
-    ctx->timeout_ms = timeout_ms;
+    ctx->timeout_ms = timeout_ms < XLPCI_TIMEOUT_MAX_MS
+                      ? timeout_ms : XLPCI_TIMEOUT_MAX_MS;
+}
+
+long long xlpci_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+xlpci_op_scope xlpci_op_enter(xlpci_ctx *ctx)
+{
+    xlpci_op_scope s = { ctx };
+
+    if (!ctx->op_depth++) {
+        ctx->op_start = xlpci_now_ms();
+        ctx->deadline = ctx->op_start + ctx->timeout_ms;
+    }
+    return s;
+}
+
+void xlpci_op_leave(xlpci_op_scope *s)
+{
+    if (s->ctx && s->ctx->op_depth && !--s->ctx->op_depth)
+        s->ctx->dominfo_cached = false;  /* the operation's, not the next's */
+}
+
+long long xlpci_step_limit(const xlpci_ctx *ctx)
+{
+    long long now = xlpci_now_ms();
+
+    if (!ctx->op_depth)                /* outside an operation */
+        return now + ctx->timeout_ms;
+    return now < ctx->deadline ? ctx->deadline
+                               : ctx->deadline + XLPCI_GRACE_MS;
 }
 
 int xlpci_ctx_set_sysfs_root(xlpci_ctx *ctx, const char *root)
@@ -211,7 +246,7 @@ void xlpci_ctx_set_dry_run(xlpci_ctx *ctx, FILE *out)
 
 void xlpci_ctx_set_max_attempts(xlpci_ctx *ctx, unsigned n)
 {
-    ctx->max_attempts = n ? n : 1;
+    ctx->max_attempts = n;
 }
 
 void xlpci_ctx_get_stats(const xlpci_ctx *ctx, xlpci_stats *st)
@@ -224,5 +259,12 @@ void xlpci_ctx_set_txn_hook(xlpci_ctx *ctx, xlpci_txn_hook *fn, void *arg)
 {
     ctx->hook = fn;
     ctx->hook_arg = arg;
+}
+
+void xlpci_ctx_set_txn_write_hook(xlpci_ctx *ctx, xlpci_txn_hook *fn,
+                                  void *arg)
+{
+    ctx->write_hook = fn;
+    ctx->write_hook_arg = arg;
 }
 #endif

@@ -409,6 +409,13 @@ int xlpci_destroy_run(xlpci_ctx *ctx, bool host, uint32_t domid,
      * still has (destroy -f): that transaction only looks; its access to
      * the devices goes (xlpci_hv_revoke), then the store. */
     a.plan = flags & XLPCI_DESTROY_RELEASE;
+    /* the release ends with a commit of the bookkeeping: a state
+     * directory that cannot take it is found before anything changes */
+    if (a.plan && host && !ctx->dry_run) {
+        rc = xlpci_bk_probe(ctx);
+        if (rc)
+            goto out;
+    }
     rc = xlpci_txn_run(ctx, "destroy", destroy_body, &a);
     if (rc == XLPCI_TXN_NOTHING)
         rc = 0;
@@ -494,6 +501,7 @@ out:
 int xlpci_destroy(xlpci_ctx *ctx, uint32_t domid, unsigned flags,
                   unsigned *released_r)
 {
+    XLPCI_OP(ctx);
     xlpci_destroy_result res;
     int rc;
 

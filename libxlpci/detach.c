@@ -95,7 +95,15 @@ static int detach_begin_body(xlpci_ctx *ctx, xs_transaction_t t,
     rc = xlpci_read_checked_keys(ctx, t, a->domid, &view, DETACH_KEYS);
     if (rc) goto out;
     if (!view.exists) {
-        LOG(ctx, ERROR, "domain %u has no PCI devices", a->domid);
+        bool exists = true;
+
+        rc = xlpci_domain_exists(ctx, t, a->domid, &exists);
+        if (rc) goto out;
+        if (!exists)
+            LOG(ctx, ERROR, "domain %u does not exist (no /local/domain/%u "
+                "in xenstore)", a->domid, a->domid);
+        else
+            LOG(ctx, ERROR, "domain %u has no PCI devices", a->domid);
         rc = XLPCI_ERR_NOTFOUND;
         goto out;
     }
@@ -262,7 +270,11 @@ static int undo_detach_body(xlpci_ctx *ctx, xs_transaction_t t,
         rc = rc ? rc : XLPCI_TXN_NOTHING;
         goto out;
     }
-    if (!xlpci_frontend_ready(ctx, t, a->domid, &why, &rc)) {
+    /* the guest's node, read outside the transaction: a guest rewriting
+     * it as fast as it can must not keep the rollback from committing
+     * (it would conflict every attempt); the guest may react just after
+     * the read all the same, which the caller looks for afterwards */
+    if (!xlpci_frontend_ready(ctx, XBT_NULL, a->domid, &why, &rc)) {
         rc = rc ? rc : XLPCI_TXN_NOTHING;
         goto out;
     }
@@ -285,9 +297,80 @@ out:
     return rc;
 }
 
+/* The cycle did not end by the deadline (cycle.c): it ended late (the
+ * guest released the devices: the detach goes on), the guest is in it
+ * (its end waited for within the grace, not undone under it), or nobody
+ * reacted: rolled back (not with -f, which removes the device anyway),
+ * then the guest watched a moment for having acted on it after all. */
+static int detach_late(xlpci_ctx *ctx, detach_arg *a, const char *b,
+                       int state, bool force)
+{
+    long long until = xlpci_step_limit(ctx);
+    long long settle = xlpci_now_ms() + XLPCI_SETTLE_MS;
+    int j, urc, after;
+
+    j = xlpci_cycle_joined(ctx, a->domid, until, &state);
+    if (j == 1 && !force) {
+        urc = xlpci_txn_run(ctx, "pci-detach rollback", undo_detach_body, a);
+        /* the guest acted between the look and the rollback: its cycle
+         * is waited for, as when it had joined */
+        if (urc >= 0 && !a->undone)
+            j = xlpci_cycle_joined(ctx, a->domid, until, &state);
+        else if (urc < 0)
+            j = urc;
+    }
+    if (j == 0) {
+        LOG(ctx, DETAIL, "pci-detach %s: the Reconfiguring cycle of domain "
+            "%u ended just after the deadline", b, a->domid);
+        return 0;
+    }
+    if (force)
+        return j < 0 ? j : XLPCI_ERR_TIMEDOUT;
+    if (j == XLPCI_CYCLE_JOINED) {
+        LOG(ctx, ERROR, "pci-detach %s: the guest reacted to domain %u's "
+            "Reconfiguring cycle, which did not end in %u ms (backend "
+            "%s): not undone under the guest, the device stays listed, "
+            "Closing; run pci-detach again once the cycle has ended (check "
+            "%u tells), or -f", b, a->domid, ctx->timeout_ms,
+            xlpci_state_name(state), a->domid);
+        return XLPCI_ERR_TIMEDOUT;
+    }
+    if (j < 0 || !a->undone) {
+        LOG(ctx, ERROR, "pci-detach %s: the backend of domain %u did not "
+            "complete the Reconfiguring cycle in %u ms (state %s), and %s: "
+            "check %u tells how the cycle ends; use -f to force the "
+            "removal", b, a->domid, ctx->timeout_ms,
+            xlpci_state_name(state),
+            j < 0 ? "its rollback failed (see above)"
+                  : "the guest reacted meanwhile", a->domid);
+        return j < 0 ? j : XLPCI_ERR_TIMEDOUT;
+    }
+    after = xlpci_cycle_after_rollback(ctx, a->domid,
+                                       settle < until ? settle : until);
+    if (after < 0)
+        LOG(ctx, ERROR, "pci-detach %s: the backend of domain %u did not "
+            "complete the Reconfiguring cycle in %u ms; the detach was "
+            "rolled back, but the guest had already let the device go and "
+            "the resumed cycle did not end: its frontend stays "
+            "Reconfiguring; check %u reports it, check --repair %u resumes "
+            "it (the guest gets the device back)", b, a->domid,
+            ctx->timeout_ms, a->domid, a->domid);
+    else
+        LOG(ctx, ERROR, "pci-detach %s: the backend of domain %u did not "
+            "complete the Reconfiguring cycle in %u ms (state %s); the "
+            "detach was rolled back%s; use -f to force", b, a->domid,
+            ctx->timeout_ms, xlpci_state_name(state), after
+            ? " (the guest had let the device go: the cycle was resumed "
+              "and the guest found it again)"
+            : " (should the guest still act on the cycle, check sees its "
+              "frontend stay Reconfiguring)");
+    return XLPCI_ERR_TIMEDOUT;
+}
+
 int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
                  unsigned flags)
 {
+    XLPCI_OP(ctx);
     detach_arg a;
     xlpci_watch w;
     long long deadline;
@@ -300,7 +383,7 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
     bool kept[DETACH_MAX];             /* Xen has it in another guest */
     xlpci_release_count cnt;
 
-    deadline = xlpci_now_ms() + ctx->timeout_ms;
+    deadline = ctx->deadline;
     memset(&a, 0, sizeof(a));
     memset(&w, 0, sizeof(w));
     memset(kept, 0, sizeof(kept));
@@ -318,6 +401,13 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
             return rc;
     }
     xlpci_bdf_format(&a.bdf, b);
+    /* the release at the end is a commit of the bookkeeping: a state
+     * directory that cannot take it is found before the guest is asked */
+    if (pciback && !ctx->dry_run) {
+        rc = xlpci_bk_probe(ctx);
+        if (rc)
+            return rc;
+    }
     /* the guest type decides the path: HVM guests' devices go through
      * QEMU (hvm.c); PVH guests are refused.  The release after the
      * guest's cycle asks Xen afresh (the domain may be gone by then). */
@@ -412,17 +502,12 @@ int xlpci_detach(xlpci_ctx *ctx, uint32_t domid, const xlpci_spec *spec,
             "domain", b, domid, xlpci_state_name(state));
         goto out;
     }
-    if (rc && rc != XLPCI_ERR_NOTFOUND && !force) {
-        int urc = xlpci_txn_run(ctx, "pci-detach rollback", undo_detach_body,
-                                &a);
-
-        LOG(ctx, ERROR, "pci-detach %s: the backend of domain %u did not "
-            "complete the Reconfiguring cycle in %u ms (state %s); %s", b,
-            domid, ctx->timeout_ms, xlpci_state_name(state),
-            !urc && a.undone ? "the detach was rolled back; use -f to force"
-                             : "use -f to force the removal");
+    if (rc == XLPCI_ERR_TIMEDOUT)
+        rc = detach_late(ctx, &a, b, state, force);
+    if (rc == XLPCI_ERR_TIMEDOUT && !force)
+        goto out;                      /* said */
+    if (rc && rc != XLPCI_ERR_NOTFOUND && !force)
         goto out;
-    }
     if (rc && force)
         LOG(ctx, WARN, "pci-detach -f %s: the guest did not release the "
             "device (state %s); removing it anyway", b,

@@ -34,6 +34,7 @@ static void host_undo(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
         if (h == XLPCI_HOST_KEPT || !d || d->domid != (int)domid)
             continue;
         d->domid = -1;
+        d->pending = XLPCI_PENDING_NONE;
         if (h != XLPCI_HOST_SEIZED)
             continue;
         /* the record and backends; Xen's word comes with the way back
@@ -69,6 +70,14 @@ static void host_undo(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
 int xlpci_host_prepare(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
                        size_t n, xlpci_bk *bk, unsigned char *how, int *ops)
 {
+    return xlpci_host_prepare_pending(ctx, domid, devs, n, bk, how, ops,
+                                      XLPCI_PENDING_NONE);
+}
+
+int xlpci_host_prepare_pending(xlpci_ctx *ctx, uint32_t domid,
+                               const xlpci_dev *devs, size_t n, xlpci_bk *bk,
+                               unsigned char *how, int *ops, int pending)
+{
     xlpci_owner_facts *f = NULL;
     xlpci_owner_verdict *v = NULL;
     char b[XLPCI_BDF_STRLEN];
@@ -83,6 +92,14 @@ int xlpci_host_prepare(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
         return rc;
     rc = xlpci_bk_open(ctx, bk);
     if (rc) {
+        xlpci_bk_op_end(ops);
+        return rc;
+    }
+    /* the intent and the finish are commits: a state directory that
+     * cannot take them is found before a device is seized */
+    rc = xlpci_bk_probe(ctx);
+    if (rc) {
+        xlpci_bk_close(bk);
         xlpci_bk_op_end(ops);
         return rc;
     }
@@ -113,6 +130,23 @@ int xlpci_host_prepare(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
             rc = XLPCI_ERR_EXISTS;
             break;
         }
+        if (d && d->domid >= 0 && d->domid != (int)domid && d->pending) {
+            /* what only xlpci knows: a QEMU step of a live domain whose
+             * outcome is unknown (QEMU may have the device) */
+            xlpci_owner_cand *oc = xlpci_owner_cand_find(&f[i],
+                                                         (uint32_t)d->domid);
+
+            if (!oc || oc->alive) {
+                LOG(ctx, ERROR, "PCI device %s is already assigned to "
+                    "domain %d: its QEMU may still have it (the outcome of "
+                    "a %s is unknown): `xlpci check --repair %d` settles "
+                    "it, `xlpci pci-detach -f %d %s` releases it", b,
+                    d->domid, d->pending == XLPCI_PENDING_ADD
+                    ? "device_add" : "device_del", d->domid, d->domid, b);
+                rc = XLPCI_ERR_EXISTS;
+                break;
+            }
+        }
         if (d && d->domid >= 0 && d->domid != (int)domid) {
             /* the bookkeeping named a domain that holds nothing now */
             LOG(ctx, DETAIL, "correction: devices.json said %s was domain "
@@ -141,10 +175,12 @@ int xlpci_host_prepare(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
     for (i = 0; !rc && i < n; i++) {
         xlpci_bk_dev *d = xlpci_bk_find(bk, &devs[i].bdf);
 
-        if (!d && !(d = xlpci_bk_add(bk, &devs[i].bdf)))
+        if (!d && !(d = xlpci_bk_add(bk, &devs[i].bdf))) {
             rc = XLPCI_ERR_NOMEM;
-        else
+        } else {
             d->domid = (int)domid;
+            d->pending = pending;
+        }
     }
     if (!rc)
         rc = xlpci_bk_commit(ctx, bk);
@@ -180,6 +216,42 @@ int xlpci_host_finish(xlpci_ctx *ctx, uint32_t domid, const xlpci_dev *devs,
         }
     }
     xlpci_bk_op_end(ops);
+    return rc;
+}
+
+int xlpci_host_pending(xlpci_ctx *ctx, uint32_t domid, const xlpci_bdf *bdfs,
+                       size_t n, int pending)
+{
+    return xlpci_host_pending_each(ctx, domid, bdfs, n, pending, NULL, NULL);
+}
+
+int xlpci_host_pending_each(xlpci_ctx *ctx, uint32_t domid,
+                            const xlpci_bdf *bdfs, size_t n, int pending,
+                            const int *each, int *prev)
+{
+    bool changed = false;
+    xlpci_bk bk;
+    size_t i;
+    int rc;
+
+    rc = xlpci_bk_open(ctx, &bk);
+    if (rc)
+        return rc;
+    for (i = 0; i < n; i++) {
+        xlpci_bk_dev *d = xlpci_bk_find(&bk, &bdfs[i]);
+        int want = each ? each[i] : pending;
+
+        if (prev)
+            prev[i] = d && d->domid == (int)domid ? d->pending
+                                                   : XLPCI_PENDING_NONE;
+        if (!d || d->domid != (int)domid || d->pending == want)
+            continue;
+        d->pending = want;
+        changed = true;
+    }
+    if (changed)
+        rc = xlpci_bk_commit(ctx, &bk);
+    xlpci_bk_close(&bk);
     return rc;
 }
 

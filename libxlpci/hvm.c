@@ -55,8 +55,10 @@
 
 #include "internal.h"
 
-/* The rollback's budget beyond the command's deadline. */
-#define XLPCI_HVM_UNDO_MS 2000u
+/* The rollback through QEMU gets until this long past the command's
+ * deadline; the host steps after it take the rest of the 2 s by which a
+ * command involving QEMU ends (internal.h, XLPCI_OP). */
+#define XLPCI_HVM_UNDO_MS 1000
 
 /* ---- the record: backend entries + ownership, one transaction ------------ */
 
@@ -106,6 +108,16 @@ static int record_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
             goto out;
         }
     }
+    if (view.exists) {
+        char err[400];
+
+        rc = xlpci_view_check_append(&view, a->domid, a->n, err,
+                                     sizeof(err));
+        if (rc) {
+            LOG(ctx, ERROR, "%s", err);
+            goto out;
+        }
+    }
     rc = xlpci_owner_claim(ctx, t, ops, a->domid, a->devs, a->n,
                            a->missing);
     if (rc == XLPCI_TXN_PREPARE && a->check_only)
@@ -143,14 +155,16 @@ static int check_body(xlpci_ctx *ctx, xs_transaction_t t, void *varg)
 
 /* Remove from QEMU the devices the failed add may have given it (added[i])
  * on q, or on a fresh connection when q is closed; bounded by its own
- * deadline.  Errors are logged: QEMU may keep a device then. */
+ * budget past the deadline.  maybe[i]: QEMU may still have device i (it
+ * did not confirm its removal): said, and the caller keeps it assigned to
+ * the domain on the host. */
 static void qemu_undo(xlpci_ctx *ctx, uint32_t domid, xlpci_qmp *q,
                       bool *qopen, const xlpci_dev *devs, const bool *added,
-                      size_t n)
+                      bool *maybe, size_t n)
 {
-    long long deadline = xlpci_now_ms() +
-                         (ctx->timeout_ms < XLPCI_HVM_UNDO_MS
-                          ? ctx->timeout_ms : XLPCI_HVM_UNDO_MS);
+    long long deadline = ctx->deadline + XLPCI_HVM_UNDO_MS;
+    unsigned budget = (unsigned)(deadline > xlpci_now_ms()
+                                 ? deadline - xlpci_now_ms() : 0);
     char b[XLPCI_BDF_STRLEN];
     size_t i;
     int rc = 0;
@@ -162,18 +176,70 @@ static void qemu_undo(xlpci_ctx *ctx, uint32_t domid, xlpci_qmp *q,
             rc = xlpci_qmp_open(ctx, domid, deadline, q);
             *qopen = !rc;
         }
+        q->budget_ms = budget;         /* the rollback's, in messages */
         if (!rc)
-            rc = xlpci_qmp_device_del(ctx, q, &devs[i].bdf, deadline);
+            rc = xlpci_qmp_device_del(ctx, q, &devs[i].bdf, deadline,
+                                      NULL);
         if (rc) {
+            xlpci_bdf_format(&devs[i].bdf, b);
             LOG(ctx, ERROR, "domain %u: QEMU may still have PCI device %s "
-                "from this failed attach; remove it with pci-detach -f",
-                domid, xlpci_bdf_format(&devs[i].bdf, b));
+                "from this failed attach, so it stays recorded for the "
+                "domain on the host (no other domain gets it): check %u "
+                "asks QEMU and check --repair %u settles it, pci-detach -f "
+                "%u %s releases it", domid, b, domid, domid, domid, b);
+            maybe[i] = true;
             if (*qopen)
-                xlpci_qmp_close(q);
+                xlpci_qmp_close(ctx, q);
             *qopen = false;
             rc = 0;
         }
     }
+}
+
+/* device_add said "Duplicate device ID": QEMU has a device with the id
+ * xl and xlpci give this host device.  No other domain has it (the
+ * ownership record and the bookkeeping said so), and no record lists it
+ * for this domain (the checks): it is what an interrupted attach, or a
+ * pci-detach -f that went on without QEMU, left in QEMU.  The attach
+ * takes it as its own (QEMU's slot is the record's); if query-pci does
+ * not list it after all, refused as before. */
+static int adopt(xlpci_ctx *ctx, xlpci_qmp *q, const xlpci_dev *dev,
+                 long long deadline, unsigned *devfn_r)
+{
+    char b[XLPCI_BDF_STRLEN], qid[XLPCI_QDEV_ID_LEN];
+    int rc = xlpci_qmp_device_slot(ctx, q, &dev->bdf, deadline, devfn_r);
+
+    xlpci_bdf_format(&dev->bdf, b);
+    xlpci_qdev_id(&dev->bdf, qid);
+    if (rc == 1) {
+        LOG(ctx, NOTICE, "domain %u: its QEMU has PCI device %s already (id "
+            "%s, at slot %02x.%x, recorded nowhere: an interrupted attach, "
+            "or a pci-detach -f that went on without QEMU): taken as this "
+            "attach's", q->domid, b, qid, *devfn_r >> 3, *devfn_r & 7);
+        return 0;
+    }
+    if (rc == 0)
+        LOG(ctx, ERROR, "the QEMU of domain %u refused PCI device %s: it "
+            "has a device with its id %s (Duplicate device ID) that "
+            "query-pci does not list", q->domid, b, qid);
+    return rc ? rc : XLPCI_ERR_EXISTS;
+}
+
+/* The QEMU step recorded for devs (xlpci_host_pending). */
+static int devs_pending(xlpci_ctx *ctx, uint32_t domid,
+                        const xlpci_dev *devs, size_t n, int pending)
+{
+    xlpci_bdf *bdfs = calloc(n + 1, sizeof(*bdfs));
+    size_t i;
+    int rc;
+
+    if (!bdfs)
+        return XLPCI_ERR_NOMEM;
+    for (i = 0; i < n; i++)
+        bdfs[i] = devs[i].bdf;
+    rc = xlpci_host_pending(ctx, domid, bdfs, n, pending);
+    free(bdfs);
+    return rc;
 }
 
 static int dry_run_add(xlpci_ctx *ctx, record_arg *a)
@@ -206,11 +272,12 @@ static int hvm_add(xlpci_ctx *ctx, bool host, uint32_t domid,
                    xlpci_dev *devs, size_t n, bool create)
 {
     const char *what = create ? "create" : "pci-attach";
-    long long deadline = xlpci_now_ms() + ctx->timeout_ms;
+    long long deadline = ctx->deadline;
     record_arg a = { domid, devs, n, create, true, NULL };
     xlpci_prepared prep = { NULL, 0 };
     unsigned char *how = NULL;
-    bool *added = NULL, qopen = false, granted = false, refused;
+    bool *added = NULL, *maybe = NULL, qopen = false, granted = false;
+    bool refused;
     unsigned devfn;
     xlpci_qmp q;
     xlpci_bk bk;
@@ -229,14 +296,18 @@ static int hvm_add(xlpci_ctx *ctx, bool host, uint32_t domid,
         return rc;
     how = calloc(n + 1, sizeof(*how));
     added = calloc(n + 1, sizeof(*added));
+    maybe = calloc(n + 1, sizeof(*maybe));
     a.missing = calloc(n + 1, sizeof(*a.missing));
-    if (!how || !added || !a.missing) {
+    if (!how || !added || !maybe || !a.missing) {
         rc = XLPCI_ERR_NOMEM;
         goto out;
     }
-    /* 2. host: the intent, then the resets (libxl resets before QEMU) */
+    /* 2. host: the intent, with the QEMU step it is about to ask
+     * (pending device_add: a crash from here on is settled by check,
+     * which asks QEMU), then the resets (libxl resets before QEMU) */
     if (host) {
-        rc = xlpci_host_prepare(ctx, domid, devs, n, &bk, how, &ops);
+        rc = xlpci_host_prepare_pending(ctx, domid, devs, n, &bk, how, &ops,
+                                        XLPCI_PENDING_ADD);
         if (rc)
             goto out;
         for (i = 0; i < n; i++)
@@ -248,12 +319,14 @@ static int hvm_add(xlpci_ctx *ctx, bool host, uint32_t domid,
     for (i = 0; !rc && i < n; i++) {
         rc = xlpci_qmp_device_add(ctx, &q, &devs[i], deadline, &devfn,
                                   &refused);
-        added[i] = !refused;
+        if (rc == XLPCI_ERR_EXISTS)
+            rc = adopt(ctx, &q, &devs[i], deadline, &devfn);
+        added[i] = !refused || !rc;
         if (!rc)
             devs[i].vdevfn = devfn;    /* QEMU's slot is the record's */
         else if (!refused) {
             /* the connection is in doubt: the undo opens a fresh one */
-            xlpci_qmp_close(&q);
+            xlpci_qmp_close(ctx, &q);
             qopen = false;
         }
     }
@@ -274,7 +347,12 @@ static int hvm_add(xlpci_ctx *ctx, bool host, uint32_t domid,
         /* in reverse: the record's parents, QEMU (as a detach: the
          * device leaves the guest first), the hypervisor */
         xlpci_parents_prune(ctx, &prep);
-        qemu_undo(ctx, domid, &q, &qopen, devs, added, n);
+        qemu_undo(ctx, domid, &q, &qopen, devs, added, maybe, n);
+        /* what QEMU may still have stays the domain's on the host (its
+         * intent, pending device_add, is kept): never another domain's */
+        for (i = 0; i < n; i++)
+            if (maybe[i])
+                how[i] = XLPCI_HOST_KEPT;
         if (granted) {
             xlpci_bdf *bdfs = calloc(n, sizeof(*bdfs));
 
@@ -290,15 +368,19 @@ static int hvm_add(xlpci_ctx *ctx, bool host, uint32_t domid,
     }
     xlpci_prepared_dispose(&prep);
     if (qopen)
-        xlpci_qmp_close(&q);
+        xlpci_qmp_close(ctx, &q);
     if (host) {
         hrc = xlpci_host_finish(ctx, domid, devs, n, &bk, how, !rc, &ops);
+        /* QEMU's step is over: the record says what QEMU has */
+        if (!rc && !hrc)
+            hrc = devs_pending(ctx, domid, devs, n, XLPCI_PENDING_NONE);
         rc = rc ? rc : hrc;
     }
     if (!rc)
         LOG(ctx, DETAIL, "domain %u: %zu PCI device(s) given to its QEMU "
             "and recorded in one transaction", domid, n);
 out:
+    free(maybe);
     free(added);
     free(a.missing);
     free(how);
@@ -350,6 +432,10 @@ typedef struct {
     size_t n;
     const xlpci_bdf *gone;           /* step 4: to remove */
     size_t ngone;
+    /* devices an attach left in QEMU maybe (the bookkeeping's pending
+     * device_add), listed by no record: detached all the same */
+    xlpci_bdf unrec[HVM_DETACH_MAX];
+    size_t nunrec;
 } detach_arg;
 
 static bool matches(const detach_arg *a, const xlpci_bdf *b)
@@ -384,6 +470,10 @@ static int find_body(xlpci_ctx *ctx, xs_transaction_t t, void *varg)
     xlpci_view_dispose(&view);
     if (rc)
         return rc;
+    if (!a->n && a->nunrec) {
+        memcpy(a->found, a->unrec, a->nunrec * sizeof(a->found[0]));
+        a->n = a->nunrec;
+    }
     if (!a->n) {
         return xlpci_not_attached(ctx, &a->bdf, a->all_funcs, a->domid);
     }
@@ -425,11 +515,31 @@ static int remove_body(xlpci_ctx *ctx, xs_transaction_t t, xlpci_ops *ops,
     return rc;
 }
 
+/* The devices the bookkeeping keeps for domid with a device_add pending
+ * (an attach whose QEMU did not confirm, xlpci_hvm_add) matching a. */
+static int pending_adds(xlpci_ctx *ctx, detach_arg *a)
+{
+    xlpci_bk bk;
+    size_t i;
+    int rc = xlpci_bk_open(ctx, &bk);
+
+    if (rc)
+        return rc;
+    for (i = 0; i < bk.n && a->nunrec < HVM_DETACH_MAX; i++)
+        if (bk.v[i].domid == (int)a->domid &&
+            bk.v[i].pending == XLPCI_PENDING_ADD && matches(a, &bk.v[i].bdf))
+            a->unrec[a->nunrec++] = bk.v[i].bdf;
+    xlpci_bk_close(&bk);
+    return 0;
+}
+
 int xlpci_hvm_detach(xlpci_ctx *ctx, bool host, uint32_t domid,
                      const xlpci_bdf *bdf, bool all_funcs, unsigned flags)
 {
-    long long deadline = xlpci_now_ms() + ctx->timeout_ms;
+    long long deadline = ctx->deadline;
     bool force = flags & XLPCI_DETACH_FORCE, qopen = false;
+    bool accepted = false, asked = false;
+    int prev[HVM_DETACH_MAX] = { 0 };
     char b[XLPCI_BDF_STRLEN], *json;
     xlpci_bdf gone[HVM_DETACH_MAX];
     detach_arg a;
@@ -441,7 +551,9 @@ int xlpci_hvm_detach(xlpci_ctx *ctx, bool host, uint32_t domid,
     a.domid = domid;
     a.bdf = *bdf;
     a.all_funcs = all_funcs;
-    rc = xlpci_txn_read(ctx, "pci-detach", find_body, &a);
+    rc = host ? pending_adds(ctx, &a) : 0;
+    if (!rc)
+        rc = xlpci_txn_read(ctx, "pci-detach", find_body, &a);
     if (rc)
         return rc;
     if (ctx->dry_run) {
@@ -467,14 +579,25 @@ int xlpci_hvm_detach(xlpci_ctx *ctx, bool host, uint32_t domid,
         return rc ? rc : xlpci_txn_run(ctx, "pci-detach", remove_body, &a);
     }
 
-    /* 2. QEMU */
+    /* 2. QEMU, its step recorded first (pending device_del: a crash
+     * from here on is settled by check, which asks QEMU) */
+    if (host) {
+        rc = xlpci_host_pending_each(ctx, domid, a.found, a.n,
+                                     XLPCI_PENDING_DEL, NULL, prev);
+        if (rc)
+            return rc;
+    }
     qrc = xlpci_qmp_open(ctx, domid, deadline, &q);
     qopen = !qrc;
     for (i = 0; i < a.n; i++) {
-        rc = qopen ? xlpci_qmp_device_del(ctx, &q, &a.found[i], deadline)
+        accepted = false;
+        rc = qopen ? xlpci_qmp_device_del(ctx, &q, &a.found[i], deadline,
+                                          &accepted)
                    : qrc;
         if (rc && !force) {
             qrc = qrc ? qrc : rc;
+            /* asked: QEMU may still act on it (accepted, or no answer) */
+            asked = qopen && (accepted || rc == XLPCI_ERR_TIMEDOUT);
             break;                     /* the rest stays as it is */
         }
         if (rc)
@@ -484,7 +607,7 @@ int xlpci_hvm_detach(xlpci_ctx *ctx, bool host, uint32_t domid,
         gone[ngone++] = a.found[i];
     }
     if (qopen)
-        xlpci_qmp_close(&q);
+        xlpci_qmp_close(ctx, &q);
 
     /* 3. hypervisor, 4. the record, 5. host */
     rc = 0;
@@ -508,16 +631,42 @@ int xlpci_hvm_detach(xlpci_ctx *ctx, bool host, uint32_t domid,
             hrc = 0;
         rc = rc ? rc : hrc;
     }
+    if (!rc && ngone < a.n && host && !asked) {
+        /* QEMU was not asked, or refused: what was pending before is */
+        int prc = xlpci_host_pending_each(ctx, domid, a.found + ngone,
+                                          a.n - ngone, 0, prev + ngone,
+                                          NULL);
+
+        if (prc)
+            LOG(ctx, WARN, "pci-detach: the bookkeeping still says a "
+                "device_del is pending (see above); check %u settles it",
+                domid);
+    }
     if (!rc && ngone < a.n) {
         rc = qrc ? qrc : XLPCI_ERR_FAIL;
-        if (ngone)
+        xlpci_bdf_format(&a.found[ngone], b);
+        if (asked && accepted)
+            LOG(ctx, ERROR, "pci-detach %s: QEMU accepted the removal but "
+                "the guest did not release the device in time; QEMU removes "
+                "it once the guest acknowledges the unplug.  Its record, "
+                "grants and IOMMU context stay with domain %u until then: "
+                "run pci-detach again to finish (or -f to release it "
+                "without QEMU's confirmation)%s", b, domid,
+                ngone ? "; the functions before it were released" : "");
+        else if (asked)
+            LOG(ctx, ERROR, "pci-detach %s: QEMU did not answer the removal "
+                "(device_del), so it may still act on it.  The record, "
+                "grants and IOMMU context stay with domain %u: run "
+                "pci-detach again (or -f to release it without QEMU's "
+                "confirmation)%s", b, domid,
+                ngone ? "; the functions before it were released" : "");
+        else if (ngone)
             LOG(ctx, ERROR, "pci-detach: %zu of %zu function(s) were "
                 "released; the others stay with domain %u (use -f to "
                 "remove them anyway)", ngone, a.n, domid);
         else
             LOG(ctx, ERROR, "pci-detach %s: nothing was changed (use -f to "
-                "remove it without QEMU's confirmation)",
-                xlpci_bdf_format(&a.found[0], b));
+                "remove it without QEMU's confirmation)", b);
     }
     if (!rc)
         LOG(ctx, DETAIL, "domain %u: detached %zu PCI device(s) through its "
@@ -536,5 +685,253 @@ int xlpci_hvm_route(xlpci_ctx *ctx, bool host, uint32_t domid,
     if (!rc && type == XLPCI_GUEST_HVM)
         rc = xlpci_hvm_add(ctx, host, domid, specs, nspecs, devs, n, create,
                            flags);
+    return rc;
+}
+
+/* ---- check: QEMU, the record, the bookkeeping ------------------------------------ */
+
+/* One device of an HVM guest as check sees it. */
+typedef struct {
+    xlpci_bdf bdf;
+    bool listed;                       /* in its backend (the record) */
+    bool recorded;                     /* the bookkeeping: assigned to it */
+    int pending;                       /* ... with a QEMU step pending */
+    bool in_qemu;                      /* query-pci lists libxl's id */
+} hvm_dev;
+
+typedef struct {
+    uint32_t domid;
+    hvm_dev *v;
+    size_t n;
+} hvm_devs;
+
+/* libxl's QEMU id has no segment: a device of QEMU's matches one of the
+ * record's or the bookkeeping's by bus, slot and function. */
+static hvm_dev *hvm_dev_get(hvm_devs *d, const xlpci_bdf *bdf, bool by_id)
+{
+    hvm_dev *nv;
+    size_t i;
+
+    for (i = 0; i < d->n; i++)
+        if (by_id ? d->v[i].bdf.bus == bdf->bus &&
+                    d->v[i].bdf.dev == bdf->dev &&
+                    d->v[i].bdf.func == bdf->func
+                  : !xlpci_bdf_cmp(&d->v[i].bdf, bdf))
+            return &d->v[i];
+    nv = realloc(d->v, (d->n + 1) * sizeof(*nv));
+    if (!nv)
+        return NULL;
+    d->v = nv;
+    memset(&d->v[d->n], 0, sizeof(d->v[0]));
+    d->v[d->n].bdf = *bdf;
+    return &d->v[d->n++];
+}
+
+static int listed_body(xlpci_ctx *ctx, xs_transaction_t t, void *varg)
+{
+    hvm_devs *d = varg;
+    char err[128];
+    xlpci_view view;
+    xlpci_entry e;
+    unsigned i;
+    int rc;
+
+    for (i = 0; i < d->n; i++)
+        d->v[i].listed = false;
+    rc = xlpci_view_read(ctx, t, d->domid, &view);
+    for (i = 0; !rc && i < view.num_devs; i++) {
+        hvm_dev *h;
+
+        if (xlpci_view_entry(&view, i, &e, err, sizeof(err)))
+            continue;                  /* the backend check says it */
+        h = hvm_dev_get(d, &e.dev.bdf, false);
+        if (h)
+            h->listed = true;
+        else
+            rc = XLPCI_ERR_NOMEM;
+        xlpci_dev_dispose(&e.dev);
+        free(e.vdev);
+    }
+    xlpci_view_dispose(&view);
+    return rc;
+}
+
+/* The devices of domid's QEMU, its record and its bookkeeping. */
+static int hvm_devs_read(xlpci_ctx *ctx, hvm_devs *d, xlpci_qmp *q)
+{
+    xlpci_bdf *inq = NULL;
+    size_t nq = 0, i;
+    xlpci_bk bk;
+    hvm_dev *h;
+    int rc;
+
+    rc = xlpci_txn_read(ctx, "check (HVM)", listed_body, d);
+    if (rc)
+        return rc;
+    rc = xlpci_bk_open(ctx, &bk);
+    if (rc)
+        return rc;
+    for (i = 0; !rc && i < bk.n; i++) {
+        if (bk.v[i].domid != (int)d->domid)
+            continue;
+        h = hvm_dev_get(d, &bk.v[i].bdf, false);
+        if (!h) {
+            rc = XLPCI_ERR_NOMEM;
+            break;
+        }
+        h->recorded = true;
+        h->pending = bk.v[i].pending;
+    }
+    xlpci_bk_close(&bk);
+    if (!rc && q)
+        rc = xlpci_qmp_passthrough(ctx, q, ctx->deadline, &inq, &nq);
+    for (i = 0; !rc && i < nq; i++) {
+        h = hvm_dev_get(d, &inq[i], true);
+        if (h)
+            h->in_qemu = true;
+        else
+            rc = XLPCI_ERR_NOMEM;
+    }
+    free(inq);
+    return rc;
+}
+
+/* The release of a device the guest no longer has (QEMU does not list
+ * it): as a detach after QEMU's confirmation (hypervisor, record, host). */
+static int hvm_release(xlpci_ctx *ctx, uint32_t domid, const hvm_dev *h)
+{
+    xlpci_release_count cnt;
+    detach_arg a;
+    bool kept = false;
+    int rc, hrc;
+
+    memset(&a, 0, sizeof(a));
+    a.domid = domid;
+    a.bdf = h->bdf;
+    a.gone = &h->bdf;
+    a.ngone = 1;
+    hrc = xlpci_hv_revoke(ctx, true, domid, &h->bdf, 1, true, &kept);
+    rc = xlpci_txn_run(ctx, "check --repair (HVM)", remove_body, &a);
+    if (rc == XLPCI_TXN_NOTHING)
+        rc = 0;
+    rc = rc ? rc : hrc;
+    /* as pci-detach: one Xen has in another guest is left to it
+     * (ownership.c) */
+    if ((!rc || rc == XLPCI_ERR_EXISTS) && h->recorded) {
+        hrc = xlpci_release(ctx, true, domid, &h->bdf, 1, &kept,
+                            XLPCI_REL_BK, &cnt);
+        rc = rc ? rc : hrc;
+    }
+    return rc;
+}
+
+int xlpci_hvm_check_qemu(xlpci_ctx *ctx, bool host, uint32_t domid,
+                         bool repair, unsigned *problems_r, unsigned *left_r)
+{
+    char b[XLPCI_BDF_STRLEN], qid[XLPCI_QDEV_ID_LEN];
+    hvm_devs d = { domid, NULL, 0 };
+    xlpci_qmp q;
+    size_t i;
+    int rc;
+
+    *problems_r = *left_r = 0;
+    if (!host)
+        return 0;
+    repair = repair && !ctx->dry_run;
+    rc = xlpci_qmp_open(ctx, domid, ctx->deadline, &q);
+    if (!rc)
+        rc = hvm_devs_read(ctx, &d, &q);
+    else
+        (void)hvm_devs_read(ctx, &d, NULL);   /* its pending steps */
+    if (rc) {
+        bool pend = false;
+
+        for (i = 0; i < d.n; i++)
+            pend = pend || d.v[i].pending;
+        LOG(ctx, WARN, "domain %u: could not ask its QEMU which devices it "
+            "has (see above): QEMU and the record were not compared%s",
+            domid, pend ? "; the outcome of an interrupted QEMU step stays "
+            "unknown (the devices stay the domain's on the host)" : "");
+        *problems_r = *left_r = 1;
+        rc = 0;
+        goto out;
+    }
+    for (i = 0; i < d.n; i++) {
+        hvm_dev *h = &d.v[i];
+        const char *what = NULL;
+        bool gone = false;
+        int r = 0;
+
+        xlpci_bdf_format(&h->bdf, b);
+        xlpci_qdev_id(&h->bdf, qid);
+        if (h->listed && h->in_qemu && h->pending != XLPCI_PENDING_DEL) {
+            if (h->pending && repair)  /* the add's outcome is known */
+                xlpci_host_pending(ctx, domid, &h->bdf, 1,
+                                   XLPCI_PENDING_NONE);
+            continue;
+        }
+        if (!h->listed && !h->in_qemu && !h->pending)
+            continue;                  /* the bookkeeping's check says it */
+        (*problems_r)++;
+        if (h->listed && h->in_qemu) {
+            LOG(ctx, WARN, "domain %u: a pci-detach of %s was interrupted "
+                "after it asked QEMU, which still has the device%s", domid,
+                b, repair ? "" : ": check --repair finishes the detach");
+            what = "wait";
+        } else if (h->listed) {
+            LOG(ctx, WARN, "domain %u: its backend lists %s but its QEMU "
+                "does not have it (%s)%s", domid, b,
+                h->pending == XLPCI_PENDING_DEL
+                ? "a pci-detach QEMU carried out did not finish"
+                : "the guest does not have it", repair ? "" : ": check "
+                "--repair releases it");
+            what = "release";
+        } else if (h->in_qemu) {
+            LOG(ctx, WARN, "domain %u: its QEMU has PCI device %s (%s), "
+                "which its backend does not list (%s)%s", domid, b, qid,
+                h->recorded ? "an interrupted pci-attach"
+                            : "recorded nowhere",
+                repair ? "" : ": check --repair removes it from QEMU");
+            what = "remove";
+        } else {
+            LOG(ctx, WARN, "domain %u: %s is recorded for it with a %s "
+                "pending that QEMU %s%s", domid, b,
+                h->pending == XLPCI_PENDING_ADD ? "device_add" : "device_del",
+                h->pending == XLPCI_PENDING_ADD ? "did not carry out"
+                                                : "carried out",
+                repair ? "" : ": check --repair releases it");
+            what = "release";
+        }
+        if (!repair) {
+            (*left_r)++;
+            continue;
+        }
+        if (!strcmp(what, "remove") || !strcmp(what, "wait")) {
+            /* the detach is finished: device_del (again: the interrupted
+             * one may not have reached QEMU); a QEMU that refuses a
+             * second one is waited for */
+            r = xlpci_qmp_device_del(ctx, &q, &h->bdf, ctx->deadline, NULL);
+            if (r == XLPCI_ERR_FAIL && !strcmp(what, "wait") && q.fd >= 0)
+                r = xlpci_qmp_device_gone(ctx, &q, &h->bdf, ctx->deadline);
+            gone = !r;
+            if (r)
+                LOG(ctx, ERROR, "domain %u: its QEMU still has %s: the guest "
+                    "did not release it in time; check --repair again (or "
+                    "pci-detach -f)", domid, b);
+        }
+        if (!r && (h->recorded || h->listed))
+            r = hvm_release(ctx, domid, h);
+        if (r) {
+            (*left_r)++;
+            continue;
+        }
+        LOG(ctx, NOTICE, "domain %u: %s %s", domid, b,
+            gone ? "removed from its QEMU and released on the host"
+                 : "released (QEMU does not have it)");
+    }
+out:
+    if (q.fd >= 0)
+        xlpci_qmp_close(ctx, &q);
+    free(d.v);
     return rc;
 }

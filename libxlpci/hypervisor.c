@@ -654,3 +654,16 @@ int xlpci_guest_type(xlpci_ctx *ctx, bool host, uint32_t domid,
     xc_interface_close(xch);
     return rc;
 }
+
+int xlpci_guest_type_of(xlpci_ctx *ctx, bool host, uint32_t domid,
+                        int *type_r)
+{
+    int rc;
+
+    /* the domain's information is kept for the operation's first domain
+     * check, as xlpci_guest_type's (Xen asked once) */
+    ctx->guest_type_quiet = true;
+    rc = xlpci_guest_type(ctx, host, domid, type_r);
+    ctx->guest_type_quiet = false;
+    return rc;
+}

@@ -29,7 +29,8 @@
  *   owner.c   who holds a device: THE decision, on the facts of the
  *             record, the backends, liveness and Xen (docs/ownership.md)
  * [1] I/O
- *   ctx.c     context, logging, error strings
+ *   ctx.c     context, logging, error strings, the operation's one
+ *             deadline (XLPCI_OP)
  *   xs.c      transaction runner (xlpci_txn_run; xlpci_txn_read for
  *             read-only steps), checked reads (a listing that may pass
  *             one reply on a connection of its own), the backend's reader
@@ -69,6 +70,9 @@
  *             (keep or undo), release
  *   wait.c    waiting on the guest: wait reasons, frontend ready,
  *             backend failed, run a body until it stops waiting
+ *   cycle.c   a Reconfiguring cycle past the deadline: ended late,
+ *             joined by the guest, or rolled back; the guest that acted
+ *             on it after all (the cycle resumed)
  * [4] the flows (each a file that reads like the protocol it drives)
  *   create.c  create: the whole backend in one transaction
  *   attach.c  pci-attach (hot-add, Reconfiguring cycle, rollback)
@@ -123,7 +127,12 @@ struct xlpci_ctx {
     struct xs_handle *xsh;
     struct xs_handle *wxsh;          /* the watches' (xs.c), or NULL */
     unsigned timeout_ms;
-    unsigned max_attempts;
+    unsigned max_attempts;           /* 0: none, only the deadline */
+    /* The running operation's one deadline (XLPCI_OP): its start and
+     * start + timeout_ms, CLOCK_MONOTONIC ms; op_depth > 0 while one
+     * runs (public operations call each other). */
+    long long op_start, deadline;
+    unsigned op_depth;
     char *sysfs_root;
     char *state_dir;
     char *run_dir;                   /* QMP sockets: qmp-libxl-<domid> */
@@ -134,6 +143,7 @@ struct xlpci_ctx {
     /* The domain's information read by xlpci_guest_type at the start of
      * an operation, used once by its first domain check (iommu.c). */
     bool dominfo_cached;
+    bool guest_type_quiet;           /* xlpci_guest_type_of */
     uint32_t dominfo_domid;
     int dominfo_found;
     uint32_t dominfo_flags, dominfo_emu;
@@ -151,8 +161,13 @@ struct xlpci_ctx {
     xlpci_stats stats;
     xlpci_txn_hook *hook;            /* test builds: set by the tests */
     void *hook_arg;
+    xlpci_txn_hook *write_hook;      /* test builds: before the writes */
+    void *write_hook_arg;
     unsigned watch_seq;
     bool txn_eagain;                 /* a read in the transaction hit EAGAIN */
+    int txn_rm_conflict;             /* errno of an rm taken for a conflict */
+    bool watch_fired;                /* watch events dropped between the
+                                      * attempts of a transaction */
     /* A step the body asks for once its transaction has committed
      * (xlpci_txn_after_commit): reset before every run of the body. */
     void (*after_commit)(xlpci_ctx *ctx);
@@ -196,6 +211,38 @@ static inline void xlpci_host_step(xlpci_ctx *ctx)
     ctx->host_steps++;
 }
 #endif
+
+/* ---- the operation's one deadline (ctx.c) --------------------------------- */
+
+/* Every public operation starts its one deadline (timeout_ms from now) on
+ * entry, with XLPCI_OP(ctx) as its first statement; it ends when the
+ * function returns (a cleanup attribute), and an operation called from
+ * another keeps the outer one's.  Every loop of the library - transaction
+ * retries, lock waits, watch waits, QMP reads - ends by it:
+ *
+ *   -t N ends a command within N + 1 s: a step that starts
+ *   before the deadline (the command's own work) ends by it; a step that
+ *   starts after it (only the rollback or cleanup of a command that has
+ *   failed runs then) gets until deadline + XLPCI_GRACE_MS, and always at
+ *   least one attempt (the rest of the second: the process's start and
+ *   end).  A rollback through QEMU gets XLPCI_HVM_UNDO_MS (hvm.c): N + 2 s
+ *   where QEMU is involved. */
+#define XLPCI_GRACE_MS 750
+/* The longest timeout (xlpci_ctx_set_timeout clamps to it): an hour. */
+#define XLPCI_TIMEOUT_MAX_MS 3600000u
+typedef struct {
+    xlpci_ctx *ctx;
+} xlpci_op_scope;
+_hidden xlpci_op_scope xlpci_op_enter(xlpci_ctx *ctx);
+_hidden void xlpci_op_leave(xlpci_op_scope *s);
+#define XLPCI_OP(ctx) \
+    xlpci_op_scope xlpci_op_scope_ \
+        __attribute__((cleanup(xlpci_op_leave), unused)) = \
+        xlpci_op_enter(ctx)
+/* CLOCK_MONOTONIC in milliseconds. */
+_hidden long long xlpci_now_ms(void);
+/* Until when the step starting now may retry or wait (see above). */
+_hidden long long xlpci_step_limit(const xlpci_ctx *ctx);
 
 /* Show (flush) or forget the messages held back during a body. */
 _hidden void xlpci_log_release(xlpci_ctx *ctx, bool show);
@@ -304,7 +351,6 @@ _hidden int xlpci_watch_wait(xlpci_ctx *ctx, xlpci_watch *w,
                              long long deadline_ms);
 /* Unregister (nothing if w was never begun). */
 _hidden void xlpci_watch_end(xlpci_ctx *ctx, xlpci_watch *w);
-_hidden long long xlpci_now_ms(void);
 
 /* Wait on w (begun here, on the state node alone, if it is not) until
  * pred(state) holds for the backend's state node, or the backend fails
@@ -386,6 +432,12 @@ _hidden int xlpci_bk_op_begin(xlpci_ctx *ctx, int *fd_r);
 _hidden int xlpci_bk_quiesce(xlpci_ctx *ctx, int *fd_r);
 _hidden void xlpci_bk_op_end(int *fd);
 _hidden int xlpci_bk_commit(xlpci_ctx *ctx, xlpci_bk *bk);
+/* Can the state directory be written (a file as large as the next
+ * devices.json made and removed; devices.json not immutable)?  Every
+ * command that will commit the bookkeeping asks first, before it changes
+ * anything: a read-only, immutable or full state directory is said
+ * (naming which) and nothing is done.  0 or XLPCI_ERR_FAIL (logged). */
+_hidden int xlpci_bk_probe(xlpci_ctx *ctx);
 _hidden void xlpci_bk_close(xlpci_bk *bk);
 _hidden xlpci_bk_dev *xlpci_bk_find(xlpci_bk *bk, const xlpci_bdf *bdf);
 _hidden xlpci_bk_dev *xlpci_bk_find_name(xlpci_bk *bk, const char *name);
@@ -513,6 +565,9 @@ _hidden int xlpci_hv_domain_alive(xlpci_ctx *ctx,
 enum { XLPCI_GUEST_PV, XLPCI_GUEST_HVM, XLPCI_GUEST_PVH };
 _hidden int xlpci_guest_type(xlpci_ctx *ctx, bool host, uint32_t domid,
                              int *type_r);
+/* The type only (check): a PVH guest is XLPCI_GUEST_PVH, not refused. */
+_hidden int xlpci_guest_type_of(xlpci_ctx *ctx, bool host, uint32_t domid,
+                                int *type_r);
 /* The same through the handle xch (iommu.c; xlpci_guest_type, in
  * hypervisor.c, opens it). */
 _hidden int xlpci_iommu_guest_type(xlpci_ctx *ctx,
@@ -782,6 +837,36 @@ _hidden int xlpci_run_until_ready(xlpci_ctx *ctx, xlpci_watch *w,
 /* For xlpci_wait_backend: the backend is Connected. */
 _hidden bool xlpci_is_connected(int state, void *arg);
 
+/* ---- a cycle past the deadline (cycle.c) -------------------------------- */
+
+/* A cycle that did not end by the deadline, before its rollback (read
+ * outside any transaction): 0 it ended late (the backend is Connected:
+ * go on as if in time); 1 nobody acted on it (roll it back); the guest
+ * joined it (its frontend Reconfiguring, or the backend Reconfigured): its
+ * end is waited for until until: 0 if it came, XLPCI_CYCLE_JOINED if not
+ * (never rolled back under the guest); or an error.  *state_r: the
+ * backend's state last seen. */
+#define XLPCI_CYCLE_JOINED 2
+/* How long a flow watches the frontend after its rollback. */
+#define XLPCI_SETTLE_MS 250
+_hidden int xlpci_cycle_joined(xlpci_ctx *ctx, uint32_t domid,
+                               long long until, int *state_r);
+/* After a rollback committed: watch the frontend until until; if it goes
+ * Reconfiguring (the guest acted on the cycle just before), resume the
+ * cycle and wait for its end (until the step's limit).  0: the frontend
+ * stayed (the rollback stands); 1: the guest had acted, the resumed cycle
+ * ended (the guest has what the backend lists); or an error (logged). */
+_hidden int xlpci_cycle_after_rollback(xlpci_ctx *ctx, uint32_t domid,
+                                       long long until);
+/* The frontend Reconfiguring while the backend is Connected (a guest that
+ * acted on a cycle rolled back under it): the backend says Reconfiguring
+ * again and the frontend's state is written again, in one transaction, so
+ * pciback and pcifront end the cycle; waited for until until.  0 if it
+ * was not so (nothing written), 1 when the cycle ended, or an error
+ * (logged). */
+_hidden int xlpci_cycle_resume(xlpci_ctx *ctx, uint32_t domid,
+                               long long until);
+
 /* ---- the host side of an assignment (hostside.c) ------------------------ */
 
 /* Called only when the operation found the host side active. */
@@ -802,6 +887,22 @@ enum { XLPCI_HOST_KEPT, XLPCI_HOST_MARKED, XLPCI_HOST_SEIZED };
 _hidden int xlpci_host_prepare(xlpci_ctx *ctx, uint32_t domid,
                                const xlpci_dev *devs, size_t n, xlpci_bk *bk,
                                unsigned char *how, int *ops);
+/* The same, recording the QEMU step about to be asked (XLPCI_PENDING_*)
+ * in the intent: an HVM guest's create/attach. */
+_hidden int xlpci_host_prepare_pending(xlpci_ctx *ctx, uint32_t domid,
+                                       const xlpci_dev *devs, size_t n,
+                                       xlpci_bk *bk, unsigned char *how,
+                                       int *ops, int pending);
+/* The QEMU step recorded for the devices bdfs assigned to domid
+ * (XLPCI_PENDING_*), committed before QEMU is asked, cleared once its
+ * outcome is known. */
+_hidden int xlpci_host_pending(xlpci_ctx *ctx, uint32_t domid,
+                               const xlpci_bdf *bdfs, size_t n, int pending);
+/* The same with each device's own value (each, if not NULL), the ones
+ * they had into prev (if not NULL). */
+_hidden int xlpci_host_pending_each(xlpci_ctx *ctx, uint32_t domid,
+                                    const xlpci_bdf *bdfs, size_t n,
+                                    int pending, const int *each, int *prev);
 /* The last step: keep the assignment (ok) or undo xlpci_host_prepare
  * (a seized device goes back to its driver unless a live domain holds it
  * by then); releases *ops. */
@@ -1001,6 +1102,18 @@ _hidden int xlpci_hvm_detach(xlpci_ctx *ctx, bool host, uint32_t domid,
                              const xlpci_bdf *bdf, bool all_funcs,
                              unsigned flags);
 
+/* check of an HVM guest (check.c): its QEMU (query-pci), its record (the
+ * backend) and the bookkeeping compared, device by device, and with
+ * repair settled: a device QEMU does not have is released (a pci-detach
+ * or an attach that QEMU did not carry out); one QEMU has that the record
+ * does not list is removed from QEMU (an interrupted attach), then
+ * released.  QEMU's steps recorded as pending (an interrupted attach or
+ * detach) are settled by what QEMU says.  *problems_r found, *left_r not
+ * repaired (logged); a QEMU that cannot be asked is one problem left. */
+_hidden int xlpci_hvm_check_qemu(xlpci_ctx *ctx, bool host, uint32_t domid,
+                                 bool repair, unsigned *problems_r,
+                                 unsigned *left_r);
+
 /* ---- QMP client (qmp.c) ----------------------------------------------------- */
 
 /* A connection to the QEMU of an HVM guest.  Every call takes the
@@ -1011,11 +1124,19 @@ typedef struct {
     int fd;
     uint32_t domid;
     char path[XLPCI_PATH_MAX];
-    char *buf;                       /* bytes read, not yet a whole line */
-    size_t len, cap;
+    char *buf;                       /* bytes read: buf[off..len) not yet
+                                      * returned, no newline before scan */
+    size_t off, scan, len, cap;
     unsigned next_id;
-    char **deleted;                  /* DEVICE_DELETED device ids seen */
-    size_t ndeleted;
+    unsigned budget_ms;              /* what the messages call the time
+                                      * the command gave: -t, or a
+                                      * rollback's budget */
+    struct {                         /* device_del waits: DEVICE_DELETED */
+        char qid[XLPCI_QDEV_ID_LEN];
+        bool deleted;
+    } wanted[8];
+    size_t nwanted;
+    unsigned long ndropped;          /* events and replies not waited for */
 } xlpci_qmp;
 
 /* Why QEMU does not greet on the socket path we hold fd to (qmpholder.c):
@@ -1024,6 +1145,15 @@ typedef struct {
  * connection: it is slow or hung, not busy. */
 _hidden bool xlpci_qmp_holder(const char *path, int fd, char *buf,
                               size_t len, int *qemu_r);
+/* The process serving our connection fd (it holds the other end: QEMU,
+ * once it greeted us), through sock_diag and /proc (qmpholder.c); 0 if
+ * none is found. */
+_hidden int xlpci_qmp_server(int fd);
+/* The "-xen-domid D" of pid's command line (QEMU's, as libxl starts it):
+ * 1 and *domid_r, 0 if it has none, -1 if it cannot be read. */
+_hidden int xlpci_proc_xen_domid(int pid, long *domid_r);
+/* /proc/<pid>/comm into buf ("?" if unknown). */
+_hidden void xlpci_proc_comm(int pid, char *buf, size_t len);
 /* <run dir>/qmp-libxl-<domid> into buf (XLPCI_PATH_MAX). */
 _hidden int xlpci_qmp_path(xlpci_ctx *ctx, uint32_t domid, char *buf);
 /* Connect, read the greeting, qmp_capabilities.  Errors (logged, naming
@@ -1033,7 +1163,9 @@ _hidden int xlpci_qmp_path(xlpci_ctx *ctx, uint32_t domid, char *buf);
  * connection dropped or not QMP (XLPCI_ERR_FAIL). */
 _hidden int xlpci_qmp_open(xlpci_ctx *ctx, uint32_t domid,
                            long long deadline, xlpci_qmp *q);
-_hidden void xlpci_qmp_close(xlpci_qmp *q);
+/* Closes the connection (says, at -v, how many messages QEMU sent that
+ * nobody waited for: dropped). */
+_hidden void xlpci_qmp_close(xlpci_ctx *ctx, xlpci_qmp *q);
 /* Send json (built by xlpci_qmp_build* with id = q->next_id++) and read
  * until the reply carrying id; events met on the way are noted (their
  * names at -v).  0 with the reply in *reply (RETURN or ERROR: the caller
@@ -1044,11 +1176,17 @@ _hidden int xlpci_qmp_exec(xlpci_ctx *ctx, xlpci_qmp *q, const char *what,
                            xlpci_qmp_msg *reply);
 /* device_add of dev, then query-pci: *devfn_r = the slot QEMU gave it.
  * A refusal (error reply: *refused_r, QEMU does not have the device) is
- * logged with QEMU's class and text; "Duplicate" ids are XLPCI_ERR_EXISTS.
+ * logged with QEMU's class and text; "Duplicate" ids are XLPCI_ERR_EXISTS
+ * (said at -v only: the caller says what it makes of it).
  * Any other error leaves it unknown whether QEMU has the device. */
 _hidden int xlpci_qmp_device_add(xlpci_ctx *ctx, xlpci_qmp *q,
                                  const xlpci_dev *dev, long long deadline,
                                  unsigned *devfn_r, bool *refused_r);
+/* query-pci: the passed-through devices QEMU has (by libxl's ids:
+ * xlpci_qmp_pci_passthrough), or an error (logged). */
+_hidden int xlpci_qmp_passthrough(xlpci_ctx *ctx, xlpci_qmp *q,
+                                  long long deadline, xlpci_bdf **bdfs_r,
+                                  size_t *n_r);
 /* query-pci for bdf's id: 1 (in QEMU, *devfn_r), 0 (not), or an error. */
 _hidden int xlpci_qmp_device_slot(xlpci_ctx *ctx, xlpci_qmp *q,
                                   const xlpci_bdf *bdf, long long deadline,
@@ -1056,9 +1194,17 @@ _hidden int xlpci_qmp_device_slot(xlpci_ctx *ctx, xlpci_qmp *q,
 /* device_del, then wait until query-pci no longer lists it (woken early by
  * DEVICE_DELETED).  A device QEMU does not have (DeviceNotFound, or not in
  * query-pci) is gone already: 0.  Past the deadline: XLPCI_ERR_TIMEDOUT
- * (logged: the guest did not release it). */
+ * (logged: the guest did not release it).  *accepted_r (may be NULL):
+ * QEMU answered device_del with success, so it may still remove the
+ * device later, when the guest acknowledges the unplug. */
 _hidden int xlpci_qmp_device_del(xlpci_ctx *ctx, xlpci_qmp *q,
-                                 const xlpci_bdf *bdf, long long deadline);
+                                 const xlpci_bdf *bdf, long long deadline,
+                                 bool *accepted_r);
+/* The wait of xlpci_qmp_device_del alone, for a removal QEMU accepted
+ * before (a pci-detach that was interrupted): 0 once QEMU no longer lists
+ * bdf, XLPCI_ERR_TIMEDOUT (logged) at the deadline, or an error. */
+_hidden int xlpci_qmp_device_gone(xlpci_ctx *ctx, xlpci_qmp *q,
+                                  const xlpci_bdf *bdf, long long deadline);
 
 /* ---- the watcher's actions (watchact.c) ----------------------------------- */
 

@@ -165,7 +165,7 @@ int xlpci_iommu_guest_type(xlpci_ctx *ctx, xc_interface *xch,
 #endif
     if (rc == 1)
         *type_r = type_of(&info);
-    if (*type_r == XLPCI_GUEST_PVH) {
+    if (*type_r == XLPCI_GUEST_PVH && !ctx->guest_type_quiet) {
         pvh_refused(ctx, domid);
         return XLPCI_ERR_FAIL;
     }

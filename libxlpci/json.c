@@ -1,6 +1,8 @@
 /*
  * `pci-list -l`: JSON through yajl.  Field names follow libxl's IDL
- * (libxl_device_pci), plus index, state and vdev from the backend.
+ * (libxl_device_pci), plus index, state and vdev from the backend.  And
+ * the nesting limit of every JSON input (QMP messages, devices.json),
+ * measured before yajl parses it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +10,36 @@
 #include <yajl/yajl_gen.h>
 
 #include "internal.h"
+
+/* A linear scan, no recursion: strings are skipped as a JSON lexer skips
+ * them ('"' opens and closes, '\\' escapes the next byte), so the depth
+ * counted for every prefix yajl accepts is the depth yajl reaches; what
+ * yajl refuses later may be counted differently, and is refused anyway. */
+unsigned xlpci_json_depth(const char *text, size_t len, unsigned max)
+{
+    unsigned depth = 0, deepest = 0;
+    bool in_string = false;
+    size_t i;
+
+    for (i = 0; i < len && deepest <= max; i++) {
+        char c = text[i];
+
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > deepest)
+                deepest = depth;
+        } else if ((c == ']' || c == '}') && depth) {
+            depth--;
+        }
+    }
+    return deepest;
+}
 
 int xlpci_json_str(yajl_gen g, const char *s)
 {

@@ -90,8 +90,8 @@ void xlpci_fe_parent_path(char *buf, uint32_t domid)
     snprintf(buf, XLPCI_PATH_MAX, "/local/domain/%u/device/pci", domid);
 }
 
-int xlpci_owner_read(xlpci_ctx *ctx, xs_transaction_t t,
-                     const xlpci_bdf *bdf, int *owner_r)
+static int owner_read(xlpci_ctx *ctx, xs_transaction_t t,
+                      const xlpci_bdf *bdf, int *owner_r, bool say)
 {
     char path[XLPCI_PATH_MAX];
     char *v = NULL;
@@ -104,13 +104,20 @@ int xlpci_owner_read(xlpci_ctx *ctx, xs_transaction_t t,
     if (rc || !v)
         return rc;
     if (xlpci_parse_uint(v, DOMID_FIRST_RESERVED - 1, &d)) {
-        LOG(ctx, ERROR, "%s = \"%s\" is not a domid", path, v);
+        xlpci_log(ctx, say ? XTL_ERROR : XTL_DEBUG, -1, "%s = \"%s\" is "
+                  "not a domid", path, v);
         rc = XLPCI_ERR_CORRUPT;
     } else {
         *owner_r = (int)d;
     }
     free(v);
     return rc;
+}
+
+int xlpci_owner_read(xlpci_ctx *ctx, xs_transaction_t t,
+                     const xlpci_bdf *bdf, int *owner_r)
+{
+    return owner_read(ctx, t, bdf, owner_r, true);
 }
 
 int xlpci_owner_scan(xlpci_ctx *ctx, uint32_t domid, xlpci_bdf **bdfs_r,
@@ -136,9 +143,11 @@ int xlpci_owner_scan(xlpci_ctx *ctx, uint32_t domid, xlpci_bdf **bdfs_r,
     for (i = 0; !rc && i < nn; i++) {
         if (!xlpci_libxl_name_bdf(nodes[i], &bdf))
             continue;
-        rc = xlpci_owner_read(ctx, XBT_NULL, &bdf, &owner);
+        rc = owner_read(ctx, XBT_NULL, &bdf, &owner, false);
         if (rc == XLPCI_ERR_CORRUPT)
-            rc = 0;
+            rc = 0;                    /* names no domain: not this one's
+                                        * (the check of the domain whose
+                                        * backend lists it reports it) */
         else if (!rc && owner == (int)domid)
             v[(*n_r)++] = bdf;
     }

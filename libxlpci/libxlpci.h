@@ -224,8 +224,11 @@ typedef struct xlpci_ctx xlpci_ctx;
 int xlpci_ctx_alloc(xlpci_ctx **ctx_r, xentoollog_logger *lg);
 void xlpci_ctx_free(xlpci_ctx *ctx);
 
-/* How long to wait for the backend to reach Connected (default 10000 ms,
- * as libxl). */
+/* Every operation's one deadline (default 10000 ms, as libxl's wait for
+ * the backend): each loop of an operation - transaction retries, lock
+ * waits, waits on the guest, QMP reads - ends by it, and the rollback of
+ * an operation that failed by it gets at most 1 s more (2 s through an
+ * HVM guest's QEMU).  At most one hour (3600000 ms; longer is clamped). */
 void xlpci_ctx_set_timeout(xlpci_ctx *ctx, unsigned timeout_ms);
 /* Root of sysfs for device enumeration ("/sys" by default; tests point it
  * at a fake tree).  The string is copied. */
@@ -253,7 +256,8 @@ int xlpci_ctx_set_run_dir(xlpci_ctx *ctx, const char *dir);
 /* Dry run: print the planned xenstore operations to out and change
  * nothing.  NULL turns it off. */
 void xlpci_ctx_set_dry_run(xlpci_ctx *ctx, FILE *out);
-/* Upper bound of attempts of one transaction (default 1000). */
+/* Upper bound of attempts of one transaction (default 0: none, the
+ * operation's deadline ends the retries). */
 void xlpci_ctx_set_max_attempts(xlpci_ctx *ctx, unsigned n);
 
 typedef struct {

@@ -168,6 +168,13 @@ _hidden int xlpci_view_check(const xlpci_view *view, uint32_t domid,
 /* Does the listing show key k of row i (read or not)? */
 _hidden bool xlpci_view_listed(const xlpci_view *view, enum xlpci_key k,
                                unsigned i);
+/* An append of n devices writes indices num_devs..num_devs + n - 1: an
+ * orphan key at one of them (left by an interrupted operation or another
+ * tool; what it names may be a device the domain has) is refused like
+ * every damaged backend, never written over: the message into err,
+ * XLPCI_ERR_CORRUPT; 0 if there is none. */
+_hidden int xlpci_view_check_append(const xlpci_view *view, uint32_t domid,
+                                    size_t n, char *err, size_t errlen);
 /* Index whose dev-i is bdf (by parsed address), or -1. */
 _hidden int xlpci_view_find(const xlpci_view *view, const xlpci_bdf *bdf);
 /* Parse one row into an entry (pure). */
@@ -221,7 +228,18 @@ typedef struct {
                                       * half done: check --repair puts it
                                       * (back) in dom_io if it stays on
                                       * xen-pciback */
+    int pending;                     /* an HVM guest's QEMU step begun
+                                      * (XLPCI_PENDING_*): QEMU may have
+                                      * acted, whatever the record says */
 } xlpci_bk_dev;
+
+/* The intent of a QEMU step, recorded before it is asked (hvm.c): its
+ * outcome is QEMU's to tell (check asks query-pci), never guessed. */
+enum {
+    XLPCI_PENDING_NONE = 0,
+    XLPCI_PENDING_ADD = 1,           /* "device_add" */
+    XLPCI_PENDING_DEL = 2,           /* "device_del" */
+};
 
 _hidden void xlpci_bk_dev_dispose(xlpci_bk_dev *d);
 _hidden int xlpci_bk_to_json(const xlpci_bk_dev *v, size_t n, char **json_r);
@@ -271,6 +289,20 @@ _hidden void xlpci_libxl_path(char *buf, const xlpci_bdf *bdf,
 /* The BDF of a /libxl/pci child name, exactly "dddd-bb-dd-f" (pure);
  * false for anything else. */
 _hidden bool xlpci_libxl_name_bdf(const char *name, xlpci_bdf *bdf);
+
+/* ---- JSON input limits (json.c, pure) ----------------------------------- */
+
+/* yajl's tree parser, and yajl_tree_free, recurse once per level of
+ * nesting: ~300,000 levels of "[" fit a 1 MiB QMP line and crash them.
+ * Every JSON input is refused when it nests deeper than this, measured
+ * before yajl sees it (real ones nest at most about 10 levels: query-pci
+ * with a bridge or two, devices.json 3). */
+#define XLPCI_JSON_DEPTH_MAX 64
+/* How deep text (len bytes) nests arrays and objects, strings skipped;
+ * the scan stops once it passes max (returns max + 1 then).  Pure,
+ * linear, no recursion. */
+_hidden unsigned xlpci_json_depth(const char *text, size_t len,
+                                  unsigned max);
 
 /* ---- who holds a device (owner.c, pure) ----------------------------------- */
 
@@ -409,6 +441,15 @@ _hidden void xlpci_qmp_msg_dispose(xlpci_qmp_msg *msg);
 _hidden int xlpci_qmp_pci_find(const struct yajl_val_s *ret,
                                const char *qdev_id, unsigned *devfn_r,
                                char *err, size_t errlen);
+
+/* The devices of query-pci's return value whose qdev_id is libxl's
+ * "pci-pt-BB_DD.F" (xen-pci-passthrough, as xl and xlpci name them):
+ * bus, slot and function (the id has no segment: 0) in *bdfs_r, malloc'd,
+ * *n_r of them.  XLPCI_ERR_CORRUPT (reason in err) if the reply is not
+ * query-pci's. */
+_hidden int xlpci_qmp_pci_passthrough(const struct yajl_val_s *ret,
+                                      xlpci_bdf **bdfs_r, size_t *n_r,
+                                      char *err, size_t errlen);
 
 /* ---- the watcher's decisions (watchplan.c, pure) ------------------------- */
 

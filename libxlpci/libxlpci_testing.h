@@ -16,5 +16,10 @@
 typedef void xlpci_txn_hook(void *arg, unsigned attempt);
 
 void xlpci_ctx_set_txn_hook(xlpci_ctx *ctx, xlpci_txn_hook *fn, void *arg);
+/* Called after a transaction body has run, before its writes are issued:
+ * a change made then meets the transaction's own writes (C xenstored
+ * answers an rm of a directory changed meanwhile with EIO, not EAGAIN). */
+void xlpci_ctx_set_txn_write_hook(xlpci_ctx *ctx, xlpci_txn_hook *fn,
+                                  void *arg);
 
 #endif /* LIBXLPCI_TESTING_H */

@@ -53,6 +53,7 @@ out:
 int xlpci_list(xlpci_ctx *ctx, uint32_t domid, xlpci_entry **list_r,
                size_t *n_r)
 {
+    XLPCI_OP(ctx);
     list_arg a = { domid, NULL, 0 };
     int rc;
 

@@ -367,6 +367,7 @@ int xlpci_release_decided(xlpci_ctx *ctx, bool host, uint32_t domid,
                 LOG(ctx, DETAIL, "correction: devices.json said %s was %s; "
                     "now %s", b, was, now);
                 d->domid = v[i].bk_to;
+                d->pending = XLPCI_PENDING_NONE;
                 cnt->corrected++;
             }
             continue;
@@ -383,6 +384,7 @@ int xlpci_release_decided(xlpci_ctx *ctx, bool host, uint32_t domid,
                 d->managed ? ": back to its driver" : "");
             cnt->corrected++;
         }
+        d->pending = XLPCI_PENDING_NONE;
         if (d->managed) {
             int was = d->domid;
 

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -70,25 +71,42 @@ static int read_line(xlpci_ctx *ctx, xlpci_qmp *q, long long deadline,
 
     *line_r = NULL;
     for (;;) {
-        nl = q->len ? memchr(q->buf, '\n', q->len) : NULL;
+        /* The deadline first, whatever is buffered or ready: a QEMU
+         * writing as fast as it can always has a line waiting, and
+         * poll(..., 0) reports data however late it is. */
+        if (xlpci_now_ms() >= deadline)
+            return XLPCI_ERR_TIMEDOUT;
+        /* buf[off..len): bytes not yet returned, no '\n' before scan */
+        nl = q->len > q->scan ? memchr(q->buf + q->scan, '\n',
+                                       q->len - q->scan) : NULL;
         if (nl) {
-            size_t n = (size_t)(nl - q->buf);
+            size_t n = (size_t)(nl - (q->buf + q->off));
 
             *line_r = malloc(n + 1);
             if (!*line_r)
                 return XLPCI_ERR_NOMEM;
-            memcpy(*line_r, q->buf, n);
+            memcpy(*line_r, q->buf + q->off, n);
             (*line_r)[n] = '\0';
             if (n && (*line_r)[n - 1] == '\r')
                 (*line_r)[n - 1] = '\0';
-            q->len -= n + 1;
-            memmove(q->buf, nl + 1, q->len);
+            q->off += n + 1;
+            q->scan = q->off;
+            if (q->off == q->len)
+                q->off = q->len = q->scan = 0;
             return 0;
         }
-        if (q->len >= XLPCI_QMP_LINE_MAX) {
-            LOG(ctx, ERROR, "QEMU of domain %u sent a message longer than "
-                "%u bytes on %s", q->domid, XLPCI_QMP_LINE_MAX, q->path);
+        q->scan = q->len;
+        if (q->len - q->off >= XLPCI_QMP_LINE_MAX) {
+            LOG(ctx, ERROR, "the QEMU of domain %u sent a message longer "
+                "than %u bytes on %s: refused", q->domid,
+                XLPCI_QMP_LINE_MAX, q->path);
             return XLPCI_ERR_FAIL;
+        }
+        if (q->off) {                  /* once per read, not per line */
+            memmove(q->buf, q->buf + q->off, q->len - q->off);
+            q->len -= q->off;
+            q->scan -= q->off;
+            q->off = 0;
         }
         if (q->cap - q->len < 4096) {
             size_t cap = q->cap ? q->cap * 2 : 8192;
@@ -124,20 +142,24 @@ static int read_line(xlpci_ctx *ctx, xlpci_qmp *q, long long deadline,
     }
 }
 
+/* An event: a DEVICE_DELETED of a device this command waits for
+ * (xlpci_qmp_device_del) is noted; every other one is dropped, and only
+ * counted, so a QEMU sending events as fast as it can costs no memory. */
 static void note_event(xlpci_ctx *ctx, xlpci_qmp *q, const xlpci_qmp_msg *m)
 {
-    char **v;
+    size_t i;
 
-    LOG(ctx, DEBUG, "QMP event %s%s%s from the QEMU of domain %u", m->event,
-        m->event_device ? " of " : "", m->event_device ?: "", q->domid);
-    if (strcmp(m->event, "DEVICE_DELETED") || !m->event_device)
-        return;
-    v = realloc(q->deleted, (q->ndeleted + 1) * sizeof(*v));
-    if (!v)
-        return;                        /* only an early wake-up is lost */
-    q->deleted = v;
-    if ((v[q->ndeleted] = strdup(m->event_device)))
-        q->ndeleted++;
+    if (q->ndropped < 8)
+        LOG(ctx, DEBUG, "QMP event %s%s%s from the QEMU of domain %u",
+            m->event, m->event_device ? " of " : "", m->event_device ?: "",
+            q->domid);
+    if (!strcmp(m->event, "DEVICE_DELETED") && m->event_device)
+        for (i = 0; i < q->nwanted; i++)
+            if (!strcmp(q->wanted[i].qid, m->event_device)) {
+                q->wanted[i].deleted = true;
+                return;
+            }
+    q->ndropped++;
 }
 
 /* The next message (events are noted and returned too).  0, or an error
@@ -222,9 +244,11 @@ static int send_all(xlpci_ctx *ctx, xlpci_qmp *q, const char *what,
 
 /* ---- commands --------------------------------------------------------------- */
 
-static unsigned timeout_of(xlpci_ctx *ctx)
+/* The budget the messages name: the command's timeout, or a rollback's
+ * own (xlpci_qmp.budget_ms). */
+static unsigned timeout_of(const xlpci_qmp *q)
 {
-    return ctx->timeout_ms;
+    return q->budget_ms;
 }
 
 int xlpci_qmp_exec(xlpci_ctx *ctx, xlpci_qmp *q, const char *what,
@@ -235,12 +259,13 @@ int xlpci_qmp_exec(xlpci_ctx *ctx, xlpci_qmp *q, const char *what,
 
     memset(reply, 0, sizeof(*reply));
     LOG(ctx, DEBUG, "QMP %s: %s", q->path, json);
+    xlpci_host_step(ctx);              /* the crash tests stop here too */
     rc = send_all(ctx, q, what, json, strlen(json), deadline,
-                  timeout_of(ctx));
+                  timeout_of(q));
     if (!rc)
-        rc = send_all(ctx, q, what, "\r\n", 2, deadline, timeout_of(ctx));
+        rc = send_all(ctx, q, what, "\r\n", 2, deadline, timeout_of(q));
     while (!rc) {
-        rc = read_msg(ctx, q, what, deadline, timeout_of(ctx), reply);
+        rc = read_msg(ctx, q, what, deadline, timeout_of(q), reply);
         if (rc)
             break;
         if ((reply->kind == XLPCI_QMP_RETURN ||
@@ -254,39 +279,54 @@ int xlpci_qmp_exec(xlpci_ctx *ctx, xlpci_qmp *q, const char *what,
             LOG(ctx, ERROR, "the QEMU of domain %u greeted again during %s "
                 "(%s)", q->domid, what, q->path);
             rc = XLPCI_ERR_FAIL;
+        } else if (reply->kind != XLPCI_QMP_EVENT) {
+            q->ndropped++;             /* a reply to someone else's id */
         }
-        /* an event, or a reply to someone else's id: not ours */
         xlpci_qmp_msg_dispose(reply);
     }
     xlpci_qmp_msg_dispose(reply);
     return rc;
 }
 
-static void qmp_init(xlpci_qmp *q, uint32_t domid)
+static void qmp_init(xlpci_qmp *q, uint32_t domid, unsigned budget_ms)
 {
     memset(q, 0, sizeof(*q));
     q->fd = -1;
     q->domid = domid;
     q->next_id = 1;
+    q->budget_ms = budget_ms;
 }
 
-void xlpci_qmp_close(xlpci_qmp *q)
+void xlpci_qmp_close(xlpci_ctx *ctx, xlpci_qmp *q)
 {
-    size_t i;
-
+    if (q->ndropped)
+        xlpci_log(ctx, q->ndropped > 1000 ? XTL_WARN : XTL_DETAIL, -1,
+            "the QEMU of domain %u sent %lu message(s) xlpci did not wait "
+            "for (events, replies to other ids): dropped", q->domid,
+            q->ndropped);
     if (q->fd >= 0)
         close(q->fd);
-    for (i = 0; i < q->ndeleted; i++)
-        free(q->deleted[i]);
-    free(q->deleted);
     free(q->buf);
-    qmp_init(q, q->domid);
+    qmp_init(q, q->domid, q->budget_ms);
 }
 
 static int qmp_connect(xlpci_ctx *ctx, xlpci_qmp *q, long long deadline)
 {
     struct sockaddr_un sa;
+    struct stat st;
 
+    /* the socket libxl made for the domain, never a link to another:
+     * connect() would follow it (to another domain's QEMU, say) */
+    if (!lstat(q->path, &st) && S_ISLNK(st.st_mode)) {
+        char to[XLPCI_PATH_MAX];
+        ssize_t n = readlink(q->path, to, sizeof(to) - 1);
+
+        to[n > 0 ? n : 0] = '\0';
+        LOG(ctx, ERROR, "%s is a symbolic link (to %s), not the QMP socket "
+            "of domain %u's QEMU: refused, nothing was handed to it", q->path,
+            n > 0 ? to : "?", q->domid);
+        return XLPCI_ERR_FAIL;
+    }
     memset(&sa, 0, sizeof(sa));
     sa.sun_family = AF_UNIX;
     memcpy(sa.sun_path, q->path, strlen(q->path));
@@ -321,13 +361,48 @@ static int qmp_connect(xlpci_ctx *ctx, xlpci_qmp *q, long long deadline)
     case EAGAIN:
         LOG(ctx, ERROR, "the QEMU of domain %u accepted no connection on %s "
             "within %u ms (its backlog is full)", q->domid, q->path,
-            timeout_of(ctx));
+            timeout_of(q));
         return XLPCI_ERR_BUSY;
     default:
         LOGE(ctx, ERROR, "cannot connect to the QEMU of domain %u on %s",
              q->domid, q->path);
         return XLPCI_ERR_FAIL;
     }
+}
+
+/* Once QEMU greeted us: the process serving the connection must be the
+ * QEMU of this domain (its command line's -xen-domid, as libxl starts
+ * it): a socket of another domain's QEMU, or of anything else, put at
+ * the domain's path must never get its devices. */
+static int qmp_verify_server(xlpci_ctx *ctx, xlpci_qmp *q)
+{
+    char comm[64];
+    long other = -1;
+    int pid = xlpci_qmp_server(q->fd), has;
+
+    if (!pid) {
+        LOG(ctx, ERROR, "cannot tell which process serves %s (sock_diag and "
+            "/proc name none): refused, nothing was handed to it", q->path);
+        return XLPCI_ERR_FAIL;
+    }
+    xlpci_proc_comm(pid, comm, sizeof(comm));
+    has = xlpci_proc_xen_domid(pid, &other);
+    if (has == 1 && other == (long)q->domid) {
+        LOG(ctx, DEBUG, "QMP %s: served by pid %d (%s), -xen-domid %ld",
+            q->path, pid, comm, other);
+        return 0;
+    }
+    if (has == 1)
+        LOG(ctx, ERROR, "%s is served by pid %d (%s), the QEMU of domain "
+            "%ld, not of domain %u: refused, nothing was handed to it",
+            q->path, pid, comm, other, q->domid);
+    else
+        LOG(ctx, ERROR, "%s is served by pid %d (%s), whose command line "
+            "%s: not the QEMU of domain %u (libxl starts it with -xen-domid "
+            "%u); refused, nothing was handed to it", q->path, pid, comm,
+            has ? "cannot be read" : "names no -xen-domid", q->domid,
+            q->domid);
+    return XLPCI_ERR_FAIL;
 }
 
 int xlpci_qmp_open(xlpci_ctx *ctx, uint32_t domid, long long deadline,
@@ -338,7 +413,7 @@ int xlpci_qmp_open(xlpci_ctx *ctx, uint32_t domid, long long deadline,
     unsigned id;
     int rc;
 
-    qmp_init(q, domid);
+    qmp_init(q, domid, ctx->timeout_ms);
     rc = xlpci_qmp_path(ctx, domid, q->path);
     if (!rc)
         rc = qmp_connect(ctx, q, deadline);
@@ -353,12 +428,12 @@ int xlpci_qmp_open(xlpci_ctx *ctx, uint32_t domid, long long deadline,
         if (xlpci_qmp_holder(q->path, q->fd, who, sizeof(who), &qemu)) {
             LOG(ctx, ERROR, "the QEMU of domain %u (pid %d) accepted the "
                 "connection on %s but did not greet within %u ms (is it "
-                "hung?)", domid, qemu, q->path, timeout_of(ctx));
+                "hung?)", domid, qemu, q->path, timeout_of(q));
             rc = XLPCI_ERR_TIMEDOUT;
         } else {
             LOG(ctx, ERROR, "the QEMU of domain %u did not greet within %u "
                 "ms: %s holds %s (QEMU serves one QMP client at a time; "
-                "try again when it is done)", domid, timeout_of(ctx), who,
+                "try again when it is done)", domid, timeout_of(q), who,
                 q->path);
             rc = XLPCI_ERR_BUSY;
         }
@@ -387,24 +462,29 @@ int xlpci_qmp_open(xlpci_ctx *ctx, uint32_t domid, long long deadline,
     LOG(ctx, DEBUG, "QMP %s: QEMU %lld.%lld.%lld", q->path, msg.ver_major,
         msg.ver_minor, msg.ver_micro);
     xlpci_qmp_msg_dispose(&msg);
+    rc = qmp_verify_server(ctx, q);
+    if (rc)
+        goto fail;
 
     id = q->next_id++;
     rc = xlpci_qmp_build("qmp_capabilities", id, NULL, 0, &json);
     if (!rc)
         rc = xlpci_qmp_exec(ctx, q, "qmp_capabilities", json, id, deadline,
                             &msg);
-    if (!rc && msg.kind == XLPCI_QMP_ERROR) {
-        LOG(ctx, ERROR, "the QEMU of domain %u refused qmp_capabilities on "
-            "%s: %s: %s", domid, q->path, msg.err_class, msg.err_desc);
-        rc = XLPCI_ERR_FAIL;
-    }
-    if (!rc)
+    if (!rc) {
+        if (msg.kind == XLPCI_QMP_ERROR) {
+            LOG(ctx, ERROR, "the QEMU of domain %u refused qmp_capabilities "
+                "on %s: %s: %s", domid, q->path, msg.err_class,
+                msg.err_desc);
+            rc = XLPCI_ERR_FAIL;
+        }
         xlpci_qmp_msg_dispose(&msg);
+    }
 fail:
     free(line);
     free(json);
     if (rc)
-        xlpci_qmp_close(q);
+        xlpci_qmp_close(ctx, q);
     return rc;
 }
 
@@ -441,6 +521,37 @@ int xlpci_qmp_device_slot(xlpci_ctx *ctx, xlpci_qmp *q, const xlpci_bdf *bdf,
     return rc;
 }
 
+int xlpci_qmp_passthrough(xlpci_ctx *ctx, xlpci_qmp *q, long long deadline,
+                          xlpci_bdf **bdfs_r, size_t *n_r)
+{
+    char err[160], *json = NULL;
+    xlpci_qmp_msg msg;
+    unsigned id = q->next_id++;
+    int rc;
+
+    *bdfs_r = NULL;
+    *n_r = 0;
+    rc = xlpci_qmp_build("query-pci", id, NULL, 0, &json);
+    if (!rc)
+        rc = xlpci_qmp_exec(ctx, q, "query-pci", json, id, deadline, &msg);
+    free(json);
+    if (rc)
+        return rc;
+    if (msg.kind == XLPCI_QMP_ERROR) {
+        LOG(ctx, ERROR, "the QEMU of domain %u refused query-pci: %s: %s",
+            q->domid, msg.err_class, msg.err_desc);
+        rc = XLPCI_ERR_FAIL;
+    } else {
+        rc = xlpci_qmp_pci_passthrough(msg.ret, bdfs_r, n_r, err,
+                                       sizeof(err));
+        if (rc == XLPCI_ERR_CORRUPT)
+            LOG(ctx, ERROR, "the QEMU of domain %u sent an unexpected reply "
+                "(%s)", q->domid, err);
+    }
+    xlpci_qmp_msg_dispose(&msg);
+    return rc;
+}
+
 int xlpci_qmp_device_add(xlpci_ctx *ctx, xlpci_qmp *q, const xlpci_dev *dev,
                          long long deadline, unsigned *devfn_r,
                          bool *refused_r)
@@ -462,11 +573,12 @@ int xlpci_qmp_device_add(xlpci_ctx *ctx, xlpci_qmp *q, const xlpci_dev *dev,
     if (msg.kind == XLPCI_QMP_ERROR) {
         bool dup = strstr(msg.err_desc, "Duplicate") != NULL;
 
-        LOG(ctx, ERROR, "the QEMU of domain %u refused PCI device %s "
-            "(device_add of xen-pci-passthrough, id %s): %s: %s%s",
-            q->domid, b, qid, msg.err_class, msg.err_desc,
-            dup ? " (QEMU has a device with that id already: attached by xl,"
-                  " or by an interrupted attach; pci-detach it first)" : "");
+        /* a duplicate id: the caller decides (QEMU may have this very
+         * device from an interrupted attach) and says it */
+        xlpci_log(ctx, dup ? XTL_DETAIL : XTL_ERROR, -1, "the QEMU of domain "
+                  "%u refused PCI device %s (device_add of "
+                  "xen-pci-passthrough, id %s): %s: %s", q->domid, b, qid,
+                  msg.err_class, msg.err_desc);
         xlpci_qmp_msg_dispose(&msg);
         *refused_r = true;
         return dup ? XLPCI_ERR_EXISTS : XLPCI_ERR_FAIL;
@@ -485,27 +597,46 @@ int xlpci_qmp_device_add(xlpci_ctx *ctx, xlpci_qmp *q, const xlpci_dev *dev,
     return 0;
 }
 
-static bool deleted_seen(xlpci_qmp *q, const char *qid)
+static bool deleted_seen(const xlpci_qmp *q, const char *qid)
 {
     size_t i;
 
-    for (i = 0; i < q->ndeleted; i++)
-        if (!strcmp(q->deleted[i], qid))
-            return true;
+    for (i = 0; i < q->nwanted; i++)
+        if (!strcmp(q->wanted[i].qid, qid))
+            return q->wanted[i].deleted;
     return false;
 }
 
+/* Wait for DEVICE_DELETED of qid: noted from now on (a bounded list: the
+ * oldest wait makes room). */
+static void want_deleted(xlpci_qmp *q, const char *qid)
+{
+    size_t n = sizeof(q->wanted) / sizeof(q->wanted[0]), i;
+
+    for (i = 0; i < q->nwanted; i++)
+        if (!strcmp(q->wanted[i].qid, qid))
+            return;
+    if (q->nwanted == n) {
+        memmove(&q->wanted[0], &q->wanted[1], (n - 1) * sizeof(q->wanted[0]));
+        q->nwanted--;
+    }
+    snprintf(q->wanted[q->nwanted].qid, sizeof(q->wanted[0].qid), "%s", qid);
+    q->wanted[q->nwanted++].deleted = false;
+}
+
 int xlpci_qmp_device_del(xlpci_ctx *ctx, xlpci_qmp *q, const xlpci_bdf *bdf,
-                         long long deadline)
+                         long long deadline, bool *accepted_r)
 {
     char qid[XLPCI_QDEV_ID_LEN], b[XLPCI_BDF_STRLEN], *json = NULL;
-    char err[160];
     xlpci_qmp_msg msg;
-    unsigned id = q->next_id++, devfn;
+    unsigned id = q->next_id++;
     int rc;
 
+    if (accepted_r)
+        *accepted_r = false;
     xlpci_qdev_id(bdf, qid);
     xlpci_bdf_format(bdf, b);
+    want_deleted(q, qid);
     rc = xlpci_qmp_build_device_del(bdf, id, &json);
     if (!rc)
         rc = xlpci_qmp_exec(ctx, q, "device_del", json, id, deadline, &msg);
@@ -526,15 +657,39 @@ int xlpci_qmp_device_del(xlpci_ctx *ctx, xlpci_qmp *q, const xlpci_bdf *bdf,
         return XLPCI_ERR_FAIL;
     }
     xlpci_qmp_msg_dispose(&msg);
+    if (accepted_r)
+        *accepted_r = true;
+    return xlpci_qmp_device_gone(ctx, q, bdf, deadline);
+}
+
+int xlpci_qmp_device_gone(xlpci_ctx *ctx, xlpci_qmp *q, const xlpci_bdf *bdf,
+                          long long deadline)
+{
+    char qid[XLPCI_QDEV_ID_LEN], b[XLPCI_BDF_STRLEN], err[160];
+    xlpci_qmp_msg msg;
+    unsigned devfn;
+    bool query = true;
+    int rc;
+
+    xlpci_qdev_id(bdf, qid);
+    xlpci_bdf_format(bdf, b);
+    want_deleted(q, qid);
     /* The guest acknowledges the hot-unplug (ACPI) before QEMU removes the
-     * device: query-pci until it is gone, woken early by DEVICE_DELETED.
-     * The last answer that still listed it stands at the deadline. */
+     * device: query-pci until it is gone, woken early by DEVICE_DELETED
+     * (which alone tells once QEMU refuses query-pci).  The last answer
+     * that still listed it stands at the deadline. */
     for (;;) {
         long long until;
 
-        rc = xlpci_qmp_device_slot(ctx, q, bdf, deadline, &devfn);
-        if (rc <= 0)
-            return rc;
+        if (deleted_seen(q, qid))
+            return 0;
+        if (query) {
+            rc = xlpci_qmp_device_slot(ctx, q, bdf, deadline, &devfn);
+            if (rc == XLPCI_ERR_FAIL && q->fd >= 0)
+                query = false;         /* refused or not understood */
+            else if (rc <= 0)
+                return rc;
+        }
         until = xlpci_now_ms() + QMP_POLL_MS;
         if (until > deadline)
             until = deadline;
@@ -562,7 +717,7 @@ int xlpci_qmp_device_del(xlpci_ctx *ctx, xlpci_qmp *q, const xlpci_bdf *bdf,
             LOG(ctx, ERROR, "the QEMU of domain %u still has PCI device %s "
                 "(%s) after %u ms: the guest did not release it (QEMU "
                 "removes a device once the guest acknowledges the "
-                "hot-unplug)", q->domid, b, qid, timeout_of(ctx));
+                "hot-unplug)", q->domid, b, qid, timeout_of(q));
             return XLPCI_ERR_TIMEDOUT;
         }
     }

@@ -147,6 +147,12 @@ int xlpci_qmp_parse(const char *line, xlpci_qmp_msg *msg, char *err,
         snprintf(err, errlen, "an empty message");
         return XLPCI_ERR_CORRUPT;
     }
+    if (xlpci_json_depth(p, strlen(p), XLPCI_JSON_DEPTH_MAX) >
+        XLPCI_JSON_DEPTH_MAX) {
+        snprintf(err, errlen, "JSON nested deeper than %u levels (not "
+                 "parsed)", XLPCI_JSON_DEPTH_MAX);
+        return XLPCI_ERR_CORRUPT;
+    }
     root = yajl_tree_parse(line, perr, sizeof(perr));
     if (!root) {
         /* yajl's text spans lines; keep the first */
@@ -254,5 +260,56 @@ int xlpci_qmp_pci_find(const struct yajl_val_s *ret, const char *qdev_id,
             return 1;
         }
     }
+    return 0;
+}
+
+int xlpci_qmp_pci_passthrough(const struct yajl_val_s *ret, xlpci_bdf **bdfs_r,
+                              size_t *n_r, char *err, size_t errlen)
+{
+    yajl_val r = (yajl_val)ret, devices, id;
+    char canon[XLPCI_QDEV_ID_LEN];
+    xlpci_bdf *v = NULL, b, *nv;
+    size_t i, j, n = 0;
+    const char *s;
+    int end;
+
+    *bdfs_r = NULL;
+    *n_r = 0;
+    if (!r || !YAJL_IS_ARRAY(r)) {
+        snprintf(err, errlen, "query-pci: the reply is not a list of buses");
+        return XLPCI_ERR_CORRUPT;
+    }
+    for (i = 0; i < r->u.array.len; i++) {
+        devices = get(r->u.array.values[i], "devices", yajl_t_array);
+        if (!devices) {
+            snprintf(err, errlen, "query-pci: bus %zu has no list of "
+                     "devices", i);
+            free(v);
+            return XLPCI_ERR_CORRUPT;
+        }
+        for (j = 0; j < devices->u.array.len; j++) {
+            id = get(devices->u.array.values[j], "qdev_id", yajl_t_string);
+            s = id ? YAJL_GET_STRING(id) : NULL;
+            memset(&b, 0, sizeof(b));
+            end = -1;
+            /* exactly libxl's "pci-pt-%02x_%02x.%01x" */
+            if (!s || sscanf(s, "pci-pt-%2x_%2x.%1x%n", &b.bus, &b.dev,
+                             &b.func, &end) != 3 || end < 0 || s[end] ||
+                b.dev > XLPCI_MAX_SLOT || b.func > XLPCI_MAX_FUNC)
+                continue;
+            xlpci_qdev_id(&b, canon);
+            if (strcmp(canon, s))
+                continue;
+            nv = realloc(v, (n + 1) * sizeof(*v));
+            if (!nv) {
+                free(v);
+                return XLPCI_ERR_NOMEM;
+            }
+            v = nv;
+            v[n++] = b;
+        }
+    }
+    *bdfs_r = v;
+    *n_r = n;
     return 0;
 }

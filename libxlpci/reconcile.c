@@ -85,6 +85,12 @@ static int domain_devices(xlpci_ctx *ctx, uint32_t domid, xlpci_bk *bk,
         }
         if (!d || d->domid != (int)domid)
             continue;                  /* a record only: check's */
+        if (d->pending)
+            continue;                  /* a QEMU step whose outcome only
+                                        * QEMU can tell: the check of the
+                                        * HVM guest settles it
+                                        * (xlpci_hvm_check_qemu), never a
+                                        * release under QEMU's feet */
         (*found)++;
         LOG(ctx, WARN, "domain %u: %s is recorded as assigned to it but "
             "its backend does not list it (an interrupted attach or "
@@ -158,7 +164,11 @@ int xlpci_host_reconcile(xlpci_ctx *ctx, bool host, uint32_t domid,
         if (rc)
             return rc;
         rc = xlpci_bk_open(ctx, bk);
+        if (!rc && repair)
+            rc = xlpci_bk_probe(ctx);
         if (rc) {
+            if (bk->lockfd >= 0)
+                xlpci_bk_close(bk);
             xlpci_bk_op_end(&ops);
             return rc;
         }

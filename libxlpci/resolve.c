@@ -55,6 +55,7 @@ int xlpci_domain_read(xlpci_ctx *ctx, xs_transaction_t t, uint32_t domid,
 
 int xlpci_domain_resolve(xlpci_ctx *ctx, const char *dom, uint32_t *domid_r)
 {
+    XLPCI_OP(ctx);
     char path[XLPCI_PATH_MAX];
     char **list = NULL;
     unsigned n, i, id, found = 0;

@@ -416,6 +416,31 @@ int xlpci_view_check(const xlpci_view *view, uint32_t domid,
     return a.found ? XLPCI_ERR_CORRUPT : 0;
 }
 
+int xlpci_view_check_append(const xlpci_view *view, uint32_t domid,
+                            size_t n, char *err, size_t errlen)
+{
+    char be[XLPCI_PATH_MAX];
+    enum xlpci_key k;
+    unsigned i, idx;
+    bool canon;
+
+    for (i = 0; i < view->norphans; i++) {
+        if (!index_like(view->orphans[i], &k, &idx, &canon) || !canon ||
+            idx < view->num_devs || idx - view->num_devs >= n)
+            continue;
+        xlpci_be_path(be, domid);
+        return xlpci_errf(XLPCI_ERR_CORRUPT, err, errlen, "%s: %s lies at "
+                          "index %u, past num_devs %u, where a new device "
+                          "would go (an interrupted operation or another "
+                          "tool left it, and what it names may be a device "
+                          "the domain has): not written over; xlpci check "
+                          "%u reports it, check --repair %u removes it", be,
+                          view->orphans[i], idx, view->num_devs, domid,
+                          domid);
+    }
+    return 0;
+}
+
 int xlpci_view_find(const xlpci_view *view, const xlpci_bdf *bdf)
 {
     xlpci_bdf b;

@@ -188,6 +188,12 @@ int xlpci_view_read(xlpci_ctx *ctx, xs_transaction_t t, uint32_t domid,
 
 /* ---- transactions -------------------------------------------------------- */
 
+static bool drain_watches(xlpci_ctx *ctx);
+
+/* 0, or -1 with errno; EAGAIN for a conflict the daemon reported early.
+ * C xenstored answers an rm inside a transaction of a directory it listed
+ * and someone else changed meanwhile with EIO (or EINVAL when a parent
+ * went): the commit would be refused with EAGAIN, so it is a conflict. */
 static int apply_op(xlpci_ctx *ctx, xs_transaction_t t, const xlpci_op *op)
 {
     bool ok = false;
@@ -196,6 +202,10 @@ static int apply_op(xlpci_ctx *ctx, xs_transaction_t t, const xlpci_op *op)
     switch (op->kind) {
     case XLPCI_OP_RM:
         ok = xs_rm(ctx->xsh, t, op->path) || errno == ENOENT;
+        if (!ok && t != XBT_NULL && (errno == EIO || errno == EINVAL)) {
+            ctx->txn_rm_conflict = errno;
+            errno = EAGAIN;
+        }
         break;
     case XLPCI_OP_MKDIR:
         ok = xs_mkdir(ctx->xsh, t, op->path);
@@ -223,16 +233,21 @@ static const char *op_verb(xlpci_op_kind k)
     return "?";
 }
 
-/* Randomised exponential backoff, 50 us .. 20 ms. */
-static void backoff(unsigned attempt, unsigned *seed)
+/* Randomised exponential backoff, 50 us .. 20 ms, never past limit. */
+static void backoff(unsigned attempt, unsigned *seed, long long limit)
 {
     unsigned shift = attempt < 9 ? attempt : 9;
     unsigned long us = 50ul << shift;
+    long long left = (limit - xlpci_now_ms()) * 1000;
     struct timespec ts;
 
     if (us > 20000)
         us = 20000;
     us = us / 2 + (unsigned long)rand_r(seed) % (us + 1);
+    if (left <= 0)
+        return;
+    if ((long long)us > left)
+        us = (unsigned long)left;
     ts.tv_sec = 0;
     ts.tv_nsec = (long)(us * 1000);
     nanosleep(&ts, NULL);
@@ -250,11 +265,15 @@ int xlpci_txn_run(xlpci_ctx *ctx, const char *what, xlpci_txn_body *body,
     xlpci_ops ops;
     xs_transaction_t t;
     unsigned attempt, seed = (unsigned)getpid() ^ (unsigned)time(NULL);
+    /* the retries end by the command's deadline, never by a count alone
+     * (a guest rewriting its frontend state conflicts every attempt) */
+    long long start = xlpci_now_ms(), limit = xlpci_step_limit(ctx);
     size_t i;
     int rc;
 
     xlpci_ops_init(&ops);
-    for (attempt = 1; attempt <= ctx->max_attempts; attempt++) {
+    ctx->txn_rm_conflict = 0;
+    for (attempt = 1;; attempt++) {
         ctx->stats.attempts++;
         xlpci_request(ctx);
         t = xs_transaction_start(ctx->xsh);
@@ -286,6 +305,10 @@ int xlpci_txn_run(xlpci_ctx *ctx, const char *what, xlpci_txn_body *body,
             }
             goto out;
         }
+#ifdef XLPCI_TESTING
+        if (rc == 0 && !ctx->dry_run && ctx->write_hook)
+            ctx->write_hook(ctx->write_hook_arg, attempt);
+#endif
         if (rc == XLPCI_TXN_WAIT || rc == XLPCI_TXN_PREPARE || ctx->dry_run) {
             if (ctx->dry_run && rc == 0) {
                 fprintf(ctx->dry_run, "# %s: one transaction\n", what);
@@ -332,13 +355,34 @@ int xlpci_txn_run(xlpci_ctx *ctx, const char *what, xlpci_txn_body *body,
     conflict:
         xlpci_log_release(ctx, false);   /* said of torn reads */
         ctx->stats.eagain++;
-        LOG(ctx, DEBUG, "%s: conflict (EAGAIN), redoing the transaction "
-            "(attempt %u)", what, attempt + 1);
-        backoff(attempt, &seed);
+        /* a watch held across the attempts (xlpci_run_until_ready) is
+         * not waited on meanwhile: its events are dropped, and the next
+         * wait told that some came */
+        if (drain_watches(ctx))
+            ctx->watch_fired = true;
+        if (ctx->max_attempts && attempt >= ctx->max_attempts) {
+            LOG(ctx, ERROR, "%s: gave up after %u conflicting attempts (the "
+                "limit set); this step wrote nothing", what, attempt);
+            rc = XLPCI_ERR_RETRIES;
+            goto out;
+        }
+        if (xlpci_now_ms() >= limit) {
+            LOG(ctx, ERROR, "%s: the store changed under each of its %u "
+                "attempts in %lld ms (something rewrites what it reads: a "
+                "guest rewriting its frontend state?); it gave up at the "
+                "command's deadline (%u ms); this step wrote nothing%s",
+                what, attempt, xlpci_now_ms() - start, ctx->timeout_ms,
+                ctx->txn_rm_conflict == EIO
+                ? " (xenstored answered EIO to a removal, as C xenstored "
+                  "does when a node it removes changed meanwhile)" : "");
+            rc = XLPCI_ERR_RETRIES;
+            goto out;
+        }
+        LOG(ctx, DEBUG, "%s: conflict (EAGAIN%s), redoing the transaction "
+            "(attempt %u)", what, ctx->txn_rm_conflict == EIO
+            ? ", or EIO from a removal" : "", attempt + 1);
+        backoff(attempt, &seed, limit);
     }
-    LOG(ctx, ERROR, "%s: gave up after %u conflicting attempts", what,
-        ctx->max_attempts);
-    rc = XLPCI_ERR_RETRIES;
 out:
     xlpci_log_release(ctx, true);
     xlpci_ops_dispose(&ops);
@@ -378,14 +422,6 @@ int xlpci_txn_read(xlpci_ctx *ctx, const char *what, xlpci_read_body *body,
 
 /* ---- waits --------------------------------------------------------------- */
 
-long long xlpci_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The connection of the watches: a second one, opened at the first watch
  * and kept with the context.  libxenstore reads a connection that holds a
  * watch from a thread of its own, and every later request on it pays for
@@ -405,12 +441,20 @@ static struct xs_handle *watch_conn(xlpci_ctx *ctx)
     return ctx->wxsh;
 }
 
-static void drain_watches(xlpci_ctx *ctx)
+/* Forget the queued watch events: libxenstore queues every one, without
+ * bound, until it is read, and a guest rewriting its frontend state as
+ * fast as the store takes it makes tens of thousands a second.  true if
+ * there were some.  Bounded, so it never outlives its step. */
+static bool drain_watches(xlpci_ctx *ctx)
 {
+    unsigned n = 0;
     char **ev;
 
-    while (ctx->wxsh && (ev = xs_check_watch(ctx->wxsh)))
+    while (ctx->wxsh && n < 1000000 && (ev = xs_check_watch(ctx->wxsh))) {
         free(ev);
+        n++;
+    }
+    return n > 0;
 }
 
 /* Sleep until ms (CLOCK_MONOTONIC), at most until deadline. */
@@ -555,10 +599,12 @@ int xlpci_watch_wait(xlpci_ctx *ctx, xlpci_watch *w, long long deadline_ms)
     for (;;) {
         struct pollfd pfd = { .fd = xs_fileno(h), .events = POLLIN };
         long long left;
+        unsigned n = 0;
         char **ev;
-        bool got = false;
+        bool got = ctx->watch_fired;   /* dropped between attempts */
 
-        while ((ev = xs_check_watch(h))) {
+        ctx->watch_fired = false;
+        while (n++ < 1000000 && (ev = xs_check_watch(h))) {
             got = got || !strcmp(ev[XS_WATCH_TOKEN], w->token);
             free(ev);
         }

@@ -180,9 +180,11 @@ static int parse_timeout(const char *cmd, const char *s, unsigned *ms)
 
     errno = 0;
     v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v) || v < 0 || v > 86400)
+    /* an hour at most: every command ends by its -t, and nothing a
+     * passthrough waits for takes longer */
+    if (errno || end == s || *end || !isfinite(v) || v < 0 || v > 3600)
         return usage_error(cmd, "bad timeout \"%s\": give seconds from 0 "
-                           "to 86400, e.g. 10 or 0.5", s);
+                           "to 3600, e.g. 10 or 0.5", s);
     *ms = (unsigned)(v * 1000 + 0.5);
     return 0;
 }
@@ -198,18 +200,24 @@ static int parse_spec(const char *cmd, const char *s, xlpci_spec *spec)
     return 0;
 }
 
-/* <domain>: a domid or a name; a PCI address there is a misplaced
- * argument (create -c CFG BDF, with the domain left out), not a name. */
-static int resolve_domain(const char *cmd, const char *dom, uint32_t *domid)
+/* Is s a PCI_SPEC_STRING with an address (not a domain name)? */
+static bool looks_like_pci(const char *s)
 {
     xlpci_spec spec;
     char err[256];
     bool is_pci;
 
     xlpci_spec_init(&spec);
-    is_pci = !xlpci_spec_parse(dom, &spec, err, sizeof(err)) && spec.has_bdf;
+    is_pci = !xlpci_spec_parse(s, &spec, err, sizeof(err)) && spec.has_bdf;
     xlpci_spec_dispose(&spec);
-    if (is_pci) {
+    return is_pci;
+}
+
+/* <domain>: a domid or a name; a PCI address there is a misplaced
+ * argument (create -c CFG BDF, with the domain left out), not a name. */
+static int resolve_domain(const char *cmd, const char *dom, uint32_t *domid)
+{
+    if (looks_like_pci(dom)) {
         usage_error(cmd, "\"%s\" is a PCI address where the domain was "
                     "expected (the domain comes first)", dom);
         return XLPCI_ERR_INVAL;
@@ -354,6 +362,13 @@ static int main_create(const cmd_spec *cmd, int argc, char **argv)
     for (; optind < argc; optind++, nspecs++) {
         ret = parse_spec(cmd->name, argv[optind], &specs[nspecs]);
         if (ret) goto out;
+    }
+    if (!nspecs && looks_like_pci(dom)) {
+        /* `create 03:00.0`: the device took the domain's place */
+        ret = usage_error(cmd->name, "no domain given: \"%s\" is a PCI "
+                          "address where the domain was expected (the "
+                          "domain comes first)", dom);
+        goto out;
     }
     if (!nspecs) {
         ret = usage_error(cmd->name, "no PCI devices given (on the command "
@@ -793,23 +808,29 @@ static const cmd_spec cmd_table[] = {
       { { 'n', "show-names", NULL, "print the names too" } }, NULL },
     { "check", main_check, DRY_PLAN, 1,
       "Verify a domain's PCI backend; --repair fixes it",
-      "[--repair] [--audit] <domain>",
+      "[--repair] [--audit] [-t SECS] <domain>",
       { { 'r', "repair", NULL, "fix what it can, in one transaction" },
         { 'a', "audit", NULL, "also look host-wide: list /libxl/pci and "
           "every PCI\nbackend (the cost grows with the host; on\n"
           "oxenstored the listing fails past about 315\nrecords, the "
-          "4096-byte reply limit)" } },
+          "4096-byte reply limit)" },
+        OPT_TIMEOUT },
       "Checks: num_devs is the true count, indices dense, no orphan keys\n"
       "(at any index, or spelled like dev-03), no device twice (by\n"
       "address), no malformed per-index value, frontend present, no index\n"
-      "left Closing by an interrupted detach; who holds each device: its\n"
+      "left Closing by an interrupted detach, no backend Closing, no\n"
+      "frontend waiting in Reconfiguring under a Connected backend\n"
+      "(--repair resumes the cycle) or in any state but Connected; who\n"
+      "holds each device: its\n"
       "/libxl/pci record names the domain, no other live domain holds it,\n"
-      "the bookkeeping agrees (corrected from the store).  Also reports\n"
-      "(never repairs) devices pciback never exported though both ends\n"
-      "are Connected, and malformed values.  A gone domain: what it still\n"
-      "holds, released by --repair as destroy does.  Nothing of a device\n"
-      "another live domain holds is ever touched.  Exit 0 when consistent\n"
-      "(a gone domain: nothing of it left); 1 when problems are left." },
+      "the bookkeeping agrees (corrected from the store); an HVM guest's\n"
+      "QEMU is asked which devices it has (query-pci) and compared with\n"
+      "the record and the bookkeeping.  Also reports (never repairs)\n"
+      "devices pciback never exported though both ends are Connected, and\n"
+      "malformed values.  A gone domain: what it still holds, released by\n"
+      "--repair as destroy does.  Nothing of a device another live domain\n"
+      "holds is ever touched.  Exit 0 when consistent (a gone domain:\n"
+      "nothing of it left); 1 when problems are left." },
     { "destroy", main_destroy, DRY_PLAN, 1,
       "Release every PCI device of a domain that is gone or going",
       "[-f] <domain>",

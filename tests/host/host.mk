@@ -21,8 +21,9 @@ INTEGRATION_TESTS += $(B)/tests/host/test_grants $(B)/tests/host/test_crash \
                      $(B)/tests/host/test_reset $(B)/tests/host/test_names \
                      $(B)/tests/host/test_watch_host $(B)/tests/host/test_truth
 
-# `make fuzz-host`: libFuzzer (clang) on the host-side file parsers, bounded
-# time (FUZZ_SECONDS).  Seeds in tests/host/corpus.
+# `make fuzz-host` (part of `make fuzz`): libFuzzer (clang) on the
+# host-side file parsers, bounded time (FUZZ_SECONDS).  Seeds in
+# tests/host/corpus, a deeply nested state file among them (issue 21).
 FUZZ_SECONDS ?= 60
 CLANG ?= clang
 $(B)/fuzz/fuzz_host: tests/host/fuzz_host.c $(LIB_SRCS) libxlpci/internal.h \
@@ -33,9 +34,10 @@ $(B)/fuzz/fuzz_host: tests/host/fuzz_host.c $(LIB_SRCS) libxlpci/internal.h \
 	    -Ilibxlpci $(LIB_DEPS_CFLAGS) -o $@ $< $(LIB_SRCS) $(LIB_DEPS_LIBS)
 
 .PHONY: fuzz-host
+fuzz: fuzz-host
 fuzz-host: $(B)/fuzz/fuzz_host
 	@mkdir -p $(B)/fuzz/corpus-host
-	$(B)/fuzz/fuzz_host -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	$(B)/fuzz/fuzz_host -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
 	    -print_final_stats=1 $(B)/fuzz/corpus-host tests/host/corpus \
 	    >$(B)/fuzz/log-host 2>&1; rc=$$?; tail -n 6 $(B)/fuzz/log-host; \
 	    echo "fuzz-host: exit $$rc"; exit $$rc

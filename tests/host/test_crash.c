@@ -6,6 +6,7 @@
  *   create 5 03:00.0,seize=1 04:00.0
  *   pci-attach 5 03:00.0,seize=1        (04:00.0 attached before)
  *   pci-detach 5 03:00.0                (03:00.0 seized by a create)
+ *   create 5 04:00.0 03:00.0,seize=1    (nothing before)
  *   destroy 5                           (both, after domain 5 is gone)
  *   pci-assignable-add 03:00.0
  *   pci-assignable-remove -r 03:00.0    (added before)
@@ -436,6 +437,237 @@ static void crash_flow(flow f, const char *env)
             names[f], killed, env);
 }
 
+/* ---- HVM guests (issue 21, 5) ------------------------------------------- */
+
+/* The same kills for an HVM guest's flows, whose devices go through its
+ * QEMU (tests/qmp/qmppeer, -xen-domid 5), with QMP commands among the host
+ * steps:
+ *
+ *   pci-attach 5 03:00.0,seize=1        (04:00.0 attached before)
+ *   pci-detach 5 03:00.0                (03:00.0 seized by a create)
+ *
+ * After `check --repair 5` (which asks QEMU) and `check 5` saying
+ * consistent, nothing is held twice and every side agrees, per device:
+ * QEMU has it iff the backend lists it iff the bookkeeping gives it to
+ * domain 5 iff its ownership record names 5 iff domain 5 holds its IOMMU
+ * context and grants; 03:00.0 not listed is back on e1000e, unrecorded. */
+typedef struct {
+    crash_env c;
+    pid_t peer;
+    char run[320], qstate[340], qready[340];
+} hvm_crash_env;
+
+static void hvm_peer_start(hvm_crash_env *h)
+{
+    char sock[400];
+    char *argv[] = { (char *)h_prog("qmppeer"), sock, (char *)"--ready",
+                     h->qready, (char *)"--state", h->qstate,
+                     (char *)"-xen-domid", (char *)"5", NULL };
+
+    snprintf(sock, sizeof(sock), "%s/qmp-libxl-5", h->run);
+    unlink(h->qready);
+    assert_int_equal(h_spawn(&h->peer, argv, h->qready, 5000 * h_slow()),
+                     0);
+}
+
+static void hvm_crash_setup(hvm_crash_env *h)
+{
+    crash_env *c = &h->c;
+    char ready[320];
+    char *argv[] = { (char *)h_prog("fakesysfs"), (char *)"--root", c->sys,
+                     (char *)"--ready", ready,
+                     (char *)"--device", (char *)DEV3 "=e1000e",
+                     (char *)"--device", (char *)DEV4 "=pciback", NULL };
+    void *st = NULL;
+
+    assert_int_equal(itest_setup(&st), 0);
+    c->e = st;
+    snprintf(c->sys, sizeof(c->sys), "%s/sys", c->e->dir);
+    snprintf(c->state, sizeof(c->state), "%s/state", c->e->dir);
+    snprintf(c->log, sizeof(c->log), "%s/xc.log", c->e->dir);
+    snprintf(c->iommu, sizeof(c->iommu), "%s/iommu", c->e->dir);
+    snprintf(ready, sizeof(ready), "%s/sys.ready", c->e->dir);
+    snprintf(h->run, sizeof(h->run), "%s/run", c->e->dir);
+    snprintf(h->qstate, sizeof(h->qstate), "%s/qmp.state", c->e->dir);
+    snprintf(h->qready, sizeof(h->qready), "%s/qmp.ready", c->e->dir);
+    mkdir(h->run, 0755);
+    assert_int_equal(h_spawn(&c->fake, argv, ready, 5000 * h_slow()), 0);
+    itest_set_resources(c->sys, 3);
+    itest_set_resources(c->sys, 4);
+    itest_set_xen(c->sys, true);
+    setenv("LD_LIBRARY_PATH", h_prog("fakexc"), 1);
+    setenv("XLPCI_SYSFS_ROOT", c->sys, 1);
+    setenv("XLPCI_STATE_DIR", c->state, 1);
+    setenv("XLPCI_RUN_DIR", h->run, 1);
+    setenv("FAKEXC_LOG", c->log, 1);
+    setenv("FAKEXC_STATE", c->iommu, 1);
+    setenv("FAKEXC_DOMAINS", "5=hvm", 1);
+    itest_write(c->e, "/local/domain/5/device", "");
+    hvm_peer_start(h);
+}
+
+static void hvm_crash_teardown(hvm_crash_env *h)
+{
+    unsetenv("XLPCI_RUN_DIR");
+    unsetenv("FAKEXC_DOMAINS");
+    if (h->peer)
+        h_stop(h->peer);
+    h->peer = 0;
+    crash_teardown(&h->c);
+}
+
+/* Does QEMU have 0000:0X:00.0 (its state file)? */
+static bool in_qemu(hvm_crash_env *h, unsigned x)
+{
+    char *text = itest_slurp(h->qstate), want[32];
+    bool has;
+
+    snprintf(want, sizeof(want), "pci-pt-%02x_00.0 ", x);
+    has = strstr(text, want) != NULL;
+    free(text);
+    return has;
+}
+
+static bool hvm_settled(hvm_crash_env *h, const char *what)
+{
+    crash_env *c = &h->c;
+    itest_env *e = c->e;
+    const char *devs[2] = { DEV3, DEV4 };
+    xlpci_bk_dev *v, *d;
+    bool in[2], in3 = false;
+    size_t n;
+    unsigned k;
+
+    if (itest_xlpci(e, "check", "--repair", "5", NULL))
+        fail_msg("%s: check --repair: %s%s", what, e->out, e->err);
+    if (itest_xlpci(e, "check", "5", NULL))
+        fail_msg("%s: check after repair: %s%s", what, e->out, e->err);
+    itest_check_backend(e, 5);
+    for (k = 0; k < 2; k++) {
+        char path[64], *own;
+
+        in[k] = itest_find(e, 5, devs[k]) >= 0;
+        if (in_qemu(h, 3 + k) != in[k])
+            fail_msg("%s: %s listed %d, in QEMU %d", what, devs[k], in[k],
+                     in_qemu(h, 3 + k));
+        d = record(c, devs[k], &v, &n);
+        if (in[k] != (d && d->domid == 5) || (d && d->pending))
+            fail_msg("%s: %s listed %d, record %d pending %d", what,
+                     devs[k], in[k], d ? d->domid : -2, d ? d->pending : -1);
+        free_records(v, n);
+        snprintf(path, sizeof(path), "/libxl/pci/0000-0%u-00-0/domid",
+                 3 + k);
+        own = itest_read(e, path);
+        if (in[k] != (own && !strcmp(own, "5")) || (own && strcmp(own, "5")))
+            fail_msg("%s: %s listed %d, ownership %s", what, devs[k], in[k],
+                     own ?: "-");
+        free(own);
+        if (in[k] ? strcmp(iommu_of(c, devs[k]), "5")
+                  : !strcmp(iommu_of(c, devs[k]), "5"))
+            fail_msg("%s: %s listed %d, IOMMU context %s", what, devs[k],
+                     in[k], iommu_of(c, devs[k]));
+        if (granted(c, 3 + k) != in[k])
+            fail_msg("%s: %s listed %d, granted %d", what, devs[k], in[k],
+                     granted(c, 3 + k));
+    }
+    in3 = in[0];
+    if (!in3 && strcmp(driver_of(c, DEV3), "e1000e"))
+        fail_msg("%s: %s not listed but on \"%s\"", what, DEV3,
+                 driver_of(c, DEV3));
+    if (in3 && strcmp(driver_of(c, DEV3), "pciback"))
+        fail_msg("%s: %s listed but on \"%s\"", what, DEV3,
+                 driver_of(c, DEV3));
+    if (strcmp(driver_of(c, DEV4), "pciback"))
+        fail_msg("%s: %s left pciback", what, DEV4);
+    return in3;
+}
+
+typedef enum { HVM_ATTACH, HVM_DETACH, HVM_CREATE } hvm_flow;
+
+static void crash_flow_hvm(hvm_flow f, const char *env)
+{
+    static const char *const names[] = { "pci-attach", "pci-detach",
+                                         "create" };
+    unsigned stride = h_slow() > 1 ? 3 : 1, n, killed = 0;
+    char num[16], what[96];
+    bool done = false;
+
+    for (n = 1; !done && n < 300; n += stride) {
+        hvm_crash_env h;
+        bool in3;
+        int rc;
+
+        memset(&h, 0, sizeof(h));
+        hvm_crash_setup(&h);
+        if (f != HVM_CREATE)
+            assert_int_equal(itest_xlpci(h.c.e, "create", "5", "04:00.0",
+                                         f == HVM_DETACH ? "03:00.0,seize=1"
+                                                         : NULL, NULL), 0);
+        snprintf(num, sizeof(num), "%u", n);
+        setenv(env, num, 1);
+        if (f == HVM_DETACH)
+            rc = itest_xlpci(h.c.e, "pci-detach", "5", "03:00.0", NULL);
+        else if (f == HVM_ATTACH)
+            rc = itest_xlpci(h.c.e, "pci-attach", "5", "03:00.0,seize=1",
+                             NULL);
+        else
+            rc = itest_xlpci(h.c.e, "create", "5", "04:00.0",
+                             "03:00.0,seize=1", NULL);
+        unsetenv(env);
+        snprintf(what, sizeof(what), "HVM %s, %s=%u", names[f], env, n);
+        if (rc == 0)
+            done = true;
+        else if (rc == 128 + 9)
+            killed++;
+        else
+            fail_msg("%s: exit %d: %s", what, rc, h.c.e->err);
+        in3 = hvm_settled(&h, what);
+        if (done)
+            assert_int_equal(in3, f != HVM_DETACH);
+        hvm_crash_teardown(&h);
+    }
+    assert_true(done);
+    assert_true(killed * stride > 3);
+    fprintf(stderr, "host crash test: HVM %s killed at %u points (%s)\n",
+            names[f], killed, env);
+}
+
+static void test_hvm_attach_host_steps(void **state)
+{
+    (void)state;
+    crash_flow_hvm(HVM_ATTACH, "XLPCI_CRASH_HOST_AT");
+}
+
+static void test_hvm_detach_host_steps(void **state)
+{
+    (void)state;
+    crash_flow_hvm(HVM_DETACH, "XLPCI_CRASH_HOST_AT");
+}
+
+static void test_hvm_attach_requests(void **state)
+{
+    (void)state;
+    crash_flow_hvm(HVM_ATTACH, "XLPCI_CRASH_AT");
+}
+
+static void test_hvm_detach_requests(void **state)
+{
+    (void)state;
+    crash_flow_hvm(HVM_DETACH, "XLPCI_CRASH_AT");
+}
+
+static void test_hvm_create_host_steps(void **state)
+{
+    (void)state;
+    crash_flow_hvm(HVM_CREATE, "XLPCI_CRASH_HOST_AT");
+}
+
+static void test_hvm_create_requests(void **state)
+{
+    (void)state;
+    crash_flow_hvm(HVM_CREATE, "XLPCI_CRASH_AT");
+}
+
 /* ---- the ownership corrections (issue 19) ---------------------------------- */
 
 /* takeover: after `xl destroy 5` of a guest xlpci gave 03:00.0 (seize=1)
@@ -608,6 +840,12 @@ int main(void)
         cmocka_unit_test(test_takeover_requests),
         cmocka_unit_test(test_keep_host_steps),
         cmocka_unit_test(test_keep_requests),
+        cmocka_unit_test(test_hvm_attach_host_steps),
+        cmocka_unit_test(test_hvm_detach_host_steps),
+        cmocka_unit_test(test_hvm_attach_requests),
+        cmocka_unit_test(test_hvm_detach_requests),
+        cmocka_unit_test(test_hvm_create_host_steps),
+        cmocka_unit_test(test_hvm_create_requests),
     };
 
     /* CRASH_TEST_FILTER=test_add_* runs only those (a long test) */

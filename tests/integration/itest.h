@@ -104,6 +104,11 @@ char *itest_xc_calls(const char *log, bool keep_probes,
  * XLPCI_CRASH_HOST_AT set (the crash tests) it runs build/xlpci-test, the
  * CLI of the test build: only that one has the crash injection. */
 int itest_xlpci(itest_env *e, ...);
+/* build/xlpci with the arguments (NULL-terminated), at the given nice
+ * level, never under valgrind (its memory is measured; ASan keeps no
+ * quarantine): its exit status, e->err its stderr, *rss_kb its peak
+ * resident memory (wait4). */
+int itest_xlpci_measured(itest_env *e, int niceness, long *rss_kb, ...);
 /* The same with a given program of the build tree ("xlpci", ...). */
 int itest_run(itest_env *e, const char *prog, ...);
 

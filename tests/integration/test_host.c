@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -252,6 +254,21 @@ static void test_bookkeeping_damage(void **state)
     assert_null(strstr(e->err, "File exists"));
     unlink(path);
 
+    /* a symbolic link (issue 21: "Too many levels of symbolic links") */
+    {
+        char target[420];
+
+        snprintf(target, sizeof(target), "%s.real", path);
+        itest_put_file(target, "{\"version\": 1, \"devices\": []}");
+        assert_int_equal(symlink(target, path), 0);
+        assert_int_equal(itest_xlpci(e, "pci-assignable-list", NULL), 1);
+        assert_non_null(strstr(e->err, "devices.json is a symbolic link: "
+                               "xlpci does not follow one"));
+        assert_null(strstr(e->err, "Too many levels"));
+        unlink(path);
+        unlink(target);
+    }
+
     /* a FIFO */
     assert_int_equal(mkfifo(path, 0644), 0);
     assert_int_equal(itest_xlpci(e, "pci-assignable-list", NULL), 1);
@@ -288,15 +305,29 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* xlpci in a child process; its exit status from bg_wait. */
+/* Where bg_xlpci's child leaves its stderr. */
+static const char *bg_err_path(void)
+{
+    static char path[400];
+
+    snprintf(path, sizeof(path), "%s/bg.err", h.e->dir);
+    return path;
+}
+
+/* xlpci in a child process; its exit status from bg_wait, its stderr in
+ * bg_err_path(). */
 static pid_t bg_xlpci(itest_env *e, const char *a1, const char *a2,
                       const char *a3, const char *a4, const char *a5)
 {
     pid_t pid = fork();
 
     assert_true(pid >= 0);
-    if (pid == 0)
-        _exit(itest_xlpci(e, a1, a2, a3, a4, a5, NULL));
+    if (pid == 0) {
+        int rc = itest_xlpci(e, a1, a2, a3, a4, a5, NULL);
+
+        itest_put_file(bg_err_path(), e->err ?: "");
+        _exit(rc);
+    }
     return pid;
 }
 
@@ -384,6 +415,12 @@ static void test_guest_closes_mid_hot_add(void **state)
     itest_write(e, "/local/domain/5/device/pci/0/state", "5");
     itest_write(e, BE(5) "/state", "5");
     assert_int_equal(bg_wait(pid), 1);
+    /* issue 21: said, not only "went to state 5" */
+    bk = itest_slurp(bg_err_path());
+    if (!strstr(bk, "failed during the Reconfiguring cycle") ||
+        !strstr(bk, "the device stays listed"))
+        fail_msg("pci-attach said: %s", bk);
+    free(bk);
     assert_true(itest_find(e, 5, "0000:05:00.0") >= 0);
     assert_string_equal(driver_of("0000:05:00.0"), "pciback");
     bk = bookkeeping();
@@ -468,6 +505,111 @@ static void test_assignable_bad_names(void **state)
     assert_string_equal(e->out, "0000:03:00.0 nic-0.a=b\n0000:04:00.0 \n");
 }
 
+/* Issue 21: a state directory that cannot be written - immutable, or
+ * devices.json immutable, read-only, full - made pci-detach fail after the
+ * guest and the store were done with the device, without saying so.  Every
+ * command that will commit the bookkeeping now finds it first: refused,
+ * the reason named, nothing changed (store, bookkeeping, drivers). */
+static char *host_snapshot(itest_env *e)
+{
+    char *b = bookkeeping(), *d = itest_dump(e), *out;
+
+    assert_true(asprintf(&out, "%s\n%s\n03 %s 05 %s\n", b, d,
+                         driver_of("0000:03:00.0"),
+                         driver_of("0000:05:00.0")) > 0);
+    free(b);
+    free(d);
+    return out;
+}
+
+static void refused_unchanged(itest_env *e, const char *why)
+{
+    char *before = host_snapshot(e);
+    const char *const cmds[][5] = {
+        { "pci-detach", "5", "04:00.0", NULL },
+        { "pci-attach", "5", "05:00.0,seize=1", NULL },
+        { "pci-assignable-add", "03:00.0", NULL },
+        { "destroy", "-f", "5", NULL },
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        int rc = itest_xlpci(e, cmds[i][0], cmds[i][1], cmds[i][2],
+                             cmds[i][3], NULL);
+
+        if (rc != 1 || !strstr(e->err, "cannot be written") ||
+            !strstr(e->err, why) || !strstr(e->err, "nothing was changed"))
+            fail_msg("%s with the state dir %s: exit %d: %s", cmds[i][0],
+                     why, rc, e->err);
+        itest_assert_same(before, host_snapshot(e), "%s changed something "
+                          "(%s)", cmds[i][0], why);
+    }
+    free(before);
+}
+
+static bool run_ok(const char *fmt, const char *arg)
+{
+    char cmd[1024];
+
+    snprintf(cmd, sizeof(cmd), fmt, arg, arg);
+    return system(cmd) == 0;
+}
+
+static void test_state_dir_unwritable(void **state)
+{
+    itest_env *e = *state;
+    char path[400];
+    bool ns;
+
+    assert_int_equal(itest_xlpci(e, "create", "5", "04:00.0", NULL), 0);
+    snprintf(path, sizeof(path), "%s/devices.json", h.state);
+
+    /* immutable: the directory, then devices.json alone (chattr needs a
+     * file system with inode flags: ext4, xfs, tmpfs from Linux 6.0) */
+    if (run_ok("chattr +i '%s' 2>/dev/null", h.state)) {
+        refused_unchanged(e, "immutable");
+        assert_true(run_ok("chattr -i '%s'", h.state));
+        assert_true(run_ok("chattr +i '%s'", path));
+        refused_unchanged(e, "devices.json is immutable");
+        assert_true(run_ok("chattr -i '%s'", path));
+    } else {
+        fprintf(stderr, "state dir: no chattr +i on this file system, the "
+                "immutable cases not run\n");
+    }
+
+    /* read-only and full: mounts, in a mount namespace of this process
+     * (and of the xlpci it starts), gone with it */
+    ns = !unshare(CLONE_NEWNS) &&
+         !mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL);
+    if (!ns) {
+        fprintf(stderr, "state dir: no mount namespace here, the read-only "
+                "and full cases not run\n");
+        return;
+    }
+    /* the kernel ignores the source and type of these ("none": valgrind
+     * wants strings) */
+    assert_int_equal(mount(h.state, h.state, "none", MS_BIND, NULL), 0);
+    assert_int_equal(mount("none", h.state, "none",
+                           MS_REMOUNT | MS_BIND | MS_RDONLY, NULL), 0);
+    refused_unchanged(e, "read-only");
+    assert_int_equal(umount(h.state), 0);
+
+    {
+        char *text = itest_slurp(path), fill[400];
+
+        assert_int_equal(mount("tmpfs", h.state, "tmpfs", 0, "size=64k"), 0);
+        itest_put_file(path, text);
+        free(text);
+        snprintf(fill, sizeof(fill), "dd if=/dev/zero of='%s/fill' bs=4k "
+                 "2>/dev/null; true", h.state);
+        assert_int_equal(system(fill), 0);
+        refused_unchanged(e, "full");
+        assert_int_equal(umount(h.state), 0);
+    }
+    /* writable again: the detach goes through */
+    assert_int_equal(itest_xlpci(e, "pci-detach", "5", "04:00.0", NULL), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -490,6 +632,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dry_run_host, host_setup,
                                         host_teardown),
         cmocka_unit_test_setup_teardown(test_assignable_bad_names,
+                                        host_setup, host_teardown),
+        /* last: it leaves the process in a mount namespace of its own */
+        cmocka_unit_test_setup_teardown(test_state_dir_unwritable,
                                         host_setup, host_teardown),
     };
 

@@ -120,6 +120,11 @@ static void test_bad_input_changes_nothing(void **state)
         { 2, "out of range", { "create", "99999999999999999999", "05:00.0" } },
         { 1, "not attached to domain 5", { "pci-detach", "5", "09:00.0" } },
         { 1, "has no PCI devices", { "pci-detach", "7", "03:00.0" } },
+        /* issue 21: what is missing is said */
+        { 1, "domain 4242 does not exist",
+          { "pci-detach", "4242", "03:00.0" } },
+        { 2, "no domain given: \"03:00.0\" is a PCI address",
+          { "create", "03:00.0" } },
         { 2, "domain 0 is the backend", { "create", "0", "05:00.0" } },
         { 2, "expected <domain>", { "pci-attach", "5" } },
         { 2, "unknown command", { "frobnicate" } },
@@ -401,10 +406,12 @@ static void test_bad_options(void **state)
         { "xlpci pci-detach: option --timeout needs an argument\n",
           { "pci-detach", "--timeout" } },
         { "xlpci create: option -c needs an argument\n", { "create", "-c" } },
-        { "xlpci pci-detach: bad timeout \"86401\": give seconds from 0 to "
-          "86400", { "pci-detach", "-t", "86401", "5", "03:00.0" } },
+        { "xlpci pci-detach: bad timeout \"3601\": give seconds from 0 to "
+          "3600", { "pci-detach", "-t", "3601", "5", "03:00.0" } },
+        { "xlpci pci-detach: bad timeout \"86400\": give seconds from 0 to "
+          "3600", { "pci-detach", "-t", "86400", "5", "03:00.0" } },
         { "xlpci pci-attach: bad timeout \"nan\": give seconds from 0 to "
-          "86400", { "pci-attach", "-t", "nan", "5", "04:00.0" } },
+          "3600", { "pci-attach", "-t", "nan", "5", "04:00.0" } },
         { "xlpci pci-attach: bad timeout \"-1\"",
           { "pci-attach", "--timeout=-1", "5", "04:00.0" } },
         { "xlpci: unknown option -x\n", { "-x", "pci-list", "5" } },

@@ -28,11 +28,17 @@
  *            [--no-frontend DOMID]... [--frontend-stuck DOMID]...
  *            [--backend-stuck DOMID]...
  *            [--not-assignable BDF]... [--vf BDF]... [--bridge BDF]...
- *            [--delay-ms N] [--frontend-delay-ms N] [-v]
+ *            [--delay-ms N] [--frontend-delay-ms N]
+ *            [--frontend-lag-ms N] [-v]
  *
  * --backend-stuck DOMID: that guest's pciback ignores the frontend's
  * Reconfiguring (a release or an export that takes longer than the
  * toolstack waits), while its pcifront reacts as usual.
+ *
+ * --frontend-lag-ms N: a guest's pcifront that answers a Reconfiguring
+ * slowly: it removes the devices Closing at once, as the kernel does, but
+ * says Reconfiguring only N ms later (a guest short of CPU); the
+ * toolstack's rollback can commit in between (issue 21).
  *
  * --frontend-delay-ms N: a guest's pcifront probes N ms after its frontend
  * directory appeared (a domain created paused, unpaused once the
@@ -110,6 +116,7 @@ static struct {
     const char *status_dir;
     int delay_ms;
     int fe_delay_ms;
+    int fe_lag_ms;
     int verbose;
 } m;
 
@@ -1034,6 +1041,15 @@ static void pcifront_detach_devices(pdev_t *p)
         }
     }
     write_status(p);
+    if (m.fe_lag_ms > 0) {
+        struct timespec ts = { m.fe_lag_ms / 1000,
+                               (long)(m.fe_lag_ms % 1000) * 1000000L };
+
+        logf_("%s: pcifront lags %d ms before Reconfiguring", p->fe,
+              m.fe_lag_ms);
+        while (nanosleep(&ts, &ts) && errno == EINTR && !stop)
+            ;
+    }
     xenbus_switch_state(p->fe, &p->fe_cached, XenbusStateReconfiguring);
 }
 
@@ -1360,7 +1376,8 @@ static void usage(FILE *f)
 "                [--no-frontend DOMID]... [--frontend-stuck DOMID]...\n"
 "                [--backend-stuck DOMID]...\n"
 "                [--not-assignable BDF]... [--vf BDF]... [--bridge BDF]...\n"
-"                [--delay-ms N] [--frontend-delay-ms N] [-v]\n");
+"                [--delay-ms N] [--frontend-delay-ms N]\n"
+"                [--frontend-lag-ms N] [-v]\n");
 }
 
 int main(int argc, char **argv)
@@ -1377,6 +1394,7 @@ int main(int argc, char **argv)
         { "bridge", required_argument, NULL, 'b' },
         { "delay-ms", required_argument, NULL, 'd' },
         { "frontend-delay-ms", required_argument, NULL, 'F' },
+        { "frontend-lag-ms", required_argument, NULL, 'L' },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -1425,6 +1443,11 @@ int main(int argc, char **argv)
             if (parse_uint_arg(optarg, &delay))
                 return 2;
             m.fe_delay_ms = (int)delay;
+            break;
+        case 'L':
+            if (parse_uint_arg(optarg, &delay))
+                return 2;
+            m.fe_lag_ms = (int)delay;
             break;
         case 'v': m.verbose++; break;
         case 'h': usage(stdout); return 0;

@@ -41,12 +41,28 @@
  *                       what xl pci-attach left)
  *   --late CMD:MS       answer CMD (or "greeting") MS ms late
  *   --refuse CMD        answer CMD with GenericError (QEMU's realize
- *                       failure of xen-pci-passthrough for device_add)
+ *                       failure of xen-pci-passthrough for device_add;
+ *                       qmp_capabilities too)
  *   --drop CMD          close the connection when CMD arrives, no answer
  *   --drop-after CMD    do CMD, then close the connection, no answer
+ *   --hang-after CMD    do CMD, answer nothing, then serve nobody again
+ *                       (a QEMU that hung: its socket still accepts into
+ *                       the backlog, no greeting ever comes)
  *   --garbage CMD       answer CMD with a line that is not JSON
  *   --del-delay MS      see device_del (default 50)
  *   --del-never         device_del is accepted, the device never leaves
+ *   --flood KIND        a hostile QEMU: once qmp_capabilities is answered
+ *                       it answers nothing more and writes, as fast as the
+ *                       socket takes them, DEVICE_DELETED events of a
+ *                       device nobody asked about (KIND "events") or
+ *                       replies carrying ids nobody sent ("replies")
+ *   --deep WHERE:N      a JSON value nested N levels deep ([[[...]]]): in
+ *                       the greeting (WHERE "greeting"), as the return
+ *                       value of the next command ("reply") or in an event
+ *                       sent before that reply ("event")
+ *   -xen-domid D        as QEMU's command line names its domain (xlpci
+ *                       reads /proc/<pid>/cmdline); the option is
+ *                       otherwise ignored
  * SIGTERM ends it (the socket file is removed).
  */
 #define _GNU_SOURCE
@@ -82,11 +98,17 @@ typedef struct {
 static struct {
     const char *sock, *ready, *log, *state;
     const char *refuse[MAX_OPTS], *drop[MAX_OPTS], *drop_after[MAX_OPTS];
-    const char *garbage[MAX_OPTS];
+    const char *garbage[MAX_OPTS], *hang_after[MAX_OPTS];
     struct { char cmd[32]; unsigned ms; } late[MAX_OPTS];
-    size_t nrefuse, ndrop, ndrop_after, ngarbage, nlate;
+    size_t nrefuse, ndrop, ndrop_after, ngarbage, nlate, nhang_after;
+    bool hung;
     unsigned del_delay;
     bool del_never;
+    int flood;                       /* 0, FLOOD_EVENTS, FLOOD_REPLIES */
+    char *flood_buf;
+    size_t flood_len, flood_off;
+    char deep_where[16];
+    unsigned deep_n;
     dev devs[MAX_DEVS];
     size_t ndevs;
     int client;
@@ -94,6 +116,8 @@ static struct {
     char *in;
     size_t inlen, incap;
 } g;
+
+enum { FLOOD_EVENTS = 1, FLOOD_REPLIES = 2 };
 
 static volatile sig_atomic_t stop;
 
@@ -266,11 +290,15 @@ static void reply_empty(yajl_val id)
     msg_send(y, id);
 }
 
+static bool send_deep(const char *where, yajl_val id);
+
 static void greet(void)
 {
     yajl_gen y;
 
     maybe_late("greeting");
+    if (send_deep("greeting", NULL))
+        return;
     y = msg_begin();
     gen_str(y, "QMP");
     yajl_gen_map_open(y);
@@ -319,6 +347,104 @@ static void event_deleted(const char *id)
     gen_str(y, path);
     yajl_gen_map_close(y);
     msg_send(y, NULL);
+}
+
+/* "[[[...0...]]]", n levels, malloc'd, with its length. */
+static char *deep_value(unsigned n, size_t *len)
+{
+    char *v = malloc(2 * (size_t)n + 2);
+    size_t i;
+
+    if (!v)
+        abort();
+    for (i = 0; i < n; i++)
+        v[i] = '[';
+    v[n] = '0';
+    for (i = 0; i < n; i++)
+        v[n + 1 + i] = ']';
+    *len = 2 * (size_t)n + 1;
+    v[*len] = '\0';
+    return v;
+}
+
+/* --deep WHERE:N: the nested line for where, sent once; the prefix and
+ * suffix make it a greeting, a return value or an event. */
+static bool send_deep(const char *where, yajl_val id)
+{
+    char *v, head[160];
+    size_t len;
+
+    if (strcmp(g.deep_where, where) || !g.deep_n)
+        return false;
+    v = deep_value(g.deep_n, &len);
+    if (!strcmp(where, "greeting"))
+        snprintf(head, sizeof(head), "{\"QMP\": {\"version\": {\"qemu\": "
+                 "{\"major\": 7, \"minor\": 2, \"micro\": 0}, "
+                 "\"package\": \"\"}, \"capabilities\": ");
+    else if (!strcmp(where, "event"))
+        snprintf(head, sizeof(head), "{\"event\": \"DEVICE_DELETED\", "
+                 "\"data\": {\"device\": \"x\", \"path\": ");
+    else
+        snprintf(head, sizeof(head), "{\"return\": ");
+    send_line(head, strlen(head));
+    send_line(v, len);
+    if (!strcmp(where, "event"))
+        send_line("}", 1);
+    if (!strcmp(where, "reply") && id && YAJL_IS_INTEGER(id)) {
+        snprintf(head, sizeof(head), ", \"id\": %lld",
+                 (long long)YAJL_GET_INTEGER(id));
+        send_line(head, strlen(head));
+    }
+    send_line("}\r\n", 3);
+    free(v);
+    g.deep_n = strcmp(where, "event") ? 0 : g.deep_n;
+    if (!strcmp(where, "event"))
+        g.deep_where[0] = '\0';
+    return true;
+}
+
+/* --flood: 64 KiB of the lines, written again and again. */
+static void flood_prepare(void)
+{
+    char line[256];
+    size_t n = 0, i, len;
+    unsigned k = 0;
+
+    g.flood_buf = malloc(65536 + sizeof(line));
+    if (!g.flood_buf)
+        abort();
+    while (n < 65536) {
+        if (g.flood == FLOOD_EVENTS)
+            len = (size_t)snprintf(line, sizeof(line), "{\"timestamp\": "
+                "{\"seconds\": 1700000000, \"microseconds\": %u}, "
+                "\"event\": \"DEVICE_DELETED\", \"data\": {\"device\": "
+                "\"pci-pt-ff_1f.%u-%u\", \"path\": \"/machine/peripheral/"
+                "x\"}}\r\n", k, k % 8, k);
+        else
+            len = (size_t)snprintf(line, sizeof(line), "{\"return\": {}, "
+                                   "\"id\": %u}\r\n", 100000 + k);
+        for (i = 0; i < len; i++)
+            g.flood_buf[n + i] = line[i];
+        n += len;
+        k++;
+    }
+    g.flood_len = n;
+}
+
+/* The socket is writable: as much of the flood as it takes. */
+static void flood_write(void)
+{
+    ssize_t r;
+
+    r = send(g.client, g.flood_buf + g.flood_off,
+             g.flood_len - g.flood_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (r < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (r <= 0) {
+        close_client();
+        return;
+    }
+    g.flood_off = (g.flood_off + (size_t)r) % g.flood_len;
 }
 
 /* ---- state ------------------------------------------------------------------ */
@@ -593,6 +719,11 @@ static void handle_line(char *line)
         goto out;
     }
     cmd = YAJL_GET_STRING(exec);
+    if (g.flood && g.negotiated)
+        goto out;                      /* answers nothing more */
+    send_deep("event", NULL);
+    if (g.negotiated && send_deep("reply", id))
+        goto out;
     if (listed(g.drop, g.ndrop, cmd)) {
         close_client();
         goto out;
@@ -603,13 +734,29 @@ static void handle_line(char *line)
         goto out;
     }
     if (!g.negotiated) {
-        if (!strcmp(cmd, "qmp_capabilities")) {
+        if (!strcmp(cmd, "qmp_capabilities") &&
+            listed(g.refuse, g.nrefuse, cmd)) {
+            reply_error(id, "GenericError", "qmp_capabilities refused by "
+                        "qmppeer");
+        } else if (!strcmp(cmd, "qmp_capabilities")) {
             g.negotiated = true;
             reply_empty(id);
         } else {
             reply_error(id, "CommandNotFound", "Expecting capabilities "
                         "negotiation with 'qmp_capabilities'");
         }
+        goto out;
+    }
+    if (listed(g.hang_after, g.nhang_after, cmd)) {
+        int fd = g.client;
+
+        g.client = -1;                 /* do it, answer nobody, ever */
+        if (!strcmp(cmd, "device_add"))
+            cmd_device_add(id, args);
+        else if (!strcmp(cmd, "device_del"))
+            cmd_device_del(id, args);
+        g.client = fd;
+        g.hung = true;
         goto out;
     }
     if (listed(g.drop_after, g.ndrop_after, cmd)) {
@@ -680,8 +827,10 @@ static int usage(void)
 {
     fprintf(stderr, "usage: qmppeer SOCKET [--ready F] [--log F] [--state F]"
             " [--device ID,HOST,SLOT] [--late CMD:MS] [--refuse CMD] [--drop"
-            " CMD] [--drop-after CMD] [--garbage CMD] [--del-delay MS] "
-            "[--del-never]\n");
+            " CMD] [--drop-after CMD] [--hang-after CMD] [--garbage CMD] "
+            "[--del-delay MS] "
+            "[--del-never] [--flood events|replies] [--deep WHERE:N] "
+            "[-xen-domid D]\n");
     return 2;
 }
 
@@ -708,7 +857,24 @@ static int parse_args(int argc, char **argv)
         if (!a)
             return -1;
         i++;
-        if (!strcmp(o, "--ready")) {
+        if (!strcmp(o, "-xen-domid")) {
+            /* QEMU's own option: only on the command line */
+        } else if (!strcmp(o, "--flood")) {
+            if (!strcmp(a, "events"))
+                g.flood = FLOOD_EVENTS;
+            else if (!strcmp(a, "replies"))
+                g.flood = FLOOD_REPLIES;
+            else
+                return -1;
+        } else if (!strcmp(o, "--deep")) {
+            const char *c = strchr(a, ':');
+
+            if (!c || (size_t)(c - a) >= sizeof(g.deep_where))
+                return -1;
+            snprintf(g.deep_where, sizeof(g.deep_where), "%.*s",
+                     (int)(c - a), a);
+            g.deep_n = (unsigned)atoi(c + 1);
+        } else if (!strcmp(o, "--ready")) {
             g.ready = a;
         } else if (!strcmp(o, "--log")) {
             g.log = a;
@@ -718,6 +884,8 @@ static int parse_args(int argc, char **argv)
             if (add_opt(g.refuse, &g.nrefuse, a)) return -1;
         } else if (!strcmp(o, "--drop")) {
             if (add_opt(g.drop, &g.ndrop, a)) return -1;
+        } else if (!strcmp(o, "--hang-after")) {
+            if (add_opt(g.hang_after, &g.nhang_after, a)) return -1;
         } else if (!strcmp(o, "--drop-after")) {
             if (add_opt(g.drop_after, &g.ndrop_after, a)) return -1;
         } else if (!strcmp(o, "--garbage")) {
@@ -768,6 +936,8 @@ int main(int argc, char **argv)
     add_dev("", "", 2, 0, 0xff80);     /* xen-platform */
     if (parse_args(argc, argv))
         return usage();
+    if (g.flood)
+        flood_prepare();
 
     memset(&sig, 0, sizeof(sig));
     sig.sa_handler = on_term;
@@ -804,7 +974,13 @@ int main(int argc, char **argv)
         } else {
             p[n].fd = g.client;
             p[n].events = POLLIN;
+            if (g.flood && g.negotiated)
+                p[n].events |= POLLOUT;
             p[n++].revents = 0;
+        }
+        if (g.hung) {                  /* serves nobody: only SIGTERM */
+            sleep_ms(1000);
+            continue;
         }
         r = poll(p, (nfds_t)n, timeout);
         if (r < 0 && errno != EINTR)
@@ -820,6 +996,10 @@ int main(int argc, char **argv)
                 g.inlen = 0;
                 greet();
             }
+        } else if (p[0].revents & POLLOUT) {
+            flood_write();
+            if (g.client >= 0 && (p[0].revents & POLLIN))
+                client_input();
         } else if (p[0].revents) {
             client_input();
         }
@@ -828,5 +1008,6 @@ int main(int argc, char **argv)
     close(lfd);
     unlink(g.sock);
     free(g.in);
+    free(g.flood_buf);
     return 0;
 }

@@ -544,6 +544,36 @@ static void problems_of(const tree *t, pb_count *c)
 /* The one parser: devices compared by parsed address, every index seen
  * (orphans at any index, non-canonical spellings), malformed per-index
  * values and a damaged num_devs named. */
+/* Issue 21: an append refuses orphan keys at the indices it would write
+ * (they were written over, then removed by the rolled-back cycle). */
+static void test_view_check_append(void **state)
+{
+    xlpci_view v;
+    char err[400];
+    tree t;
+
+    (void)state;
+    three_devices(&t);
+    tree_view(&t, &v);
+    assert_int_equal(xlpci_view_check_append(&v, 5, 2, err, sizeof(err)), 0);
+    view_free(&v);
+    tree_set(&t, BE "/dev-4", "0000:09:00.0");       /* past the append */
+    tree_view(&t, &v);
+    assert_int_equal(xlpci_view_check_append(&v, 5, 1, err, sizeof(err)), 0);
+    assert_int_equal(xlpci_view_check_append(&v, 5, 2, err, sizeof(err)),
+                     XLPCI_ERR_CORRUPT);
+    assert_non_null(strstr(err, "dev-4 lies at index 4, past num_devs 3"));
+    assert_non_null(strstr(err, "check --repair 5"));
+    view_free(&v);
+    tree_set(&t, BE "/state-3", "3");
+    tree_view(&t, &v);
+    assert_int_equal(xlpci_view_check_append(&v, 5, 1, err, sizeof(err)),
+                     XLPCI_ERR_CORRUPT);
+    assert_non_null(strstr(err, "state-3 lies at index 3"));
+    view_free(&v);
+    tree_free(&t);
+}
+
 static void test_view_parser(void **state)
 {
     static const struct { const char *key, *value; } bad_values[] = {
@@ -771,6 +801,7 @@ int main(void)
         cmocka_unit_test(test_remove_last_device),
         cmocka_unit_test(test_detach_begin),
         cmocka_unit_test(test_view_check),
+        cmocka_unit_test(test_view_check_append),
         cmocka_unit_test(test_view_parser),
         cmocka_unit_test(test_row_states),
         cmocka_unit_test(test_parse_uint),

@@ -277,6 +277,113 @@ static const char query_pci[] =
     "{\"class\": 512}, \"id\": {\"device\": 1, \"vendor\": 2}, "
     "\"regions\": []}]}], \"id\": 5}";
 
+/* "[[[...]]]" n levels deep inside prefix ... suffix, malloc'd. */
+static char *nested(const char *prefix, size_t n, const char *suffix)
+{
+    size_t lp = strlen(prefix), ls = strlen(suffix);
+    char *s = malloc(lp + 2 * n + 2 + ls);
+
+    assert_non_null(s);
+    memcpy(s, prefix, lp);
+    memset(s + lp, '[', n);
+    s[lp + n] = '1';
+    memset(s + lp + n + 1, ']', n);
+    memcpy(s + lp + 2 * n + 1, suffix, ls + 1);
+    return s;
+}
+
+/* Issue 21: one line nested ~300,000 deep (it fits the 1 MiB line limit)
+ * crashed yajl's recursive tree parser; every message is measured first
+ * and refused past XLPCI_JSON_DEPTH_MAX levels, with the reason. */
+static void test_parse_deep(void **state)
+{
+    static const char *const frames[][2] = {
+        { "", "" },
+        { "{\"return\": ", ", \"id\": 2}" },
+        { "{\"event\": \"DEVICE_DELETED\", \"data\": {\"device\": ", "}}" },
+        { "{\"QMP\": {\"version\": {\"qemu\": {\"major\": 7}}, "
+          "\"capabilities\": ", "}}" },
+    };
+    xlpci_qmp_msg m;
+    char err[160], *line;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(frames) / sizeof(frames[0]); i++) {
+        line = nested(frames[i][0], 300000, frames[i][1]);
+        assert_int_equal(xlpci_qmp_parse(line, &m, err, sizeof(err)),
+                         XLPCI_ERR_CORRUPT);
+        assert_null(m.root);
+        assert_non_null(strstr(err, "nested deeper than 64 levels"));
+        free(line);
+    }
+    /* at the limit: parsed (the reply's object is one level) */
+    line = nested("{\"return\": ", 63, ", \"id\": 2}");
+    assert_int_equal(xlpci_qmp_parse(line, &m, err, sizeof(err)), 0);
+    assert_int_equal(m.kind, XLPCI_QMP_RETURN);
+    xlpci_qmp_msg_dispose(&m);
+    free(line);
+    line = nested("{\"return\": ", 64, ", \"id\": 2}");
+    assert_int_equal(xlpci_qmp_parse(line, &m, err, sizeof(err)),
+                     XLPCI_ERR_CORRUPT);
+    free(line);
+    /* brackets inside strings (escaped quotes too) are not nesting */
+    line = nested("{\"return\": \"\\\"[[[\", \"x\": \"", 70,
+                  "\", \"id\": 2}");
+    assert_int_equal(xlpci_qmp_parse(line, &m, err, sizeof(err)), 0);
+    xlpci_qmp_msg_dispose(&m);
+    free(line);
+}
+
+static void test_json_depth(void **state)
+{
+    (void)state;
+    assert_int_equal(xlpci_json_depth("", 0, 64), 0);
+    assert_int_equal(xlpci_json_depth("1", 1, 64), 0);
+    assert_int_equal(xlpci_json_depth("[{}]", 4, 64), 2);
+    assert_int_equal(xlpci_json_depth("[][][]", 6, 64), 1);
+    assert_int_equal(xlpci_json_depth("[\"[[\"]", 6, 64), 1);
+    assert_int_equal(xlpci_json_depth("[\"\\\"[\"]", 7, 64), 1);
+    assert_int_equal(xlpci_json_depth("]]][[", 5, 64), 2);
+    /* the scan stops past max */
+    assert_int_equal(xlpci_json_depth("[[[[[[", 6, 3), 4);
+}
+
+/* Issue 21: check's view of QEMU, the devices by libxl's ids only. */
+static void test_pci_passthrough(void **state)
+{
+    const char *reply =
+        "{\"return\": [{\"bus\": 0, \"devices\": ["
+        "{\"qdev_id\": \"\", \"slot\": 1, \"function\": 0},"
+        "{\"qdev_id\": \"pci-pt-04_00.0\", \"slot\": 3, \"function\": 0},"
+        "{\"qdev_id\": \"pci-pt-81_10.7\", \"slot\": 4, \"function\": 0},"
+        "{\"qdev_id\": \"pci-pt-4_0.0\", \"slot\": 5, \"function\": 0},"
+        "{\"qdev_id\": \"pci-pt-04_00.0x\", \"slot\": 6, \"function\": 0},"
+        "{\"qdev_id\": \"nic0\", \"slot\": 7, \"function\": 0}]}], "
+        "\"id\": 3}";
+    xlpci_qmp_msg m;
+    xlpci_bdf *v;
+    char err[160];
+    size_t n;
+
+    (void)state;
+    assert_int_equal(xlpci_qmp_parse(reply, &m, err, sizeof(err)), 0);
+    assert_int_equal(xlpci_qmp_pci_passthrough(m.ret, &v, &n, err,
+                                               sizeof(err)), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(xlpci_bdf_cmp(&v[0], &(xlpci_bdf){ 0, 4, 0, 0 }), 0);
+    assert_int_equal(xlpci_bdf_cmp(&v[1], &(xlpci_bdf){ 0, 0x81, 0x10, 7 }),
+                     0);
+    free(v);
+    xlpci_qmp_msg_dispose(&m);
+    assert_int_equal(xlpci_qmp_parse("{\"return\": {}, \"id\": 3}", &m, err,
+                                     sizeof(err)), 0);
+    assert_int_equal(xlpci_qmp_pci_passthrough(m.ret, &v, &n, err,
+                                               sizeof(err)),
+                     XLPCI_ERR_CORRUPT);
+    xlpci_qmp_msg_dispose(&m);
+}
+
 static void test_pci_find(void **state)
 {
     xlpci_qmp_msg m;
@@ -347,6 +454,9 @@ int main(void)
         cmocka_unit_test(test_parse_greeting),
         cmocka_unit_test(test_parse_return_error_event),
         cmocka_unit_test(test_parse_malformed),
+        cmocka_unit_test(test_parse_deep),
+        cmocka_unit_test(test_json_depth),
+        cmocka_unit_test(test_pci_passthrough),
         cmocka_unit_test(test_pci_find),
         cmocka_unit_test(test_pci_find_malformed),
     };
