@@ -344,8 +344,8 @@ static void test_no_passthrough(void **state)
 /* The QEMU of domain d; late: its greeting comes that many ms late. */
 static void peer_start(unsigned d, const char *late)
 {
-    char sock[400], ready[400];
-    char *argv[8];
+    char sock[400], ready[400], dom[16];
+    char *argv[10];
     int n = 0;
 
     snprintf(sock, sizeof(sock), "%s/qmp-libxl-%u", g.run, d);
@@ -358,6 +358,9 @@ static void peer_start(unsigned d, const char *late)
         argv[n++] = (char *)"--late";
         argv[n++] = (char *)late;
     }
+    snprintf(dom, sizeof(dom), "%u", d);
+    argv[n++] = (char *)"-xen-domid";  /* as libxl starts QEMU */
+    argv[n++] = dom;
     argv[n] = NULL;
     assert_int_equal(h_spawn(&g.peer, argv, ready, 5000 * h_slow()), 0);
 }
