@@ -22,7 +22,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "internal.h"
+#include "host.h"
 
 static int check_name(xlpci_ctx *ctx, const char *name)
 {

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "flows.h"
 
 /* Who holds bdf (ownership.c, owner.c), for the commands of this file:
  * 0 and the bookkeeping corrected when no live domain does (a record of

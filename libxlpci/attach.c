@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "flows.h"
 
 typedef enum { ATTACH_CREATED, ATTACH_APPENDED, ATTACH_RECONF } attach_mode;
 

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "pure.h"
 
 #define XLPCI_NAME_MAX 64            /* as libxl's assignable names */
 

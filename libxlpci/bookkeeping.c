@@ -27,7 +27,7 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
-#include "internal.h"
+#include "io.h"
 
 #define BK_VERSION 1
 #define BK_MAX_SIZE (4u << 20)

@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "io.h"
 
 #define XLPCI_DEFAULT_TIMEOUT_MS   10000   /* libxl__wait_for_backend: 10 s */
 #define XLPCI_DEFAULT_STATE_DIR    "/var/lib/xlpci"

@@ -15,7 +15,7 @@
  * lost a device the backend still lists.
  *
  * So the flows look before and after a rollback (within the grace the
- * deadline leaves them: internal.h, XLPCI_OP):
+ * deadline leaves them: io.h, XLPCI_OP):
  *   - before: the cycle ended late (backend Connected: the flow goes on
  *     as if it had ended in time), or the guest joined it (frontend
  *     Reconfiguring, or the backend Reconfigured): the cycle is waited
@@ -37,7 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "steps.h"
 
 static int read_fe_state(xlpci_ctx *ctx, xs_transaction_t t, uint32_t domid,
                          int *state_r)

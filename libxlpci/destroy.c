@@ -48,7 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "flows.h"
 
 typedef struct {
     uint32_t domid;

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "steps.h"
 
 /* ---- the host side of an assignment ------------------------------------ */
 

@@ -53,11 +53,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "flows.h"
 
 /* The rollback through QEMU gets until this long past the command's
  * deadline; the host steps after it take the rest of the 2 s by which a
- * command involving QEMU ends (internal.h, XLPCI_OP). */
+ * command involving QEMU ends (io.h, XLPCI_OP). */
 #define XLPCI_HVM_UNDO_MS 1000
 
 /* ---- the record: backend entries + ownership, one transaction ------------ */

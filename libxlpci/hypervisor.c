@@ -36,7 +36,7 @@
 
 #include "xclib.h"                  /* libxenctrl, loaded when needed */
 
-#include "internal.h"
+#include "host.h"
 
 #define IORESOURCE_IO        0x00000100ull
 #define IORESOURCE_MEM       0x00000200ull

@@ -39,7 +39,7 @@
 
 #include "xclib.h"                  /* libxenctrl, loaded when needed */
 
-#include "internal.h"
+#include "host.h"
 
 uint32_t xlpci_sbdf(const xlpci_bdf *bdf)
 {

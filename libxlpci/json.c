@@ -9,7 +9,7 @@
 
 #include <yajl/yajl_gen.h>
 
-#include "internal.h"
+#include "pure.h"
 
 /* A linear scan, no recursion: strings are skipped as a JSON lexer skips
  * them ('"' opens and closes, '\\' escapes the next byte), so the depth

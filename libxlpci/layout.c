@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "pure.h"
 
 static int key_path(char *buf, uint32_t domid, enum xlpci_key k, unsigned i)
 {

@@ -67,7 +67,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "io.h"
 
 /* Is path planned for removal in ops? */
 static bool ops_removes(const xlpci_ops *ops, const char *path)

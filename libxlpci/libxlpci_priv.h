@@ -6,7 +6,8 @@
  * parsers' messages, the planned operations, the backend view and its
  * operations per step, and the pure parsers of the host side (bookkeeping
  * records, sysfs resource and irq, libxl's /libxl/pci names).  The
- * library's modules include internal.h, which includes this.
+ * library's modules include their floor's header (pure.h, io.h, host.h,
+ * steps.h, flows.h: each includes the one below), which includes this.
  */
 #ifndef LIBXLPCI_PRIV_H
 #define LIBXLPCI_PRIV_H

@@ -3,7 +3,7 @@
  * test build of the library (libxlpci-test.a, compiled with
  * -DXLPCI_TESTING; the tests, the bench and build/xlpci-test link it) has
  * these, together with the crash injection of XLPCI_CRASH_AT and
- * XLPCI_CRASH_HOST_AT (internal.h).
+ * XLPCI_CRASH_HOST_AT (io.h).
  */
 #ifndef LIBXLPCI_TESTING_H
 #define LIBXLPCI_TESTING_H

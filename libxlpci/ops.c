@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "pure.h"
 
 void xlpci_ops_init(xlpci_ops *ops)
 {

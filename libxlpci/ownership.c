@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "steps.h"
 
 void xlpci_truth_init(xlpci_ctx *ctx, xlpci_truth *tr, bool host)
 {

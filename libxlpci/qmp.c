@@ -32,7 +32,7 @@
 #include <unistd.h>
 
 
-#include "internal.h"
+#include "io.h"
 
 #define QMP_EOF 1                      /* internal: the peer closed */
 #define QMP_POLL_MS 100                /* query-pci while waiting for del */

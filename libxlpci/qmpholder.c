@@ -32,7 +32,7 @@
 #include <linux/sock_diag.h>
 #include <linux/unix_diag.h>
 
-#include "internal.h"
+#include "io.h"
 
 typedef struct {
     unsigned long srv, peer;         /* QEMU's side, the client's side */

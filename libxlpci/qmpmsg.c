@@ -28,7 +28,7 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
-#include "internal.h"
+#include "pure.h"
 
 void xlpci_qdev_id(const xlpci_bdf *bdf, char *buf)
 {

@@ -30,7 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "host.h"
 
 /* One write to a control file; false (with a warning) if it failed. */
 static bool write_ctl(xlpci_ctx *ctx, const char *path, const char *text,

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "internal.h"
+#include "pure.h"
 
 /* "0x" and 1..16 hex digits, ending at a blank or the end. */
 static const char *hex_token(const char *p, uint64_t *v)

@@ -9,7 +9,7 @@
  * reads them), so a device that does not exist can still be named: VF k
  * of that PF, gone because fewer than k + 1 VFs are enabled.
  */
-#include "internal.h"
+#include "pure.h"
 
 static unsigned rid(const xlpci_bdf *b)
 {

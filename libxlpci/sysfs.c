@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "io.h"
 
 bool xlpci_host_active(xlpci_ctx *ctx)
 {

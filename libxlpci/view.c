@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "pure.h"
 
 const char *const xlpci_key_names[XLPCI_NKEYS] = {
     [XLPCI_KEY_KEY] = "key",

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "steps.h"
 
 const char *xlpci_state_name(int state)
 {

@@ -48,7 +48,7 @@
 
 #include "xclib.h"                  /* libxenctrl, loaded when needed */
 
-#include "internal.h"
+#include "flows.h"
 
 #define GUESTS_DIR_DEFAULT "/etc/xlpci/guests"
 #define QEMU_WAIT_MS       60000u  /* libxl's LIBXL_DEVICE_MODEL_START_TIMEOUT */

@@ -35,7 +35,7 @@
 
 #include "xclib.h"                  /* libxenctrl, loaded when needed */
 
-#include "internal.h"
+#include "flows.h"
 
 #define QEMU_POLL_MS 50
 

@@ -6,7 +6,7 @@ FUZZ_SECONDS ?= 60
 CLANG ?= clang
 FUZZ_SRCS := tests/fuzz/fuzz_parse.c libxlpci/bdf.c libxlpci/cfg.c
 
-$(B)/fuzz/fuzz_parse: $(FUZZ_SRCS) libxlpci/internal.h \
+$(B)/fuzz/fuzz_parse: $(FUZZ_SRCS) $(wildcard libxlpci/*.h) \
         libxlpci/libxlpci_priv.h libxlpci/libxlpci.h
 	@mkdir -p $(dir $@)
 	$(CLANG) -g -O1 -std=gnu11 -Wall -Wextra -Werror \
@@ -16,7 +16,7 @@ $(B)/fuzz/fuzz_parse: $(FUZZ_SRCS) libxlpci/internal.h \
 FUZZ_BACKEND_SRCS := tests/fuzz/fuzz_backend.c libxlpci/view.c \
                      libxlpci/layout.c libxlpci/bdf.c libxlpci/ops.c
 
-$(B)/fuzz/fuzz_backend: $(FUZZ_BACKEND_SRCS) libxlpci/internal.h \
+$(B)/fuzz/fuzz_backend: $(FUZZ_BACKEND_SRCS) $(wildcard libxlpci/*.h) \
         libxlpci/libxlpci_priv.h libxlpci/libxlpci.h
 	@mkdir -p $(dir $@)
 	$(CLANG) -g -O1 -std=gnu11 -Wall -Wextra -Werror \

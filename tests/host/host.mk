@@ -26,7 +26,7 @@ INTEGRATION_TESTS += $(B)/tests/host/test_grants $(B)/tests/host/test_crash \
 # tests/host/corpus, a deeply nested state file among them (issue 21).
 FUZZ_SECONDS ?= 60
 CLANG ?= clang
-$(B)/fuzz/fuzz_host: tests/host/fuzz_host.c $(LIB_SRCS) libxlpci/internal.h \
+$(B)/fuzz/fuzz_host: tests/host/fuzz_host.c $(LIB_SRCS) $(wildcard libxlpci/*.h) \
         libxlpci/libxlpci_priv.h libxlpci/libxlpci.h
 	@mkdir -p $(dir $@)
 	$(CLANG) -g -O1 -std=gnu11 -Wall -Wextra -Werror \

@@ -13,7 +13,7 @@ INTEGRATION_TESTS += $(B)/tests/integration/test_hvm
 # reader, bounded time (FUZZ_SECONDS).  Seeds in tests/qmp/corpus, deep
 # nesting among them (issue 21).
 $(B)/fuzz/fuzz_qmp: tests/qmp/fuzz_qmp.c libxlpci/qmpmsg.c libxlpci/bdf.c \
-        libxlpci/json.c libxlpci/internal.h libxlpci/libxlpci.h
+        libxlpci/json.c $(wildcard libxlpci/*.h)
 	@mkdir -p $(dir $@)
 	$(CLANG) -g -O1 -std=gnu11 -Wall -Wextra -Werror \
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
