@@ -389,8 +389,9 @@ int guest_sees(const char *status_dir, unsigned domid)
     return n;
 }
 
-/* A guest with ndev PCI devices on buses bus0.., as pciback leaves it
- * once Connected: state 4, state-N 3, vdev-N, root-0, root_num. */
+/* A guest with ndev PCI devices on buses bus0.., as pciback and pcifront
+ * leave it once Connected: state 4, state-N 3, vdev-N, root-0, root_num,
+ * the frontend's state 4. */
 void add_connected_guest(struct xs_handle *xs, unsigned d, unsigned bus0,
                          unsigned ndev)
 {
@@ -421,6 +422,10 @@ void add_connected_guest(struct xs_handle *xs, unsigned d, unsigned bus0,
     W("root-0", "0000:00");
     W("state", "4");
 #undef W
+    /* and pcifront Connected, as a running guest's (check reports a
+     * frontend left behind a Connected backend) */
+    snprintf(path, sizeof(path), "/local/domain/%u/device/pci/0/state", d);
+    xs_write(xs, XBT_NULL, path, "4", 1);
     free(devs);
     free(specs);
 }
