@@ -232,18 +232,10 @@ static int attach_late(xlpci_ctx *ctx, attach_arg *a, const char *b,
 {
     long long until = xlpci_step_limit(ctx);
     long long settle = xlpci_now_ms() + XLPCI_SETTLE_MS;
-    int j, urc, after;
+    int j, after;
 
-    j = xlpci_cycle_joined(ctx, a->domid, until, &state);
-    if (j == 1) {
-        urc = xlpci_txn_run(ctx, "pci-attach rollback", undo_attach_body, a);
-        /* the guest acted between the look and the rollback: its cycle
-         * is waited for, as when it had joined */
-        if (urc >= 0 && !a->undone)
-            j = xlpci_cycle_joined(ctx, a->domid, until, &state);
-        else if (urc < 0)
-            j = urc;
-    }
+    j = xlpci_cycle_late(ctx, a->domid, until, &state, "pci-attach rollback",
+                         undo_attach_body, a, &a->undone);
     if (j == 0) {
         LOG(ctx, DETAIL, "pci-attach %s: the Reconfiguring cycle of domain "
             "%u ended just after the deadline", b, a->domid);

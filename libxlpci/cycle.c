@@ -144,6 +144,22 @@ int xlpci_cycle_joined(xlpci_ctx *ctx, uint32_t domid, long long until,
     return rc == XLPCI_ERR_TIMEDOUT ? XLPCI_CYCLE_JOINED : rc;
 }
 
+int xlpci_cycle_late(xlpci_ctx *ctx, uint32_t domid, long long until,
+                     int *state_r, const char *what, xlpci_txn_body *undo,
+                     void *arg, const bool *undone)
+{
+    int j = xlpci_cycle_joined(ctx, domid, until, state_r), urc;
+
+    if (j != 1 || !undo)
+        return j;
+    urc = xlpci_txn_run(ctx, what, undo, arg);
+    if (urc < 0)
+        return urc;
+    /* the guest acted between the look and the rollback: its cycle is
+     * waited for, as when it had joined */
+    return *undone ? j : xlpci_cycle_joined(ctx, domid, until, state_r);
+}
+
 int xlpci_cycle_after_rollback(xlpci_ctx *ctx, uint32_t domid,
                                long long until)
 {

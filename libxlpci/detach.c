@@ -307,18 +307,11 @@ static int detach_late(xlpci_ctx *ctx, detach_arg *a, const char *b,
 {
     long long until = xlpci_step_limit(ctx);
     long long settle = xlpci_now_ms() + XLPCI_SETTLE_MS;
-    int j, urc, after;
+    int j, after;
 
-    j = xlpci_cycle_joined(ctx, a->domid, until, &state);
-    if (j == 1 && !force) {
-        urc = xlpci_txn_run(ctx, "pci-detach rollback", undo_detach_body, a);
-        /* the guest acted between the look and the rollback: its cycle
-         * is waited for, as when it had joined */
-        if (urc >= 0 && !a->undone)
-            j = xlpci_cycle_joined(ctx, a->domid, until, &state);
-        else if (urc < 0)
-            j = urc;
-    }
+    /* -f: never rolled back (the device is removed anyway) */
+    j = xlpci_cycle_late(ctx, a->domid, until, &state, "pci-detach rollback",
+                         force ? NULL : undo_detach_body, a, &a->undone);
     if (j == 0) {
         LOG(ctx, DETAIL, "pci-detach %s: the Reconfiguring cycle of domain "
             "%u ended just after the deadline", b, a->domid);

@@ -98,6 +98,16 @@ _hidden bool xlpci_is_connected(int state, void *arg);
 #define XLPCI_SETTLE_MS 250
 _hidden int xlpci_cycle_joined(xlpci_ctx *ctx, uint32_t domid,
                                long long until, int *state_r);
+/* A flow's cycle that did not end by the deadline: xlpci_cycle_joined;
+ * when nobody acted on it and undo is given, the flow's rollback (undo,
+ * a transaction body named what, on arg), and if that found the guest had
+ * acted meanwhile (*undone still false once it committed) the cycle is
+ * looked at again, as when the guest had joined.  xlpci_cycle_joined's
+ * answer, or the rollback's error. */
+_hidden int xlpci_cycle_late(xlpci_ctx *ctx, uint32_t domid,
+                             long long until, int *state_r,
+                             const char *what, xlpci_txn_body *undo,
+                             void *arg, const bool *undone);
 /* After a rollback committed: watch the frontend until until; if it goes
  * Reconfiguring (the guest acted on the cycle just before), resume the
  * cycle and wait for its end (until the step's limit).  0: the frontend
