@@ -490,32 +490,46 @@ fail:
 
 /* ---- passthrough commands ------------------------------------------------------ */
 
-int xlpci_qmp_device_slot(xlpci_ctx *ctx, xlpci_qmp *q, const xlpci_bdf *bdf,
-                          long long deadline, unsigned *devfn_r)
+/* query-pci: its return value in *msg (0; dispose it), or an error (a
+ * refusal logged, XLPCI_ERR_FAIL; *msg then holds nothing). */
+static int query_pci(xlpci_ctx *ctx, xlpci_qmp *q, long long deadline,
+                     xlpci_qmp_msg *msg)
 {
-    char qid[XLPCI_QDEV_ID_LEN], err[160], *json = NULL;
-    xlpci_qmp_msg msg;
     unsigned id = q->next_id++;
+    char *json = NULL;
     int rc;
 
-    xlpci_qdev_id(bdf, qid);
     rc = xlpci_qmp_build("query-pci", id, NULL, 0, &json);
     if (!rc)
-        rc = xlpci_qmp_exec(ctx, q, "query-pci", json, id, deadline, &msg);
+        rc = xlpci_qmp_exec(ctx, q, "query-pci", json, id, deadline, msg);
     free(json);
     if (rc)
         return rc;
-    if (msg.kind == XLPCI_QMP_ERROR) {
+    if (msg->kind == XLPCI_QMP_ERROR) {
         LOG(ctx, ERROR, "the QEMU of domain %u refused query-pci: %s: %s",
-            q->domid, msg.err_class, msg.err_desc);
+            q->domid, msg->err_class, msg->err_desc);
+        xlpci_qmp_msg_dispose(msg);
+        return XLPCI_ERR_FAIL;
+    }
+    return 0;
+}
+
+int xlpci_qmp_device_slot(xlpci_ctx *ctx, xlpci_qmp *q, const xlpci_bdf *bdf,
+                          long long deadline, unsigned *devfn_r)
+{
+    char qid[XLPCI_QDEV_ID_LEN], err[160];
+    xlpci_qmp_msg msg;
+    int rc;
+
+    xlpci_qdev_id(bdf, qid);
+    rc = query_pci(ctx, q, deadline, &msg);
+    if (rc)
+        return rc;
+    rc = xlpci_qmp_pci_find(msg.ret, qid, devfn_r, err, sizeof(err));
+    if (rc < 0) {
+        LOG(ctx, ERROR, "the QEMU of domain %u sent an unexpected reply "
+            "(%s)", q->domid, err);
         rc = XLPCI_ERR_FAIL;
-    } else {
-        rc = xlpci_qmp_pci_find(msg.ret, qid, devfn_r, err, sizeof(err));
-        if (rc < 0) {
-            LOG(ctx, ERROR, "the QEMU of domain %u sent an unexpected reply "
-                "(%s)", q->domid, err);
-            rc = XLPCI_ERR_FAIL;
-        }
     }
     xlpci_qmp_msg_dispose(&msg);
     return rc;
@@ -524,30 +538,19 @@ int xlpci_qmp_device_slot(xlpci_ctx *ctx, xlpci_qmp *q, const xlpci_bdf *bdf,
 int xlpci_qmp_passthrough(xlpci_ctx *ctx, xlpci_qmp *q, long long deadline,
                           xlpci_bdf **bdfs_r, size_t *n_r)
 {
-    char err[160], *json = NULL;
+    char err[160];
     xlpci_qmp_msg msg;
-    unsigned id = q->next_id++;
     int rc;
 
     *bdfs_r = NULL;
     *n_r = 0;
-    rc = xlpci_qmp_build("query-pci", id, NULL, 0, &json);
-    if (!rc)
-        rc = xlpci_qmp_exec(ctx, q, "query-pci", json, id, deadline, &msg);
-    free(json);
+    rc = query_pci(ctx, q, deadline, &msg);
     if (rc)
         return rc;
-    if (msg.kind == XLPCI_QMP_ERROR) {
-        LOG(ctx, ERROR, "the QEMU of domain %u refused query-pci: %s: %s",
-            q->domid, msg.err_class, msg.err_desc);
-        rc = XLPCI_ERR_FAIL;
-    } else {
-        rc = xlpci_qmp_pci_passthrough(msg.ret, bdfs_r, n_r, err,
-                                       sizeof(err));
-        if (rc == XLPCI_ERR_CORRUPT)
-            LOG(ctx, ERROR, "the QEMU of domain %u sent an unexpected reply "
-                "(%s)", q->domid, err);
-    }
+    rc = xlpci_qmp_pci_passthrough(msg.ret, bdfs_r, n_r, err, sizeof(err));
+    if (rc == XLPCI_ERR_CORRUPT)
+        LOG(ctx, ERROR, "the QEMU of domain %u sent an unexpected reply "
+            "(%s)", q->domid, err);
     xlpci_qmp_msg_dispose(&msg);
     return rc;
 }
