@@ -724,3 +724,31 @@ void itest_set_resources(const char *sys, unsigned x)
     snprintf(text, sizeof(text), "%u\n", 10 + x);
     itest_put_file(path, text);
 }
+
+void itest_assert_eventually_at(itest_env *e, const char *log,
+                                const char *file, int line,
+                                const char *path, const char *want)
+{
+    long long end = h_now_ms() + 10000LL * h_slow();
+    char *v, *said;
+
+    for (;;) {
+        bool ok;
+
+        v = itest_read(e, path);
+        ok = want ? v && !strcmp(v, want) : !v;
+        free(v);
+        if (ok)
+            return;
+        if (h_now_ms() > end)
+            break;
+        h_sleep_ms(5);
+    }
+    v = itest_read(e, path);
+    said = log ? itest_slurp(log) : NULL;
+    print_error("%s is %s, not %s; the watcher said:\n%s", path,
+                v ? v : "absent", want ? want : "absent", said ? said : "");
+    free(v);
+    free(said);
+    _fail(file, line);
+}

@@ -155,4 +155,11 @@ void itest_assert_node_at(const char *file, int line, itest_env *e,
 #define itest_assert_store(e, before) \
     itest_assert_same(before, itest_dump(e), "the store changed")
 
+/* Poll path (every 5 ms, 10 s; x10 under valgrind) until it holds want
+ * (NULL: absent); else fail at file:line with its value and the program's
+ * log (a file, or NULL). */
+void itest_assert_eventually_at(itest_env *e, const char *log,
+                                const char *file, int line,
+                                const char *path, const char *want);
+
 #endif

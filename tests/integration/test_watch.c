@@ -200,40 +200,8 @@ static void dom_die(unsigned d)
     assert_int_equal(xsd_kill(&g.e->xsd, d), 0);
 }
 
-/* Wait (10 s, x10 under valgrind) until path holds want (NULL: absent). */
-static bool wait_node(const char *path, const char *want)
-{
-    long long end = h_now_ms() + 10000LL * h_slow();
-
-    for (;;) {
-        char *v = itest_read(g.e, path);
-        bool ok = want ? v && !strcmp(v, want) : !v;
-
-        free(v);
-        if (ok)
-            return true;
-        if (h_now_ms() > end)
-            return false;
-        h_sleep_ms(5);
-    }
-}
-
-static void assert_eventually_at(const char *file, int line,
-                                 const char *path, const char *want)
-{
-    char *v;
-
-    if (wait_node(path, want))
-        return;
-    v = itest_read(g.e, path);
-    print_error("%s is %s, not %s; the watcher said:\n%s", path,
-                v ? v : "absent", want ? want : "absent",
-                itest_slurp(g.log));
-    free(v);
-    _fail(file, line);
-}
 #define assert_eventually(path, want) \
-    assert_eventually_at(__FILE__, __LINE__, path, want)
+    itest_assert_eventually_at(g.e, g.log, __FILE__, __LINE__, path, want)
 
 /* Wait (10 s, x10 under valgrind) for text in the watcher's log. */
 static void wait_log(const char *text)
